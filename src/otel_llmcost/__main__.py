@@ -1,0 +1,3 @@
+from otel_llmcost.cli import main
+
+raise SystemExit(main())

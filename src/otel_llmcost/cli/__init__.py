@@ -1,0 +1,81 @@
+"""Command line: `otel-llmcost serve | sql | stats | schema`. Errors are one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from otel_llmcost import __version__
+from otel_llmcost.cli import query, serve
+from otel_llmcost.config import Settings, load_settings
+from otel_llmcost.errors import OtelLlmCostError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args, _settings(args))
+    except OtelLlmCostError as exc:
+        print(f"otel-llmcost {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.config,
+        {
+            "data_dir": args.data_dir,
+            "store.clickhouse": args.clickhouse,
+            "receiver.grpc_port": getattr(args, "grpc_port", None),
+            "receiver.http_port": getattr(args, "http_port", None),
+            "receiver.grpc_host": getattr(args, "host", None),
+            "receiver.http_host": getattr(args, "host", None),
+            "log_level": getattr(args, "log_level", None),
+        },
+    )
+
+
+def _store_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", metavar="FILE", help="YAML settings file (see README)")
+    command.add_argument("--data-dir", metavar="DIR", help="embedded store and spool directory (default ./llmcost-data)")
+    command.add_argument(
+        "--clickhouse", metavar="URL", help="use a ClickHouse server: clickhouse://user:pass@host:9000/db"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-llmcost", description="What your LLM calls cost, from OTLP spans.")
+    parser.add_argument("--version", action="version", version=f"otel-llmcost {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve_cmd = commands.add_parser("serve", help="receive OTLP (gRPC 4317, HTTP 4318) and store priced rows")
+    _store_flags(serve_cmd)
+    serve_cmd.add_argument("--host", help="listen address for both receivers (default 0.0.0.0)")
+    serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
+    serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
+    serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve_cmd.set_defaults(run=serve.run)
+
+    sql_cmd = commands.add_parser("sql", help="run a read-only SQL query, print JSON lines")
+    _store_flags(sql_cmd)
+    sql_cmd.add_argument("query", help='e.g. "SELECT feature, sum(cost_usd) FROM llmcost.llm_usage GROUP BY feature"')
+    sql_cmd.set_defaults(run=query.run_sql)
+
+    stats_cmd = commands.add_parser("stats", help="totals: requests, failures, tokens by kind, cost, latency")
+    _store_flags(stats_cmd)
+    stats_cmd.add_argument("--by", choices=["model", "provider", "tenant", "feature"], help="group the totals")
+    stats_cmd.add_argument("--since", default="30d", help="start: ISO time or age like 24h, 7d (default 30d)")
+    stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
+    stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    stats_cmd.set_defaults(run=query.run_stats)
+
+    schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
+    _store_flags(schema_cmd)
+    schema_cmd.set_defaults(run=query.run_schema)
+    return parser

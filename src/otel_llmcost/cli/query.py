@@ -1,0 +1,82 @@
+"""`otel-llmcost sql`, `stats` and `schema`: read the same store the receiver writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+
+from otel_llmcost import queries
+from otel_llmcost.config import Settings
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.store import open_store
+from otel_llmcost.store.schema import ddl_statements
+
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def run_sql(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings, read_only=True)
+    try:
+        for row in store.query(args.query):
+            print(json.dumps(row, ensure_ascii=False))
+    finally:
+        store.close()
+    return 0
+
+
+def run_stats(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(timezone.utc)
+    since = parse_time(args.since, now, "--since")
+    until = parse_time(args.until, now, "--until") if args.until else now + timedelta(seconds=1)
+    store = open_store(settings, read_only=True)
+    try:
+        rows = store.query(
+            queries.stats(store.database, args.by),
+            {"since": _param_time(since), "until": _param_time(until)},
+        )
+    finally:
+        store.close()
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        _print_table(rows, args.by or "group")
+    return 0
+
+
+def run_schema(args: argparse.Namespace, settings: Settings) -> int:
+    for statement in ddl_statements(settings.store.database_name):
+        print(statement + ";\n")
+    return 0
+
+
+def parse_time(text: str, now: datetime, flag: str) -> datetime:
+    """An age ("24h", "7d") before now, or an ISO date/time (UTC unless it says otherwise)."""
+    age = _AGE.match(text.strip())
+    if age:
+        return now - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is neither an age like 24h or 7d nor an ISO time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _param_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _print_table(rows: list[dict], group_title: str) -> None:
+    if not rows:
+        print("no LLM calls in this time range", file=sys.stderr)
+        return
+    headers = [group_title if name == "group" else name for name in rows[0]]
+    cells = [["" if value is None else str(value) for value in row.values()] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    for row in cells:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))

@@ -1,0 +1,53 @@
+"""`otel-llmcost serve`: run both OTLP receivers until SIGTERM/SIGINT, then flush everything and exit 0."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+
+from otel_llmcost.config import Settings
+from otel_llmcost.pipeline import Pipeline
+from otel_llmcost.pricing import load_price_book
+from otel_llmcost.receive.grpc_server import GrpcReceiver
+from otel_llmcost.receive.http_server import HttpReceiver
+from otel_llmcost.store import open_store
+
+logger = logging.getLogger("otel_llmcost")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    price_book = load_price_book(settings.pricing.price_books)
+    store = open_store(settings)
+    store.ensure_schema()
+    pipeline = Pipeline(settings, store, price_book)
+    pipeline.start()
+    receiver = settings.receiver
+    grpc_receiver = GrpcReceiver(pipeline, receiver.grpc_host, receiver.grpc_port, receiver.max_request_bytes)
+    http_receiver = HttpReceiver(pipeline, receiver.http_host, receiver.http_port, receiver.max_request_bytes)
+    grpc_receiver.start()
+    http_receiver.start()
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    ready = {
+        "event": "ready",
+        "grpc_port": grpc_receiver.port,
+        "http_port": http_receiver.port,
+        "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
+        "price_book": price_book.version,
+    }
+    print(json.dumps(ready), flush=True)
+    stop.wait()
+
+    logger.info("stopping: draining receivers, writing every buffered trace")
+    http_receiver.stop()
+    grpc_receiver.stop()
+    pipeline.close()
+    store.close()
+    logger.info("stopped after writing %d rows", pipeline.rows_written)
+    return 0

@@ -1,0 +1,201 @@
+"""Settings: one YAML file (every key optional) plus command-line overrides, validated once.
+
+Defaults live only in the dataclasses below. `load_settings` reports every problem at once in a single
+ConfigError rather than stopping at the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+import yaml
+
+from otel_llmcost.errors import ConfigError
+
+#: Where each attribution dimension is read from, first key found wins. Each dimension is looked up on
+#: the call's span, then its ancestors (nearest first), then the resource.
+DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "tenant_id": ("tenant.id", "tenant_id", "app.tenant.id"),
+    "environment": ("deployment.environment.name", "deployment.environment"),
+    "service_name": ("service.name",),
+    "feature": ("feature.name", "feature", "app.feature"),
+    "user_id": ("user.id", "enduser.id"),
+    "session_id": ("session.id", "gen_ai.conversation.id"),
+    "request_id": ("request.id", "request_id", "app.request.id"),
+    "attempt": ("llm.attempt", "otel_llmcost.attempt"),
+})
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = 4317  #: 0 picks a free port (printed in the "ready" line)
+    http_host: str = "0.0.0.0"
+    http_port: int = 4318
+    max_request_bytes: int = 64 * 1024 * 1024  #: after decompression; the OTLP spec recommends 64 MiB
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    clickhouse: str | None = None  #: clickhouse://user:pass@host:9000/db; None = embedded chDB in data_dir
+    database: str = "llmcost"
+    batch_max_rows: int = 50_000  #: rows per INSERT at most
+    flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
+
+    @property
+    def database_name(self) -> str:
+        """The database in the ClickHouse URL's path, if any, else `database`."""
+        path = urlparse(self.clickhouse).path.strip("/") if self.clickhouse else ""
+        return path or self.database
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
+    trace_wait_seconds: float = 5.0  #: wait this long after a trace's last span for its ancestors
+    max_trace_wait_seconds: float = 60.0  #: never hold a trace longer than this
+    max_buffered_spans: int = 2_000_000  #: beyond this the receiver answers "retry later"
+
+
+@dataclass(frozen=True)
+class PricingSettings:
+    price_books: tuple[str, ...] = ()  #: user price book files, layered over the bundled one in order
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "./llmcost-data"  #: chDB data (embedded store) and the spool
+    spool_fsync: bool = True  #: fsync the spool before acknowledging an export
+    log_level: str = "INFO"
+    receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    pricing: PricingSettings = field(default_factory=PricingSettings)
+
+    @property
+    def chdb_path(self) -> str:
+        return os.path.join(self.data_dir, "chdb")
+
+    @property
+    def spool_dir(self) -> str:
+        return os.path.join(self.data_dir, "spool")
+
+
+def load_settings(config_file: str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the YAML file (if any), apply dotted-key overrides ("store.clickhouse": ...), validate."""
+    document: dict[str, Any] = {}
+    if config_file:
+        try:
+            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping at the top level")
+        document = loaded or {}
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = document
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    errors: list[str] = []
+    settings = _build(Settings, document, "", errors)
+    errors.extend(_validate(settings))
+    if errors:
+        where = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"invalid configuration{where}: " + "; ".join(errors))
+    return settings
+
+
+def _build(cls, document: Any, path: str, errors: list[str]):
+    if not isinstance(document, dict):
+        errors.append(f"{path.rstrip('.') or 'top level'} must be a mapping")
+        return cls()
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in document:
+        if key not in known:
+            errors.append(f"unknown key {path}{key}")
+    values = {}
+    for name, fld in known.items():
+        if name not in document:
+            continue
+        value, default = document[name], getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            values[name] = _build(type(default), value, f"{path}{name}.", errors)
+        elif name == "keys":
+            values[name] = _attribution_keys(value, f"{path}{name}", errors)
+        elif name == "price_books":
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            values[name] = tuple(value) if ok else ()
+            if not ok:
+                errors.append(f"{path}{name} must be a list of file paths")
+        else:
+            values[name] = _scalar(value, fld.type, f"{path}{name}", errors, default)
+    return cls(**values)
+
+
+def _scalar(value: Any, type_name: str, where: str, errors: list[str], default: Any) -> Any:
+    expected = {"int": int, "float": (int, float), "bool": bool, "str": str}
+    if "None" in type_name and value is None:
+        return None
+    kind = type_name.replace(" | None", "")
+    if isinstance(value, bool) and kind != "bool" or not isinstance(value, expected[kind]):
+        errors.append(f"{where} must be {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
+        return default
+    return float(value) if kind == "float" else value
+
+
+def _attribution_keys(value: Any, where: str, errors: list[str]) -> Mapping[str, tuple[str, ...]]:
+    merged = dict(DEFAULT_ATTRIBUTION_KEYS)
+    if not isinstance(value, dict):
+        errors.append(f"{where} must map a dimension to a list of attribute keys")
+        return MappingProxyType(merged)
+    for dimension, keys in value.items():
+        if dimension not in DEFAULT_ATTRIBUTION_KEYS:
+            errors.append(f"{where}.{dimension} is not a dimension ({', '.join(DEFAULT_ATTRIBUTION_KEYS)})")
+        elif not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            errors.append(f"{where}.{dimension} must be a non-empty list of attribute keys")
+        else:
+            merged[dimension] = tuple(keys)
+    return MappingProxyType(merged)
+
+
+def _validate(settings: Settings) -> list[str]:
+    errors = []
+    receiver, store, attribution = settings.receiver, settings.store, settings.attribution
+    for name in ("grpc_port", "http_port"):
+        port = getattr(receiver, name)
+        if not 0 <= port <= 65535:
+            errors.append(f"receiver.{name} must be between 0 and 65535, got {port}")
+    if receiver.grpc_port and receiver.grpc_port == receiver.http_port:
+        errors.append("receiver.grpc_port and receiver.http_port must differ")
+    if receiver.max_request_bytes < 1024:
+        errors.append("receiver.max_request_bytes must be at least 1024")
+    if store.clickhouse is not None:
+        url = urlparse(store.clickhouse)
+        if url.scheme not in ("clickhouse", "clickhouses") or not url.hostname:
+            errors.append(f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}")
+    if not store.database.isidentifier():
+        errors.append(f"store.database must be a plain identifier, got {store.database!r}")
+    if store.batch_max_rows < 1:
+        errors.append("store.batch_max_rows must be at least 1")
+    if store.flush_interval_seconds <= 0:
+        errors.append("store.flush_interval_seconds must be positive")
+    if attribution.trace_wait_seconds < 0 or attribution.max_trace_wait_seconds < attribution.trace_wait_seconds:
+        errors.append("attribution.trace_wait_seconds must be >= 0 and <= attribution.max_trace_wait_seconds")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        errors.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
+    for path in settings.pricing.price_books:
+        if not os.path.isfile(path):
+            errors.append(f"pricing.price_books: no such file {path}")
+    return errors

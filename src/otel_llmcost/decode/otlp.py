@@ -1,0 +1,126 @@
+"""ExportTraceServiceRequest (protobuf) -> SpanRecord.
+
+Only attributes later stages read are decoded (AttributeFilter): a span typically carries dozens of
+attributes (prompts, HTTP details) we never use, and skipping their values is most of the hot-path budget.
+A span with unusable ids is rejected on its own; its neighbours are kept.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError as PB2DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue as PB2AnyValue
+
+from otel_llmcost.errors import DecodeError
+from otel_llmcost.model import SpanRecord
+
+_MAX_REJECT_REASONS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeFilter:
+    """Which attribute keys to decode: exact keys plus key prefixes."""
+
+    keys: frozenset[str]
+    prefixes: tuple[str, ...] = ()
+
+    def __call__(self, key: str) -> bool:
+        return key in self.keys or key.startswith(self.prefixes)
+
+    def union(self, other: AttributeFilter) -> AttributeFilter:
+        return AttributeFilter(self.keys | other.keys, tuple(sorted(set(self.prefixes) | set(other.prefixes))))
+
+
+@dataclass(slots=True)
+class DecodedSpans:
+    spans: list[SpanRecord] = field(default_factory=list)
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        if len(self.reasons) < _MAX_REJECT_REASONS:
+            self.reasons.append(reason)
+
+
+def parse_protobuf(body: bytes) -> PB2ExportTraceServiceRequest:
+    """Parse a binary OTLP trace export body; raise DecodeError when it is not one."""
+    request = PB2ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except PB2DecodeError as exc:
+        raise DecodeError(f"body is not a protobuf ExportTraceServiceRequest: {exc}") from exc
+    return request
+
+
+def decode_spans(request: PB2ExportTraceServiceRequest, wanted: AttributeFilter) -> DecodedSpans:
+    """Decode every span of the request; spans with invalid ids are counted as rejected."""
+    out = DecodedSpans()
+    append = out.spans.append
+    for resource_spans in request.resource_spans:
+        resource = _decode_attributes(resource_spans.resource.attributes, wanted)
+        for scope_spans in resource_spans.scope_spans:
+            scope_name = scope_spans.scope.name
+            scope_version = scope_spans.scope.version
+            for span in scope_spans.spans:
+                trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+                if len(trace_id) != 16 or not any(trace_id):
+                    out.reject(f"span {span.name!r}: trace_id must be 16 non-zero bytes, got {len(trace_id)}")
+                    continue
+                if len(span_id) != 8 or not any(span_id):
+                    out.reject(f"span {span.name!r}: span_id must be 8 non-zero bytes, got {len(span_id)}")
+                    continue
+                if len(parent_id) not in (0, 8):
+                    out.reject(f"span {span.name!r}: parent_span_id must be empty or 8 bytes")
+                    continue
+                start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
+                if start_ns == 0 or end_ns < start_ns:
+                    out.reject(f"span {span.name!r}: start/end time missing or end before start")
+                    continue
+                append(
+                    SpanRecord(
+                        trace_id=trace_id.hex(),
+                        span_id=span_id.hex(),
+                        parent_span_id=parent_id.hex(),
+                        name=span.name,
+                        kind=span.kind,
+                        start_ns=start_ns,
+                        end_ns=end_ns,
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        attributes=_decode_attributes(span.attributes, wanted),
+                        resource=resource,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
+                    )
+                )
+    return out
+
+
+def _decode_attributes(key_values, wanted: AttributeFilter) -> dict:
+    return {kv.key: _decode_value(kv.value) for kv in key_values if wanted(kv.key)}
+
+
+def _decode_value(value: PB2AnyValue):
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return [_decode_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _decode_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        # Keep it JSON-friendly for the spool; no GenAI attribute we read is bytes.
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None

@@ -1,0 +1,25 @@
+"""The exceptions otel-llmcost raises; each carries a message fit for a one-line CLI error."""
+
+
+class OtelLlmCostError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(OtelLlmCostError):
+    """The configuration (file or flags) is invalid; the message lists every problem found."""
+
+
+class DecodeError(OtelLlmCostError):
+    """An OTLP request body could not be decoded at all (as opposed to single bad spans)."""
+
+
+class PriceBookError(OtelLlmCostError):
+    """A price book file is invalid; the message names the file and the entry."""
+
+
+class StoreError(OtelLlmCostError):
+    """The ClickHouse store failed or could not be reached."""
+
+
+class OverloadedError(OtelLlmCostError):
+    """The receiver cannot take more data right now; clients should retry later."""

@@ -1,0 +1,145 @@
+"""Value objects passed between pipeline stages.
+
+decode -> SpanRecord; semconv -> LlmCall; attribution -> Attribution; pricing -> Cost;
+the store receives UsageRow, whose field order *is* the table's column order (store/schema.py checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Mapping
+
+AttributeValue = Any  # str | bool | int | float | list | dict after decoding
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One decoded span, keeping only the attributes later stages read (decode filters the rest)."""
+
+    trace_id: str  # 32 lower-case hex chars
+    span_id: str  # 16 lower-case hex chars
+    parent_span_id: str  # "" for a root span
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    status_code: int  # 0 unset, 1 ok, 2 error
+    status_message: str
+    attributes: Mapping[str, AttributeValue]
+    resource: Mapping[str, AttributeValue]  # shared by all spans of one ResourceSpans
+    scope_name: str
+    scope_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCall:
+    """What one LLM call span says, normalized to one token convention.
+
+    input_tokens includes cache reads and cache writes; reasoning_tokens is part of output_tokens.
+    """
+
+    dialect: str
+    provider: str
+    operation: str
+    request_model: str
+    response_model: str
+    response_id: str
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    error_type: str
+    streaming: bool
+    ttft_ms: float | None
+    service_tier: str
+    server_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who and what a call is charged to."""
+
+    tenant_id: str
+    environment: str
+    service_name: str
+    feature: str
+    user_id: str
+    session_id: str
+    request_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The price of one call. Costs are None when the call could not be priced."""
+
+    status: str  # "priced" | "unpriced"
+    note: str  # why it is unpriced, empty when priced
+    price_id: str
+    price_book_version: str
+    input_cost_usd: Decimal | None
+    cache_read_cost_usd: Decimal | None
+    cache_write_cost_usd: Decimal | None
+    output_cost_usd: Decimal | None
+    reasoning_cost_usd: Decimal | None
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One row of llmcost.llm_usage: one LLM call, attributed and priced. Field order = column order."""
+
+    ts: datetime
+    tenant_id: str
+    environment: str
+    service_name: str
+    feature: str
+    user_id: str
+    session_id: str
+    request_id: str
+    attempt: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    span_name: str
+    provider: str
+    operation: str
+    request_model: str
+    response_model: str
+    response_id: str
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    input_cost_usd: Decimal | None
+    cache_read_cost_usd: Decimal | None
+    cache_write_cost_usd: Decimal | None
+    output_cost_usd: Decimal | None
+    reasoning_cost_usd: Decimal | None
+    cost_usd: Decimal | None
+    cost_status: str
+    cost_note: str
+    price_id: str
+    price_book_version: str
+    status: str  # "ok" | "error"
+    error_type: str
+    latency_ms: float
+    ttft_ms: float | None
+    streaming: bool
+    service_tier: str
+    server_address: str
+    instrumentation: str  # dialect that read the span, then the instrumentation scope name
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Outcome of one OTLP export request, as reported back to the client."""
+
+    accepted_spans: int
+    rejected_spans: int
+    message: str  # human-readable reasons for the rejected spans; "" when none

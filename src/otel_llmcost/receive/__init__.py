@@ -1,0 +1,1 @@
+"""Receive stage: OTLP/gRPC and OTLP/HTTP transports. Only this package imports grpcio and aiohttp."""

@@ -1,0 +1,31 @@
+"""Extraction stage: a SpanRecord -> one normalized LlmCall, or None when the span is not an LLM call.
+
+Each dialect (one module each) knows its own attribute names; the first dialect that recognises a span
+reads it. Spans no dialect recognises are never billed.
+"""
+
+from __future__ import annotations
+
+from otel_llmcost.decode import AttributeFilter
+from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.semconv import genai
+from otel_llmcost.semconv.values import InvalidSpan
+
+DIALECTS = (genai,)
+
+#: Every attribute any dialect reads; decode keeps only these (plus attribution's keys).
+WANTED_ATTRIBUTES = AttributeFilter(
+    keys=frozenset().union(*(dialect.KEYS for dialect in DIALECTS)),
+    prefixes=tuple(sorted({prefix for dialect in DIALECTS for prefix in dialect.PREFIXES})),
+)
+
+
+def extract_call(span: SpanRecord) -> LlmCall | None:
+    """Return the LLM call the span describes, None if it is not one; raise InvalidSpan if unusable."""
+    for dialect in DIALECTS:
+        if dialect.recognises(span):
+            return dialect.extract(span)
+    return None
+
+
+__all__ = ["DIALECTS", "WANTED_ATTRIBUTES", "InvalidSpan", "extract_call"]

@@ -1,0 +1,37 @@
+"""Store stage: priced usage rows into ClickHouse, embedded (chDB) or a server, behind one interface."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from otel_llmcost.config import Settings
+from otel_llmcost.model import UsageRow
+
+
+@runtime_checkable
+class UsageStore(Protocol):
+    """What the pipeline and the CLI need from a store. One INSERT per insert_usage call."""
+
+    database: str
+
+    def ensure_schema(self) -> None: ...
+
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None: ...
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings, read_only: bool = False) -> UsageStore:
+    """The configured store; raises StoreError with a one-line reason when it cannot be reached."""
+    if settings.store.clickhouse:
+        from otel_llmcost.store.server_store import ServerStore
+
+        return ServerStore(settings.store.clickhouse, settings.store.database_name, read_only)
+    from otel_llmcost.store.chdb_store import ChdbStore
+
+    return ChdbStore(settings.chdb_path, settings.store.database, read_only)
+
+
+__all__ = ["UsageStore", "open_store"]

@@ -1,0 +1,81 @@
+"""Embedded store: chDB (ClickHouse in-process), data kept in a directory. The default backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Sequence
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.model import UsageRow
+from otel_llmcost.store.native import encode_native
+from otel_llmcost.store.schema import COLUMN_NAMES, COLUMN_TYPES, TABLE, ddl_statements, to_columns
+
+# Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
+_JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
+
+
+class ChdbStore:
+    def __init__(self, path: str, database: str, read_only: bool = False):
+        import chdb  # imported here so the server backend never loads the 500 MB engine
+
+        os.makedirs(path, exist_ok=True)
+        try:
+            self._conn = chdb.connect(path)
+        except RuntimeError as exc:
+            raise StoreError(
+                f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
+            ) from exc
+        self._chdb_error = chdb.ChdbError
+        self._path = path
+        self.database = database
+        self._run(_JSON_SETTINGS)
+        if read_only:
+            self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
+
+    def ensure_schema(self) -> None:
+        for statement in ddl_statements(self.database):
+            self._run(statement)
+
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
+        if not rows:
+            return
+        payload = encode_native(COLUMN_TYPES, to_columns(list(rows)))
+        fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(payload)
+            self._run(
+                f"INSERT INTO {self.database}.{TABLE} ({', '.join(COLUMN_NAMES)}) "
+                f"SELECT * FROM file('{batch_file}', 'Native')"
+            )
+        finally:
+            os.unlink(batch_file)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
+        """Rows as dicts; Decimals come back as strings so no float ever touches money."""
+        text = self._run(sql, "JSONEachRow", {k: _param_text(v) for k, v in (params or {}).items()})
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _run(self, sql: str, fmt: str = "CSV", params: dict[str, str] | None = None) -> str:
+        try:
+            result = self._conn.query(sql, fmt, params=params or None)
+        except (self._chdb_error, RuntimeError) as exc:
+            raise StoreError(_first_line(str(exc))) from exc
+        return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
+
+
+def _param_text(value: Any) -> str:
+    """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
+    return str(value)
+
+
+def _first_line(message: str) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else "unknown chDB error"
+    return line.replace("Code: ", "ClickHouse error ", 1)

@@ -1,0 +1,83 @@
+"""The llm_usage columns, once: they render the DDL, name the INSERT's columns and order the row builder."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib.resources import files
+
+from otel_llmcost.model import UsageRow
+
+_TOKENS = ("UInt64", "CODEC(T64, ZSTD(1))")
+_USD = "Nullable(Decimal(38, 12))"
+_NAME = "LowCardinality(String)"
+
+#: (column, ClickHouse type, codec or ""), in UsageRow field order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("ts", "DateTime64(6, 'UTC')", "CODEC(Delta, ZSTD(1))"),
+    ("tenant_id", _NAME, ""),
+    ("environment", _NAME, ""),
+    ("service_name", _NAME, ""),
+    ("feature", _NAME, ""),
+    ("user_id", "String", "CODEC(ZSTD(1))"),
+    ("session_id", "String", "CODEC(ZSTD(1))"),
+    ("request_id", "String", "CODEC(ZSTD(1))"),
+    ("attempt", "UInt16", ""),
+    ("trace_id", "String", "CODEC(ZSTD(1))"),
+    ("span_id", "String", "CODEC(ZSTD(1))"),
+    ("parent_span_id", "String", "CODEC(ZSTD(1))"),
+    ("span_name", _NAME, ""),
+    ("provider", _NAME, ""),
+    ("operation", _NAME, ""),
+    ("request_model", _NAME, ""),
+    ("response_model", _NAME, ""),
+    ("response_id", "String", "CODEC(ZSTD(1))"),
+    ("input_tokens", *_TOKENS),
+    ("cache_read_tokens", *_TOKENS),
+    ("cache_write_tokens", *_TOKENS),
+    ("output_tokens", *_TOKENS),
+    ("reasoning_tokens", *_TOKENS),
+    ("input_cost_usd", _USD, ""),
+    ("cache_read_cost_usd", _USD, ""),
+    ("cache_write_cost_usd", _USD, ""),
+    ("output_cost_usd", _USD, ""),
+    ("reasoning_cost_usd", _USD, ""),
+    ("cost_usd", _USD, ""),
+    ("cost_status", _NAME, ""),
+    ("cost_note", "String", "CODEC(ZSTD(1))"),
+    ("price_id", _NAME, ""),
+    ("price_book_version", _NAME, ""),
+    ("status", _NAME, ""),
+    ("error_type", _NAME, ""),
+    ("latency_ms", "Float64", "CODEC(ZSTD(1))"),
+    ("ttft_ms", "Nullable(Float64)", ""),
+    ("streaming", "Bool", ""),
+    ("service_tier", _NAME, ""),
+    ("server_address", _NAME, ""),
+    ("instrumentation", _NAME, ""),
+    ("ingested_at", "DateTime64(3, 'UTC')", "CODEC(Delta, ZSTD(1))"),
+)
+COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
+COLUMN_TYPES = tuple((name, ch_type) for name, ch_type, _ in COLUMNS)
+TABLE = "llm_usage"
+
+if COLUMN_NAMES != tuple(f.name for f in dataclasses.fields(UsageRow)):
+    raise RuntimeError("store.schema.COLUMNS and model.UsageRow disagree; keep them in the same order")
+
+
+def ddl_statements(database: str) -> list[str]:
+    """CREATE statements for the database, rendered from the clickhouse/*.sql templates, in order."""
+    columns = ",\n".join(f"    {name} {ch_type} {codec}".rstrip() for name, ch_type, codec in COLUMNS)
+    templates = sorted(
+        (entry for entry in files("otel_llmcost.ddl").iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    return [t.read_text(encoding="utf-8").format(database=database, columns=columns).strip() for t in templates]
+
+
+def insert_statement(database: str) -> str:
+    return f"INSERT INTO {database}.{TABLE} ({', '.join(COLUMN_NAMES)}) VALUES"
+
+
+def to_columns(rows: list[UsageRow]) -> list[list]:
+    """Columnar batch in COLUMNS order (fresh lists: the native encoder converts them in place)."""
+    return [[getattr(row, name) for row in rows] for name in COLUMN_NAMES]

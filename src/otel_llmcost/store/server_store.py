@@ -1,0 +1,58 @@
+"""ClickHouse server store over the native protocol (clickhouse-driver); same DDL and SQL as chDB."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Sequence
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.model import UsageRow
+from otel_llmcost.store.schema import ddl_statements, insert_statement, to_columns
+
+
+class ServerStore:
+    def __init__(self, url: str, database: str, read_only: bool = False):
+        from clickhouse_driver import Client
+        from clickhouse_driver.errors import Error as DriverError
+
+        self._driver_error = DriverError
+        self.database = database
+        self._settings = {"readonly": 2} if read_only else {}
+        # One client per store, used from one thread: the native protocol is synchronous.
+        self._client = Client.from_url(url, settings={"server_side_params": True})
+        self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
+
+    def ensure_schema(self) -> None:
+        for statement in ddl_statements(self.database):
+            self._call(self._client.execute, statement)
+
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
+        if rows:
+            columns = to_columns(list(rows))
+            self._call(self._client.execute, insert_statement(self.database), columns, columnar=True)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
+        """Rows as dicts, values shaped like chDB's JSON output (Decimals and times as strings)."""
+        rows, columns = self._call(
+            self._client.execute, sql, params or {}, with_column_types=True, settings=self._settings
+        )
+        names = [name for name, _ in columns]
+        return [{name: _json_value(value) for name, value in zip(names, row)} for row in rows]
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (self._driver_error, OSError, EOFError) as exc:
+            raise StoreError(f"ClickHouse server: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value

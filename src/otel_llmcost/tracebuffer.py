@@ -1,0 +1,106 @@
+"""Holds spans grouped by trace until the trace can be attributed.
+
+Children end, and so are exported, before their parents: the span carrying the tenant or feature often
+arrives after the LLM call beneath it. A trace is released when its root span has arrived, or when it has
+been idle for `wait` seconds, and never later than `max_wait` after its first span.
+
+Released traces stay in a bounded `recent` cache, so a late span (another service's exporter, a retry of
+an export) still finds its ancestors and is not counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+from otel_llmcost.model import SpanRecord
+
+_RECENT_MAX_SPANS = 500_000
+
+
+@dataclass(slots=True)
+class _PendingTrace:
+    first_seen: float
+    last_seen: float
+    spans: dict[str, SpanRecord] = field(default_factory=dict)
+    segments: set[int] = field(default_factory=set)
+    has_root: bool = False
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TraceGroup:
+    """Spans of one trace released together; `context` also holds earlier released spans of the trace."""
+
+    trace_id: str
+    spans: tuple[SpanRecord, ...]
+    context: Mapping[str, SpanRecord]
+    segments: frozenset[int]
+    replayed: bool
+
+
+class TraceBuffer:
+    """Not thread-safe: the pipeline serialises access."""
+
+    def __init__(self, wait: float, max_wait: float, clock: Callable[[], float] = time.monotonic):
+        self._wait = wait
+        self._max_wait = max_wait
+        self._clock = clock
+        self._pending: dict[str, _PendingTrace] = {}
+        self._recent: OrderedDict[str, dict[str, SpanRecord]] = OrderedDict()
+        self._recent_spans = 0
+        self.span_count = 0
+
+    def add(self, spans: Iterable[SpanRecord], segment: int, replayed: bool = False) -> int:
+        """Buffer spans; returns how many were new (duplicates of buffered or recent spans are dropped)."""
+        now = self._clock()
+        added = 0
+        for span in spans:
+            trace = self._pending.get(span.trace_id)
+            if trace is not None and span.span_id in trace.spans:
+                continue
+            recent = self._recent.get(span.trace_id)
+            if recent is not None and span.span_id in recent:
+                continue
+            if trace is None:
+                trace = self._pending[span.trace_id] = _PendingTrace(now, now)
+            trace.spans[span.span_id] = span
+            trace.last_seen = now
+            trace.segments.add(segment)
+            trace.has_root = trace.has_root or not span.parent_span_id
+            trace.replayed = trace.replayed or replayed
+            added += 1
+        self.span_count += added
+        return added
+
+    def take_ready(self, everything: bool = False) -> list[TraceGroup]:
+        """Release traces that are complete or waited long enough (all of them when `everything`)."""
+        now = self._clock()
+        ready = [
+            trace_id
+            for trace_id, trace in self._pending.items()
+            if everything
+            or trace.has_root
+            or now - trace.last_seen >= self._wait
+            or now - trace.first_seen >= self._max_wait
+        ]
+        groups = []
+        for trace_id in ready:
+            trace = self._pending.pop(trace_id)
+            self.span_count -= len(trace.spans)
+            earlier = self._recent.pop(trace_id, {})
+            context = {**earlier, **trace.spans}
+            groups.append(
+                TraceGroup(trace_id, tuple(trace.spans.values()), context, frozenset(trace.segments), trace.replayed)
+            )
+            self._remember(trace_id, earlier, context)
+        return groups
+
+    def _remember(self, trace_id: str, earlier: dict, context: dict) -> None:
+        self._recent_spans += len(context) - len(earlier)
+        self._recent[trace_id] = context
+        while self._recent_spans > _RECENT_MAX_SPANS and self._recent:
+            _, evicted = self._recent.popitem(last=False)
+            self._recent_spans -= len(evicted)

@@ -1,0 +1,85 @@
+"""Joins the stages for one released trace: extract calls, attribute them, price them -> UsageRow."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from otel_llmcost.attribution import Attributor
+from otel_llmcost.model import UsageRow
+from otel_llmcost.pricing import PriceBook, price_call
+from otel_llmcost.semconv import InvalidSpan, extract_call
+from otel_llmcost.tracebuffer import TraceGroup
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def build_usage_rows(
+    group: TraceGroup, attributor: Attributor, price_book: PriceBook, now: datetime
+) -> list[UsageRow]:
+    """One priced row per LLM call among the group's spans (spans were validated at ingest)."""
+    calls = []
+    for span in group.spans:
+        try:
+            call = extract_call(span)
+        except InvalidSpan as exc:  # only reachable for spans replayed from an older spool
+            logger.warning("span %s/%s skipped: %s", span.trace_id, span.span_id, exc)
+            continue
+        if call is not None:
+            calls.append((span, call))
+    if not calls:
+        return []
+    attributions = attributor.attribute(calls, group.context)
+    rows = []
+    for (span, call), who in zip(calls, attributions):
+        ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
+        cost = price_call(call, ts, price_book)
+        rows.append(
+            UsageRow(
+                ts=ts,
+                tenant_id=who.tenant_id,
+                environment=who.environment,
+                service_name=who.service_name,
+                feature=who.feature,
+                user_id=who.user_id,
+                session_id=who.session_id,
+                request_id=who.request_id,
+                attempt=who.attempt,
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                parent_span_id=span.parent_span_id,
+                span_name=span.name,
+                provider=call.provider,
+                operation=call.operation,
+                request_model=call.request_model,
+                response_model=call.response_model,
+                response_id=call.response_id,
+                input_tokens=call.input_tokens,
+                cache_read_tokens=call.cache_read_tokens,
+                cache_write_tokens=call.cache_write_tokens,
+                output_tokens=call.output_tokens,
+                reasoning_tokens=call.reasoning_tokens,
+                input_cost_usd=cost.input_cost_usd,
+                cache_read_cost_usd=cost.cache_read_cost_usd,
+                cache_write_cost_usd=cost.cache_write_cost_usd,
+                output_cost_usd=cost.output_cost_usd,
+                reasoning_cost_usd=cost.reasoning_cost_usd,
+                cost_usd=cost.cost_usd,
+                cost_status=cost.status,
+                cost_note=cost.note,
+                price_id=cost.price_id,
+                price_book_version=cost.price_book_version,
+                status="error" if call.error_type else "ok",
+                error_type=call.error_type,
+                latency_ms=(span.end_ns - span.start_ns) / 1e6,
+                ttft_ms=call.ttft_ms,
+                streaming=call.streaming,
+                service_tier=call.service_tier,
+                server_address=call.server_address,
+                instrumentation=f"{call.dialect}:{span.scope_name}" if span.scope_name else call.dialect,
+                ingested_at=now,
+            )
+        )
+    return rows

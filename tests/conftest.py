@@ -1,0 +1,95 @@
+"""Shared fixtures: a real receiver process on free ports with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+# Short waits keep the suite fast; the behaviour under test does not depend on their length.
+FAST_CONFIG = {
+    "spool_fsync": True,
+    "log_level": "INFO",
+    "store": {"flush_interval_seconds": 0.2},
+    "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0},
+}
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "otel_llmcost", *args], capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"otel-llmcost {args[0]} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+class Receiver:
+    """`otel-llmcost serve` as a subprocess; `ports` come from its ready line."""
+
+    def __init__(self, data_dir: Path, config: dict):
+        self.data_dir = data_dir
+        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file.write_text(yaml.safe_dump(config))
+        self.process: subprocess.Popen | None = None
+        self.grpc_port = self.http_port = 0
+
+    def start(self) -> Receiver:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file),
+             "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        if not line:
+            raise AssertionError(f"receiver did not start: {self.process.stderr.read()}")
+        ready = json.loads(line)
+        self.grpc_port, self.http_port = ready["grpc_port"], ready["http_port"]
+        return self
+
+    def stop(self) -> str:
+        """Graceful stop (SIGTERM); asserts exit code 0 and returns the log."""
+        self.process.send_signal(signal.SIGTERM)
+        _, log = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, log
+        return log
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.communicate(timeout=30)
+
+    def sql(self, query: str) -> list[dict]:
+        out = run_cli("sql", "--data-dir", str(self.data_dir), query).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+
+
+@pytest.fixture
+def receiver_factory(tmp_path):
+    started: list[Receiver] = []
+
+    def make(config: dict | None = None, data_dir: Path | None = None) -> Receiver:
+        merged = {**FAST_CONFIG, **(config or {})}
+        receiver = Receiver(data_dir or tmp_path / f"data{len(started)}", merged).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        if receiver.process and receiver.process.poll() is None:
+            receiver.kill()
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    os.environ.setdefault("OTEL_SDK_DISABLED", "false")
