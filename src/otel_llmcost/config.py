@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from otel_llmcost.errors import ConfigError
+from otel_llmcost.errors import ConfigError, yaml_problem
 
 #: Where each attribution dimension is read from, first key found wins. Each dimension is looked up on
 #: the call's span, then its ancestors (nearest first), then the resource.
@@ -96,7 +96,7 @@ def load_settings(config_file: str | None = None, overrides: Mapping[str, Any] |
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {config_file} is not valid YAML: {yaml_problem(exc)}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must hold a mapping at the top level")
         document = loaded or {}

@@ -23,3 +23,10 @@ class StoreError(OtelLlmCostError):
 
 class OverloadedError(OtelLlmCostError):
     """The receiver cannot take more data right now; clients should retry later."""
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parser error as one line: 'line L, column C: problem'."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem

@@ -31,7 +31,7 @@ SELECT
     sum(output_tokens) AS output_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
     sum(cost_usd) AS cost_usd,
-    countIf(cost_usd IS NULL) AS unpriced_calls,
+    countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls,  -- qualified: `cost_usd` alone is the sum's alias
     round(avg(latency_ms), 3) AS avg_latency_ms
 FROM {database}.llm_usage
 WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')}}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from otel_llmcost.errors import PriceBookError
+from otel_llmcost.errors import PriceBookError, yaml_problem
 
 TOKEN_KINDS = ("input", "cache_read", "cache_write", "output", "reasoning")
 _REQUIRED_PRICES = ("input", "output")
@@ -102,7 +102,7 @@ def _load_layer(text: str, source: str) -> _Layer:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PriceBookError(f"{source}: not valid YAML: {exc}") from exc
+        raise PriceBookError(f"{source}: not valid YAML: {yaml_problem(exc)}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("prices"), list):
         raise PriceBookError(f"{source}: expected a mapping with a 'prices' list")
     version = str(document.get("version") or Path(source).stem)

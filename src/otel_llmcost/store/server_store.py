@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Sequence
@@ -15,12 +16,18 @@ class ServerStore:
     def __init__(self, url: str, database: str, read_only: bool = False):
         from clickhouse_driver import Client
         from clickhouse_driver.errors import Error as DriverError
+        from clickhouse_driver.util.helpers import parse_url
 
+        # The driver logs each failed connect with a traceback before raising; we report the error ourselves.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
         self._driver_error = DriverError
         self.database = database
         self._settings = {"readonly": 2} if read_only else {}
         # One client per store, used from one thread: the native protocol is synchronous.
-        self._client = Client.from_url(url, settings={"server_side_params": True})
+        # server_side_params: bind {name:Type} parameters on the server, exactly as chDB does.
+        host, options = parse_url(url)
+        options["settings"] = {**options.get("settings", {}), "server_side_params": True}
+        self._client = Client(host, **options)
         self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
 
     def ensure_schema(self) -> None:

@@ -1,0 +1,97 @@
+"""The command line on real chDB data: stats, read-only sql, and one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from conftest import run_cli
+from otel_llmcost.store.chdb_store import ChdbStore
+from test_store import BASE_ROW
+
+
+def _seed(data_dir, rows) -> None:
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage(rows)
+    store.close()
+
+
+def _rows_two_features():
+    now = datetime.now(timezone.utc)
+    make = dataclasses.replace
+    return [
+        make(BASE_ROW, ts=now - timedelta(hours=1), span_id="1" * 16, feature="summarize", request_id="r1",
+             input_tokens=100, output_tokens=10, cost_usd=Decimal("0.001"), latency_ms=100.0),
+        make(BASE_ROW, ts=now - timedelta(hours=1), span_id="2" * 16, feature="summarize", request_id="r1",
+             attempt=2, status="error", error_type="RateLimitError", input_tokens=0, output_tokens=0,
+             cost_usd=Decimal("0"), latency_ms=300.0),
+        make(BASE_ROW, ts=now - timedelta(hours=2), span_id="3" * 16, feature="search", request_id="r2",
+             input_tokens=50, cache_read_tokens=20, output_tokens=5, cost_usd=None, cost_status="unpriced",
+             latency_ms=50.0),
+        make(BASE_ROW, ts=now - timedelta(days=40), span_id="4" * 16, feature="search", request_id="r3",
+             input_tokens=1, output_tokens=1, cost_usd=Decimal("5")),  # outside the default 30 days
+    ]
+
+
+def test_stats_by_feature(tmp_path):
+    _seed(tmp_path, _rows_two_features())
+    out = run_cli("stats", "--data-dir", str(tmp_path), "--by", "feature", "--json").stdout
+    rows = {row["group"]: row for row in map(json.loads, out.splitlines())}
+    assert rows["summarize"] == {
+        "group": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
+        "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 10, "reasoning_tokens": 0,
+        "cost_usd": "0.001", "unpriced_calls": 0, "avg_latency_ms": 200,
+    }
+    assert rows["search"]["calls"] == 1 and rows["search"]["cost_usd"] is None
+    assert rows["search"]["unpriced_calls"] == 1 and rows["search"]["cache_read_tokens"] == 20
+
+    everything = run_cli("stats", "--data-dir", str(tmp_path), "--since", "90d", "--json").stdout
+    [total] = map(json.loads, everything.splitlines())
+    assert (total["calls"], total["requests"], Decimal(total["cost_usd"])) == (4, 3, Decimal("5.001"))
+
+    table = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant").stdout
+    assert table.splitlines()[0].split()[:3] == ["tenant", "requests", "calls"]
+    assert table.splitlines()[1].split()[:3] == ["acme", "2", "3"]
+
+
+def test_sql_is_read_only(tmp_path):
+    _seed(tmp_path, _rows_two_features()[:1])
+    result = run_cli("sql", "--data-dir", str(tmp_path), "DROP TABLE llmcost.llm_usage", check=False)
+    assert result.returncode == 2
+    assert "readonly" in result.stderr.lower()
+    assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llmcost.llm_usage").stdout == '{"n": 1}\n'
+
+
+def test_clear_one_line_errors(tmp_path):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("receiver: [unclosed\n")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("receiver:\n  grpc_port: 70000\n  http_prot: 1\nstore:\n  flush_interval_seconds: fast\n")
+    cases = {
+        ("serve", "--config", str(tmp_path / "missing.yaml")): "cannot read config file",
+        ("serve", "--config", str(bad_yaml)): "is not valid YAML",
+        ("stats", "--since", "yesterday", "--data-dir", str(tmp_path)): "--since 'yesterday'",
+        ("serve", "--clickhouse", "http://nope"): "store.clickhouse must look like",
+    }
+    for args, message in cases.items():
+        result = run_cli(*args, check=False)
+        assert result.returncode == 2, args
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # Every problem in a config file is reported at once.
+    result = run_cli("serve", "--config", str(wrong), check=False)
+    assert result.returncode == 2
+    for problem in ("receiver.grpc_port must be between", "unknown key receiver.http_prot",
+                    "store.flush_interval_seconds must be a number"):
+        assert problem in result.stderr
+    assert run_cli("stats", "--by", "colour", check=False).returncode == 2  # argparse: usage + exit 2
+
+
+def test_sql_while_the_receiver_holds_the_store(receiver_factory):
+    receiver = receiver_factory()
+    result = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT 1", check=False)
+    assert result.returncode == 2
+    assert "another process (a running receiver?) holds it" in result.stderr
+    receiver.stop()

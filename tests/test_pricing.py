@@ -1,0 +1,95 @@
+"""Price book lookup: effective dates, user layers over the bundled book, exact Decimal costs, validation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from otel_llmcost.errors import PriceBookError
+from otel_llmcost.model import LlmCall
+from otel_llmcost.pricing import load_price_book, price_call
+
+USER_BOOK = """
+version: contract-2026
+prices:
+  - provider: openai
+    models: [gpt-4o]
+    effective_from: 2026-06-01
+    input: "1.00"
+    output: "4.00"
+  - provider: openai
+    models: [gpt-4o]
+    effective_from: "2026-09-01T12:00:00Z"
+    input: "0.50"
+    output: "2.00"
+  - provider: self-hosted
+    pattern: 'llama-3\\.\\d+-.*'
+    effective_from: 2020-01-01
+    input: "0.10"
+    output: "0.10"
+"""
+
+
+def _call(model: str, provider: str = "openai", **tokens) -> LlmCall:
+    counts = {"input_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 0,
+              "reasoning_tokens": 0, **tokens}
+    return LlmCall("otel-genai", provider, "chat", model, "", "", **counts, error_type="", streaming=False,
+                   ttft_ms=None, service_tier="", server_address="")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def book(tmp_path):
+    path = tmp_path / "contract.yaml"
+    path.write_text(USER_BOOK)
+    return load_price_book([str(path)])
+
+
+def test_user_layer_overrides_from_its_date_and_versions_switch_on_time(book):
+    call = _call("gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000)
+    before = price_call(call, _at("2026-05-31T23:59:59"), book)
+    assert before.price_book_version.startswith("genai-prices")  # bundled: 2.50 in, 10 out
+    assert before.cost_usd == Decimal("12.5")
+    first = price_call(call, _at("2026-06-01T00:00:00"), book)
+    assert (first.price_id, first.cost_usd, first.price_book_version) == ("openai/gpt-4o@2026-06-01", Decimal(5), "contract-2026")
+    assert price_call(call, _at("2026-09-01T11:59:59"), book).cost_usd == Decimal(5)
+    assert price_call(call, _at("2026-09-01T12:00:00"), book).cost_usd == Decimal("2.5")
+
+
+def test_patterns_and_unknown_models(book):
+    cost = price_call(_call("Llama-3.1-70B", "self-hosted", input_tokens=3, output_tokens=7), _at("2026-01-01"), book)
+    assert cost.cost_usd == Decimal("0.000001")
+    unknown = price_call(_call("no-such-model", input_tokens=5), _at("2026-01-01"), book)
+    assert (unknown.status, unknown.cost_usd, unknown.price_id) == ("unpriced", None, "")
+    assert "no price for model 'no-such-model' of provider 'openai'" in unknown.note
+
+
+def test_cost_by_kind_is_exact_and_missing_cache_price_is_an_estimate(book):
+    call = _call("gpt-4o", input_tokens=1000, cache_write_tokens=100, output_tokens=50)
+    cost = price_call(call, _at("2026-10-01"), book)  # 0.50 in / 2.00 out, no cache prices
+    assert cost.status == "estimated" and "cache writes priced as input" in cost.note
+    assert (cost.input_cost_usd, cost.cache_write_cost_usd, cost.output_cost_usd) == (
+        Decimal("0.00045"), Decimal("0.00005"), Decimal("0.0001"))
+    assert cost.cost_usd == Decimal("0.0006")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{provider: openai, models: [m], effective_from: 2026-01-01, input: 1.5, output: '1'}", "must be quoted"),
+    ("{provider: openai, effective_from: 2026-01-01, input: '1', output: '1'}", "needs 'models' or 'pattern'"),
+    ("{provider: openai, models: [m], effective_from: soon, input: '1', output: '1'}", "effective_from"),
+    ("{provider: openai, models: [m], effective_from: 2026-01-01, input: '-1', output: '1'}", "non-negative"),
+    ("{provider: openai, models: [m], effective_from: 2026-01-01, output: '1'}", "'input' price is required"),
+    ("{provider: openai, models: [m], effective_from: 2026-01-01, input: '1', output: '1', colour: red}", "unknown keys"),
+])
+def test_invalid_price_books_name_the_file_and_entry(tmp_path, entry, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"prices:\n  - {entry}\n")
+    with pytest.raises(PriceBookError) as error:
+        load_price_book([str(path)])
+    assert str(error.value).startswith(f"{path}: prices[0]: ")
+    assert message in str(error.value)
