@@ -53,3 +53,13 @@ def test_sigterm_flushes_waiting_traces_and_replay_never_duplicates(receiver_fac
     second = receiver_factory(data_dir=data_dir)
     assert "replaying 2 spans from the spool" in second.stop()
     assert _stored_span_ids(second) == sent  # the replayed rows were recognised as stored
+
+
+def test_a_resent_export_is_stored_once(receiver_factory, tmp_path):
+    receiver = receiver_factory(data_dir=tmp_path / "data")
+    body = request(llm_span(os.urandom(16), "gpt-4o-mini", 5, 5)).SerializeToString()
+    for _ in range(3):  # an exporter retrying after a lost response
+        assert post(receiver.http_url, body, "application/x-protobuf")[0] == 200
+    receiver.stop()
+    assert len(_stored_span_ids(receiver)) == 1
+    assert not list((tmp_path / "data" / "spool").glob("*.jsonl"))

@@ -58,7 +58,7 @@ class Pipeline:
         """Replay what a previous run left in the spool, then start flushing."""
         replayed = 0
         for segment, spans in self._spool.replay():
-            replayed += self._buffer.add(spans, segment, replayed=True)
+            replayed += len(self._buffer.add(spans, segment, replayed=True))
         if replayed:
             logger.info("replaying %d spans from the spool", replayed)
         self._flusher.start()
@@ -79,9 +79,9 @@ class Pipeline:
                 raise OverloadedError("receiver buffer is full; retry later")
             if self._unsent_rows >= _MAX_UNSENT_ROWS:
                 raise OverloadedError("the store is not accepting rows; retry later")
-            segment = self._spool.current
-            self._buffer.add(usable, segment)
-            self._spool.append(usable)
+            # Only new spans go to the spool: a re-sent export must not pin a segment no trace will release.
+            accepted = self._buffer.add(usable, self._spool.current)
+            self._spool.append(accepted)
         message = "; ".join(decoded.reasons)
         if decoded.rejected > len(decoded.reasons):
             message += f"; and {decoded.rejected - len(decoded.reasons)} more"

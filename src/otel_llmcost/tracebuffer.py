@@ -53,10 +53,10 @@ class TraceBuffer:
         self._recent_spans = 0
         self.span_count = 0
 
-    def add(self, spans: Iterable[SpanRecord], segment: int, replayed: bool = False) -> int:
-        """Buffer spans; returns how many were new (duplicates of buffered or recent spans are dropped)."""
+    def add(self, spans: Iterable[SpanRecord], segment: int, replayed: bool = False) -> list[SpanRecord]:
+        """Buffer spans; returns the new ones (duplicates of buffered or recent spans are dropped)."""
         now = self._clock()
-        added = 0
+        added = []
         for span in spans:
             trace = self._pending.get(span.trace_id)
             if trace is not None and span.span_id in trace.spans:
@@ -71,8 +71,8 @@ class TraceBuffer:
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
             trace.replayed = trace.replayed or replayed
-            added += 1
-        self.span_count += added
+            added.append(span)
+        self.span_count += len(added)
         return added
 
     def take_ready(self, everything: bool = False) -> list[TraceGroup]:

@@ -1,0 +1,52 @@
+"""GenAI semantic-convention extraction on decoded spans: names across versions, the token convention."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_llmcost.model import SpanRecord
+from otel_llmcost.semconv import InvalidSpan, extract_call
+
+
+def _span(attributes: dict, status_code: int = 0) -> SpanRecord:
+    return SpanRecord("a" * 32, "b" * 16, "", "chat", 3, 1, 2, status_code, "", attributes, {}, "scope", "1")
+
+
+def test_v141_names_with_streaming_and_service_tier():
+    call = extract_call(_span({
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-5",
+        "gen_ai.response.model": "gpt-5-2025-08-07", "gen_ai.response.id": "resp_1",
+        "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.cache_read.input_tokens": 400,
+        "gen_ai.usage.output_tokens": "500", "gen_ai.usage.reasoning.output_tokens": 300.0,
+        "gen_ai.request.stream": True, "gen_ai.response.time_to_first_chunk": 0.25,
+        "openai.response.service_tier": "flex", "server.address": "api.openai.com",
+    }))
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (1000, 400, 500, 300)
+    assert (call.streaming, call.ttft_ms, call.service_tier, call.response_id) == (True, 250.0, "flex", "resp_1")
+
+
+def test_deprecated_and_unreleased_names():
+    old = extract_call(_span({"gen_ai.system": "az.ai.openai", "gen_ai.request.model": "gpt-4",
+                              "gen_ai.usage.prompt_tokens": 10, "gen_ai.usage.completion_tokens": 2}))
+    assert (old.provider, old.operation, old.input_tokens, old.output_tokens) == ("azure.ai.openai", "chat", 10, 2)
+    new = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                              "gen_ai.usage.input_tokens": 100, "gen_ai.usage.cache_write.input_tokens": 60}))
+    assert new.cache_write_tokens == 60 and new.input_tokens == 100
+
+
+def test_exclusive_input_is_brought_to_the_inclusive_convention():
+    # Raw Anthropic style: input_tokens excludes the cache, so the cache exceeds it.
+    call = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                               "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read.input_tokens": 900,
+                               "gen_ai.usage.cache_creation.input_tokens": 100}))
+    assert (call.input_tokens, call.cache_read_tokens, call.cache_write_tokens) == (1050, 900, 100)
+
+
+def test_non_calls_and_errors():
+    assert extract_call(_span({"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 5})) is None
+    assert extract_call(_span({"gen_ai.operation.name": "execute_tool"})) is None
+    assert extract_call(_span({"http.method": "GET"})) is None
+    failed = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}, status_code=2))
+    assert failed.error_type == "_OTHER"
+    with pytest.raises(InvalidSpan, match="is a boolean"):
+        extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": True}))
