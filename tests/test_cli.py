@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from conftest import run_cli
+from payloads import llm_span, post, request
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
@@ -89,9 +91,22 @@ def test_clear_one_line_errors(tmp_path):
     assert run_cli("stats", "--by", "colour", check=False).returncode == 2  # argparse: usage + exit 2
 
 
-def test_sql_while_the_receiver_holds_the_store(receiver_factory):
+def test_sql_and_stats_while_the_receiver_runs(receiver_factory):
     receiver = receiver_factory()
-    result = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT 1", check=False)
-    assert result.returncode == 2
-    assert "another process (a running receiver?) holds it" in result.stderr
+    body = request(llm_span(os.urandom(16), "gpt-4o-mini", 1_000_000, 0)).SerializeToString()
+    assert post(receiver.http_url, body, "application/x-protobuf")[0] == 200
+    data_dir = str(receiver.data_dir)
+    rows = []
+    for _ in range(50):  # the trace is written within a flush interval or two
+        out = run_cli("sql", "--data-dir", data_dir, "SELECT cost_usd FROM llmcost.llm_usage").stdout
+        rows = [json.loads(line) for line in out.splitlines()]
+        if rows:
+            break
+    assert rows == [{"cost_usd": "0.15"}]
+    stats = json.loads(run_cli("stats", "--data-dir", data_dir, "--json").stdout)
+    assert (stats["calls"], stats["cost_usd"]) == (1, "0.15")
+    refused = run_cli("sql", "--data-dir", data_dir, "INSERT INTO llmcost.llm_usage (tenant_id) VALUES ('x')",
+                      check=False)
+    assert refused.returncode == 2 and "readonly" in refused.stderr.lower()
     receiver.stop()
+    assert not (receiver.data_dir / "receiver.json").exists()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from otel_llmcost import queries
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.store import open_store
+from otel_llmcost.store import open_reader
 from otel_llmcost.store.schema import ddl_statements
 
 _AGE = re.compile(r"^(\d+)([smhdw])$")
@@ -19,7 +19,7 @@ _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "w
 
 
 def run_sql(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings, read_only=True)
+    store = open_reader(settings)
     try:
         for row in store.query(args.query):
             print(json.dumps(row, ensure_ascii=False))
@@ -32,7 +32,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(timezone.utc)
     since = parse_time(args.since, now, "--since")
     until = parse_time(args.until, now, "--until") if args.until else now + timedelta(seconds=1)
-    store = open_store(settings, read_only=True)
+    store = open_reader(settings)
     try:
         rows = store.query(
             queries.stats(store.database, args.by),

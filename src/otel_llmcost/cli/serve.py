@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import threading
+from pathlib import Path
 
 from otel_llmcost.config import Settings
 from otel_llmcost.pipeline import Pipeline
@@ -14,6 +15,7 @@ from otel_llmcost.pricing import load_price_book
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.store import open_store
+from otel_llmcost.store.remote import RECEIVER_FILE
 
 logger = logging.getLogger("otel_llmcost")
 
@@ -27,7 +29,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     pipeline.start()
     receiver = settings.receiver
     grpc_receiver = GrpcReceiver(pipeline, receiver.grpc_host, receiver.grpc_port, receiver.max_request_bytes)
-    http_receiver = HttpReceiver(pipeline, receiver.http_host, receiver.http_port, receiver.max_request_bytes)
+    # A second, read-only handle on the same store answers `otel-llmcost sql/stats` while we run.
+    query_store = open_store(settings, read_only=True)
+    http_receiver = HttpReceiver(
+        pipeline, receiver.http_host, receiver.http_port, receiver.max_request_bytes, query_store
+    )
     grpc_receiver.start()
     http_receiver.start()
 
@@ -41,6 +47,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
         "price_book": price_book.version,
     }
+    announcement = Path(settings.data_dir) / RECEIVER_FILE
+    announcement.write_text(json.dumps(ready), encoding="utf-8")
     print(json.dumps(ready), flush=True)
     stop.wait()
 
@@ -48,6 +56,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     http_receiver.stop()
     grpc_receiver.stop()
     pipeline.close()
+    announcement.unlink(missing_ok=True)
+    query_store.close()
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
     return 0

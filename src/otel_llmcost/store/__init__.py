@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from otel_llmcost.config import Settings
+from otel_llmcost.errors import StoreBusyError
 from otel_llmcost.model import UsageRow
 
 
@@ -34,4 +35,27 @@ def open_store(settings: Settings, read_only: bool = False) -> UsageStore:
     return ChdbStore(settings.chdb_path, settings.store.database, read_only)
 
 
-__all__ = ["UsageStore", "open_store"]
+class QueryableStore(Protocol):
+    """Read access, as `sql` and `stats` need it."""
+
+    database: str
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_reader(settings: Settings) -> QueryableStore:
+    """A read-only store; while a receiver owns the embedded store, its query endpoint instead."""
+    try:
+        return open_store(settings, read_only=True)
+    except StoreBusyError:
+        from otel_llmcost.store.remote import RemoteStore
+
+        remote = RemoteStore.of_running_receiver(settings.data_dir, settings.store.database_name)
+        if remote is None:
+            raise
+        return remote
+
+
+__all__ = ["QueryableStore", "UsageStore", "open_reader", "open_store"]
