@@ -58,8 +58,8 @@ class StoreSettings:
 @dataclass(frozen=True)
 class AttributionSettings:
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
-    trace_wait_seconds: float = 5.0  #: wait this long after a trace's last span for its ancestors
-    max_trace_wait_seconds: float = 60.0  #: never hold a trace longer than this
+    trace_wait_seconds: float = 5.0  #: idle time after which a trace whose only missing parents are remote is written
+    max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
     max_buffered_spans: int = 2_000_000  #: beyond this the receiver answers "retry later"
 
 

@@ -1,8 +1,12 @@
 """Holds spans grouped by trace until the trace can be attributed.
 
 Children end, and so are exported, before their parents: the span carrying the tenant or feature often
-arrives after the LLM call beneath it. A trace is released when its root span has arrived, or when it has
-been idle for `wait` seconds, and never later than `max_wait` after its first span.
+arrives after the LLM call beneath it, possibly long after (a request that keeps working after its LLM
+call). So a trace is released:
+- as soon as its root span has arrived;
+- after `wait` idle seconds, if every span whose parent we lack is a service entry span (SERVER or
+  CONSUMER kind): its parent lives in another service that does not export to us, so nothing is coming;
+- in any case `max_wait` seconds after its first span.
 
 Released traces stay in a bounded `recent` cache, so a late span (another service's exporter, a retry of
 an export) still finds its ancestors and is not counted twice.
@@ -18,6 +22,7 @@ from typing import Callable, Iterable, Mapping
 from otel_llmcost.model import SpanRecord
 
 _RECENT_MAX_SPANS = 500_000
+_ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their parent may be remote
 
 
 @dataclass(slots=True)
@@ -83,8 +88,8 @@ class TraceBuffer:
             for trace_id, trace in self._pending.items()
             if everything
             or trace.has_root
-            or now - trace.last_seen >= self._wait
             or now - trace.first_seen >= self._max_wait
+            or (now - trace.last_seen >= self._wait and self._only_remote_parents_missing(trace_id, trace))
         ]
         groups = []
         for trace_id in ready:
@@ -97,6 +102,14 @@ class TraceBuffer:
             )
             self._remember(trace_id, earlier, context)
         return groups
+
+    def _only_remote_parents_missing(self, trace_id: str, trace: _PendingTrace) -> bool:
+        earlier = self._recent.get(trace_id, {})
+        return all(
+            span.kind in _ENTRY_KINDS
+            for span in trace.spans.values()
+            if span.parent_span_id not in trace.spans and span.parent_span_id not in earlier
+        )
 
     def _remember(self, trace_id: str, earlier: dict, context: dict) -> None:
         self._recent_spans += len(context) - len(earlier)
