@@ -34,12 +34,19 @@ def test_deprecated_and_unreleased_names():
     assert new.cache_write_tokens == 60 and new.input_tokens == 100
 
 
-def test_exclusive_input_is_brought_to_the_inclusive_convention():
-    # Raw Anthropic style: input_tokens excludes the cache, so the cache exceeds it.
-    call = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
-                               "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read.input_tokens": 900,
-                               "gen_ai.usage.cache_creation.input_tokens": 100}))
-    assert (call.input_tokens, call.cache_read_tokens, call.cache_write_tokens) == (1050, 900, 100)
+def test_token_conventions():
+    # Old underscore names: the emitter passed the provider's numbers through (raw Anthropic excludes
+    # the cache), so a cache larger than the input means input excluded it.
+    old = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                              "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read_input_tokens": 900,
+                              "gen_ai.usage.cache_creation_input_tokens": 100}))
+    assert (old.input_tokens, old.cache_read_tokens, old.cache_write_tokens, old.usage_issue) == (1050, 900, 100, "")
+    # v1.40 names promise input includes the cache: the same numbers are impossible, and flagged.
+    new = extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                              "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read.input_tokens": 900,
+                              "gen_ai.usage.cache_creation.input_tokens": 100}))
+    assert new.input_tokens == 50
+    assert new.usage_issue == "cache tokens (1000) exceed input tokens (50) that should include them"
 
 
 def test_non_calls_and_errors():

@@ -23,7 +23,7 @@ BASE_ROW = UsageRow(
     response_id="chatcmpl-1", input_tokens=10, cache_read_tokens=0, cache_write_tokens=0, output_tokens=5,
     reasoning_tokens=0, input_cost_usd=Decimal("0.000025"), cache_read_cost_usd=Decimal(0),
     cache_write_cost_usd=Decimal(0), output_cost_usd=Decimal("0.00005"), reasoning_cost_usd=Decimal(0),
-    cost_usd=Decimal("0.000075"), cost_status="priced", cost_note="", price_id="openai/gpt-4o@2024-05-13",
+    cost_usd=Decimal("0.000075"), emitter_cost_usd=None, cost_status="priced", cost_note="", price_id="openai/gpt-4o@2024-05-13",
     price_book_version="v1", status="ok", error_type="", latency_ms=812.5, ttft_ms=None, streaming=False,
     service_tier="", server_address="api.openai.com", instrumentation="otel-genai:test",
     ingested_at=datetime(2026, 11, 1, 12, 30, 16, 1000, tzinfo=timezone.utc),

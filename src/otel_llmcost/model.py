@@ -56,6 +56,8 @@ class LlmCall:
     ttft_ms: float | None
     service_tier: str
     server_address: str
+    emitter_cost_usd: Decimal | None = None  # what the instrumentation itself reported; never ours
+    usage_issue: str = ""  # why the token counts cannot be right as reported; such calls are not priced
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ class Attribution:
 class Cost:
     """The price of one call. Costs are None when the call could not be priced."""
 
-    status: str  # "priced" | "unpriced"
+    status: str  # "priced" | "estimated" | "unpriced" | "invalid_usage"
     note: str  # why it is unpriced, empty when priced
     price_id: str
     price_book_version: str
@@ -121,6 +123,7 @@ class UsageRow:
     output_cost_usd: Decimal | None
     reasoning_cost_usd: Decimal | None
     cost_usd: Decimal | None
+    emitter_cost_usd: Decimal | None
     cost_status: str
     cost_note: str
     price_id: str

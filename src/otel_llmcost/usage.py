@@ -67,6 +67,7 @@ def build_usage_rows(
                 output_cost_usd=cost.output_cost_usd,
                 reasoning_cost_usd=cost.reasoning_cost_usd,
                 cost_usd=cost.cost_usd,
+                emitter_cost_usd=call.emitter_cost_usd,
                 cost_status=cost.status,
                 cost_note=cost.note,
                 price_id=cost.price_id,

@@ -14,6 +14,8 @@ _STORE_SCALE = Decimal("1e-12")  # the store's Decimal(38, 12) scale
 
 def price_call(call: LlmCall, at: datetime, price_book: PriceBook) -> Cost:
     """Price the call; an unknown model gives an 'unpriced' Cost with NULL amounts and the reason."""
+    if call.usage_issue:
+        return Cost("invalid_usage", call.usage_issue, "", price_book.version, None, None, None, None, None, None)
     entry = None
     for model in dict.fromkeys(m for m in (call.response_model, call.request_model) if m):
         entry = price_book.lookup(call.provider, model, at)

@@ -1,17 +1,28 @@
 """Extraction stage: a SpanRecord -> one normalized LlmCall, or None when the span is not an LLM call.
 
-Each dialect (one module each) knows its own attribute names; the first dialect that recognises a span
-reads it. Spans no dialect recognises are never billed.
+Each dialect (one module each) knows its own attribute names and token convention; the first dialect
+that recognises a span reads it, and may decide it is not a call (an agent or workflow span, an outer span
+summing its steps). Spans no dialect recognises are never billed. Specific dialects come first: several
+of them also use gen_ai.* names, which the generic OpenTelemetry dialect would otherwise read.
 """
 
 from __future__ import annotations
 
 from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import LlmCall, SpanRecord
-from otel_llmcost.semconv import genai
+from otel_llmcost.semconv import (
+    genai,
+    langfuse,
+    litellm,
+    openinference,
+    openlit,
+    openllmetry,
+    pydantic_ai,
+    vercel,
+)
 from otel_llmcost.semconv.values import InvalidSpan
 
-DIALECTS = (genai,)
+DIALECTS = (openinference, vercel, langfuse, litellm, openlit, pydantic_ai, openllmetry, genai)
 
 #: Every attribute any dialect reads; decode keeps only these (plus attribution's keys).
 WANTED_ATTRIBUTES = AttributeFilter(

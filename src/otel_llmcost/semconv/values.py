@@ -57,29 +57,6 @@ def flag(attributes: Mapping, keys: Iterable[str]) -> bool:
     return bool(value)
 
 
-def seconds_as_ms(attributes: Mapping, keys: Iterable[str]) -> float | None:
-    value = first(attributes, keys)
-    try:
-        return None if value is None else float(value) * 1000.0
-    except (TypeError, ValueError):
-        return None
-
-
-def normalize_tokens(
-    input_tokens: int, cache_read: int, cache_write: int, output_tokens: int, reasoning: int
-) -> tuple[int, int, int, int, int]:
-    """Bring counts to our convention: input includes cache reads and writes, output includes reasoning.
-
-    Emitters that follow the convention never report more cached than input tokens, so when they do,
-    the emitter counted input without the cache (raw Anthropic style) and we add the cache back.
-    """
-    if cache_read + cache_write > input_tokens:
-        input_tokens += cache_read + cache_write
-    if reasoning > output_tokens:
-        output_tokens += reasoning
-    return input_tokens, cache_read, cache_write, output_tokens, reasoning
-
-
 _STATUS_ERROR = 2
 
 

@@ -42,6 +42,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("output_cost_usd", _USD, ""),
     ("reasoning_cost_usd", _USD, ""),
     ("cost_usd", _USD, ""),
+    ("emitter_cost_usd", _USD, ""),
     ("cost_status", _NAME, ""),
     ("cost_note", "String", "CODEC(ZSTD(1))"),
     ("price_id", _NAME, ""),

@@ -1,0 +1,51 @@
+"""OpenLIT spans (instrumentation scope `openlit...`): gen_ai.* names plus its own extensions.
+
+Keys: https://github.com/openlit/openlit/blob/main/sdk/python/src/openlit/semcov/__init__.py
+OpenLIT passes Anthropic's raw input_tokens through, which EXCLUDES the cache, unlike the spec; for other
+providers (OpenAI's prompt_tokens) input includes it. It reports its own price estimate as gen_ai.usage.cost.
+"""
+
+from __future__ import annotations
+
+from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.semconv import genai
+from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.providers import normalize_provider
+from otel_llmcost.semconv.values import text
+
+NAME = "openlit"
+
+FIELDS = Fields(
+    provider=genai.FIELDS.provider,
+    operation=genai.FIELDS.operation,
+    request_model=genai.FIELDS.request_model,
+    response_model=genai.FIELDS.response_model,
+    response_id=genai.FIELDS.response_id,
+    input=genai.FIELDS.input,
+    output=genai.FIELDS.output,
+    cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.prompt_tokens_details.cached_tokens"),
+    cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.prompt_tokens_details.cache_creation_tokens"),
+    reasoning=("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens",
+               "gen_ai.usage.reasoning.output_tokens"),
+    streaming=("gen_ai.request.is_stream", "gen_ai.is_streaming", "gen_ai.request.stream"),
+    ttft_seconds=("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_chunk"),
+    service_tier=genai.FIELDS.service_tier,
+    emitter_cost=("gen_ai.usage.cost",),
+)
+
+KEYS = FIELDS.keys()
+PREFIXES: tuple[str, ...] = ()
+
+
+def recognises(span: SpanRecord) -> bool:
+    return span.scope_name.startswith("openlit")
+
+
+def extract(span: SpanRecord) -> LlmCall | None:
+    if span.attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
+        return None
+    if not any(key in span.attributes for key in FIELDS.input + FIELDS.output + FIELDS.request_model):
+        return None  # OpenLIT's framework and vector-DB spans
+    provider = normalize_provider(text(span.attributes, FIELDS.provider))
+    convention = EXCLUSIVE if provider == "anthropic" else INCLUSIVE
+    return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)

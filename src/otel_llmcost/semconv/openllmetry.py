@@ -1,0 +1,51 @@
+"""OpenLLMetry (Traceloop) spans, before and after its move to the gen_ai.* names (semconv-ai 0.5).
+
+Keys: https://github.com/traceloop/openllmetry/blob/main/packages/opentelemetry-semantic-conventions-ai
+Old releases put usage under llm.usage.* and gen_ai.usage.prompt_tokens; `llm.request.type` says what
+kind of call it is. Workflow/task/agent/tool spans (`traceloop.span.kind`) are never model calls.
+"""
+
+from __future__ import annotations
+
+from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.semconv import genai
+from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+
+NAME = "openllmetry"
+
+FIELDS = Fields(
+    provider=("gen_ai.provider.name", "gen_ai.system", "llm.vendor"),
+    operation=(),
+    request_model=("gen_ai.request.model", "llm.request.model"),
+    response_model=("gen_ai.response.model", "llm.response.model"),
+    response_id=("gen_ai.response.id",),
+    input=("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"),
+    output=("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"),
+    cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
+    cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens",
+                 "gen_ai.usage.cache_write.input_tokens"),
+    reasoning=("gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"),
+    streaming=("gen_ai.is_streaming", "llm.is_streaming"),
+    service_tier=genai.FIELDS.service_tier,
+)
+_REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
+
+KEYS = FIELDS.keys() | {"llm.request.type", "traceloop.span.kind"}
+PREFIXES: tuple[str, ...] = ()
+
+
+def recognises(span: SpanRecord) -> bool:
+    attributes = span.attributes
+    return "llm.request.type" in attributes or "traceloop.span.kind" in attributes or "llm.vendor" in attributes
+
+
+def extract(span: SpanRecord) -> LlmCall | None:
+    attributes = span.attributes
+    if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
+        return None
+    operation = _REQUEST_TYPES.get(str(attributes.get("llm.request.type", "chat")).lower())
+    if operation is None:
+        return None  # rerank, unknown: not token-priced calls we can read
+    # The renamed cache keys arrived with the inclusive Anthropic counts; before them, raw provider numbers.
+    convention = INCLUSIVE if "gen_ai.usage.cache_read.input_tokens" in attributes else UNKNOWN
+    return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN, operation=operation)

@@ -1,0 +1,50 @@
+"""pydantic-ai (and Logfire) spans: gen_ai.* names from scope `pydantic-ai`.
+
+Source: https://github.com/pydantic/pydantic-ai/blob/main/pydantic_ai_slim/pydantic_ai/models/instrumented.py
+Model-request spans are calls. The agent-run span sums its requests (`gen_ai.aggregated_usage.*` now,
+plain `gen_ai.usage.*` in older releases) and is never billed. pydantic-ai prices calls itself with
+genai-prices and reports it as `operation.cost`.
+"""
+
+from __future__ import annotations
+
+from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.semconv import genai
+from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+
+NAME = "pydantic-ai"
+
+FIELDS = Fields(
+    provider=genai.FIELDS.provider,
+    operation=genai.FIELDS.operation,
+    request_model=genai.FIELDS.request_model,
+    response_model=genai.FIELDS.response_model,
+    response_id=genai.FIELDS.response_id,
+    input=genai.FIELDS.input,
+    output=genai.FIELDS.output,
+    cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.details.cache_read_tokens",
+                "gen_ai.usage.details.cache_read_input_tokens", "gen_ai.usage.cache_read_tokens"),
+    cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
+                 "gen_ai.usage.details.cache_write_tokens", "gen_ai.usage.details.cache_creation_input_tokens",
+                 "gen_ai.usage.cache_write_tokens"),
+    reasoning=("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.details.reasoning_tokens"),
+    emitter_cost=("operation.cost",),
+)
+
+KEYS = FIELDS.keys() | {"agent_name", "gen_ai.agent.name"}
+PREFIXES: tuple[str, ...] = ()
+
+
+def recognises(span: SpanRecord) -> bool:
+    return span.scope_name in ("pydantic-ai", "pydantic_ai")
+
+
+def extract(span: SpanRecord) -> LlmCall | None:
+    attributes = span.attributes
+    if attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
+        return None
+    if "agent_name" in attributes or "gen_ai.agent.name" in attributes:
+        return None  # an agent run: the sum of its model requests
+    if not any(key in attributes for key in FIELDS.input + FIELDS.output + FIELDS.request_model):
+        return None
+    return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, output_convention=UNKNOWN)
