@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from otel_llmcost.attribution import Attributor
+from otel_llmcost.dedupe import count_once
 from otel_llmcost.model import UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.semconv import InvalidSpan, extract_call
@@ -31,6 +32,7 @@ def build_usage_rows(
             calls.append((span, call))
     if not calls:
         return []
+    calls = count_once(calls, group.context)
     attributions = attributor.attribute(calls, group.context)
     rows = []
     for (span, call), who in zip(calls, attributions):

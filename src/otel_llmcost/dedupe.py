@@ -1,0 +1,108 @@
+"""Every LLM call counted exactly once, whatever mix of instrumentations reported it.
+
+Two rules, applied to the calls of one trace:
+
+1. **One call, two spans.** Two call spans describe the same call when they carry the same
+   `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one is
+   the other's ancestor or sibling, their time ranges overlap, they name the same model and operation, and
+   their token counts do not contradict each other. (An instrumentation library wrapping the provider
+   SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
+   and each of its missing facts is filled from the other.
+2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
+   (an agent or chain span that reports its children's usage) and is not billed.
+
+The same scope never reports one call twice, so spans from one scope are only merged on equal
+response ids: two identical parallel calls from one library stay two calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Mapping, Sequence
+
+from otel_llmcost.model import LlmCall, SpanRecord
+
+Pair = tuple[SpanRecord, LlmCall]
+_TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+_MAX_DEPTH = 256
+
+
+def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> list[Pair]:
+    """The calls to bill: duplicates merged (rule 1), aggregates dropped (rule 2), in the input order."""
+    ancestors = {span.span_id: _ancestors(span, spans_by_id) for span, _ in calls}
+    merged: list[Pair] = []
+    for pair in calls:
+        for index, kept in enumerate(merged):
+            if _same_call(pair, kept, ancestors):
+                merged[index] = _merge(kept, pair, ancestors)
+                break
+        else:
+            merged.append(pair)
+    billed_ids = {span.span_id for span, _ in merged}
+    has_call_below = {a for span, _ in merged for a in ancestors[span.span_id] if a in billed_ids}
+    return [(span, call) for span, call in merged if span.span_id not in has_call_below]
+
+
+def _ancestors(span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> set[str]:
+    found: set[str] = set()
+    parent_id = span.parent_span_id
+    while parent_id and parent_id not in found and len(found) < _MAX_DEPTH:
+        found.add(parent_id)
+        parent = spans_by_id.get(parent_id)
+        parent_id = parent.parent_span_id if parent is not None else ""
+    return found
+
+
+def _same_call(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> bool:
+    (span_a, call_a), (span_b, call_b) = a, b
+    if call_a.response_id and call_b.response_id:
+        return call_a.response_id == call_b.response_id
+    if span_a.scope_name == span_b.scope_name or call_a.operation != call_b.operation:
+        return False
+    related = (
+        span_a.span_id in ancestors[span_b.span_id]
+        or span_b.span_id in ancestors[span_a.span_id]
+        or (span_a.parent_span_id and span_a.parent_span_id == span_b.parent_span_id)
+    )
+    overlap = span_a.start_ns < span_b.end_ns and span_b.start_ns < span_a.end_ns
+    return bool(related and overlap and _same_model(call_a, call_b) and _tokens_agree(call_a, call_b))
+
+
+def _same_model(a: LlmCall, b: LlmCall) -> bool:
+    # A dated snapshot ("gpt-4o-mini-2024-07-18") is the same model as its alias ("gpt-4o-mini").
+    model_a = (a.response_model or a.request_model).lower()
+    model_b = (b.response_model or b.request_model).lower()
+    return bool(model_a and model_b) and (model_a.startswith(model_b) or model_b.startswith(model_a))
+
+
+def _tokens_agree(a: LlmCall, b: LlmCall) -> bool:
+    # A count one side lacks (0) is no contradiction; two different non-zero counts are.
+    return all(
+        not getattr(a, name) or not getattr(b, name) or getattr(a, name) == getattr(b, name)
+        for name in ("input_tokens", "output_tokens")
+    )
+
+
+def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
+    """Keep the more complete span (the inner one on a tie); fill what it lacks from the other."""
+    inner_first = (b, a) if a[0].span_id in ancestors[b[0].span_id] else (a, b)
+    primary = max(inner_first, key=lambda pair: _completeness(pair[1]))  # max keeps the first on a tie
+    other = inner_first[1] if primary is inner_first[0] else inner_first[0]
+    span, call = primary
+    filled = {}
+    for field in fields(LlmCall):
+        mine, theirs = getattr(call, field.name), getattr(other[1], field.name)
+        if field.name in _TOKEN_FIELDS:
+            filled[field.name] = max(mine, theirs)
+        elif field.name == "usage_issue":
+            filled[field.name] = mine
+        elif mine in (None, "", 0) and theirs not in (None, "", 0):
+            filled[field.name] = theirs
+    filled["dialect"] = f"{call.dialect}+{other[1].dialect}"
+    return span, replace(call, **filled)
+
+
+def _completeness(call: LlmCall) -> tuple[int, int]:
+    known = sum(1 for name in _TOKEN_FIELDS if getattr(call, name))
+    known += sum(1 for value in (call.response_model, call.response_id, call.provider, call.request_model) if value)
+    return (0 if call.usage_issue else 1, known)

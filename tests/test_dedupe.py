@@ -1,0 +1,55 @@
+"""Counted once: duplicate spans of one call merge, aggregate spans are not billed, real repeats stay."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from otel_llmcost.dedupe import count_once
+from otel_llmcost.model import LlmCall, SpanRecord
+
+CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", 450, 300, 50, 25, 0, "", False,
+               None, "", "")
+
+
+def _span(span_id: str, parent: str, scope: str, start: int = 10, end: int = 20) -> SpanRecord:
+    return SpanRecord("t" * 32, span_id, parent, "s", 3, start, end, 0, "", {}, {}, scope, "1")
+
+
+def _bill(*pairs):
+    spans = {span.span_id: span for span, _ in pairs}
+    return [(span.span_id, call) for span, call in count_once(list(pairs), spans)]
+
+
+def test_library_span_around_the_sdks_own_span_is_one_call():
+    outer = (_span("a", "root", "openinference.instrumentation.anthropic", 10, 30),
+             replace(CALL, dialect="openinference", emitter_cost_usd=None, response_model="claude-sonnet-4-5-20250929"))
+    inner = (_span("b", "a", "anthropic", 12, 28), replace(CALL, response_id="msg_1", streaming=True))
+    [(span_id, call)] = _bill(outer, inner)
+    assert span_id == "b"  # the more complete one: it has a response id too
+    assert call.response_model == "claude-sonnet-4-5-20250929" and call.response_id == "msg_1"
+    assert call.dialect == "otel-genai+openinference"
+
+
+def test_equal_response_ids_merge_even_as_siblings_of_one_scope():
+    first = (_span("a", "p", "x"), replace(CALL, response_id="r1"))
+    second = (_span("b", "p", "x"), replace(CALL, response_id="r1", cache_read_tokens=0))
+    assert [span_id for span_id, _ in _bill(first, second)] == ["a"]
+
+
+def test_aggregate_span_above_calls_is_not_billed():
+    agent = (_span("agent", "", "framework", 0, 100), replace(CALL, input_tokens=900, output_tokens=50))
+    call1 = (_span("c1", "agent", "sdk", 10, 20), replace(CALL, response_id="r1"))
+    call2 = (_span("c2", "agent", "sdk", 30, 40), replace(CALL, response_id="r2"))
+    assert [span_id for span_id, _ in _bill(agent, call1, call2)] == ["c1", "c2"]
+
+
+def test_retries_and_parallel_calls_stay_separate():
+    failed = (_span("a", "p", "sdk", 10, 20), replace(CALL, input_tokens=0, output_tokens=0, error_type="429"))
+    retry = (_span("b", "p", "sdk", 21, 30), CALL)
+    assert len(_bill(failed, retry)) == 2
+    parallel = (_span("c", "p", "sdk", 10, 20), CALL), (_span("d", "p", "sdk", 11, 19), CALL)
+    assert len(_bill(*parallel)) == 2  # one library never reports one call twice
+    other_model = (_span("e", "p", "other", 10, 20), replace(CALL, request_model="gpt-4o"))
+    assert len(_bill(parallel[0], other_model)) == 2
+    contradiction = (_span("f", "p", "other", 10, 20), replace(CALL, input_tokens=999))
+    assert len(_bill(parallel[0], contradiction)) == 2
