@@ -26,6 +26,7 @@ BASE_ROW = UsageRow(
     cost_usd=Decimal("0.000075"), emitter_cost_usd=None, cost_status="priced", cost_note="", price_id="openai/gpt-4o@2024-05-13",
     price_book_version="v1", status="ok", error_type="", latency_ms=812.5, ttft_ms=None, streaming=False,
     service_tier="", server_address="api.openai.com", instrumentation="otel-genai:test",
+    tags=[], metadata={},
     ingested_at=datetime(2026, 11, 1, 12, 30, 16, 1000, tzinfo=timezone.utc),
 )
 
@@ -47,19 +48,21 @@ def test_clickhouse_driver_encoding_round_trips_exactly(store):
     edge = dataclasses.replace(
         BASE_ROW, span_id="b7ad6b7169203332", tenant_id="müller & 東京 'quoted'", attempt=65535,
         input_tokens=2**64 - 1, cost_usd=None, input_cost_usd=None, output_cost_usd=Decimal("12345678.123456789012"),
-        cost_status="unpriced", ttft_ms=123.456, streaming=True, ts=datetime(2026, 11, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
+        cost_status="unpriced", ttft_ms=123.456, streaming=True, tags=("beta", "ünïcode"),
+        metadata={"plan": "pro", "quote'd": "a\\b"}, ts=datetime(2026, 11, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
     )
     store.insert_usage([BASE_ROW, edge])  # one INSERT, Native format written by clickhouse-driver
     rows = store.query(
-        "SELECT tenant_id, attempt, input_tokens, cost_usd, input_cost_usd, output_cost_usd, ttft_ms, streaming, "
+        "SELECT tenant_id, attempt, input_tokens, cost_usd, input_cost_usd, output_cost_usd, ttft_ms, streaming, tags, metadata, "
         "toString(ts) AS ts, toString(ingested_at) AS ingested_at FROM llmcost.llm_usage ORDER BY span_id"
     )
     assert rows == [
         {"tenant_id": "acme", "attempt": 1, "input_tokens": 10, "cost_usd": "0.000075", "input_cost_usd": "0.000025",
-         "output_cost_usd": "0.00005", "ttft_ms": None, "streaming": False,
+         "output_cost_usd": "0.00005", "ttft_ms": None, "streaming": False, "tags": [], "metadata": {},
          "ts": "2026-11-01 12:30:15.123456", "ingested_at": "2026-11-01 12:30:16.001"},
         {"tenant_id": "müller & 東京 'quoted'", "attempt": 65535, "input_tokens": 2**64 - 1, "cost_usd": None,
          "input_cost_usd": None, "output_cost_usd": "12345678.123456789012", "ttft_ms": 123.456, "streaming": True,
+         "tags": ["beta", "ünïcode"], "metadata": {"plan": "pro", "quote'd": "a\\b"},
          "ts": "2026-11-01 00:00:00.000001", "ingested_at": "2026-11-01 12:30:16.001"},
     ]
     total = store.query("SELECT sum(cost_usd) AS total FROM llmcost.llm_usage")

@@ -2,7 +2,9 @@
 
 Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
 configured attribute keys from the call's own span, then its ancestors nearest first, then the resource.
-`request_id` defaults to the trace id.
+`request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
+`ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
+land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
 
 `attempt` numbers the tries of one logical call within a request. Unless the app states it (the
 `attempt` keys), tries are the calls of the same request with the same parent span, provider, operation and
@@ -12,8 +14,10 @@ successful one starts again at attempt 1.
 
 from __future__ import annotations
 
+import json
 from typing import Mapping, Sequence
 
+from otel_llmcost.config import METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import Attribution, LlmCall, SpanRecord
 
@@ -24,13 +28,15 @@ _DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "user_id",
 class Attributor:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._keys = {dimension: tuple(keys[dimension]) for dimension in (*_DIMENSIONS, "attempt")}
-        self.wanted = AttributeFilter(frozenset(k for ks in self._keys.values() for k in ks))
+        keys = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
+        self.wanted = AttributeFilter(frozenset(keys), METADATA_PREFIXES)
 
     def attribute(
         self, calls: Sequence[tuple[SpanRecord, LlmCall]], spans_by_id: Mapping[str, SpanRecord]
     ) -> list[Attribution]:
         """Attribution for each (span, call) of one trace; spans_by_id holds every known span of it."""
-        found = [self._dimensions(span, spans_by_id) for span, _ in calls]
+        chains = [_chain(span, spans_by_id) for span, _ in calls]
+        found = [self._dimensions(chain) for chain in chains]
         attempts = self._attempts(calls, found)
         return [
             Attribution(
@@ -42,23 +48,14 @@ class Attributor:
                 session_id=values["session_id"],
                 request_id=values["request_id"] or span.trace_id,
                 attempt=attempt,
+                tags=_tags(chain),
+                metadata=_metadata(chain),
             )
-            for (span, _), values, attempt in zip(calls, found, attempts)
+            for (span, _), values, attempt, chain in zip(calls, found, attempts, chains)
         ]
 
-    def _dimensions(self, span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> dict[str, str]:
-        chain = [span]
-        parent_id = span.parent_span_id
-        while parent_id and len(chain) < _MAX_DEPTH:
-            parent = spans_by_id.get(parent_id)
-            if parent is None:
-                break
-            chain.append(parent)
-            parent_id = parent.parent_span_id
-        values = {}
-        for dimension, keys in self._keys.items():
-            values[dimension] = _lookup(chain, span.resource, keys)
-        return values
+    def _dimensions(self, chain: list[SpanRecord]) -> dict[str, str]:
+        return {dimension: _lookup(chain, chain[0].resource, keys) for dimension, keys in self._keys.items()}
 
     @staticmethod
     def _attempts(calls: Sequence[tuple[SpanRecord, LlmCall]], found: list[dict[str, str]]) -> list[int]:
@@ -76,6 +73,57 @@ class Attributor:
             attempts[index] = last[0] + 1 if last is not None and last[1] else 1
             previous[key] = (attempts[index], bool(call.error_type))
         return attempts
+
+
+def _chain(span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> list[SpanRecord]:
+    """The span and its known ancestors, nearest first."""
+    chain = [span]
+    parent_id = span.parent_span_id
+    while parent_id and len(chain) < _MAX_DEPTH:
+        parent = spans_by_id.get(parent_id)
+        if parent is None:
+            break
+        chain.append(parent)
+        parent_id = parent.parent_span_id
+    return chain
+
+
+def _metadata(chain: list[SpanRecord]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for source in [*(span.attributes for span in chain), chain[0].resource]:
+        for key, value in source.items():
+            if key in METADATA_JSON_KEYS:
+                for inner_key, inner_value in _json(value, dict).items():
+                    found.setdefault(str(inner_key), _text(inner_value))
+                continue
+            for prefix in METADATA_PREFIXES:
+                if key.startswith(prefix):
+                    found.setdefault(key[len(prefix):], _text(value))
+                    break
+    return found
+
+
+def _tags(chain: list[SpanRecord]) -> tuple[str, ...]:
+    tags: dict[str, None] = {}
+    for source in [*(span.attributes for span in chain), chain[0].resource]:
+        for key in TAG_KEYS:
+            for tag in _json(source.get(key), list):
+                tags.setdefault(str(tag), None)
+    return tuple(tags)
+
+
+def _json(value, kind: type):
+    """An attribute that is a list/dict, or a JSON string of one (emitters do both)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return kind()
+    return value if isinstance(value, kind) else kind()
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _lookup(chain: list[SpanRecord], resource: Mapping, keys: tuple[str, ...]) -> str:

@@ -21,15 +21,35 @@ from otel_llmcost.errors import ConfigError, yaml_problem
 #: Where each attribution dimension is read from, first key found wins. Each dimension is looked up on
 #: the call's span, then its ancestors (nearest first), then the resource.
 DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "tenant_id": ("tenant.id", "tenant_id", "app.tenant.id"),
-    "environment": ("deployment.environment.name", "deployment.environment"),
+    "tenant_id": (
+        "tenant.id", "tenant_id", "app.tenant.id", "ai.telemetry.metadata.tenantId", "ai.telemetry.metadata.tenant",
+        "traceloop.association.properties.tenant_id", "langfuse.trace.metadata.tenant_id",
+    ),
+    "environment": ("deployment.environment.name", "deployment.environment", "langfuse.environment"),
     "service_name": ("service.name",),
-    "feature": ("feature.name", "feature", "app.feature"),
-    "user_id": ("user.id", "enduser.id"),
-    "session_id": ("session.id", "gen_ai.conversation.id"),
+    # After the explicit keys: the name an app gave its AI function or workflow is the next best feature.
+    "feature": ("feature.name", "feature", "app.feature", "ai.telemetry.functionId", "traceloop.workflow.name"),
+    "user_id": (
+        "user.id", "enduser.id", "langfuse.user.id", "ai.telemetry.metadata.userId",
+        "traceloop.association.properties.user_id", "gen_ai.user.id",
+    ),
+    "session_id": (
+        "session.id", "gen_ai.conversation.id", "langfuse.session.id", "ai.telemetry.metadata.sessionId",
+        "traceloop.association.properties.session_id", "gen_ai.session.id",
+    ),
     "request_id": ("request.id", "request_id", "app.request.id"),
     "attempt": ("llm.attempt", "otel_llmcost.attempt"),
 })
+
+#: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
+METADATA_PREFIXES = (
+    "otel_llmcost.metadata.", "ai.telemetry.metadata.", "traceloop.association.properties.",
+    "langfuse.trace.metadata.", "langfuse.observation.metadata.",
+)
+#: JSON-object attributes merged into `metadata` (OpenInference's `metadata`).
+METADATA_JSON_KEYS = ("metadata",)
+#: Array (or JSON array) attributes whose values land in the row's `tags`.
+TAG_KEYS = ("otel_llmcost.tags", "langfuse.trace.tags", "tag.tags")
 
 
 @dataclass(frozen=True)

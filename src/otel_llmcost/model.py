@@ -6,7 +6,7 @@ the store receives UsageRow, whose field order *is* the table's column order (st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
@@ -72,6 +72,8 @@ class Attribution:
     session_id: str
     request_id: str
     attempt: int
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,8 @@ class UsageRow:
     service_tier: str
     server_address: str
     instrumentation: str  # dialect that read the span, then the instrumentation scope name
+    tags: tuple[str, ...]
+    metadata: Mapping[str, str]
     ingested_at: datetime
 
 

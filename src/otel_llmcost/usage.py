@@ -82,6 +82,8 @@ def build_usage_rows(
                 service_tier=call.service_tier,
                 server_address=call.server_address,
                 instrumentation=f"{call.dialect}:{span.scope_name}" if span.scope_name else call.dialect,
+                tags=who.tags,
+                metadata=dict(who.metadata),
                 ingested_at=now,
             )
         )

@@ -55,6 +55,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("service_tier", _NAME, ""),
     ("server_address", _NAME, ""),
     ("instrumentation", _NAME, ""),
+    ("tags", "Array(LowCardinality(String))", ""),
+    ("metadata", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"),
     ("ingested_at", "DateTime64(3, 'UTC')", "CODEC(Delta, ZSTD(1))"),
 )
 COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
