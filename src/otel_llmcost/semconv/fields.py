@@ -84,7 +84,8 @@ def read_call(
         output_tokens=output_tokens,
         reasoning_tokens=reasoning,
         error_type=error_type(span, fields.error_type),
-        streaming=flag(attributes, fields.streaming) if streaming is None else streaming,
+        # Time to first chunk is only measured on streamed responses.
+        streaming=(flag(attributes, fields.streaming) or ttft_ms is not None) if streaming is None else streaming,
         ttft_ms=ttft_ms,
         service_tier=text(attributes, fields.service_tier),
         server_address=server_address,

@@ -2,10 +2,16 @@
 
 Spec: https://github.com/Arize-ai/openinference/blob/main/spec/semantic_conventions.md
 `llm.token_count.prompt` includes cache reads and writes (the Anthropic instrumentation sums them);
-`llm.system` names the model vendor and `llm.provider` the host (azure, aws, google...).
+`llm.system` names the model vendor and `llm.provider` the host (azure, aws, google...). The OpenAI
+instrumentation names only the response model; the requested model and streaming are read from the small
+`llm.invocation_parameters` JSON. The response id is only inside `output.value` (the whole response), which
+we do not keep, so duplicates of these spans are recognised by time, model and tokens (dedupe.py).
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import INCLUSIVE, Fields, read_call
@@ -29,7 +35,9 @@ _KINDS = {"LLM": "chat", "EMBEDDING": "embeddings"}
 _HOSTS = {("azure", "openai"): "azure.ai.openai", ("aws", None): "aws.bedrock",
           ("google", "vertexai"): "gcp.vertex_ai", ("google", None): "gcp.gemini"}
 
-KEYS = FIELDS.keys() | {"openinference.span.kind", "llm.system", "llm.provider"}
+_PARAMETERS = "llm.invocation_parameters"
+
+KEYS = FIELDS.keys() | {"openinference.span.kind", "llm.system", "llm.provider", _PARAMETERS}
 PREFIXES: tuple[str, ...] = ()
 
 
@@ -44,4 +52,18 @@ def extract(span: SpanRecord) -> LlmCall | None:
     system = text(span.attributes, ("llm.system",)).lower()
     host = text(span.attributes, ("llm.provider",)).lower()
     provider = _HOSTS.get((host, system)) or _HOSTS.get((host, None)) or system or host
-    return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, operation=operation, provider=provider)
+    parameters = _parameters(span.attributes.get(_PARAMETERS))
+    call = read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, operation=operation, provider=provider,
+                     streaming=parameters.get("stream") is True)
+    requested = parameters.get("model")
+    if isinstance(requested, str) and requested and not text(span.attributes, ("llm.request.model_name",)):
+        call = replace(call, request_model=requested)
+    return call
+
+
+def _parameters(value) -> dict:
+    try:
+        parameters = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {}
+    return parameters if isinstance(parameters, dict) else {}

@@ -2,7 +2,9 @@
 
 Keys: https://github.com/traceloop/openllmetry/blob/main/packages/opentelemetry-semantic-conventions-ai
 Old releases put usage under llm.usage.* and gen_ai.usage.prompt_tokens; `llm.request.type` says what
-kind of call it is. Workflow/task/agent/tool spans (`traceloop.span.kind`) are never model calls.
+kind of call it is. Current releases use the OpenTelemetry names plus a few of their own
+(`gen_ai.is_streaming`, `gen_ai.usage.reasoning_tokens`, `gen_ai.usage.total_tokens`), which is how we
+tell them apart. Workflow/task/agent/tool spans (`traceloop.span.kind`) are never model calls.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ NAME = "openllmetry"
 
 FIELDS = Fields(
     provider=("gen_ai.provider.name", "gen_ai.system", "llm.vendor"),
-    operation=(),
+    operation=("gen_ai.operation.name",),
     request_model=("gen_ai.request.model", "llm.request.model"),
     response_model=("gen_ai.response.model", "llm.response.model"),
     response_id=("gen_ai.response.id",),
@@ -30,22 +32,32 @@ FIELDS = Fields(
 )
 _REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 
-KEYS = FIELDS.keys() | {"llm.request.type", "traceloop.span.kind"}
+_MARKERS = ("llm.request.type", "traceloop.span.kind", "llm.vendor", "gen_ai.is_streaming", "llm.is_streaming")
+_TOTAL = "gen_ai.usage.total_tokens"  # not an OpenTelemetry name; the contrib instrumentations never set it
+
+KEYS = FIELDS.keys() | set(_MARKERS) | {_TOTAL}
 PREFIXES: tuple[str, ...] = ()
 
 
 def recognises(span: SpanRecord) -> bool:
     attributes = span.attributes
-    return "llm.request.type" in attributes or "traceloop.span.kind" in attributes or "llm.vendor" in attributes
+    if any(marker in attributes for marker in _MARKERS):
+        return True
+    return _TOTAL in attributes and span.scope_name.startswith("opentelemetry.instrumentation.")
 
 
 def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
     if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
         return None
-    operation = _REQUEST_TYPES.get(str(attributes.get("llm.request.type", "chat")).lower())
-    if operation is None:
-        return None  # rerank, unknown: not token-priced calls we can read
+    if "gen_ai.operation.name" in attributes:
+        operation = attributes["gen_ai.operation.name"]
+        if operation not in genai.BILLABLE_OPERATIONS:
+            return None
+    else:
+        operation = _REQUEST_TYPES.get(str(attributes.get("llm.request.type", "chat")).lower())
+        if operation is None:
+            return None  # rerank, unknown: not token-priced calls we can read
     # The renamed cache keys arrived with the inclusive Anthropic counts; before them, raw provider numbers.
     convention = INCLUSIVE if "gen_ai.usage.cache_read.input_tokens" in attributes else UNKNOWN
     return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN, operation=operation)

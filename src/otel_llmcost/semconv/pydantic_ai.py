@@ -1,8 +1,9 @@
 """pydantic-ai (and Logfire) spans: gen_ai.* names from scope `pydantic-ai`.
 
 Source: https://github.com/pydantic/pydantic-ai/blob/main/pydantic_ai_slim/pydantic_ai/models/instrumented.py
-Model-request spans are calls. The agent-run span sums its requests (`gen_ai.aggregated_usage.*` now,
-plain `gen_ai.usage.*` in older releases) and is never billed. pydantic-ai prices calls itself with
+Model-request spans (`chat ...`, which also name their agent) are calls. The agent-run span sums its
+requests (`invoke_agent` with `gen_ai.aggregated_usage.*` now; `agent run` with `agent_name` and plain
+`gen_ai.usage.*` in older releases) and is never billed. pydantic-ai prices calls itself with
 genai-prices and reports it as `operation.cost`.
 """
 
@@ -31,7 +32,7 @@ FIELDS = Fields(
     emitter_cost=("operation.cost",),
 )
 
-KEYS = FIELDS.keys() | {"agent_name", "gen_ai.agent.name"}
+KEYS = FIELDS.keys() | {"agent_name"}
 PREFIXES: tuple[str, ...] = ()
 
 
@@ -43,8 +44,8 @@ def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
     if attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
         return None
-    if "agent_name" in attributes or "gen_ai.agent.name" in attributes:
-        return None  # an agent run: the sum of its model requests
+    if "agent_name" in attributes:
+        return None  # an agent run of releases before invoke_agent: the sum of its model requests
     if not any(key in attributes for key in FIELDS.input + FIELDS.output + FIELDS.request_model):
         return None
     return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, output_convention=UNKNOWN)

@@ -7,6 +7,7 @@ reporting it.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 
 
@@ -58,11 +59,16 @@ def flag(attributes: Mapping, keys: Iterable[str]) -> bool:
 
 
 _STATUS_ERROR = 2
+# "RateLimitError: Error code: 429 ..." -> RateLimitError (instrumentations that only set the status)
+_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception))\b")
 
 
 def error_type(span, keys: Iterable[str]) -> str:
-    """The call's error type: the emitter's, else semconv's "_OTHER" for a span with status ERROR."""
+    """The call's error type: the emitter's, else the exception named by the status, else "_OTHER"."""
     stated = text(span.attributes, keys)
     if stated:
         return stated
-    return "_OTHER" if span.status_code == _STATUS_ERROR else ""
+    if span.status_code != _STATUS_ERROR:
+        return ""
+    named = _EXCEPTION_NAME.match(span.status_message)
+    return named.group(1).rsplit(".", 1)[-1] if named else "_OTHER"

@@ -3,13 +3,19 @@
 Docs: https://ai-sdk.dev/docs/ai-sdk-core/telemetry
 Only the provider calls (`ai.*.doGenerate`, `ai.*.doStream`, `ai.*.doEmbed`) are calls; the outer
 `ai.generateText` / `ai.streamText` / `ai.embed` spans carry the sum of their steps and are never billed.
-v6+ count input inclusive of the cache (`inputTokenDetails` spells it out); v4/v5 passed provider numbers.
+v6+ count input inclusive of the cache (`inputTokenDetails` spells it out); v4 passed the provider's own
+numbers (Anthropic's input excludes the cache) and reported cache tokens only inside the
+`ai.response.providerMetadata` JSON, which we read as a fallback.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from otel_llmcost.model import LlmCall, SpanRecord
-from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.providers import normalize_provider
 from otel_llmcost.semconv.values import text
 
 NAME = "vercel-ai"
@@ -21,17 +27,24 @@ FIELDS = Fields(
     input=("ai.usage.inputTokens", "ai.usage.promptTokens", "gen_ai.usage.input_tokens", "ai.usage.tokens"),
     output=("ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"),
     cache_read=("ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens",
-                "gen_ai.usage.cache_read.input_tokens"),
+                "gen_ai.usage.cache_read.input_tokens", "providerMetadata.cacheRead"),
     cache_write=("ai.usage.inputTokenDetails.cacheWriteTokens", "gen_ai.usage.cache_creation.input_tokens",
-                 "gen_ai.usage.cache_write.input_tokens"),
+                 "gen_ai.usage.cache_write.input_tokens", "providerMetadata.cacheWrite"),
     reasoning=("ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens",
-               "gen_ai.usage.reasoning.output_tokens"),
+               "gen_ai.usage.reasoning.output_tokens", "providerMetadata.reasoning"),
     ttft_ms=("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"),
 )
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "ai.model.provider")
+_PROVIDER_METADATA = "ai.response.providerMetadata"
+# Per provider, the names of its usage details in providerMetadata -> our synthetic keys above.
+_METADATA_USAGE = {
+    "anthropic": {"cacheReadInputTokens": "cacheRead", "cacheCreationInputTokens": "cacheWrite"},
+    "openai": {"cachedPromptTokens": "cacheRead", "reasoningTokens": "reasoning"},
+    "bedrock": {"cacheReadInputTokens": "cacheRead", "cacheWriteInputTokens": "cacheWrite"},
+}
 _CALL_SUFFIXES = {".doGenerate": "chat", ".doStream": "chat", ".doEmbed": "embeddings"}
 
-KEYS = FIELDS.keys() | {"ai.operationId", *_PROVIDER_KEYS}
+KEYS = FIELDS.keys() | {"ai.operationId", _PROVIDER_METADATA, *_PROVIDER_KEYS}
 PREFIXES: tuple[str, ...] = ()
 
 
@@ -50,8 +63,32 @@ def extract(span: SpanRecord) -> LlmCall | None:
         if provider.endswith(api):
             provider = provider[: -len(api)]
             break
-    inclusive = any(key.startswith("ai.usage.inputTokenDetails.") for key in span.attributes)
+    attributes = span.attributes
+    if any(key.startswith("ai.usage.inputTokenDetails.") for key in attributes):
+        convention = INCLUSIVE
+    elif "ai.usage.promptTokens" in attributes:  # v4: the provider's own numbers
+        convention = EXCLUSIVE if normalize_provider(provider) == "anthropic" else INCLUSIVE
+    else:
+        convention = UNKNOWN
+    with_metadata = _provider_metadata_usage(attributes.get(_PROVIDER_METADATA))
+    if with_metadata:
+        span = replace(span, attributes={**attributes, **with_metadata})
     return read_call(
-        span, FIELDS, NAME, input_convention=INCLUSIVE if inclusive else UNKNOWN, output_convention=UNKNOWN,
+        span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN,
         operation=_CALL_SUFFIXES[suffix], provider=provider, streaming=suffix == ".doStream",
     )
+
+
+def _provider_metadata_usage(value) -> dict:
+    try:
+        metadata = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {}
+    found = {}
+    for vendor, names in _METADATA_USAGE.items():
+        details = metadata.get(vendor) if isinstance(metadata, dict) else None
+        if isinstance(details, dict):
+            details = details.get("usage", details) if vendor == "bedrock" else details
+            found.update({f"providerMetadata.{ours}": details[theirs] for theirs, ours in names.items()
+                          if theirs in details})
+    return found
