@@ -23,18 +23,23 @@ from otel_llmcost.errors import ConfigError, yaml_problem
 DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "tenant_id": (
         "tenant.id", "tenant_id", "app.tenant.id", "ai.telemetry.metadata.tenantId", "ai.telemetry.metadata.tenant",
+        "ai.settings.context.tenantId", "ai.settings.context.tenant",
         "traceloop.association.properties.tenant_id", "langfuse.trace.metadata.tenant_id",
     ),
     "environment": ("deployment.environment.name", "deployment.environment", "langfuse.environment"),
     "service_name": ("service.name",),
     # After the explicit keys: the name an app gave its AI function or workflow is the next best feature.
-    "feature": ("feature.name", "feature", "app.feature", "ai.telemetry.functionId", "traceloop.workflow.name"),
+    "feature": (
+        "feature.name", "feature", "app.feature", "ai.telemetry.functionId", "traceloop.workflow.name",
+        "gen_ai.agent.name",
+    ),
     "user_id": (
-        "user.id", "enduser.id", "langfuse.user.id", "ai.telemetry.metadata.userId",
+        "user.id", "enduser.id", "langfuse.user.id", "ai.telemetry.metadata.userId", "ai.settings.context.userId",
         "traceloop.association.properties.user_id", "gen_ai.user.id",
     ),
     "session_id": (
         "session.id", "gen_ai.conversation.id", "langfuse.session.id", "ai.telemetry.metadata.sessionId",
+        "ai.settings.context.sessionId",
         "traceloop.association.properties.session_id", "gen_ai.session.id",
     ),
     "request_id": ("request.id", "request_id", "app.request.id"),
@@ -43,7 +48,7 @@ DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 #: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
 METADATA_PREFIXES = (
-    "otel_llmcost.metadata.", "ai.telemetry.metadata.", "traceloop.association.properties.",
+    "otel_llmcost.metadata.", "ai.telemetry.metadata.", "ai.settings.context.", "traceloop.association.properties.",
     "langfuse.trace.metadata.", "langfuse.observation.metadata.",
 )
 #: JSON-object attributes merged into `metadata` (OpenInference's `metadata`).

@@ -7,7 +7,8 @@ Two rules, applied to the calls of one trace:
    the other's ancestor or sibling, their time ranges overlap, they name the same model and operation, and
    their token counts do not contradict each other. (An instrumentation library wrapping the provider
    SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
-   and each of its missing facts is filled from the other.
+   and each of its missing facts is filled from the other. The row's parent is the outer span's parent,
+   where the call sits in the app (retries of a call are recognised by it).
 2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
    (an agent or chain span that reports its children's usage) and is not billed.
 
@@ -89,6 +90,9 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
     primary = max(inner_first, key=lambda pair: _completeness(pair[1]))  # max keeps the first on a tie
     other = inner_first[1] if primary is inner_first[0] else inner_first[0]
     span, call = primary
+    outer = inner_first[1][0]
+    if outer.span_id in ancestors[inner_first[0][0].span_id]:
+        span = replace(span, parent_span_id=outer.parent_span_id)
     filled = {}
     for field in fields(LlmCall):
         mine, theirs = getattr(call, field.name), getattr(other[1], field.name)

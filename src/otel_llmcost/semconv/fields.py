@@ -84,14 +84,19 @@ def read_call(
         output_tokens=output_tokens,
         reasoning_tokens=reasoning,
         error_type=error_type(span, fields.error_type),
-        # Time to first chunk is only measured on streamed responses.
-        streaming=(flag(attributes, fields.streaming) or ttft_ms is not None) if streaming is None else streaming,
+        streaming=_streaming(attributes, fields.streaming, ttft_ms) if streaming is None else streaming,
         ttft_ms=ttft_ms,
         service_tier=text(attributes, fields.service_tier),
         server_address=server_address,
         emitter_cost_usd=_decimal(first(attributes, fields.emitter_cost)),
         usage_issue="; ".join(i for i in issues if i),
     )
+
+
+def _streaming(attributes, keys: tuple[str, ...], ttft_ms: float | None) -> bool:
+    if first(attributes, keys) is not None:
+        return flag(attributes, keys)
+    return ttft_ms is not None  # when the emitter does not say: time to first chunk is measured on streams
 
 
 def _include(total: int, part: int, convention: str, total_name: str, part_name: str) -> tuple[int, str]:

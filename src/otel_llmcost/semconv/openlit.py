@@ -3,9 +3,15 @@
 Keys: https://github.com/openlit/openlit/blob/main/sdk/python/src/openlit/semcov/__init__.py
 OpenLIT passes Anthropic's raw input_tokens through, which EXCLUDES the cache, unlike the spec; for other
 providers (OpenAI's prompt_tokens) input includes it. It reports its own price estimate as gen_ai.usage.cost.
+Its Anthropic spans for failed calls carry no attributes at all; the span name (`{operation} {model}`, as
+the semantic conventions name spans) and the scope (`openlit.instrumentation.<provider>`) still say what
+was called.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
@@ -33,6 +39,9 @@ FIELDS = Fields(
     emitter_cost=("gen_ai.usage.cost",),
 )
 
+_SPAN_NAME = re.compile(r"^(chat|text_completion|generate_content|embeddings) (\S+)$")
+_SCOPE_PREFIX = "openlit.instrumentation."
+
 KEYS = FIELDS.keys()
 PREFIXES: tuple[str, ...] = ()
 
@@ -45,7 +54,17 @@ def extract(span: SpanRecord) -> LlmCall | None:
     if span.attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
         return None
     if not any(key in span.attributes for key in FIELDS.input + FIELDS.output + FIELDS.request_model):
-        return None  # OpenLIT's framework and vector-DB spans
+        return _from_name(span)
     provider = normalize_provider(text(span.attributes, FIELDS.provider))
     convention = EXCLUSIVE if provider == "anthropic" else INCLUSIVE
     return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)
+
+
+def _from_name(span: SpanRecord) -> LlmCall | None:
+    """A failed call's bare span; anything else without model or usage is a framework or vector-DB span."""
+    named = _SPAN_NAME.match(span.name)
+    if named is None or span.attributes or not span.scope_name.startswith(_SCOPE_PREFIX):
+        return None
+    provider = span.scope_name[len(_SCOPE_PREFIX):]
+    call = read_call(span, FIELDS, NAME, input_convention=UNKNOWN, operation=named.group(1), provider=provider)
+    return replace(call, request_model=named.group(2))

@@ -1,8 +1,10 @@
-"""Vercel AI SDK spans (`ai.operationId`), v4 to v7 names.
+"""Vercel AI SDK spans, v4 to v7: `ai.operationId` spans, and v7's GenAI-semconv spans (scope `gen_ai`).
 
 Docs: https://ai-sdk.dev/docs/ai-sdk-core/telemetry
 Only the provider calls (`ai.*.doGenerate`, `ai.*.doStream`, `ai.*.doEmbed`) are calls; the outer
 `ai.generateText` / `ai.streamText` / `ai.embed` spans carry the sum of their steps and are never billed.
+In v7's semconv spans, `invoke_agent` and `step` sum their calls and `chat`/`embeddings` are the calls;
+with supplemental usage on, they also carry the ai.usage.* details (reasoning tokens among them).
 v6+ count input inclusive of the cache (`inputTokenDetails` spells it out); v4 passed the provider's own
 numbers (Anthropic's input excludes the cache) and reported cache tokens only inside the
 `ai.response.providerMetadata` JSON, which we read as a fallback.
@@ -14,6 +16,7 @@ import json
 from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.semconv import genai
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
 from otel_llmcost.semconv.providers import normalize_provider
 from otel_llmcost.semconv.values import text
@@ -48,11 +51,20 @@ KEYS = FIELDS.keys() | {"ai.operationId", _PROVIDER_METADATA, *_PROVIDER_KEYS}
 PREFIXES: tuple[str, ...] = ()
 
 
+_SEMCONV_SCOPE = "gen_ai"  # @ai-sdk/otel's OpenTelemetry integration
+
+
 def recognises(span: SpanRecord) -> bool:
-    return "ai.operationId" in span.attributes
+    return "ai.operationId" in span.attributes or span.scope_name == _SEMCONV_SCOPE
 
 
 def extract(span: SpanRecord) -> LlmCall | None:
+    if "ai.operationId" not in span.attributes:
+        operation = span.attributes.get("gen_ai.operation.name")
+        if operation not in genai.BILLABLE_OPERATIONS:
+            return None
+        return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, output_convention=UNKNOWN,
+                         operation=operation, provider=text(span.attributes, _PROVIDER_KEYS))
     operation_id = str(span.attributes.get("ai.operationId", ""))
     suffix = next((s for s in _CALL_SUFFIXES if operation_id.endswith(s)), None)
     if suffix is None:
