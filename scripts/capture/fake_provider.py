@@ -3,6 +3,8 @@
 Real instrumentation libraries run against it (scripts/capture/capture.py), so the spans they emit can be
 checked against exact numbers. Usage is fixed per endpoint (USAGE below). A request whose body contains
 "rate-limit-once" is refused once with 429 (and a zero retry delay), then served: the SDKs' retry paths.
+A non-streaming request whose body contains "call-tool-once" and offers tools, but holds no tool result yet,
+is answered with a call of its first tool (same usage): agent/tool loops make two model requests.
 
 Run alone: python scripts/capture/fake_provider.py --port 8999
 """
@@ -40,10 +42,34 @@ def _sse(events: list[tuple[str | None, dict | str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _tool_call(body: dict) -> tuple[str, dict] | None:
+    """(name, arguments) of the first offered tool, for a "call-tool-once" request that holds no tool result yet."""
+    def has_result(node) -> bool:
+        if isinstance(node, dict):
+            return (node.get("role") == "tool" or node.get("type") in ("function_call_output", "tool_result")
+                    or any(has_result(v) for v in node.values()))
+        return isinstance(node, list) and any(has_result(v) for v in node)
+
+    tools = body.get("tools") or []
+    if not tools or body.get("stream") or "call-tool-once" not in json.dumps(body) \
+            or has_result({k: v for k, v in body.items() if k != "tools"}):
+        return None
+    tool = tools[0].get("function", tools[0])
+    schema = tool.get("parameters") or tool.get("input_schema") or {}
+    sample = {"integer": 1, "number": 1, "boolean": True}
+    return tool["name"], {k: sample.get(v.get("type"), "Paris") for k, v in (schema.get("properties") or {}).items()}
+
+
 class FakeProvider:
     def __init__(self):
         self._refused: set[str] = set()
+        self._responses = 0
         self.requests: list[tuple[str, dict]] = []
+
+    def _next_id(self, prefix: str) -> str:
+        """Every response gets its own id, as real APIs do: equal ids mean one call to a cost tool."""
+        self._responses += 1
+        return f"{prefix}-{self._responses}"
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -70,11 +96,15 @@ class FakeProvider:
         if refused:
             return refused
         model, created = body.get("model", "gpt-4o-mini"), int(time.time())
-        base = {"id": "chatcmpl-standin", "created": created, "model": f"{model}-2024-07-18", "system_fingerprint": "fp_1"}
+        base = {"id": self._next_id("chatcmpl-standin"), "created": created, "model": f"{model}-2024-07-18", "system_fingerprint": "fp_1"}
         if not body.get("stream"):
-            message = {"role": "assistant", "content": TEXT}
+            message, finish = {"role": "assistant", "content": TEXT}, "stop"
+            if tool := _tool_call(body):
+                message, finish = {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": "call_standin", "type": "function",
+                    "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}]}, "tool_calls"
             return web.json_response({**base, "object": "chat.completion", "usage": USAGE["chat"],
-                                      "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+                                      "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
         chunk = {**base, "object": "chat.completion.chunk"}
         events = [(None, {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": word + " "},
                                                 "finish_reason": None}]}) for word in TEXT.split()]
@@ -97,12 +127,15 @@ class FakeProvider:
         if refused:
             return refused
         response = {
-            "id": "resp_standin", "object": "response", "created_at": int(time.time()), "status": "completed",
+            "id": self._next_id("resp_standin"), "object": "response", "created_at": int(time.time()), "status": "completed",
             "model": body.get("model", "gpt-4o-mini"), "usage": USAGE["responses"], "error": None,
             "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                         "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}],
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "incomplete_details": None,
         }
+        if tool := _tool_call(body):
+            response["output"] = [{"type": "function_call", "id": "fc_1", "call_id": "call_standin", "status": "completed",
+                                   "name": tool[0], "arguments": json.dumps(tool[1])}]
         if not body.get("stream"):
             return web.json_response(response)
         in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
@@ -119,9 +152,12 @@ class FakeProvider:
         if refused:
             return refused
         model = body.get("model", "claude-sonnet-4-5")
-        message = {"id": "msg_standin", "type": "message", "role": "assistant", "model": model,
+        message = {"id": self._next_id("msg_standin"), "type": "message", "role": "assistant", "model": model,
                    "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
                    "usage": USAGE["messages"]}
+        if tool := _tool_call(body):
+            message = {**message, "content": [{"type": "tool_use", "id": "toolu_standin", "name": tool[0], "input": tool[1]}],
+                       "stop_reason": "tool_use"}
         if not body.get("stream"):
             return web.json_response(message)
         usage = USAGE["messages"]

@@ -1,7 +1,8 @@
 """Attribution stage: who and what each LLM call is charged to, and which try of the call it was.
 
 Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
-configured attribute keys from the call's own span, then its ancestors nearest first, then the resource.
+configured attribute keys, in priority order: for each key, the call's own span, then its ancestors nearest
+first, then the resource.
 `request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
 `ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
 land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
@@ -127,14 +128,11 @@ def _text(value) -> str:
 
 
 def _lookup(chain: list[SpanRecord], resource: Mapping, keys: tuple[str, ...]) -> str:
-    for span in chain:
-        attributes = span.attributes
-        for key in keys:
+    """Keys in priority order; for each, the nearest span carrying it, then the resource. So an explicit
+    key on the app span beats a fallback key on the LLM span, and an inner span overrides an outer one."""
+    for key in keys:
+        for attributes in (*(span.attributes for span in chain), resource):
             value = attributes.get(key)
             if value is not None and value != "":
                 return str(value)
-    for key in keys:
-        value = resource.get(key)
-        if value is not None and value != "":
-            return str(value)
     return ""

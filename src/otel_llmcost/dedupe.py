@@ -96,9 +96,7 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
     filled = {}
     for field in fields(LlmCall):
         mine, theirs = getattr(call, field.name), getattr(other[1], field.name)
-        if field.name in _TOKEN_FIELDS:
-            filled[field.name] = max(mine, theirs)
-        elif field.name == "usage_issue":
+        if field.name == "usage_issue":
             filled[field.name] = mine
         elif mine in (None, "", 0) and theirs not in (None, "", 0):
             filled[field.name] = theirs
@@ -107,6 +105,9 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
 
 
 def _completeness(call: LlmCall) -> tuple[int, int]:
+    """Counts that contradict each other are taken from the span that knows more (usually the provider
+    SDK's own span: it also reports streaming timings and the server)."""
     known = sum(1 for name in _TOKEN_FIELDS if getattr(call, name))
-    known += sum(1 for value in (call.response_model, call.response_id, call.provider, call.request_model) if value)
+    known += sum(1 for value in (call.response_model, call.response_id, call.provider, call.request_model,
+                                 call.server_address, call.ttft_ms) if value)
     return (0 if call.usage_issue else 1, known)

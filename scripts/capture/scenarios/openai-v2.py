@@ -1,8 +1,12 @@
-"""opentelemetry-instrumentation-openai-v2 (the OpenTelemetry contrib OpenAI instrumentation)."""
+"""opentelemetry-instrumentation-openai-v2 (the OpenTelemetry contrib OpenAI instrumentation).
+
+With opentelemetry-util-genai>=1.0b0 the opt-in below changes nothing: util-genai's is_experimental_mode() always
+returns True, so the spans are the same without it (checked: identical attribute keys).
+"""
 
 import os
 
-os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
 
 from _common import scenario, setup  # noqa: E402
 from openai import OpenAI  # noqa: E402
@@ -30,4 +34,8 @@ with scenario("rate_limited_retry"):
             break
         except Exception:  # openai.RateLimitError
             continue
+with scenario("sdk_retry"):
+    # The SDK's own retry (max_retries=1): the first HTTP attempt gets 429, the SDK retries inside the one call.
+    OpenAI(max_retries=1).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "rate-limit-once sdk retry"}])
 provider.shutdown()

@@ -32,7 +32,10 @@ FIELDS = Fields(
 )
 _REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 
-_MARKERS = ("llm.request.type", "traceloop.span.kind", "llm.vendor", "gen_ai.is_streaming", "llm.is_streaming")
+_MARKERS = (
+    "llm.request.type", "traceloop.span.kind", "llm.vendor", "gen_ai.is_streaming", "llm.is_streaming",
+    "llm.usage.total_tokens",
+)
 _TOTAL = "gen_ai.usage.total_tokens"  # not an OpenTelemetry name; the contrib instrumentations never set it
 
 KEYS = FIELDS.keys() | set(_MARKERS) | {_TOTAL}
