@@ -155,8 +155,12 @@ DIMENSIONS = {
     ("vercel-ai-v4", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
 }
 
+#: What the instrumentation reported as the call's cost, kept apart from ours: (fixture, scenario) -> USD.
+EMITTER_COSTS = {("openlit", "chat"): "0.0000345", ("pydantic-ai", "agent_run"): "0.0000345",
+                 ("openlit", "messages"): "0.0009525", ("pydantic-ai", "anthropic_run"): "0.0009525"}
+
 ROWS = """
-SELECT user_id, session_id, feature, metadata, request_id, attempt, status, operation, input_tokens, cache_read_tokens, cache_write_tokens,
+SELECT emitter_cost_usd, user_id, session_id, feature, metadata, request_id, attempt, status, operation, input_tokens, cache_read_tokens, cache_write_tokens,
        output_tokens, reasoning_tokens, request_model, response_model, cost_usd, cost_status, tenant_id,
        instrumentation
 FROM llmcost.llm_usage ORDER BY request_id, ts, attempt
@@ -203,6 +207,10 @@ def test_fixture_rows(name, receiver_factory, tmp_path):
             for row in (r for r in rows if r["request_id"] == scenario):
                 assert (row["user_id"], row["session_id"], row["feature"]) == (user, session, feature)
                 assert metadata.items() <= row["metadata"].items()
+    for (fixture_name, scenario), reported in EMITTER_COSTS.items():
+        if fixture_name == name:
+            [row] = [r for r in rows if r["request_id"] == scenario]
+            assert Decimal(row["emitter_cost_usd"]) == Decimal(reported)
     for row in rows:
         assert row["tenant_id"] == "capture-tenant", row
         model = next(m for m in PRICES if (row["response_model"] or row["request_model"]).startswith(m))
