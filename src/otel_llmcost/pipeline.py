@@ -66,10 +66,10 @@ class Pipeline:
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
         """Validate, then durably accept the request's spans. Raises OverloadedError to ask for a retry."""
         decoded = decode_spans(request, self._wanted)
-        usable = []
+        usable, calls = [], []
         for span in decoded.spans:
             try:
-                extract_call(span)
+                calls.append(extract_call(span))
             except InvalidSpan as exc:
                 decoded.reject(f"span {span.name!r} ({span.span_id}): {exc}")
                 continue
@@ -80,7 +80,7 @@ class Pipeline:
             if self._unsent_rows >= _MAX_UNSENT_ROWS:
                 raise OverloadedError("the store is not accepting rows; retry later")
             # Only new spans go to the spool: a re-sent export must not pin a segment no trace will release.
-            accepted = self._buffer.add(usable, self._spool.current)
+            accepted = self._buffer.add(usable, self._spool.current, calls=calls)
             self._spool.append(accepted)
         message = "; ".join(decoded.reasons)
         if decoded.rejected > len(decoded.reasons):

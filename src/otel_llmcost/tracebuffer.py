@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping, Sequence
 
-from otel_llmcost.model import SpanRecord
+from otel_llmcost.model import LlmCall, SpanRecord
 
 _RECENT_MAX_SPANS = 500_000
 _ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their parent may be remote
@@ -30,6 +30,7 @@ class _PendingTrace:
     first_seen: float
     last_seen: float
     spans: dict[str, SpanRecord] = field(default_factory=dict)
+    calls: dict[str, LlmCall | None] = field(default_factory=dict)  # extracted at ingest, by span id
     segments: set[int] = field(default_factory=set)
     has_root: bool = False
     replayed: bool = False
@@ -41,6 +42,7 @@ class TraceGroup:
 
     trace_id: str
     spans: tuple[SpanRecord, ...]
+    calls: Mapping[str, LlmCall | None]  # what ingest already extracted; replayed spans are not in it
     context: Mapping[str, SpanRecord]
     segments: frozenset[int]
     replayed: bool
@@ -58,11 +60,15 @@ class TraceBuffer:
         self._recent_spans = 0
         self.span_count = 0
 
-    def add(self, spans: Iterable[SpanRecord], segment: int, replayed: bool = False) -> list[SpanRecord]:
-        """Buffer spans; returns the new ones (duplicates of buffered or recent spans are dropped)."""
+    def add(
+        self, spans: Sequence[SpanRecord], segment: int, replayed: bool = False,
+        calls: Sequence[LlmCall | None] | None = None,
+    ) -> list[SpanRecord]:
+        """Buffer spans (with the calls extracted from them, if known); returns the new ones (duplicates
+        of buffered or recent spans are dropped)."""
         now = self._clock()
         added = []
-        for span in spans:
+        for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
             if trace is not None and span.span_id in trace.spans:
                 continue
@@ -72,6 +78,8 @@ class TraceBuffer:
             if trace is None:
                 trace = self._pending[span.trace_id] = _PendingTrace(now, now)
             trace.spans[span.span_id] = span
+            if calls is not None:
+                trace.calls[span.span_id] = calls[index]
             trace.last_seen = now
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
@@ -98,7 +106,8 @@ class TraceBuffer:
             earlier = self._recent.pop(trace_id, {})
             context = {**earlier, **trace.spans}
             groups.append(
-                TraceGroup(trace_id, tuple(trace.spans.values()), context, frozenset(trace.segments), trace.replayed)
+                TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context, frozenset(trace.segments),
+                           trace.replayed)
             )
             self._remember(trace_id, earlier, context)
         return groups

@@ -23,11 +23,14 @@ def build_usage_rows(
     """One priced row per LLM call among the group's spans (spans were validated at ingest)."""
     calls = []
     for span in group.spans:
-        try:
-            call = extract_call(span)
-        except InvalidSpan as exc:  # only reachable for spans replayed from an older spool
-            logger.warning("span %s/%s skipped: %s", span.trace_id, span.span_id, exc)
-            continue
+        if span.span_id in group.calls:
+            call = group.calls[span.span_id]
+        else:  # replayed from the spool: extract again
+            try:
+                call = extract_call(span)
+            except InvalidSpan as exc:  # only reachable for spans spooled by an older release
+                logger.warning("span %s/%s skipped: %s", span.trace_id, span.span_id, exc)
+                continue
         if call is not None:
             calls.append((span, call))
     if not calls:
