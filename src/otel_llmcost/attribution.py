@@ -1,8 +1,8 @@
 """Attribution stage: who and what each LLM call is charged to, and which try of the call it was.
 
 Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
-configured attribute keys, in priority order: for each key, the call's own span, then its ancestors nearest
-first, then the resource.
+configured attribute keys, in priority order: for each key, the call's own span (then its resource), then
+its ancestors nearest first (each before its resource).
 `request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
 `ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
 land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
@@ -36,8 +36,9 @@ class Attributor:
         self, calls: Sequence[tuple[SpanRecord, LlmCall]], spans_by_id: Mapping[str, SpanRecord]
     ) -> list[Attribution]:
         """Attribution for each (span, call) of one trace; spans_by_id holds every known span of it."""
-        chains = [_chain(span, spans_by_id) for span, _ in calls]
-        found = [self._dimensions(chain) for chain in chains]
+        views = _Views(spans_by_id)
+        merged = [views.of(span) for span, _ in calls]
+        found = [self._dimensions(view) for view in merged]
         attempts = self._attempts(calls, found)
         return [
             Attribution(
@@ -49,14 +50,18 @@ class Attributor:
                 session_id=values["session_id"],
                 request_id=values["request_id"] or span.trace_id,
                 attempt=attempt,
-                tags=_tags(chain),
-                metadata=_metadata(chain),
+                tags=_tags(view),
+                metadata=_metadata(view),
             )
-            for (span, _), values, attempt, chain in zip(calls, found, attempts, chains)
+            for (span, _), values, attempt, view in zip(calls, found, attempts, merged)
         ]
 
-    def _dimensions(self, chain: list[SpanRecord]) -> dict[str, str]:
-        return {dimension: _lookup(chain, chain[0].resource, keys) for dimension, keys in self._keys.items()}
+    def _dimensions(self, view: Mapping) -> dict[str, str]:
+        """Keys in priority order: an explicit key on the app span beats a fallback key on the LLM span."""
+        found = {}
+        for dimension, keys in self._keys.items():
+            found[dimension] = next((str(view[key]) for key in keys if key in view), "")
+        return found
 
     @staticmethod
     def _attempts(calls: Sequence[tuple[SpanRecord, LlmCall]], found: list[dict[str, str]]) -> list[int]:
@@ -76,41 +81,42 @@ class Attributor:
         return attempts
 
 
-def _chain(span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> list[SpanRecord]:
-    """The span and its known ancestors, nearest first."""
-    chain = [span]
-    parent_id = span.parent_span_id
-    while parent_id and len(chain) < _MAX_DEPTH:
-        parent = spans_by_id.get(parent_id)
-        if parent is None:
-            break
-        chain.append(parent)
-        parent_id = parent.parent_span_id
-    return chain
+class _Views:
+    """Each span's attributes laid over its resource's and its ancestors' (nearer wins, empty values never
+    win), memoized per trace: calls of one trace share most of their ancestors."""
+
+    def __init__(self, spans_by_id: Mapping[str, SpanRecord]):
+        self._spans = spans_by_id
+        self._memo: dict[str, dict] = {}
+
+    def of(self, span: SpanRecord, depth: int = 0) -> dict:
+        view = self._memo.get(span.span_id)
+        if view is None:
+            parent = self._spans.get(span.parent_span_id) if span.parent_span_id else None
+            base = self.of(parent, depth + 1) if parent is not None and depth < _MAX_DEPTH else {}
+            view = {**base, **_present(span.resource), **_present(span.attributes)}
+            self._memo[span.span_id] = view
+        return view
 
 
-def _metadata(chain: list[SpanRecord]) -> dict[str, str]:
+def _present(attributes: Mapping) -> dict:
+    return {key: value for key, value in attributes.items() if value is not None and value != ""}
+
+
+def _metadata(view: Mapping) -> dict[str, str]:
     found: dict[str, str] = {}
-    for source in [*(span.attributes for span in chain), chain[0].resource]:
-        for key, value in source.items():
-            if key in METADATA_JSON_KEYS:
-                for inner_key, inner_value in _json(value, dict).items():
-                    found.setdefault(str(inner_key), _text(inner_value))
-                continue
-            for prefix in METADATA_PREFIXES:
-                if key.startswith(prefix):
-                    found.setdefault(key[len(prefix):], _text(value))
-                    break
+    for key in METADATA_JSON_KEYS:
+        for inner_key, inner_value in _json(view.get(key), dict).items():
+            found[str(inner_key)] = _text(inner_value)
+    for key, value in view.items():
+        if key.startswith(METADATA_PREFIXES):
+            prefix = next(p for p in METADATA_PREFIXES if key.startswith(p))
+            found[key[len(prefix):]] = _text(value)
     return found
 
 
-def _tags(chain: list[SpanRecord]) -> tuple[str, ...]:
-    tags: dict[str, None] = {}
-    for source in [*(span.attributes for span in chain), chain[0].resource]:
-        for key in TAG_KEYS:
-            for tag in _json(source.get(key), list):
-                tags.setdefault(str(tag), None)
-    return tuple(tags)
+def _tags(view: Mapping) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in _json(view.get(key), list)))
 
 
 def _json(value, kind: type):
@@ -125,14 +131,3 @@ def _json(value, kind: type):
 
 def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _lookup(chain: list[SpanRecord], resource: Mapping, keys: tuple[str, ...]) -> str:
-    """Keys in priority order; for each, the nearest span carrying it, then the resource. So an explicit
-    key on the app span beats a fallback key on the LLM span, and an inner span overrides an outer one."""
-    for key in keys:
-        for attributes in (*(span.attributes for span in chain), resource):
-            value = attributes.get(key)
-            if value is not None and value != "":
-                return str(value)
-    return ""
