@@ -72,7 +72,7 @@ def test_patterns_and_unknown_models(book):
 def test_cost_by_kind_is_exact_and_missing_cache_price_is_an_estimate(book):
     call = _call("gpt-4o", input_tokens=1000, cache_write_tokens=100, output_tokens=50)
     cost = price_call(call, _at("2026-10-01"), book)  # 0.50 in / 2.00 out, no cache prices
-    assert cost.status == "estimated" and "cache writes priced as input" in cost.note
+    assert cost.status == "estimated" and "no cache_write price: charged at the input rate" in cost.note
     assert (cost.input_cost_usd, cost.cache_write_cost_usd, cost.output_cost_usd) == (
         Decimal("0.00045"), Decimal("0.00005"), Decimal("0.0001"))
     assert cost.cost_usd == Decimal("0.0006")
@@ -91,5 +91,5 @@ def test_invalid_price_books_name_the_file_and_entry(tmp_path, entry, message):
     path.write_text(f"prices:\n  - {entry}\n")
     with pytest.raises(PriceBookError) as error:
         load_price_book([str(path)])
-    assert str(error.value).startswith(f"{path}: prices[0]: ")
+    assert str(error.value).startswith(f"{path}:2: prices[0]: ")  # file, line of the entry, entry
     assert message in str(error.value)

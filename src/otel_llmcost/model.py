@@ -58,6 +58,9 @@ class LlmCall:
     server_address: str
     emitter_cost_usd: Decimal | None = None  # what the instrumentation itself reported; never ours
     usage_issue: str = ""  # why the token counts cannot be right as reported; such calls are not priced
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written for 1 hour (Anthropic)
+    audio_input_tokens: int = 0  # part of input_tokens
+    audio_output_tokens: int = 0  # part of output_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +81,22 @@ class Attribution:
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """The price of one call. Costs are None when the call could not be priced."""
+    """The price of one call. Amounts are None when the call could not be priced."""
 
     status: str  # "priced" | "estimated" | "unpriced" | "invalid_usage"
-    note: str  # why it is unpriced, empty when priced
+    note: str  # why it is not simply priced; empty when it is
     price_id: str
     price_book_version: str
-    input_cost_usd: Decimal | None
-    cache_read_cost_usd: Decimal | None
-    cache_write_cost_usd: Decimal | None
-    output_cost_usd: Decimal | None
-    reasoning_cost_usd: Decimal | None
-    cost_usd: Decimal | None
+    price_tier: str = ""  # the context-length tier applied, e.g. ">200000"; "" for the base rates
+    price_multiplier: Decimal = Decimal(1)  # a contract adjustment applied to the whole cost
+    input_cost_usd: Decimal | None = None
+    cache_read_cost_usd: Decimal | None = None
+    cache_write_cost_usd: Decimal | None = None
+    output_cost_usd: Decimal | None = None
+    reasoning_cost_usd: Decimal | None = None
+    audio_cost_usd: Decimal | None = None
+    request_fee_usd: Decimal | None = None
+    cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +126,24 @@ class UsageRow:
     cache_write_tokens: int
     output_tokens: int
     reasoning_tokens: int
+    cache_write_1h_tokens: int
+    audio_input_tokens: int
+    audio_output_tokens: int
     input_cost_usd: Decimal | None
     cache_read_cost_usd: Decimal | None
     cache_write_cost_usd: Decimal | None
     output_cost_usd: Decimal | None
     reasoning_cost_usd: Decimal | None
+    audio_cost_usd: Decimal | None
+    request_fee_usd: Decimal | None
     cost_usd: Decimal | None
     emitter_cost_usd: Decimal | None
     cost_status: str
     cost_note: str
     price_id: str
     price_book_version: str
+    price_tier: str
+    price_multiplier: Decimal
     status: str  # "ok" | "error"
     error_type: str
     latency_ms: float

@@ -40,7 +40,7 @@ def build_usage_rows(
     rows = []
     for (span, call), who in zip(calls, attributions):
         ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
-        cost = price_call(call, ts, price_book)
+        cost = price_call(call, ts, price_book, tenant=who.tenant_id)
         rows.append(
             UsageRow(
                 ts=ts,
@@ -66,17 +66,24 @@ def build_usage_rows(
                 cache_write_tokens=call.cache_write_tokens,
                 output_tokens=call.output_tokens,
                 reasoning_tokens=call.reasoning_tokens,
+                cache_write_1h_tokens=call.cache_write_1h_tokens,
+                audio_input_tokens=call.audio_input_tokens,
+                audio_output_tokens=call.audio_output_tokens,
                 input_cost_usd=cost.input_cost_usd,
                 cache_read_cost_usd=cost.cache_read_cost_usd,
                 cache_write_cost_usd=cost.cache_write_cost_usd,
                 output_cost_usd=cost.output_cost_usd,
                 reasoning_cost_usd=cost.reasoning_cost_usd,
+                audio_cost_usd=cost.audio_cost_usd,
+                request_fee_usd=cost.request_fee_usd,
                 cost_usd=cost.cost_usd,
                 emitter_cost_usd=call.emitter_cost_usd,
                 cost_status=cost.status,
                 cost_note=cost.note,
                 price_id=cost.price_id,
                 price_book_version=cost.price_book_version,
+                price_tier=cost.price_tier,
+                price_multiplier=cost.price_multiplier,
                 status="error" if call.error_type else "ok",
                 error_type=call.error_type,
                 latency_ms=(span.end_ns - span.start_ns) / 1e6,

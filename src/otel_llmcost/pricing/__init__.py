@@ -1,6 +1,8 @@
 """Pricing stage: a versioned price book and the cost of one call."""
 
-from otel_llmcost.pricing.book import PriceBook, PriceEntry, load_price_book
+from otel_llmcost.pricing.book import PriceBook, PriceEntry
 from otel_llmcost.pricing.cost import price_call
+from otel_llmcost.pricing.loader import load_price_book, validate_file
+from otel_llmcost.pricing.quote import quote
 
-__all__ = ["PriceBook", "PriceEntry", "load_price_book", "price_call"]
+__all__ = ["PriceBook", "PriceEntry", "load_price_book", "price_call", "quote", "validate_file"]

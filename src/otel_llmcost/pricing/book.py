@@ -1,10 +1,7 @@
-"""The price book: versioned per-model prices, loaded from YAML layers (bundled first, user files on top).
+"""The price book: versioned per-model prices from YAML layers (bundled first, user files on top).
 
-Lookup rule, in this order:
-1. the highest layer (the last user file) that has an entry for the provider and model in effect at the
-   call's time wins, so a user's custom or corrected price overrides the bundled one from its date on;
-2. within a layer, entries naming the model exactly beat pattern entries;
-3. among those, the entry with the latest `effective_from` not after the call's time wins.
+The format and the lookup rules are in docs/pricing.md. Files are read by pricing/loader.py; this module
+holds the immutable result and answers "which entry prices this call".
 """
 
 from __future__ import annotations
@@ -12,57 +9,127 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
-from importlib.resources import files
-from pathlib import Path
+from datetime import datetime
+from decimal import Decimal
 
-import yaml
+from otel_llmcost.pricing.models import candidate_names
 
-from otel_llmcost.errors import PriceBookError, yaml_problem
+STANDARD_TIER = ""
+#: What emitters report for the standard service tier.
+_STANDARD_TIER_NAMES = frozenset({"", "default", "auto", "standard", "on_demand", "on-demand"})
 
-TOKEN_KINDS = ("input", "cache_read", "cache_write", "output", "reasoning")
-_REQUIRED_PRICES = ("input", "output")
-_ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", *TOKEN_KINDS})
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per million tokens of each kind (None: no such price)."""
+
+    input: Decimal
+    cache_read: Decimal | None
+    cache_write: Decimal | None
+    cache_write_1h: Decimal | None
+    output: Decimal
+    reasoning: Decimal | None
+    audio_input: Decimal | None
+    audio_output: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
 class PriceEntry:
-    """USD per million tokens of each kind for one model, from `effective_from` on."""
-
     price_id: str
     providers: tuple[str, ...]
     models: frozenset[str]  # lower-case exact model ids
     pattern: re.Pattern | None
     effective_from: datetime
-    input: Decimal
-    cache_read: Decimal | None
-    cache_write: Decimal | None
-    output: Decimal
-    reasoning: Decimal | None
+    service_tier: str  # "" = standard
+    rates: Rates
+    per_request: Decimal | None
+    tiers: tuple[tuple[int, Rates], ...]  # (above_input_tokens, rates), ascending thresholds
     book_version: str
+
+    def rates_for(self, input_tokens: int) -> tuple[Rates, str]:
+        """The rates for a call of this size, and the tier's label ("" for the base rates)."""
+        chosen, label = self.rates, ""
+        for threshold, rates in self.tiers:
+            if input_tokens > threshold:
+                chosen, label = rates, f">{threshold}"
+        return chosen, label
 
 
 @dataclass(frozen=True, slots=True)
-class _Layer:
+class Adjustment:
+    """A contract discount or surcharge: the whole cost of matching calls is multiplied."""
+
+    adjustment_id: str
+    tenant: str  # "" = every tenant
+    providers: tuple[str, ...]  # () = every provider
+    models: frozenset[str]
+    pattern: re.Pattern | None
+    multiplier: Decimal
+    effective_from: datetime
+    effective_until: datetime | None
+
+    def applies(self, tenant: str, provider: str, model: str, at: datetime) -> bool:
+        if self.tenant and self.tenant != tenant or self.providers and provider not in self.providers:
+            return False
+        if (self.models or self.pattern) and not (
+            model.lower() in self.models or (self.pattern is not None and self.pattern.fullmatch(model))
+        ):
+            return False
+        return self.effective_from <= at and (self.effective_until is None or at < self.effective_until)
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    source: str
     version: str
     entries: tuple[PriceEntry, ...]
+    deployments: dict[tuple[str, str], str]  # (provider, lower-case deployment name) -> model
+    adjustments: tuple[Adjustment, ...]
 
 
 class PriceBook:
-    """Immutable, thread-safe after construction; lookups are memoized per (provider, model)."""
+    """Immutable after construction and safe to share between threads (the memo only ever grows)."""
 
-    def __init__(self, layers: list[_Layer]):
-        self._layers = tuple(reversed(layers))  # highest precedence first
-        self._memo: dict[tuple[str, str], tuple[tuple[list[datetime], list[PriceEntry]], ...]] = {}
+    def __init__(self, layers: list[Layer]):
+        self.layers = tuple(layers)
+        self._by_precedence = tuple(reversed(layers))
+        self._memo: dict[tuple[str, str, str], tuple] = {}
 
     @property
     def version(self) -> str:
-        return "+".join(layer.version for layer in reversed(self._layers))
+        return "+".join(layer.version for layer in self.layers)
 
-    def lookup(self, provider: str, model: str, at: datetime) -> PriceEntry | None:
-        """The entry that prices `model` from `provider` at time `at` (UTC), or None."""
-        key = (provider, model.lower())
+    def lookup(self, provider: str, model: str, at: datetime, service_tier: str = "") -> tuple[PriceEntry | None, str]:
+        """The entry pricing `model` of `provider` at `at`, and a note when a fallback was used."""
+        tier = "" if service_tier.lower() in _STANDARD_TIER_NAMES else service_tier.lower()
+        for name in self._names(provider, model):
+            entry = self._find(provider, name, at, tier)
+            if entry is not None:
+                return entry, ""
+            if tier:
+                entry = self._find(provider, name, at, STANDARD_TIER)
+                if entry is not None:
+                    return entry, f"no {tier!r} service-tier price; priced at the standard rate"
+        return None, ""
+
+    def multiplier(self, tenant: str, provider: str, model: str, at: datetime) -> tuple[Decimal, str]:
+        """The contract adjustment of the highest layer that has one for this call."""
+        for layer in self._by_precedence:
+            for adjustment in layer.adjustments:
+                if adjustment.applies(tenant, provider, model, at):
+                    return adjustment.multiplier, adjustment.adjustment_id
+        return Decimal(1), ""
+
+    def _names(self, provider: str, model: str) -> list[str]:
+        names = candidate_names(provider, model)
+        for layer in self._by_precedence:
+            mapped = layer.deployments.get((provider, model.lower()))
+            if mapped:
+                names.insert(0, mapped.lower())
+        return list(dict.fromkeys(names))
+
+    def _find(self, provider: str, model: str, at: datetime, tier: str) -> PriceEntry | None:
+        key = (provider, model, tier)
         candidates = self._memo.get(key)
         if candidates is None:
             candidates = self._memo[key] = self._candidates(*key)
@@ -72,10 +139,10 @@ class PriceBook:
                 return entries[index - 1]
         return None
 
-    def _candidates(self, provider: str, model: str):
+    def _candidates(self, provider: str, model: str, tier: str):
         found = []
-        for layer in self._layers:
-            mine = [e for e in layer.entries if provider in e.providers]
+        for layer in self._by_precedence:
+            mine = [e for e in layer.entries if provider in e.providers and e.service_tier == tier]
             exact = [e for e in mine if model in e.models]
             by_pattern = [e for e in mine if e.pattern is not None and e.pattern.fullmatch(model)]
             for group in (exact, by_pattern):
@@ -83,109 +150,3 @@ class PriceBook:
                     group.sort(key=lambda e: e.effective_from)
                     found.append(([e.effective_from for e in group], group))
         return tuple(found)
-
-
-def load_price_book(user_files: tuple[str, ...] | list[str] = ()) -> PriceBook:
-    """The bundled default price book with the user's files layered on top, in order."""
-    bundled = files("otel_llmcost.pricing").joinpath("data/default_prices.yaml")
-    layers = [_load_layer(bundled.read_text(encoding="utf-8"), "bundled default_prices.yaml")]
-    for path in user_files:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PriceBookError(f"{path}: cannot read price book: {exc.strerror}") from exc
-        layers.append(_load_layer(text, path))
-    return PriceBook(layers)
-
-
-def _load_layer(text: str, source: str) -> _Layer:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PriceBookError(f"{source}: not valid YAML: {yaml_problem(exc)}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("prices"), list):
-        raise PriceBookError(f"{source}: expected a mapping with a 'prices' list")
-    version = str(document.get("version") or Path(source).stem)
-    errors: list[str] = []
-    entries = []
-    seen_ids: set[str] = set()
-    for index, raw in enumerate(document["prices"]):
-        try:
-            entry = _entry(raw, version)
-        except ValueError as exc:
-            errors.append(f"prices[{index}]: {exc}")
-            continue
-        if entry.price_id in seen_ids:
-            errors.append(f"prices[{index}]: duplicate id {entry.price_id!r}")
-        seen_ids.add(entry.price_id)
-        entries.append(entry)
-    if errors:
-        raise PriceBookError(f"{source}: " + "; ".join(errors))
-    return _Layer(version, tuple(entries))
-
-
-def _entry(raw: object, version: str) -> PriceEntry:
-    if not isinstance(raw, dict):
-        raise ValueError("an entry must be a mapping")
-    unknown = set(raw) - _ENTRY_KEYS
-    if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)}")
-    providers = raw.get("provider")
-    providers = [providers] if isinstance(providers, str) else providers
-    if not providers or not all(isinstance(p, str) and p for p in providers):
-        raise ValueError("'provider' must be a name or a list of names")
-    models = raw.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise ValueError("'models' must be a list of model ids")
-    pattern = raw.get("pattern")
-    if not models and not pattern:
-        raise ValueError("needs 'models' or 'pattern'")
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE) if pattern else None
-    except re.error as exc:
-        raise ValueError(f"'pattern' is not a valid regex: {exc}") from exc
-    prices = {kind: _price(raw, kind) for kind in TOKEN_KINDS}
-    for kind in _REQUIRED_PRICES:
-        if prices[kind] is None:
-            raise ValueError(f"'{kind}' price is required")
-    effective_from = _utc(raw.get("effective_from"))
-    label = models[0] if models else pattern
-    price_id = str(raw.get("id") or f"{providers[0]}/{label}@{effective_from.date().isoformat()}")
-    return PriceEntry(
-        price_id=price_id,
-        providers=tuple(p.lower() for p in providers),
-        models=frozenset(m.lower() for m in models),
-        pattern=compiled,
-        effective_from=effective_from,
-        book_version=version,
-        **prices,
-    )
-
-
-def _price(raw: dict, kind: str) -> Decimal | None:
-    value = raw.get(kind)
-    if value is None:
-        return None
-    if isinstance(value, float):
-        # YAML floats are binary approximations; money must be written exactly.
-        raise ValueError(f"'{kind}' must be quoted (\"{value}\") so it is an exact decimal")
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"'{kind}' is not a number: {value!r}") from exc
-    if not price.is_finite() or price < 0:
-        raise ValueError(f"'{kind}' must be a non-negative number")
-    return price
-
-
-def _utc(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if isinstance(value, str):
-        try:
-            return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-        except ValueError:
-            pass
-    raise ValueError(f"'effective_from' must be a date or ISO datetime, got {value!r}")

@@ -1,4 +1,8 @@
-"""Pricing one call: tokens by kind x the price entry in effect at the call's time, in exact Decimal."""
+"""Pricing one call: tokens by kind x the rates in effect at the call's time, in exact Decimal.
+
+Rules in docs/pricing.md. Token counts follow our convention: input includes cache reads, cache writes and
+audio input; output includes reasoning and audio output.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,18 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing.book import PriceBook
 
-_PER_TOKEN = Decimal(1_000_000)
+_PER_MILLION = Decimal(1_000_000)
 _STORE_SCALE = Decimal("1e-12")  # the store's Decimal(38, 12) scale
+_ZERO = Decimal(0).quantize(_STORE_SCALE)
 
 
-def price_call(call: LlmCall, at: datetime, price_book: PriceBook) -> Cost:
+def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str = "") -> Cost:
     """Price the call; an unknown model gives an 'unpriced' Cost with NULL amounts and the reason."""
     if call.usage_issue:
-        return Cost("invalid_usage", call.usage_issue, "", price_book.version, None, None, None, None, None, None)
-    entry = None
+        return Cost("invalid_usage", call.usage_issue, "", price_book.version)
+    entry, note = None, ""
     for model in dict.fromkeys(m for m in (call.response_model, call.request_model) if m):
-        entry = price_book.lookup(call.provider, model, at)
+        entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
         if entry is not None:
             break
     if entry is None:
@@ -26,41 +31,62 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook) -> Cost:
         reason = "no model name on the span" if not model else (
             f"no price for model {model!r} of provider {call.provider or '(unknown)'!r} at {at.date()}"
         )
-        return Cost("unpriced", reason, "", price_book.version, None, None, None, None, None, None)
+        return Cost("unpriced", reason, "", price_book.version)
 
-    notes = []
-    cache_read_price = entry.cache_read
-    if cache_read_price is None and call.cache_read_tokens:
-        cache_read_price = entry.input
-        notes.append("cache reads priced as input (no cache_read price)")
-    cache_write_price = entry.cache_write
-    if cache_write_price is None and call.cache_write_tokens:
-        cache_write_price = entry.input
-        notes.append("cache writes priced as input (no cache_write price)")
+    rates, tier = entry.rates_for(call.input_tokens)
+    estimates = [note] if note else []  # fallbacks: the cost is an estimate
 
-    uncached_input = call.input_tokens - call.cache_read_tokens - call.cache_write_tokens
-    visible_output = call.output_tokens - call.reasoning_tokens
-    input_cost = _amount(uncached_input, entry.input)
-    cache_read_cost = _amount(call.cache_read_tokens, cache_read_price)
-    cache_write_cost = _amount(call.cache_write_tokens, cache_write_price)
-    output_cost = _amount(visible_output, entry.output)
-    reasoning_cost = _amount(call.reasoning_tokens, entry.reasoning if entry.reasoning is not None else entry.output)
-    total = input_cost + cache_read_cost + cache_write_cost + output_cost + reasoning_cost
+    def rate(kind: str, fallback: Decimal, fallback_kind: str, tokens: int) -> Decimal:
+        price = getattr(rates, kind)
+        if price is None and tokens:
+            estimates.append(f"no {kind} price: charged at the {fallback_kind} rate")
+        return fallback if price is None else price
+
+    write_1h = min(call.cache_write_1h_tokens, call.cache_write_tokens)
+    write_5m = call.cache_write_tokens - write_1h
+    audio_in = min(call.audio_input_tokens, call.input_tokens)
+    audio_out = min(call.audio_output_tokens, call.output_tokens)
+    uncached_input = max(call.input_tokens - call.cache_read_tokens - call.cache_write_tokens - audio_in, 0)
+    visible_output = max(call.output_tokens - call.reasoning_tokens - audio_out, 0)
+
+    input_cost = _amount(uncached_input, rates.input)
+    cache_read_cost = _amount(call.cache_read_tokens, rate("cache_read", rates.input, "input", call.cache_read_tokens))
+    cache_write_price = rate("cache_write", rates.input, "input", call.cache_write_tokens)
+    cache_write_cost = _amount(write_5m, cache_write_price) + _amount(
+        write_1h, rate("cache_write_1h", cache_write_price, "cache_write", write_1h))
+    output_cost = _amount(visible_output, rates.output)
+    reasoning_cost = _amount(call.reasoning_tokens, rates.reasoning if rates.reasoning is not None else rates.output)
+    audio_cost = _amount(audio_in, rate("audio_input", rates.input, "input", audio_in)) + _amount(
+        audio_out, rate("audio_output", rates.output, "output", audio_out))
+    fee = (entry.per_request or _ZERO).quantize(_STORE_SCALE)
+    parts = [input_cost, cache_read_cost, cache_write_cost, output_cost, reasoning_cost, audio_cost, fee]
+
+    notes = list(estimates)
+    multiplier, adjustment = price_book.multiplier(tenant, call.provider, call.response_model or call.request_model, at)
+    if adjustment:
+        parts = [_round(part * multiplier) for part in parts]
+        notes.append(f"x{multiplier} ({adjustment})")
     return Cost(
-        status="estimated" if notes else "priced",
+        status="estimated" if estimates else "priced",
         note="; ".join(notes),
         price_id=entry.price_id,
         price_book_version=entry.book_version,
-        input_cost_usd=input_cost,
-        cache_read_cost_usd=cache_read_cost,
-        cache_write_cost_usd=cache_write_cost,
-        output_cost_usd=output_cost,
-        reasoning_cost_usd=reasoning_cost,
-        cost_usd=total,
+        price_tier=tier,
+        price_multiplier=multiplier,
+        input_cost_usd=parts[0],
+        cache_read_cost_usd=parts[1],
+        cache_write_cost_usd=parts[2],
+        output_cost_usd=parts[3],
+        reasoning_cost_usd=parts[4],
+        audio_cost_usd=parts[5],
+        request_fee_usd=parts[6],
+        cost_usd=sum(parts, _ZERO),
     )
 
 
-def _amount(tokens: int, usd_per_million: Decimal | None) -> Decimal:
-    if not tokens or usd_per_million is None:
-        return Decimal(0).quantize(_STORE_SCALE)
-    return (usd_per_million * tokens / _PER_TOKEN).quantize(_STORE_SCALE, rounding=ROUND_HALF_EVEN)
+def _amount(tokens: int, usd_per_million: Decimal) -> Decimal:
+    return _round(usd_per_million * tokens / _PER_MILLION) if tokens else _ZERO
+
+
+def _round(amount: Decimal) -> Decimal:
+    return amount.quantize(_STORE_SCALE, rounding=ROUND_HALF_EVEN)

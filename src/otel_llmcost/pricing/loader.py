@@ -1,0 +1,211 @@
+"""Price book files -> PriceBook, checked entry by entry; every problem is reported with file and line."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+
+from otel_llmcost.errors import PriceBookError, yaml_problem
+from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, Rates
+
+RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
+             "audio_output")
+_ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
+                         "tiers", *RATE_KEYS})
+_TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
+_ADJUSTMENT_KEYS = frozenset({"id", "tenant", "provider", "models", "pattern", "multiplier", "effective_from",
+                              "effective_until"})
+_DEPLOYMENT_KEYS = frozenset({"provider", "name", "model"})
+_TOP_KEYS = frozenset({"version", "source", "currency", "unit", "prices", "deployments", "adjustments"})
+BUNDLED = "bundled default_prices.yaml"
+
+
+def load_price_book(user_files: tuple[str, ...] | list[str] = ()) -> PriceBook:
+    """The bundled price book with the user's files layered on top, in order."""
+    text = files("otel_llmcost.pricing").joinpath("data/default_prices.yaml").read_text(encoding="utf-8")
+    layers = [_layer_or_raise(text, BUNDLED)]
+    for path in user_files:
+        layers.append(_layer_or_raise(_read(path), path))
+    return PriceBook(layers)
+
+
+def validate_file(path: str) -> list[str]:
+    """Every problem in one price book file, as 'file:line: message' (empty when it is valid)."""
+    try:
+        return _parse(_read(path), path)[1]
+    except PriceBookError as exc:
+        return [str(exc)]
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PriceBookError(f"{path}: cannot read price book: {exc.strerror}") from exc
+
+
+def _layer_or_raise(text: str, source: str) -> Layer:
+    layer, errors = _parse(text, source)
+    if errors:
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise PriceBookError("; ".join(errors[:5]) + more)
+    return layer
+
+
+def _parse(text: str, source: str) -> tuple[Layer, list[str]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PriceBookError(f"{source}: not valid YAML: {yaml_problem(exc)}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("prices", []), list):
+        raise PriceBookError(f"{source}:1: expected a mapping with a 'prices' list")
+    lines = _item_lines(root)
+    version = str(document.get("version") or Path(source).stem)
+    errors = [f"{source}:1: unknown top-level key {key!r}" for key in document if key not in _TOP_KEYS]
+
+    def each(section: str, build):
+        built = []
+        for index, raw in enumerate(document.get(section) or []):
+            try:
+                built.append(build(raw, version))
+            except ValueError as exc:
+                errors.append(f"{source}:{lines.get((section, index), 1)}: {section}[{index}]: {exc}")
+        return built
+
+    entries = each("prices", _entry)
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.price_id in seen:
+            errors.append(f"{source}:{lines.get(('prices', index), 1)}: duplicate id {entry.price_id!r}")
+        seen[entry.price_id] = index
+    deployments = {key: model for key, model in each("deployments", _deployment)}
+    adjustments = each("adjustments", _adjustment)
+    return Layer(source, version, tuple(entries), deployments, tuple(adjustments)), errors
+
+
+def _item_lines(root) -> dict[tuple[str, int], int]:
+    """(section, index) -> 1-based line of that list item in the file."""
+    lines = {}
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            if isinstance(value_node, yaml.SequenceNode):
+                for index, item in enumerate(value_node.value):
+                    lines[(key_node.value, index)] = item.start_mark.line + 1
+    return lines
+
+
+def _entry(raw: object, version: str) -> PriceEntry:
+    _check_keys(raw, _ENTRY_KEYS)
+    providers, models, pattern = _match(raw, required=True)
+    rates = _rates(raw, None)
+    tiers = []
+    for tier in raw.get("tiers") or []:
+        _check_keys(tier, _TIER_KEYS, "tier")
+        threshold = tier.get("above_input_tokens")
+        if not isinstance(threshold, int) or threshold <= 0:
+            raise ValueError("a tier needs 'above_input_tokens', a positive whole number")
+        tiers.append((threshold, _rates(tier, rates)))
+    if [t for t, _ in tiers] != sorted({t for t, _ in tiers}):
+        raise ValueError("tier thresholds must be distinct and ascending")
+    effective_from = _utc(raw.get("effective_from"), "effective_from")
+    service_tier = str(raw.get("service_tier") or "").lower()
+    label = sorted(models)[0] if models else raw.get("pattern")
+    default_id = f"{providers[0]}/{label}@{effective_from.date()}" + (f"#{service_tier}" if service_tier else "")
+    return PriceEntry(
+        price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
+        effective_from=effective_from, service_tier=service_tier, rates=rates,
+        per_request=_price(raw, "per_request"), tiers=tuple(tiers), book_version=version,
+    )
+
+
+def _rates(raw: dict, base: Rates | None) -> Rates:
+    prices = {kind: _price(raw, kind) for kind in RATE_KEYS}
+    if base is not None:  # a tier inherits every rate it does not change
+        prices = {kind: prices[kind] if prices[kind] is not None else getattr(base, kind) for kind in RATE_KEYS}
+    for kind in ("input", "output"):
+        if prices[kind] is None:
+            raise ValueError(f"'{kind}' price is required")
+    return Rates(**prices)
+
+
+def _deployment(raw: object, _version: str) -> tuple[tuple[str, str], str]:
+    _check_keys(raw, _DEPLOYMENT_KEYS, "deployment")
+    if not all(isinstance(raw.get(k), str) and raw.get(k) for k in _DEPLOYMENT_KEYS):
+        raise ValueError("a deployment needs 'provider', 'name' and 'model'")
+    return (raw["provider"].lower(), raw["name"].lower()), raw["model"]
+
+
+def _adjustment(raw: object, _version: str) -> Adjustment:
+    _check_keys(raw, _ADJUSTMENT_KEYS, "adjustment")
+    providers, models, pattern = _match(raw, required=False)
+    multiplier = _price(raw, "multiplier")
+    if multiplier is None:
+        raise ValueError("'multiplier' is required (e.g. \"0.8\" for 20% off)")
+    until = raw.get("effective_until")
+    return Adjustment(
+        adjustment_id=str(raw.get("id") or f"adjustment-{raw.get('tenant', 'all')}"),
+        tenant=str(raw.get("tenant") or ""), providers=providers, models=models, pattern=pattern,
+        multiplier=multiplier, effective_from=_utc(raw.get("effective_from"), "effective_from"),
+        effective_until=_utc(until, "effective_until") if until is not None else None,
+    )
+
+
+def _check_keys(raw: object, allowed: frozenset[str], what: str = "entry") -> None:
+    if not isinstance(raw, dict):
+        raise ValueError(f"an {what} must be a mapping")
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")
+
+
+def _match(raw: dict, required: bool) -> tuple[tuple[str, ...], frozenset[str], re.Pattern | None]:
+    providers = raw.get("provider")
+    providers = [providers] if isinstance(providers, str) else providers or []
+    if required and not providers or not all(isinstance(p, str) and p for p in providers):
+        raise ValueError("'provider' must be a name or a list of names")
+    models = raw.get("models") or []
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ValueError("'models' must be a list of model ids")
+    pattern = raw.get("pattern")
+    if required and not models and not pattern:
+        raise ValueError("needs 'models' or 'pattern'")
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE) if pattern else None
+    except re.error as exc:
+        raise ValueError(f"'pattern' is not a valid regex: {exc}") from exc
+    return tuple(p.lower() for p in providers), frozenset(m.lower() for m in models), compiled
+
+
+def _price(raw: dict, kind: str) -> Decimal | None:
+    value = raw.get(kind)
+    if value is None:
+        return None
+    if isinstance(value, float):
+        # YAML floats are binary approximations; money must be written exactly.
+        raise ValueError(f"'{kind}' must be quoted (\"{value}\") so it is an exact decimal")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"'{kind}' is not a number: {value!r}") from exc
+    if not price.is_finite() or price < 0:
+        raise ValueError(f"'{kind}' must be a non-negative number")
+    return price
+
+
+def _utc(value: object, key: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str):
+        try:
+            return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")), key)
+        except ValueError:
+            pass
+    raise ValueError(f"'{key}' must be a date or ISO datetime, got {value!r}")
