@@ -46,3 +46,99 @@ def stored_spans(database: str) -> str:
 
 def stats(database: str, by: str | None) -> str:
     return STATS.format(database=database, group=STATS_GROUPS[by])
+
+
+# --- otel-llmcost reprice (repricing.py) ---------------------------------------------------------------
+
+_IN_RANGE = "ts >= {since:DateTime64(6, 'UTC')} AND ts < {until:DateTime64(6, 'UTC')}"
+
+REPRICE_RUN_COLUMNS = (
+    ("run_id", "String"), ("started_at", "DateTime64(3, 'UTC')"), ("finished_at", "DateTime64(3, 'UTC')"),
+    ("since", "DateTime64(6, 'UTC')"), ("until", "DateTime64(6, 'UTC')"), ("dry_run", "Bool"),
+    ("price_book_version", "String"), ("rows", "UInt64"), ("changed_rows", "UInt64"),
+    ("old_total_usd", "Nullable(Decimal(38, 12))"), ("new_total_usd", "Nullable(Decimal(38, 12))"),
+    ("by_model", "String"),
+)
+
+
+def partitions(database: str) -> str:
+    return f"SELECT DISTINCT _partition_id AS partition FROM {database}.llm_usage WHERE {_IN_RANGE} ORDER BY partition"
+
+
+def priced_rows(database: str) -> str:
+    """What pricing needs of each call in range (flagged usage keeps its status)."""
+    return f"""
+SELECT trace_id, span_id, toString(ts) AS started, tenant_id, provider, operation, request_model, response_model,
+       service_tier, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, cost_usd, cost_status, price_id,
+       if(response_model != '', response_model, request_model) AS model
+FROM {database}.llm_usage
+WHERE _partition_id = {{partition:String}} AND {_IN_RANGE} AND cost_status != 'invalid_usage'
+"""
+
+
+def reprice_scratch_tables(database: str) -> list[str]:
+    return [
+        *drop_scratch_tables(database),
+        f"CREATE TABLE {database}.reprice_staging AS {database}.llm_usage",
+        f"""CREATE TABLE {database}.reprice_costs (trace_id String, span_id String,
+            input_cost_usd Nullable(Decimal(38, 12)), cache_read_cost_usd Nullable(Decimal(38, 12)),
+            cache_write_cost_usd Nullable(Decimal(38, 12)), output_cost_usd Nullable(Decimal(38, 12)),
+            reasoning_cost_usd Nullable(Decimal(38, 12)), audio_cost_usd Nullable(Decimal(38, 12)),
+            request_fee_usd Nullable(Decimal(38, 12)), cost_usd Nullable(Decimal(38, 12)), cost_status String,
+            cost_note String, price_id String, price_book_version String, price_tier String,
+            price_multiplier Decimal(18, 9), found UInt8 DEFAULT 1) ENGINE = Memory""",
+    ]
+
+
+def drop_scratch_tables(database: str) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {database}.reprice_staging", f"DROP TABLE IF EXISTS {database}.reprice_costs"]
+
+
+def fill_staging(database: str, cost_columns: list[str]) -> str:
+    """The whole partition, with the new costs on the calls that were repriced."""
+    replaced = ", ".join(f"if(c.found = 1, c.{name}, u.{name}) AS {name}" for name in cost_columns)
+    return f"""
+INSERT INTO {database}.reprice_staging
+SELECT u.* REPLACE ({replaced})
+FROM {database}.llm_usage AS u
+LEFT JOIN {database}.reprice_costs AS c ON u.trace_id = c.trace_id AND u.span_id = c.span_id
+WHERE u._partition_id = {{partition:String}}
+"""
+
+
+def replace_partition(database: str) -> str:
+    return f"ALTER TABLE {database}.llm_usage REPLACE PARTITION ID {{partition:String}} FROM {database}.reprice_staging"
+
+
+# --- otel-llmcost whatif / prices coverage ----------------------------------------------------------------
+
+_FILTERS = (
+    " AND ({tenant:String} = '' OR tenant_id = {tenant:String})"
+    " AND ({feature:String} = '' OR feature = {feature:String})"
+)
+
+
+def usage_shapes(database: str) -> str:
+    """Calls in range grouped by identical usage: each shape is priced once, times its count."""
+    return f"""
+SELECT provider, if(response_model != '', response_model, request_model) AS model, service_tier,
+       input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens,
+       count() AS calls, sum(cost_usd) AS actual_usd, countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls
+FROM {database}.llm_usage
+WHERE {_IN_RANGE}{_FILTERS}
+GROUP BY ALL
+"""
+
+
+def unpriced_models(database: str) -> str:
+    return f"""
+SELECT provider, if(response_model != '', response_model, request_model) AS model, count() AS calls,
+       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+       sum(cache_read_tokens + cache_write_tokens) AS cache_tokens, max(ts) AS last_seen, any(cost_note) AS reason
+FROM {database}.llm_usage
+WHERE cost_status = 'unpriced' AND {_IN_RANGE}
+GROUP BY provider, model
+ORDER BY calls DESC, model
+"""

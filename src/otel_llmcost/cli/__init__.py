@@ -1,4 +1,6 @@
-"""Command line: `otel-llmcost serve | sql | stats | schema`. Errors are one line on stderr, exit 2."""
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | schema`.
+
+Errors are one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import query, serve
+from otel_llmcost.cli import prices, query, serve
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 
@@ -18,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return args.run(args, _settings(args))
+        settings = _settings(args) if getattr(args, "needs_settings", True) else None
+        return args.run(args, settings)
     except OtelLlmCostError as exc:
         print(f"otel-llmcost {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -28,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
-        args.config,
+        getattr(args, "config", None),
         {
-            "data_dir": args.data_dir,
-            "store.clickhouse": args.clickhouse,
+            "data_dir": getattr(args, "data_dir", None),
+            "store.clickhouse": getattr(args, "clickhouse", None),
             "receiver.grpc_port": getattr(args, "grpc_port", None),
             "receiver.http_port": getattr(args, "http_port", None),
             "receiver.grpc_host": getattr(args, "host", None),
@@ -74,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
     stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     stats_cmd.set_defaults(run=query.run_stats)
+
+    prices.add_commands(commands, _store_flags)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)

@@ -44,7 +44,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
         for row in rows:
             print(json.dumps(row))
     else:
-        _print_table(rows, args.by or "group")
+        print_table(rows, args.by or "group", "no LLM calls in this time range")
     return 0
 
 
@@ -70,9 +70,10 @@ def _param_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _print_table(rows: list[dict], group_title: str) -> None:
+def print_table(rows: list[dict], group_title: str, empty: str) -> None:
+    """Rows as aligned text columns (the first column left-aligned, titled `group_title`)."""
     if not rows:
-        print("no LLM calls in this time range", file=sys.stderr)
+        print(empty, file=sys.stderr)
         return
     headers = [group_title if name == "group" else name for name in rows[0]]
     cells = [["" if value is None else str(value) for value in row.values()] for row in rows]

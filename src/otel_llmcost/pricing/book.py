@@ -112,6 +112,16 @@ class PriceBook:
                     return entry, f"no {tier!r} service-tier price; priced at the standard rate"
         return None, ""
 
+    def providers_for(self, model: str) -> list[str]:
+        """Providers whose entries price this model, highest layer first (to guess a what-if's provider)."""
+        found: dict[str, None] = {}
+        for layer in self._by_precedence:
+            for entry in layer.entries:
+                for name in candidate_names("", model):
+                    if name in entry.models or (entry.pattern is not None and entry.pattern.fullmatch(name)):
+                        found.update(dict.fromkeys(entry.providers))
+        return list(found)
+
     def multiplier(self, tenant: str, provider: str, model: str, at: datetime) -> tuple[Decimal, str]:
         """The contract adjustment of the highest layer that has one for this call."""
         for layer in self._by_precedence:

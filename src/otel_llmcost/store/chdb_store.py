@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreBusyError, StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_NAMES, COLUMN_TYPES, TABLE, ddl_statements, to_columns
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, ddl_statements, to_columns
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -39,19 +39,24 @@ class ChdbStore:
             self._run(statement)
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if not rows:
-            return
-        payload = encode_native(COLUMN_TYPES, to_columns(list(rows)))
+        if rows:
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
+        """One INSERT of a columnar batch into database.table."""
+        payload = encode_native(tuple(column_types), columns)
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(payload)
-            self._run(
-                f"INSERT INTO {self.database}.{TABLE} ({', '.join(COLUMN_NAMES)}) "
-                f"SELECT * FROM file('{batch_file}', 'Native')"
-            )
+            names = ", ".join(name for name, _ in column_types)
+            self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
+
+    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
+        """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
+        self._run(sql, "CSV", {k: _param_text(v) for k, v in (params or {}).items()})
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         """Rows as dicts; Decimals come back as strings so no float ever touches money."""

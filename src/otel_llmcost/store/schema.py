@@ -84,10 +84,6 @@ def ddl_statements(database: str) -> list[str]:
     return [t.read_text(encoding="utf-8").format(database=database, columns=columns).strip() for t in templates]
 
 
-def insert_statement(database: str) -> str:
-    return f"INSERT INTO {database}.{TABLE} ({', '.join(COLUMN_NAMES)}) VALUES"
-
-
 def to_columns(rows: list[UsageRow]) -> list[list]:
     """Columnar batch in COLUMNS order (fresh lists: the native encoder converts them in place)."""
     return [[getattr(row, name) for row in rows] for name in COLUMN_NAMES]

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store.schema import ddl_statements, insert_statement, to_columns
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, ddl_statements, to_columns
 
 
 class ServerStore:
@@ -36,8 +36,14 @@ class ServerStore:
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
-            columns = to_columns(list(rows))
-            self._call(self._client.execute, insert_statement(self.database), columns, columnar=True)
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
+        names = ", ".join(name for name, _ in column_types)
+        self._call(self._client.execute, f"INSERT INTO {self.database}.{table} ({names}) VALUES", columns, columnar=True)
+
+    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
+        self._call(self._client.execute, sql, params or {}, settings=self._settings)
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         """Rows as dicts, values shaped like chDB's JSON output (Decimals and times as strings)."""

@@ -1,0 +1,180 @@
+"""`otel-llmcost prices validate | quote | coverage`, `whatif` and `reprice`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from otel_llmcost import queries
+from otel_llmcost.cli.query import parse_time, print_table
+from otel_llmcost.config import Settings
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.pricing import load_price_book, quote, validate_file
+from otel_llmcost.repricing import reprice
+from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.whatif import what_if
+
+QUOTE_FLAGS = {  # flag -> usage kind
+    "input": "input_tokens", "cache_read": "cache_read_tokens", "cache_write": "cache_write_tokens",
+    "cache_write_1h": "cache_write_1h_tokens", "output": "output_tokens", "reasoning": "reasoning_tokens",
+    "audio_input": "audio_input_tokens", "audio_output": "audio_output_tokens",
+}
+
+
+def add_commands(commands, store_flags) -> None:
+    prices = commands.add_parser("prices", help="price book: validate files, quote a call, list unpriced models")
+    actions = prices.add_subparsers(dest="action", metavar="ACTION", required=True)
+    validate = actions.add_parser("validate", help="check price book files; errors name file and line")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(run=run_validate, needs_settings=False)
+    quote_cmd = actions.add_parser("quote", help="the cost of given usage, as JSON (same path as ingestion)")
+    store_flags(quote_cmd)
+    quote_cmd.add_argument("--provider", required=True)
+    quote_cmd.add_argument("--model", required=True)
+    for flag in QUOTE_FLAGS:
+        quote_cmd.add_argument(f"--{flag.replace('_', '-')}", type=int, default=0, metavar="N", dest=flag)
+    quote_cmd.add_argument("--at", help="price at this time (default now)")
+    quote_cmd.add_argument("--service-tier", default="")
+    quote_cmd.add_argument("--tenant", default="", help="apply this tenant's contract adjustments")
+    quote_cmd.set_defaults(run=run_quote)
+    coverage = actions.add_parser("coverage", help="models seen but unpriced, with calls and tokens")
+    store_flags(coverage)
+    coverage.add_argument("--since", default="30d")
+    coverage.add_argument("--json", action="store_true")
+    coverage.set_defaults(run=run_coverage)
+
+    whatif = commands.add_parser("whatif", help="what recorded usage would have cost on another model")
+    store_flags(whatif)
+    whatif.add_argument("--model", required=True)
+    whatif.add_argument("--provider", help="default: the provider the price book knows the model from")
+    whatif.add_argument("--since", default="30d")
+    whatif.add_argument("--until")
+    whatif.add_argument("--tenant", default="")
+    whatif.add_argument("--feature", default="")
+    whatif.add_argument("--json", action="store_true")
+    whatif.set_defaults(run=run_whatif)
+
+    reprice_cmd = commands.add_parser("reprice", help="recompute stored costs after a price book change")
+    store_flags(reprice_cmd)
+    reprice_cmd.add_argument("--since", required=True)
+    reprice_cmd.add_argument("--until")
+    reprice_cmd.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    reprice_cmd.set_defaults(run=run_reprice)
+
+
+def run_validate(args: argparse.Namespace, _settings: Settings | None) -> int:
+    failed = False
+    for path in args.files:
+        errors = validate_file(path)
+        for error in errors:
+            print(error)
+        if not errors:
+            book = load_price_book([path])
+            layer = book.layers[-1]
+            print(f"{path}: valid, version {layer.version}, {len(layer.entries)} prices, "
+                  f"{len(layer.deployments)} deployments, {len(layer.adjustments)} adjustments")
+        failed = failed or bool(errors)
+    return 1 if failed else 0
+
+
+def run_quote(args: argparse.Namespace, settings: Settings) -> int:
+    at = parse_time(args.at, datetime.now(timezone.utc), "--at") if args.at else datetime.now(timezone.utc)
+    usage = {kind: getattr(args, flag) for flag, kind in QUOTE_FLAGS.items()}
+    cost = quote(load_price_book(settings.pricing.price_books), args.provider, args.model, usage, at,
+                 service_tier=args.service_tier, tenant=args.tenant)
+    document = {"provider": args.provider, "model": args.model, "at": at.isoformat(), **usage,
+                **{name: _json(getattr(cost, name)) for name in cost.__dataclass_fields__}}
+    print(json.dumps(document, indent=2))
+    return 0 if cost.status in ("priced", "estimated") else 1
+
+
+def run_coverage(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(timezone.utc)
+    price_book = load_price_book(settings.pricing.price_books)
+    store = open_reader(settings)
+    try:
+        rows = store.query(queries.unpriced_models(store.database), _range(args.since, None, now))
+    finally:
+        store.close()
+    for row in rows:  # a price added since ingestion: `reprice` would fix these rows
+        entry, _ = price_book.lookup(row["provider"], row["model"], now)
+        row["now_priced_by"] = entry.price_id if entry else ""
+    _output(rows, args.json, "model", empty="every model seen in this range is priced")
+    return 0
+
+
+def run_whatif(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(timezone.utc)
+    price_book = load_price_book(settings.pricing.price_books)
+    provider = args.provider or next(iter(price_book.providers_for(args.model)), "")
+    if not provider:
+        raise ConfigError(f"no price for model {args.model!r}; name its --provider or add it to a price book")
+    window = _range(args.since, args.until, now)
+    store = open_reader(settings)
+    try:
+        lines = what_if(store, price_book, provider, args.model, _time(window["since"]), _time(window["until"]),
+                        now, tenant=args.tenant, feature=args.feature)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        store.close()
+    rows = [{"provider": line.provider, "model": line.model, "calls": line.calls, "actual_usd": _usd(line.actual_usd),
+             "unpriced_calls": line.unpriced_calls, f"as_{args.model}_usd": _usd(line.whatif_usd),
+             "estimated_calls": line.estimated_calls} for line in lines]
+    if rows:
+        rows.append({"provider": "", "model": "TOTAL", "calls": sum(line.calls for line in lines),
+                     "actual_usd": _usd(sum((line.actual_usd for line in lines), Decimal(0))),
+                     "unpriced_calls": sum(line.unpriced_calls for line in lines),
+                     f"as_{args.model}_usd": _usd(sum((line.whatif_usd for line in lines), Decimal(0))),
+                     "estimated_calls": sum(line.estimated_calls for line in lines)})
+    _output(rows, args.json, "provider", empty="no LLM calls in this range")
+    return 0
+
+
+def run_reprice(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(timezone.utc)
+    window = _range(args.since, args.until, now)
+    price_book = load_price_book(settings.pricing.price_books)
+    store = open_store(settings)
+    try:
+        store.ensure_schema()
+        summary = reprice(store, price_book, _time(window["since"]), _time(window["until"]), args.dry_run,
+                          progress=lambda message: print(message, file=sys.stderr, flush=True))
+    finally:
+        store.close()
+    rows = [{"model": model, "rows": t.rows, "old_total_usd": _usd(t.old_total), "new_total_usd": _usd(t.new_total)}
+            for model, t in sorted(summary.by_model.items())]
+    _output(rows, False, "model", empty="no priced calls in this range")
+    verb = "would change" if args.dry_run else "changed"
+    print(f"run {summary.run_id}: {summary.rows} calls checked, {summary.changed_rows} {verb}, "
+          f"price book {price_book.version}{' (dry run: nothing written)' if args.dry_run else ''}")
+    return 0
+
+
+def _range(since: str, until: str | None, now: datetime) -> dict[str, str]:
+    start = parse_time(since, now, "--since")
+    end = parse_time(until, now, "--until") if until else now + timedelta(seconds=1)
+    return {"since": start.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": end.strftime("%Y-%m-%d %H:%M:%S.%f")}
+
+
+def _time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+
+
+def _json(value):
+    return _usd(value) if isinstance(value, Decimal) else value
+
+
+def _usd(amount: Decimal) -> str:
+    return format(amount, "f")  # never "0E-12"
+
+
+def _output(rows: list[dict], as_json: bool, first_title: str, empty: str) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        print_table(rows, first_title, empty)

@@ -1,0 +1,128 @@
+"""Repricing stored calls after a price book change, partition by partition, atomically.
+
+For each monthly partition the range touches, the calls in range are priced again with the current price
+book (same code path as ingestion). Their new costs go to a scratch table, a full copy of the partition
+with those costs is built beside it, and `ALTER TABLE ... REPLACE PARTITION` swaps it in. A reader sees
+the partition entirely before or entirely after, so totals stay consistent at every moment. Calls whose
+usage was flagged invalid keep their status. Every run, dry runs included, is recorded in reprice_runs.
+
+The embedded store cannot be written by two processes, so the receiver is stopped while this runs. With a
+ClickHouse server, rows a receiver inserts into a partition between its rebuild and the swap would be
+lost: reprice closed months, or stop the receivers for the current one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Callable
+
+from otel_llmcost import queries
+from otel_llmcost.model import Cost, LlmCall
+from otel_llmcost.pricing import PriceBook, price_call
+from otel_llmcost.store import UsageStore
+
+COST_COLUMNS = (
+    ("input_cost_usd", "Nullable(Decimal(38, 12))"), ("cache_read_cost_usd", "Nullable(Decimal(38, 12))"),
+    ("cache_write_cost_usd", "Nullable(Decimal(38, 12))"), ("output_cost_usd", "Nullable(Decimal(38, 12))"),
+    ("reasoning_cost_usd", "Nullable(Decimal(38, 12))"), ("audio_cost_usd", "Nullable(Decimal(38, 12))"),
+    ("request_fee_usd", "Nullable(Decimal(38, 12))"), ("cost_usd", "Nullable(Decimal(38, 12))"),
+    ("cost_status", "String"), ("cost_note", "String"), ("price_id", "String"), ("price_book_version", "String"),
+    ("price_tier", "String"), ("price_multiplier", "Decimal(18, 9)"),
+)
+_KEY_COLUMNS = (("trace_id", "String"), ("span_id", "String"))
+
+
+@dataclass
+class ModelTotals:
+    rows: int = 0
+    old_total: Decimal = Decimal(0)
+    new_total: Decimal = Decimal(0)
+
+
+@dataclass
+class RepriceSummary:
+    run_id: str
+    rows: int = 0
+    changed_rows: int = 0
+    by_model: dict[str, ModelTotals] = field(default_factory=lambda: defaultdict(ModelTotals))
+
+
+def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: datetime, dry_run: bool,
+            progress: Callable[[str], None] = lambda _: None) -> RepriceSummary:
+    """Price the calls started in [since, until) again; write the new costs unless dry_run."""
+    started = datetime.now(timezone.utc)
+    summary = RepriceSummary(run_id=uuid.uuid4().hex[:12])
+    database = store.database
+    partitions = [row["partition"] for row in store.query(queries.partitions(database), _range(since, until))]
+    for number, partition in enumerate(partitions, 1):
+        rows = store.query(queries.priced_rows(database), {**_range(since, until), "partition": partition})
+        costs = [_reprice_row(row, price_book) for row in rows]
+        for row, cost in zip(rows, costs):
+            _count(summary, row, cost)
+        if not dry_run and rows:
+            _swap_partition(store, partition, rows, costs)
+        progress(f"partition {partition}: {len(rows)} calls {'checked' if dry_run else 'repriced'} "
+                 f"({number}/{len(partitions)})")
+    _record(store, summary, started, since, until, dry_run, price_book.version)
+    return summary
+
+
+def _range(since: datetime, until: datetime) -> dict[str, str]:
+    return {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f")}
+
+
+def _reprice_row(row: dict, price_book: PriceBook) -> Cost:
+    call = LlmCall(
+        dialect="reprice", provider=row["provider"], operation=row["operation"],
+        request_model=row["request_model"], response_model=row["response_model"], response_id="",
+        input_tokens=row["input_tokens"], cache_read_tokens=row["cache_read_tokens"],
+        cache_write_tokens=row["cache_write_tokens"], output_tokens=row["output_tokens"],
+        reasoning_tokens=row["reasoning_tokens"], cache_write_1h_tokens=row["cache_write_1h_tokens"],
+        audio_input_tokens=row["audio_input_tokens"], audio_output_tokens=row["audio_output_tokens"],
+        error_type="", streaming=False, ttft_ms=None, service_tier=row["service_tier"], server_address="",
+    )
+    at = datetime.fromisoformat(row["started"]).replace(tzinfo=timezone.utc)
+    return price_call(call, at, price_book, tenant=row["tenant_id"])
+
+
+def _count(summary: RepriceSummary, row: dict, cost: Cost) -> None:
+    old = Decimal(row["cost_usd"]) if row["cost_usd"] is not None else None
+    totals = summary.by_model[row["model"]]
+    totals.rows += 1
+    totals.old_total += old or 0
+    totals.new_total += cost.cost_usd or 0
+    summary.rows += 1
+    if old != cost.cost_usd or row["price_id"] != cost.price_id or row["cost_status"] != cost.status:
+        summary.changed_rows += 1
+
+
+def _swap_partition(store: UsageStore, partition: str, rows: list[dict], costs: list[Cost]) -> None:
+    database = store.database
+    for statement in queries.reprice_scratch_tables(database):
+        store.command(statement)
+    columns = [[row[name] for row in rows] for name, _ in _KEY_COLUMNS]
+    columns += [[getattr(cost, _COST_FIELDS.get(name, name)) for cost in costs] for name, _ in COST_COLUMNS]
+    store.insert_columns("reprice_costs", _KEY_COLUMNS + COST_COLUMNS, columns)
+    store.command(queries.fill_staging(database, [name for name, _ in COST_COLUMNS]), {"partition": partition})
+    store.command(queries.replace_partition(database), {"partition": partition})
+    for statement in queries.drop_scratch_tables(database):
+        store.command(statement)
+
+
+_COST_FIELDS = {"cost_status": "status", "cost_note": "note"}  # column -> Cost field, where they differ
+
+
+def _record(store: UsageStore, summary: RepriceSummary, started: datetime, since: datetime, until: datetime,
+            dry_run: bool, version: str) -> None:
+    by_model = {model: {"rows": t.rows, "old_total": format(t.old_total, "f"), "new_total": format(t.new_total, "f")}
+                for model, t in sorted(summary.by_model.items())}
+    old = sum((t.old_total for t in summary.by_model.values()), Decimal(0))
+    new = sum((t.new_total for t in summary.by_model.values()), Decimal(0))
+    columns = [[summary.run_id], [started], [datetime.now(timezone.utc)], [since], [until], [dry_run], [version],
+               [summary.rows], [summary.changed_rows], [old], [new], [json.dumps(by_model)]]
+    store.insert_columns("reprice_runs", queries.REPRICE_RUN_COLUMNS, columns)

@@ -1,0 +1,166 @@
+"""Price book features end to end: validate, quote, coverage, reprice and what-if on real stored data."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+
+import yaml
+
+from conftest import run_cli
+from payloads import llm_span, post, request
+
+CONTRACT_BOOK = """
+version: contract-test-1
+prices:
+  - id: acme-llm/v1
+    provider: openai
+    models: [acme-llm]
+    effective_from: 2020-01-01
+    input: "1"
+    cache_read: "0.5"
+    cache_write: "2"
+    cache_write_1h: "4"
+    output: "10"
+    reasoning: "20"
+    audio_input: "40"
+    per_request: "0.001"
+    tiers:
+      - above_input_tokens: 1000
+        input: "3"
+        output: "30"
+  - id: acme-llm/v1#batch
+    provider: openai
+    models: [acme-llm]
+    effective_from: 2020-01-01
+    service_tier: batch
+    input: "0.5"
+    output: "5"
+deployments:
+  - {provider: azure.ai.openai, name: prod-acme, model: acme-llm}
+adjustments:
+  - {id: globex-discount, tenant: globex, multiplier: "0.5", effective_from: 2020-01-01}
+"""
+MORE_ENTRIES = """  - {provider: azure.ai.openai, models: [acme-llm], effective_from: 2020-01-01, input: "1", output: "10"}
+  - {provider: aws.bedrock, models: ['anthropic.claude-3-5-haiku-20241022-v1:0'], effective_from: 2020-01-01,
+     input: "0.8", output: "4"}
+"""
+
+
+def _quote(config, *flags) -> dict:
+    return json.loads(run_cli("prices", "quote", "--config", str(config), *flags, check=False).stdout)
+
+
+def _config(tmp_path, book: str, data_dir=None) -> str:
+    (tmp_path / "book.yaml").write_text(book)
+    settings = {"pricing": {"price_books": [str(tmp_path / "book.yaml")]}}
+    if data_dir:
+        settings["data_dir"] = str(data_dir)
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
+    return str(tmp_path / "settings.yaml")
+
+
+def test_validate_reports_every_error_with_its_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\nprices:\n  - {provider: openai, models: [a], effective_from: 2026-01-01, input: 1.5,"
+                   " output: '1'}\n  - {provider: openai, models: [b], effective_from: someday, input: '1', output:"
+                   " '1'}\nadjustments:\n  - {tenant: acme}\n")
+    result = run_cli("prices", "validate", str(bad), check=False)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{bad}:3: prices[0]: 'input' must be quoted (\"1.5\") so it is an exact decimal",
+        f"{bad}:4: prices[1]: 'effective_from' must be a date or ISO datetime, got 'someday'",
+        f"{bad}:6: adjustments[0]: 'multiplier' is required (e.g. \"0.8\" for 20% off)",
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text(CONTRACT_BOOK)
+    assert "valid, version contract-test-1, 2 prices, 1 deployments, 1 adjustments" in run_cli(
+        "prices", "validate", str(good)).stdout
+
+
+def test_quote_applies_tiers_service_tiers_cache_kinds_fees_deployments_and_contracts(tmp_path):
+    config = _config(tmp_path, CONTRACT_BOOK)
+    base = ["--provider", "openai", "--model", "acme-llm"]
+    # 1000 input (not above the tier): 300 uncached incl. 100 audio, 200 cache read, 400 cache write of
+    # which 100 for 1 hour; 500 output incl. 100 reasoning.
+    cost = _quote(config, *base, "--input", "1000", "--cache-read", "200", "--cache-write", "400",
+                  "--cache-write-1h", "100", "--audio-input", "100", "--output", "500", "--reasoning", "100")
+    expected = {"input_cost_usd": "0.000300000000",        # 300 x 1
+                "cache_read_cost_usd": "0.000100000000",   # 200 x 0.5
+                "cache_write_cost_usd": "0.001000000000",  # 300 x 2 + 100 x 4
+                "audio_cost_usd": "0.004000000000",        # 100 x 40
+                "output_cost_usd": "0.004000000000",       # 400 x 10
+                "reasoning_cost_usd": "0.002000000000",    # 100 x 20
+                "request_fee_usd": "0.001000000000", "cost_usd": "0.012400000000",
+                "status": "priced", "price_tier": "", "price_id": "acme-llm/v1"}
+    assert {key: cost[key] for key in expected} == expected
+    above = _quote(config, *base, "--input", "1001", "--output", "1")  # the whole call at the tier's rates
+    assert (above["price_tier"], above["cost_usd"]) == (">1000", "0.004033000000")  # 1001x3 + 1x30 + fee
+    batch = _quote(config, *base, "--input", "1000", "--output", "100", "--service-tier", "batch")
+    assert (batch["price_id"], batch["cost_usd"]) == ("acme-llm/v1#batch", "0.001000000000")
+    flex = _quote(config, *base, "--input", "1000", "--output", "100", "--service-tier", "flex")
+    assert flex["status"] == "estimated" and "no 'flex' service-tier price" in flex["note"]
+    contract = _quote(config, *base, "--input", "1000", "--output", "100", "--tenant", "globex")
+    assert (contract["cost_usd"], contract["price_multiplier"]) == ("0.001500000000", "0.5")  # (0.001 in + 0.001 out + 0.001 fee) / 2
+    (tmp_path / "book.yaml").write_text(CONTRACT_BOOK.replace("deployments:", MORE_ENTRIES + "deployments:"))
+    azure = _quote(config, "--provider", "azure.ai.openai", "--model", "prod-acme", "--input", "1000000")
+    assert azure["cost_usd"] == "1.000000000000"
+    bedrock = _quote(config, "--provider", "aws.bedrock", "--model", "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                     "--input", "1000000")
+    assert (bedrock["status"], bedrock["cost_usd"]) == ("priced", "0.800000000000")  # region prefix stripped
+
+
+def _ingest(receiver, spans) -> None:
+    assert post(receiver.http_url, request(*spans).SerializeToString(), "application/x-protobuf")[0] == 200
+
+
+def test_coverage_reprice_and_whatif_on_stored_calls(receiver_factory, tmp_path):
+    receiver = receiver_factory()
+    trace = os.urandom(16)
+    _ingest(receiver, [llm_span(trace, "mystery-9000", 2_000_000, 1_000_000),
+                       llm_span(trace, "mystery-9000", 1_000_000, 0),
+                       llm_span(trace, "gpt-4o-mini", 1_000_000, 1_000_000)])
+    receiver.stop()
+    data = str(receiver.data_dir)
+    coverage = [json.loads(line) for line in run_cli("prices", "coverage", "--data-dir", data, "--json").stdout.splitlines()]
+    assert [(r["model"], r["calls"], r["input_tokens"], r["now_priced_by"]) for r in coverage] == [
+        ("mystery-9000", 2, 3_000_000, "")]
+
+    config = _config(tmp_path, "version: fix-1\nprices:\n  - {id: mystery/v1, provider: openai, models: "
+                     "[mystery-9000], effective_from: 2020-01-01, input: '1', output: '2'}\n", data)
+    coverage = json.loads(run_cli("prices", "coverage", "--config", config, "--json").stdout)
+    assert coverage["now_priced_by"] == "mystery/v1"
+
+    dry = run_cli("reprice", "--config", config, "--since", "1d", "--dry-run")
+    assert "3 calls checked, 2 would change" in dry.stdout and "nothing written" in dry.stdout
+    assert "partition" in dry.stderr  # progress
+    before = run_cli("sql", "--data-dir", data, "SELECT count() AS n FROM llmcost.llm_usage WHERE cost_usd IS NULL")
+    assert json.loads(before.stdout) == {"n": 2}
+
+    done = run_cli("reprice", "--config", config, "--since", "1d")
+    assert "3 calls checked, 2 changed" in done.stdout
+    rows = run_cli("sql", "--data-dir", data, "SELECT request_model, cost_usd, cost_status, price_id FROM "
+                   "llmcost.llm_usage ORDER BY request_model, cost_usd").stdout
+    assert [json.loads(line) for line in rows.splitlines()] == [
+        {"request_model": "gpt-4o-mini", "cost_usd": "0.75", "cost_status": "priced",
+         "price_id": "openai/gpt-4o-mini@2023-01-01"},
+        {"request_model": "mystery-9000", "cost_usd": "1", "cost_status": "priced", "price_id": "mystery/v1"},
+        {"request_model": "mystery-9000", "cost_usd": "4", "cost_status": "priced", "price_id": "mystery/v1"},
+    ]
+    stats = json.loads(run_cli("stats", "--data-dir", data, "--json").stdout)
+    assert (stats["calls"], Decimal(stats["cost_usd"])) == (3, Decimal("5.75"))  # the totals agree
+    runs = run_cli("sql", "--data-dir", data, "SELECT dry_run, rows, changed_rows, old_total_usd, new_total_usd "
+                   "FROM llmcost.reprice_runs ORDER BY started_at").stdout
+    assert [json.loads(line) for line in runs.splitlines()] == [
+        {"dry_run": True, "rows": 3, "changed_rows": 2, "old_total_usd": "0.75", "new_total_usd": "5.75"},
+        {"dry_run": False, "rows": 3, "changed_rows": 2, "old_total_usd": "0.75", "new_total_usd": "5.75"},
+    ]
+
+    whatif = [json.loads(line) for line in run_cli(
+        "whatif", "--config", config, "--model", "gpt-4o-mini", "--since", "1d", "--json").stdout.splitlines()]
+    # 4M input and 2M output at gpt-4o-mini's 0.15 / 0.60 per million
+    assert whatif[-1] == {"provider": "", "model": "TOTAL", "calls": 3, "actual_usd": "5.75", "unpriced_calls": 0,
+                          "as_gpt-4o-mini_usd": "1.800000000000", "estimated_calls": 0}
+    narrowed = run_cli("whatif", "--config", config, "--model", "gpt-4o-mini", "--since", "1d", "--tenant", "nobody")
+    assert "no LLM calls in this range" in narrowed.stderr
