@@ -57,3 +57,18 @@ def test_non_calls_and_errors():
     assert failed.error_type == "_OTHER"
     with pytest.raises(InvalidSpan, match="is a boolean"):
         extract_call(_span({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": True}))
+
+
+def test_one_hour_cache_writes_and_audio_are_parts_of_their_totals():
+    native = extract_call(_span({
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic", "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.cache_write.input_tokens": 500, "gen_ai.usage.output_tokens": 5,
+        "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 200,
+    }))
+    assert (native.cache_write_tokens, native.cache_write_1h_tokens) == (500, 200)
+    audio = extract_call(_span({
+        "openinference.span.kind": "LLM", "llm.system": "openai", "llm.model_name": "gpt-4o-audio-preview",
+        "llm.token_count.prompt": 300, "llm.token_count.prompt_details.audio": 250,
+        "llm.token_count.completion": 40, "llm.token_count.completion_details.audio": 900,
+    }))
+    assert (audio.audio_input_tokens, audio.audio_output_tokens) == (250, 40)  # never more than the total

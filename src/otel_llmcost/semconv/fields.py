@@ -31,6 +31,9 @@ class Fields:
     cache_read: tuple[str, ...] = ()
     cache_write: tuple[str, ...] = ()
     reasoning: tuple[str, ...] = ()
+    cache_write_1h: tuple[str, ...] = ("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",)
+    audio_input: tuple[str, ...] = ("gen_ai.usage.audio.input_tokens",)  # the genai repo's per-modality names
+    audio_output: tuple[str, ...] = ("gen_ai.usage.audio.output_tokens",)
     error_type: tuple[str, ...] = ("error.type",)
     streaming: tuple[str, ...] = ()
     ttft_seconds: tuple[str, ...] = ()
@@ -90,6 +93,10 @@ def read_call(
         server_address=server_address,
         emitter_cost_usd=_decimal(first(attributes, fields.emitter_cost)),
         usage_issue="; ".join(i for i in issues if i),
+        # Parts of the counts above, priced at their own rates: never larger than what they are part of.
+        cache_write_1h_tokens=min(token_count(attributes, fields.cache_write_1h), cache_write),
+        audio_input_tokens=min(token_count(attributes, fields.audio_input), input_tokens),
+        audio_output_tokens=min(token_count(attributes, fields.audio_output), output_tokens),
     )
 
 

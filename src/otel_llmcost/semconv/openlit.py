@@ -33,6 +33,8 @@ FIELDS = Fields(
     cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.prompt_tokens_details.cache_creation_tokens"),
     reasoning=("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens",
                "gen_ai.usage.reasoning.output_tokens"),
+    audio_input=("gen_ai.usage.prompt_tokens_details.audio_tokens", "gen_ai.usage.audio.input_tokens"),
+    audio_output=("gen_ai.usage.completion_tokens_details.audio_tokens", "gen_ai.usage.audio.output_tokens"),
     streaming=("gen_ai.request.is_stream", "gen_ai.is_streaming", "gen_ai.request.stream"),
     ttft_seconds=("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_chunk"),
     service_tier=genai.FIELDS.service_tier,
