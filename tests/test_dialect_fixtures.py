@@ -106,6 +106,22 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "messages": [ok(MESSAGES)], "messages_stream": [ok((100, 0, 0, 25, 0))],
         "messages_stream_raw": [ok((100, 0, 0, 25, 0))], "anthropic_rate_limited_retry": retried(MESSAGES),
     },
+    "litellm": {
+        # Cache counts come from LiteLLM's usage_object; the retry is the app's own loop.
+        "chat": [ok(CHAT)], "chat_stream": [ok(STREAM)], "embeddings": [ok(EMBED, "embeddings")],
+        "anthropic_messages": [ok(MESSAGES)], "rate_limited_retry": retried(CHAT),
+    },
+    "litellm-active-span": {
+        # LiteLLM's default stamps both tries of the retry onto the one app span: one call is all it shows.
+        "chat": [ok(CHAT)], "embeddings": [ok(EMBED, "embeddings")], "anthropic_messages": [ok(MESSAGES)],
+        "rate_limited_retry": [ok(CHAT)],
+    },
+    "langfuse": {
+        "generation": [ok(MESSAGES)], "generation_anthropic_keys": [ok(MESSAGES)], "embedding": [ok(EMBED, "embeddings")],
+        "openai_integration": [ok(CHAT)], "openai_integration_stream": [ok(STREAM)],
+        "openai_integration_embeddings": [ok(EMBED, "embeddings")],
+        "openai_integration_rate_limited_retry": retried(CHAT),
+    },
     "pydantic-ai": {
         "agent_run": [ok(CHAT)], "agent_run_responses": [ok(RESPONSES)], "agent_tool_loop": [ok(CHAT), ok(CHAT)],
         "anthropic_run": [ok(MESSAGES)], "stream": [ok(STREAM)], "model_error": [failed()],
@@ -139,6 +155,9 @@ EXPECTED["openinference-anthropic-with-native"] = EXPECTED["openinference-anthro
 EXPECTED["traceloop-anthropic-with-native"] = {**EXPECTED["traceloop-anthropic"], **{
     name: [ok(MESSAGES)] for name in ("messages_stream", "messages_stream_raw")}}
 EXPECTED["pydantic-ai-summed-usage"] = EXPECTED["pydantic-ai"]
+EXPECTED["litellm-semconv"] = EXPECTED["litellm"]
+# The app's openai-v2 span and the proxy's litellm_request for each call: one row, the proxy's provider.
+EXPECTED["litellm-proxy"] = EXPECTED["litellm"]
 EXPECTED["pydantic-ai-format2"] = EXPECTED["pydantic-ai"]
 EXPECTED["vercel-ai-supplemental"] = {**EXPECTED["vercel-ai"], **{
     name: [ok(RESPONSES)] * len(EXPECTED["vercel-ai"][name])
@@ -153,14 +172,19 @@ DIMENSIONS = {
     ("vercel-ai", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
     ("vercel-ai-legacy", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
     ("vercel-ai-v4", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
+    ("langfuse", "generation"): ("user-42", "session-1", "capture", {"customer_id": "cust-3"}),
+    ("langfuse", "openai_integration"): ("user-7", "session-2", "capture", {}),
 }
+TAGS = {("langfuse", "generation"): ["capture", "manual"]}
 
-#: What the instrumentation reported as the call's cost, kept apart from ours: (fixture, scenario) -> USD.
+#: What the instrumentation reported as the call's cost, kept apart from ours: (fixture, scenario) -> USD, at the
+#: store's 12 decimal places (LiteLLM reports the float 0.0009525000000000001).
 EMITTER_COSTS = {("openlit", "chat"): "0.0000345", ("pydantic-ai", "agent_run"): "0.0000345",
+                 ("litellm", "anthropic_messages"): "0.0009525", ("langfuse", "generation"): "0.0009525",
                  ("openlit", "messages"): "0.0009525", ("pydantic-ai", "anthropic_run"): "0.0009525"}
 
 ROWS = """
-SELECT emitter_cost_usd, user_id, session_id, feature, metadata, request_id, attempt, status, operation, input_tokens, cache_read_tokens, cache_write_tokens,
+SELECT emitter_cost_usd, tags, user_id, session_id, feature, metadata, request_id, attempt, status, operation, input_tokens, cache_read_tokens, cache_write_tokens,
        output_tokens, reasoning_tokens, request_model, response_model, cost_usd, cost_status, tenant_id,
        instrumentation
 FROM llmcost.llm_usage ORDER BY request_id, ts, attempt
@@ -207,6 +231,9 @@ def test_fixture_rows(name, receiver_factory, tmp_path):
             for row in (r for r in rows if r["request_id"] == scenario):
                 assert (row["user_id"], row["session_id"], row["feature"]) == (user, session, feature)
                 assert metadata.items() <= row["metadata"].items()
+    for (fixture_name, scenario), tags in TAGS.items():
+        if fixture_name == name:
+            assert [r["tags"] for r in rows if r["request_id"] == scenario] == [tags]
     for (fixture_name, scenario), reported in EMITTER_COSTS.items():
         if fixture_name == name:
             [row] = [r for r in rows if r["request_id"] == scenario]

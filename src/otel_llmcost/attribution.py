@@ -9,13 +9,14 @@ land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) i
 
 `attempt` numbers the tries of one logical call within a request. Unless the app states it (the
 `attempt` keys), tries are the calls of the same request with the same parent span, provider, operation and
-requested model, in start order: a call right after a failed one is its retry (attempt + 1), a call after a
+model (a dated snapshot counting as its alias), in start order: a call right after a failed one is its retry (attempt + 1), a call after a
 successful one starts again at attempt 1.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Mapping, Sequence
 
 from otel_llmcost.config import METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
@@ -23,6 +24,8 @@ from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import Attribution, LlmCall, SpanRecord
 
 _MAX_DEPTH = 256  # guards against parent cycles in malformed traces
+# A failed try may name the requested model and its retry the dated snapshot that answered.
+_SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 _DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id")
 
 
@@ -74,7 +77,8 @@ class Attributor:
             if stated.isdigit() and int(stated) > 0:
                 attempts[index] = int(stated)
                 continue
-            key = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation, call.request_model)
+            model = _SNAPSHOT_SUFFIX.sub("", (call.request_model or call.response_model).lower())
+            key = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation, model)
             last = previous.get(key)
             attempts[index] = last[0] + 1 if last is not None and last[1] else 1
             previous[key] = (attempts[index], bool(call.error_type))
@@ -130,4 +134,13 @@ def _json(value, kind: type):
 
 
 def _text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """Metadata as text; Langfuse v5 JSON-encodes string values ('"cust-3"'), which we decode once."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                return value
+            return decoded if isinstance(decoded, str) else value
+        return value
+    return json.dumps(value)

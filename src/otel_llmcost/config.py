@@ -49,7 +49,7 @@ DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 #: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
 METADATA_PREFIXES = (
     "otel_llmcost.metadata.", "ai.telemetry.metadata.", "ai.settings.context.", "traceloop.association.properties.",
-    "langfuse.trace.metadata.", "langfuse.observation.metadata.",
+    "langfuse.trace.metadata.",
 )
 #: JSON-object attributes merged into `metadata` (OpenInference's `metadata`).
 METADATA_JSON_KEYS = ("metadata",)

@@ -7,8 +7,10 @@ Two rules, applied to the calls of one trace:
    the other's ancestor or sibling, their time ranges overlap, they name the same model and operation, and
    their token counts do not contradict each other. (An instrumentation library wrapping the provider
    SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
-   and each of its missing facts is filled from the other. The row's parent is the outer span's parent,
-   where the call sits in the app (retries of a call are recognised by it).
+   and each of its missing facts is filled from the other. Which provider and model were called is taken
+   from the inner span when it says: it is closer to the provider (a proxy knows the upstream that the
+   app's OpenAI-protocol span cannot). The row's parent is the outer span's parent, where the call sits
+   in the app (retries of a call are recognised by it).
 2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
    (an agent or chain span that reports its children's usage) and is not billed.
 
@@ -26,6 +28,7 @@ from otel_llmcost.model import LlmCall, SpanRecord
 Pair = tuple[SpanRecord, LlmCall]
 _TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _MAX_DEPTH = 256
+_IDENTITY_FIELDS = ("provider", "request_model", "response_model")
 
 
 def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> list[Pair]:
@@ -100,6 +103,10 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
             filled[field.name] = mine
         elif mine in (None, "", 0) and theirs not in (None, "", 0):
             filled[field.name] = theirs
+    inner_call = inner_first[0][1]
+    for name in _IDENTITY_FIELDS:
+        if getattr(inner_call, name):
+            filled[name] = getattr(inner_call, name)
     filled["dialect"] = f"{call.dialect}+{other[1].dialect}"
     return span, replace(call, **filled)
 

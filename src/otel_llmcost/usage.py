@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from otel_llmcost.attribution import Attributor
 from otel_llmcost.dedupe import count_once
-from otel_llmcost.model import UsageRow
+from otel_llmcost.model import LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.semconv import InvalidSpan, extract_call
 from otel_llmcost.tracebuffer import TraceGroup
@@ -35,7 +36,7 @@ def build_usage_rows(
             calls.append((span, call))
     if not calls:
         return []
-    calls = count_once(calls, group.context)
+    calls = [(span, _with_provider(call, price_book)) for span, call in count_once(calls, group.context)]
     attributions = attributor.attribute(calls, group.context)
     rows = []
     for (span, call), who in zip(calls, attributions):
@@ -98,3 +99,11 @@ def build_usage_rows(
             )
         )
     return rows
+
+
+def _with_provider(call: LlmCall, price_book: PriceBook) -> LlmCall:
+    """Some emitters (Langfuse, LiteLLM embeddings) name no provider: the price book knows the model's."""
+    if call.provider or not (call.request_model or call.response_model):
+        return call
+    providers = price_book.providers_for(call.response_model or call.request_model)
+    return replace(call, provider=providers[0]) if providers else call

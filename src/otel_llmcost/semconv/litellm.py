@@ -1,51 +1,92 @@
-"""LiteLLM's OpenTelemetry callback (SDK and proxy): the `litellm_request` span.
+"""LiteLLM's OpenTelemetry callback, SDK and proxy, in its three shapes.
 
 Source: https://github.com/BerriAI/litellm/blob/main/litellm/integrations/opentelemetry.py
-`gen_ai.system` is LiteLLM's custom_llm_provider and the model may carry it as a prefix ("openai/gpt-4o").
-The proxy's own `Received Proxy Server Request` span wraps the call and is never billed. LiteLLM's price
-estimate is reported as gen_ai.cost.total_cost.
+* A `litellm_request` span (the proxy, or the SDK given a parent span); the proxy's `Received Proxy Server
+  Request` and helper spans (`raw_gen_ai_request`, `auth`, `router`...) are never billed.
+* With `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: `chat <model>` / `embeddings <model>`
+  spans of scope `litellm`.
+* By default in the SDK: the same attributes stamped onto the app's active span (`litellm.call_id` marks it).
+LiteLLM normalises usage to OpenAI's shape (prompt tokens include the cache). Cache counts are attributes
+only in the opt-in mode for Anthropic; otherwise they are in `metadata.usage_object`, a Python repr of the
+usage, which is parsed as a literal. `gen_ai.system` is empty for embeddings: the provider then comes from
+the `litellm.provider.model` prefix. LiteLLM's price estimate is gen_ai.cost.total_cost.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
-from otel_llmcost.semconv.fields import UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.values import text
 
 NAME = "litellm"
 
+_USAGE_OBJECT = "metadata.usage_object"
 FIELDS = Fields(
-    provider=("gen_ai.system", "gen_ai.provider.name"),
+    provider=("gen_ai.system", "gen_ai.provider.name", "error.llm_provider"),
     request_model=genai.FIELDS.request_model,
     response_model=genai.FIELDS.response_model,
     response_id=genai.FIELDS.response_id,
     input=genai.FIELDS.input,
     output=genai.FIELDS.output,
-    cache_read=genai.FIELDS.cache_read,
-    cache_write=genai.FIELDS.cache_write,
-    reasoning=genai.FIELDS.reasoning,
+    cache_read=(*genai.FIELDS.cache_read, "usage.cache_read"),
+    cache_write=(*genai.FIELDS.cache_write, "usage.cache_write"),
+    reasoning=(*genai.FIELDS.reasoning, "usage.reasoning"),
     streaming=("llm.is_streaming", "gen_ai.request.stream"),
     emitter_cost=("gen_ai.cost.total_cost",),
 )
-_EMBEDDING_TYPES = ("embedding", "aembedding")
+_OPERATIONS = {"completion": "chat", "acompletion": "chat", "chat": "chat", "text_completion": "text_completion",
+               "embedding": "embeddings", "aembedding": "embeddings", "embeddings": "embeddings"}
+_CALL_SPAN = "litellm_request"
+_NEVER_CALLS = frozenset({"Received Proxy Server Request", "Failed Proxy Server Request"})
+_MAX_USAGE_REPR = 20_000  # literal_eval is safe, but not free: never on a huge string
 
-KEYS = FIELDS.keys() | {"llm.request.type"}
+KEYS = FIELDS.keys() | {"llm.request.type", "litellm.call_id", "litellm.provider.model", _USAGE_OBJECT,
+                        "gen_ai.operation.name"}
 PREFIXES: tuple[str, ...] = ()
 
 
 def recognises(span: SpanRecord) -> bool:
-    return span.name in ("litellm_request", "Received Proxy Server Request") or span.scope_name.startswith("litellm")
+    return (span.name == _CALL_SPAN or span.name in _NEVER_CALLS or span.scope_name.startswith("litellm")
+            or "litellm.call_id" in span.attributes)
 
 
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.name != "litellm_request":
-        return None
-    call_type = str(span.attributes.get("llm.request.type", "completion")).lower()
-    operation = "embeddings" if call_type in _EMBEDDING_TYPES else "chat"
-    call = read_call(span, FIELDS, NAME, input_convention=UNKNOWN, output_convention=UNKNOWN, operation=operation)
+    attributes = span.attributes
+    kind = str(attributes.get("llm.request.type") or attributes.get("gen_ai.operation.name") or "").lower()
+    operation = _OPERATIONS.get(kind)
+    if operation is None or span.name in _NEVER_CALLS:
+        return None  # proxy wrappers, helper spans, and call types not priced by tokens
+    with_usage = {**attributes, **_usage_object(attributes.get(_USAGE_OBJECT))}
+    provider = text(with_usage, FIELDS.provider) or text(with_usage, ("litellm.provider.model",)).split("/")[0]
+    inclusive = any(key.startswith("usage.") for key in with_usage) or "gen_ai.usage.cache_read.input_tokens" in with_usage
+    call = read_call(replace(span, attributes=with_usage), FIELDS, NAME,
+                     input_convention=INCLUSIVE if inclusive else UNKNOWN, output_convention=UNKNOWN,
+                     operation=operation, provider=provider)
     prefix = call.provider + "/"
     if call.request_model.startswith(prefix):
         call = replace(call, request_model=call.request_model[len(prefix):])
     return call
+
+
+def _usage_object(value) -> dict:
+    """Cache and reasoning counts from LiteLLM's Python-repr usage (OpenAI and Anthropic field names)."""
+    if not isinstance(value, str) or len(value) > _MAX_USAGE_REPR:
+        return {}
+    try:
+        usage = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return {}
+    if not isinstance(usage, dict):
+        return {}
+    prompt = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    found = {
+        "usage.cache_read": usage.get("cache_read_input_tokens") or prompt.get("cached_tokens"),
+        "usage.cache_write": usage.get("cache_creation_input_tokens") or prompt.get("cache_creation_tokens"),
+        "usage.reasoning": completion.get("reasoning_tokens") if isinstance(completion, dict) else None,
+    }
+    return {key: value for key, value in found.items() if isinstance(value, int) and value > 0}

@@ -58,13 +58,18 @@ def flag(attributes: Mapping, keys: Iterable[str]) -> bool:
     return bool(value)
 
 
-_STATUS_ERROR = 2
+_STATUS_OK, _STATUS_ERROR = 1, 2
 # "RateLimitError: Error code: 429 ..." -> RateLimitError (instrumentations that only set the status)
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception))\b")
 
 
 def error_type(span, keys: Iterable[str]) -> str:
-    """The call's error type: the emitter's, else the exception named by the status, else "_OTHER"."""
+    """The call's error type: the emitter's, else the exception named by the status, else "_OTHER".
+
+    A status explicitly set to OK wins over a leftover error.type (LiteLLM stamps a failed try's
+    attributes on the span its successful retry then completes)."""
+    if span.status_code == _STATUS_OK:
+        return ""
     stated = text(span.attributes, keys)
     if stated:
         return stated
