@@ -20,7 +20,7 @@ os.environ.setdefault("LANGFUSE_PUBLIC_KEY", "pk-lf-capture")
 os.environ.setdefault("LANGFUSE_SECRET_KEY", "sk-lf-capture")
 os.environ.setdefault("LANGFUSE_BASE_URL", "http://127.0.0.1:9")
 
-from _common import scenario  # noqa: E402
+from _common import CLAUDE, MESSAGES, OPENAI_SCENARIOS, openai_scenarios, scenario  # noqa: E402
 
 # This script is itself named langfuse.py: drop its folder from sys.path so `import langfuse` finds the package.
 _here = Path(__file__).resolve().parent
@@ -45,15 +45,13 @@ langfuse = Langfuse(
 from langfuse.openai import OpenAI  # noqa: E402  (the drop-in wrapper; uses get_client(), i.e. the client above)
 
 client = OpenAI(max_retries=0)
-messages = [{"role": "user", "content": "What is the capital of France?"}]
-CLAUDE = "claude-sonnet-4-5"
 
 with scenario("generation"):
     # A hand-reported Anthropic call with Langfuse's own usage keys: input EXCLUDES the cache buckets.
     with propagate_attributes(user_id="user-42", session_id="session-1", tags=["capture", "manual"],
                               metadata={"customer_id": "cust-3"}):
         with langfuse.start_as_current_observation(
-            as_type="generation", name="anthropic-messages", model=CLAUDE, input=messages,
+            as_type="generation", name="anthropic-messages", model=CLAUDE, input=MESSAGES,
             model_parameters={"max_tokens": 256},
         ) as generation:
             generation.update(
@@ -73,21 +71,9 @@ with scenario("embedding"):
 with scenario("openai_integration"):
     # langfuse.openai: the stand-in's chat usage prompt_tokens=120 incl. cached 20, completion_tokens=30.
     with propagate_attributes(user_id="user-7", session_id="session-2"):
-        client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-with scenario("openai_integration_stream"):
-    for _ in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
-                                            stream_options={"include_usage": True}):
-        pass
-with scenario("openai_integration_embeddings"):
-    client.embeddings.create(model="text-embedding-3-small", input="hello")
-with scenario("openai_integration_rate_limited_retry"):
-    # The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds.
-    retry_messages = [{"role": "user", "content": "rate-limit-once please"}]
-    for attempt in range(2):
-        try:
-            client.chat.completions.create(model="gpt-4o-mini", messages=retry_messages)
-            break
-        except Exception:  # openai.RateLimitError
-            continue
+        OPENAI_SCENARIOS["chat"](client)
+openai_scenarios(client, include=("chat_stream", "embeddings", "rate_limited_retry"), names={
+    "chat_stream": "openai_integration_stream", "embeddings": "openai_integration_embeddings",
+    "rate_limited_retry": "openai_integration_rate_limited_retry"})
 langfuse.flush()
 provider.shutdown()

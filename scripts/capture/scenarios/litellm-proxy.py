@@ -25,8 +25,8 @@ from pathlib import Path
 os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"  # as openai-v2.py
 
 import httpx  # noqa: E402
-from _common import scenario, setup  # noqa: E402
-from openai import OpenAI, RateLimitError  # noqa: E402
+from _common import CLAUDE, MESSAGES, openai_scenarios, scenario, setup  # noqa: E402
+from openai import OpenAI  # noqa: E402
 from opentelemetry import propagate  # noqa: E402
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: E402
 
@@ -86,30 +86,12 @@ try:
     OpenAIInstrumentor().instrument()
     http_client = httpx.Client(event_hooks={"request": [lambda request: propagate.inject(request.headers)]})
     client = OpenAI(base_url=f"{proxy_url}/v1", api_key=MASTER_KEY, max_retries=0, http_client=http_client)
-    messages = [{"role": "user", "content": "What is the capital of France?"}]
-
-    with scenario("chat"):
-        client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-    with scenario("chat_stream"):
-        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
-                                                stream_options={"include_usage": True}):
-            pass
-    with scenario("embeddings"):
-        client.embeddings.create(model="text-embedding-3-small", input="hello")
+    openai_scenarios(client, include=("chat", "chat_stream", "embeddings"))
     with scenario("anthropic_messages"):
         # OpenAI-format request to the proxy, which calls the stand-in's Anthropic route.
-        client.chat.completions.create(model="claude-sonnet-4-5", messages=messages, max_tokens=256)
-    with scenario("rate_limited_retry"):
-        # The app's own retry loop: attempt 1 fails with 429 (passed through by the proxy), attempt 2 succeeds.
-        retry_messages = [{"role": "user", "content": "rate-limit-once please"}]
-        for attempt in range(2):
-            try:
-                client.chat.completions.create(model="gpt-4o-mini", messages=retry_messages)
-                break
-            except RateLimitError:
-                continue
-        else:
-            raise SystemExit("rate_limited_retry: no attempt succeeded")
+        client.chat.completions.create(model=CLAUDE, messages=MESSAGES, max_tokens=256)
+    # The proxy passes the stand-in's 429 through to the app's own retry loop.
+    openai_scenarios(client, include=("rate_limited_retry",))
     provider.shutdown()
     time.sleep(7)  # the proxy's BatchSpanProcessor exports every 5 s
 finally:

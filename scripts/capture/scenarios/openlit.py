@@ -19,16 +19,14 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import scenario
+from _common import anthropic_scenarios, openai_scenarios
 
 # This script is itself named openlit.py: drop its folder from sys.path so `import openlit` finds the package.
 _here = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
 import openlit  # noqa: E402
 from anthropic import Anthropic  # noqa: E402
-from anthropic import RateLimitError as AnthropicRateLimitError  # noqa: E402
 from openai import OpenAI  # noqa: E402
-from openai import RateLimitError as OpenAIRateLimitError  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 
 PRICING = {
@@ -55,51 +53,11 @@ openlit.init(
 
 openai_client = OpenAI(max_retries=0)
 anthropic_client = Anthropic(max_retries=0)
-messages = [{"role": "user", "content": "What is the capital of France?"}]
-CLAUDE = "claude-sonnet-4-5"
-
-with scenario("chat"):
-    openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-with scenario("chat_stream"):
-    for _ in openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
-                                                   stream_options={"include_usage": True}):
-        pass
-with scenario("embeddings"):
-    openai_client.embeddings.create(model="text-embedding-3-small", input="hello")
-with scenario("responses"):
-    # The Responses API: the stand-in reports input_tokens=200 incl. cached 50, output_tokens=40 incl. reasoning 10.
-    openai_client.responses.create(model="gpt-4o-mini", input="What is the capital of France?")
-with scenario("rate_limited_retry"):
-    # The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds.
-    retry_messages = [{"role": "user", "content": "rate-limit-once please"}]
-    for attempt in range(2):
-        try:
-            openai_client.chat.completions.create(model="gpt-4o-mini", messages=retry_messages)
-            break
-        except OpenAIRateLimitError:
-            continue
-with scenario("messages"):
-    anthropic_client.messages.create(model=CLAUDE, max_tokens=256, messages=messages)
-with scenario("messages_stream"):
-    # The SDK's stream helper.
-    with anthropic_client.messages.stream(model=CLAUDE, max_tokens=256, messages=messages) as stream:
-        for _ in stream.text_stream:
-            pass
-with scenario("messages_stream_raw"):
-    # stream=True: the raw event stream.
-    for _ in anthropic_client.messages.create(model=CLAUDE, max_tokens=256, messages=messages, stream=True):
-        pass
-with scenario("anthropic_rate_limited_retry"):
-    # The app's own retry loop against Anthropic: attempt 1 fails with 429, attempt 2 succeeds.
-    retry_messages = [{"role": "user", "content": "rate-limit-once anthropic please"}]
-    for attempt in range(2):
-        try:
-            anthropic_client.messages.create(model=CLAUDE, max_tokens=256, messages=retry_messages)
-            break
-        except AnthropicRateLimitError:
-            continue
-with scenario("sdk_retry"):
-    # The SDK's own retry (max_retries=1): the first HTTP attempt gets 429, the SDK retries inside the one call.
-    OpenAI(max_retries=1).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "rate-limit-once sdk retry"}])
+openai_scenarios(openai_client, include=("chat", "chat_stream", "embeddings", "responses", "rate_limited_retry"))
+# The app's own retry loop against Anthropic, under its own name and prompt.
+anthropic_scenarios(anthropic_client,
+                    include=("messages", "messages_stream", "messages_stream_raw", "rate_limited_retry"),
+                    names={"rate_limited_retry": "anthropic_rate_limited_retry"},
+                    retry_prompt="rate-limit-once anthropic please")
+openai_scenarios(openai_client, include=("sdk_retry",))
 trace.get_tracer_provider().shutdown()

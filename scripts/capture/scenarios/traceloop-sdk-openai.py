@@ -14,7 +14,7 @@ import os
 
 os.environ.setdefault("TRACELOOP_TELEMETRY", "false")
 
-from _common import scenario  # noqa: E402
+from _common import GPT, MESSAGES, openai_scenarios, scenario  # noqa: E402
 from openai import OpenAI  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
@@ -30,19 +30,12 @@ Traceloop.init(
     instruments={Instruments.OPENAI},
 )
 client = OpenAI(max_retries=0)
-messages = [{"role": "user", "content": "What is the capital of France?"}]
-
-with scenario("chat"):
-    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-with scenario("chat_stream"):
-    for _ in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
-                                            stream_options={"include_usage": True}):
-        pass
+openai_scenarios(client, include=("chat", "chat_stream"))
 
 
 @task(name="ask_model")
 def ask_model():
-    return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    return client.chat.completions.create(model=GPT, messages=MESSAGES)
 
 
 @workflow(name="answer_question")
@@ -56,7 +49,7 @@ def answer_question():
 with scenario("association_properties"):
     # Plain calls with association properties in the context (no workflow).
     Traceloop.set_association_properties({"user_id": "user-42", "session_id": "session-1", "customer_id": "cust-3"})
-    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    client.chat.completions.create(model=GPT, messages=MESSAGES)
 with scenario("workflow"):
     # workflow -> task -> chat, and an embeddings call directly in the workflow.
     answer_question()
