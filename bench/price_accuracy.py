@@ -73,19 +73,9 @@ def golden_parts(price: dict, u: dict) -> dict[str, Decimal]:
 
 
 def load_ours():
-    from otel_llmcost.pricing import load_price_book
-    book = load_price_book()
-    try:
-        from otel_llmcost.pricing.quote import quote
-    except ImportError:  # before quote() existed: the same LlmCall -> price_call() path by hand
-        from otel_llmcost.model import LlmCall
-        from otel_llmcost.pricing import price_call
+    from otel_llmcost.pricing import load_price_book, quote
 
-        def quote(book, provider, model, usage, at, service_tier="", tenant=""):
-            call = LlmCall(dialect="bench", provider=provider, operation="chat", request_model=model,
-                           response_model="", response_id="", error_type="", streaming=False, ttft_ms=None,
-                           service_tier=service_tier, server_address="", **usage)
-            return price_call(call, at, book, tenant=tenant)
+    book = load_price_book()
     return lambda c: quote(book, c["provider"], c["model"], c["usage"], c["at"], c.get("service_tier", ""))
 
 
