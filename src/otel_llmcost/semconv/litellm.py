@@ -19,19 +19,16 @@ from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
-from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, read_call
 from otel_llmcost.semconv.values import text
 
 NAME = "litellm"
 
 _USAGE_OBJECT = "metadata.usage_object"
-FIELDS = Fields(
+FIELDS = replace(  # the OpenTelemetry names, plus LiteLLM's own
+    genai.FIELDS,
     provider=("gen_ai.system", "gen_ai.provider.name", "error.llm_provider"),
-    request_model=genai.FIELDS.request_model,
-    response_model=genai.FIELDS.response_model,
-    response_id=genai.FIELDS.response_id,
-    input=genai.FIELDS.input,
-    output=genai.FIELDS.output,
+    operation=(),
     cache_read=(*genai.FIELDS.cache_read, "usage.cache_read"),
     cache_write=(*genai.FIELDS.cache_write, "usage.cache_write"),
     reasoning=(*genai.FIELDS.reasoning, "usage.reasoning"),

@@ -15,20 +15,14 @@ from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
-from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, read_call
 from otel_llmcost.semconv.providers import normalize_provider
 from otel_llmcost.semconv.values import text
 
 NAME = "openlit"
 
-FIELDS = Fields(
-    provider=genai.FIELDS.provider,
-    operation=genai.FIELDS.operation,
-    request_model=genai.FIELDS.request_model,
-    response_model=genai.FIELDS.response_model,
-    response_id=genai.FIELDS.response_id,
-    input=genai.FIELDS.input,
-    output=genai.FIELDS.output,
+FIELDS = replace(  # the OpenTelemetry names, plus this dialect's own
+    genai.FIELDS,
     cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.prompt_tokens_details.cached_tokens"),
     cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.prompt_tokens_details.cache_creation_tokens"),
     reasoning=("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens",
@@ -37,7 +31,6 @@ FIELDS = Fields(
     audio_output=("gen_ai.usage.completion_tokens_details.audio_tokens", "gen_ai.usage.audio.output_tokens"),
     streaming=("gen_ai.request.is_stream", "gen_ai.is_streaming", "gen_ai.request.stream"),
     ttft_seconds=("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_chunk"),
-    service_tier=genai.FIELDS.service_tier,
     emitter_cost=("gen_ai.usage.cost",),
 )
 

@@ -9,20 +9,16 @@ genai-prices and reports it as `operation.cost`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
-from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, read_call
 
 NAME = "pydantic-ai"
 
-FIELDS = Fields(
-    provider=genai.FIELDS.provider,
-    operation=genai.FIELDS.operation,
-    request_model=genai.FIELDS.request_model,
-    response_model=genai.FIELDS.response_model,
-    response_id=genai.FIELDS.response_id,
-    input=genai.FIELDS.input,
-    output=genai.FIELDS.output,
+FIELDS = replace(  # the OpenTelemetry names, plus this dialect's own
+    genai.FIELDS,
     cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.details.cache_read_tokens",
                 "gen_ai.usage.details.cache_read_input_tokens", "gen_ai.usage.cache_read_tokens"),
     cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
