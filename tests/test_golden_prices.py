@@ -25,23 +25,20 @@ _TEN_PLACES = Decimal("1e-10")
 
 #: Calls whose published price the bundled data does not have yet, and why.
 KNOWN_DATA_GAPS = {
-    "025": "no audio token prices for gpt-4o-audio-preview",
-    "026": "no audio token prices for gpt-4o-mini-audio-preview",
     "036": "no >200k tier for Claude Sonnet 4", "037": "no >200k tier for Claude Sonnet 4",
     "052": "no batch price for Claude Sonnet 4", "053": "no batch price for Claude Sonnet 4",
     "054": "no batch price for Claude Opus 4.1",
     "056": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
     "058": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
     "063": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
-    "075": "Vertex AI's own gemini-2.0-flash price",
-    "081": "no >200k tier for Claude Sonnet 4 on Vertex", "094": "no >200k tier for Claude Sonnet 4 on Bedrock",
-    "095": "no Bedrock batch prices", "104": "no Azure batch prices",
+    "081": "no >200k tier for Claude Sonnet 4 on Vertex",
+    "095": "no Bedrock batch price for Claude 3.5 Sonnet",
     "123": "DeepSeek off-peak hours", "124": "DeepSeek off-peak hours",
     "125": "DeepSeek V3.1 price period", "126": "DeepSeek V3.1 price period",
     "127": "DeepSeek V3.2 price period", "128": "DeepSeek V3.2 price period",
     "134": "no >128k tier for grok-4",
-    "148": "Together DeepSeek-V3 missing", "149": "Together DeepSeek-R1 missing",
-    "150": "Together Qwen2.5-72B-Turbo missing", "152": "Together Mixtral-8x7B price differs",
+    "149": "Together DeepSeek-R1 missing",
+    "152": "Together Mixtral-8x7B: genai-prices' 0.90 kept over LiteLLM's 0.60",
 }
 _USAGE_ATTRIBUTES = {
     "input_tokens": "gen_ai.usage.input_tokens", "output_tokens": "gen_ai.usage.output_tokens",
