@@ -94,6 +94,7 @@ class PriceBook:
         self.layers = tuple(layers)
         self._by_precedence = tuple(reversed(layers))
         self._memo: dict[tuple[str, str, str], tuple] = {}
+        self._providers_memo: dict[str, list[str]] = {}
 
     @property
     def version(self) -> str:
@@ -113,7 +114,13 @@ class PriceBook:
         return None, ""
 
     def providers_for(self, model: str) -> list[str]:
-        """Providers whose entries price this model, highest layer first (to guess a what-if's provider)."""
+        """Providers whose entries price this model, highest layer first (for spans that name none)."""
+        known = self._providers_memo.get(model)
+        if known is None:
+            known = self._providers_memo[model] = self._providers_for(model)
+        return known
+
+    def _providers_for(self, model: str) -> list[str]:
         found: dict[str, None] = {}
         for layer in self._by_precedence:
             for entry in layer.entries:
