@@ -88,13 +88,15 @@ class Layer:
 
 
 class PriceBook:
-    """Immutable after construction and safe to share between threads (the memo only ever grows)."""
+    """Immutable after construction and safe to share between threads (the memos only ever grow, one
+    entry per distinct provider and model seen)."""
 
     def __init__(self, layers: list[Layer]):
         self.layers = tuple(layers)
         self._by_precedence = tuple(reversed(layers))
         self._memo: dict[tuple[str, str, str], tuple] = {}
         self._providers_memo: dict[str, list[str]] = {}
+        self._names_memo: dict[tuple[str, str], list[str]] = {}
 
     @property
     def version(self) -> str:
@@ -138,6 +140,13 @@ class PriceBook:
         return Decimal(1), ""
 
     def _names(self, provider: str, model: str) -> list[str]:
+        key = (provider, model)
+        names = self._names_memo.get(key)
+        if names is None:
+            names = self._names_memo[key] = self._resolve_names(provider, model)
+        return names
+
+    def _resolve_names(self, provider: str, model: str) -> list[str]:
         names = candidate_names(provider, model)
         for layer in self._by_precedence:
             mapped = layer.deployments.get((provider, model.lower()))
