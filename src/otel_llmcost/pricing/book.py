@@ -15,6 +15,7 @@ from decimal import Decimal
 from otel_llmcost.pricing.models import candidate_names
 
 STANDARD_TIER = ""
+_MEMO_LIMIT = 10_000
 #: What emitters report for the standard service tier.
 _STANDARD_TIER_NAMES = frozenset({"", "default", "auto", "standard", "on_demand", "on-demand"})
 
@@ -88,8 +89,8 @@ class Layer:
 
 
 class PriceBook:
-    """Immutable after construction and safe to share between threads (the memos only ever grow, one
-    entry per distinct provider and model seen)."""
+    """Immutable after construction and safe to share between threads (the memos hold one entry per
+    provider and model seen, and start over past _MEMO_LIMIT so made-up model names cannot grow them)."""
 
     def __init__(self, layers: list[Layer]):
         self.layers = tuple(layers)
@@ -119,7 +120,7 @@ class PriceBook:
         """Providers whose entries price this model, highest layer first (for spans that name none)."""
         known = self._providers_memo.get(model)
         if known is None:
-            known = self._providers_memo[model] = self._providers_for(model)
+            known = _remember(self._providers_memo, model, self._providers_for(model))
         return known
 
     def _providers_for(self, model: str) -> list[str]:
@@ -143,7 +144,7 @@ class PriceBook:
         key = (provider, model)
         names = self._names_memo.get(key)
         if names is None:
-            names = self._names_memo[key] = self._resolve_names(provider, model)
+            names = _remember(self._names_memo, key, self._resolve_names(provider, model))
         return names
 
     def _resolve_names(self, provider: str, model: str) -> list[str]:
@@ -158,7 +159,7 @@ class PriceBook:
         key = (provider, model, tier)
         candidates = self._memo.get(key)
         if candidates is None:
-            candidates = self._memo[key] = self._candidates(*key)
+            candidates = _remember(self._memo, key, self._candidates(*key))
         for starts, entries in candidates:
             index = bisect_right(starts, at)
             if index:
@@ -176,3 +177,10 @@ class PriceBook:
                     group.sort(key=lambda e: e.effective_from)
                     found.append(([e.effective_from for e in group], group))
         return tuple(found)
+
+
+def _remember(memo: dict, key, value):
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
