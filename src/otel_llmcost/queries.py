@@ -6,6 +6,18 @@ ClickHouse query parameters ({name:Type}), which both chDB and clickhouse-driver
 
 from __future__ import annotations
 
+from datetime import datetime
+
+
+def sql_time(moment: datetime) -> str:
+    """A UTC time as a DateTime64(6) query parameter."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def time_range(since: datetime, until: datetime) -> dict[str, str]:
+    """The {since} / {until} parameters of the queries below: ts >= since AND ts < until."""
+    return {"since": sql_time(since), "until": sql_time(until)}
+
 STORED_SPANS = """
 SELECT trace_id, span_id FROM {database}.llm_usage WHERE trace_id IN {{trace_ids:Array(String)}}
 """

@@ -58,9 +58,10 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
     started = datetime.now(timezone.utc)
     summary = RepriceSummary(run_id=uuid.uuid4().hex[:12])
     database = store.database
-    partitions = [row["partition"] for row in store.query(queries.partitions(database), _range(since, until))]
+    window = queries.time_range(since, until)
+    partitions = [row["partition"] for row in store.query(queries.partitions(database), window)]
     for number, partition in enumerate(partitions, 1):
-        rows = store.query(queries.priced_rows(database), {**_range(since, until), "partition": partition})
+        rows = store.query(queries.priced_rows(database), {**window, "partition": partition})
         costs = [_reprice_row(row, price_book) for row in rows]
         for row, cost in zip(rows, costs):
             _count(summary, row, cost)
@@ -70,10 +71,6 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
                  f"({number}/{len(partitions)})")
     _record(store, summary, started, since, until, dry_run, price_book.version)
     return summary
-
-
-def _range(since: datetime, until: datetime) -> dict[str, str]:
-    return {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f")}
 
 
 def _reprice_row(row: dict, price_book: PriceBook) -> Cost:

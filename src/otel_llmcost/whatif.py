@@ -35,8 +35,7 @@ def what_if(store: QueryableStore, price_book: PriceBook, provider: str, model: 
     target = quote(price_book, provider, model, {}, now)
     if target.status == "unpriced":
         raise ValueError(target.note)
-    params = {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f"),
-              "tenant": tenant, "feature": feature}
+    params = {**queries.time_range(since, until), "tenant": tenant, "feature": feature}
     lines: dict[tuple[str, str], WhatIfLine] = defaultdict(lambda: WhatIfLine("", ""))
     for shape in store.query(queries.usage_shapes(store.database), params):
         line = lines[(shape["provider"], shape["model"])]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from otel_llmcost import queries
-from otel_llmcost.cli.query import parse_time, print_table
+from otel_llmcost.cli.query import parse_time, print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.pricing import load_price_book, quote, validate_file
@@ -96,7 +96,7 @@ def run_coverage(args: argparse.Namespace, settings: Settings) -> int:
     price_book = load_price_book(settings.pricing.price_books)
     store = open_reader(settings)
     try:
-        rows = store.query(queries.unpriced_models(store.database), _range(args.since, None, now))
+        rows = store.query(queries.unpriced_models(store.database), queries.time_range(*time_window(args.since, None, now)))
     finally:
         store.close()
     for row in rows:  # a price added since ingestion: `reprice` would fix these rows
@@ -112,11 +112,11 @@ def run_whatif(args: argparse.Namespace, settings: Settings) -> int:
     provider = args.provider or next(iter(price_book.providers_for(args.model)), "")
     if not provider:
         raise ConfigError(f"no price for model {args.model!r}; name its --provider or add it to a price book")
-    window = _range(args.since, args.until, now)
+    since, until = time_window(args.since, args.until, now)
     store = open_reader(settings)
     try:
-        lines = what_if(store, price_book, provider, args.model, _time(window["since"]), _time(window["until"]),
-                        now, tenant=args.tenant, feature=args.feature)
+        lines = what_if(store, price_book, provider, args.model, since, until, now, tenant=args.tenant,
+                        feature=args.feature)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     finally:
@@ -135,13 +135,12 @@ def run_whatif(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_reprice(args: argparse.Namespace, settings: Settings) -> int:
-    now = datetime.now(timezone.utc)
-    window = _range(args.since, args.until, now)
+    since, until = time_window(args.since, args.until, datetime.now(timezone.utc))
     price_book = load_price_book(settings.pricing.price_books)
     store = open_store(settings)
     try:
         store.ensure_schema()
-        summary = reprice(store, price_book, _time(window["since"]), _time(window["until"]), args.dry_run,
+        summary = reprice(store, price_book, since, until, args.dry_run,
                           progress=lambda message: print(message, file=sys.stderr, flush=True))
     finally:
         store.close()
@@ -152,16 +151,6 @@ def run_reprice(args: argparse.Namespace, settings: Settings) -> int:
     print(f"run {summary.run_id}: {summary.rows} calls checked, {summary.changed_rows} {verb}, "
           f"price book {price_book.version}{' (dry run: nothing written)' if args.dry_run else ''}")
     return 0
-
-
-def _range(since: str, until: str | None, now: datetime) -> dict[str, str]:
-    start = parse_time(since, now, "--since")
-    end = parse_time(until, now, "--until") if until else now + timedelta(seconds=1)
-    return {"since": start.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": end.strftime("%Y-%m-%d %H:%M:%S.%f")}
-
-
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
 
 
 def _json(value):

@@ -29,15 +29,10 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
-    now = datetime.now(timezone.utc)
-    since = parse_time(args.since, now, "--since")
-    until = parse_time(args.until, now, "--until") if args.until else now + timedelta(seconds=1)
+    since, until = time_window(args.since, args.until, datetime.now(timezone.utc))
     store = open_reader(settings)
     try:
-        rows = store.query(
-            queries.stats(store.database, args.by),
-            {"since": _param_time(since), "until": _param_time(until)},
-        )
+        rows = store.query(queries.stats(store.database, args.by), queries.time_range(since, until))
     finally:
         store.close()
     if args.json:
@@ -66,8 +61,10 @@ def parse_time(text: str, now: datetime, flag: str) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _param_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+def time_window(since: str, until: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """--since/--until as UTC times; without --until, up to and including now."""
+    start = parse_time(since, now, "--since")
+    return start, parse_time(until, now, "--until") if until else now + timedelta(seconds=1)
 
 
 def print_table(rows: list[dict], group_title: str, empty: str) -> None:
