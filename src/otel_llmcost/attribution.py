@@ -9,8 +9,8 @@ land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) i
 
 `attempt` numbers the tries of one logical call within a request. Unless the app states it (the
 `attempt` keys), tries are the calls of the same request with the same parent span, provider, operation and
-model (a dated snapshot counting as its alias), in start order: a call right after a failed one is its retry (attempt + 1), a call after a
-successful one starts again at attempt 1.
+model (a dated snapshot counting as its alias), in start order: a call right after a failed one is its
+retry (attempt + 1), a call after a successful one starts again at attempt 1.
 """
 
 from __future__ import annotations

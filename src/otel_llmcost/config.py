@@ -209,7 +209,9 @@ def _validate(settings: Settings) -> list[str]:
     if store.clickhouse is not None:
         url = urlparse(store.clickhouse)
         if url.scheme not in ("clickhouse", "clickhouses") or not url.hostname:
-            errors.append(f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}")
+            errors.append(
+                f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}"
+            )
     if not store.database.isidentifier():
         errors.append(f"store.database must be a plain identifier, got {store.database!r}")
     if store.batch_max_rows < 1:

@@ -140,7 +140,9 @@ class Pipeline:
                 self._store.insert_usage(rows)
             except StoreError as exc:
                 self._retry_at = time.monotonic() + self._retry_delay
-                logger.warning("insert of %d rows failed, retrying in %.0fs: %s", len(batch.rows), self._retry_delay, exc)
+                logger.warning(
+                    "insert of %d rows failed, retrying in %.0fs: %s", len(batch.rows), self._retry_delay, exc
+                )
                 self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_DELAY)
                 return
             self._unsent.pop(0)

@@ -46,7 +46,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _store_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--config", metavar="FILE", help="YAML settings file (see README)")
-    command.add_argument("--data-dir", metavar="DIR", help="embedded store and spool directory (default ./llmcost-data)")
+    command.add_argument(
+        "--data-dir", metavar="DIR", help="embedded store and spool directory (default ./llmcost-data)"
+    )
     command.add_argument(
         "--clickhouse", metavar="URL", help="use a ClickHouse server: clickhouse://user:pass@host:9000/db"
     )

@@ -96,7 +96,8 @@ def run_coverage(args: argparse.Namespace, settings: Settings) -> int:
     price_book = load_price_book(settings.pricing.price_books)
     store = open_reader(settings)
     try:
-        rows = store.query(queries.unpriced_models(store.database), queries.time_range(*time_window(args.since, None, now)))
+        window = queries.time_range(*time_window(args.since, None, now))
+        rows = store.query(queries.unpriced_models(store.database), window)
     finally:
         store.close()
     for row in rows:  # a price added since ingestion: `reprice` would fix these rows

@@ -76,7 +76,9 @@ def read_call(
         ttft_ms = _float(first(attributes, fields.ttft_ms), 1.0)
     return LlmCall(
         dialect=dialect,
-        provider=normalize_provider(provider if provider is not None else text(attributes, fields.provider), server_address),
+        provider=normalize_provider(
+            provider if provider is not None else text(attributes, fields.provider), server_address
+        ),
         operation=operation or text(attributes, fields.operation) or "chat",
         request_model=text(attributes, fields.request_model),
         response_model=text(attributes, fields.response_model),

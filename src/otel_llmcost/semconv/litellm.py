@@ -59,7 +59,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
         return None  # proxy wrappers, helper spans, and call types not priced by tokens
     with_usage = {**attributes, **_usage_object(attributes.get(_USAGE_OBJECT))}
     provider = text(with_usage, FIELDS.provider) or text(with_usage, ("litellm.provider.model",)).split("/")[0]
-    inclusive = any(key.startswith("usage.") for key in with_usage) or "gen_ai.usage.cache_read.input_tokens" in with_usage
+    inclusive = "gen_ai.usage.cache_read.input_tokens" in with_usage or any(k.startswith("usage.") for k in with_usage)
     call = read_call(replace(span, attributes=with_usage), FIELDS, NAME,
                      input_convention=INCLUSIVE if inclusive else UNKNOWN, output_convention=UNKNOWN,
                      operation=operation, provider=provider)

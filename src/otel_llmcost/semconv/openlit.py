@@ -24,7 +24,8 @@ NAME = "openlit"
 FIELDS = replace(  # the OpenTelemetry names, plus this dialect's own
     genai.FIELDS,
     cache_read=("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.prompt_tokens_details.cached_tokens"),
-    cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.prompt_tokens_details.cache_creation_tokens"),
+    cache_write=("gen_ai.usage.cache_creation.input_tokens",
+                 "gen_ai.usage.prompt_tokens_details.cache_creation_tokens"),
     reasoning=("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens",
                "gen_ai.usage.reasoning.output_tokens"),
     audio_input=("gen_ai.usage.prompt_tokens_details.audio_tokens", "gen_ai.usage.audio.input_tokens"),

@@ -40,7 +40,8 @@ class ServerStore:
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
         names = ", ".join(name for name, _ in column_types)
-        self._call(self._client.execute, f"INSERT INTO {self.database}.{table} ({names}) VALUES", columns, columnar=True)
+        statement = f"INSERT INTO {self.database}.{table} ({names}) VALUES"
+        self._call(self._client.execute, statement, columns, columnar=True)
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         self._call(self._client.execute, sql, params or {}, settings=self._settings)
