@@ -103,7 +103,12 @@ def decode_spans(request: PB2ExportTraceServiceRequest, wanted: AttributeFilter)
 
 
 def _decode_attributes(key_values, wanted: AttributeFilter) -> dict:
-    return {kv.key: _decode_value(kv.value) for kv in key_values if wanted(kv.key)}
+    keys, prefixes = wanted.keys, wanted.prefixes  # inlined: this runs once per attribute of every span
+    return {
+        key: _decode_value(kv.value)
+        for kv in key_values
+        if (key := kv.key) in keys or key.startswith(prefixes)
+    }
 
 
 def _decode_value(value: PB2AnyValue):
