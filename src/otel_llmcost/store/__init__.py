@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from otel_llmcost.config import Settings
-from otel_llmcost.errors import StoreBusyError
 from otel_llmcost.model import UsageRow
 
 
@@ -50,16 +49,15 @@ class QueryableStore(Protocol):
 
 
 def open_reader(settings: Settings) -> QueryableStore:
-    """A read-only store; while a receiver owns the embedded store, its query endpoint instead."""
-    try:
-        return open_store(settings, read_only=True)
-    except StoreBusyError:
+    """A read-only store; while a receiver owns the embedded store, its query endpoint instead (asked
+    first: opening a directory another process holds makes chDB print a lock error)."""
+    if not settings.store.clickhouse:
         from otel_llmcost.store.remote import RemoteStore
 
         remote = RemoteStore.of_running_receiver(settings.data_dir, settings.store.database_name)
-        if remote is None:
-            raise
-        return remote
+        if remote is not None and remote.answers():
+            return remote
+    return open_store(settings, read_only=True)
 
 
 __all__ = ["QueryableStore", "UsageStore", "open_reader", "open_store"]

@@ -15,6 +15,8 @@ from typing import Any
 from otel_llmcost.errors import StoreError
 
 RECEIVER_FILE = "receiver.json"  # written into the data directory by a running receiver
+_QUERY_TIMEOUT_SECONDS = 300
+_PROBE_TIMEOUT_SECONDS = 5
 
 
 class RemoteStore:
@@ -31,10 +33,13 @@ class RemoteStore:
             return None
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
-        body = json.dumps({"sql": sql, "params": params or {}}).encode()
+        return self._post(sql, params or {}, _QUERY_TIMEOUT_SECONDS)
+
+    def _post(self, sql: str, params: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
+        body = json.dumps({"sql": sql, "params": params}).encode()
         request = urllib.request.Request(self._url, data=body, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=300) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read())["rows"]
         except urllib.error.HTTPError as error:
             try:
@@ -44,6 +49,14 @@ class RemoteStore:
             raise StoreError(message) from error
         except (urllib.error.URLError, OSError) as exc:
             raise StoreError(f"the running receiver's query endpoint {self._url} did not answer: {exc}") from exc
+
+    def answers(self) -> bool:
+        """Whether a receiver is really there (the file outlives a receiver that was killed)."""
+        try:
+            self._post("SELECT 1", {}, _PROBE_TIMEOUT_SECONDS)
+        except StoreError:
+            return False
+        return True
 
     def close(self) -> None:
         pass
