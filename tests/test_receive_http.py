@@ -91,3 +91,20 @@ def test_error_answers(receiver_factory):
     # An empty export is a success.
     assert post(url, b"", "application/x-protobuf")[0] == 200
     receiver.stop()
+
+
+def test_attributes_of_unexpected_types_reject_only_their_span(receiver_factory):
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+
+    receiver = receiver_factory()
+    trace_id = os.urandom(16)
+    odd = llm_span(trace_id, "gpt-4o-mini", 10, 5)
+    del odd.attributes[:]
+    odd.attributes.append(KeyValue(key="gen_ai.operation.name", value=AnyValue(array_value=ArrayValue(
+        values=[AnyValue(string_value="chat")]))))
+    good = llm_span(trace_id, "gpt-4o-mini", 10, 5)
+    status, _, answer = post(receiver.http_url, request(odd, good).SerializeToString(), "application/x-protobuf")
+    assert status == 200
+    assert ExportTraceServiceResponse.FromString(answer).partial_success.rejected_spans == 1
+    receiver.stop()
+    assert receiver.sql("SELECT span_id FROM llmcost.llm_usage") == [{"span_id": good.span_id.hex()}]

@@ -73,6 +73,10 @@ class Pipeline:
             except InvalidSpan as exc:
                 decoded.reject(f"span {span.name!r} ({span.span_id}): {exc}")
                 continue
+            except Exception:  # attribute shapes no dialect expected: lose this span, not the request
+                logger.exception("span %s/%s could not be read", span.trace_id, span.span_id)
+                decoded.reject(f"span {span.name!r} ({span.span_id}): attributes of an unexpected type")
+                continue
             usable.append(span)
         with self._lock:
             if self._buffer.span_count >= self._settings.attribution.max_buffered_spans:
@@ -119,7 +123,11 @@ class Pipeline:
             now = datetime.now(timezone.utc)
             rows, replayed_rows = [], []
             for group in groups:
-                group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
+                try:
+                    group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
+                except Exception:  # a bug on one trace's data must not stop every other trace being written
+                    logger.exception("trace %s could not be priced; its calls are not stored", group.trace_id)
+                    continue
                 (replayed_rows if group.replayed else rows).extend(group_rows)
             limit = self._settings.store.batch_max_rows
             batches = [(rows[i:i + limit], False) for i in range(0, len(rows), limit)]
