@@ -21,10 +21,6 @@ class StoreError(OtelLlmCostError):
     """The ClickHouse store failed or could not be reached."""
 
 
-class StoreBusyError(StoreError):
-    """The embedded store is held by another process (chDB allows one process per data directory)."""
-
-
 class OverloadedError(OtelLlmCostError):
     """The receiver cannot take more data right now; clients should retry later."""
 

@@ -29,9 +29,6 @@ class AttributeFilter:
     keys: frozenset[str]
     prefixes: tuple[str, ...] = ()
 
-    def __call__(self, key: str) -> bool:
-        return key in self.keys or key.startswith(self.prefixes)
-
     def union(self, other: AttributeFilter) -> AttributeFilter:
         return AttributeFilter(self.keys | other.keys, tuple(sorted(set(self.prefixes) | set(other.prefixes))))
 

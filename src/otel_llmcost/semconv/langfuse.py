@@ -16,6 +16,7 @@ from datetime import datetime
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, Fields, read_call
+from otel_llmcost.semconv.values import json_object
 
 NAME = "langfuse"
 
@@ -66,15 +67,8 @@ def extract(span: SpanRecord) -> LlmCall | None:
 
 def _json_map(value, prefix: str) -> dict:
     """A JSON object (nested ones flattened with dots) under `prefix`."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    if not isinstance(value, dict):
-        return {}
     flat = {}
-    for key, inner in value.items():
+    for key, inner in json_object(value).items():
         if isinstance(inner, dict):
             flat.update(_json_map(inner, f"{prefix}{key}."))
         else:

@@ -10,12 +10,11 @@ we do not keep, so duplicates of these spans are recognised by time, model and t
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import INCLUSIVE, Fields, read_call
-from otel_llmcost.semconv.values import text
+from otel_llmcost.semconv.values import json_object, text
 
 NAME = "openinference"
 
@@ -54,7 +53,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
     system = text(span.attributes, ("llm.system",)).lower()
     host = text(span.attributes, ("llm.provider",)).lower()
     provider = _HOSTS.get((host, system)) or _HOSTS.get((host, None)) or system or host
-    parameters = _parameters(span.attributes.get(_PARAMETERS))
+    parameters = json_object(span.attributes.get(_PARAMETERS))
     call = read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, operation=operation, provider=provider,
                      streaming=parameters.get("stream") is True)
     requested = parameters.get("model")
@@ -62,10 +61,3 @@ def extract(span: SpanRecord) -> LlmCall | None:
         call = replace(call, request_model=requested)
     return call
 
-
-def _parameters(value) -> dict:
-    try:
-        parameters = json.loads(value) if isinstance(value, str) else {}
-    except ValueError:
-        return {}
-    return parameters if isinstance(parameters, dict) else {}

@@ -7,6 +7,7 @@ reporting it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Iterable, Mapping
 
@@ -49,6 +50,16 @@ def token_count(attributes: Mapping, keys: Iterable[str]) -> int:
             raise InvalidSpan(f"{key}={count} is negative")
         return count
     return 0
+
+
+def json_object(value) -> dict:
+    """An attribute holding a JSON object, sent as a map or as a JSON string; {} when it is neither."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def flag(attributes: Mapping, keys: Iterable[str]) -> bool:

@@ -12,14 +12,13 @@ numbers (Anthropic's input excludes the cache) and reported cache tokens only in
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
 from otel_llmcost.semconv.providers import normalize_provider
-from otel_llmcost.semconv.values import text
+from otel_llmcost.semconv.values import json_object, text
 
 NAME = "vercel-ai"
 
@@ -92,13 +91,10 @@ def extract(span: SpanRecord) -> LlmCall | None:
 
 
 def _provider_metadata_usage(value) -> dict:
-    try:
-        metadata = json.loads(value) if isinstance(value, str) else {}
-    except ValueError:
-        return {}
+    metadata = json_object(value)
     found = {}
     for vendor, names in _METADATA_USAGE.items():
-        details = metadata.get(vendor) if isinstance(metadata, dict) else None
+        details = metadata.get(vendor)
         if isinstance(details, dict):
             details = details.get("usage", details) if vendor == "bedrock" else details
             found.update({f"providerMetadata.{ours}": details[theirs] for theirs, ours in names.items()

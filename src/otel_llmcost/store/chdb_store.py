@@ -7,7 +7,7 @@ import os
 import tempfile
 from typing import Any, Sequence
 
-from otel_llmcost.errors import StoreBusyError, StoreError
+from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, ddl_statements, to_columns
@@ -24,7 +24,7 @@ class ChdbStore:
         try:
             self._conn = chdb.connect(path)
         except RuntimeError as exc:
-            raise StoreBusyError(
+            raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
             ) from exc
         self._chdb_error = chdb.ChdbError
