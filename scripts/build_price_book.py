@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import re
@@ -26,6 +27,8 @@ from pathlib import Path
 import yaml
 from genai_prices import types as gp
 from genai_prices.data import providers as GP_PROVIDERS
+
+import price_rules
 
 VERTEX = ["gcp.vertex_ai", "gcp.gen_ai"]  # of Google's APIs only Vertex AI serves partner (Claude) models
 # genai-prices provider id -> (price_id prefix, OTel gen_ai.provider.name values, fallbacks). Extend here.
@@ -70,7 +73,8 @@ FIELDS = {
     "output_audio_mtok": "audio_output",
 }
 OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), "per_request")  # the order of the fields in an entry
-EXTENDED = ("tiers", "cache_write_1h", "audio_input", "audio_output", "per_request")  # counted for the report
+# counted for the report
+EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "per_request")
 # genai-prices literal clause -> regex template (for case-insensitive fullmatch; genai-prices lower-cases)
 LITERAL_CLAUSES = {"equals": "{}", "starts_with": "{}.*", "ends_with": ".*{}", "contains": ".*{}.*"}
 DATE_SUFFIXES = ("-20250101", "-2025-01-01")  # appended to literal names to probe patterns for overlaps
@@ -90,8 +94,8 @@ HEADER = """\
 # service_tier entries (ids ...#batch, #flex, #priority, #fast) hold the full price of genai-prices'
 # variants processing=batch, service_tier=flex/priority/fast and Anthropic's speed=fast. genai-prices
 # starts most on the day it verified them; here they start with the standard price they go with.
-# Time-of-day prices (DeepSeek peak/off-peak) cannot be represented: the price charged for most of
-# the UTC day is used; the other is named in a comment on the entry.
+# Time-of-day prices (DeepSeek's old peak/off-peak hours) are time_of_day items: the price charged
+# for most of the UTC day is the entry's, the others list the rates they change in their UTC hours.
 # Not represented (genai-prices price key: entries that have it):
 {lost}
 # litellm version: {lver}
@@ -102,6 +106,13 @@ HEADER = """\
 # genai-prices' current price of that model, and is made only where LiteLLM's input and output prices
 # equal it; a model genai-prices lacks starts {default_from}. Added (entries):
 {added}
+# price rules: {rules_digest}
+# Third source, scripts/price_rules.yaml (the digest above is its SHA-256): published provider rules
+# and prices that both databases lack, each cited there. Entries it adds have ids ending in ~rule;
+# entries it changes carry a "rule:" comment. Derived prices (a service tier as a share of the standard
+# price, a long-context tier as multiples of the base rates) were checked against every matching model
+# the databases price that way. Applied:
+{rules}
 version: "{book_version}"
 source: "{source}"
 currency: USD
@@ -248,17 +259,42 @@ def start_dates(model: gp.ModelInfo) -> list[dt.date]:
     return sorted({DEFAULT_EFFECTIVE_FROM} | {d for d in days if d > DEFAULT_EFFECTIVE_FROM})
 
 
-def price_at(model: gp.ModelInfo, day: dt.date, ctx: dict | None) -> tuple[gp.ModelPrice, list]:
+def price_at(model: gp.ModelInfo, day: dt.date, ctx: dict | None) -> tuple[gp.ModelPrice, list[tuple]]:
     """genai-prices' own resolution on `day` (UTC) in request context `ctx`. Where the price depends on the
-    time of day (DeepSeek's peak/off-peak hours) we keep the one charged for most of the day (for DeepSeek V3
-    its list price, the off-peak one being a discount) and return the others with their minutes a day."""
+    time of day (DeepSeek's peak/off-peak hours) the one charged for most of the day is returned with the others
+    as (first minute, end minute (exclusive, may wrap midnight), price) in UTC."""
     by_time = any(isinstance(c, gp.TimeOfDateConstraint) for c in constraints(model))
-    seen: dict[str, list] = {}
-    for m in range(1440) if by_time else [720]:
-        mp = model.get_prices(dt.datetime.combine(day, dt.time(m // 60, m % 60), dt.timezone.utc), ctx)
-        seen.setdefault(repr(mp), [mp, 0])[1] += 1
-    ranked = sorted(seen.values(), key=lambda v: -v[1])  # stable: ties keep the earlier time of day
-    return ranked[0][0], ranked[1:]
+    minutes = [model.get_prices(dt.datetime.combine(day, dt.time(m // 60, m % 60), dt.timezone.utc), ctx)
+               for m in (range(1440) if by_time else [720])]
+    keys = [repr(mp) for mp in minutes]
+    main = max(dict.fromkeys(keys), key=keys.count)  # ties keep the earlier time of day
+    windows: list[list] = []
+    for m, key in enumerate(keys):
+        if key == main:
+            continue
+        if windows and windows[-1][1] == m and repr(windows[-1][2]) == key:
+            windows[-1][1] = m + 1
+        else:
+            windows.append([m, m + 1, minutes[m]])
+    wraps = len(windows) > 1 and windows[0][0] == 0 and windows[-1][1] == 1440
+    if wraps and repr(windows[0][2]) == repr(windows[-1][2]):
+        windows[-1][1] = windows.pop(0)[1]  # one window across midnight
+    return minutes[keys.index(main)], [(start, end % 1440, mp) for start, end, mp in windows]
+
+
+def time_of_day(prices: dict, windows: list[tuple]) -> bool:
+    """Adds the windows to prices as "time_of_day" items listing the rates they change; False where our schema
+    cannot hold them (an entry has context tiers or time-of-day prices, and a window has no tiers)."""
+    items = []
+    for start, end, mp in windows:
+        other = convert(mp)[0]
+        if "tiers" in other or "tiers" in prices or {f for f in prices if f in OUT_FIELDS} - set(other):
+            return False  # (a rate the window lacks would be inherited from the entry's)
+        utc = f"{start // 60:02}:{start % 60:02}-{end // 60:02}:{end % 60:02}"
+        items.append({"utc": utc, **{f: v for f, v in other.items() if v != prices.get(f)}})
+    if items:
+        prices["time_of_day"] = items
+    return True
 
 
 def convert(mp: gp.ModelPrice) -> tuple[dict, list[tuple[str, object]]]:
@@ -315,6 +351,9 @@ def entry(pid, comments, served, models, pattern, start, tier, prices) -> list[s
     lines += rate_lines(prices, "    ") + (["    tiers:"] if "tiers" in prices else [])
     for t in prices.get("tiers", []):
         lines += [f"      - above_input_tokens: {t['above_input_tokens']}"] + rate_lines(t, "        ")
+    lines += ["    time_of_day:"] if "time_of_day" in prices else []
+    for w in prices.get("time_of_day", []):
+        lines += [f'      - utc: "{w["utc"]}"'] + rate_lines(w, "        ")
     return lines
 
 
@@ -343,6 +382,7 @@ def model_entries(model, key: str, price_id: str, comment: list, served, rule, c
         for n, day in enumerate(days):
             mp, others = price_at(model, day, ctx)
             prices, lost = convert(mp)
+            others = [] if time_of_day(prices, others) else others
             if tier and previous is None and prices == standard[n]:
                 continue  # genai-prices has no separate price for this tier (yet)
             if prices == previous:
@@ -352,8 +392,8 @@ def model_entries(model, key: str, price_id: str, comment: list, served, rule, c
                 first -= 1
             start, previous = days[first], prices
             comments = [
-                f"time-of-day price not represented: {summary(o)} for {mins / 60:g} h a day (UTC)"
-                for o, mins in others
+                f"time-of-day price not represented: {summary(o)} for {(end - start) % 1440 / 60:g} h a day (UTC)"
+                for start, end, o in others
             ]
             comments += [
                 f"not represented: {k} {dec(getattr(v, 'base', v))}" for k, v in lost if k.endswith("_mtok")
@@ -459,6 +499,7 @@ MICRO = Decimal("0.000001")
 disagreements: list[str] = []  # genai-prices kept, LiteLLM differs: printed to stderr
 litellm_notes: list[str] = []  # what LiteLLM could not fill, and why
 litellm_added = Counter()  # what the LiteLLM pass added, for the header
+litellm_by_key: dict[str, list] = {}  # genai-prices model key -> the (price_id, spec) LiteLLM added to it
 
 
 def read_litellm(path: Path) -> tuple[dict, str]:
@@ -567,8 +608,8 @@ def compare(where: str, ours: dict, theirs: dict) -> None:
 
 
 def litellm_pass(scopes, by_key, data, lver):
-    """Yields (price_id, spec) for what LiteLLM adds; also takes from genai-prices entries the names (or the provider) that a
-    LiteLLM entry now prices, so that no two entries tie for a name at the same start."""
+    """Yields (price_id, spec) for what LiteLLM adds; also takes from genai-prices entries the names (or the provider)
+    that a LiteLLM entry now prices, so that no two entries tie for a name at the same start."""
     src = f"LiteLLM {lver}"
     records = litellm_records(data)
     resolvers = {
@@ -607,7 +648,8 @@ def litellm_pass(scopes, by_key, data, lver):
             gem_prices = flat_to_prices(gem["flat"], "") if gem else None
             if (lp == "vertex_ai" and not sub and model.id.startswith("gemini")
                     and name.lower() == bare_id(model).lower() and "gcp.vertex_ai" in std["served"]
-                    and (gem is None or gem_prices and all(gem_prices[f] == std["prices"][f] for f in ("input", "output")))):
+                    and (gem is None or gem_prices
+                         and all(gem_prices[f] == std["prices"][f] for f in ("input", "output")))):
                 litellm_notes.append(f"{where}: taken as Vertex AI's own price (input {dec(theirs['input'])},"
                                      f" output {dec(theirs['output'])}); genai-prices' kept for the others")
                 std["served"] = [s for s in std["served"] if s != "gcp.vertex_ai"]
@@ -664,7 +706,7 @@ def litellm_pass(scopes, by_key, data, lver):
             if not names:
                 continue
             prices = {**std["prices"], **extra}
-            prices = {f: prices[f] for f in (*OUT_FIELDS, "tiers") if f in prices}
+            prices = {f: prices[f] for f in (*OUT_FIELDS, "tiers", "time_of_day") if f in prices}
             what = ", ".join(f for f in (*OUT_FIELDS, "tiers") if f in extra)
             comments = [f"from {src}: {what} added to genai-prices' {std_pid} (the rest), dated from it"]
             litellm_added[f"{what} added to a genai-prices model"] += 1
@@ -674,7 +716,9 @@ def litellm_pass(scopes, by_key, data, lver):
             litellm_added[f"{tier} price for a genai-prices model"] += 1
         served_here = [s for s in served if s in std["served"]] or served
         pid_new = f"{gp_prefix}{names[0]}@{std['start'].isoformat()}" + (f"#{tier}" if tier else "") + "~litellm"
-        yield pid_new, spec(comments, served_here, names, None, std["start"], tier, prices)
+        litellm_by_key.setdefault(key, []).append((pid_new, spec(comments, served_here, names, None, std["start"],
+                                                                 tier, prices)))
+        yield litellm_by_key[key][-1]
     for (lp, base, flat_items), names in sorted(new.items(), key=lambda kv: (kv[0][0], kv[0][1], repr(kv[0][2]))):
         pid, prefix, served = LITELLM_PROVIDERS[lp]
         flat = dict(flat_items)
@@ -703,7 +747,7 @@ def check(text: str) -> list[str]:
         ids[e["id"]] += 1
         if "input" not in e or "output" not in e:
             problems.append(f"{e['id']}: no input or output price")
-        for rates in [e, *e.get("tiers", [])]:
+        for rates in [e, *e.get("tiers", []), *e.get("time_of_day", [])]:
             for f in OUT_FIELDS:
                 if f in rates and not (isinstance(rates[f], str) and Decimal(rates[f]) >= 0):
                     problems.append(f"{e['id']}: {f} {rates[f]!r} is not a decimal string >= 0")
@@ -741,14 +785,20 @@ def main() -> None:
         sys.exit("no LiteLLM price map: pass --litellm <litellm wheel or JSON>, or --litellm none")
     old = args.out.read_text() if args.out.exists() else ""
     snapshot = args.snapshot_date
-    same = f"# genai-prices version: {gp_version}\n" in old and f"# litellm version: {lver or 'none'}\n" in old
+    rules_digest = hashlib.sha256(price_rules.RULES.read_bytes()).hexdigest()[:8]
+    same = all(f"# {line}\n" in old for line in (
+        f"genai-prices version: {gp_version}", f"litellm version: {lver or 'none'}", f"price rules: {rules_digest}"))
     if snapshot is None and same:
         snapshot = re.search(r"^# snapshot date: (\S+)$", old, re.MULTILINE).group(1)
     snapshot = snapshot or dt.datetime.now(dt.timezone.utc).date().isoformat()
     entries, scopes, by_key = build()
     added = list(litellm_pass(scopes, by_key, data, lver)) if data else []  # edits genai-prices specs: run first
+    ruled, rule_report, rule_problems = price_rules.apply(price_rules.load(), by_key, litellm_by_key, PROVIDERS,
+                                                          DEFAULT_EFFECTIVE_FROM)
+    if rule_problems:
+        sys.exit("not written, scripts/price_rules.yaml disagrees with the databases:\n  " + "\n  ".join(rule_problems))
     entries = [(pid, sp) for pid, sp in entries if sp["models"] or sp["pattern"]]  # see litellm_pass
-    entries = sorted(entries + added, key=lambda e: e[0])  # check() reports any duplicate id
+    entries = sorted(entries + added + ruled, key=lambda e: e[0])  # check() reports any duplicate id
     head = HEADER.format(
         version=gp_version,
         lver=lver or "none",
@@ -757,7 +807,11 @@ def main() -> None:
         providers="\n".join(f"#   {p} -> {', '.join(n)}" for p, (_, n, _) in PROVIDERS.items()),
         lost="\n".join(f"#   {k}: {n}" for k, n in sorted(skipped.items())),
         added="\n".join(f"#   {k}: {n}" for k, n in sorted(litellm_added.items())) or "#   (none)",
-        book_version=f"genai-prices-{gp_version}" + (f"+litellm-{lver}" if lver else "") + f"+{snapshot}",
+        rules="\n".join(f"#   {price_rules.REPORTED[k]}: {n}"
+                         for k, n in sorted(Counter(r.split(" ")[0] for r in rule_report).items())),
+        rules_digest=rules_digest,
+        book_version=f"genai-prices-{gp_version}" + (f"+litellm-{lver}" if lver else "") + f"+rules-{rules_digest}"
+        + f"+{snapshot}",
         source=f"genai-prices {gp_version} (PyPI), https://github.com/pydantic/genai-prices"
         + (f"; gaps filled from LiteLLM {lver} (PyPI), https://github.com/BerriAI/litellm" if lver else ""),
     )
@@ -771,6 +825,7 @@ def main() -> None:
     print(f"wrote {args.out}: {len(entries)} entries {dict(sorted(per_provider.items()))}", file=sys.stderr)
     print(f"entries with extended fields: {dict(sorted(represented.items()))}", file=sys.stderr)
     print(f"from LiteLLM {lver}: {dict(sorted(litellm_added.items()))}", file=sys.stderr)
+    print("\n".join(["price_rules.yaml:"] + [f"  {r}" for r in rule_report]), file=sys.stderr)
     print("\n".join(["notes:"] + [f"  {n}" for n in notes]), file=sys.stderr)
     print("\n".join(["LiteLLM not used:"] + [f"  {n}" for n in sorted(set(litellm_notes))]), file=sys.stderr)
     print("\n".join([f"genai-prices and LiteLLM disagree (genai-prices kept): {len(set(disagreements))}"]

@@ -25,20 +25,9 @@ _TEN_PLACES = Decimal("1e-10")
 
 #: Calls whose published price the bundled data does not have yet, and why.
 KNOWN_DATA_GAPS = {
-    "036": "no >200k tier for Claude Sonnet 4", "037": "no >200k tier for Claude Sonnet 4",
-    "052": "no batch price for Claude Sonnet 4", "053": "no batch price for Claude Sonnet 4",
-    "054": "no batch price for Claude Opus 4.1",
     "056": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
     "058": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
     "063": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
-    "081": "no >200k tier for Claude Sonnet 4 on Vertex",
-    "095": "no Bedrock batch price for Claude 3.5 Sonnet",
-    "123": "DeepSeek off-peak hours", "124": "DeepSeek off-peak hours",
-    "125": "DeepSeek V3.1 price period", "126": "DeepSeek V3.1 price period",
-    "127": "DeepSeek V3.2 price period", "128": "DeepSeek V3.2 price period",
-    "134": "no >128k tier for grok-4",
-    "149": "Together DeepSeek-R1 missing",
-    "152": "Together Mixtral-8x7B: genai-prices' 0.90 kept over LiteLLM's 0.60",
 }
 _USAGE_ATTRIBUTES = {
     "input_tokens": "gen_ai.usage.input_tokens", "output_tokens": "gen_ai.usage.output_tokens",

@@ -24,6 +24,14 @@ prices:
     effective_from: "2026-09-01T12:00:00Z"
     input: "0.50"
     output: "2.00"
+  - provider: night-owl
+    models: [owl-1]
+    effective_from: 2020-01-01
+    input: "2"
+    output: "8"
+    time_of_day:
+      - utc: "22:30-06:00"
+        input: "1"
   - provider: self-hosted
     pattern: 'llama-3\\.\\d+-.*'
     effective_from: 2020-01-01
@@ -56,7 +64,8 @@ def test_user_layer_overrides_from_its_date_and_versions_switch_on_time(book):
     assert before.price_book_version.startswith("genai-prices")  # bundled: 2.50 in, 10 out
     assert before.cost_usd == Decimal("12.5")
     first = price_call(call, _at("2026-06-01T00:00:00"), book)
-    assert (first.price_id, first.cost_usd, first.price_book_version) == ("openai/gpt-4o@2026-06-01", Decimal(5), "contract-2026")
+    assert (first.price_id, first.cost_usd, first.price_book_version) == (
+        "openai/gpt-4o@2026-06-01", Decimal(5), "contract-2026")
     assert price_call(call, _at("2026-09-01T11:59:59"), book).cost_usd == Decimal(5)
     assert price_call(call, _at("2026-09-01T12:00:00"), book).cost_usd == Decimal("2.5")
 
@@ -78,13 +87,30 @@ def test_cost_by_kind_is_exact_and_missing_cache_price_is_an_estimate(book):
     assert cost.cost_usd == Decimal("0.0006")
 
 
+def test_time_of_day_prices_apply_in_their_utc_hours_across_midnight(book):
+    call = _call("owl-1", "night-owl", input_tokens=1_000_000, output_tokens=1_000_000)
+    costs = {hour: price_call(call, _at(f"2026-01-01T{hour}"), book) for hour in
+             ("22:29:59", "22:30:00", "23:59:00", "00:00:00", "05:59:59", "06:00:00")}
+    assert {hour: cost.cost_usd for hour, cost in costs.items()} == {
+        "22:29:59": Decimal(10), "22:30:00": Decimal(9), "23:59:00": Decimal(9), "00:00:00": Decimal(9),
+        "05:59:59": Decimal(9), "06:00:00": Decimal(10)}  # the window's input rate; output inherited
+    assert (costs["00:00:00"].price_tier, costs["06:00:00"].price_tier) == ("22:30-06:00 UTC", "")
+
+
 @pytest.mark.parametrize("entry, message", [
+    ("{provider: p, models: [m], effective_from: 2026-01-01, input: '1', output: '1', time_of_day: [{utc: '9-17'}]}",
+     "HH:MM-HH:MM"),
+    ("{provider: p, models: [m], effective_from: 2026-01-01, input: '1', output: '1', "
+     "time_of_day: [{utc: '08:00-12:00'}, {utc: '11:00-13:00'}]}", "overlaps"),
+    ("{provider: p, models: [m], effective_from: 2026-01-01, input: '1', output: '1', "
+     "time_of_day: [{utc: '08:00-12:00'}], tiers: [{above_input_tokens: 10, input: '2'}]}", "not both"),
     ("{provider: openai, models: [m], effective_from: 2026-01-01, input: 1.5, output: '1'}", "must be quoted"),
     ("{provider: openai, effective_from: 2026-01-01, input: '1', output: '1'}", "needs 'models' or 'pattern'"),
     ("{provider: openai, models: [m], effective_from: soon, input: '1', output: '1'}", "effective_from"),
     ("{provider: openai, models: [m], effective_from: 2026-01-01, input: '-1', output: '1'}", "non-negative"),
     ("{provider: openai, models: [m], effective_from: 2026-01-01, output: '1'}", "'input' price is required"),
-    ("{provider: openai, models: [m], effective_from: 2026-01-01, input: '1', output: '1', colour: red}", "unknown keys"),
+    ("{provider: openai, models: [m], effective_from: 2026-01-01, input: '1', output: '1', colour: red}",
+     "unknown keys"),
 ])
 def test_invalid_price_books_name_the_file_and_entry(tmp_path, entry, message):
     path = tmp_path / "bad.yaml"

@@ -46,9 +46,18 @@ class PriceEntry:
     per_request: Decimal | None
     tiers: tuple[tuple[int, Rates], ...]  # (above_input_tokens, rates), ascending thresholds
     book_version: str
+    # time-of-day prices: (first minute of the UTC day, minute it ends (exclusive, may wrap midnight), rates)
+    time_of_day: tuple[tuple[int, int, Rates], ...] = ()
 
-    def rates_for(self, input_tokens: int) -> tuple[Rates, str]:
-        """The rates for a call of this size, and the tier's label ("" for the base rates)."""
+    def rates_for(self, input_tokens: int, at: datetime) -> tuple[Rates, str]:
+        """The rates for a call of this size starting at `at`, and the tier's or hours' label ("" for the base
+        rates). An entry has context-length tiers or time-of-day prices, never both (the loader checks)."""
+        if self.time_of_day:
+            minute = at.hour * 60 + at.minute
+            for start, end, rates in self.time_of_day:
+                if (start <= minute < end) if start < end else (minute >= start or minute < end):
+                    return rates, f"{start // 60:02}:{start % 60:02}-{end // 60:02}:{end % 60:02} UTC"
+            return self.rates, ""
         chosen, label = self.rates, ""
         for threshold, rates in self.tiers:
             if input_tokens > threshold:

@@ -33,7 +33,7 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         )
         return Cost("unpriced", reason, "", price_book.version)
 
-    rates, tier = entry.rates_for(call.input_tokens)
+    rates, tier = entry.rates_for(call.input_tokens, at)
     estimates = [note] if note else []  # fallbacks: the cost is an estimate
 
     def rate(kind: str, fallback: Decimal, fallback_kind: str, tokens: int) -> Decimal:

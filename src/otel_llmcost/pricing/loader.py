@@ -16,8 +16,10 @@ from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, 
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
              "audio_output")
 _ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
-                         "tiers", *RATE_KEYS})
+                         "tiers", "time_of_day", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
+_HOURS_KEYS = frozenset({"utc", *RATE_KEYS})
+_HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 _ADJUSTMENT_KEYS = frozenset({"id", "tenant", "provider", "models", "pattern", "multiplier", "effective_from",
                               "effective_until"})
 _DEPLOYMENT_KEYS = frozenset({"provider", "name", "model"})
@@ -113,6 +115,9 @@ def _entry(raw: object, version: str) -> PriceEntry:
         tiers.append((threshold, _rates(tier, rates)))
     if [t for t, _ in tiers] != sorted({t for t, _ in tiers}):
         raise ValueError("tier thresholds must be distinct and ascending")
+    time_of_day = _time_of_day(raw.get("time_of_day") or [], rates)
+    if tiers and time_of_day:
+        raise ValueError("an entry has context-length 'tiers' or 'time_of_day' prices, not both")
     effective_from = _utc(raw.get("effective_from"), "effective_from")
     service_tier = str(raw.get("service_tier") or "").lower()
     label = sorted(models)[0] if models else raw.get("pattern")
@@ -120,8 +125,29 @@ def _entry(raw: object, version: str) -> PriceEntry:
     return PriceEntry(
         price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
         effective_from=effective_from, service_tier=service_tier, rates=rates,
-        per_request=_price(raw, "per_request"), tiers=tuple(tiers), book_version=version,
+        per_request=_price(raw, "per_request"), tiers=tuple(tiers), book_version=version, time_of_day=time_of_day,
     )
+
+
+def _time_of_day(raw_hours: object, base: Rates) -> tuple[tuple[int, int, Rates], ...]:
+    """[{utc: "16:30-00:30", <rates>}] -> (start minute, end minute, rates); the hours may wrap midnight and
+    must not overlap."""
+    if not isinstance(raw_hours, list):
+        raise ValueError("'time_of_day' must be a list")
+    hours, taken = [], set()
+    for item in raw_hours:
+        _check_keys(item, _HOURS_KEYS, "time_of_day item")
+        found = _HOURS.fullmatch(str(item.get("utc", "")))
+        if not found:
+            raise ValueError("a time_of_day item needs 'utc': \"HH:MM-HH:MM\" (UTC, the end exclusive)")
+        h1, m1, h2, m2 = map(int, found.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        minutes = set(range(start, end) if start < end else [*range(start, 1440), *range(end)])
+        if not minutes or minutes & taken:
+            raise ValueError(f"time_of_day {item['utc']!r} is empty or overlaps another")
+        taken |= minutes
+        hours.append((start, end, _rates(item, base)))
+    return tuple(hours)
 
 
 def _rates(raw: dict, base: Rates | None) -> Rates:
