@@ -72,9 +72,11 @@ FIELDS = {
     "input_audio_mtok": "audio_input",
     "output_audio_mtok": "audio_output",
 }
-OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), "per_request")  # the order of the fields in an entry
+OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), "per_request", "per_search")  # the order of an entry's fields
+# genai-prices per-thousand prices -> our per-unit fields
+PER_THOUSAND = {"requests_kcount": "per_request", "web_searches_kcount": "per_search"}
 # counted for the report
-EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "per_request")
+EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "per_request", "per_search")
 # genai-prices literal clause -> regex template (for case-insensitive fullmatch; genai-prices lower-cases)
 LITERAL_CLAUSES = {"equals": "{}", "starts_with": "{}.*", "ends_with": ".*{}", "contains": ".*{}.*"}
 DATE_SUFFIXES = ("-20250101", "-2025-01-01")  # appended to literal names to probe patterns for overlaps
@@ -83,8 +85,9 @@ HEADER = """\
 # GENERATED FILE - do not edit. Regenerate with: python scripts/build_price_book.py --litellm <litellm wheel>
 # genai-prices version: {version}
 # snapshot date: {snapshot}
-# USD per 1M tokens (per_request: USD per call), exact decimals. Prices without a start date in
-# genai-prices get effective_from: {default_from}. Providers (genai-prices -> gen_ai.provider.name):
+# USD per 1M tokens (per_request: USD per call, per_search: USD per web search), exact decimals.
+# Prices without a start date in genai-prices get effective_from: {default_from}.
+# Providers (genai-prices -> gen_ai.provider.name):
 {providers}
 # Fallbacks as in genai-prices: azure.ai.openai gets OpenAI's prices (ids azure/openai/...) and
 # Vertex Anthropic's (gcp/anthropic/...) for the models they do not price themselves.
@@ -310,9 +313,10 @@ def convert(mp: gp.ModelPrice) -> tuple[dict, list[tuple[str, object]]]:
             tiered[field], val = val, val.base
         if val is not None:
             out[field] = val
-    if isinstance(getattr(mp, "requests_kcount", None), Decimal):
-        out["per_request"] = mp.requests_kcount / 1000  # genai-prices: USD per thousand requests
-    lost = [(k, v) for k, v in vars(mp).items() if v is not None and k not in (*FIELDS, "requests_kcount")]
+    for gp_key, field in PER_THOUSAND.items():
+        if isinstance(getattr(mp, gp_key, None), Decimal):
+            out[field] = getattr(mp, gp_key) / 1000
+    lost = [(k, v) for k, v in vars(mp).items() if v is not None and k not in (*FIELDS, *PER_THOUSAND)]
     # our one cache-read price covers cached audio too: that is lost only where genai-prices prices it apart
     lost = [(k, v) for k, v in lost if (k, v) != ("cache_audio_read_mtok", out.get("cache_read"))]
     tiers = []

@@ -8,6 +8,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 
+from conftest import run_cli
 from scenario import EXPECTED_ROWS, TEST_PRICE_BOOK, emit_request
 
 ROW_QUERY = """
@@ -68,3 +69,29 @@ def test_request_id_defaults_to_trace_id_and_bundled_prices_apply(receiver_facto
     # The bundled book's gpt-4o-mini price: 0.15 in + 0.60 out per million tokens.
     assert Decimal(row["cost_usd"]) == Decimal("0.75")
     assert row["price_book_version"].startswith("genai-prices")
+
+
+def test_web_searches_reported_by_litellm_are_priced_per_search(receiver_factory):
+    receiver = receiver_factory()
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(HttpSpanExporter(endpoint=receiver.http_url)))
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+             "server_tool_use": {"web_search_requests": 3, "tool_search_requests": None}}
+    with provider.get_tracer("litellm").start_as_current_span("litellm_request", attributes={
+        "llm.request.type": "completion", "gen_ai.system": "anthropic", "litellm.call_id": "c1",
+        "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": "1000",
+        "gen_ai.usage.output_tokens": "100", "metadata.usage_object": repr(usage),  # as LiteLLM writes it
+    }):
+        pass
+    provider.shutdown()
+    receiver.stop()
+    [row] = receiver.sql("SELECT web_searches, search_fee_usd, cost_usd, cost_status FROM llmcost.llm_usage")
+    # The bundled Anthropic price: $10 per 1,000 searches (genai-prices), 3 in + 15 out per million tokens.
+    assert (row["web_searches"], Decimal(row["search_fee_usd"]), row["cost_status"]) == (3, Decimal("0.03"), "priced")
+    assert Decimal(row["cost_usd"]) == Decimal("0.003") + Decimal("0.0015") + Decimal("0.03")
+    # Repricing reads the searches back from the row: nothing changes.
+    dry = run_cli("reprice", "--data-dir", str(receiver.data_dir), "--since", "1d", "--dry-run")
+    assert "1 calls checked, 0 would change" in dry.stdout

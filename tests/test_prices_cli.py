@@ -26,6 +26,7 @@ prices:
     reasoning: "20"
     audio_input: "40"
     per_request: "0.001"
+    per_search: "0.01"
     tiers:
       - above_input_tokens: 1000
         input: "3"
@@ -85,14 +86,16 @@ def test_quote_applies_tiers_service_tiers_cache_kinds_fees_deployments_and_cont
     # 1000 input (not above the tier): 300 uncached incl. 100 audio, 200 cache read, 400 cache write of
     # which 100 for 1 hour; 500 output incl. 100 reasoning.
     cost = _quote(config, *base, "--input", "1000", "--cache-read", "200", "--cache-write", "400",
-                  "--cache-write-1h", "100", "--audio-input", "100", "--output", "500", "--reasoning", "100")
+                  "--cache-write-1h", "100", "--audio-input", "100", "--output", "500", "--reasoning", "100",
+                  "--web-searches", "3")
     expected = {"input_cost_usd": "0.000300000000",        # 300 x 1
                 "cache_read_cost_usd": "0.000100000000",   # 200 x 0.5
                 "cache_write_cost_usd": "0.001000000000",  # 300 x 2 + 100 x 4
                 "audio_cost_usd": "0.004000000000",        # 100 x 40
                 "output_cost_usd": "0.004000000000",       # 400 x 10
                 "reasoning_cost_usd": "0.002000000000",    # 100 x 20
-                "request_fee_usd": "0.001000000000", "cost_usd": "0.012400000000",
+                "request_fee_usd": "0.001000000000", "search_fee_usd": "0.030000000000",  # 3 x 0.01
+                "cost_usd": "0.042400000000",
                 "status": "priced", "price_tier": "", "price_id": "acme-llm/v1"}
     assert {key: cost[key] for key in expected} == expected
     above = _quote(config, *base, "--input", "1001", "--output", "1")  # the whole call at the tier's rates

@@ -61,6 +61,7 @@ class LlmCall:
     cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written for 1 hour (Anthropic)
     audio_input_tokens: int = 0  # part of input_tokens
     audio_output_tokens: int = 0  # part of output_tokens
+    web_searches: int = 0  # server-side web searches the call ran (Anthropic, Gemini grounding): priced per search
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class Cost:
     reasoning_cost_usd: Decimal | None = None
     audio_cost_usd: Decimal | None = None
     request_fee_usd: Decimal | None = None
+    search_fee_usd: Decimal | None = None
     cost_usd: Decimal | None = None
 
 
@@ -129,6 +131,7 @@ class UsageRow:
     cache_write_1h_tokens: int
     audio_input_tokens: int
     audio_output_tokens: int
+    web_searches: int
     input_cost_usd: Decimal | None
     cache_read_cost_usd: Decimal | None
     cache_write_cost_usd: Decimal | None
@@ -136,6 +139,7 @@ class UsageRow:
     reasoning_cost_usd: Decimal | None
     audio_cost_usd: Decimal | None
     request_fee_usd: Decimal | None
+    search_fee_usd: Decimal | None
     cost_usd: Decimal | None
     emitter_cost_usd: Decimal | None
     cost_status: str

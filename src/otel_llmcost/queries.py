@@ -82,24 +82,20 @@ def priced_rows(database: str) -> str:
     return f"""
 SELECT trace_id, span_id, toString(ts) AS started, tenant_id, provider, operation, request_model, response_model,
        service_tier, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, cost_usd, cost_status, price_id,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_searches, cost_usd, cost_status, price_id,
        if(response_model != '', response_model, request_model) AS model
 FROM {database}.llm_usage
 WHERE _partition_id = {{partition:String}} AND {_IN_RANGE} AND cost_status != 'invalid_usage'
 """
 
 
-def reprice_scratch_tables(database: str) -> list[str]:
+def reprice_scratch_tables(database: str, cost_columns: tuple[tuple[str, str], ...]) -> list[str]:
+    costs = ", ".join(f"{name} {ch_type}" for name, ch_type in cost_columns)
     return [
         *drop_scratch_tables(database),
         f"CREATE TABLE {database}.reprice_staging AS {database}.llm_usage",
-        f"""CREATE TABLE {database}.reprice_costs (trace_id String, span_id String,
-            input_cost_usd Nullable(Decimal(38, 12)), cache_read_cost_usd Nullable(Decimal(38, 12)),
-            cache_write_cost_usd Nullable(Decimal(38, 12)), output_cost_usd Nullable(Decimal(38, 12)),
-            reasoning_cost_usd Nullable(Decimal(38, 12)), audio_cost_usd Nullable(Decimal(38, 12)),
-            request_fee_usd Nullable(Decimal(38, 12)), cost_usd Nullable(Decimal(38, 12)), cost_status String,
-            cost_note String, price_id String, price_book_version String, price_tier String,
-            price_multiplier Decimal(18, 9), found UInt8 DEFAULT 1) ENGINE = Memory""",
+        f"CREATE TABLE {database}.reprice_costs (trace_id String, span_id String, {costs}, found UInt8 DEFAULT 1)"
+        " ENGINE = Memory",
     ]
 
 
@@ -136,7 +132,7 @@ def usage_shapes(database: str) -> str:
     return f"""
 SELECT provider, if(response_model != '', response_model, request_model) AS model, service_tier,
        input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_searches,
        count() AS calls, sum(cost_usd) AS actual_usd, countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls
 FROM {database}.llm_usage
 WHERE {_IN_RANGE}{_FILTERS}

@@ -30,7 +30,8 @@ COST_COLUMNS = (
     ("input_cost_usd", "Nullable(Decimal(38, 12))"), ("cache_read_cost_usd", "Nullable(Decimal(38, 12))"),
     ("cache_write_cost_usd", "Nullable(Decimal(38, 12))"), ("output_cost_usd", "Nullable(Decimal(38, 12))"),
     ("reasoning_cost_usd", "Nullable(Decimal(38, 12))"), ("audio_cost_usd", "Nullable(Decimal(38, 12))"),
-    ("request_fee_usd", "Nullable(Decimal(38, 12))"), ("cost_usd", "Nullable(Decimal(38, 12))"),
+    ("request_fee_usd", "Nullable(Decimal(38, 12))"), ("search_fee_usd", "Nullable(Decimal(38, 12))"),
+    ("cost_usd", "Nullable(Decimal(38, 12))"),
     ("cost_status", "String"), ("cost_note", "String"), ("price_id", "String"), ("price_book_version", "String"),
     ("price_tier", "String"), ("price_multiplier", "Decimal(18, 9)"),
 )
@@ -81,6 +82,7 @@ def _reprice_row(row: dict, price_book: PriceBook) -> Cost:
         cache_write_tokens=row["cache_write_tokens"], output_tokens=row["output_tokens"],
         reasoning_tokens=row["reasoning_tokens"], cache_write_1h_tokens=row["cache_write_1h_tokens"],
         audio_input_tokens=row["audio_input_tokens"], audio_output_tokens=row["audio_output_tokens"],
+        web_searches=row["web_searches"],
         error_type="", streaming=False, ttft_ms=None, service_tier=row["service_tier"], server_address="",
     )
     at = datetime.fromisoformat(row["started"]).replace(tzinfo=timezone.utc)
@@ -100,7 +102,7 @@ def _count(summary: RepriceSummary, row: dict, cost: Cost) -> None:
 
 def _swap_partition(store: UsageStore, partition: str, rows: list[dict], costs: list[Cost]) -> None:
     database = store.database
-    for statement in queries.reprice_scratch_tables(database):
+    for statement in queries.reprice_scratch_tables(database, COST_COLUMNS):
         store.command(statement)
     columns = [[row[name] for row in rows] for name, _ in _KEY_COLUMNS]
     columns += [[getattr(cost, _COST_FIELDS.get(name, name)) for cost in costs] for name, _ in COST_COLUMNS]

@@ -44,6 +44,7 @@ class PriceEntry:
     service_tier: str  # "" = standard
     rates: Rates
     per_request: Decimal | None
+    per_search: Decimal | None  # USD per server-side web search (LlmCall.web_searches)
     tiers: tuple[tuple[int, Rates], ...]  # (above_input_tokens, rates), ascending thresholds
     book_version: str
     # time-of-day prices: (first minute of the UTC day, minute it ends (exclusive, may wrap midnight), rates)

@@ -59,7 +59,10 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     audio_cost = _amount(audio_in, rate("audio_input", rates.input, "input", audio_in)) + _amount(
         audio_out, rate("audio_output", rates.output, "output", audio_out))
     fee = (entry.per_request or _ZERO).quantize(_STORE_SCALE)
-    parts = [input_cost, cache_read_cost, cache_write_cost, output_cost, reasoning_cost, audio_cost, fee]
+    if call.web_searches and entry.per_search is None:
+        estimates.append(f"no per-search price: {call.web_searches} web searches not charged")
+    search_fee = _round((entry.per_search or _ZERO) * call.web_searches)
+    parts = [input_cost, cache_read_cost, cache_write_cost, output_cost, reasoning_cost, audio_cost, fee, search_fee]
 
     notes = list(estimates)
     multiplier, adjustment = price_book.multiplier(tenant, call.provider, call.response_model or call.request_model, at)
@@ -80,6 +83,7 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         reasoning_cost_usd=parts[4],
         audio_cost_usd=parts[5],
         request_fee_usd=parts[6],
+        search_fee_usd=parts[7],
         cost_usd=sum(parts, _ZERO),
     )
 

@@ -16,7 +16,7 @@ from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, 
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
              "audio_output")
 _ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
-                         "tiers", "time_of_day", *RATE_KEYS})
+                         "per_search", "tiers", "time_of_day", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
 _HOURS_KEYS = frozenset({"utc", *RATE_KEYS})
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
@@ -125,7 +125,8 @@ def _entry(raw: object, version: str) -> PriceEntry:
     return PriceEntry(
         price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
         effective_from=effective_from, service_tier=service_tier, rates=rates,
-        per_request=_price(raw, "per_request"), tiers=tuple(tiers), book_version=version, time_of_day=time_of_day,
+        per_request=_price(raw, "per_request"), per_search=_price(raw, "per_search"), tiers=tuple(tiers),
+        book_version=version, time_of_day=time_of_day,
     )
 
 

@@ -34,6 +34,7 @@ _JSON = "application/json"
 _PARSERS = {_PROTOBUF: parse_protobuf, "application/protobuf": parse_protobuf, _JSON: parse_json}
 _PATHS = ("/v1/traces", "/otlp/v1/traces")  # the second: some SDKs append the path to an /otlp base URL
 _RETRY_AFTER_SECONDS = "5"
+_SHUTDOWN_SECONDS = 5.0
 
 
 class _HttpError(Exception):
@@ -60,7 +61,8 @@ class HttpReceiver:
         if query_store is not None:
             app.router.add_post("/api/sql", self._sql)
         # We decompress ourselves, so the size limit also holds after decompression.
-        self._runner = web.AppRunner(app, auto_decompress=False, access_log=None)
+        # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
+        self._runner = web.AppRunner(app, auto_decompress=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
         self.port = 0
 
     def start(self) -> None:

@@ -41,6 +41,7 @@ class Fields:
     service_tier: tuple[str, ...] = ()
     server_address: tuple[str, ...] = ("server.address",)
     emitter_cost: tuple[str, ...] = ()
+    web_searches: tuple[str, ...] = ()
 
     def keys(self) -> frozenset[str]:
         return frozenset(key for names in (getattr(self, f) for f in self.__slots__) for key in names)
@@ -99,6 +100,7 @@ def read_call(
         cache_write_1h_tokens=min(token_count(attributes, fields.cache_write_1h), cache_write),
         audio_input_tokens=min(token_count(attributes, fields.audio_input), input_tokens),
         audio_output_tokens=min(token_count(attributes, fields.audio_output), output_tokens),
+        web_searches=token_count(attributes, fields.web_searches),
     )
 
 

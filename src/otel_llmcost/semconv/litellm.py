@@ -8,8 +8,9 @@ Source: https://github.com/BerriAI/litellm/blob/main/litellm/integrations/opente
 * By default in the SDK: the same attributes stamped onto the app's active span (`litellm.call_id` marks it).
 LiteLLM normalises usage to OpenAI's shape (prompt tokens include the cache). Cache counts are attributes
 only in the opt-in mode for Anthropic; otherwise they are in `metadata.usage_object`, a Python repr of the
-usage, which is parsed as a literal. `gen_ai.system` is empty for embeddings: the provider then comes from
-the `litellm.provider.model` prefix. LiteLLM's price estimate is gen_ai.cost.total_cost.
+usage, which is parsed as a literal (web searches too: `server_tool_use.web_search_requests`). `gen_ai.system`
+is empty for embeddings: the provider then comes from the `litellm.provider.model` prefix. LiteLLM's price
+estimate is gen_ai.cost.total_cost.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FIELDS = replace(  # the OpenTelemetry names, plus LiteLLM's own
     reasoning=(*genai.FIELDS.reasoning, "usage.reasoning"),
     streaming=("llm.is_streaming", "gen_ai.request.stream"),
     emitter_cost=("gen_ai.cost.total_cost",),
+    web_searches=("usage.web_searches",),
 )
 _OPERATIONS = {"completion": "chat", "acompletion": "chat", "chat": "chat", "text_completion": "text_completion",
                "embedding": "embeddings", "aembedding": "embeddings", "embeddings": "embeddings"}
@@ -81,9 +83,11 @@ def _usage_object(value) -> dict:
         return {}
     prompt = usage.get("prompt_tokens_details") or {}
     completion = usage.get("completion_tokens_details") or {}
+    server_tools = usage.get("server_tool_use") or {}
     found = {
         "usage.cache_read": usage.get("cache_read_input_tokens") or prompt.get("cached_tokens"),
         "usage.cache_write": usage.get("cache_creation_input_tokens") or prompt.get("cache_creation_tokens"),
         "usage.reasoning": completion.get("reasoning_tokens") if isinstance(completion, dict) else None,
+        "usage.web_searches": server_tools.get("web_search_requests") if isinstance(server_tools, dict) else None,
     }
     return {key: value for key, value in found.items() if isinstance(value, int) and value > 0}

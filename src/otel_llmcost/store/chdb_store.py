@@ -9,8 +9,9 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
+from otel_llmcost.store import schema
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, ddl_statements, to_columns
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -35,8 +36,7 @@ class ChdbStore:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
 
     def ensure_schema(self) -> None:
-        for statement in ddl_statements(self.database):
-            self._run(statement)
+        schema.ensure_schema(self)
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:

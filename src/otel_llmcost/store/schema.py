@@ -39,6 +39,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("cache_write_1h_tokens", *_TOKENS),
     ("audio_input_tokens", *_TOKENS),
     ("audio_output_tokens", *_TOKENS),
+    ("web_searches", "UInt32", "CODEC(T64, ZSTD(1))"),
     ("input_cost_usd", _USD, ""),
     ("cache_read_cost_usd", _USD, ""),
     ("cache_write_cost_usd", _USD, ""),
@@ -46,6 +47,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("reasoning_cost_usd", _USD, ""),
     ("audio_cost_usd", _USD, ""),
     ("request_fee_usd", _USD, ""),
+    ("search_fee_usd", _USD, ""),
     ("cost_usd", _USD, ""),
     ("emitter_cost_usd", _USD, ""),
     ("cost_status", _NAME, ""),
@@ -82,6 +84,24 @@ def ddl_statements(database: str) -> list[str]:
         key=lambda entry: entry.name,
     )
     return [t.read_text(encoding="utf-8").format(database=database, columns=columns).strip() for t in templates]
+
+
+def ensure_schema(store) -> None:
+    """Create what is missing: the database and tables, then the llm_usage columns a table made by an older
+    release lacks (added in place; its rows read the type's default, 0 or NULL). `store`: a UsageStore."""
+    for statement in ddl_statements(store.database):
+        store.command(statement)
+    present = {row["name"] for row in store.query(_PRESENT_COLUMNS, {"database": store.database, "table": TABLE})}
+    previous = ""
+    for name, ch_type, codec in COLUMNS:
+        if name not in present:
+            where = f"AFTER {previous}" if previous else "FIRST"
+            column = f"{name} {ch_type} {codec}".rstrip()
+            store.command(f"ALTER TABLE {store.database}.{TABLE} ADD COLUMN IF NOT EXISTS {column} {where}")
+        previous = name
+
+
+_PRESENT_COLUMNS = "SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}"
 
 
 def to_columns(rows: list[UsageRow]) -> list[list]:

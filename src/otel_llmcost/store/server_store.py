@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, ddl_statements, to_columns
+from otel_llmcost.store import schema
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 
 
 class ServerStore:
@@ -31,8 +32,7 @@ class ServerStore:
         self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
 
     def ensure_schema(self) -> None:
-        for statement in ddl_statements(self.database):
-            self._call(self._client.execute, statement)
+        schema.ensure_schema(self)
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
