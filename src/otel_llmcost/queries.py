@@ -89,34 +89,30 @@ WHERE _partition_id = {{partition:String}} AND {_IN_RANGE} AND cost_status != 'i
 """
 
 
-def reprice_scratch_tables(database: str, cost_columns: tuple[tuple[str, str], ...]) -> list[str]:
+def reprice_costs_table(database: str, cost_columns: tuple[tuple[str, str], ...]) -> list[str]:
+    """The new costs, keyed by call, in a Join table that joinGet reads from inside the mutation."""
     costs = ", ".join(f"{name} {ch_type}" for name, ch_type in cost_columns)
     return [
-        *drop_scratch_tables(database),
-        f"CREATE TABLE {database}.reprice_staging AS {database}.llm_usage",
+        drop_reprice_costs(database),
         f"CREATE TABLE {database}.reprice_costs (trace_id String, span_id String, {costs}, found UInt8 DEFAULT 1)"
-        " ENGINE = Memory",
+        " ENGINE = Join(ANY, LEFT, trace_id, span_id)",
     ]
 
 
-def drop_scratch_tables(database: str) -> list[str]:
-    return [f"DROP TABLE IF EXISTS {database}.reprice_staging", f"DROP TABLE IF EXISTS {database}.reprice_costs"]
+def drop_reprice_costs(database: str) -> str:
+    return f"DROP TABLE IF EXISTS {database}.reprice_costs"
 
 
-def fill_staging(database: str, cost_columns: list[str]) -> str:
-    """The whole partition, with the new costs on the calls that were repriced."""
-    replaced = ", ".join(f"if(c.found = 1, c.{name}, u.{name}) AS {name}" for name in cost_columns)
+def update_costs(database: str, cost_columns: list[str]) -> str:
+    """Rewrite the cost columns of the repriced calls in one partition, in place (a mutation: only these
+    columns of the partition's parts are rewritten; rows inserted meanwhile are kept as they are)."""
+    source = f"'{database}.reprice_costs'"
+    assignments = ", ".join(f"{name} = joinGet({source}, '{name}', trace_id, span_id)" for name in cost_columns)
     return f"""
-INSERT INTO {database}.reprice_staging
-SELECT u.* REPLACE ({replaced})
-FROM {database}.llm_usage AS u
-LEFT JOIN {database}.reprice_costs AS c ON u.trace_id = c.trace_id AND u.span_id = c.span_id
-WHERE u._partition_id = {{partition:String}}
+ALTER TABLE {database}.llm_usage UPDATE {assignments}
+WHERE _partition_id = {{partition:String}} AND joinGet({source}, 'found', trace_id, span_id) = 1
+SETTINGS mutations_sync = 2
 """
-
-
-def replace_partition(database: str) -> str:
-    return f"ALTER TABLE {database}.llm_usage REPLACE PARTITION ID {{partition:String}} FROM {database}.reprice_staging"
 
 
 # --- otel-llmcost whatif / prices coverage ----------------------------------------------------------------

@@ -1,14 +1,14 @@
-"""Repricing stored calls after a price book change, partition by partition, atomically.
+"""Repricing stored calls after a price book change, partition by partition.
 
 For each monthly partition the range touches, the calls in range are priced again with the current price
-book (same code path as ingestion). Their new costs go to a scratch table, a full copy of the partition
-with those costs is built beside it, and `ALTER TABLE ... REPLACE PARTITION` swaps it in. A reader sees
-the partition entirely before or entirely after, so totals stay consistent at every moment. Calls whose
-usage was flagged invalid keep their status. Every run, dry runs included, is recorded in reprice_runs.
+book (same code path as ingestion). Their new costs go to a Join table keyed by call, and one mutation
+(`ALTER TABLE ... UPDATE cost = joinGet(...)`, waited for) rewrites the cost columns of those calls in
+place. Nothing else in the partition is touched: on a ClickHouse server, rows receivers insert meanwhile
+are kept. While a partition's mutation runs, a reader may see some of its parts repriced and some not;
+when reprice returns, every total is the new one. Calls whose usage was flagged invalid keep their
+status. Every run, dry runs included, is recorded in reprice_runs.
 
-The embedded store cannot be written by two processes, so the receiver is stopped while this runs. With a
-ClickHouse server, rows a receiver inserts into a partition between its rebuild and the swap would be
-lost: reprice closed months, or stop the receivers for the current one.
+The embedded store cannot be written by two processes, so the receiver is stopped while this runs.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
         for row, cost in zip(rows, costs):
             _count(summary, row, cost)
         if not dry_run and rows:
-            _swap_partition(store, partition, rows, costs)
+            _update_partition(store, partition, rows, costs)
         progress(f"partition {partition}: {len(rows)} calls {'checked' if dry_run else 'repriced'} "
                  f"({number}/{len(partitions)})")
     _record(store, summary, started, since, until, dry_run, price_book.version)
@@ -100,17 +100,15 @@ def _count(summary: RepriceSummary, row: dict, cost: Cost) -> None:
         summary.changed_rows += 1
 
 
-def _swap_partition(store: UsageStore, partition: str, rows: list[dict], costs: list[Cost]) -> None:
+def _update_partition(store: UsageStore, partition: str, rows: list[dict], costs: list[Cost]) -> None:
     database = store.database
-    for statement in queries.reprice_scratch_tables(database, COST_COLUMNS):
+    for statement in queries.reprice_costs_table(database, COST_COLUMNS):
         store.command(statement)
     columns = [[row[name] for row in rows] for name, _ in _KEY_COLUMNS]
     columns += [[getattr(cost, _COST_FIELDS.get(name, name)) for cost in costs] for name, _ in COST_COLUMNS]
     store.insert_columns("reprice_costs", _KEY_COLUMNS + COST_COLUMNS, columns)
-    store.command(queries.fill_staging(database, [name for name, _ in COST_COLUMNS]), {"partition": partition})
-    store.command(queries.replace_partition(database), {"partition": partition})
-    for statement in queries.drop_scratch_tables(database):
-        store.command(statement)
+    store.command(queries.update_costs(database, [name for name, _ in COST_COLUMNS]), {"partition": partition})
+    store.command(queries.drop_reprice_costs(database))
 
 
 _COST_FIELDS = {"cost_status": "status", "cost_note": "note"}  # column -> Cost field, where they differ
