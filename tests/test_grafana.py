@@ -371,3 +371,9 @@ def test_provisioning_files():
     (provider,) = yaml.safe_load((provisioning / "dashboards/llmcost.yml").read_text())["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards/llmcost"
+
+
+def test_cost_by_kind_splits_the_cost(store):
+    [bucket] = run(store, "llmcost-overview", "Cost by kind over time")  # rows 1-6, one hour
+    assert (bucket["uncached_input"], bucket["cache_read"], bucket["output_without_reasoning"]) == (
+        "0.005175", "0.00125", "0.0032")  # row 6 keeps BASE_ROW's parts: 0.000025 input, 0.00005 output
