@@ -39,7 +39,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 warnings.filterwarnings("ignore")
 TOOLS = ("ours", "genai-prices", "LiteLLM")
 KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
-         "reasoning_tokens", "audio_input_tokens", "audio_output_tokens")
+         "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "web_searches")
 GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gcp.gemini": "google", "gcp.vertex_ai": "google",
                   "aws.bedrock": "aws", "azure.ai.openai": "azure", "mistral_ai": "mistral", "cohere": "cohere",
                   "deepseek": "deepseek", "x_ai": "x-ai", "groq": "groq", "together_ai": "together"}
@@ -60,6 +60,8 @@ def fmt(amount) -> str:
 def golden_parts(price: dict, u: dict) -> dict[str, Decimal]:
     """The golden cost by kind (the rule in the golden file's header), grouped like our Cost's columns."""
     p = {k: Decimal(str(v)) for k, v in price.items() if k not in ("source", "as_of", "note", "doubt")}
+    if u["web_searches"] and "per_search" not in p:
+        raise ValueError("a case with web searches needs a price row with per_search")
     def cost(tokens, kind, fallback="input"):
         return tokens * p.get(kind, p[fallback]) / 1_000_000
     w1h, w5m = u["cache_write_1h_tokens"], u["cache_write_tokens"] - u["cache_write_1h_tokens"]
@@ -69,7 +71,8 @@ def golden_parts(price: dict, u: dict) -> dict[str, Decimal]:
             "cache_write": cost(w5m, "cache_write") + cost(w1h, "cache_write_1h"),
             "output": cost(text_out, "output"), "reasoning": cost(u["reasoning_tokens"], "reasoning", "output"),
             "audio": cost(u["audio_input_tokens"], "audio_input") + cost(u["audio_output_tokens"], "audio_output",
-                                                                        "output")}
+                                                                        "output"),
+            "search": u["web_searches"] * p.get("per_search", Decimal(0))}
 
 
 def load_ours():
@@ -112,7 +115,8 @@ def load_litellm():
                     "ephemeral_5m_input_tokens": u["cache_write_tokens"] - w1h, "ephemeral_1h_input_tokens": w1h}},
             completion_tokens_details={"reasoning_tokens": u["reasoning_tokens"],
                                        "audio_tokens": u["audio_output_tokens"]},
-            cache_read_input_tokens=u["cache_read_tokens"], cache_creation_input_tokens=u["cache_write_tokens"])
+            cache_read_input_tokens=u["cache_read_tokens"], cache_creation_input_tokens=u["cache_write_tokens"],
+            server_tool_use={"web_search_requests": u["web_searches"]} if u["web_searches"] else None)
         if tier == "batch":
             return sum(batch_cost_calculator(usage=usage, model=c["model"], custom_llm_provider=provider))
         return sum(litellm.cost_per_token(model=c["model"], custom_llm_provider=provider, usage_object=usage,
@@ -134,7 +138,8 @@ def explain(case, cost) -> str:
     elif cost.price_tier and not long:
         reasons.append(f"context tier {cost.price_tier} applied, golden uses base rates")
     got = {"input": cost.input_cost_usd, "cache_read": cost.cache_read_cost_usd, "cache_write": cost.cache_write_cost_usd,
-           "output": cost.output_cost_usd, "reasoning": cost.reasoning_cost_usd, "audio": cost.audio_cost_usd}
+           "output": cost.output_cost_usd, "reasoning": cost.reasoning_cost_usd, "audio": cost.audio_cost_usd,
+           "search": cost.search_fee_usd}
     diffs = [f"{k} {fmt(q(v))}->{fmt(q(got[k] or 0))}" for k, v in case["parts"].items() if q(v) != q(got[k] or 0)]
     if cost.request_fee_usd:
         diffs.append(f"request fee {fmt(cost.request_fee_usd)}")

@@ -41,9 +41,16 @@ _USAGE_ATTRIBUTES = {
 
 def _span(case: dict, index: int) -> Span:
     start = int(datetime.fromisoformat(case["at"].replace("Z", "+00:00")).timestamp()) * 1_000_000_000
+    usage = dict(case["usage"])
+    searches = usage.pop("web_searches", 0)
     attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": case["provider"],
                   "gen_ai.request.model": case["model"], "gen_ai.response.id": f"golden-{case['id']}",
-                  **{_USAGE_ATTRIBUTES[kind]: count for kind, count in case["usage"].items()}}
+                  **{_USAGE_ATTRIBUTES[kind]: count for kind, count in usage.items()}}
+    if searches:  # no OpenTelemetry name carries web searches: sent the way LiteLLM reports them
+        attributes.update({"litellm.call_id": case["id"], "llm.request.type": "completion",
+                           "gen_ai.system": case["provider"], "metadata.usage_object": repr(
+                               {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"],
+                                "server_tool_use": {"web_search_requests": searches}})})
     if case.get("service_tier"):
         attributes["gen_ai.request.service_tier"] = case["service_tier"]
     return Span(trace_id=(index + 1).to_bytes(16, "big"), span_id=(index + 1).to_bytes(8, "big"),
