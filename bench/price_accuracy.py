@@ -137,7 +137,8 @@ def explain(case, cost) -> str:
         reasons.append("context-length tier not applied (base rates used)")
     elif cost.price_tier and not long:
         reasons.append(f"context tier {cost.price_tier} applied, golden uses base rates")
-    got = {"input": cost.input_cost_usd, "cache_read": cost.cache_read_cost_usd, "cache_write": cost.cache_write_cost_usd,
+    got = {"input": cost.input_cost_usd, "cache_read": cost.cache_read_cost_usd,
+           "cache_write": cost.cache_write_cost_usd,
            "output": cost.output_cost_usd, "reasoning": cost.reasoning_cost_usd, "audio": cost.audio_cost_usd,
            "search": cost.search_fee_usd}
     diffs = [f"{k} {fmt(q(v))}->{fmt(q(got[k] or 0))}" for k, v in case["parts"].items() if q(v) != q(got[k] or 0)]
@@ -201,8 +202,9 @@ def main() -> None:
     rule = "-" * len(head)
     print(f"{head}\n{rule}")
     for provider, group in sorted(by_provider.items()) + [("ALL", cases)]:
-        cells = [f"{'n/a':>20}" if n in missing else
-                 f"{sum(hit(c, n) for c in group):>7}/{len(group):<3} ({100 * sum(hit(c, n) for c in group) / len(group):5.1f}%)"
+        hits = {n: sum(hit(c, n) for c in group) for n in TOOLS}
+        size = len(group)
+        cells = [f"{'n/a':>20}" if n in missing else f"{hits[n]:>7}/{size:<3} ({100 * hits[n] / size:5.1f}%)"
                  for n in TOOLS]
         print(("" if provider != "ALL" else rule + "\n") + f"{provider:<16}{len(group):>6}" + "".join(cells))
     for n, why in missing.items():
