@@ -66,16 +66,20 @@ def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[st
         sides[name] = side
         return out
 
-    def validate(decoded):  # Pipeline.ingest extracts every span once to reject unusable LLM spans
-        for span in (span for spans in decoded for span in spans):
-            try:
-                extract_call(span)
-            except InvalidSpan:
-                pass
-
-    def buffer_all(decoded, everything):
+    def validate(decoded):  # Pipeline.ingest extracts every span once, rejects unusable LLM spans, keeps the calls
+        calls = []
         for spans in decoded:
-            buffer.add(spans, 1)
+            calls.append(found := [])
+            for span in spans:
+                try:
+                    found.append(extract_call(span))
+                except InvalidSpan:
+                    found.append(None)
+        return calls
+
+    def buffer_all(decoded, calls, everything):  # as Pipeline.ingest: the calls go with their spans
+        for spans, found in zip(decoded, calls):
+            buffer.add(spans, 1, calls=found)
         return buffer.take_ready(everything)
 
     def on_gc(phase, _info):  # the cyclic GC walks every live container: its cost grows with the heap
@@ -95,11 +99,11 @@ def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[st
                              lambda: [*map(parse_protobuf, chunk)])
             decoded = timed("decode_spans (pipeline filter)", "ingest",
                             lambda: [decode_spans(request, wanted).spans for request in requests])
-            timed("extract_call (ingest validation)", "ingest", lambda: validate(decoded))
+            calls = timed("extract_call (ingest validation)", "ingest", lambda: validate(decoded))
             for fsync, spool in spools.items():  # one spool line per export, as the receiver writes it
                 timed(f"spool append (fsync {'on' if fsync else 'off'})", "" if fsync else "ingest",
                       lambda: [spool.append(spans) for spans in decoded])
-            groups = timed("TraceBuffer add + take_ready", "ingest", lambda: buffer_all(decoded, last))
+            groups = timed("TraceBuffer add + take_ready", "ingest", lambda: buffer_all(decoded, calls, last))
             rows = timed("build_usage_rows (attribute+price)", "flush",
                          lambda: [row for g in groups for row in build_usage_rows(g, attributor, book, now)])
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)]
