@@ -39,7 +39,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 warnings.filterwarnings("ignore")
 TOOLS = ("ours", "genai-prices", "LiteLLM")
 KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
-         "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "web_searches")
+         "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "image_input_tokens", "image_output_tokens",
+         "web_searches")
 GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gcp.gemini": "google", "gcp.vertex_ai": "google",
                   "aws.bedrock": "aws", "azure.ai.openai": "azure", "mistral_ai": "mistral", "cohere": "cohere",
                   "deepseek": "deepseek", "x_ai": "x-ai", "groq": "groq", "together_ai": "together"}
@@ -65,12 +66,15 @@ def golden_parts(price: dict, u: dict) -> dict[str, Decimal]:
     def cost(tokens, kind, fallback="input"):
         return tokens * p.get(kind, p[fallback]) / 1_000_000
     w1h, w5m = u["cache_write_1h_tokens"], u["cache_write_tokens"] - u["cache_write_1h_tokens"]
-    uncached = u["input_tokens"] - u["cache_read_tokens"] - u["cache_write_tokens"] - u["audio_input_tokens"]
-    text_out = u["output_tokens"] - u["reasoning_tokens"] - u["audio_output_tokens"]
+    uncached = (u["input_tokens"] - u["cache_read_tokens"] - u["cache_write_tokens"] - u["audio_input_tokens"]
+                - u["image_input_tokens"])
+    text_out = u["output_tokens"] - u["reasoning_tokens"] - u["audio_output_tokens"] - u["image_output_tokens"]
     return {"input": cost(uncached, "input"), "cache_read": cost(u["cache_read_tokens"], "cache_read"),
             "cache_write": cost(w5m, "cache_write") + cost(w1h, "cache_write_1h"),
             "output": cost(text_out, "output"), "reasoning": cost(u["reasoning_tokens"], "reasoning", "output"),
             "audio": cost(u["audio_input_tokens"], "audio_input") + cost(u["audio_output_tokens"], "audio_output",
+                                                                        "output"),
+            "image": cost(u["image_input_tokens"], "image_input") + cost(u["image_output_tokens"], "image_output",
                                                                         "output"),
             "search": u["web_searches"] * p.get("per_search", Decimal(0))}
 
@@ -85,7 +89,8 @@ def load_ours():
 def load_genai():
     from genai_prices import Usage, calc_price
     names = {"audio_input_tokens": "input_audio_tokens", "reasoning_tokens": "output_reasoning_tokens",
-             "audio_output_tokens": "output_audio_tokens"}
+             "audio_output_tokens": "output_audio_tokens", "image_input_tokens": "input_image_tokens",
+             "image_output_tokens": "output_image_tokens"}
 
     def price(c):
         usage = Usage(**{names.get(k, k): v for k, v in c["usage"].items() if v})
@@ -111,10 +116,12 @@ def load_litellm():
             total_tokens=u["input_tokens"] + u["output_tokens"],
             prompt_tokens_details={
                 "cached_tokens": u["cache_read_tokens"], "audio_tokens": u["audio_input_tokens"],
+                "image_tokens": u["image_input_tokens"],
                 "cache_creation_tokens": u["cache_write_tokens"], "cache_creation_token_details": {
                     "ephemeral_5m_input_tokens": u["cache_write_tokens"] - w1h, "ephemeral_1h_input_tokens": w1h}},
             completion_tokens_details={"reasoning_tokens": u["reasoning_tokens"],
-                                       "audio_tokens": u["audio_output_tokens"]},
+                                       "audio_tokens": u["audio_output_tokens"],
+                                       "image_tokens": u["image_output_tokens"]},
             cache_read_input_tokens=u["cache_read_tokens"], cache_creation_input_tokens=u["cache_write_tokens"],
             server_tool_use={"web_search_requests": u["web_searches"]} if u["web_searches"] else None)
         if tier == "batch":
@@ -140,7 +147,7 @@ def explain(case, cost) -> str:
     got = {"input": cost.input_cost_usd, "cache_read": cost.cache_read_cost_usd,
            "cache_write": cost.cache_write_cost_usd,
            "output": cost.output_cost_usd, "reasoning": cost.reasoning_cost_usd, "audio": cost.audio_cost_usd,
-           "search": cost.search_fee_usd}
+           "image": cost.image_cost_usd, "search": cost.search_fee_usd}
     diffs = [f"{k} {fmt(q(v))}->{fmt(q(got[k] or 0))}" for k, v in case["parts"].items() if q(v) != q(got[k] or 0)]
     if cost.request_fee_usd:
         diffs.append(f"request fee {fmt(cost.request_fee_usd)}")

@@ -55,12 +55,15 @@ FIELDS = {
     "output_reasoning_mtok": "reasoning",
     "input_audio_mtok": "audio_input",
     "output_audio_mtok": "audio_output",
+    "input_image_mtok": "image_input",
+    "output_image_mtok": "image_output",
 }
 OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), "per_request", "per_search")  # the order of an entry's fields
 # genai-prices per-thousand prices -> our per-unit fields
 PER_THOUSAND = {"requests_kcount": "per_request", "web_searches_kcount": "per_search"}
 # counted for the report
-EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "per_request", "per_search")
+EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "image_input", "image_output",
+            "per_request", "per_search")
 
 
 def dec(d: Decimal) -> str:

@@ -58,6 +58,8 @@ LITELLM_FIELDS = {
     "input_cost_per_audio_token": "audio_input",
     "output_cost_per_audio_token": "audio_output",
     "output_cost_per_reasoning_token": "reasoning",
+    "input_cost_per_image_token": "image_input",
+    "output_cost_per_image_token": "image_output",
 }
 LITELLM_TIERS = {"batches": "batch", "flex": "flex", "priority": "priority"}
 LITELLM_KEY = re.compile(  # longest stem first, so "..._above_1hr" is a stem and not a context tier

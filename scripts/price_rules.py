@@ -18,7 +18,7 @@ import yaml
 
 RULES = Path(__file__).with_name("price_rules.yaml")
 TOKEN_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
-                "audio_output")
+                "audio_output", "image_input", "image_output")
 
 
 class RuleProblem(Exception):

@@ -36,6 +36,7 @@ _USAGE_ATTRIBUTES = {
     "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
     "cache_write_1h_tokens": "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
     "audio_input_tokens": "gen_ai.usage.audio.input_tokens", "audio_output_tokens": "gen_ai.usage.audio.output_tokens",
+    "image_input_tokens": "gen_ai.usage.image.input_tokens", "image_output_tokens": "gen_ai.usage.image.output_tokens",
 }
 
 

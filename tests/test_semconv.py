@@ -72,3 +72,13 @@ def test_one_hour_cache_writes_and_audio_are_parts_of_their_totals():
         "llm.token_count.completion": 40, "llm.token_count.completion_details.audio": 900,
     }))
     assert (audio.audio_input_tokens, audio.audio_output_tokens) == (250, 40)  # never more than the total
+
+
+def test_litellm_usage_object_gives_image_tokens_and_web_searches():
+    usage = {"prompt_tokens": 1200, "completion_tokens": 4200, "prompt_tokens_details": {"image_tokens": 1000},
+             "completion_tokens_details": {"image_tokens": 4160}, "server_tool_use": {"web_search_requests": 2}}
+    call = extract_call(_span({"litellm.call_id": "c", "llm.request.type": "completion", "gen_ai.system": "openai",
+                               "gen_ai.request.model": "gpt-image-1", "gen_ai.usage.input_tokens": 1200,
+                               "gen_ai.usage.output_tokens": 4200, "metadata.usage_object": repr(usage)}))
+    assert (call.dialect, call.image_input_tokens, call.image_output_tokens, call.web_searches) == (
+        "litellm", 1000, 4160, 2)

@@ -21,12 +21,14 @@ BASE_ROW = UsageRow(
     trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad6b7169203331", parent_span_id="", span_name="chat x",
     provider="openai", operation="chat", request_model="gpt-4o", response_model="gpt-4o-2024-08-06",
     response_id="chatcmpl-1", input_tokens=10, cache_read_tokens=0, cache_write_tokens=0, output_tokens=5,
-    reasoning_tokens=0, cache_write_1h_tokens=0, audio_input_tokens=0, audio_output_tokens=0, web_searches=0,
+    reasoning_tokens=0, cache_write_1h_tokens=0, audio_input_tokens=0, audio_output_tokens=0,
+    image_input_tokens=0, image_output_tokens=0, web_searches=0,
     input_cost_usd=Decimal("0.000025"), cache_read_cost_usd=Decimal(0),
     cache_write_cost_usd=Decimal(0), output_cost_usd=Decimal("0.00005"), reasoning_cost_usd=Decimal(0),
-    audio_cost_usd=Decimal(0), request_fee_usd=Decimal(0), search_fee_usd=Decimal(0),
-    cost_usd=Decimal("0.000075"), emitter_cost_usd=None, cost_status="priced", cost_note="", price_id="openai/gpt-4o@2024-05-13",
-    price_book_version="v1", price_tier="", price_multiplier=Decimal(1), status="ok", error_type="", latency_ms=812.5, ttft_ms=None, streaming=False,
+    audio_cost_usd=Decimal(0), image_cost_usd=Decimal(0), request_fee_usd=Decimal(0), search_fee_usd=Decimal(0),
+    cost_usd=Decimal("0.000075"), emitter_cost_usd=None, cost_status="priced", cost_note="",
+    price_id="openai/gpt-4o@2024-05-13", price_book_version="v1", price_tier="", price_multiplier=Decimal(1),
+    status="ok", error_type="", latency_ms=812.5, ttft_ms=None, streaming=False,
     service_tier="", server_address="api.openai.com", instrumentation="otel-genai:test",
     tags=[], metadata={},
     ingested_at=datetime(2026, 11, 1, 12, 30, 16, 1000, tzinfo=timezone.utc),
@@ -48,7 +50,8 @@ def test_table_columns_are_the_column_list(store):
 
 def test_a_table_from_an_older_release_gets_the_new_columns_in_place(store):
     store.insert_usage([BASE_ROW])
-    store.command("ALTER TABLE llmcost.llm_usage DROP COLUMN web_searches, DROP COLUMN search_fee_usd")  # as 0.1 made it
+    # as an older release made it:
+    store.command("ALTER TABLE llmcost.llm_usage DROP COLUMN web_searches, DROP COLUMN search_fee_usd")
     store.ensure_schema()
     described = store.query("DESCRIBE TABLE llmcost.llm_usage")
     assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
@@ -65,7 +68,8 @@ def test_clickhouse_driver_encoding_round_trips_exactly(store):
     )
     store.insert_usage([BASE_ROW, edge])  # one INSERT, Native format written by clickhouse-driver
     rows = store.query(
-        "SELECT tenant_id, attempt, input_tokens, cost_usd, input_cost_usd, output_cost_usd, ttft_ms, streaming, tags, metadata, "
+        "SELECT tenant_id, attempt, input_tokens, cost_usd, input_cost_usd, output_cost_usd, ttft_ms, streaming, tags, "
+        "metadata, "
         "toString(ts) AS ts, toString(ingested_at) AS ingested_at FROM llmcost.llm_usage ORDER BY span_id"
     )
     assert rows == [

@@ -61,6 +61,8 @@ class LlmCall:
     cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written for 1 hour (Anthropic)
     audio_input_tokens: int = 0  # part of input_tokens
     audio_output_tokens: int = 0  # part of output_tokens
+    image_input_tokens: int = 0  # part of input_tokens
+    image_output_tokens: int = 0  # part of output_tokens (generated images)
     web_searches: int = 0  # server-side web searches the call ran (Anthropic, Gemini grounding): priced per search
 
 
@@ -96,6 +98,7 @@ class Cost:
     output_cost_usd: Decimal | None = None
     reasoning_cost_usd: Decimal | None = None
     audio_cost_usd: Decimal | None = None
+    image_cost_usd: Decimal | None = None
     request_fee_usd: Decimal | None = None
     search_fee_usd: Decimal | None = None
     cost_usd: Decimal | None = None
@@ -131,6 +134,8 @@ class UsageRow:
     cache_write_1h_tokens: int
     audio_input_tokens: int
     audio_output_tokens: int
+    image_input_tokens: int
+    image_output_tokens: int
     web_searches: int
     input_cost_usd: Decimal | None
     cache_read_cost_usd: Decimal | None
@@ -138,6 +143,7 @@ class UsageRow:
     output_cost_usd: Decimal | None
     reasoning_cost_usd: Decimal | None
     audio_cost_usd: Decimal | None
+    image_cost_usd: Decimal | None
     request_fee_usd: Decimal | None
     search_fee_usd: Decimal | None
     cost_usd: Decimal | None

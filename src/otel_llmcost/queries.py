@@ -82,7 +82,8 @@ def priced_rows(database: str) -> str:
     return f"""
 SELECT trace_id, span_id, toString(ts) AS started, tenant_id, provider, operation, request_model, response_model,
        service_tier, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_searches, cost_usd, cost_status, price_id,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, image_input_tokens, image_output_tokens,
+       web_searches, cost_usd, cost_status, price_id,
        if(response_model != '', response_model, request_model) AS model
 FROM {database}.llm_usage
 WHERE _partition_id = {{partition:String}} AND {_IN_RANGE} AND cost_status != 'invalid_usage'
@@ -128,7 +129,8 @@ def usage_shapes(database: str) -> str:
     return f"""
 SELECT provider, if(response_model != '', response_model, request_model) AS model, service_tier,
        input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_searches,
+       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, image_input_tokens, image_output_tokens,
+       web_searches,
        count() AS calls, sum(cost_usd) AS actual_usd, countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls
 FROM {database}.llm_usage
 WHERE {_IN_RANGE}{_FILTERS}

@@ -30,6 +30,7 @@ COST_COLUMNS = (
     ("input_cost_usd", "Nullable(Decimal(38, 12))"), ("cache_read_cost_usd", "Nullable(Decimal(38, 12))"),
     ("cache_write_cost_usd", "Nullable(Decimal(38, 12))"), ("output_cost_usd", "Nullable(Decimal(38, 12))"),
     ("reasoning_cost_usd", "Nullable(Decimal(38, 12))"), ("audio_cost_usd", "Nullable(Decimal(38, 12))"),
+    ("image_cost_usd", "Nullable(Decimal(38, 12))"),
     ("request_fee_usd", "Nullable(Decimal(38, 12))"), ("search_fee_usd", "Nullable(Decimal(38, 12))"),
     ("cost_usd", "Nullable(Decimal(38, 12))"),
     ("cost_status", "String"), ("cost_note", "String"), ("price_id", "String"), ("price_book_version", "String"),
@@ -82,6 +83,7 @@ def _reprice_row(row: dict, price_book: PriceBook) -> Cost:
         cache_write_tokens=row["cache_write_tokens"], output_tokens=row["output_tokens"],
         reasoning_tokens=row["reasoning_tokens"], cache_write_1h_tokens=row["cache_write_1h_tokens"],
         audio_input_tokens=row["audio_input_tokens"], audio_output_tokens=row["audio_output_tokens"],
+        image_input_tokens=row["image_input_tokens"], image_output_tokens=row["image_output_tokens"],
         web_searches=row["web_searches"],
         error_type="", streaming=False, ttft_ms=None, service_tier=row["service_tier"], server_address="",
     )

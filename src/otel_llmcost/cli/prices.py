@@ -20,7 +20,8 @@ from otel_llmcost.whatif import what_if
 QUOTE_FLAGS = {  # flag -> usage kind
     "input": "input_tokens", "cache_read": "cache_read_tokens", "cache_write": "cache_write_tokens",
     "cache_write_1h": "cache_write_1h_tokens", "output": "output_tokens", "reasoning": "reasoning_tokens",
-    "audio_input": "audio_input_tokens", "audio_output": "audio_output_tokens", "web_searches": "web_searches",
+    "audio_input": "audio_input_tokens", "audio_output": "audio_output_tokens", "image_input": "image_input_tokens",
+    "image_output": "image_output_tokens", "web_searches": "web_searches",
 }
 
 

@@ -32,6 +32,8 @@ class Rates:
     reasoning: Decimal | None
     audio_input: Decimal | None
     audio_output: Decimal | None
+    image_input: Decimal | None
+    image_output: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)

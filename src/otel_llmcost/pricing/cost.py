@@ -46,8 +46,10 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     write_5m = call.cache_write_tokens - write_1h
     audio_in = min(call.audio_input_tokens, call.input_tokens)
     audio_out = min(call.audio_output_tokens, call.output_tokens)
-    uncached_input = max(call.input_tokens - call.cache_read_tokens - call.cache_write_tokens - audio_in, 0)
-    visible_output = max(call.output_tokens - call.reasoning_tokens - audio_out, 0)
+    image_in = min(call.image_input_tokens, call.input_tokens)
+    image_out = min(call.image_output_tokens, call.output_tokens)
+    uncached_input = max(call.input_tokens - call.cache_read_tokens - call.cache_write_tokens - audio_in - image_in, 0)
+    visible_output = max(call.output_tokens - call.reasoning_tokens - audio_out - image_out, 0)
 
     input_cost = _amount(uncached_input, rates.input)
     cache_read_cost = _amount(call.cache_read_tokens, rate("cache_read", rates.input, "input", call.cache_read_tokens))
@@ -58,11 +60,16 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     reasoning_cost = _amount(call.reasoning_tokens, rates.reasoning if rates.reasoning is not None else rates.output)
     audio_cost = _amount(audio_in, rate("audio_input", rates.input, "input", audio_in)) + _amount(
         audio_out, rate("audio_output", rates.output, "output", audio_out))
+    # Image tokens are billed at the text rates unless the entry lists image rates (price lists name an image rate
+    # only where it differs): no estimate.
+    image_cost = _amount(image_in, rates.image_input if rates.image_input is not None else rates.input) + _amount(
+        image_out, rates.image_output if rates.image_output is not None else rates.output)
     fee = (entry.per_request or _ZERO).quantize(_STORE_SCALE)
     if call.web_searches and entry.per_search is None:
         estimates.append(f"no per-search price: {call.web_searches} web searches not charged")
     search_fee = _round((entry.per_search or _ZERO) * call.web_searches)
-    parts = [input_cost, cache_read_cost, cache_write_cost, output_cost, reasoning_cost, audio_cost, fee, search_fee]
+    parts = [input_cost, cache_read_cost, cache_write_cost, output_cost, reasoning_cost, audio_cost, image_cost, fee,
+             search_fee]
 
     notes = list(estimates)
     multiplier, adjustment = price_book.multiplier(tenant, call.provider, call.response_model or call.request_model, at)
@@ -82,8 +89,9 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         output_cost_usd=parts[3],
         reasoning_cost_usd=parts[4],
         audio_cost_usd=parts[5],
-        request_fee_usd=parts[6],
-        search_fee_usd=parts[7],
+        image_cost_usd=parts[6],
+        request_fee_usd=parts[7],
+        search_fee_usd=parts[8],
         cost_usd=sum(parts, _ZERO),
     )
 

@@ -14,7 +14,7 @@ from otel_llmcost.errors import PriceBookError, yaml_problem
 from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, Rates
 
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
-             "audio_output")
+             "audio_output", "image_input", "image_output")
 _ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
                          "per_search", "tiers", "time_of_day", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})

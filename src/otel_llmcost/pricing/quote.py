@@ -9,7 +9,8 @@ from otel_llmcost.pricing.book import PriceBook
 from otel_llmcost.pricing.cost import price_call
 
 USAGE_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
-               "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "web_searches")
+               "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "image_input_tokens",
+               "image_output_tokens", "web_searches")
 
 
 def quote(price_book: PriceBook, provider: str, model: str, usage: dict[str, int], at: datetime,

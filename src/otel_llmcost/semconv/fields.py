@@ -34,6 +34,8 @@ class Fields:
     cache_write_1h: tuple[str, ...] = ("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",)
     audio_input: tuple[str, ...] = ("gen_ai.usage.audio.input_tokens",)  # the genai repo's per-modality names
     audio_output: tuple[str, ...] = ("gen_ai.usage.audio.output_tokens",)
+    image_input: tuple[str, ...] = ("gen_ai.usage.image.input_tokens",)
+    image_output: tuple[str, ...] = ("gen_ai.usage.image.output_tokens",)
     error_type: tuple[str, ...] = ("error.type",)
     streaming: tuple[str, ...] = ()
     ttft_seconds: tuple[str, ...] = ()
@@ -100,6 +102,8 @@ def read_call(
         cache_write_1h_tokens=min(token_count(attributes, fields.cache_write_1h), cache_write),
         audio_input_tokens=min(token_count(attributes, fields.audio_input), input_tokens),
         audio_output_tokens=min(token_count(attributes, fields.audio_output), output_tokens),
+        image_input_tokens=min(token_count(attributes, fields.image_input), input_tokens),
+        image_output_tokens=min(token_count(attributes, fields.image_output), output_tokens),
         web_searches=token_count(attributes, fields.web_searches),
     )
 

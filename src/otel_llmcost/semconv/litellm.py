@@ -35,6 +35,8 @@ FIELDS = replace(  # the OpenTelemetry names, plus LiteLLM's own
     reasoning=(*genai.FIELDS.reasoning, "usage.reasoning"),
     streaming=("llm.is_streaming", "gen_ai.request.stream"),
     emitter_cost=("gen_ai.cost.total_cost",),
+    image_input=(*genai.FIELDS.image_input, "usage.image_input"),
+    image_output=(*genai.FIELDS.image_output, "usage.image_output"),
     web_searches=("usage.web_searches",),
 )
 _OPERATIONS = {"completion": "chat", "acompletion": "chat", "chat": "chat", "text_completion": "text_completion",
@@ -89,5 +91,7 @@ def _usage_object(value) -> dict:
         "usage.cache_write": usage.get("cache_creation_input_tokens") or prompt.get("cache_creation_tokens"),
         "usage.reasoning": completion.get("reasoning_tokens") if isinstance(completion, dict) else None,
         "usage.web_searches": server_tools.get("web_search_requests") if isinstance(server_tools, dict) else None,
+        "usage.image_input": prompt.get("image_tokens") if isinstance(prompt, dict) else None,
+        "usage.image_output": completion.get("image_tokens") if isinstance(completion, dict) else None,
     }
     return {key: value for key, value in found.items() if isinstance(value, int) and value > 0}
