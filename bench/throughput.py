@@ -28,6 +28,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Response
 
 from otel_llmcost.attribution import Attributor
+from otel_llmcost.cli.serve import tune_gc
 from otel_llmcost.config import load_settings
 from otel_llmcost.decode import decode_spans, parse_protobuf
 from otel_llmcost.pricing import load_price_book
@@ -88,6 +89,7 @@ def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[st
         else:
             gc_clock[0] += time.process_time() - gc_clock[1]
 
+    tune_gc()  # as the receiver does once started
     gc.callbacks.append(on_gc)
     with tempfile.TemporaryDirectory(prefix="llmcost-bench-") as tmp:
         spools = {fsync: Spool(f"{tmp}/spool-{fsync}", fsync=fsync) for fsync in spool_fsync}

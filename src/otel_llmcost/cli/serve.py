@@ -51,10 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     announcement = Path(settings.data_dir) / RECEIVER_FILE
     announcement.write_text(json.dumps(ready), encoding="utf-8")
     print(json.dumps(ready), flush=True)
-    # Long-lived startup objects (price book, chDB, grpc) need no more scanning, and the hot path makes
-    # many short-lived small objects: fewer, later collections cost less per span (bench/throughput.py).
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    tune_gc()
     stop.wait()
 
     logger.info("stopping: draining receivers, writing every buffered trace")
@@ -66,3 +63,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
     return 0
+
+
+def tune_gc() -> None:
+    """Once started: long-lived startup objects (price book, chDB, grpc) need no more scanning, and the hot
+    path makes many short-lived small objects: fewer, later collections cost less per span
+    (bench/throughput.py applies the same)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
