@@ -7,7 +7,7 @@ import gc
 import json
 import logging
 import signal
-import threading
+import time
 from pathlib import Path
 
 from otel_llmcost.config import Settings
@@ -19,6 +19,7 @@ from otel_llmcost.store import open_store
 from otel_llmcost.store.remote import RECEIVER_FILE
 
 logger = logging.getLogger("otel_llmcost")
+_SIGNAL_POLL_SECONDS = 0.1
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,9 +39,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     grpc_receiver.start()
     http_receiver.start()
 
-    stop = threading.Event()
+    # The handler only appends to a list: Event.set() takes the event's lock, which the main thread may hold
+    # inside Event.wait() when the signal lands, and the handler runs on that same thread: a deadlock.
+    signals: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: signals.append(signum))
     ready = {
         "event": "ready",
         "grpc_port": grpc_receiver.port,
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     announcement.write_text(json.dumps(ready), encoding="utf-8")
     print(json.dumps(ready), flush=True)
     tune_gc()
-    stop.wait()
+    while not signals:
+        time.sleep(_SIGNAL_POLL_SECONDS)
 
     logger.info("stopping: draining receivers, writing every buffered trace")
     http_receiver.stop()
