@@ -36,6 +36,7 @@ _MARKERS = (
     "llm.request.type", "traceloop.span.kind", "llm.vendor", "gen_ai.is_streaming", "llm.is_streaming",
     "llm.usage.total_tokens",
 )
+_MARKER_SET = frozenset(_MARKERS)
 _TOTAL = "gen_ai.usage.total_tokens"  # not an OpenTelemetry name; the contrib instrumentations never set it
 
 KEYS = FIELDS.keys() | set(_MARKERS) | {_TOTAL}
@@ -44,7 +45,7 @@ PREFIXES: tuple[str, ...] = ()
 
 def recognises(span: SpanRecord) -> bool:
     attributes = span.attributes
-    if any(marker in attributes for marker in _MARKERS):
+    if not _MARKER_SET.isdisjoint(attributes):  # iterates the span's few kept keys, not the markers
         return True
     return _TOTAL in attributes and span.scope_name.startswith("opentelemetry.instrumentation.")
 
