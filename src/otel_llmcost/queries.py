@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from otel_llmcost.pricing.quote import USAGE_KINDS
+
+_USAGE = ", ".join(USAGE_KINDS)  # every count pricing reads
+
 
 def sql_time(moment: datetime) -> str:
     """A UTC time as a DateTime64(6) query parameter."""
@@ -81,9 +85,7 @@ def priced_rows(database: str) -> str:
     """What pricing needs of each call in range (flagged usage keeps its status)."""
     return f"""
 SELECT trace_id, span_id, toString(ts) AS started, tenant_id, provider, operation, request_model, response_model,
-       service_tier, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, image_input_tokens, image_output_tokens,
-       web_searches, cost_usd, cost_status, price_id,
+       service_tier, {_USAGE}, cost_usd, cost_status, price_id,
        if(response_model != '', response_model, request_model) AS model
 FROM {database}.llm_usage
 WHERE _partition_id = {{partition:String}} AND {_IN_RANGE} AND cost_status != 'invalid_usage'
@@ -127,10 +129,7 @@ _FILTERS = (
 def usage_shapes(database: str) -> str:
     """Calls in range grouped by identical usage: each shape is priced once, times its count."""
     return f"""
-SELECT provider, if(response_model != '', response_model, request_model) AS model, service_tier,
-       input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
-       cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, image_input_tokens, image_output_tokens,
-       web_searches,
+SELECT provider, if(response_model != '', response_model, request_model) AS model, service_tier, {_USAGE},
        count() AS calls, sum(cost_usd) AS actual_usd, countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls
 FROM {database}.llm_usage
 WHERE {_IN_RANGE}{_FILTERS}

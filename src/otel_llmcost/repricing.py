@@ -13,6 +13,7 @@ The embedded store cannot be written by two processes, so the receiver is stoppe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections import defaultdict
@@ -24,18 +25,15 @@ from typing import Callable
 from otel_llmcost import queries
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing import PriceBook, price_call
+from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.store import UsageStore
+from otel_llmcost.store.schema import COLUMN_TYPES
 
-COST_COLUMNS = (
-    ("input_cost_usd", "Nullable(Decimal(38, 12))"), ("cache_read_cost_usd", "Nullable(Decimal(38, 12))"),
-    ("cache_write_cost_usd", "Nullable(Decimal(38, 12))"), ("output_cost_usd", "Nullable(Decimal(38, 12))"),
-    ("reasoning_cost_usd", "Nullable(Decimal(38, 12))"), ("audio_cost_usd", "Nullable(Decimal(38, 12))"),
-    ("image_cost_usd", "Nullable(Decimal(38, 12))"),
-    ("request_fee_usd", "Nullable(Decimal(38, 12))"), ("search_fee_usd", "Nullable(Decimal(38, 12))"),
-    ("cost_usd", "Nullable(Decimal(38, 12))"),
-    ("cost_status", "String"), ("cost_note", "String"), ("price_id", "String"), ("price_book_version", "String"),
-    ("price_tier", "String"), ("price_multiplier", "Decimal(18, 9)"),
-)
+_COST_FIELDS = {"cost_status": "status", "cost_note": "note"}  # column -> Cost field, where they differ
+_COLUMN_OF = {name: column for column, name in _COST_FIELDS.items()}
+_COST_COLUMN_NAMES = {_COLUMN_OF.get(f.name, f.name) for f in dataclasses.fields(Cost)}
+#: The llm_usage columns that hold what pricing decides: one per Cost field, with the table's types.
+COST_COLUMNS = tuple((name, ch_type) for name, ch_type in COLUMN_TYPES if name in _COST_COLUMN_NAMES)
 _KEY_COLUMNS = (("trace_id", "String"), ("span_id", "String"))
 
 
@@ -79,13 +77,8 @@ def _reprice_row(row: dict, price_book: PriceBook) -> Cost:
     call = LlmCall(
         dialect="reprice", provider=row["provider"], operation=row["operation"],
         request_model=row["request_model"], response_model=row["response_model"], response_id="",
-        input_tokens=row["input_tokens"], cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"], output_tokens=row["output_tokens"],
-        reasoning_tokens=row["reasoning_tokens"], cache_write_1h_tokens=row["cache_write_1h_tokens"],
-        audio_input_tokens=row["audio_input_tokens"], audio_output_tokens=row["audio_output_tokens"],
-        image_input_tokens=row["image_input_tokens"], image_output_tokens=row["image_output_tokens"],
-        web_searches=row["web_searches"],
-        error_type="", streaming=False, ttft_ms=None, service_tier=row["service_tier"], server_address="",
+        **{kind: row[kind] for kind in USAGE_KINDS}, error_type="", streaming=False, ttft_ms=None,
+        service_tier=row["service_tier"], server_address="",
     )
     at = datetime.fromisoformat(row["started"]).replace(tzinfo=timezone.utc)
     return price_call(call, at, price_book, tenant=row["tenant_id"])
@@ -112,8 +105,6 @@ def _update_partition(store: UsageStore, partition: str, rows: list[dict], costs
     store.command(queries.update_costs(database, [name for name, _ in COST_COLUMNS]), {"partition": partition})
     store.command(queries.drop_reprice_costs(database))
 
-
-_COST_FIELDS = {"cost_status": "status", "cost_note": "note"}  # column -> Cost field, where they differ
 
 
 def _record(store: UsageStore, summary: RepriceSummary, started: datetime, since: datetime, until: datetime,

@@ -13,16 +13,12 @@ from otel_llmcost.cli.query import parse_time, print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.pricing import load_price_book, quote, validate_file
+from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.repricing import reprice
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.whatif import what_if
 
-QUOTE_FLAGS = {  # flag -> usage kind
-    "input": "input_tokens", "cache_read": "cache_read_tokens", "cache_write": "cache_write_tokens",
-    "cache_write_1h": "cache_write_1h_tokens", "output": "output_tokens", "reasoning": "reasoning_tokens",
-    "audio_input": "audio_input_tokens", "audio_output": "audio_output_tokens", "image_input": "image_input_tokens",
-    "image_output": "image_output_tokens", "web_searches": "web_searches",
-}
+QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind
 
 
 def add_commands(commands, store_flags) -> None:
