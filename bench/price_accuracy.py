@@ -162,7 +162,9 @@ def run(name, fn, case):
         return None, f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:100]}"
     if name == "ours":
         amount = None if got.cost_usd is None else q(got.cost_usd)
-        return amount, "" if amount == q(case["expected_usd"]) else explain(case, got)
+        if amount == q(case["expected_usd"]):
+            return amount, f"estimated: {got.note}" if got.status == "estimated" else ""
+        return amount, explain(case, got)
     if not got and Decimal(case["expected_usd"]):
         return None, "priced at 0"
     return q(got), ""
@@ -226,6 +228,11 @@ def main() -> None:
         others = "  ".join(f"{n}={fmt(results[c['id']][n][0])}" for n in TOOLS[1:] if n in tools)
         print(f"  {c['id']} {c['provider']} {c['model']}{tier} {c['expected_usd']} -> {fmt(got)}: {why or 'ok'}"
               f"\n        ({others})")
+
+    estimated = [c["id"] for c in cases if hit(c, "ours") and results[c["id"]]["ours"][1]]
+    print(f"\nRight, but marked estimated by ours ({len(estimated)}): {' '.join(estimated) or 'none'}")
+    for note in sorted({results[i]["ours"][1] for i in estimated}):
+        print(f"  {note}")
 
     if {"genai-prices", "LiteLLM"} <= tools.keys():
         agree = [c["id"] for c in cases if not hit(c, "genai-prices")

@@ -30,7 +30,8 @@ def load(path: Path = RULES) -> dict:
 
 
 REPORTED = {"added": "entries added", "confirmed": "derived prices equal to a database's",
-            "corrected": "entries corrected", "tiered": "entries given a long-context tier"}
+            "corrected": "entries corrected", "tiered": "entries given a long-context tier",
+            "dated": "entries given the earlier price they replaced"}
 
 
 def apply(rules: dict, by_key: dict, litellm_by_key: dict, providers: dict, default_from: dt.date):
@@ -39,6 +40,8 @@ def apply(rules: dict, by_key: dict, litellm_by_key: dict, providers: dict, defa
     state = _State(by_key, litellm_by_key)
     for rule in rules.get("corrections", []):
         state.correct(rule)
+    for rule in rules.get("earlier_prices", []):
+        state.earlier(rule)
     for rule in rules.get("price_periods", []):
         state.period(rule)
     for rule in rules.get("service_tiers", []):
@@ -98,6 +101,38 @@ class _State:
             self.add(new_pid, _spec(comments, spec["served"], spec["models"], spec["pattern"], start, "", prices),
                      f"price period {new_pid}", key)
 
+    def earlier(self, rule: dict) -> None:
+        """The databases date a model's current price from the start, but the provider charged another before
+        `changed_by`. The day of the change lies after `known_until` (the last day the earlier price is seen):
+        calls in between are charged the earlier price and marked uncertain."""
+        known, changed = rule["known_until"], rule["changed_by"]
+        window = known + dt.timedelta(days=1)
+        doubt = (f"the price changed between {known} and {changed}, on a day not known: charged the earlier "
+                 f"price ({rule['source']})")
+        for key, overrides in rule["models"].items():
+            standard = [(p, s) for p, s in self.by_key.get(key, []) if not s["tier"]]
+            if len(standard) != 1 or _moment(standard[0][1]["start"]) >= _moment(known):
+                self.problems.append(f"{key}: not one undated standard price in the database (drop the rule?)")
+                continue
+            pid, spec = standard[0]
+            current, earlier = spec["prices"], _overridden(spec["prices"], overrides)
+            if earlier is None or earlier == current:
+                self.problems.append(f"{pid}: the rule's earlier price names a tier it lacks, or is its price now")
+                continue
+            base, served, models, pattern = pid.rsplit("@", 1)[0], spec["served"], spec["models"], spec["pattern"]
+            spec["prices"] = earlier
+            spec["comments"] = spec["comments"] + [f"rule: the earlier price, seen until {known} ({rule['source']})"]
+            self.report.append(f"dated {pid}")
+            comments = [f"rule: the earlier price still, from {window}: it changed later, on a day not known"]
+            kinds = sorted({f for f in overrides if f != "tiers"} | {f for t in overrides.get("tiers", []) for f in t
+                                                                      if f != "above_input_tokens"})
+            self.add(f"{base}@{window}~rule", _spec(comments, served, models, pattern, window, "",
+                                                    _overridden(current, overrides), dict.fromkeys(kinds, doubt)),
+                     f"uncertain period {base}@{window}", key)
+            comments = [f"rule: the database's price, from {changed}, the first day it is seen"]
+            self.add(f"{base}@{_label(changed)}~rule", _spec(comments, served, models, pattern, changed, "", current),
+                     f"price period {base}@{changed}", key)
+
     def service_tier(self, rule: dict) -> None:
         tier, share = rule["tier"], Decimal(rule["multiplier"])
         for key in self.keys(rule):
@@ -153,13 +188,27 @@ def _scaled(prices: dict, factors: dict) -> dict:
     return out
 
 
+def _overridden(prices: dict, overrides: dict) -> dict | None:
+    """A copy of `prices` with the overrides' rates (tiers by threshold); None if a tier is not there."""
+    out = {**prices, **_decimals({f: v for f, v in overrides.items() if f != "tiers"})}
+    if "tiers" in prices:
+        out["tiers"] = [dict(tier) for tier in prices["tiers"]]
+    for tier in overrides.get("tiers", []):
+        same = [t for t in out.get("tiers", []) if t["above_input_tokens"] == tier["above_input_tokens"]]
+        if not same:
+            return None
+        same[0].update(_decimals({f: v for f, v in tier.items() if f != "above_input_tokens"}))
+    return out
+
+
 def _decimals(prices: dict) -> dict:
     return {f: Decimal(str(v)) for f, v in prices.items()}
 
 
-def _spec(comments, served, models, pattern, start, tier, prices) -> dict:
-    return dict(comments=comments, served=list(served), models=list(models), pattern=pattern, start=start, tier=tier,
+def _spec(comments, served, models, pattern, start, tier, prices, uncertain=None) -> dict:
+    spec = dict(comments=comments, served=list(served), models=list(models), pattern=pattern, start=start, tier=tier,
                 prices=prices)
+    return {**spec, "uncertain": uncertain} if uncertain else spec
 
 
 def _moment(start: dt.date) -> dt.datetime:

@@ -24,11 +24,7 @@ GOLDEN = Path(__file__).parent.parent / "bench" / "golden_prices.yaml"
 _TEN_PLACES = Decimal("1e-10")
 
 #: Calls whose published price the bundled data does not have yet, and why.
-KNOWN_DATA_GAPS = {
-    "056": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
-    "058": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
-    "063": "Gemini 2.5 cache-read price period (golden value marked doubtful)",
-}
+KNOWN_DATA_GAPS: dict[str, str] = {}
 _USAGE_ATTRIBUTES = {
     "input_tokens": "gen_ai.usage.input_tokens", "output_tokens": "gen_ai.usage.output_tokens",
     "cache_read_tokens": "gen_ai.usage.cache_read.input_tokens",

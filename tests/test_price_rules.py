@@ -52,3 +52,31 @@ def test_context_tiers_periods_and_stale_rules():
     # a period the database already has (or passed) is reported, not added again
     problems = price_rules.apply({"price_periods": rules["price_periods"]}, by_key, {}, PROVIDERS, START)[2]
     assert problems and "past the rule's" in problems[0]
+
+
+def test_an_earlier_price_gets_dated_with_an_uncertain_window_until_the_current_one():
+    spec = _spec(input="1.25", cache_read="0.125", output="10")
+    spec["prices"]["tiers"] = [{"above_input_tokens": 200000, "input": Decimal("2.5"), "cache_read": Decimal("0.25")}]
+    by_key = {"acme/m": [("acme/m@2023-01-01", spec)]}
+    earlier = {"cache_read": "0.31", "tiers": [{"above_input_tokens": 200000, "cache_read": "0.625"}]}
+    rule = {"models": {"acme/m": earlier},
+            "known_until": dt.date(2025, 6, 22), "changed_by": dt.date(2025, 11, 7), "source": "s"}
+    new, _, problems = price_rules.apply({"earlier_prices": [rule]}, by_key, {}, PROVIDERS, START)
+    assert problems == []
+    cache_reads = {pid: (s["start"], s["prices"]["cache_read"], s["prices"]["tiers"][0]["cache_read"],
+                         s.get("uncertain")) for pid, s in by_key["acme/m"]}
+    assert cache_reads == {
+        "acme/m@2023-01-01": (START, Decimal("0.31"), Decimal("0.625"), None),
+        "acme/m@2025-06-23~rule": (dt.date(2025, 6, 23), Decimal("0.31"), Decimal("0.625"), {
+            "cache_read": "the price changed between 2025-06-22 and 2025-11-07, on a day not known: charged the "
+                          "earlier price (s)"}),
+        "acme/m@2025-11-07~rule": (dt.date(2025, 11, 7), Decimal("0.125"), Decimal("0.25"), None)}
+    assert [pid for pid, _ in new] == ["acme/m@2025-06-23~rule", "acme/m@2025-11-07~rule"]
+
+    # once the database carries the earlier price itself (or history), the rule must go
+    stale = {"acme/m": [("acme/m@2023-01-01", _spec(input="1.25", cache_read="0.31", output="10"))]}
+    rule["models"]["acme/m"] = {"cache_read": "0.31"}
+    assert "is its price now" in price_rules.apply({"earlier_prices": [rule]}, stale, {}, PROVIDERS, START)[2][0]
+    dated = {"acme/m": [("acme/m@2025-07-01", dict(_spec(input="1", output="2"), start=dt.date(2025, 7, 1)))]}
+    assert "not one undated standard price" in price_rules.apply({"earlier_prices": [rule]}, dated, {}, PROVIDERS,
+                                                                  START)[2][0]

@@ -97,6 +97,37 @@ def test_time_of_day_prices_apply_in_their_utc_hours_across_midnight(book):
     assert (costs["00:00:00"].price_tier, costs["06:00:00"].price_tier) == ("22:30-06:00 UTC", "")
 
 
+def test_a_price_change_on_an_unknown_day_is_an_estimate_between_its_known_bounds(book):
+    """Bundled: Gemini 2.5 Flash cache hits cost 25% of input until at least 2025-06-22 and 10% from
+    2025-11-07 at the latest (scripts/price_rules.yaml); in between, the earlier price, marked estimated."""
+    call = _call("gemini-2.5-flash", "gcp.gemini", input_tokens=1_000_000, cache_read_tokens=1_000_000)
+    costs = {day: price_call(call, _at(day), book) for day in ("2025-06-22T23:59:59", "2025-06-23", "2025-11-06T23:59",
+                                                               "2025-11-07")}
+    assert {day: (cost.status, cost.cache_read_cost_usd) for day, cost in costs.items()} == {
+        "2025-06-22T23:59:59": ("priced", Decimal("0.075")), "2025-06-23": ("estimated", Decimal("0.075")),
+        "2025-11-06T23:59": ("estimated", Decimal("0.075")), "2025-11-07": ("priced", Decimal("0.03"))}
+    assert costs["2025-06-23"].note.startswith("the price changed between 2025-06-22 and 2025-11-07")
+    assert costs["2025-06-23"].price_id == "gcp/gemini-2.5-flash@2025-06-23~rule"
+    no_cache_hits = price_call(_call("gemini-2.5-flash", "gcp.gemini", input_tokens=10), _at("2025-07-01"), book)
+    assert (no_cache_hits.status, no_cache_hits.note) == ("priced", "")  # only the cache-read price is in doubt
+
+
+def test_a_user_book_can_mark_its_price_uncertain(tmp_path):
+    path = tmp_path / "guess.yaml"
+    path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
+                    " uncertain: 'list price not published; our guess'}\n")
+    cost = price_call(_call("m1", "acme", input_tokens=1_000_000), _at("2026-02-01"), load_price_book([str(path)]))
+    assert (cost.status, cost.note, cost.cost_usd) == ("estimated", "list price not published; our guess", Decimal(1))
+    path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
+                    " uncertain: {output: 'a guess'}}\n")
+    cost = price_call(_call("m1", "acme", input_tokens=5, output_tokens=5), _at("2026-02-01"), load_price_book([str(path)]))
+    assert (cost.status, cost.note) == ("estimated", "a guess")
+    path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
+                    " uncertain: [yes]}\n")
+    with pytest.raises(PriceBookError, match="'uncertain' must be text"):
+        load_price_book([str(path)])
+
+
 @pytest.mark.parametrize("entry, message", [
     ("{provider: p, models: [m], effective_from: 2026-01-01, input: '1', output: '1', time_of_day: [{utc: '9-17'}]}",
      "HH:MM-HH:MM"),

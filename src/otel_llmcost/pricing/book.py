@@ -51,6 +51,8 @@ class PriceEntry:
     book_version: str
     # time-of-day prices: (first minute of the UTC day, minute it ends (exclusive, may wrap midnight), rates)
     time_of_day: tuple[tuple[int, int, Rates], ...] = ()
+    # rates not known exactly, (rate kind or "" for all, why): calls with such tokens are marked 'estimated'
+    uncertain: tuple[tuple[str, str], ...] = ()
 
     def rates_for(self, input_tokens: int, at: datetime) -> tuple[Rates, str]:
         """The rates for a call of this size starting at `at`, and the tier's or hours' label ("" for the base

@@ -51,6 +51,13 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     uncached_input = max(call.input_tokens - call.cache_read_tokens - call.cache_write_tokens - audio_in - image_in, 0)
     visible_output = max(call.output_tokens - call.reasoning_tokens - audio_out - image_out, 0)
 
+    if entry.uncertain:  # rates not known exactly: an estimate if the call has tokens they price
+        by_kind = {"input": uncached_input, "cache_read": call.cache_read_tokens, "cache_write": write_5m,
+                   "cache_write_1h": write_1h, "output": visible_output, "reasoning": call.reasoning_tokens,
+                   "audio_input": audio_in, "audio_output": audio_out, "image_input": image_in,
+                   "image_output": image_out}
+        estimates += [why for kind, why in entry.uncertain if not kind or by_kind[kind]]
+
     input_cost = _amount(uncached_input, rates.input)
     cache_read_cost = _amount(call.cache_read_tokens, rate("cache_read", rates.input, "input", call.cache_read_tokens))
     cache_write_price = rate("cache_write", rates.input, "input", call.cache_write_tokens)

@@ -16,7 +16,7 @@ from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, 
 RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
              "audio_output", "image_input", "image_output")
 _ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
-                         "per_search", "tiers", "time_of_day", *RATE_KEYS})
+                         "per_search", "tiers", "time_of_day", "uncertain", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
 _HOURS_KEYS = frozenset({"utc", *RATE_KEYS})
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
@@ -120,14 +120,25 @@ def _entry(raw: object, version: str) -> PriceEntry:
         raise ValueError("an entry has context-length 'tiers' or 'time_of_day' prices, not both")
     effective_from = _utc(raw.get("effective_from"), "effective_from")
     service_tier = str(raw.get("service_tier") or "").lower()
+    uncertain = _uncertain(raw.get("uncertain") or {})
     label = sorted(models)[0] if models else raw.get("pattern")
     default_id = f"{providers[0]}/{label}@{effective_from.date()}" + (f"#{service_tier}" if service_tier else "")
     return PriceEntry(
         price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
         effective_from=effective_from, service_tier=service_tier, rates=rates,
         per_request=_price(raw, "per_request"), per_search=_price(raw, "per_search"), tiers=tuple(tiers),
-        book_version=version, time_of_day=time_of_day,
+        book_version=version, time_of_day=time_of_day, uncertain=uncertain,
     )
+
+
+def _uncertain(raw: object) -> tuple[tuple[str, str], ...]:
+    """'why' (the whole price) or {kind: 'why'} (those rates) -> ((kind or "", why), ...)."""
+    if isinstance(raw, str):
+        return (("", raw),)
+    if not isinstance(raw, dict) or not all(isinstance(why, str) and why for why in raw.values()):
+        raise ValueError("'uncertain' must be text (why the price is not known exactly) or {rate kind: text}")
+    _check_keys(raw, frozenset(RATE_KEYS), "'uncertain'")
+    return tuple(raw.items())
 
 
 def _time_of_day(raw_hours: object, base: Rates) -> tuple[tuple[int, int, Rates], ...]:
