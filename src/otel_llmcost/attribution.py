@@ -63,7 +63,11 @@ class Attributor:
         """Keys in priority order: an explicit key on the app span beats a fallback key on the LLM span."""
         found = {}
         for dimension, keys in self._keys.items():
-            found[dimension] = next((str(view[key]) for key in keys if key in view), "")
+            found[dimension] = ""
+            for key in keys:
+                if key in view:
+                    found[dimension] = str(view[key])
+                    break
         return found
 
     @staticmethod
@@ -92,13 +96,17 @@ class _Views:
     def __init__(self, spans_by_id: Mapping[str, SpanRecord]):
         self._spans = spans_by_id
         self._memo: dict[str, dict] = {}
+        self._resources: dict[int, dict] = {}  # the spans of one export share their resource's dict
 
     def of(self, span: SpanRecord, depth: int = 0) -> dict:
         view = self._memo.get(span.span_id)
         if view is None:
             parent = self._spans.get(span.parent_span_id) if span.parent_span_id else None
             base = self.of(parent, depth + 1) if parent is not None and depth < _MAX_DEPTH else {}
-            view = {**base, **_present(span.resource), **_present(span.attributes)}
+            resource = self._resources.get(id(span.resource))
+            if resource is None:
+                resource = self._resources[id(span.resource)] = _present(span.resource)
+            view = {**base, **resource, **_present(span.attributes)}
             self._memo[span.span_id] = view
         return view
 
@@ -110,8 +118,9 @@ def _present(attributes: Mapping) -> dict:
 def _metadata(view: Mapping) -> dict[str, str]:
     found: dict[str, str] = {}
     for key in METADATA_JSON_KEYS:
-        for inner_key, inner_value in _json(view.get(key), dict).items():
-            found[str(inner_key)] = _text(inner_value)
+        if key in view:
+            for inner_key, inner_value in _json(view[key], dict).items():
+                found[str(inner_key)] = _text(inner_value)
     for key, value in view.items():
         if key.startswith(METADATA_PREFIXES):
             prefix = next(p for p in METADATA_PREFIXES if key.startswith(p))
@@ -120,6 +129,8 @@ def _metadata(view: Mapping) -> dict[str, str]:
 
 
 def _tags(view: Mapping) -> tuple[str, ...]:
+    if not any(key in view for key in TAG_KEYS):
+        return ()
     return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in _json(view.get(key), list)))
 
 

@@ -102,6 +102,9 @@ class Layer:
     adjustments: tuple[Adjustment, ...]
 
 
+_NO_MULTIPLIER = Decimal(1)
+
+
 class PriceBook:
     """Immutable after construction and safe to share between threads (the memos hold one entry per
     provider and model seen, and start over past _MEMO_LIMIT so made-up model names cannot grow them)."""
@@ -152,7 +155,7 @@ class PriceBook:
             for adjustment in layer.adjustments:
                 if adjustment.applies(tenant, provider, model, at):
                     return adjustment.multiplier, adjustment.adjustment_id
-        return Decimal(1), ""
+        return _NO_MULTIPLIER, ""
 
     def _names(self, provider: str, model: str) -> list[str]:
         key = (provider, model)

@@ -12,7 +12,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing.book import PriceBook
 
-_PER_MILLION = Decimal(1_000_000)
 _STORE_SCALE = Decimal("1e-12")  # the store's Decimal(38, 12) scale
 _ZERO = Decimal(0).quantize(_STORE_SCALE)
 
@@ -22,10 +21,11 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     if call.usage_issue:
         return Cost("invalid_usage", call.usage_issue, "", price_book.version)
     entry, note = None, ""
-    for model in dict.fromkeys(m for m in (call.response_model, call.request_model) if m):
-        entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
-        if entry is not None:
-            break
+    for model in (call.response_model, call.request_model):
+        if model:
+            entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
+            if entry is not None:
+                break
     if entry is None:
         model = call.response_model or call.request_model
         reason = "no model name on the span" if not model else (
@@ -104,7 +104,7 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
 
 
 def _amount(tokens: int, usd_per_million: Decimal) -> Decimal:
-    return _round(usd_per_million * tokens / _PER_MILLION) if tokens else _ZERO
+    return _round((usd_per_million * tokens).scaleb(-6)) if tokens else _ZERO  # scaleb: / 10**6, exactly
 
 
 def _round(amount: Decimal) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
 from importlib.resources import files
 
 from otel_llmcost.model import UsageRow
@@ -108,5 +109,17 @@ _PRESENT_COLUMNS = "SELECT name FROM system.columns WHERE database = {database:S
 
 
 def to_columns(rows: list[UsageRow]) -> list[list]:
-    """Columnar batch in COLUMNS order (fresh lists: the native encoder converts them in place)."""
-    return [[getattr(row, name) for row in rows] for name in COLUMN_NAMES]
+    """Columnar batch in COLUMNS order (fresh lists: the native encoder converts them in place).
+
+    DateTime64 values go as whole ticks since the epoch, which clickhouse-driver writes as they are: exact
+    integer arithmetic, where its own conversion of each aware datetime (astimezone, timestamp) cost ~2 µs."""
+    return [
+        [(value - _EPOCH) // _TICKS[name] for value in column] if name in _TICKS else column
+        for name, column in ((name, [getattr(row, name) for row in rows]) for name in COLUMN_NAMES)
+    ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# DateTime64(p, 'UTC') column -> the length of one tick, 10**-p seconds
+_TICKS = {name: timedelta(microseconds=10 ** (6 - int(ch_type[len("DateTime64("):].split(",")[0])))
+          for name, ch_type in COLUMN_TYPES if ch_type.startswith("DateTime64(")}
