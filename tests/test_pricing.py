@@ -120,11 +120,16 @@ def test_a_user_book_can_mark_its_price_uncertain(tmp_path):
     assert (cost.status, cost.note, cost.cost_usd) == ("estimated", "list price not published; our guess", Decimal(1))
     path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
                     " uncertain: {output: 'a guess'}}\n")
-    cost = price_call(_call("m1", "acme", input_tokens=5, output_tokens=5), _at("2026-02-01"), load_price_book([str(path)]))
+    call = _call("m1", "acme", input_tokens=5, output_tokens=5)
+    cost = price_call(call, _at("2026-02-01"), load_price_book([str(path)]))
     assert (cost.status, cost.note) == ("estimated", "a guess")
     path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
                     " uncertain: [yes]}\n")
     with pytest.raises(PriceBookError, match="'uncertain' must be text"):
+        load_price_book([str(path)])
+    path.write_text("prices:\n  - {provider: acme, models: [m1], effective_from: 2026-01-01, input: '1', output: '2',"
+                    " uncertain: {cache_reed: 'x'}}\n")
+    with pytest.raises(PriceBookError, match=r"'uncertain' names \['cache_reed'\], not rate kinds \(input, "):
         load_price_book([str(path)])
 
 

@@ -137,7 +137,9 @@ def _uncertain(raw: object) -> tuple[tuple[str, str], ...]:
         return (("", raw),)
     if not isinstance(raw, dict) or not all(isinstance(why, str) and why for why in raw.values()):
         raise ValueError("'uncertain' must be text (why the price is not known exactly) or {rate kind: text}")
-    _check_keys(raw, frozenset(RATE_KEYS), "'uncertain'")
+    unknown = set(raw) - set(RATE_KEYS)
+    if unknown:
+        raise ValueError(f"'uncertain' names {sorted(unknown)}, not rate kinds ({', '.join(RATE_KEYS)})")
     return tuple(raw.items())
 
 
