@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 from otel_llmcost.config import METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import Attribution, LlmCall, SpanRecord
+from otel_llmcost.semconv.values import json_value
 
 _MAX_DEPTH = 256  # guards against parent cycles in malformed traces
 # A failed try may name the requested model and its retry the dated snapshot that answered.
@@ -119,7 +120,7 @@ def _metadata(view: Mapping) -> dict[str, str]:
     found: dict[str, str] = {}
     for key in METADATA_JSON_KEYS:
         if key in view:
-            for inner_key, inner_value in _json(view[key], dict).items():
+            for inner_key, inner_value in json_value(view[key], dict).items():
                 found[str(inner_key)] = _text(inner_value)
     for key, value in view.items():
         if key.startswith(METADATA_PREFIXES):
@@ -131,17 +132,7 @@ def _metadata(view: Mapping) -> dict[str, str]:
 def _tags(view: Mapping) -> tuple[str, ...]:
     if not any(key in view for key in TAG_KEYS):
         return ()
-    return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in _json(view.get(key), list)))
-
-
-def _json(value, kind: type):
-    """An attribute that is a list/dict, or a JSON string of one (emitters do both)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return kind()
-    return value if isinstance(value, kind) else kind()
+    return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in json_value(view.get(key), list)))
 
 
 def _text(value) -> str:

@@ -106,7 +106,6 @@ def _update_partition(store: UsageStore, partition: str, rows: list[dict], costs
     store.command(queries.drop_reprice_costs(database))
 
 
-
 def _record(store: UsageStore, summary: RepriceSummary, started: datetime, since: datetime, until: datetime,
             dry_run: bool, version: str) -> None:
     by_model = {model: {"rows": t.rows, "old_total": format(t.old_total, "f"), "new_total": format(t.new_total, "f")}

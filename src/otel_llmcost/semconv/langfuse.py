@@ -16,7 +16,7 @@ from datetime import datetime
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, Fields, read_call
-from otel_llmcost.semconv.values import json_object
+from otel_llmcost.semconv.values import json_value
 
 NAME = "langfuse"
 
@@ -68,7 +68,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
 def _json_map(value, prefix: str) -> dict:
     """A JSON object (nested ones flattened with dots) under `prefix`."""
     flat = {}
-    for key, inner in json_object(value).items():
+    for key, inner in json_value(value, dict).items():
         if isinstance(inner, dict):
             flat.update(_json_map(inner, f"{prefix}{key}."))
         else:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import INCLUSIVE, Fields, read_call
-from otel_llmcost.semconv.values import json_object, text
+from otel_llmcost.semconv.values import json_value, text
 
 NAME = "openinference"
 
@@ -53,7 +53,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
     system = text(span.attributes, ("llm.system",)).lower()
     host = text(span.attributes, ("llm.provider",)).lower()
     provider = _HOSTS.get((host, system)) or _HOSTS.get((host, None)) or system or host
-    parameters = json_object(span.attributes.get(_PARAMETERS))
+    parameters = json_value(span.attributes.get(_PARAMETERS), dict)
     call = read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, operation=operation, provider=provider,
                      streaming=parameters.get("stream") is True)
     requested = parameters.get("model")

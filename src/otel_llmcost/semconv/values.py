@@ -1,4 +1,4 @@
-"""Reading attribute values the way emitters really send them, shared by every dialect.
+"""Reading attribute values the way emitters really send them, shared by every dialect (and attribution).
 
 Token counts arrive as ints, as floats ("12.0") or as strings ("12"); anything that is not a
 non-negative whole number makes the span unusable (InvalidSpan), because pricing a guess is worse than
@@ -52,14 +52,15 @@ def token_count(attributes: Mapping, keys: Iterable[str]) -> int:
     return 0
 
 
-def json_object(value) -> dict:
-    """An attribute holding a JSON object, sent as a map or as a JSON string; {} when it is neither."""
+def json_value(value, kind: type):
+    """An attribute holding a JSON object or array (`kind`: dict or list), sent as such or as a JSON string;
+    an empty one when it is neither."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
+            return kind()
+    return value if isinstance(value, kind) else kind()
 
 
 def flag(attributes: Mapping, keys: Iterable[str]) -> bool:

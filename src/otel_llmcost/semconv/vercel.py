@@ -18,7 +18,7 @@ from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
 from otel_llmcost.semconv.providers import normalize_provider
-from otel_llmcost.semconv.values import json_object, text
+from otel_llmcost.semconv.values import json_value, text
 
 NAME = "vercel-ai"
 
@@ -91,7 +91,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
 
 
 def _provider_metadata_usage(value) -> dict:
-    metadata = json_object(value)
+    metadata = json_value(value, dict)
     found = {}
     for vendor, names in _METADATA_USAGE.items():
         details = metadata.get(vendor)
