@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import yaml
 
 from otel_llmcost.errors import ConfigError, yaml_problem
+from otel_llmcost.keys import KEYS_FILE
 
 #: Where each attribution dimension is read from, first key found wins. Each dimension is looked up on
 #: the call's span, then its ancestors (nearest first), then the resource.
@@ -97,6 +98,7 @@ class PricingSettings:
 class Settings:
     data_dir: str = "./llmcost-data"  #: chDB data (embedded store) and the spool
     spool_fsync: bool = True  #: fsync the spool before acknowledging an export
+    keys_file: str | None = None  #: API keys (hashed) for ingest and queries; None = <data_dir>/keys.json
     log_level: str = "INFO"
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -110,6 +112,10 @@ class Settings:
     @property
     def spool_dir(self) -> str:
         return os.path.join(self.data_dir, "spool")
+
+    @property
+    def keys_path(self) -> str:
+        return self.keys_file or os.path.join(self.data_dir, KEYS_FILE)
 
 
 def load_settings(config_file: str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
