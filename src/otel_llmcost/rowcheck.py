@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
-from otel_llmcost.model import Cost, UsageRow
+from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.store.schema import COLUMN_TYPES
 
@@ -58,10 +58,18 @@ def check_row(row: UsageRow) -> UsageRow:
         for name in _COSTS:
             setattr(row, name, None)
         row.cost_status = "invalid_usage"
-    if findings.notes:
-        note = "; ".join(filter(None, [row.cost_note, *findings.notes]))
-        row.cost_note = note if len(note) <= _MAX_TEXT_CHARS else note[:_MAX_TEXT_CHARS]
+    if findings.notes:  # the checks' notes are kept whole; the note they follow is cut to make room
+        added = "; ".join(findings.notes)[:_MAX_TEXT_CHARS]
+        room = _MAX_TEXT_CHARS - len(added) - 2
+        row.cost_note = f"{row.cost_note[:room]}; {added}" if row.cost_note and room > 0 else added
     return row
+
+
+def unstorable_counts(call: LlmCall) -> str:
+    """Why the call's counts cannot be priced: the counts beyond their column's range ("" when none). Such a
+    count is stored clamped, and the price of the clamped count would be a wrong price."""
+    return "; ".join(f"{name} {_short(getattr(call, name))} is beyond {_COUNT_TYPES[name]}, not priced"
+                     for name in USAGE_KINDS if getattr(call, name) > _COUNT_LIMITS[name])
 
 
 def _unsigned(bits: int) -> Check:
@@ -126,7 +134,7 @@ def _array(limit: int) -> Check:
             findings.notes.append(f"{name}: {len(items)} entries, the first {_MAX_ITEMS} kept")
             items = items[:_MAX_ITEMS]
         fixed = tuple(_storable_text(name, item, limit, findings) for item in items)
-        return value if fixed == value else fixed
+        return value if isinstance(value, (list, tuple)) and fixed == tuple(value) else fixed
 
     return check
 
@@ -205,4 +213,6 @@ def _check_for(name: str, ch_type: str) -> Check:
     raise RuntimeError(f"rowcheck has no check for column {name} {ch_type}; add one")
 
 
+_COUNT_TYPES = {name: ch_type for name, ch_type in COLUMN_TYPES if name in USAGE_KINDS}
+_COUNT_LIMITS = {name: 2 ** int(_UINT.match(ch_type).group(1)) - 1 for name, ch_type in _COUNT_TYPES.items()}
 _CHECKS: tuple[tuple[str, Check], ...] = tuple((name, _check_for(name, ch_type)) for name, ch_type in COLUMN_TYPES)

@@ -103,7 +103,8 @@ class TraceBuffer:
 
     def oldest_age(self) -> float:
         """Seconds since the first span of the oldest pending trace arrived (0 when none is pending)."""
-        return self._clock() - min((t.first_seen for t in self._pending.values()), default=self._clock())
+        now = self._clock()
+        return now - min((trace.first_seen for trace in self._pending.values()), default=now)
 
     def take_ready(self, everything: bool = False) -> list[TraceGroup]:
         """Release traces that are complete or waited long enough (all of them when `everything`)."""

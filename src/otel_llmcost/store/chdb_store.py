@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import schema
-from otel_llmcost.store.failures import ENCODING_ERRORS, error_code, is_data_error_code
+from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 
@@ -47,8 +47,10 @@ class ChdbStore:
         """One INSERT of a columnar batch into database.table."""
         try:
             payload = encode_native(tuple(column_types), columns)
-        except ENCODING_ERRORS as exc:
-            raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+        except Exception as exc:
+            if is_encoding_error(exc):
+                raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+            raise
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
             try:

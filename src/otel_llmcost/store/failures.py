@@ -29,13 +29,18 @@ _DATA_ERROR_CODES = frozenset({
     321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
     407,  # DECIMAL_OVERFLOW
 })
-#: Python errors raised while encoding rows for the wire: always the data's fault.
+# Python errors raised while encoding rows for the wire: always the data's fault.
 ENCODING_ERRORS = (TypeError, ValueError, OverflowError, struct.error, UnicodeError, AttributeError, KeyError)
 _CODE = re.compile(r"Code:\s*(\d+)")
 
 
 def is_data_error_code(code: int | None) -> bool:
     return code in _DATA_ERROR_CODES
+
+
+def is_encoding_error(exc: BaseException) -> bool:
+    """An error encoding rows for the wire: Python's, or clickhouse-driver's own (TypeMismatchError, code 53)."""
+    return isinstance(exc, ENCODING_ERRORS) or is_data_error_code(getattr(exc, "code", None))
 
 
 def error_code(message: str) -> int | None:
