@@ -145,4 +145,7 @@ def _text(value) -> str:
                 return value
             return decoded if isinstance(decoded, str) else value
         return value
-    return json.dumps(value)
+    try:
+        return json.dumps(value)
+    except RecursionError:  # parsed just within the parser's depth, too deep to print again
+        return "(nested too deeply)"

@@ -86,7 +86,9 @@ class AttributionSettings:
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
     trace_wait_seconds: float = 5.0  #: idle time after which a trace whose only missing parents are remote is written
     max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
-    max_buffered_spans: int = 2_000_000  #: beyond this the receiver answers "retry later"
+    #: approximate bytes of spans held (waiting for ancestors, or for the store); beyond this the receiver
+    #: answers "retry later". In memory a span takes ~3x its encoded size: 128 MiB keeps RSS under 1 GB.
+    max_buffered_bytes: int = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ def _validate(settings: Settings) -> list[str]:
         errors.append("store.flush_interval_seconds must be positive")
     if attribution.trace_wait_seconds < 0 or attribution.max_trace_wait_seconds < attribution.trace_wait_seconds:
         errors.append("attribution.trace_wait_seconds must be >= 0 and <= attribution.max_trace_wait_seconds")
+    if attribution.max_buffered_bytes < 1024:
+        errors.append("attribution.max_buffered_bytes must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         errors.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
     for path in settings.pricing.price_books:

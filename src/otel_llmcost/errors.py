@@ -18,7 +18,12 @@ class PriceBookError(OtelLlmCostError):
 
 
 class StoreError(OtelLlmCostError):
-    """The ClickHouse store failed or could not be reached."""
+    """The ClickHouse store failed or could not be reached. `retryable`: the store's state is at fault (down,
+    slow, full), not the data sent; a permanent error fails the same rows the same way every time."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class OverloadedError(OtelLlmCostError):

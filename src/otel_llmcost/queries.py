@@ -22,9 +22,20 @@ def time_range(since: datetime, until: datetime) -> dict[str, str]:
     """The {since} / {until} parameters of the queries below: ts >= since AND ts < until."""
     return {"since": sql_time(since), "until": sql_time(until)}
 
+# Which calls of a batch are stored already (an export re-sent after a restart, a spool replayed after a
+# crash). A call's ts is its span's start, so the time range prunes partitions and the sort key's hour, and
+# the trace_id bloom filter skips granules.
 STORED_SPANS = """
-SELECT trace_id, span_id FROM {database}.llm_usage WHERE trace_id IN {{trace_ids:Array(String)}}
+SELECT trace_id, span_id FROM {database}.llm_usage
+WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts <= {{until:DateTime64(6, 'UTC')}}
+  AND trace_id IN {{trace_ids:Array(String)}}
 """
+
+#: llmcost.rejected_calls (clickhouse/030_rejected_calls.sql), in its column order: the dead letter.
+REJECTED_CALL_COLUMNS = (
+    ("ts", "DateTime64(3, 'UTC')"), ("trace_id", "String"), ("span_id", "String"),
+    ("tenant_id", "LowCardinality(String)"), ("reason", "String"), ("span", "String"),
+)
 
 #: `otel-llmcost stats --by ...` -> the grouping expression.
 STATS_GROUPS = {

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import schema
+from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 
@@ -44,11 +45,19 @@ class ChdbStore:
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
         """One INSERT of a columnar batch into database.table."""
-        payload = encode_native(tuple(column_types), columns)
+        try:
+            payload = encode_native(tuple(column_types), columns)
+        except Exception as exc:
+            if is_encoding_error(exc):
+                raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+            raise
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(payload)
+            except OSError as exc:  # the data directory is full or failing: the store's state, not the rows
+                raise StoreError(f"cannot write the batch file: {exc}") from exc
             names = ", ".join(name for name, _ in column_types)
             self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT * FROM file('{batch_file}', 'Native')")
         finally:
@@ -70,7 +79,7 @@ class ChdbStore:
         try:
             result = self._conn.query(sql, fmt, params=params or None)
         except (self._chdb_error, RuntimeError) as exc:
-            raise StoreError(_first_line(str(exc))) from exc
+            raise StoreError(_first_line(str(exc)), not is_data_error_code(error_code(str(exc)))) from exc
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import schema
+from otel_llmcost.store.failures import ENCODING_ERRORS, is_data_error_code
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 
 
@@ -41,7 +42,10 @@ class ServerStore:
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
         names = ", ".join(name for name, _ in column_types)
         statement = f"INSERT INTO {self.database}.{table} ({names}) VALUES"
-        self._call(self._client.execute, statement, columns, columnar=True)
+        try:
+            self._call(self._client.execute, statement, columns, columnar=True)
+        except ENCODING_ERRORS as exc:  # the driver encodes the columns itself
+            raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         self._call(self._client.execute, sql, params or {}, settings=self._settings)
@@ -61,7 +65,8 @@ class ServerStore:
         try:
             return method(*args, **kwargs)
         except (self._driver_error, OSError, EOFError) as exc:
-            raise StoreError(f"ClickHouse server: {str(exc).strip().splitlines()[0]}") from exc
+            permanent = is_data_error_code(getattr(exc, "code", None))
+            raise StoreError(f"ClickHouse server: {str(exc).strip().splitlines()[0]}", not permanent) from exc
 
 
 def _json_value(value: Any) -> Any:
