@@ -73,11 +73,12 @@ USAGE_HOURLY = Rollup(
     "usage_hourly", (("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES
 )
 USAGE_DAILY = Rollup("usage_daily", (("day", "Date", "toDate(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
-# `day` is in the key so a list of one day's requests reads one day of the table; readers GROUP BY
-# tenant_id, request_id (a request spanning midnight, or written in two batches, has several rows).
+# `hour` is in the key so a list of a day's requests reads a day of the table, and `stats` can take whole
+# hours from here and only the partial hours at a range's ends from raw rows. Readers GROUP BY tenant_id,
+# request_id (a request spanning an hour boundary, or written in two batches, has several rows).
 REQUESTS = Rollup(
     "requests",
-    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("day", "Date", "toDate(u.ts)"),
+    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),
      ("request_id", "String", "u.request_id")),
     (("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
      ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
