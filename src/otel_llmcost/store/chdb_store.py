@@ -86,10 +86,16 @@ class ChdbStore:
 
 
 def _param_text(value: Any) -> str:
-    """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
+    """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
+    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
     return str(value)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 
 def _first_line(message: str) -> str:
