@@ -84,7 +84,15 @@ REQUESTS = Rollup(
      ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
      *((name, f"SimpleAggregateFunction(any, {_TYPES[name]})", f"any(u.{name})") for name in _REQUEST_ATTRIBUTES),
      ("attempts", "SimpleAggregateFunction(max, UInt16)", "max(u.attempt)"),
-     *_CALL_MEASURES),
+     *_CALL_MEASURES,
+     # beyond the contract, for the drill-down's request list: the list reads no raw rows
+     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+     ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
+     ("max_latency_ms", "SimpleAggregateFunction(max, Float64)", "max(u.latency_ms)"),
+     ("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
+      "groupUniqArray(toString(u.request_model))"),
+     ("last_status", "AggregateFunction(argMax, LowCardinality(String), DateTime64(6, 'UTC'))",
+      "argMaxState(u.status, u.ts)")),
 )
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS)
 
