@@ -33,6 +33,7 @@ from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
 from otel_llmcost.spool import Spool
 from otel_llmcost.store import UsageStore
 from otel_llmcost.tracebuffer import TraceBuffer, TraceGroup
+from otel_llmcost.traces import TraceKeeper
 from otel_llmcost.usage import build_usage_rows
 from otel_llmcost.writer import BatchWriter
 
@@ -47,7 +48,8 @@ class Pipeline:
         self._settings = settings
         self._price_book = price_book
         self._attributor = Attributor(settings.attribution.keys)
-        self._wanted = WANTED_ATTRIBUTES.union(self._attributor.wanted)
+        self._traces = TraceKeeper(settings.traces)
+        self._wanted = WANTED_ATTRIBUTES.union(self._attributor.wanted).union(self._traces.wanted)
         max_bytes = settings.attribution.max_buffered_bytes
         self._buffer = TraceBuffer(settings.attribution.trace_wait_seconds,
                                    settings.attribution.max_trace_wait_seconds, recent_max_bytes=max_bytes // 4)
@@ -171,21 +173,23 @@ class Pipeline:
             groups = self._buffer.take_ready(everything)
             self._spool.rotate_if_due()
         if groups:
-            rows, rejected = self._rows(groups)
+            rows, rejected, spans = self._rows(groups)
             limit = self._settings.store.batch_max_rows
             batches = [rows[i:i + limit] for i in range(0, len(rows), limit)] or [[]]
             # The traces' spool segments are released only after the last of their batches is stored.
             for index, batch in enumerate(batches):
                 last = index == len(batches) - 1
-                self._unsent.append(_Batch(batch, rejected if last else [], groups if last else []))
+                self._unsent.append(_Batch(batch, rejected if last else [], groups if last else [],
+                                           self._traces.columns(spans) if index == 0 else None))
                 self._unsent_rows += len(batch)
         if self._unsent and (everything or time.monotonic() >= self._retry_at):
             self._send_unsent()
 
-    def _rows(self, groups: list[TraceGroup]) -> tuple[list[UsageRow], list[RejectedCall]]:
-        """Priced, checked rows of the traces; the calls that cannot be stored as dead letters."""
+    def _rows(self, groups: list[TraceGroup]) -> tuple[list[UsageRow], list[RejectedCall], list]:
+        """Priced, checked rows of the traces; the calls that cannot be stored as dead letters; the spans
+        to keep in otel_traces."""
         now = datetime.now(timezone.utc)
-        rows, rejected = [], []
+        rows, rejected, spans = [], [], []
         for group in groups:
             try:
                 group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
@@ -194,6 +198,7 @@ class Pipeline:
                 reason = f"the trace could not be priced: {type(exc).__name__}: {exc}"
                 rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
                 continue
+            spans.extend(self._traces.spans(group, has_calls=bool(group_rows)))
             for row in group_rows:
                 note = row.cost_note
                 try:
@@ -202,13 +207,13 @@ class Pipeline:
                     rejected.append(deadletter.of_row(row, str(exc)))
                     continue
                 self._counts["rows_adjusted"] += row.cost_note != note
-        return rows, rejected
+        return rows, rejected, spans
 
     def _send_unsent(self) -> None:
         while self._unsent:
             batch = self._unsent[0]
             try:
-                self._writer.write(batch.rows, batch.rejected)
+                self._writer.write(batch.rows, batch.rejected, batch.spans)
             except StoreError as exc:
                 self._retry_at = time.monotonic() + self._retry_delay
                 logger.warning(
@@ -245,3 +250,4 @@ class _Batch:
     rows: list[UsageRow]
     rejected: list[RejectedCall]  # dead letters to store with this batch
     release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
+    spans: list[list] | None = None  # otel_traces columns (traces.py), stored first

@@ -42,9 +42,11 @@ class BatchWriter:
         self._store = store
         self.counts = WriterCounts()
 
-    def write(self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall]) -> None:
-        """Store the rows not stored yet and the dead letters; raises StoreError (retryable) to be called
-        again later with the same arguments."""
+    def write(self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: list[list] | None = None) -> None:
+        """Store the trace spans (otel_traces columns, deduplicated by the store), the rows not stored yet and
+        the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
+        if spans:
+            self._store.insert_traces(spans)
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
         refused: list[RejectedCall] = []

@@ -9,10 +9,11 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store import schema
+from otel_llmcost.store import migrations
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, span_dedup_token, to_columns
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -36,15 +37,23 @@ class ChdbStore:
         if read_only:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
 
-    def ensure_schema(self) -> None:
-        schema.ensure_schema(self)
+    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
+        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
 
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
-        """One INSERT of a columnar batch into database.table."""
+    def insert_traces(self, columns: list[list], /) -> None:
+        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
+        if columns[0]:
+            token = span_dedup_token(columns[1], columns[2])
+            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
+        """One INSERT of a columnar batch into database.table; with `dedup_token`, a repeat of it is dropped
+        by the table and by every materialized view's target (each keeps a dedup window)."""
         try:
             payload = encode_native(tuple(column_types), columns)
         except Exception as exc:
@@ -59,7 +68,9 @@ class ChdbStore:
             except OSError as exc:  # the data directory is full or failing: the store's state, not the rows
                 raise StoreError(f"cannot write the batch file: {exc}") from exc
             names = ", ".join(name for name, _ in column_types)
-            self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT * FROM file('{batch_file}', 'Native')")
+            settings = f" SETTINGS {dedup_settings(dedup_token)}" if dedup_token else ""
+            self._run(f"INSERT INTO {self.database}.{table} ({names}){settings}"
+                      f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
 
@@ -84,10 +95,16 @@ class ChdbStore:
 
 
 def _param_text(value: Any) -> str:
-    """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
+    """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
+    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
     return str(value)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 
 def _first_line(message: str) -> str:

@@ -9,9 +9,10 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store import schema
+from otel_llmcost.store import migrations
 from otel_llmcost.store.failures import ENCODING_ERRORS, is_data_error_code
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
+from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, span_dedup_token, to_columns
 
 
 class ServerStore:
@@ -32,18 +33,26 @@ class ServerStore:
         self._client = Client(host, **options)
         self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
 
-    def ensure_schema(self) -> None:
-        schema.ensure_schema(self)
+    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
+        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
 
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
+    def insert_traces(self, columns: list[list], /) -> None:
+        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
+        if columns[0]:
+            token = span_dedup_token(columns[1], columns[2])
+            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
         names = ", ".join(name for name, _ in column_types)
         statement = f"INSERT INTO {self.database}.{table} ({names}) VALUES"
+        settings = {**DEDUP_SETTINGS, "insert_deduplication_token": dedup_token} if dedup_token else {}
         try:
-            self._call(self._client.execute, statement, columns, columnar=True)
+            self._call(self._client.execute, statement, columns, columnar=True, settings=settings)
         except ENCODING_ERRORS as exc:  # the driver encodes the columns itself
             raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
 
