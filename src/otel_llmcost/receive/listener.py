@@ -1,0 +1,74 @@
+"""The OTLP/HTTP listening socket: bound before the pipeline starts (a busy port fails fast, cleanly), TLS
+when configured, and a cap on open connections so idle clients cannot exhaust file descriptors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+
+from aiohttp import web
+
+from otel_llmcost.config import ReceiverSettings
+from otel_llmcost.errors import ListenError
+
+_FULL = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not REUSEPORT: the port is ours alone
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc.strerror}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def server_ssl_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
+    if not settings.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    if settings.tls_client_ca_file:
+        context.load_verify_locations(settings.tls_client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class CappedSite(web.BaseSite):
+    """A site on a bound socket that answers 503 and closes a connection beyond `max_connections`."""
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, settings: ReceiverSettings):
+        super().__init__(runner, ssl_context=server_ssl_context(settings))
+        self._sock = sock
+        self._max_connections = settings.max_connections
+        self._handshake_timeout = settings.read_timeout_seconds
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        host, port = self._sock.getsockname()[:2]
+        return f"{scheme}://{host}:{port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+
+        def protocol() -> asyncio.Protocol:
+            return _Refusal() if len(server.connections) >= self._max_connections else server()
+
+        self._server = await asyncio.get_running_loop().create_server(
+            protocol, sock=self._sock, ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
+        )
+
+
+class _Refusal(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(_FULL)
+        transport.close()
