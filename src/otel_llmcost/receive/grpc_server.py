@@ -24,6 +24,7 @@ from otel_llmcost.decode import parse_protobuf
 from otel_llmcost.errors import DecodeError, ListenError, OverloadedError
 from otel_llmcost.receive.auth import Unauthenticated
 from otel_llmcost.receive.intake import Intake
+from otel_llmcost.receive.listener import bind_socket
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class GrpcReceiver:
         )
         self._server.add_generic_rpc_handlers((handler,))
         address = f"{host}:{settings.grpc_port}"
+        if settings.grpc_port:
+            # Probe first: grpc's own failure is a log line from its C core plus a bare "0".
+            bind_socket(host, settings.grpc_port, "OTLP/gRPC").close()
         try:
             if settings.tls_cert_file:
                 self.port = self._server.add_secure_port(address, _credentials(settings))

@@ -15,7 +15,8 @@ from otel_llmcost.errors import ListenError
 _FULL = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, protocol: str = "OTLP/HTTP") -> socket.socket:
+    """A listening socket; ListenError (one line) when the address is taken or not this host's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not REUSEPORT: the port is ours alone
@@ -24,7 +25,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.listen(1024)
     except OSError as exc:
         sock.close()
-        raise ListenError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc.strerror}") from exc
+        raise ListenError(f"cannot listen for {protocol} on {host}:{port}: {exc.strerror}") from exc
     sock.setblocking(False)
     return sock
 
@@ -58,9 +59,15 @@ class CappedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         server = self._runner.server
+        # Counted from the protocol's creation (aiohttp registers a connection only later, in a callback,
+        # after a whole backlog may have been accepted) to its connection_lost.
+        open_connections = [0]
 
         def protocol() -> asyncio.Protocol:
-            return _Refusal() if len(server.connections) >= self._max_connections else server()
+            if open_connections[0] >= self._max_connections:
+                return _Refusal()
+            open_connections[0] += 1
+            return _Counted(server(), open_connections)
 
         self._server = await asyncio.get_running_loop().create_server(
             protocol, sock=self._sock, ssl=self._ssl_context,
@@ -72,3 +79,33 @@ class _Refusal(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.write(_FULL)
         transport.close()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol, with the open-connection count given back when the connection ends."""
+
+    def __init__(self, inner: asyncio.Protocol, count: list[int]):
+        self._inner = inner
+        self._count = count
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self):
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._count[0] -= 1
+        self._inner.connection_lost(exc)
