@@ -245,6 +245,8 @@ def _validate(settings: Settings) -> list[str]:
             errors.append(
                 f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}"
             )
+        elif not store.database_name.isidentifier():  # it is spliced into SQL as an identifier
+            errors.append(f"store.clickhouse: the database must be a plain identifier, got {store.database_name!r}")
     if not store.database.isidentifier():
         errors.append(f"store.database must be a plain identifier, got {store.database!r}")
     if store.batch_max_rows < 1:

@@ -1,4 +1,8 @@
-"""ClickHouse server store over the native protocol (clickhouse-driver); same DDL and SQL as chDB."""
+"""ClickHouse server store over the native protocol (clickhouse-driver); same DDL and SQL as chDB.
+
+A fresh server has no `llmcost` database, and the driver cannot connect to a database that does not exist:
+the receiver then creates it over a connection without one, and connects again.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import schema
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+
+_UNKNOWN_DATABASE = 81  # ClickHouse's error code for a database that does not exist
 
 
 class ServerStore:
@@ -29,7 +35,18 @@ class ServerStore:
         host, options = parse_url(url)
         options["settings"] = {**options.get("settings", {}), "server_side_params": True}
         self._client = Client(host, **options)
-        self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
+        try:
+            self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
+        except StoreError as exc:
+            if read_only or getattr(exc.__cause__, "code", None) != _UNKNOWN_DATABASE:
+                raise
+            bootstrap_options, statement = database_bootstrap(options, database)
+            bootstrap = Client(host, **bootstrap_options)
+            try:
+                self._call(bootstrap.execute, statement)
+            finally:
+                bootstrap.disconnect()
+            self._call(self._client.execute, "SELECT 1")
 
     def ensure_schema(self) -> None:
         schema.ensure_schema(self)
@@ -61,7 +78,19 @@ class ServerStore:
         try:
             return method(*args, **kwargs)
         except (self._driver_error, OSError, EOFError) as exc:
-            raise StoreError(f"ClickHouse server: {str(exc).strip().splitlines()[0]}") from exc
+            raise StoreError(f"ClickHouse server: {one_line(exc)}") from exc
+
+
+def database_bootstrap(options: dict[str, Any], database: str) -> tuple[dict[str, Any], str]:
+    """Connection options without the database (the server's default), and the statement creating it."""
+    statement = next(s for s in schema.ddl_statements(database) if s.upper().startswith("CREATE DATABASE"))
+    return {name: value for name, value in options.items() if name != "database"}, statement
+
+
+def one_line(exc: BaseException) -> str:
+    """A driver error as one line: the server's `Code: 81.` and its message, without the stack trace."""
+    text = " ".join(line.strip() for line in str(exc).split("Stack trace:")[0].splitlines() if line.strip())
+    return text.rstrip(". ") or type(exc).__name__
 
 
 def _json_value(value: Any) -> Any:
