@@ -6,6 +6,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import resource
 import signal
 import time
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     receiver = settings.receiver
     keys = KeyStore(settings.keys_path)
     grpc_host, http_host = receiver.hosts(keys.configured)
-    price_book = load_price_book(settings.pricing.price_books)
+    price_book = load_price_book(settings.pricing.price_books, cache_dir=os.path.join(settings.data_dir, "cache"))
     store = MeasuredStore(open_store(settings))
     query_store = None
     try:
