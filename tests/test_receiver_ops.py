@@ -155,6 +155,14 @@ def test_a_json_span_of_the_wrong_shape_is_dropped_alone(receiver):
     assert wait_stored(receiver, good) == {good.span_id.hex()}
 
 
+def test_unpriced_models_are_stored_and_warned_once(receiver):
+    spans = [llm_span(bytes([11 + n]) * 16, "no-such-model-xyz", 10, 5) for n in range(3)]
+    for span in spans:
+        assert post(receiver.http_url, request(span).SerializeToString(), "application/x-protobuf")[0] == 200
+    assert wait_stored(receiver, *spans) == {span.span_id.hex() for span in spans}
+    # (the log is read when the receiver stops, at the end of this module)
+
+
 def _until_closed(sock: socket.socket) -> bytes:
     sock.settimeout(30)
     received = b""
@@ -176,6 +184,12 @@ def test_idle_and_slow_connections_cannot_pile_up(receiver):
     slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n")  # headers that never end
     _until_closed(slow)
     assert get(receiver, "/healthz") == (200, "ok\n")
+
+def test_the_log_says_what_happened_once(receiver):
     log = receiver.stop()
     assert "Traceback" not in log
+    assert log.count("model openai/no-such-model-xyz has no price") == 1
+    # Five undecodable exports and two with a rejected span in this module: one line of each kind.
+    assert log.count("refused an export (undecodable)") == 1
+    assert log.count("rejected 1 of") == 1
     assert len(log.splitlines()) < 30

@@ -8,6 +8,8 @@ attribute by attribute, so a figure appears as soon as the pipeline has the attr
 from __future__ import annotations
 
 import bisect
+import logging
+import math
 import os
 import threading
 import time
@@ -15,14 +17,25 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from otel_llmcost.model import UsageRow
+from otel_llmcost.ratelog import RateLimitedLog
 
-#: metric name -> (Pipeline attribute, type, help). Absent attributes are skipped, not shown as 0.
+logger = logging.getLogger(__name__)
+
+#: metric name -> (field, type, help), read from `pipeline.stats()` when the pipeline has it, else from the
+#: pipeline's attributes. Absent fields are skipped, not shown as 0.
 PIPELINE_FIGURES = {
     "llmcost_rows_written_total": ("rows_written", "counter", "Usage rows stored."),
+    "llmcost_rows_already_stored_total": ("rows_already_stored", "counter", "Re-sent rows the store already had."),
+    "llmcost_rows_adjusted_total": ("rows_adjusted", "counter", "Rows with a value clamped to fit its column."),
     "llmcost_rows_dead_lettered_total": ("rows_dead_lettered", "counter", "Calls written to rejected_calls."),
+    "llmcost_spans_duplicate_total": ("duplicate_spans", "counter", "Re-sent spans acknowledged again."),
+    "llmcost_spool_write_failures_total": ("spool_write_failures", "counter", "Spool writes that failed."),
+    "llmcost_buffered_spans": ("buffered_spans", "gauge", "Spans waiting in the trace buffer."),
     "llmcost_buffered_bytes": ("buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer."),
+    "llmcost_unsent_rows": ("unsent_rows", "gauge", "Priced rows waiting for the store."),
     "llmcost_oldest_unflushed_age_seconds": (
-        "oldest_unflushed_age_seconds", "gauge", "Age of the oldest acknowledged span not yet stored."),
+        "oldest_unflushed_seconds", "gauge", "Age of the oldest trace still in the buffer."),
+    "llmcost_spool_bytes": ("spool_bytes", "gauge", "Bytes in spool segments not yet released."),
 }
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -47,7 +60,8 @@ class IngestCounters:
 
 
 class MeasuredStore:
-    """A UsageStore that times its inserts and remembers whether the last one failed (for /readyz)."""
+    """A UsageStore that times its inserts, remembers whether the last one failed (for /readyz), and warns
+    the first time each model is stored unpriced (its calls have no cost until a price book names it)."""
 
     def __init__(self, store: Any):
         self._store = store
@@ -56,6 +70,7 @@ class MeasuredStore:
         self.insert_seconds_sum = 0.0
         self.insert_failures = 0
         self.last_insert_error: str | None = None
+        self._unpriced = RateLimitedLog(logger, interval_seconds=math.inf)  # once per model and run
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -77,6 +92,11 @@ class MeasuredStore:
             self.insert_seconds[bisect.bisect_left(_LATENCY_BUCKETS, elapsed)] += 1
             self.insert_seconds_sum += elapsed
             self.last_insert_error = None
+        for row in rows:
+            if row.cost_status == "unpriced":
+                model = f"{row.provider}/{row.request_model or row.response_model}"
+                self._unpriced.warning(model, "model %s has no price: its calls are stored unpriced (%s)",
+                                       model, row.cost_note)
 
 
 def spool_bytes(spool_dir: str) -> int:
@@ -105,12 +125,14 @@ def exposition(counters: IngestCounters, store: MeasuredStore, pipeline: Any, sp
            [("", counters.acknowledged)])
     metric("llmcost_requests_refused_total", "counter", "Exports refused as a whole, by reason.",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
+    stats = getattr(pipeline, "stats", None)
+    source = stats() if callable(stats) else pipeline
     for name, (attribute, kind, help_text) in PIPELINE_FIGURES.items():
-        value = getattr(pipeline, attribute, None)
+        value = getattr(source, attribute, None)
+        if value is None and attribute == "spool_bytes":
+            value = spool_bytes(spool_dir)
         if value is not None:
             metric(name, kind, help_text, [("", value)])
-    metric("llmcost_spool_bytes", "gauge", "Bytes in spool segments not yet released.",
-           [("", spool_bytes(spool_dir))])
     metric("llmcost_insert_failures_total", "counter", "Store inserts that failed (and are retried).",
            [("", store.insert_failures)])
     cumulative, buckets = 0, []

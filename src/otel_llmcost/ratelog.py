@@ -33,5 +33,5 @@ class RateLimitedLog:
             while len(self._last) > _MAX_KEYS:
                 del self._last[next(iter(self._last))]
         if held_back:
-            message += f" ({held_back} more like this in the last {self._interval:.0f}s)"
+            message += f" ({held_back} more like this in the last {self._interval:g}s)"
         self._logger.warning(message, *args)
