@@ -42,13 +42,19 @@ def server_ssl_context(settings: ReceiverSettings) -> ssl.SSLContext | None:
 
 
 class CappedSite(web.BaseSite):
-    """A site on a bound socket that answers 503 and closes a connection beyond `max_connections`."""
+    """A site on a bound socket with at most `max_connections` open connections: a new connection beyond
+    them closes the oldest, so a flood of idle connections cannot lock exporters out (an export cut off
+    was not acknowledged: its exporter retries it). With twice as many still closing, new ones get 503."""
 
     def __init__(self, runner: web.AppRunner, sock: socket.socket, settings: ReceiverSettings):
         super().__init__(runner, ssl_context=server_ssl_context(settings))
         self._sock = sock
         self._max_connections = settings.max_connections
         self._handshake_timeout = settings.read_timeout_seconds
+        # Counted from the protocol's creation (aiohttp registers a connection only later, in a callback,
+        # after a whole backlog may have been accepted) to its connection_lost. Oldest first.
+        self._open: dict[_Counted, None] = {}
+        self._closing: set[_Counted] = set()
 
     @property
     def name(self) -> str:
@@ -58,40 +64,59 @@ class CappedSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        server = self._runner.server
-        # Counted from the protocol's creation (aiohttp registers a connection only later, in a callback,
-        # after a whole backlog may have been accepted) to its connection_lost.
-        open_connections = [0]
-
-        def protocol() -> asyncio.Protocol:
-            if open_connections[0] >= self._max_connections:
-                return _Refusal()
-            open_connections[0] += 1
-            return _Counted(server(), open_connections)
-
         self._server = await asyncio.get_running_loop().create_server(
-            protocol, sock=self._sock, ssl=self._ssl_context,
+            self._protocol, sock=self._sock, ssl=self._ssl_context,
             ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
         )
+
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self._open) + len(self._closing) >= 2 * self._max_connections:
+            return _Refusal()
+        if len(self._open) >= self._max_connections:
+            oldest = next(iter(self._open))
+            del self._open[oldest]
+            self._closing.add(oldest)
+            oldest.evict()
+        counted = _Counted(self._runner.server(), self)
+        self._open[counted] = None
+        return counted
+
+    def _lost(self, connection: _Counted) -> None:
+        self._open.pop(connection, None)
+        self._closing.discard(connection)
 
 
 class _Refusal(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(_FULL)
-        transport.close()
+        _refuse(transport)
+
+
+def _refuse(transport: asyncio.BaseTransport) -> None:
+    transport.write(_FULL)
+    transport.close()
 
 
 class _Counted(asyncio.Protocol):
-    """aiohttp's protocol, with the open-connection count given back when the connection ends."""
+    """aiohttp's protocol, telling the site when its connection ends, and closable by the site."""
 
-    def __init__(self, inner: asyncio.Protocol, count: list[int]):
+    def __init__(self, inner, site: CappedSite):
         self._inner = inner
-        self._count = count
+        self._site = site
+        self._connected = self._evicted = False
 
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
+    def evict(self) -> None:
+        self._evicted = True
+        if self._connected:
+            self._inner.force_close()  # aiohttp's close() would leave an idle connection open
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._evicted:  # evicted while its accept was still pending: aiohttp never sees it
+            _refuse(transport)
+            return
+        self._connected = True
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -107,5 +132,6 @@ class _Counted(asyncio.Protocol):
         self._inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._count[0] -= 1
-        self._inner.connection_lost(exc)
+        self._site._lost(self)
+        if self._connected:
+            self._inner.connection_lost(exc)
