@@ -90,3 +90,17 @@ def test_unreachable_server_is_a_one_line_store_error():
     assert result.returncode == 2
     assert result.stderr.startswith("otel-llmcost sql: error: ClickHouse server:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_server_errors_keep_their_message_and_a_missing_database_is_created():
+    from clickhouse_driver.errors import ServerException
+    from clickhouse_driver.util.helpers import parse_url
+
+    from otel_llmcost.store.server_store import database_bootstrap, one_line
+
+    error = ServerException("DB::Exception: Database llmcost does not exist. Stack trace:\n\n0. DB::f()", code=81)
+    assert one_line(error) == "Code: 81. DB::Exception: Database llmcost does not exist"
+    _, options = parse_url("clickhouse://ingest:secret@db.example:9000/llmcost")
+    bootstrap, statement = database_bootstrap(options, "llmcost")
+    assert bootstrap == {"port": 9000, "user": "ingest", "password": "secret"}
+    assert statement == "CREATE DATABASE IF NOT EXISTS llmcost"

@@ -47,6 +47,10 @@ DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "attempt": ("llm.attempt", "otel_llmcost.attempt"),
 })
 
+#: The tenant of the API key an export was sent with. Decode strips it from what clients send; the receiver
+#: sets it on every span of a tenant key's export, and attribution puts it above every tenant key.
+AUTH_TENANT_KEY = "otel_llmcost.auth.tenant"
+
 #: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
 METADATA_PREFIXES = (
     "otel_llmcost.metadata.", "ai.telemetry.metadata.", "ai.settings.context.", "traceloop.association.properties.",
@@ -60,11 +64,22 @@ TAG_KEYS = ("otel_llmcost.tags", "langfuse.trace.tags", "tag.tags")
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    grpc_host: str = "0.0.0.0"
+    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface once API keys exist or are required
     grpc_port: int = 4317  #: 0 picks a free port (printed in the "ready" line)
-    http_host: str = "0.0.0.0"
+    http_host: str | None = None  #: as grpc_host
     http_port: int = 4318
     max_request_bytes: int = 64 * 1024 * 1024  #: after decompression; the OTLP spec recommends 64 MiB
+    require_keys: bool = False  #: refuse exports without a valid API key even before any key exists
+    tls_cert_file: str | None = None  #: PEM certificate (chain) for both listeners; None = plain text
+    tls_key_file: str | None = None  #: PEM private key of tls_cert_file
+    tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
+    read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
+    max_connections: int = 1000  #: HTTP: open connections at most; further ones wait in the listen backlog
+
+    def hosts(self, keys_configured: bool) -> tuple[str, str]:
+        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only once keys guard them."""
+        default = "0.0.0.0" if keys_configured or self.require_keys else "127.0.0.1"
+        return self.grpc_host or default, self.http_host or default
 
 
 @dataclass(frozen=True)
@@ -229,12 +244,26 @@ def _validate(settings: Settings) -> list[str]:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:
         errors.append("receiver.max_request_bytes must be at least 1024")
+    if receiver.read_timeout_seconds <= 0:
+        errors.append("receiver.read_timeout_seconds must be positive")
+    if receiver.max_connections < 1:
+        errors.append("receiver.max_connections must be at least 1")
+    if bool(receiver.tls_cert_file) != bool(receiver.tls_key_file):
+        errors.append("receiver.tls_cert_file and receiver.tls_key_file go together")
+    if receiver.tls_client_ca_file and not receiver.tls_cert_file:
+        errors.append("receiver.tls_client_ca_file needs receiver.tls_cert_file and tls_key_file")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(receiver, name)
+        if path and not os.path.isfile(path):
+            errors.append(f"receiver.{name}: no such file {path}")
     if store.clickhouse is not None:
         url = urlparse(store.clickhouse)
         if url.scheme not in ("clickhouse", "clickhouses") or not url.hostname:
             errors.append(
                 f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}"
             )
+        elif not store.database_name.isidentifier():  # it is spliced into SQL as an identifier
+            errors.append(f"store.clickhouse: the database must be a plain identifier, got {store.database_name!r}")
     if not store.database.isidentifier():
         errors.append(f"store.database must be a plain identifier, got {store.database!r}")
     if store.cluster is not None and not store.cluster.isidentifier():

@@ -35,3 +35,7 @@ def yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
+class ListenError(OtelLlmCostError):
+    """A receiver cannot listen on its address (the port is in use, or the address is not this host's)."""

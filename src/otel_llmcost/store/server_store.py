@@ -1,4 +1,8 @@
-"""ClickHouse server store over the native protocol (clickhouse-driver); same DDL and SQL as chDB."""
+"""ClickHouse server store over the native protocol (clickhouse-driver); same DDL and SQL as chDB.
+
+A fresh server has no `llmcost` database, and the driver cannot connect to a database that does not exist:
+the receiver then creates it over a connection without one, and connects again.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from otel_llmcost.store import migrations
 from otel_llmcost.store.failures import ENCODING_ERRORS, is_data_error_code
 from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
 from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, span_dedup_token, to_columns
+
+_UNKNOWN_DATABASE = 81  # ClickHouse's error code for a database that does not exist
 
 
 class ServerStore:
@@ -31,7 +37,18 @@ class ServerStore:
         host, options = parse_url(url)
         options["settings"] = {**options.get("settings", {}), "server_side_params": True}
         self._client = Client(host, **options)
-        self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
+        try:
+            self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
+        except StoreError as exc:
+            if read_only or getattr(exc.__cause__, "code", None) != _UNKNOWN_DATABASE:
+                raise
+            bootstrap_options, statement = database_bootstrap(options, database)
+            bootstrap = Client(host, **bootstrap_options)
+            try:
+                self._call(bootstrap.execute, statement)
+            finally:
+                bootstrap.disconnect()
+            self._call(self._client.execute, "SELECT 1")
 
     def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
         migrations.migrate(self, options or migrations.SchemaOptions(self.database))
@@ -75,7 +92,19 @@ class ServerStore:
             return method(*args, **kwargs)
         except (self._driver_error, OSError, EOFError) as exc:
             permanent = is_data_error_code(getattr(exc, "code", None))
-            raise StoreError(f"ClickHouse server: {str(exc).strip().splitlines()[0]}", not permanent) from exc
+            raise StoreError(f"ClickHouse server: {one_line(exc)}", not permanent) from exc
+
+
+def database_bootstrap(options: dict[str, Any], database: str) -> tuple[dict[str, Any], str]:
+    """Connection options without the database (the server's default), and the statement creating it."""
+    statement = migrations.BOOTSTRAP.statements(migrations.SchemaOptions(database))[0]
+    return {name: value for name, value in options.items() if name != "database"}, statement
+
+
+def one_line(exc: BaseException) -> str:
+    """A driver error as one line: the server's `Code: 81.` and its message, without the stack trace."""
+    text = " ".join(line.strip() for line in str(exc).split("Stack trace:")[0].splitlines() if line.strip())
+    return text.rstrip(". ") or type(exc).__name__
 
 
 def _json_value(value: Any) -> Any:
