@@ -197,3 +197,19 @@ def test_the_key_tenant_survives_the_spool_across_a_kill(receiver_factory, tmp_p
     second.stop()
     rows = second.sql("SELECT span_id, tenant_id FROM llmcost.llm_usage")
     assert rows == [{"span_id": call.span_id.hex(), "tenant_id": "acme"}]
+
+
+def test_an_unreadable_key_file_asks_for_a_retry_it_never_lets_anyone_in(tmp_path):
+    from otel_llmcost.errors import OverloadedError
+    from otel_llmcost.receive.auth import Authenticator, Unauthenticated
+
+    keys = KeyStore(tmp_path / "keys.json")
+    authenticator = Authenticator(keys, required=False)
+    assert authenticator.check(None) is None  # no keys yet: open, on loopback
+    key, secret = keys.create("acme")
+    assert authenticator.check(f"bearer {secret}") == key  # the scheme is case-insensitive
+    with pytest.raises(Unauthenticated):
+        authenticator.check(None)
+    (tmp_path / "keys.json").write_text("{ half written")
+    with pytest.raises(OverloadedError, match="retry later"):
+        authenticator.check(f"Bearer {secret}")
