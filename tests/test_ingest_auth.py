@@ -168,3 +168,48 @@ def test_tls_and_mutual_tls_with_the_sdk_exporters(receiver_factory, tmp_path, m
     receiver.stop()
     rows = receiver.sql("SELECT request_id FROM llmcost.llm_usage ORDER BY request_id")
     assert rows == sorted([{"request_id": http_id}, {"request_id": grpc_id}], key=lambda row: row["request_id"])
+
+
+def test_the_key_tenant_survives_the_spool_across_a_kill(receiver_factory, tmp_path):
+    """The tenant is an attribute of the spooled span: a call still waiting for its root when the receiver
+    is killed is attributed to its key's tenant after the restart, when its root arrives with another key."""
+    from payloads import llm_span, post, request
+
+    data_dir = tmp_path / "spooled"
+    keys = KeyStore(data_dir / "keys.json")
+    _, tenant_secret = keys.create("acme")
+    _, admin_secret = keys.create(None)
+    trace_id, root_id = uuid.uuid4().bytes, uuid.uuid4().bytes[:8]
+    call = llm_span(trace_id, "gpt-4o-mini", 10, 5, parent=root_id, **{"tenant.id": "victim-corp"})
+    root = llm_span(trace_id, "gpt-4o-mini", 1, 1, **{"tenant.id": "victim-corp"})
+    root.span_id, root.name = root_id, "handle request"
+    del root.attributes[:]  # the app's span, not an LLM call
+
+    def send(receiver: Receiver, span, secret: str) -> int:
+        body = request(span).SerializeToString()
+        return post(receiver.http_url, body, "application/x-protobuf", headers={"Authorization": f"Bearer {secret}"})[0]
+
+    first = receiver_factory(data_dir=data_dir)
+    assert send(first, call, tenant_secret) == 200  # acknowledged: in the spool, waiting for its root
+    first.kill()
+    second = receiver_factory(data_dir=data_dir)
+    assert send(second, root, admin_secret) == 200
+    second.stop()
+    rows = second.sql("SELECT span_id, tenant_id FROM llmcost.llm_usage")
+    assert rows == [{"span_id": call.span_id.hex(), "tenant_id": "acme"}]
+
+
+def test_an_unreadable_key_file_asks_for_a_retry_it_never_lets_anyone_in(tmp_path):
+    from otel_llmcost.errors import OverloadedError
+    from otel_llmcost.receive.auth import Authenticator, Unauthenticated
+
+    keys = KeyStore(tmp_path / "keys.json")
+    authenticator = Authenticator(keys, required=False)
+    assert authenticator.check(None) is None  # no keys yet: open, on loopback
+    key, secret = keys.create("acme")
+    assert authenticator.check(f"bearer {secret}") == key  # the scheme is case-insensitive
+    with pytest.raises(Unauthenticated):
+        authenticator.check(None)
+    (tmp_path / "keys.json").write_text("{ half written")
+    with pytest.raises(OverloadedError, match="retry later"):
+        authenticator.check(f"Bearer {secret}")

@@ -74,7 +74,7 @@ class ReceiverSettings:
     tls_key_file: str | None = None  #: PEM private key of tls_cert_file
     tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
-    max_connections: int = 1000  #: HTTP: open connections at most; further ones wait in the listen backlog
+    max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
 
     def hosts(self, keys_configured: bool) -> tuple[str, str]:
         """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only once keys guard them."""

@@ -7,7 +7,7 @@ its file when it changes, so a key created or revoked while the receiver runs co
 
 from __future__ import annotations
 
-from otel_llmcost.errors import OtelLlmCostError
+from otel_llmcost.errors import ConfigError, OtelLlmCostError, OverloadedError
 from otel_llmcost.keys import ApiKey, KeyStore
 
 _SCHEME = "bearer "
@@ -24,7 +24,14 @@ class Authenticator:
 
     def check(self, authorization: str | None) -> ApiKey | None:
         """The key the Authorization value belongs to; None when keys are not in force and none was sent.
-        Raises Unauthenticated when keys are in force and the value is missing or wrong."""
+        Raises Unauthenticated when keys are in force and the value is missing or wrong, OverloadedError
+        (retry later) while the key file cannot be read (being rewritten by hand, say)."""
+        try:
+            return self._check(authorization)
+        except ConfigError as exc:
+            raise OverloadedError(f"API keys cannot be checked now; retry later ({exc})") from exc
+
+    def _check(self, authorization: str | None) -> ApiKey | None:
         in_force = self._required or self._keys.configured
         if not authorization:
             if in_force:

@@ -106,6 +106,8 @@ class HttpReceiver:
                 key = self._intake.authenticator.check(request.headers.get("Authorization"))
             except Unauthenticated as exc:
                 raise _HttpError(401, str(exc)) from exc
+            except OverloadedError as exc:  # the key file is unreadable for now
+                raise _HttpError(503, str(exc)) from exc
             raw = await self._read(request)
             encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
             if encoding not in ("", "identity", "gzip", "deflate"):
