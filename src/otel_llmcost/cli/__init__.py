@@ -40,6 +40,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "receiver.grpc_host": getattr(args, "host", None),
             "receiver.http_host": getattr(args, "host", None),
             "log_level": getattr(args, "log_level", None),
+            "query.port": getattr(args, "query_port", None),
+            "query.enabled": False if getattr(args, "no_query_listener", False) else None,
         },
     )
 
@@ -65,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve_cmd.add_argument("--query-port", type=int, metavar="PORT",
+                           help="ClickHouse HTTP interface for Grafana and SQL clients (default 8123, 0 = any)")
+    serve_cmd.add_argument("--no-query-listener", action="store_true",
+                           help="do not serve the ClickHouse HTTP interface over the embedded store")
     serve_cmd.set_defaults(run=serve.run)
 
     sql_cmd = commands.add_parser("sql", help="run a read-only SQL query, print JSON lines")

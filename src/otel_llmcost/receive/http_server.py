@@ -8,12 +8,9 @@ Answers follow the OTLP spec: the response is encoded like the request; 400 for 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import logging
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -23,9 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llmcost.decode import parse_json, parse_protobuf
-from otel_llmcost.errors import DecodeError, OverloadedError, StoreError
+from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.pipeline import Pipeline
-from otel_llmcost.store import QueryableStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +40,8 @@ class _HttpError(Exception):
 
 
 class HttpReceiver:
-    def __init__(
-        self, pipeline: Pipeline, host: str, port: int, max_request_bytes: int,
-        query_store: QueryableStore | None = None,
-    ):
+    def __init__(self, pipeline: Pipeline, host: str, port: int, max_request_bytes: int):
         self._pipeline = pipeline
-        self._query_store = query_store
-        self._query_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmcost-query")
         self._host, self._requested_port = host, port
         self._max_bytes = max_request_bytes
         self._loop = asyncio.new_event_loop()
@@ -58,8 +49,6 @@ class HttpReceiver:
         app = web.Application(client_max_size=max_request_bytes)
         for path in _PATHS:
             app.router.add_post(path, self._export)
-        if query_store is not None:
-            app.router.add_post("/api/sql", self._sql)
         # We decompress ourselves, so the size limit also holds after decompression.
         # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
         self._runner = web.AppRunner(app, auto_decompress=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
@@ -74,7 +63,6 @@ class HttpReceiver:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
-        self._query_worker.shutdown()
 
     async def _start(self) -> None:
         await self._runner.setup()
@@ -108,22 +96,6 @@ class HttpReceiver:
             response.partial_success.rejected_spans = result.rejected_spans
             response.partial_success.error_message = result.message
         return _message_response(200, response, answer_type)
-
-    async def _sql(self, request: web.Request) -> web.Response:
-        """Read-only SQL for `otel-llmcost sql/stats` on this machine while we own the embedded store."""
-        if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
-            return web.json_response({"error": "the query endpoint only answers local clients"}, status=403)
-        try:
-            document = json.loads(await request.read())
-            sql, params = document["sql"], document.get("params") or {}
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": 'expected {"sql": "...", "params": {...}}'}, status=400)
-        loop = asyncio.get_running_loop()
-        try:
-            rows = await loop.run_in_executor(self._query_worker, self._query_store.query, sql, params)
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"rows": rows})
 
     async def _body(self, request: web.Request) -> bytes:
         try:

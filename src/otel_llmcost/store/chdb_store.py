@@ -56,11 +56,11 @@ class ChdbStore:
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
-        self._run(sql, "CSV", {k: _param_text(v) for k, v in (params or {}).items()})
+        self._run(sql, "CSV", {k: param_text(v) for k, v in (params or {}).items()})
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         """Rows as dicts; Decimals come back as strings so no float ever touches money."""
-        text = self._run(sql, "JSONEachRow", {k: _param_text(v) for k, v in (params or {}).items()})
+        text = self._run(sql, "JSONEachRow", {k: param_text(v) for k, v in (params or {}).items()})
         return [json.loads(line) for line in text.splitlines() if line]
 
     def close(self) -> None:
@@ -74,7 +74,7 @@ class ChdbStore:
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: Any) -> str:
     """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
