@@ -23,6 +23,7 @@ _APPLIED = frozenset({
     "union_default_mode", "joined_subquery_requires_alias", "totals_mode", "group_by_use_nulls", "offset",
     "use_query_cache", "enable_analyzer", "allow_experimental_analyzer", "final", "transform_null_in",
     "date_time_overflow_behavior", "output_format_decimal_trailing_zeros", "precise_float_parsing",
+    "cast_string_to_dynamic_use_inference",
 })
 _APPLIED_PREFIXES = ("output_format_json_", "output_format_pretty_", "output_format_csv_", "output_format_tsv_",
                      "output_format_arrow_", "output_format_native_", "output_format_write_statistics")

@@ -91,6 +91,8 @@ class QueryListener:
     async def _query(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         query_id = params.get("query_id") or str(uuid.uuid4())
+        if request.method == "GET" and "query" not in params:
+            return web.Response(text="Ok.\n")  # ClickHouse's root handler: a liveness answer, no credentials
         try:
             who = self._gate.admit(request.headers, params, request.remote)
             if request.method not in ("GET", "POST"):
