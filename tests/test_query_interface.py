@@ -7,7 +7,9 @@ import gzip
 import http.client
 import json
 import os
+import shutil
 import struct
+import subprocess
 import time
 import urllib.parse
 
@@ -17,6 +19,8 @@ import pytest
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from conftest import FAST_CONFIG, Receiver, run_cli
+
+NODE_DIR = os.path.join(os.path.dirname(__file__), "node")
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +165,39 @@ def test_clickhouse_connect_browses_and_queries(served):
     assert tenant.query("SELECT DISTINCT tenant_id FROM llmcost.llm_usage").result_rows == [("acme",)]
     with pytest.raises(Exception, match="ACCESS_DENIED|497"):
         tenant.query("SELECT * FROM file('/etc/passwd', 'LineAsString')")
+
+
+@pytest.fixture(scope="module")
+def node_client():
+    """@clickhouse/client, installed once from tests/node/package-lock.json (npm ci)."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("npm/node are not installed: the @clickhouse/client test needs them")
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@clickhouse", "client")):
+        installed = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
+                                   text=True, timeout=300)
+        assert installed.returncode == 0, installed.stderr
+
+    def run(port: int, password: str, *queries: str) -> list[dict]:
+        done = subprocess.run(["node", "client.mjs", f"http://127.0.0.1:{port}", password, "llmcost", *queries],
+                              cwd=NODE_DIR, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    return run
+
+
+def test_clickhouse_js_client(served, node_client):
+    receiver, admin, acme = served
+    answers = node_client(receiver.query_port, admin, "SHOW TABLES",
+                          "SELECT tenant_id, input_tokens FROM llm_usage ORDER BY tenant_id",
+                          "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')")
+    assert {"name": "llm_usage"} in answers[0]["rows"]
+    assert answers[1]["rows"] == [{"tenant_id": "acme", "input_tokens": 1000000},
+                                  {"tenant_id": "globex", "input_tokens": 2000000}]
+    assert answers[2]["code"] == "497" and "url()" in answers[2]["error"]
+    assert answers[3] == {"ping": True}
+    tenant = node_client(receiver.query_port, acme, "SELECT DISTINCT tenant_id FROM llm_usage")
+    assert tenant[0]["rows"] == [{"tenant_id": "acme"}]
 
 
 def test_answers_match_chdb_directly(served):
