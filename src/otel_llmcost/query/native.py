@@ -47,7 +47,9 @@ def at_revision(data: bytes, revision: int) -> bytes:
             if revision >= CUSTOM_SERIALIZATION_REVISION:
                 out.append(0)
             start = reader.pos
-            _skip(reader, _parse_type(type_name), rows)
+            column_type = _parse_type(type_name)
+            _skip_prefixes(reader, column_type)
+            _skip(reader, column_type, rows)
             out += data[start:reader.pos]
     return bytes(out)
 
@@ -153,8 +155,18 @@ def _skip(reader: _Reader, type_: tuple[str, list], rows: int) -> None:
                                            "convert it in the query (e.g. toString, finalizeAggregation, -Merge)")
 
 
+def _skip_prefixes(reader: _Reader, type_: tuple[str, list]) -> None:
+    """A column's state prefixes come before all its data: one keys version per LowCardinality inside it,
+    even deep in a Map, Array or Tuple."""
+    name, arguments = type_
+    if name == "LowCardinality":
+        reader.uint64()
+    elif name in ("Array", "Map", "Nullable", "Tuple", "SimpleAggregateFunction"):
+        for argument in arguments if name != "SimpleAggregateFunction" else arguments[-1:]:
+            _skip_prefixes(reader, _element_type(argument) if name == "Tuple" else argument)
+
+
 def _skip_low_cardinality(reader: _Reader, inner: tuple[str, list], rows: int) -> None:
-    reader.uint64()  # keys serialization version
     if rows == 0:
         return
     index_type = reader.uint64() & 0xFF
