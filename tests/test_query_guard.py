@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from otel_llmcost.query.clientsettings import Limits
@@ -87,6 +90,12 @@ def test_reads_of_our_data_and_metadata_run(engine):
     ("SELECT 1 FROM system.zookeeper WHERE path = '/'", 497),
     ("/* */ sElEcT * FrOm FiLe('/etc/passwd', 'LineAsString')", 497),
     ("SELECT * FROM `file`('/etc/passwd', 'LineAsString')", 497),
+    ("DESCRIBE TABLE file('/etc/passwd', 'LineAsString')", 497),
+    ("EXPLAIN SYNTAX SELECT * FROM file('/etc/passwd', 'LineAsString')", 497),
+    ("SELECT * FROM python('x')", 497),
+    ("SELECT * FROM input('a String')", 497),
+    ("SELECT arrayMap(x -> file(x), ['/etc/passwd'])", 497),
+    ("SELECT 1 FROM system.stack_trace", 497),
 ])
 def test_attacks_are_refused_with_a_clickhouse_error(engine, sql, code):
     error = refused(engine, sql)
@@ -105,6 +114,11 @@ def test_url_settings_are_classified(engine):
             assert refused(engine, "SELECT 1", settings={name: value}).code != 0
         else:
             assert refused(engine, "SELECT 1", settings={name: value}).code == 164
+
+
+def test_setting_names_cannot_carry_sql(engine):
+    name = "output_format_json_x = 1; SELECT * FROM file('/etc/passwd', 'LineAsString') --"
+    assert refused(engine, "SELECT 1", settings={name: "1"}).code == 115
 
 
 def test_limits_hold(engine):
@@ -169,3 +183,17 @@ def test_a_tenant_cannot_leave_through_the_database_parameter(engine):
     assert refused(engine, "SELECT 1", ACME, database="other").code == 497
     assert refused(engine, "SELECT * FROM processes", ACME, database="system").code == 497
     assert run(engine, "SELECT count() > 0 FROM tables", ACME, database="system") == "1\n"
+
+
+def test_over_the_concurrency_cap_is_a_clickhouse_error(engine):
+    narrow = QueryEngine(engine.chdb_path, "llmcost", LIMITS, max_concurrent=1, queue_seconds=0.2)
+    slow = threading.Thread(target=lambda: pytest.raises(QueryError, run, narrow, "SELECT count() FROM numbers(1e13)",
+                                                         settings={"max_execution_time": "3"}))
+    slow.start()
+    deadline = time.monotonic() + 10
+    while narrow.running == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    error = refused(narrow, "SELECT 1")
+    assert (error.code, error.name, error.status) == (202, "TOO_MANY_SIMULTANEOUS_QUERIES", 503)
+    slow.join()  # bounded by max_execution_time: chDB cannot cancel it sooner
+    assert run(narrow, "SELECT 1") == "1\n"

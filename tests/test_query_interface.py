@@ -111,6 +111,18 @@ def test_errors_as_clickhouse_writes_them(served):
     assert _http(receiver, "SELECT 1")[0] == 401  # keys exist: no key, no answer
 
 
+def test_a_client_that_went_away_does_not_pin_the_listener(served):
+    receiver, admin, _ = served
+    for _ in range(2):  # as many abandoned slow queries as there are slots
+        connection = http.client.HTTPConnection("127.0.0.1", receiver.query_port, timeout=10)
+        connection.request("POST", "/?max_execution_time=3", body=b"SELECT count() FROM numbers(1e13)",
+                           headers={"Authorization": "Basic " + base64.b64encode(f"d:{admin}".encode()).decode()})
+        connection.close()  # gone before the answer
+    started = time.monotonic()
+    assert _http(receiver, "SELECT 1", admin)[2] == b"1\n"  # waits for a slot at most max_execution_time
+    assert time.monotonic() - started < 30
+
+
 def test_browsers_are_kept_out(served):
     receiver, admin, _ = served
     for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):

@@ -39,6 +39,7 @@ _IGNORED = frozenset({
 _IGNORED_PREFIXES = ("input_format_",)  # nothing is ever inserted here
 
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a setting's name is spliced into SET: nothing else passes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class Limits:
 
 def classify(name: str, value: str, limits: Limits) -> str | None:
     """The value to apply for `name`, None to ignore it; QueryError when it is not allowed."""
+    if not _NAME.match(name):
+        raise QueryError(115, f"Unknown setting {name!r}")
     if name == "readonly":
         if value.strip() in ("1", "2"):
             return None  # every query here is read-only already

@@ -42,10 +42,11 @@ class QueryResult:
 
 class QueryEngine:
     def __init__(self, chdb_path: str, database: str, limits: Limits, max_concurrent: int, queue_seconds: float):
-        self._path = chdb_path
+        self.chdb_path = chdb_path
         self.database = database
         self.limits = limits
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.running = 0  # queries holding a slot now
         self.max_waiting = max_concurrent * 4  # requests beyond this are refused without waiting
         self._queue_seconds = queue_seconds
         self._static: tuple[frozenset[str], frozenset[str]] | None = None  # system tables, table functions
@@ -53,8 +54,9 @@ class QueryEngine:
     def execute(self, request: QueryRequest) -> QueryResult:
         if not self._slots.acquire(timeout=self._queue_seconds):
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
+        self.running += 1
         try:
-            session = ReadSession(self._path)
+            session = ReadSession(self.chdb_path)
             try:
                 return self._run(session, request)
             finally:
@@ -62,11 +64,12 @@ class QueryEngine:
         except EngineError as exc:
             raise QueryError(exc.code, exc.message, exc.name or None) from exc
         finally:
+            self.running -= 1
             self._slots.release()
 
     def server_info(self) -> dict[str, str]:
         """What the engine says it is (the answers to displayName(), version(), timezone())."""
-        session = ReadSession(self._path)
+        session = ReadSession(self.chdb_path)
         try:
             name, version, timezone = session.run("SELECT displayName(), version(), timezone()").decode().split()
         finally:

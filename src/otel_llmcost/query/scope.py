@@ -20,12 +20,12 @@ TENANT_SYSTEM_TABLES = frozenset({
     "one", "numbers", "numbers_mt", "zeros", "zeros_mt", "databases", "tables", "columns", "functions",
     "table_functions", "data_type_families", "formats", "settings", "time_zones", "build_options", "keywords",
     "aggregate_function_combinators", "collations", "table_engines", "merge_tree_settings", "contributors",
-    "licenses", "current_roles", "enabled_roles", "errors",
+    "licenses", "current_roles", "enabled_roles",
 })
 # Admins also see storage and query activity (which can carry tenant names in partitions or query text).
 ADMIN_SYSTEM_TABLES = TENANT_SYSTEM_TABLES | {
     "parts", "parts_columns", "processes", "query_log", "asynchronous_metrics", "metrics", "events",
-    "disks", "detached_parts", "mutations", "merges", "projection_parts",
+    "disks", "detached_parts", "mutations", "merges", "projection_parts", "errors",
 }
 METADATA_DATABASES = frozenset({"information_schema", "INFORMATION_SCHEMA"})
 
