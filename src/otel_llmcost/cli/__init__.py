@@ -1,4 +1,4 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | schema`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import keys, prices, query, serve
+from otel_llmcost.cli import keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 
@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
     prices.add_commands(commands, _store_flags)
     keys.add_commands(commands, _store_flags)
+    tenants.add_commands(commands, _store_flags)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)

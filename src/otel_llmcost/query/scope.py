@@ -46,12 +46,18 @@ def tenant_condition(table: TableInfo, tenant: str) -> str | None:
     """The row condition limiting `table` to `tenant`, or None if the table holds no tenant we can see."""
     if not table.engine.endswith("MergeTree"):
         return None  # views and MV shells: their reads bypass a filter keyed on the target's name
-    literal = sql_string(tenant)
     if "tenant_id" in table.columns:
-        return f"tenant_id = {literal}"
+        return row_condition("tenant_id", tenant)
     if table.columns.get("SpanAttributes", "").startswith("Map("):
-        return f"SpanAttributes[{sql_string(AUTH_TENANT_ATTRIBUTE)}] = {literal}"
+        return row_condition("SpanAttributes", tenant)
     return None
+
+
+def row_condition(tenant_column: str, tenant: str) -> str:
+    """`tenant_id = 'T'`, or for trace tables the span attribute the receiver sets from the ingest key."""
+    if tenant_column == "SpanAttributes":
+        return f"SpanAttributes[{sql_string(AUTH_TENANT_ATTRIBUTE)}] = {sql_string(tenant)}"
+    return f"{tenant_column} = {sql_string(tenant)}"
 
 
 def table_filters(tables: list[TableInfo], tenant: str) -> str:
