@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from otel_llmcost.config import Settings
+from otel_llmcost.query import api
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.errors import QueryError
+from otel_llmcost.query.scope import Principal
 from otel_llmcost.query.executor import TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class QueryListener:
         app = web.Application(client_max_size=_MAX_QUERY_BYTES)
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
+        api.add_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
         self.port = 0
 
@@ -78,7 +81,14 @@ class QueryListener:
     async def _ping(self, request: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
 
-    async def run(self, request: web.Request, query: QueryRequest) -> QueryResult:
+    @property
+    def database(self) -> str:
+        return self._engine.database
+
+    def admit(self, request: web.Request) -> Principal:
+        return self._gate.admit(request.headers, dict(request.query), request.remote)
+
+    async def run(self, query: QueryRequest) -> QueryResult:
         """Run on a worker thread; refused at once when every worker is busy or waiting."""
         if self._in_flight >= self._engine.max_waiting:
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
@@ -94,13 +104,13 @@ class QueryListener:
         if request.method == "GET" and "query" not in params:
             return web.Response(text="Ok.\n")  # ClickHouse's root handler: a liveness answer, no credentials
         try:
-            who = self._gate.admit(request.headers, params, request.remote)
+            who = self.admit(request)
             if request.method not in ("GET", "POST"):
                 raise QueryError(1, f"HTTP method {request.method} is not supported; use GET or POST")
             sql = await _query_text(request, params)
             if not sql.strip():
                 return web.Response(text="Ok.\n")
-            result = await self.run(request, QueryRequest(
+            result = await self.run(QueryRequest(
                 sql=sql, who=who, output_format=params.get("default_format") or "TabSeparated",
                 database=params.get("database"),
                 params={name[6:]: value for name, value in params.items() if name.startswith("param_")},
