@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from otel_llmcost.query.errors import READONLY, QueryError
 
 # Limits we impose; a client may lower them, never lift them (0 would mean "no limit" to ClickHouse).
-LIMITS = ("max_execution_time", "max_result_rows", "max_result_bytes", "max_memory_usage")
-_TIGHTEN_ONLY = frozenset(LIMITS) | {"max_rows_to_read", "max_bytes_to_read", "max_threads", "limit"}
+LIMITS = ("max_execution_time", "max_result_rows", "max_result_bytes", "max_memory_usage", "max_threads")
+_TIGHTEN_ONLY = frozenset(LIMITS) | {"max_rows_to_read", "max_bytes_to_read", "limit"}
 
 # Output shape and SQL dialect details: they change how answers look, never what may be read.
 _APPLIED = frozenset({
@@ -48,6 +48,7 @@ class Limits:
     max_result_rows: int
     max_result_bytes: int
     max_memory_usage: int
+    max_threads: int = 1  # per query: ingest keeps the other cores
 
 
 def classify(name: str, value: str, limits: Limits) -> str | None:
@@ -90,6 +91,7 @@ def limit_statements(limits: Limits) -> dict[str, str]:
         "max_result_rows": str(limits.max_result_rows),
         "max_result_bytes": str(limits.max_result_bytes),
         "max_memory_usage": str(limits.max_memory_usage),
+        "max_threads": str(limits.max_threads),
         "result_overflow_mode": "'throw'",
         "timeout_overflow_mode": "'throw'",
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from otel_llmcost.config import Settings
 from otel_llmcost.query import guard, native
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
@@ -114,3 +115,12 @@ def _setting_literal(value: str) -> str:
     """A client's setting value, as a literal that cannot end the SET statement early."""
     text = value.strip()
     return text if text.replace(".", "", 1).isdigit() else sql_string(text.strip("'"))
+
+
+def engine_for(settings: Settings, max_concurrent: int | None = None) -> QueryEngine:
+    """The engine over the embedded store with the configured limits (query.*)."""
+    config = settings.query
+    limits = Limits(config.max_execution_time, config.max_result_rows, config.max_result_bytes,
+                    config.max_memory_usage, config.max_threads)
+    return QueryEngine(settings.chdb_path, settings.store.database, limits,
+                       max_concurrent or config.max_concurrent_queries, config.queue_seconds)

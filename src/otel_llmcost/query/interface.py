@@ -25,10 +25,11 @@ from otel_llmcost.config import Settings
 from otel_llmcost.query import api
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query.access import Gate
-from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.errors import QueryError
+from otel_llmcost.query.executor import (
+    TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult, engine_for,
+)
 from otel_llmcost.query.scope import Principal
-from otel_llmcost.query.executor import TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult
 
 logger = logging.getLogger(__name__)
 
@@ -178,9 +179,6 @@ def _revision(text: str | None) -> int:
 
 def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -> QueryListener:
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
-    config = settings.query
-    limits = Limits(config.max_execution_time, config.max_result_rows, config.max_result_bytes,
-                    config.max_memory_usage)
-    engine = QueryEngine(settings.chdb_path, settings.store.database, limits, config.max_concurrent_queries,
-                         config.queue_seconds)
-    return QueryListener(engine, Gate(keys, local_secret), config.host, config.port, engine.server_info())
+    engine = engine_for(settings)
+    return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
+                         engine.server_info())

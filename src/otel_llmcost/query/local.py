@@ -10,9 +10,8 @@ import os
 from typing import Any
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.errors import QueryError
-from otel_llmcost.query.executor import QueryEngine, QueryRequest
+from otel_llmcost.query.executor import QueryRequest, engine_for
 from otel_llmcost.query.scope import Principal
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.chdb_store import param_text
@@ -25,10 +24,7 @@ class LocalReader:
     def __init__(self, settings: Settings):
         if not os.path.isdir(settings.chdb_path):
             raise StoreError(f"no embedded store at {settings.chdb_path} yet: run `otel-llmcost serve` first")
-        config = settings.query
-        limits = Limits(config.max_execution_time, config.max_result_rows, config.max_result_bytes,
-                        config.max_memory_usage)
-        self._engine = QueryEngine(settings.chdb_path, settings.store.database, limits, 1, config.queue_seconds)
+        self._engine = engine_for(settings, max_concurrent=1)
         self.database = settings.store.database
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
