@@ -14,12 +14,9 @@ import yaml
 
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.query.access import Gate
-from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
-from otel_llmcost.query.executor import QueryEngine
-from otel_llmcost.query.interface import QueryListener
 from otel_llmcost.store.chdb_store import ChdbStore
+from query_clients import start_listener
 
 OPENAPI = Path(__file__).parent.parent / "docs" / "openapi.yaml"
 SINCE, UNTIL = "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"
@@ -68,9 +65,7 @@ def api(tmp_path_factory):
     keys = KeyStore(root / "keys.json")
     _, admin = keys.create(None)
     _, acme = keys.create("acme")
-    engine = QueryEngine(str(root / "chdb"), "llmcost", Limits(10, 10_000, 10**8, 10**9), 2, 10)
-    listener = QueryListener(engine, Gate(keys, "local"), "127.0.0.1", 0, engine.server_info())
-    listener.start()
+    listener = start_listener(str(root / "chdb"), keys)
 
     def get(path: str, secret: str = admin, **params) -> tuple[int, dict]:
         url = f"http://127.0.0.1:{listener.port}{path}?" + urllib.parse.urlencode(params)

@@ -7,9 +7,7 @@ import gzip
 import http.client
 import json
 import os
-import shutil
 import struct
-import subprocess
 import time
 import urllib.parse
 
@@ -19,8 +17,7 @@ import pytest
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from conftest import FAST_CONFIG, Receiver, run_cli
-
-NODE_DIR = os.path.join(os.path.dirname(__file__), "node")
+from query_clients import node_runner
 
 
 @pytest.fixture(scope="module")
@@ -181,21 +178,7 @@ def test_clickhouse_connect_browses_and_queries(served):
 
 @pytest.fixture(scope="module")
 def node_client():
-    """@clickhouse/client, installed once from tests/node/package-lock.json (npm ci)."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("npm/node are not installed: the @clickhouse/client test needs them")
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@clickhouse", "client")):
-        installed = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
-                                   text=True, timeout=300)
-        assert installed.returncode == 0, installed.stderr
-
-    def run(port: int, password: str, *queries: str) -> list[dict]:
-        done = subprocess.run(["node", "client.mjs", f"http://127.0.0.1:{port}", password, "llmcost", *queries],
-                              cwd=NODE_DIR, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return [json.loads(line) for line in done.stdout.splitlines()]
-
-    return run
+    return node_runner()
 
 
 def test_clickhouse_js_client(served, node_client):

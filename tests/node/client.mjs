@@ -1,9 +1,11 @@
-// Runs each query of argv[4..] through @clickhouse/client and prints one JSON line per query:
-// {"rows": [...]} or {"error": "...", "code": "..."}. argv: url, password, database.
+// Runs each query of argv[5..] through @clickhouse/client and prints one JSON line per query:
+// {"rows": [...]} or {"error": "...", "code": "..."}, then {"ping": true|false}.
+// argv: url, password, database, clickhouse_settings as JSON.
 import { createClient } from '@clickhouse/client'
 
-const [url, password, database, ...queries] = process.argv.slice(2)
-const client = createClient({ url, username: 'default', password, database })
+const [url, password, database, settings, ...queries] = process.argv.slice(2)
+const client = createClient({ url, username: 'default', password, database,
+                              clickhouse_settings: JSON.parse(settings) })
 for (const query of queries) {
   try {
     const result = await client.query({ query, format: 'JSONEachRow' })
