@@ -197,3 +197,15 @@ def test_over_the_concurrency_cap_is_a_clickhouse_error(engine):
     assert (error.code, error.name, error.status) == (202, "TOO_MANY_SIMULTANEOUS_QUERIES", 503)
     slow.join()  # bounded by max_execution_time: chDB cannot cancel it sooner
     assert run(narrow, "SELECT 1") == "1\n"
+
+
+def test_the_cli_without_a_receiver_uses_the_same_guard(tmp_path):
+    from conftest import run_cli
+
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.close()
+    assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llm_usage").stdout == '{"n": 0}\n'
+    refused = run_cli("sql", "--data-dir", str(tmp_path), "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
+                      check=False)
+    assert refused.returncode == 2 and "Code: 497" in refused.stderr

@@ -195,6 +195,17 @@ def test_clickhouse_js_client(served, node_client):
     assert tenant[0]["rows"] == [{"tenant_id": "acme"}]
 
 
+def test_one_read_path(served):
+    """`otel-llmcost sql` goes through the listener's guard; the old POST /api/sql is gone."""
+    receiver, _, _ = served
+    refused = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+                      check=False)
+    assert refused.returncode == 2 and "Code: 497" in refused.stderr and "root:" not in refused.stdout
+    ok = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT count() AS n FROM llmcost.llm_usage")
+    assert ok.stdout == '{"n": 2}\n'
+    assert post(f"http://127.0.0.1:{receiver.http_port}/api/sql", b'{"sql": "SELECT 1"}', "application/json")[0] == 404
+
+
 def test_answers_match_chdb_directly(served):
     receiver, admin, _ = served
     sql = ("SELECT tenant_id, request_model, sum(input_tokens) AS tokens, toString(sum(cost_usd)) AS cost "
