@@ -61,11 +61,11 @@ class ChdbStore(StoreWrites):
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
-        self._run(sql, "CSV", {k: _param_text(v) for k, v in (params or {}).items()})
+        self._run(sql, "CSV", {k: param_text(v) for k, v in (params or {}).items()})
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         """Rows as dicts; Decimals come back as strings so no float ever touches money."""
-        text = self._run(sql, "JSONEachRow", {k: _param_text(v) for k, v in (params or {}).items()})
+        text = self._run(sql, "JSONEachRow", {k: param_text(v) for k, v in (params or {}).items()})
         return [json.loads(line) for line in text.splitlines() if line]
 
     def close(self) -> None:
@@ -79,7 +79,7 @@ class ChdbStore(StoreWrites):
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: Any) -> str:
     """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
     a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):
