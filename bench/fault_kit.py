@@ -1,0 +1,223 @@
+"""What bench/faults.py drives: a real receiver process on fixed ports, OTLP traffic whose every LLM call
+has a (trace_id, span_id) the driver knows, exporters that retry like the OpenTelemetry SDK's, and the
+count of what the store holds once the receiver has stopped.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest as Request
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Response
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from workload import add_attrs, template  # bench/ is on sys.path when faults.py is run as a script
+
+# Short waits, as tests/conftest.py: a trace whose root arrived is written at the next 0.2 s flush.
+CONFIG = {"spool_fsync": True, "log_level": "INFO", "store": {"flush_interval_seconds": 0.2},
+          "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0}}
+RETRYABLE = {429, 502, 503, 504}  # what the OTLP/HTTP exporters retry, with backoff
+Key = tuple[str, str]  # (trace_id hex, span_id hex) of one LLM call
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ReceiverProcess:
+    """`otel-llmcost serve` on ports fixed for the whole scenario, so exporters find it again after a restart."""
+
+    def __init__(self, data_dir: Path, config: dict | None = None, extra_args: tuple[str, ...] = ()):
+        self.data_dir = data_dir
+        self.http_port, self.grpc_port = free_port(), free_port()
+        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file.write_text(yaml.safe_dump({**CONFIG, **(config or {})}))
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+        self.starts, self.events = 0, []  # events: how each run ended, for the notes column
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+
+    def start(self, timeout: float = 60.0) -> bool:
+        """Start and wait for the ready line; False (with the reason in events) if it exits first."""
+        self.starts += 1
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-receiver.log", "a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file), "--data-dir",
+             str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
+             "--http-port", str(self.http_port), *self.extra_args],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        ready = _readline(self.process.stdout, timeout)
+        if not ready:
+            self.stop(5)
+            self.events.append(f"start {self.starts} failed (exit {self.process.returncode}): {self.last_log_line()}")
+            return False
+        return True
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> float:
+        """SIGTERM; a receiver that has not exited after `timeout` s is killed (noted). Returns the seconds."""
+        began = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.events.append(f"SIGTERM hung >{timeout:.0f}s, killed")
+            return time.monotonic() - began
+        if code:
+            self.events.append(f"exit {code} ({signal.Signals(-code).name if code < 0 else 'error'})")
+        return time.monotonic() - began
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_text(self) -> str:
+        return (self.data_dir.parent / f"{self.data_dir.name}-receiver.log").read_text(errors="replace")
+
+    def last_log_line(self) -> str:
+        lines = [line for line in self.log_text().splitlines() if line.strip()]
+        return lines[-1][:160] if lines else ""
+
+    def spool_segments(self) -> int:
+        return len(list((self.data_dir / "spool").glob("*.jsonl")))
+
+    def stored(self) -> dict[Key, int]:
+        """Rows per call in llm_usage and (once it exists) rejected_calls; only with the receiver stopped."""
+        counts: dict[Key, int] = {}
+        for table in ("llm_usage", "rejected_calls"):
+            sql = f"SELECT trace_id, span_id, count() AS n FROM llmcost.{table} GROUP BY trace_id, span_id"
+            result = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(self.data_dir),
+                                     sql], capture_output=True, text=True, timeout=300)
+            if result.returncode and table == "llm_usage":
+                raise RuntimeError(f"counting rows failed: {result.stderr.strip()[-300:]}")
+            for line in result.stdout.splitlines() if not result.returncode else []:
+                row = json.loads(line)
+                key = (row["trace_id"], row["span_id"])
+                counts[key] = counts.get(key, 0) + int(row["n"])
+        return counts
+
+
+def _readline(stream, timeout: float) -> str:
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return out[0] if out else ""
+
+
+def export(traces: int = 10, calls: int = 5, **attributes) -> tuple[bytes, list[Key]]:
+    """One OTLP export: `traces` traces of an app root span and `calls` LLM calls beneath it, all new ids.
+    `attributes` are added to every LLM call (a poison value, for instance)."""
+    request = Request()
+    resource_spans = request.resource_spans.add()
+    add_attrs(resource_spans.resource.attributes, {"service.name": "fault-driver"})
+    spans, keys, now = resource_spans.scope_spans.add().spans, [], time.time_ns()
+    for _ in range(traces):
+        trace_id, root_id = os.urandom(16), os.urandom(8)
+        for _ in range(calls):
+            span = spans.add()
+            span.CopyFrom(_CALL)
+            span.trace_id, span.span_id, span.parent_span_id = trace_id, os.urandom(8), root_id
+            span.start_time_unix_nano, span.end_time_unix_nano = now - 2_000_000, now - 1_000_000
+            if attributes:  # replace the template's values of the same keys
+                kept = [kv for kv in span.attributes if kv.key not in attributes]
+                del span.attributes[:]
+                span.attributes.extend(kept)
+                add_attrs(span.attributes, attributes)
+            keys.append((trace_id.hex(), span.span_id.hex()))
+        root = spans.add()
+        root.CopyFrom(_ROOT)
+        root.trace_id, root.span_id = trace_id, root_id
+        root.start_time_unix_nano, root.end_time_unix_nano = now - 3_000_000, now
+    return request.SerializeToString(), keys
+
+
+_CALL = template("chat gpt-4o-mini", Span.SPAN_KIND_CLIENT, {
+    "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 80})
+_ROOT = template("POST /api/chat", Span.SPAN_KIND_SERVER, {"tenant.id": "acme", "feature.name": "chat"})
+
+
+@dataclass
+class Ledger:
+    """What the exporters sent and what the receiver acknowledged, by call."""
+
+    sent: set = field(default_factory=set)
+    acked: set = field(default_factory=set)
+    answers: dict = field(default_factory=dict)  # HTTP status or exception name -> count
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, answer) -> None:
+        with self.lock:
+            self.answers[answer] = self.answers.get(answer, 0) + 1
+
+    def deliver(self, url: str, body: bytes, keys: list[Key], give_up=lambda: float("inf"),
+                timeout: float = 60.0) -> bool:
+        """POST until a final answer, retrying refusals and connection errors until the monotonic time
+        `give_up()` (a callable: a load being drained sets it while exports are in flight)."""
+        with self.lock:
+            self.sent.update(keys)
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        while True:
+            try:
+                connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+                connection.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                reply = connection.getresponse()
+                status, payload = reply.status, reply.read()
+                connection.close()
+            except (OSError, http.client.HTTPException) as exc:
+                status, payload = type(exc).__name__, b""
+            self.count(status)
+            if status == 200:
+                rejected = Response.FromString(payload).partial_success
+                with self.lock:  # a rejected call is not acknowledged: drop those the message names
+                    self.acked.update(k for k in keys if k[1] not in rejected.error_message)
+                return True
+            if (status not in RETRYABLE and isinstance(status, int)) or time.monotonic() >= give_up():
+                return False
+            time.sleep(0.2)
+
+
+class Load:
+    """`clients` exporter threads sending new exports back to back until stopped; each keeps retrying its
+    current export (through restarts too) until acknowledged or the drain deadline."""
+
+    def __init__(self, ledger: Ledger, url: str, clients: int = 4, traces: int = 10, calls: int = 5):
+        self.ledger, self.url, self.shape = ledger, url, (traces, calls)
+        self._stop, self._give_up = threading.Event(), float("inf")
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _client(self) -> None:
+        while not self._stop.is_set():
+            body, keys = export(*self.shape)
+            self.ledger.deliver(self.url, body, keys, give_up=lambda: self._give_up)
+
+    def finish(self, drain: float = 30.0) -> None:
+        """No new exports; those in flight get `drain` more seconds of retries."""
+        self._give_up = time.monotonic() + drain
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(drain + 65)
