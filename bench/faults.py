@@ -139,14 +139,14 @@ def mount_tmpfs(s: Scenario, path: Path, size: str) -> None:
 def fill(directory: Path) -> Path:
     """Write a file until the file system is full."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
-        for chunk in (b"\0" * (1 << 20), b"\0" * 4096, b"\0"):
-            try:
-                while True:
-                    out.write(chunk)
-                    out.flush()
-            except OSError:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    for chunk in (b"\0" * (1 << 20), b"\0" * 4096, b"\0"):
+        try:
+            while os.write(fd, chunk):
                 pass
+        except OSError:  # ENOSPC: on to a smaller chunk
+            pass
+    os.close(fd)
     return filler
 
 
