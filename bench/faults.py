@@ -89,46 +89,44 @@ def kill_during_insert(scenario: Scenario, limit: float) -> None:
     scenario.notes.append(f"no INSERT seen, killed at {limit:.0f}s")
 
 
-def kill9_early(s: Scenario) -> None:
+def restart_under_load(s: Scenario, fault) -> None:
+    """Load, `fault()` (which stops the receiver somehow), restart, 3 s more load."""
     s.start()
     load = s.load()
-    time.sleep(0.3)  # acknowledged exports, none flushed yet
-    s.receiver.kill()
+    fault()
     s.receiver.start()
     time.sleep(3)
     load.finish()
+
+
+def kill9_early(s: Scenario) -> None:
+    def fault():
+        time.sleep(0.3)  # acknowledged exports, none flushed yet
+        s.receiver.kill()
+    restart_under_load(s, fault)
 
 
 def kill9_midflush(s: Scenario) -> None:
-    s.start()
-    load = s.load()
-    time.sleep(1)
-    kill_during_insert(s, 15)
-    s.receiver.start()
-    time.sleep(3)
-    load.finish()
+    def fault():
+        time.sleep(1)
+        kill_during_insert(s, 15)
+    restart_under_load(s, fault)
 
 
 def kill9_twice(s: Scenario) -> None:
-    s.start()
-    load = s.load()
-    time.sleep(2)
-    s.receiver.kill()
-    s.receiver.start()
-    kill_during_insert(s, 3)  # the second kill hits the replay's first INSERT, or 3 s after the restart
-    s.receiver.start()
-    time.sleep(3)
-    load.finish()
+    def fault():
+        time.sleep(2)
+        s.receiver.kill()
+        s.receiver.start()
+        kill_during_insert(s, 3)  # the second kill hits the replay's first INSERT, or 3 s after the restart
+    restart_under_load(s, fault)
 
 
 def sigterm(s: Scenario) -> None:
-    s.start()
-    load = s.load()
-    time.sleep(2)
-    s.notes.append(f"SIGTERM under load took {s.receiver.stop():.1f}s")
-    s.receiver.start()
-    time.sleep(2)
-    load.finish()
+    def fault():
+        time.sleep(2)
+        s.notes.append(f"SIGTERM under load took {s.receiver.stop():.1f}s")
+    restart_under_load(s, fault)
 
 
 def mount_tmpfs(s: Scenario, path: Path, size: str) -> None:
@@ -151,10 +149,10 @@ def fill(directory: Path) -> Path:
 
 
 def store_full_chdb(s: Scenario) -> None:
-    """The chDB directory alone on a small tmpfs: inserts fail for 6 s while the spool still works."""
+    """The chDB directory alone on a tmpfs, filled for 6 s: inserts fail while the spool still works."""
     chdb = s.data_dir / "chdb"
     chdb.mkdir()
-    mount_tmpfs(s, chdb, "16m")
+    mount_tmpfs(s, chdb, "64m")  # once freed, room enough for chDB to reserve space for a batch
     s.start()
     load = s.load()
     time.sleep(1)
@@ -163,7 +161,9 @@ def store_full_chdb(s: Scenario) -> None:
     filler.unlink()
     time.sleep(3)
     load.finish(drain=40)
-    s.notes.append(f"insert failures logged: {s.receiver.log_text().count('insert of')}")
+    log = s.receiver.log_text()
+    s.notes.append(f"while full: {log.count('flush failed')} flush tracebacks, {log.count('insert of')} insert "
+                   f"retries logged")
 
 
 def store_server_unreachable(s: Scenario) -> None:
