@@ -29,6 +29,7 @@ CONFIG = {"spool_fsync": True, "log_level": "INFO", "store": {"flush_interval_se
           "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0}}
 RETRYABLE = {429, 502, 503, 504}  # what the OTLP/HTTP exporters retry, with backoff
 Key = tuple[str, str]  # (trace_id hex, span_id hex) of one LLM call
+TENANT = "acme"  # on every root span: a call stored with another tenant_id lost its attribution
 
 
 def free_port() -> int:
@@ -102,11 +103,15 @@ class ReceiverProcess:
     def spool_segments(self) -> int:
         return len(list((self.data_dir / "spool").glob("*.jsonl")))
 
-    def stored(self) -> dict[Key, int]:
-        """Rows per call in llm_usage and (once it exists) rejected_calls; only with the receiver stopped."""
+    def stored(self) -> tuple[dict[Key, int], set[Key]]:
+        """Rows per call in llm_usage and (once it exists) rejected_calls, and the calls stored without the
+        tenant their root span carries; only with the receiver stopped."""
         counts: dict[Key, int] = {}
+        unattributed: set[Key] = set()
         for table in ("llm_usage", "rejected_calls"):
-            sql = f"SELECT trace_id, span_id, count() AS n FROM llmcost.{table} GROUP BY trace_id, span_id"
+            other_tenant = f"countIf(tenant_id != '{TENANT}')" if table == "llm_usage" else "0"
+            sql = (f"SELECT trace_id, span_id, count() AS n, {other_tenant} AS unattributed "
+                   f"FROM llmcost.{table} GROUP BY trace_id, span_id")
             result = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(self.data_dir),
                                      sql], capture_output=True, text=True, timeout=300)
             if result.returncode and table == "llm_usage":
@@ -115,7 +120,9 @@ class ReceiverProcess:
                 row = json.loads(line)
                 key = (row["trace_id"], row["span_id"])
                 counts[key] = counts.get(key, 0) + int(row["n"])
-        return counts
+                if int(row["unattributed"]):
+                    unattributed.add(key)
+        return counts, unattributed
 
 
 def _readline(stream, timeout: float) -> str:
@@ -156,7 +163,18 @@ def export(traces: int = 10, calls: int = 5, **attributes) -> tuple[bytes, list[
 _CALL = template("chat gpt-4o-mini", Span.SPAN_KIND_CLIENT, {
     "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
     "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 80})
-_ROOT = template("POST /api/chat", Span.SPAN_KIND_SERVER, {"tenant.id": "acme", "feature.name": "chat"})
+_ROOT = template("POST /api/chat", Span.SPAN_KIND_SERVER, {"tenant.id": TENANT, "feature.name": "chat"})
+
+
+def split_roots(body: bytes) -> tuple[bytes, bytes]:
+    """An export as two: its LLM calls, then their root spans (a request still running after its calls)."""
+    calls, roots = Request.FromString(body), Request.FromString(body)
+    for message, kind in ((calls, Span.SPAN_KIND_CLIENT), (roots, Span.SPAN_KIND_SERVER)):
+        spans = message.resource_spans[0].scope_spans[0].spans
+        kept = [span for span in spans if span.kind == kind]
+        del spans[:]
+        spans.extend(kept)
+    return calls.SerializeToString(), roots.SerializeToString()
 
 
 @dataclass
