@@ -235,18 +235,23 @@ def resend_after_restart(s: Scenario) -> None:
         s.ledger.deliver(s.receiver.url, body, keys)
 
 
-def poison(s: Scenario) -> None:
-    s.start()
-    load = s.load()
-    time.sleep(1)
-    for label, attributes in [("tokens '99999999999999999999'", {"gen_ai.usage.input_tokens": "9" * 20}),
-                              ("attempt 70000", {"llm.attempt": 70000}),
-                              ("tokens 1e300", {"gen_ai.usage.input_tokens": 1e300})]:
+# One value per scenario, so each shows what it does alone (block the store, drop its trace, or neither).
+POISON = {"poison-count-1e20": {"gen_ai.usage.input_tokens": "9" * 20}, "poison-attempt-70000": {"llm.attempt": 70000},
+          "poison-count-1e300": {"gen_ai.usage.input_tokens": 1e300}}
+
+
+def poison(attributes: dict):
+    """Good traffic, then one call carrying `attributes` (with its root span, in a trace of its own), then more."""
+    def scenario(s: Scenario) -> None:
+        s.start()
+        load = s.load()
+        time.sleep(1)
         body, keys = export(traces=1, calls=1, **attributes)
-        s.special[label] = set(keys)
+        s.special[f"poison {attributes}"] = set(keys)
         s.ledger.deliver(s.receiver.url, body, keys)
-    time.sleep(5)
-    load.finish()
+        time.sleep(5)
+        load.finish()
+    return scenario
 
 
 def huge_trace(s: Scenario) -> None:
@@ -264,7 +269,8 @@ def huge_trace(s: Scenario) -> None:
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
     kill9_early, kill9_midflush, kill9_twice, sigterm, store_full_chdb, store_server_unreachable, disk_full,
-    overload, resend_after_restart, poison, huge_trace]}
+    overload, resend_after_restart]} | {name: poison(attributes) for name, attributes in POISON.items()} | {
+    "huge-trace": huge_trace}
 
 
 def run(name: str, root: Path) -> list[str]:
@@ -297,14 +303,19 @@ def main() -> None:
     for name in args.only or SCENARIOS:
         began = time.monotonic()
         rows.append(run(name, root))
-        rows[-1][-1] += f" [{time.monotonic() - began:.0f}s]"
+        rows[-1][-1] = f"{time.monotonic() - began:.0f}s; {rows[-1][-1]}"
         print("  ".join(rows[-1]), flush=True)
     print()
-    table(HEADER, rows)
+    table(HEADER[:-1], [row[:-1] for row in rows])
+    print("\nnotes:")
+    for row in rows:
+        print(f"  {row[0]}: {row[-1]}")
     if not args.data_dir:
         shutil.rmtree(root, ignore_errors=True)
     else:
         print(f"data and receiver logs kept under {root}")
+    # Exit 1 when the target (0 lost, 0 duplicated, every scenario run) is missed.
+    sys.exit(int(any(row[4] != "0" or row[5] != "0" for row in rows if row[3] != "-" or row[1] == "-")))
 
 
 if __name__ == "__main__":
