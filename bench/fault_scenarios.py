@@ -55,7 +55,7 @@ class Scenario:
             self.notes.append(f"{label}: {len(keys & ledger.acked)}/{len(keys)} acked, {len(keys & stored)} stored")
         refusals = {str(k): v for k, v in sorted(ledger.answers.items(), key=str) if k != 200}
         if refusals:
-            self.notes.append("refused " + " ".join(f"{k}x{v}" for k, v in refusals.items()))
+            self.notes.append("non-200 answers " + " ".join(f"{k}x{v}" for k, v in refusals.items()))
         self.notes.extend(receiver.events)
         return [str(len(ledger.sent)), str(len(ledger.acked)), str(len(stored)), str(duplicated), str(len(lost)),
                 "; ".join(self.notes)]
