@@ -42,12 +42,16 @@ def any_value(value) -> AnyValue:
     return AnyValue(string_value=value)
 
 
-def blocks_the_store(key: str, value) -> bool:
-    """Values that stop all storage on current main (issue 11 item 2: counts >= 2^64, attempt > 65535):
-    bench/faults.py's poison scenario covers them; kept away from the shared receiver so every other
-    property can still be checked."""
+def known_open(key: str, value) -> bool:
+    """Values that lose calls on current main (issue 11 item 2), kept away from the shared receiver so every
+    other property can still be checked; remove each exclusion when its fix lands:
+    - counts >= 2^64 and attempt > 65535 stop all storage (bench/faults.py's poison scenarios);
+    - an attempt such as '²' (str.isdigit, yet not int()) drops every call of its trace
+      (test_a_superscript_attempt_keeps_the_calls_of_its_trace)."""
     if isinstance(value, (list, dict)):
-        return any(blocks_the_store(key, v) for v in (value if isinstance(value, list) else value.values()))
+        return any(known_open(key, v) for v in (value if isinstance(value, list) else value.values()))
+    if key in ATTEMPT_KEYS and str(value).isdigit() and not str(value).isdecimal():
+        return True
     number = value.strip() if isinstance(value, str) else value
     if isinstance(number, str) and number.isdigit():
         try:
@@ -63,7 +67,7 @@ def blocks_the_store(key: str, value) -> bool:
 
 MUTANT_ATTRIBUTES = st.dictionaries(st.one_of(st.sampled_from(READ_KEYS + list(ATTEMPT_KEYS)), st.text(max_size=20)),
                                     VALUES, min_size=1, max_size=6).filter(
-    lambda attributes: not any(blocks_the_store(k, v) for k, v in attributes.items()))
+    lambda attributes: not any(known_open(k, v) for k, v in attributes.items()))
 BAD_IDS = st.sampled_from([b"", b"\x00" * 16, b"\x01" * 15, b"\x01" * 17, os.urandom(16)])
 BAD_SPAN_IDS = st.sampled_from([b"", b"\x00" * 8, b"\x01" * 7, b"\x01" * 9, os.urandom(8)])
 
