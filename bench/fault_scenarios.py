@@ -140,7 +140,8 @@ def fill(directory: Path) -> Path:
 
 
 def store_full_chdb(s: Scenario) -> None:
-    """The chDB directory alone on a tmpfs, filled for 6 s: inserts fail while the spool still works."""
+    """The chDB directory alone on a tmpfs, filled for 6 s while the spool still works: the flusher's batch file
+    (written there for chDB's file() to read) and chDB's own writes fail."""
     chdb = s.data_dir / "chdb"
     chdb.mkdir()
     mount_tmpfs(s, chdb, "64m")  # once freed, room enough for chDB to reserve space for a batch
@@ -220,7 +221,8 @@ def resend_after_restart(s: Scenario) -> None:
 
 # One value per scenario, so each shows what it does alone (block the store, drop its trace, or neither).
 POISON = {"poison-count-1e20": {"gen_ai.usage.input_tokens": "9" * 20}, "poison-attempt-70000": {"llm.attempt": 70000},
-          "poison-count-1e300": {"gen_ai.usage.input_tokens": 1e300}}
+          "poison-count-1e300": {"gen_ai.usage.input_tokens": 1e300},
+          "poison-attempt-superscript": {"llm.attempt": "²"}}  # str.isdigit() yet not int(): found by the fuzz test
 
 
 def poison(attributes: dict):
