@@ -26,9 +26,8 @@ def engine(tmp_path_factory):
     writer.command("INSERT INTO llmcost.llm_usage (ts, tenant_id, request_model, cost_usd) VALUES "
                    "('2026-11-01 10:00:00', 'acme', 'gpt-4o', 1.5), ('2026-11-01 11:00:00', 'globex', 'claude', 7),"
                    "('2026-11-01 12:00:00', 'o''hara', 'gpt-4o', 2)")
-    writer.command("CREATE TABLE llmcost.otel_traces (Timestamp DateTime64(9), TraceId String, "
-                   "SpanAttributes Map(LowCardinality(String), String)) ENGINE = MergeTree ORDER BY Timestamp")
-    writer.command("INSERT INTO llmcost.otel_traces VALUES (now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}),"
+    writer.command("INSERT INTO llmcost.otel_traces (Timestamp, TraceId, SpanAttributes) VALUES"
+                   " (now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}),"
                    " (now(), 't2', {'otel_llmcost.auth.tenant': 'globex'})")
     yield QueryEngine(path, "llmcost", LIMITS, max_concurrent=2, queue_seconds=5)
     writer.close()
@@ -202,9 +201,7 @@ def test_over_the_concurrency_cap_is_a_clickhouse_error(engine):
 def test_the_cli_without_a_receiver_uses_the_same_guard(tmp_path):
     from conftest import run_cli
 
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    store.ensure_schema()
-    store.close()
+    run_cli("migrate", "--data-dir", str(tmp_path))  # a subprocess: this one holds the module's store
     assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llm_usage").stdout == '{"n": 0}\n'
     refused = run_cli("sql", "--data-dir", str(tmp_path), "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
                       check=False)

@@ -29,7 +29,7 @@ def served(tmp_path_factory):
     receiver = Receiver(data_dir, FAST_CONFIG).start()
     for tenant, model, tokens in (("acme", "gpt-4o-mini", 1_000_000), ("globex", "gpt-4o", 2_000_000)):
         body = request(llm_span(os.urandom(16), model, tokens, 10, **{"tenant.id": tenant})).SerializeToString()
-        assert post(receiver.http_url, body, "application/x-protobuf")[0] == 200
+        assert post(receiver.http_url, body, "application/x-protobuf", headers={"Authorization": f"Bearer {admin}"})[0] == 200
     for _ in range(100):
         if _http(receiver, "SELECT count() FROM llmcost.llm_usage", admin)[2] == b"2\n":
             break

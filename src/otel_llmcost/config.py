@@ -89,8 +89,8 @@ class StoreSettings:
     batch_max_rows: int = 50_000  #: rows per INSERT at most
     flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
     cluster: str | None = None  #: a ClickHouse cluster name: replicated tables ON CLUSTER + Distributed ones
-    raw_ttl_days: int = 400  #: llm_usage and requests rows are dropped after this many days (0 = never)
-    rollup_ttl_days: int = 1830  #: usage_hourly and usage_daily, kept longer than raw rows (0 = never)
+    raw_ttl_days: int = 0  #: drop llm_usage and requests rows after this many days (0: never)
+    rollup_ttl_days: int = 0  #: drop usage_hourly and usage_daily rows after this many days, >= raw_ttl_days (0: never)
 
     @property
     def database_name(self) -> str:

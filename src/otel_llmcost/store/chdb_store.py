@@ -81,7 +81,10 @@ class ChdbStore(StoreWrites):
 
 def param_text(value: Any) -> str:
     """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
-    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
+    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter);
+    None is NULL (for a Nullable parameter)."""
+    if value is None:
+        return "\\N"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
     if isinstance(value, str):
