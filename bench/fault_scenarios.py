@@ -165,7 +165,10 @@ def store_full_chdb(s: Scenario) -> None:
 
 
 def store_server_unreachable(s: Scenario) -> None:
-    """--clickhouse at a port that accepts connections and closes them at once."""
+    """--clickhouse at a port that accepts connections and closes them at once. The receiver refuses to start
+    without its server (one line, exit 2); losing the server after start cannot be shown without a server to
+    start against (none installs here): there, every insert and lookup fails as a retryable StoreError
+    (store/server_store.py _call), the batch stays unsent and spooled and is retried with backoff."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
