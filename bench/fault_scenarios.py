@@ -145,23 +145,29 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-def store_full_chdb(s: Scenario) -> None:
-    """The chDB directory alone on a tmpfs, filled for 6 s while the spool still works: the flusher's batch file
-    (written there for chDB's file() to read) and chDB's own writes fail."""
-    chdb = s.data_dir / "chdb"
-    chdb.mkdir()
-    mount_tmpfs(s, chdb, "64m")  # once freed, room enough for chDB to reserve space for a batch
-    s.start()
-    load = s.load()
-    time.sleep(1)
-    filler = fill(chdb)
-    time.sleep(6)
-    filler.unlink()
-    time.sleep(3)
-    load.finish(drain=40)
-    log = s.receiver.log_text()
-    s.notes.append(f"while full: {log.count('flush failed')} flush tracebacks, {log.count('insert of')} insert "
-                   f"retries logged")
+def store_full(under: str):
+    """A part of the chDB directory alone on a tmpfs, filled for 6 s while the spool still works."""
+    def scenario(s: Scenario) -> None:
+        full = s.data_dir / under
+        full.mkdir(parents=True)
+        mount_tmpfs(s, full, "64m")  # once freed, room enough for chDB to reserve space for a batch
+        s.start()
+        load = s.load()
+        time.sleep(1)
+        filler = fill(full)
+        time.sleep(6)
+        filler.unlink()
+        time.sleep(3)
+        load.finish(drain=40)
+        log = s.receiver.log_text()
+        s.notes.append(f"while full: {log.count('flush failed')} flush tracebacks, {log.count('insert of')} insert "
+                       f"retries logged")
+    return scenario
+
+
+# chdb/: the flusher's batch file (written there for chDB's file() to read) fails before chDB is asked;
+# chdb/store/ (the tables' parts): the batch file is written, chDB's own INSERT fails.
+STORE_FULL = {"store-full-chdb": "chdb", "store-full-chdb-parts": "chdb/store"}
 
 
 def store_server_unreachable(s: Scenario) -> None:
@@ -263,6 +269,7 @@ def huge_trace(s: Scenario) -> None:
 
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
-    kill9_early, kill9_midflush, kill9_twice, sigterm, store_full_chdb, store_server_unreachable, disk_full,
-    overload, resend_after_restart]} | {name: poison(attributes) for name, attributes in POISON.items()} | {
-    "huge-trace": huge_trace}
+    kill9_early, kill9_midflush, kill9_twice, sigterm]} | {name: store_full(under) for name, under in
+    STORE_FULL.items()} | {f.__name__.replace("_", "-"): f for f in [
+    store_server_unreachable, disk_full, overload, resend_after_restart]} | {
+    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace}
