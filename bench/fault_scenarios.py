@@ -165,8 +165,12 @@ def store_full(under: str):
     return scenario
 
 
-# chdb/: the flusher's batch file (written there for chDB's file() to read) fails before chDB is asked;
-# chdb/store/ (the tables' parts): the batch file is written, chDB's own INSERT fails.
+# chdb/: the flusher's batch file (written there for chDB's file() to read) fails before chDB is asked (and
+# were it written, chDB would refuse the INSERT: 243 NOT_ENOUGH_SPACE, retried).
+# chdb/store/ (the tables' parts) on a file system of its own: chDB reserves space on chdb/'s file system, which
+# has room, then its part writes fail with ENOSPC unreported: the INSERT succeeds, the part's files are empty
+# (reading it: 246 CORRUPTED_DATA), the next open detaches it as broken-on-start_*. Plain chDB 26.9 does the
+# same; the receiver has released the spool by then, so these calls are lost.
 STORE_FULL = {"store-full-chdb": "chdb", "store-full-chdb-parts": "chdb/store"}
 
 
