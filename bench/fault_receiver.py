@@ -22,6 +22,9 @@ CONFIG = {"spool_fsync": True, "log_level": "INFO", "store": {"flush_interval_se
           "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0}}
 
 
+STORED_TABLES = ("llm_usage", "rejected_calls")  # priced rows (clamped values included), dead letters
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -29,7 +32,8 @@ def free_port() -> int:
 
 
 class ReceiverProcess:
-    """`otel-llmcost serve` on ports fixed for the whole scenario, so exporters find it again after a restart."""
+    """`otel-llmcost serve` on OTLP ports fixed for the whole scenario, so exporters find it again after a
+    restart; its query listener on a free port of its own (never the default 8123 another receiver holds)."""
 
     def __init__(self, data_dir: Path, config: dict | None = None, extra_args: tuple[str, ...] = ()):
         self.data_dir = data_dir
@@ -51,7 +55,7 @@ class ReceiverProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file), "--data-dir",
              str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
-             "--http-port", str(self.http_port), *self.extra_args],
+             "--http-port", str(self.http_port), "--query-port", "0", *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         ready = _readline(self.process.stdout, timeout)
@@ -93,23 +97,25 @@ class ReceiverProcess:
     def spool_segments(self) -> int:
         return len(list((self.data_dir / "spool").glob("*.jsonl")))
 
-    def stored(self) -> tuple[dict[Key, int], set[Key]]:
-        """Rows per call in llm_usage and (once it exists) rejected_calls, and the calls stored without the
-        tenant their root span carries; only with the receiver stopped."""
-        counts: dict[Key, int] = {}
+    def stored(self) -> tuple[dict[str, dict[Key, int]], set[Key]]:
+        """Rows per call in each of llm_usage and rejected_calls (a dead-lettered call is kept, not lost), and
+        the calls stored in llm_usage without the tenant their root span carries; only with the receiver
+        stopped (`sql` then reads the store in-process, through the query guard)."""
+        counts: dict[str, dict[Key, int]] = {}
         unattributed: set[Key] = set()
-        for table in ("llm_usage", "rejected_calls"):
+        for table in STORED_TABLES:
             other_tenant = f"countIf(tenant_id != '{TENANT}')" if table == "llm_usage" else "0"
             sql = (f"SELECT trace_id, span_id, count() AS n, {other_tenant} AS unattributed "
                    f"FROM llmcost.{table} GROUP BY trace_id, span_id")
             result = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(self.data_dir),
                                      sql], capture_output=True, text=True, timeout=300)
-            if result.returncode and table == "llm_usage":
-                raise RuntimeError(f"counting rows failed: {result.stderr.strip()[-300:]}")
-            for line in result.stdout.splitlines() if not result.returncode else []:
+            if result.returncode:
+                raise RuntimeError(f"counting rows of {table} failed: {result.stderr.strip()[-300:]}")
+            counts[table] = {}
+            for line in result.stdout.splitlines():
                 row = json.loads(line)
                 key = (row["trace_id"], row["span_id"])
-                counts[key] = counts.get(key, 0) + int(row["n"])
+                counts[table][key] = int(row["n"])
                 if int(row["unattributed"]):
                     unattributed.add(key)
         return counts, unattributed

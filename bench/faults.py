@@ -4,9 +4,10 @@
     python bench/faults.py [--only NAME ...] [--data-dir DIR] [--fuzz N]
 
 Every LLM call the driver sends has its own (trace_id, span_id). After the fault and a recovery (a
-restart that replays what the spool still holds, then SIGTERM), the rows in llmcost.llm_usage (and
-llmcost.rejected_calls once it exists) are counted per call: sent, acknowledged (the exporter got 200),
-stored, duplicated (rows beyond one per call), lost (acknowledged but not stored). Target: 0 lost and 0
+restart that replays what the spool still holds, then SIGTERM), the rows are counted per call: sent,
+acknowledged (the exporter got 200), stored (in llmcost.llm_usage, clamped values included), dead
+(dead-lettered in llmcost.rejected_calls: kept with its reason, so not lost), duplicated (rows beyond one
+per call, both tables together), lost (acknowledged but in neither table). Target: 0 lost and 0
 duplicated everywhere. Scenarios that need tmpfs mounts (store-full-chdb, disk-full) must run as root.
 `--fuzz N` runs tests/test_fuzz.py with N examples per property instead.
 """
@@ -25,16 +26,16 @@ from pathlib import Path
 from fault_scenarios import SCENARIOS, Scenario
 from throughput import table  # bench/ is on sys.path when this file is run as a script
 
-HEADER = ["scenario", "sent", "acked", "stored", "dup", "lost", "notes"]
+HEADER = ["scenario", "sent", "acked", "stored", "dead", "dup", "lost", "notes"]
 
 
 def run(name: str, root: Path) -> list[str]:
     s = Scenario(root, name)
     try:
         SCENARIOS[name](s)
-        return [name, *s.settle()] if s.counted else [name, "0", "0", "-", "-", "-", "; ".join(s.notes)]
+        return [name, *s.settle()] if s.counted else [name, "0", "0", "-", "-", "-", "-", "; ".join(s.notes)]
     except Exception as exc:  # one broken scenario must not hide the others' rows
-        return [name, "-", "-", "-", "-", "-", f"driver error: {type(exc).__name__}: {exc}"]
+        return [name, "-", "-", "-", "-", "-", "-", f"driver error: {type(exc).__name__}: {exc}"]
     finally:
         if s.receiver and s.receiver.alive():
             s.receiver.kill()
@@ -70,7 +71,7 @@ def main() -> None:
     else:
         print(f"data and receiver logs kept under {root}")
     # Exit 1 when the target (0 lost, 0 duplicated, every scenario run) is missed.
-    sys.exit(int(any(row[4] != "0" or row[5] != "0" for row in rows if row[3] != "-" or row[1] == "-")))
+    sys.exit(int(any(row[5] != "0" or row[6] != "0" for row in rows if row[3] != "-" or row[1] == "-")))
 
 
 if __name__ == "__main__":

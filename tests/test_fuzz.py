@@ -2,8 +2,8 @@
 
 Every request is answered in time with 200 or 400 / OK or INVALID_ARGUMENT (never a retryable code for
 bad input), the process stays up, and the good spans of a mixed export are stored. FUZZ_EXAMPLES sets the
-examples per property (`python bench/faults.py --fuzz N` for a longer run). Known-open cases are explicit
-strict xfails below, so they flip when the fix lands.
+examples per property (`python bench/faults.py --fuzz N` for a longer run). Values past what a column
+holds (counts >= 2**64, attempts > 65535) are drawn too: they are clamped or dead-lettered, never blocking.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from otlp_fuzz import (
 )
 from payloads import llm_span, post, request, to_otlp_json
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))  # < 60 s in the suite on a busy 2-core machine
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 ANSWER_SECONDS = 30  # "no hang": each request is answered within this
@@ -210,15 +210,11 @@ def test_json_ids_of_any_shape_reject_only_their_span(receiver):
                      lambda span, field, value: span.__setitem__(field, value))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: an ill-typed JSON AnyValue (e.g. intValue 2**63) rejects "
-                                       "the whole export with 400 instead of that one span")
 def test_an_ill_typed_json_value_rejects_only_its_span(receiver):
     check_json_edits(receiver, st.tuples(st.sampled_from(READ_KEYS), JSON_ANY_VALUES),
                      lambda span, key, value: span["attributes"].append({"key": key, "value": value}))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: llm.attempt '²' on an app span passes str.isdigit() but "
-                                       "not int(): attribution raises, every call of the trace is dropped after a 200")
 def test_a_superscript_attempt_keeps_the_calls_of_its_trace(receiver):
     message, keys = mixed_export(llm_span(os.urandom(16), "gpt-4o-mini", 3, 3))
     root = message.resource_spans[0].scope_spans[0].spans[len(keys)]
@@ -228,8 +224,6 @@ def test_a_superscript_attempt_keeps_the_calls_of_its_trace(receiver):
     assert_stored(receiver, dict.fromkeys(keys, "llm.attempt '²' on the root span"), within=10)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: 10,000-level nested OTLP/JSON gets 503 (RecursionError), "
-                                       "so exporters retry it forever")
 def test_deeply_nested_json_is_bad_input(receiver):
     body, _ = json_export(lambda span: span["attributes"].append({"key": "metadata", "value": {"intValue": 0}}))
     body = body.replace(b'{"intValue": 0}', nested_json(10_000))
@@ -238,8 +232,6 @@ def test_deeply_nested_json_is_bad_input(receiver):
     assert status in (200, 400), (status, answer[:300])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: a 10,000-digit JSON number gets 503 (Python's int "
-                                       "conversion limit), so exporters retry it forever")
 def test_a_ten_thousand_digit_json_number_is_bad_input(receiver):
     body, _ = json_export(lambda span: span["attributes"].append({"key": "gen_ai.usage.input_tokens",
                                                                   "value": {"intValue": 0}}))

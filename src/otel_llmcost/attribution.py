@@ -81,7 +81,7 @@ class Attributor:
         for index in order:
             span, call = calls[index]
             stated = found[index]["attempt"]
-            if stated.isdigit() and int(stated) > 0:
+            if stated.isdecimal() and int(stated) > 0:  # isdigit() also takes "²", which int() refuses
                 attempts[index] = int(stated)
                 continue
             model = _SNAPSHOT_SUFFIX.sub("", (call.request_model or call.response_model).lower())

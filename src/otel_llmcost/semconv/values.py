@@ -42,7 +42,7 @@ def token_count(attributes: Mapping, keys: Iterable[str]) -> int:
             count = value
         elif isinstance(value, float) and value.is_integer():
             count = int(value)
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and value.strip().isdecimal():  # not isdigit(): int("²") raises
             count = int(value)
         else:
             raise InvalidSpan(f"{key}={value!r} is not a token count")
