@@ -38,19 +38,20 @@ class Receiver:
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen | None = None
-        self.grpc_port = self.http_port = 0
+        self.grpc_port = self.http_port = self.query_port = 0
 
     def start(self) -> Receiver:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file),
-             "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"],
+             "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
+             "--query-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self.process.stdout.readline()
         if not line:
             raise AssertionError(f"receiver did not start: {self.process.stderr.read()}")
         ready = json.loads(line)
-        self.grpc_port, self.http_port = ready["grpc_port"], ready["http_port"]
+        self.grpc_port, self.http_port, self.query_port = ready["grpc_port"], ready["http_port"], ready["query_port"]
         return self
 
     def stop(self) -> str:

@@ -126,6 +126,22 @@ class TracesSettings:
 
 
 @dataclass(frozen=True)
+class QuerySettings:
+    """ClickHouse's HTTP interface over the embedded store (for Grafana and SQL clients); read-only."""
+
+    enabled: bool = True  #: off with `serve --no-query-listener`; never on with store.clickhouse (use the server)
+    host: str = "127.0.0.1"
+    port: int = 8123
+    max_execution_time: float = 60.0  #: seconds per query (clients may ask for less, never more)
+    max_result_rows: int = 1_000_000
+    max_result_bytes: int = 256 * 1024 * 1024
+    max_memory_usage: int = 512 * 1024 * 1024  #: bytes per query
+    max_threads: int = 1  #: threads per query: dashboards must not starve ingest of cores
+    max_concurrent_queries: int = 2  #: more wait (up to queue_seconds), beyond 4x this are refused
+    queue_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./llmcost-data"  #: chDB data (embedded store) and the spool
     spool_fsync: bool = True  #: fsync the spool before acknowledging an export
@@ -136,6 +152,7 @@ class Settings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     traces: TracesSettings = field(default_factory=TracesSettings)
+    query: QuerySettings = field(default_factory=QuerySettings)
 
     @property
     def chdb_path(self) -> str:
@@ -240,6 +257,13 @@ def _validate(settings: Settings) -> list[str]:
         port = getattr(receiver, name)
         if not 0 <= port <= 65535:
             errors.append(f"receiver.{name} must be between 0 and 65535, got {port}")
+    query = settings.query
+    if not 0 <= query.port <= 65535:
+        errors.append(f"query.port must be between 0 and 65535, got {query.port}")
+    if query.max_execution_time <= 0 or min(query.max_result_rows, query.max_result_bytes, query.max_memory_usage,
+                                            query.max_threads, query.max_concurrent_queries) < 1:
+        errors.append("query limits (max_execution_time, max_result_*, max_memory_usage, max_threads, "
+                      "max_concurrent_queries) must be positive")
     if receiver.grpc_port and receiver.grpc_port == receiver.http_port:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:

@@ -41,7 +41,8 @@ def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> 
     """The calls to bill: duplicates merged (rule 1), aggregates dropped (rule 2), in the input order."""
     ancestors = {span.span_id: _ancestors(span, spans_by_id) for span, _ in calls}
     merged: list[Pair] = []
-    candidates = _Candidates(ancestors)
+    # One scope never reports a call twice: with one scope in the trace, only response ids can match.
+    candidates = _Candidates(ancestors, structural=len({span.scope_name for span, _ in calls}) > 1)
     for pair in calls:
         # The first kept call that is the same call, as a scan of all of them in order would find it.
         index = next((i for i in sorted(candidates.of(pair)) if _same_call(pair, merged[i], ancestors)), None)
@@ -62,8 +63,9 @@ class _Candidates:
     same operation and model prefix whose time overlaps, by span id (the call's ancestors), by ancestor (its
     descendants) and by parent (its siblings). A merged call is indexed again under its new span and facts."""
 
-    def __init__(self, ancestors: Mapping[str, set[str]]):
+    def __init__(self, ancestors: Mapping[str, set[str]], structural: bool):
         self._ancestors = ancestors
+        self._structural = structural
         self._by_response: dict[str, list[int]] = defaultdict(list)
         # (relation, span id, operation) -> (scope, model key) -> kept indexes by time
         self._related: dict[tuple, dict[tuple[str, str], _Times]] = defaultdict(dict)
@@ -73,7 +75,7 @@ class _Candidates:
         if call.response_id:
             self._by_response[call.response_id].append(index)
         model = _model(call)
-        if not model:
+        if not model or not self._structural:
             return  # _same_model never accepts a call without a model
         bucket = (span.scope_name, model[:_MODEL_KEY_CHARS])
         keys = [("self", span.span_id), *(("below", ancestor) for ancestor in self._ancestors[span.span_id])]
@@ -90,7 +92,7 @@ class _Candidates:
         span, call = pair
         found = set(self._by_response.get(call.response_id, ())) if call.response_id else set()
         model = _model(call)
-        if model:
+        if model and self._structural:
             keys = [("self", ancestor, call.operation) for ancestor in self._ancestors[span.span_id]]
             keys.append(("below", span.span_id, call.operation))
             if span.parent_span_id:

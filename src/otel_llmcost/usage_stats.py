@@ -33,8 +33,10 @@ FILTERS = {
 _NEEDS_RAW_TOTALS = {"user"}
 _NEEDS_RAW_REQUESTS = {"model", "provider"}
 _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime('UTC')}"
-_EDGES = ("(u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')})"
-          " OR (u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')})")
+# The partial hours before and after the whole ones: two branches of plain ranges (an OR of the two would
+# keep the sort key's hour from pruning granules)
+_EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')}",
+          "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
 _TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _REQUEST_COLUMNS = "tenant_id, request_id, hour, environment, service_name, feature, user_id"
 
@@ -54,10 +56,10 @@ class StatsQuery:
         tokens = ",\n    ".join(f"sum(r.{kind}) AS {kind}" for kind in _TOKENS_SHOWN)
         if self._raw(_NEEDS_RAW_TOTALS):
             shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + (("user_id", "", "u.user_id"),))
-            source = shaped.select(f"{database}.llm_usage", _EDGES)
+            source = "\nUNION ALL\n".join(shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES)
         else:
-            source = (f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}\n"
-                      f"UNION ALL\n{USAGE_HOURLY.select(f'{database}.llm_usage', _EDGES)}")
+            source = "\nUNION ALL\n".join([f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
+                USAGE_HOURLY.select(f"{database}.llm_usage", edge) for edge in _EDGES])
         return f"""
 SELECT {GROUPS[self.by]} AS group,
     sum(r.calls) AS calls,
@@ -72,10 +74,11 @@ GROUP BY group
 """
 
     def requests_sql(self, database: str) -> str:
-        raw = (f"SELECT u.tenant_id AS tenant_id, u.request_id AS request_id, toStartOfHour(u.ts) AS hour,"
-               f" u.environment AS environment, u.service_name AS service_name, u.feature AS feature,"
-               f" u.user_id AS user_id, u.provider AS provider, u.request_model AS request_model"
-               f" FROM {database}.llm_usage AS u WHERE {_EDGES}")
+        raw = "\nUNION ALL\n".join(
+            f"SELECT u.tenant_id AS tenant_id, u.request_id AS request_id, toStartOfHour(u.ts) AS hour,"
+            f" u.environment AS environment, u.service_name AS service_name, u.feature AS feature,"
+            f" u.user_id AS user_id, u.provider AS provider, u.request_model AS request_model"
+            f" FROM {database}.llm_usage AS u WHERE {edge}" for edge in _EDGES)
         source = raw if self._raw(_NEEDS_RAW_REQUESTS) else (
             f"SELECT {_REQUEST_COLUMNS}, '' AS provider, '' AS request_model FROM {database}.requests"
             f" WHERE {_WHOLE}\nUNION ALL\n{raw}")

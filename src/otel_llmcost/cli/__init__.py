@@ -1,4 +1,4 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | schema | migrate`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema | migrate`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import keys, prices, query, serve
+from otel_llmcost.cli import keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.usage_stats import FILTERS, GROUPS
@@ -41,6 +41,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "receiver.grpc_host": getattr(args, "host", None),
             "receiver.http_host": getattr(args, "host", None),
             "log_level": getattr(args, "log_level", None),
+            "query.port": getattr(args, "query_port", None),
+            "query.enabled": False if getattr(args, "no_query_listener", False) else None,
         },
     )
 
@@ -66,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve_cmd.add_argument("--query-port", type=int, metavar="PORT",
+                           help="ClickHouse HTTP interface for Grafana and SQL clients (default 8123, 0 = any)")
+    serve_cmd.add_argument("--no-query-listener", action="store_true",
+                           help="do not serve the ClickHouse HTTP interface over the embedded store")
     serve_cmd.set_defaults(run=serve.run)
 
     sql_cmd = commands.add_parser("sql", help="run a read-only SQL query, print JSON lines")
@@ -87,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     prices.add_commands(commands, _store_flags)
     keys.add_commands(commands, _store_flags)
+    tenants.add_commands(commands, _store_flags)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)

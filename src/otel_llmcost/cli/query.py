@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from otel_llmcost.config import Settings
-from otel_llmcost.errors import ConfigError
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
+from otel_llmcost.timerange import parse_time, time_window
 from otel_llmcost.usage_stats import FILTERS, StatsQuery, compare, stats_rows
 
-_AGE = re.compile(r"^(\d+)([smhdw])$")
-_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+__all__ = ["parse_time", "print_table", "run_schema", "run_sql", "run_stats", "time_window"]
 
 
 def run_sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,24 +59,6 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print(f"schema at version {LATEST}; migrations applied: {', '.join(map(str, applied)) or 'none'}")
     return 0
-
-
-def parse_time(text: str, now: datetime, flag: str) -> datetime:
-    """An age ("24h", "7d") before now, or an ISO date/time (UTC unless it says otherwise)."""
-    age = _AGE.match(text.strip())
-    if age:
-        return now - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is neither an age like 24h or 7d nor an ISO time") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def time_window(since: str, until: str | None, now: datetime) -> tuple[datetime, datetime]:
-    """--since/--until as UTC times; without --until, up to and including now."""
-    start = parse_time(since, now, "--since")
-    return start, parse_time(until, now, "--until") if until else now + timedelta(seconds=1)
 
 
 def print_table(rows: list[dict], group_title: str, empty: str) -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import resource
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from otel_llmcost.metrics import IngestCounters, MeasuredStore, exposition, read
 from otel_llmcost.pipeline import Pipeline
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.receive.auth import Authenticator
+from otel_llmcost.query.interface import open_query_listener
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.receive.intake import Intake
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     grpc_host, http_host = receiver.hosts(keys.configured)
     price_book = load_price_book(settings.pricing.price_books, cache_dir=os.path.join(settings.data_dir, "cache"))
     store = MeasuredStore(open_store(settings))
-    query_store = None
+    query_listener = None
     try:
         store.ensure_schema(SchemaOptions.of(settings))
         pipeline = Pipeline(settings, store, price_book)
@@ -49,17 +51,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             metrics=lambda: exposition(intake.counters, store, pipeline, settings.spool_dir),
             readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
         )
-        # A second, read-only handle on the same store answers `otel-llmcost sql/stats` while we run.
-        query_store = open_store(settings, read_only=True)
-        http_receiver = HttpReceiver(intake, http_host, receiver, ops, query_store)
+        http_receiver = HttpReceiver(intake, http_host, receiver, ops)
+        # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
+        local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
+        if settings.query.enabled and not settings.store.clickhouse:
+            query_listener = open_query_listener(settings, keys, local_secret)
     except BaseException:
-        if query_store is not None:
-            query_store.close()
         store.close()
         raise
     pipeline.start()
     grpc_receiver.start()
     http_receiver.start()
+    if query_listener is not None:
+        query_listener.start()
 
     # The handler only appends to a list: Event.set() takes the event's lock, which the main thread may hold
     # inside Event.wait() when the signal lands, and the handler runs on that same thread: a deadlock.
@@ -73,22 +77,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "grpc_host": grpc_host,
         "http_host": http_host,
         "tls": bool(receiver.tls_cert_file),
+        "query_port": query_listener.port if query_listener else None,
         "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
         "price_book": price_book.version,
     }
     announcement = Path(settings.data_dir) / RECEIVER_FILE
-    announcement.write_text(json.dumps(ready), encoding="utf-8")
+    # Readable by this user only: it holds the local secret of the query listener.
+    descriptor = os.open(announcement, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump({**ready, "query_secret": local_secret}, out)
     print(json.dumps(ready), flush=True)
     tune_gc()
     while not signals:
         time.sleep(_SIGNAL_POLL_SECONDS)
 
     logger.info("stopping: draining receivers, writing every buffered trace")
+    if query_listener is not None:
+        query_listener.stop()
     http_receiver.stop()
     grpc_receiver.stop()
     pipeline.close()
     announcement.unlink(missing_ok=True)
-    query_store.close()
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
     return 0

@@ -10,12 +10,9 @@ slow export does not hold up the others. A request's headers and body must arriv
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import logging
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -26,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.config import ReceiverSettings
 from otel_llmcost.decode import parse_json, parse_protobuf
-from otel_llmcost.errors import DecodeError, OverloadedError, StoreError
+from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
 from otel_llmcost.receive.auth import Unauthenticated
@@ -34,7 +31,6 @@ from otel_llmcost.receive.inflate import InflateError, inflate
 from otel_llmcost.receive.intake import Intake
 from otel_llmcost.receive.listener import CappedSite, bind_socket
 from otel_llmcost.receive.ops import OpsSources, add_ops_routes
-from otel_llmcost.store import QueryableStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +52,9 @@ class _HttpError(Exception):
 
 
 class HttpReceiver:
-    def __init__(
-        self, intake: Intake, host: str, settings: ReceiverSettings, ops: OpsSources,
-        query_store: QueryableStore | None = None,
-    ):
+    def __init__(self, intake: Intake, host: str, settings: ReceiverSettings, ops: OpsSources):
         self._intake = intake
         self._settings = settings
-        self._query_store = query_store
-        self._query_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmcost-query")
         self._max_bytes = settings.max_request_bytes
         self._socket: socket.socket = bind_socket(host, settings.http_port)  # fails here if the port is taken
         self.port = self._socket.getsockname()[1]  # the real port when 0 was asked for
@@ -73,8 +64,6 @@ class HttpReceiver:
         for path in _PATHS:
             app.router.add_post(path, self._export)
         add_ops_routes(app, ops)
-        if query_store is not None:
-            app.router.add_post("/api/sql", self._sql)
         # We decompress ourselves, so the size limit also holds after decompression.
         # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
         # keepalive_timeout also closes a connection that never completes its request headers.
@@ -92,7 +81,6 @@ class HttpReceiver:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
-        self._query_worker.shutdown()
 
     async def _start(self) -> None:
         await self._runner.setup()
@@ -151,22 +139,6 @@ class HttpReceiver:
             raise _HttpError(413, f"request body is over the {self._max_bytes}-byte limit") from exc
         except asyncio.TimeoutError as exc:
             raise _HttpError(408, f"request body did not arrive within {self._settings.read_timeout_seconds}s") from exc
-
-    async def _sql(self, request: web.Request) -> web.Response:
-        """Read-only SQL for `otel-llmcost sql/stats` on this machine while we own the embedded store."""
-        if not ipaddress.ip_address(request.remote or "0.0.0.0").is_loopback:
-            return web.json_response({"error": "the query endpoint only answers local clients"}, status=403)
-        try:
-            document = json.loads(await request.read())
-            sql, params = document["sql"], document.get("params") or {}
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": 'expected {"sql": "...", "params": {...}}'}, status=400)
-        loop = asyncio.get_running_loop()
-        try:
-            rows = await loop.run_in_executor(self._query_worker, self._query_store.query, sql, params)
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"rows": rows})
 
 
 def _status_response(status: int, message: str, answer_type: str) -> web.Response:

@@ -55,14 +55,17 @@ class QueryableStore(Protocol):
 
 
 def open_reader(settings: Settings) -> QueryableStore:
-    """A read-only store; while a receiver owns the embedded store, its query endpoint instead (asked
-    first: opening a directory another process holds makes chDB print a lock error)."""
+    """A read-only store. The embedded one is read through the query guard only: the running receiver's
+    query listener when there is one (asked first: opening a directory another process holds makes chDB
+    print a lock error), else the same guard in-process. A server enforces its own users' rights."""
     if not settings.store.clickhouse:
+        from otel_llmcost.query.local import LocalReader  # the guard lives with the query interface
         from otel_llmcost.store.remote import RemoteStore
 
         remote = RemoteStore.of_running_receiver(settings.data_dir, settings.store.database_name)
         if remote is not None and remote.answers():
             return remote
+        return LocalReader(settings)
     return open_store(settings, read_only=True)
 
 

@@ -8,18 +8,16 @@ import tempfile
 from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.model import UsageRow
-from otel_llmcost.store import migrations
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, span_dedup_token, to_columns
+from otel_llmcost.store.schema import dedup_settings
+from otel_llmcost.store.writes import StoreWrites
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
 
-class ChdbStore:
+class ChdbStore(StoreWrites):
     def __init__(self, path: str, database: str, read_only: bool = False):
         import chdb  # imported here so the server backend never loads the 500 MB engine
 
@@ -36,19 +34,6 @@ class ChdbStore:
         self._run(_JSON_SETTINGS)
         if read_only:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
-
-    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
-        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
-
-    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
-
-    def insert_traces(self, columns: list[list], /) -> None:
-        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
-        if columns[0]:
-            token = span_dedup_token(columns[1], columns[2])
-            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:
@@ -76,11 +61,11 @@ class ChdbStore:
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
-        self._run(sql, "CSV", {k: _param_text(v) for k, v in (params or {}).items()})
+        self._run(sql, "CSV", {k: param_text(v) for k, v in (params or {}).items()})
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         """Rows as dicts; Decimals come back as strings so no float ever touches money."""
-        text = self._run(sql, "JSONEachRow", {k: _param_text(v) for k, v in (params or {}).items()})
+        text = self._run(sql, "JSONEachRow", {k: param_text(v) for k, v in (params or {}).items()})
         return [json.loads(line) for line in text.splitlines() if line]
 
     def close(self) -> None:
@@ -94,7 +79,7 @@ class ChdbStore:
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 
-def _param_text(value: Any) -> str:
+def param_text(value: Any) -> str:
     """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
     a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):

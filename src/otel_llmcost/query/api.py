@@ -1,0 +1,84 @@
+"""Named endpoints over the same guarded, tenant-scoped path as the SQL interface (docs/openapi.yaml).
+
+GET /api/v1/usage?by=model|provider|tenant|feature|user|day&since=&until=&tenant=&feature=&provider=&model=&user=
+GET /api/v1/performance?by=model|provider&since=&until=&...
+JSON answers; costs are decimal strings. The hourly rollup answers when it exists and the range is on whole
+hours (and the grouping is one of its dimensions); otherwise the raw table does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.query import endpoint_sql
+from otel_llmcost.query.errors import QueryError
+from otel_llmcost.query.executor import QueryRequest
+from otel_llmcost.query.scope import Principal
+from otel_llmcost.queries import time_range
+from otel_llmcost.timerange import time_window
+
+_BAD_ARGUMENTS = 36
+# Decimals as strings (money stays exact); 64-bit counts as numbers.
+_JSON_SETTINGS = {"output_format_json_quote_decimals": "1", "output_format_json_quote_64bit_integers": "0"}
+_QUANTILES = ("p50", "p95", "p99")
+
+
+def add_routes(app: web.Application, listener) -> None:
+    async def usage(request: web.Request) -> web.Response:
+        return await _answer(listener, request, endpoint_sql.GROUPS, endpoint_sql.usage, dict)
+
+    async def performance(request: web.Request) -> web.Response:
+        return await _answer(listener, request, endpoint_sql.PERFORMANCE_GROUPS, endpoint_sql.performance,
+                             _performance_row)
+
+    app.router.add_get("/api/v1/usage", usage)
+    app.router.add_get("/api/v1/performance", performance)
+
+
+async def _answer(listener, request: web.Request, groups, render, shape) -> web.Response:
+    params = dict(request.query)
+    try:
+        who = listener.admit(request)
+        by = params.get("by", "model")
+        if by not in groups:
+            raise QueryError(_BAD_ARGUMENTS, f"by must be one of {', '.join(groups)}, got {by!r}")
+        try:
+            since, until = time_window(params.get("since", "30d"), params.get("until"), datetime.now(timezone.utc),
+                                       ("since", "until"))
+        except ConfigError as exc:
+            raise QueryError(_BAD_ARGUMENTS, str(exc)) from None
+        filters = [name for name in endpoint_sql.FILTERS if params.get(name)]
+        source = await _source(listener, who, by, filters, since, until)
+        values = {**time_range(since, until), **{name: params[name] for name in filters}}
+        result = await listener.run(QueryRequest(
+            render(listener.database, source, by, filters), who, "JSONEachRow", params=values,
+            settings=_JSON_SETTINGS))
+    except QueryError as exc:
+        return web.json_response({"error": exc.message, "code": exc.code, "name": exc.name}, status=exc.status)
+    rows = [shape(json.loads(line)) for line in result.body.decode().splitlines() if line]
+    return web.json_response({"by": by, "since": since.isoformat(), "until": until.isoformat(), "source": source,
+                              "rows": rows})
+
+
+async def _source(listener, who: Principal, by: str, filters: list[str], since, until) -> str:
+    whole_hours = all(moment.minute == moment.second == moment.microsecond == 0 for moment in (since, until))
+    if not whole_hours or endpoint_sql.GROUPS[by][1] is None or "user" in filters:
+        return endpoint_sql.RAW
+    exists = await listener.run(QueryRequest(f"EXISTS TABLE {listener.database}.{endpoint_sql.HOURLY}", who, "TSV"))
+    return endpoint_sql.HOURLY if exists.body.strip() == b"1" else endpoint_sql.RAW
+
+
+def _performance_row(row: dict) -> dict:
+    calls, latency_sum, failed, output_tokens = (row[name] for name in ("calls", "latency_ms_sum", "failed_calls",
+                                                                        "output_tokens"))
+    return {
+        "group": row["group"], "calls": calls,
+        "success_rate": round(1 - failed / calls, 6) if calls else None,
+        "latency_ms": dict(zip(_QUANTILES, row["latency_quantiles"])),
+        "ttft_ms": dict(zip(_QUANTILES, row["ttft_quantiles"])) if row["ttft_calls"] else None,
+        "output_tokens_per_second": round(output_tokens / (latency_sum / 1000), 3) if latency_sum else None,
+    }

@@ -1,0 +1,180 @@
+"""The statement guard: one read-only statement over our data, or a ClickHouse-style refusal.
+
+chDB's read-only mode is not a security boundary (it still reads any file, reaches URLs and runs every
+statement of `A; B`), so each query passes three gates before it runs: ClickHouse's own parser must see
+exactly one statement (formatQuerySingleLine with the SQL as a parameter fails on two); its AST (EXPLAIN
+AST of that single statement) must be a read whose every table, table function, function and SETTINGS
+clause is allowed here; then it runs in a fresh read-only session with our limits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from otel_llmcost.query import lexer
+from otel_llmcost.query.clientsettings import Limits, classify
+from otel_llmcost.query.errors import ACCESS_DENIED, READONLY, SYNTAX_ERROR, UNKNOWN_TABLE, QueryError
+from otel_llmcost.query.scope import (
+    ADMIN_SYSTEM_TABLES, METADATA_DATABASES, TENANT_SYSTEM_TABLES, Principal, tenant_condition,
+)
+from otel_llmcost.store.reader import TableInfo
+
+_READ_STATEMENTS = frozenset({
+    "SelectWithUnionQuery", "SelectIntersectExceptQuery", "ShowTables", "ShowColumns", "ShowIndexes",
+    "ShowFunctions", "ShowEngineQuery", "ShowCreateTableQuery", "DescribeQuery", "ExistsTableQuery",
+    "ExistsDatabaseQuery", "Explain",
+})
+# Table functions that compute rows and touch nothing outside the query.
+ALLOWED_TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "values", "null",
+                                     "generateseries", "generate_series"})
+# Ordinary functions that read files or other tables by name (bypassing table checks and tenant filters).
+_BLOCKED_FUNCTIONS = frozenset({"file", "joinget", "joingetornull", "catboostevaluate", "naivebayesclassifier",
+                                "evalmlmethod", "filesystemcapacity", "filesystemavailable", "filesystemunreserved"})
+_BLOCKED_PREFIXES = ("dictget", "dicthas", "dictisin")
+_IN_FUNCTIONS = frozenset({"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
+                           "globalnotnullin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What exists, read per request: the project database's tables, system tables, table functions."""
+
+    database: str
+    tables: dict[str, TableInfo]
+    system_tables: frozenset[str]
+    table_functions: frozenset[str]  # lower case
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    kind: str
+    output_format: str | None  # a trailing FORMAT, which wins over default_format
+    tables: tuple[tuple[str, str], ...]  # (database, table) read, as resolved
+
+
+@dataclass(slots=True)
+class _Node:
+    label: str
+    children: list[_Node]
+
+    @property
+    def kind(self) -> str:
+        return self.label.split(" ", 1)[0]
+
+    @property
+    def word(self) -> str:
+        """The label's second word: a function's or table's name."""
+        parts = self.label.split(" ")
+        return parts[1] if len(parts) > 1 else ""
+
+
+def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, current_db: str,
+          limits: Limits) -> Statement:
+    root = _parse(ast_text)
+    if root.kind not in _READ_STATEMENTS:
+        raise QueryError(READONLY, f"only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN run here, not {root.kind}")
+    if any(child.kind == "Literal" for child in root.children):
+        raise QueryError(READONLY, "INTO OUTFILE is not allowed: answers go to the client only")
+    if root.kind == "Explain" and "ESTIMATE" in root.label and not who.is_admin:
+        raise QueryError(ACCESS_DENIED, "EXPLAIN ESTIMATE counts every tenant's rows: not for tenant keys")
+    if root.kind == "ShowCreateTableQuery":
+        _check_table(root.word, root.label.split(" ")[2] if root.label.count(" ") >= 2 else "", catalog, who)
+    toks = lexer.tokens(canonical)
+    _check_settings(root, toks, limits)
+    tables: list[tuple[str, str]] = []
+    _walk(root, catalog, who, current_db, tables, in_table_expression=False)
+    return Statement(root.kind, lexer.trailing_format(toks), tuple(tables))
+
+
+def _parse(ast_text: str) -> _Node:
+    """EXPLAIN AST's indented dump (one space per level) as a tree."""
+    stack: list[tuple[int, _Node]] = []
+    root = None
+    for line in ast_text.splitlines():
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip(" "))
+        node = _Node(re.sub(r" \(children \d+\)$", "", line.strip()), [])
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            stack[-1][1].children.append(node)
+        elif root is None:
+            root = node
+        else:
+            raise QueryError(SYNTAX_ERROR, "Multi-statements are not allowed")
+        stack.append((depth, node))
+    if root is None:
+        raise QueryError(SYNTAX_ERROR, "Empty query")
+    return root
+
+
+def _walk(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list, in_table_expression: bool):
+    if node.kind == "Function":
+        name = node.word.lower()
+        if in_table_expression and name not in ALLOWED_TABLE_FUNCTIONS:
+            raise QueryError(ACCESS_DENIED, f"table function {node.word}() is not allowed here; only "
+                                            f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))} are")
+        if name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
+            raise QueryError(ACCESS_DENIED, f"function {node.word}() reads outside the query: not allowed here")
+        if name in _IN_FUNCTIONS:
+            _check_in_operand(node, catalog, who, current_db, tables)
+    elif node.kind == "TableIdentifier":
+        tables.append(_resolve(node.word, catalog, who, current_db))
+    for child in node.children:
+        _walk(child, catalog, who, current_db, tables, node.kind == "TableExpression")
+
+
+def _check_in_operand(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list) -> None:
+    """`x IN db.table` reads the table as a set, past its tenant filter: only IN (SELECT ...) is scoped."""
+    arguments = node.children[0].children if node.children else []
+    if len(arguments) == 2 and arguments[1].kind == "Identifier":
+        name = arguments[1].word
+        db, _, table = name.rpartition(".")
+        if db or table in catalog.tables or current_db != catalog.database:
+            raise QueryError(ACCESS_DENIED, f"IN {name} reads a table directly; write IN (SELECT ... FROM {name})")
+
+
+def _resolve(name: str, catalog: Catalog, who: Principal, current_db: str) -> tuple[str, str]:
+    db, _, table = name.replace("`", "").rpartition(".")
+    qualified = bool(db)
+    db = db or current_db
+    if db == catalog.database and not qualified and table not in catalog.tables:
+        return db, table  # a CTE or subquery alias, or an unknown table chDB reports itself
+    _check_table(db, table, catalog, who)
+    return db, table
+
+
+def _check_table(db: str, table: str, catalog: Catalog, who: Principal) -> None:
+    if db == catalog.database:
+        info = catalog.tables.get(table)
+        if info is None:
+            raise QueryError(UNKNOWN_TABLE, f"Table {db}.{table} does not exist")
+        if not who.is_admin and tenant_condition(info, who.tenant or "") is None:
+            raise QueryError(ACCESS_DENIED, f"{db}.{table} has no tenant column: not readable with a tenant key")
+    elif db == "system":
+        allowed = ADMIN_SYSTEM_TABLES if who.is_admin else TENANT_SYSTEM_TABLES
+        if table not in allowed:
+            whose = "" if who.is_admin else " with a tenant key"
+            raise QueryError(ACCESS_DENIED, f"system.{table} is not readable here{whose}")
+    elif db not in METADATA_DATABASES:
+        raise QueryError(ACCESS_DENIED, f"database {db} is not readable here; only {catalog.database}, "
+                                        "system metadata and information_schema are")
+
+
+def _check_settings(root: _Node, toks: list[str], limits: Limits) -> None:
+    """A query's own SETTINGS override the session's: each must be one a client may send, no limit raised."""
+    clauses = lexer.settings_clauses(toks)
+    if len(clauses) != _count(root, "Set"):
+        raise QueryError(ACCESS_DENIED, "cannot read this statement's SETTINGS clauses; put settings in the URL")
+    for name, value in (pair for clause in clauses for pair in clause):
+        if name == "additional_table_filters":
+            raise QueryError(ACCESS_DENIED, "additional_table_filters is set by this interface, not by queries")
+        applied = classify(name, value, limits)
+        if applied is not None and applied != value.strip().strip("'"):
+            raise QueryError(READONLY, f"SETTINGS {name} = {value} is over this interface's limit ({applied})")
+
+
+def _count(node: _Node, kind: str) -> int:
+    return (node.kind == kind) + sum(_count(child, kind) for child in node.children)

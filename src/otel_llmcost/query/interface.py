@@ -1,0 +1,184 @@
+"""ClickHouse's HTTP interface, read-only, over the embedded store, on its own listener (default :8123).
+
+What Grafana's ClickHouse data source (protocol http), clickhouse-connect and @clickhouse/client send:
+`GET /ping`, `GET /?query=`, `POST /` with the query in the URL and/or the body (joined by a newline, as
+ClickHouse does), `database`, `default_format`, `query_id`, `client_protocol_version`, `param_<name>` for
+`{name:Type}` parameters, any other URL parameter as a setting (see clientsettings). Answers carry
+ClickHouse's X-ClickHouse-* headers; errors read `Code: N. DB::Exception: ... (NAME)` with the status
+ClickHouse gives that code and `X-ClickHouse-Exception-Code`. gzip answers when the client accepts gzip
+and sends enable_http_compression=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from otel_llmcost.config import Settings
+from otel_llmcost.query import api
+from otel_llmcost.keys import KeyStore
+from otel_llmcost.query.access import Gate
+from otel_llmcost.query.errors import QueryError
+from otel_llmcost.query.executor import (
+    TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult, engine_for,
+)
+from otel_llmcost.query.scope import Principal
+
+logger = logging.getLogger(__name__)
+
+_INTERFACE_PARAMS = frozenset({"query", "database", "default_format", "query_id", "client_protocol_version",
+                               "user", "password"})
+_CONTENT_TYPES = {
+    "Native": "application/octet-stream", "RowBinary": "application/octet-stream",
+    "RowBinaryWithNamesAndTypes": "application/octet-stream", "Arrow": "application/octet-stream",
+    "Parquet": "application/octet-stream", "JSON": "application/json", "JSONCompact": "application/json",
+    "JSONEachRow": "application/x-ndjson", "JSONCompactEachRow": "application/x-ndjson", "CSV": "text/csv",
+    "CSVWithNames": "text/csv", "TabSeparated": "text/tab-separated-values",
+}
+_MAX_QUERY_BYTES = 16 * 1024 * 1024
+_SHUTDOWN_SECONDS = 5.0
+
+
+class QueryListener:
+    def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str]):
+        self._engine, self._gate = engine, gate
+        self._host, self._requested_port = host, port
+        self._server = server_info  # display name, version, timezone (from the engine, asked once)
+        self._workers = ThreadPoolExecutor(max_workers=engine.max_waiting, thread_name_prefix="llmcost-sql")
+        self._in_flight = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="query-http", daemon=True)
+        app = web.Application(client_max_size=_MAX_QUERY_BYTES)
+        app.router.add_get("/ping", self._ping)
+        app.router.add_route("*", "/", self._query)
+        api.add_routes(app, self)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
+        self.port = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._requested_port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="Ok.\n")
+
+    @property
+    def database(self) -> str:
+        return self._engine.database
+
+    def admit(self, request: web.Request) -> Principal:
+        return self._gate.admit(request.headers, dict(request.query), request.remote)
+
+    async def run(self, query: QueryRequest) -> QueryResult:
+        """Run on a worker thread; refused at once when every worker is busy or waiting."""
+        if self._in_flight >= self._engine.max_waiting:
+            raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._workers, self._engine.execute, query)
+        finally:
+            self._in_flight -= 1
+
+    async def _query(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        query_id = params.get("query_id") or str(uuid.uuid4())
+        if request.method == "GET" and "query" not in params:
+            return web.Response(text="Ok.\n")  # ClickHouse's root handler: a liveness answer, no credentials
+        try:
+            who = self.admit(request)
+            if request.method not in ("GET", "POST"):
+                raise QueryError(1, f"HTTP method {request.method} is not supported; use GET or POST")
+            sql = await _query_text(request, params)
+            if not sql.strip():
+                return web.Response(text="Ok.\n")
+            result = await self.run(QueryRequest(
+                sql=sql, who=who, output_format=params.get("default_format") or "TabSeparated",
+                database=params.get("database"),
+                params={name[6:]: value for name, value in params.items() if name.startswith("param_")},
+                settings={name: value for name, value in params.items()
+                          if name not in _INTERFACE_PARAMS and not name.startswith("param_")},
+                client_revision=_revision(params.get("client_protocol_version")),
+            ))
+        except QueryError as exc:
+            return self._error(exc, query_id)
+        except Exception:
+            logger.exception("query failed")
+            return self._error(QueryError(1001, "internal error in the query interface"), query_id)
+        response = web.Response(body=result.body, content_type=_CONTENT_TYPES.get(result.output_format, "text/plain"))
+        response.headers.update(self._headers(query_id, result.output_format))
+        response.headers["X-ClickHouse-Summary"] = json.dumps({
+            "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
+            "written_bytes": "0", "total_rows_to_read": str(result.rows_read),
+            "elapsed_ns": str(int(result.elapsed_seconds * 1e9)),
+        })
+        if params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.body = gzip.compress(result.body, compresslevel=3)
+            response.headers["Content-Encoding"] = "gzip"
+        return response
+
+    def _headers(self, query_id: str, output_format: str | None = None) -> dict[str, str]:
+        headers = {"X-ClickHouse-Query-Id": query_id, "X-ClickHouse-Timezone": self._server["timezone"],
+                   "X-ClickHouse-Server-Display-Name": self._server["display_name"]}
+        if output_format:
+            headers["X-ClickHouse-Format"] = output_format
+        return headers
+
+    def _error(self, exc: QueryError, query_id: str) -> web.Response:
+        response = web.Response(status=exc.status, text=exc.clickhouse_text(), content_type="text/plain")
+        response.headers.update(self._headers(query_id))
+        response.headers["X-ClickHouse-Exception-Code"] = str(exc.code)
+        if exc.code == TOO_MANY_SIMULTANEOUS_QUERIES:
+            response.headers["Retry-After"] = "1"
+        return response
+
+
+async def _query_text(request: web.Request, params: dict[str, str]) -> str:
+    """ClickHouse's rule: the URL's `query`, a newline, then the body (chunked bodies arrive decoded)."""
+    body = b""
+    if request.method == "POST":
+        if request.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+            raise QueryError(1, "compressed request bodies are not supported; send the query as plain text")
+        if request.content_type.startswith("multipart/"):
+            raise QueryError(1, "multipart requests (external tables) are not supported")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise QueryError(1, f"query over {_MAX_QUERY_BYTES} bytes") from None
+    parts = [params["query"]] if "query" in params else []
+    if body:
+        parts.append(body.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def _revision(text: str | None) -> int:
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        raise QueryError(36, f"client_protocol_version must be a number, got {text!r}") from None
+
+
+def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -> QueryListener:
+    """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
+    engine = engine_for(settings)
+    return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
+                         engine.server_info())

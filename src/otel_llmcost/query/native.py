@@ -1,0 +1,175 @@
+"""chDB's Native output, re-laid for the protocol revision a client asks for (client_protocol_version).
+
+chDB writes the revision-0 layout: per block `columns rows` then per column `name type data`. A client
+above revision 0 expects each block to start with a BlockInfo, and from revision 54454 each column's type
+to be followed by a has_custom_serialization byte (0: the data is plain). The data bytes themselves do not
+change, so we walk them (to find where each column ends) and copy them through; we never re-encode values.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from otel_llmcost.query.errors import QueryError
+
+CUSTOM_SERIALIZATION_REVISION = 54454  # DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION
+# BlockInfo: field 1 is_overflows = false, field 2 bucket_num = -1, field 0 ends it.
+_BLOCK_INFO = b"\x01\x00\x02" + struct.pack("<i", -1) + b"\x00"
+_NOT_IMPLEMENTED = 48
+
+_FIXED = {
+    "UInt8": 1, "Int8": 1, "Bool": 1, "Enum8": 1, "UInt16": 2, "Int16": 2, "Date": 2, "Enum16": 2, "BFloat16": 2,
+    "UInt32": 4, "Int32": 4, "Float32": 4, "Date32": 4, "DateTime": 4, "IPv4": 4, "Decimal32": 4,
+    "UInt64": 8, "Int64": 8, "Float64": 8, "DateTime64": 8, "Decimal64": 8, "Time": 4, "Time64": 8,
+    "UInt128": 16, "Int128": 16, "UUID": 16, "IPv6": 16, "Decimal128": 16,
+    "UInt256": 32, "Int256": 32, "Decimal256": 32, "Nothing": 1,
+}
+_INTERVAL = re.compile(r"^Interval[A-Za-z]+$")
+
+
+def at_revision(data: bytes, revision: int) -> bytes:
+    """`data` (chDB's Native, revision 0) as a client of `revision` decodes it."""
+    if revision <= 0 or not data:
+        return data
+    out = bytearray()
+    reader = _Reader(data)
+    while not reader.done:
+        out += _BLOCK_INFO
+        start = reader.pos
+        columns, rows = reader.uvarint(), reader.uvarint()
+        out += data[start:reader.pos]
+        for _ in range(columns):
+            start = reader.pos
+            reader.string()
+            type_name = reader.string().decode()
+            out += data[start:reader.pos]
+            if revision >= CUSTOM_SERIALIZATION_REVISION:
+                out.append(0)
+            start = reader.pos
+            column_type = _parse_type(type_name)
+            _skip_prefixes(reader, column_type)
+            _skip(reader, column_type, rows)
+            out += data[start:reader.pos]
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def uvarint(self) -> int:
+        value = shift = 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    def string(self) -> bytes:
+        size = self.uvarint()
+        self.pos += size
+        return self.data[self.pos - size:self.pos]
+
+    def uint64(self) -> int:
+        self.pos += 8
+        return struct.unpack_from("<Q", self.data, self.pos - 8)[0]
+
+    def skip(self, size: int) -> None:
+        if self.pos + size > len(self.data):
+            raise QueryError(_NOT_IMPLEMENTED, "truncated Native data from the engine")
+        self.pos += size
+
+
+def _parse_type(text: str) -> tuple[str, list]:
+    """`Map(String, Array(UInt8))` -> ("Map", [("String", []), ("Array", [("UInt8", [])])])."""
+    text = text.strip()
+    if "(" not in text:
+        return text, []
+    name, inner = text[: text.index("(")], text[text.index("(") + 1: text.rindex(")")]
+    return name, [_parse_type(part) for part in _split_arguments(inner)]
+
+
+def _split_arguments(text: str) -> list[str]:
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        if char == "'" and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _element_type(argument: tuple[str, list]) -> tuple[str, list]:
+    """A named tuple element `name Type` -> Type."""
+    name, children = argument
+    return _parse_type(name.split(" ", 1)[1] + _rebuild(children)) if " " in name.strip() else argument
+
+
+def _rebuild(children: list) -> str:
+    return "(" + ", ".join(n + _rebuild(c) for n, c in children) + ")" if children else ""
+
+
+def _skip(reader: _Reader, type_: tuple[str, list], rows: int) -> None:
+    name, arguments = type_
+    if name in _FIXED or _INTERVAL.match(name):
+        reader.skip(rows * _FIXED.get(name, 8))
+    elif name == "Decimal":
+        precision = int(arguments[0][0])
+        reader.skip(rows * (4 if precision <= 9 else 8 if precision <= 18 else 16 if precision <= 38 else 32))
+    elif name in ("String", "JSONString"):
+        for _ in range(rows):
+            reader.skip(reader.uvarint())
+    elif name == "FixedString":
+        reader.skip(rows * int(arguments[0][0]))
+    elif name == "Nullable":
+        reader.skip(rows)
+        _skip(reader, arguments[0], rows)
+    elif name in ("Array", "Map"):
+        total = 0
+        for _ in range(rows):
+            total = reader.uint64()
+        for element in ([arguments[0]] if name == "Array" else arguments):
+            _skip(reader, element, total)
+    elif name == "Tuple":
+        for element in arguments:
+            _skip(reader, _element_type(element), rows)
+    elif name == "LowCardinality":
+        _skip_low_cardinality(reader, arguments[0], rows)
+    elif name == "SimpleAggregateFunction":
+        _skip(reader, arguments[-1], rows)
+    else:
+        raise QueryError(_NOT_IMPLEMENTED, f"type {name} cannot be sent in Native format by this interface; "
+                                           "convert it in the query (e.g. toString, finalizeAggregation, -Merge)")
+
+
+def _skip_prefixes(reader: _Reader, type_: tuple[str, list]) -> None:
+    """A column's state prefixes come before all its data: one keys version per LowCardinality inside it,
+    even deep in a Map, Array or Tuple."""
+    name, arguments = type_
+    if name == "LowCardinality":
+        reader.uint64()
+    elif name in ("Array", "Map", "Nullable", "Tuple", "SimpleAggregateFunction"):
+        for argument in arguments if name != "SimpleAggregateFunction" else arguments[-1:]:
+            _skip_prefixes(reader, _element_type(argument) if name == "Tuple" else argument)
+
+
+def _skip_low_cardinality(reader: _Reader, inner: tuple[str, list], rows: int) -> None:
+    if rows == 0:
+        return
+    index_type = reader.uint64() & 0xFF
+    keys = reader.uint64()
+    _skip(reader, inner[1][0] if inner[0] == "Nullable" else inner, keys)
+    reader.skip(reader.uint64() * (1 << index_type))

@@ -1,0 +1,107 @@
+"""Read-only chDB sessions for the query interface: a fresh connection per request, beside the writer.
+
+`chdb.connect("file:<path>?mode=ro")` in the receiver's process shares the writer's engine (one engine per
+path) and opens in about a millisecond, so no session, `SET` or temporary table outlives its request.
+chDB releases the GIL while a query runs, so sessions run in worker threads. chDB cannot cancel a running
+query: `max_execution_time` is what bounds one whose client went away.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from otel_llmcost.errors import StoreError
+
+# The innermost "Code: N. DB::Exception: message (NAME)": chDB sometimes wraps one error in another.
+_CODE = re.compile(r"Code: (\d+)\. DB::Exception: (?!.*Code: \d+\. DB::Exception)(.*)", re.S)
+_TAIL = re.compile(r"(?: \(([A-Z_0-9]+)\))?(?: \(version [^)]*\))?\.?\s*$")
+
+
+class EngineError(StoreError):
+    """An error chDB raised, with ClickHouse's code and name."""
+
+    def __init__(self, code: int, name: str, message: str):
+        super().__init__(message)
+        self.code, self.name, self.message = code, name, message  # name "" when chDB gave none
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    database: str
+    name: str
+    engine: str
+    columns: dict[str, str]  # column -> type
+
+
+class ReadSession:
+    """One read-only connection, used for one request and closed."""
+
+    def __init__(self, path: str):
+        import chdb
+
+        self._chdb_error = chdb.ChdbError
+        try:
+            self._conn = chdb.connect(f"file:{path}?mode=ro")
+        except (chdb.ChdbError, RuntimeError) as exc:
+            raise _engine_error(exc) from exc
+
+    def run(self, sql: str, fmt: str = "TSVRaw", params: dict[str, str] | None = None) -> bytes:
+        try:
+            result = self._conn.query(sql, fmt, params=params or None)
+        except (self._chdb_error, RuntimeError) as exc:
+            raise _engine_error(exc) from exc
+        return result.bytes() if hasattr(result, "bytes") else b""
+
+    def run_with_stats(self, sql: str, fmt: str, params: dict[str, str]) -> tuple[bytes, tuple[int, int, float]]:
+        """The answer and (rows read, bytes read, seconds) for ClickHouse's X-ClickHouse-Summary."""
+        try:
+            result = self._conn.query(sql, fmt, params=params or None)
+        except (self._chdb_error, RuntimeError) as exc:
+            raise _engine_error(exc) from exc
+        return result.bytes(), (result.rows_read(), result.bytes_read(), result.elapsed())
+
+    def explain_ast(self, sql: str, params: dict[str, str]) -> str:
+        return self.run(f"EXPLAIN AST {sql}", "TSVRaw", params).decode("utf-8", "replace")
+
+    def single_line(self, sql: str) -> str:
+        """The statement in ClickHouse's canonical form; fails (code 62) on more than one statement."""
+        return self.run("SELECT formatQuerySingleLine({q:String})", "TSVRaw", {"q": escaped_text(sql)}).decode().rstrip("\n")
+
+    def catalog(self, database: str) -> list[TableInfo]:
+        """The tables of `database` with their columns (read per request: the schema may change while
+        the receiver runs; two small queries, a few milliseconds)."""
+        columns: dict[str, dict[str, str]] = {}
+        text = self.run("SELECT table, name, type FROM system.columns WHERE database = {db:String}",
+                        "JSONEachRow", {"db": database}).decode()
+        for line in text.splitlines():
+            row = json.loads(line)
+            columns.setdefault(row["table"], {})[row["name"]] = row["type"]
+        text = self.run("SELECT name, engine FROM system.tables WHERE database = {db:String}",
+                        "JSONEachRow", {"db": database}).decode()
+        return [TableInfo(database, row["name"], row["engine"], columns.get(row["name"], {}))
+                for row in map(json.loads, text.splitlines())]
+
+    def names(self, sql: str) -> frozenset[str]:
+        """The first column of a query, as a set of names (system tables, table functions)."""
+        return frozenset(self.run(sql).decode().split())
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def escaped_text(value: str) -> str:
+    """A String query parameter as ClickHouse reads parameter text (escaped, like TabSeparated)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    text = str(exc).strip()
+    match = _CODE.search(text)
+    if not match:
+        return EngineError(1001, "STD_EXCEPTION", text.splitlines()[0] if text else "unknown chDB error")
+    message, name = match.group(2).strip(), ""
+    while (tail := _TAIL.search(message)) and tail.start() < len(message):  # "(NAME) (version x)." twice
+        name = name or tail.group(1) or ""
+        message = message[: tail.start()].strip()
+    return EngineError(int(match.group(1)), name, message)

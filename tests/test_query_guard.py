@@ -1,0 +1,211 @@
+"""The query guard on real chDB: reads of our data pass; files, URLs, writes, limits and other tenants do not."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from otel_llmcost.query.clientsettings import Limits
+from otel_llmcost.query.errors import QueryError
+from otel_llmcost.query.executor import QueryEngine, QueryRequest
+from otel_llmcost.query.scope import Principal
+from otel_llmcost.store.chdb_store import ChdbStore
+
+ADMIN = Principal(None, "admin")
+ACME = Principal("acme", "k1")
+LIMITS = Limits(max_execution_time=5, max_result_rows=1000, max_result_bytes=10_000_000, max_memory_usage=10**9)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("guard") / "chdb")
+    writer = ChdbStore(path, "llmcost")  # the receiver's writer stays open beside the readers, as in serve
+    writer.ensure_schema()
+    writer.command("INSERT INTO llmcost.llm_usage (ts, tenant_id, request_model, cost_usd) VALUES "
+                   "('2026-11-01 10:00:00', 'acme', 'gpt-4o', 1.5), ('2026-11-01 11:00:00', 'globex', 'claude', 7),"
+                   "('2026-11-01 12:00:00', 'o''hara', 'gpt-4o', 2)")
+    writer.command("CREATE TABLE llmcost.otel_traces (Timestamp DateTime64(9), TraceId String, "
+                   "SpanAttributes Map(LowCardinality(String), String)) ENGINE = MergeTree ORDER BY Timestamp")
+    writer.command("INSERT INTO llmcost.otel_traces VALUES (now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}),"
+                   " (now(), 't2', {'otel_llmcost.auth.tenant': 'globex'})")
+    yield QueryEngine(path, "llmcost", LIMITS, max_concurrent=2, queue_seconds=5)
+    writer.close()
+
+
+def run(engine, sql: str, who: Principal = ADMIN, **request) -> str:
+    return engine.execute(QueryRequest(sql, who, "TSV", **request)).body.decode()
+
+
+def refused(engine, sql: str, who: Principal = ADMIN, **request) -> QueryError:
+    with pytest.raises(QueryError) as caught:
+        run(engine, sql, who, **request)
+    return caught.value
+
+
+def test_reads_of_our_data_and_metadata_run(engine):
+    assert run(engine, "SELECT count() FROM llmcost.llm_usage") == "3\n"
+    assert run(engine, "SELECT count() FROM llm_usage") == "3\n"  # the project database is the current one
+    assert "llm_usage" in run(engine, "SHOW TABLES")
+    assert run(engine, "SELECT name FROM system.databases WHERE name = 'llmcost'") == "llmcost\n"
+    assert "tenant_id" in run(engine, "DESCRIBE TABLE llmcost.llm_usage")
+    assert run(engine, "EXISTS TABLE llmcost.llm_usage") == "1\n"
+    assert run(engine, "SELECT sum(number) FROM numbers(10) SETTINGS max_threads = 1") == "45\n"
+    assert run(engine, "SELECT {m:String} AS m", params={"m": "it's"}) == "it\\'s\n"  # TSV escapes
+    assert run(engine, "SELECT 1 /* ; SELECT * FROM file('/etc/passwd') */ -- ; DROP") == "1\n"
+    assert run(engine, "WITH c AS (SELECT tenant_id FROM llm_usage) SELECT count() FROM c") == "3\n"
+    assert run(engine, "SELECT 1 FORMAT JSONEachRow") == '{"1":1}\n'  # a trailing FORMAT wins
+
+
+@pytest.mark.parametrize("sql, code", [
+    ("INSERT INTO FUNCTION file('/tmp/llmcost-pwned.csv', 'CSV') SELECT 1", 164),
+    ("SELECT * FROM file('/etc/passwd', 'LineAsString')", 497),
+    ("SELECT file('/etc/passwd')", 497),
+    ("SELECT * FROM url('http://127.0.0.1:9/x', 'CSV')", 497),
+    ("SELECT * FROM s3('http://127.0.0.1:9/b/k', 'CSV')", 497),
+    ("SELECT * FROM remote('127.0.0.1:9000', system.one)", 497),
+    ("SELECT * FROM mysql('127.0.0.1:3306', 'db', 't', 'u', 'p')", 497),
+    ("SELECT * FROM postgresql('127.0.0.1:5432', 'db', 't', 'u', 'p')", 497),
+    ("SELECT * FROM executable('id', 'TSV', 'x String')", 497),
+    ("SELECT * FROM (SELECT 1) AS a JOIN file('/etc/passwd', 'LineAsString') AS b ON 1", 497),
+    ("SELECT 1 WHERE 1 IN (SELECT 1 FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8'))", 497),
+    ("EXPLAIN AST SELECT 1; SELECT * FROM file('/etc/passwd', 'LineAsString')", 62),
+    ("SELECT 1; SELECT 2", 62),
+    ("SET max_execution_time = 0", 164),
+    ("KILL QUERY WHERE 1", 164),
+    ("CREATE TEMPORARY TABLE t (a UInt8)", 164),
+    ("DROP TABLE llmcost.llm_usage", 164),
+    ("ALTER TABLE llmcost.llm_usage DELETE WHERE 1", 164),
+    ("SYSTEM FLUSH LOGS", 164),
+    ("SELECT 1 INTO OUTFILE '/tmp/llmcost-pwned.txt'", 164),
+    ("SELECT 1 SETTINGS readonly = 0", 164),
+    ("SELECT 1 SETTINGS max_execution_time = 0", 164),
+    ("SELECT 1 SETTINGS max_result_rows = 100000000", 164),
+    ("SELECT 1 SETTINGS allow_introspection_functions = 1", 164),
+    ("SELECT 1 SETTINGS format_schema = '/etc/passwd'", 164),
+    ("SELECT * FROM llmcost.llm_usage SETTINGS additional_table_filters = {'llmcost.llm_usage': '1'}", 497),
+    ("SELECT * FROM generateRandom('a UInt8')", 497),
+    ("SELECT * FROM default.anything", 497),
+    ("SELECT 1 FROM system.zookeeper WHERE path = '/'", 497),
+    ("/* */ sElEcT * FrOm FiLe('/etc/passwd', 'LineAsString')", 497),
+    ("SELECT * FROM `file`('/etc/passwd', 'LineAsString')", 497),
+    ("DESCRIBE TABLE file('/etc/passwd', 'LineAsString')", 497),
+    ("EXPLAIN SYNTAX SELECT * FROM file('/etc/passwd', 'LineAsString')", 497),
+    ("SELECT * FROM python('x')", 497),
+    ("SELECT * FROM input('a String')", 497),
+    ("SELECT arrayMap(x -> file(x), ['/etc/passwd'])", 497),
+    ("SELECT 1 FROM system.stack_trace", 497),
+])
+def test_attacks_are_refused_with_a_clickhouse_error(engine, sql, code):
+    error = refused(engine, sql)
+    assert error.code == code, error.clickhouse_text()
+    assert error.clickhouse_text().startswith(f"Code: {code}. DB::Exception: ")
+
+
+def test_url_settings_are_classified(engine):
+    assert run(engine, "SELECT getSetting('max_execution_time')", settings={"max_execution_time": "64"}) == "5\n"
+    assert run(engine, "SELECT getSetting('max_execution_time')", settings={"max_execution_time": "2"}) == "2\n"
+    assert run(engine, "SELECT 1", settings={"session_id": "abc", "send_progress_in_http_headers": "1"}) == "1\n"
+    assert run(engine, "SELECT toString(getSetting('join_use_nulls'))", settings={"join_use_nulls": "1"}) == "true\n"
+    for name, value in [("readonly", "0"), ("max_execution_time", "0"), ("allow_ddl", "1"),
+                        ("additional_table_filters", "{}"), ("output_format_json_quote_decimals", "1'; DROP")]:
+        if name == "output_format_json_quote_decimals":  # quoted as a literal: a bad value, not an injection
+            assert refused(engine, "SELECT 1", settings={name: value}).code != 0
+        else:
+            assert refused(engine, "SELECT 1", settings={name: value}).code == 164
+
+
+def test_setting_names_cannot_carry_sql(engine):
+    name = "output_format_json_x = 1; SELECT * FROM file('/etc/passwd', 'LineAsString') --"
+    assert refused(engine, "SELECT 1", settings={name: "1"}).code == 115
+
+
+def test_limits_hold(engine):
+    assert refused(engine, "SELECT number FROM numbers(100000)").name == "TOO_MANY_ROWS_OR_BYTES"
+    assert refused(engine, "SELECT count() FROM numbers(1e12)", settings={"max_execution_time": "1"}).code == 159
+
+
+def test_a_session_does_not_outlive_its_request(engine):
+    run(engine, "SELECT 1", settings={"join_use_nulls": "1"})
+    assert run(engine, "SELECT toString(getSetting('join_use_nulls'))") == "false\n"
+
+
+# A tenant key reads its own rows only, whatever the query does.
+TENANT_ROWS = [
+    "SELECT tenant_id FROM llmcost.llm_usage",
+    "SELECT tenant_id FROM llm_usage AS u",
+    "SELECT tenant_id FROM (SELECT * FROM llmcost.llm_usage)",
+    "WITH x AS (SELECT tenant_id FROM llm_usage) SELECT tenant_id FROM x",
+    "SELECT a.tenant_id FROM llm_usage AS a JOIN llm_usage AS b ON a.tenant_id = b.tenant_id",
+    "SELECT tenant_id FROM llm_usage UNION ALL SELECT tenant_id FROM llmcost.llm_usage",
+    "SELECT tenant_id FROM llm_usage WHERE tenant_id IN (SELECT tenant_id FROM llm_usage)",
+    "SELECT tenant_id FROM llm_usage WHERE 1 OR tenant_id != 'acme'",
+    "SELECT tenant_id FROM llm_usage PREWHERE 1",
+    "SELECT arrayJoin(groupArray(tenant_id)) FROM llm_usage",
+    "SELECT tenant_id FROM `llmcost`.`llm_usage`",
+    "SELECT SpanAttributes['otel_llmcost.auth.tenant'] FROM llmcost.otel_traces",
+]
+
+
+@pytest.mark.parametrize("sql", TENANT_ROWS)
+def test_a_tenant_key_sees_only_its_rows(engine, sql):
+    assert set(run(engine, sql, ACME).split()) == {"acme"}
+
+
+def test_counts_and_sums_are_scoped_too(engine):
+    assert run(engine, "SELECT count() FROM llmcost.llm_usage", ACME) == "1\n"
+    assert run(engine, "SELECT sum(cost_usd) FROM llmcost.llm_usage", ACME) == "1.5\n"
+    assert run(engine, "SELECT count() FROM llm_usage", Principal("o'hara")) == "1\n"  # quoting of the tenant
+
+
+@pytest.mark.parametrize("sql, code", [
+    ("SELECT count() FROM merge('llmcost', 'llm_usage')", 497),
+    ("SELECT * FROM llm_usage SETTINGS additional_table_filters = {}", 497),
+    ("SELECT 'globex' IN llmcost.llm_usage", 497),
+    ("SELECT * FROM system.processes", 497),
+    ("SELECT * FROM system.parts", 497),
+    ("SELECT * FROM system.query_log", 497),
+    ("SELECT * FROM llmcost.reprice_runs", 497),
+    ("SELECT * FROM remote('127.0.0.1', llmcost.llm_usage)", 497),
+    ("EXPLAIN ESTIMATE SELECT * FROM llmcost.llm_usage", 497),
+    ("SELECT joinGet('llmcost.llm_usage', 'tenant_id', 1)", 497),
+    ("SELECT dictGet('d', 'x', 1)", 497),
+    ("SELECT * FROM view(SELECT * FROM llmcost.llm_usage)", 497),
+    ("SELECT * FROM mergeTreeIndex('llmcost', 'llm_usage')", 497),
+    ("SELECT * FROM llm_usage SETTINGS readonly = 0", 164),
+])
+def test_tenant_break_outs_fail(engine, sql, code):
+    assert refused(engine, sql, ACME).code == code
+
+
+def test_a_tenant_cannot_leave_through_the_database_parameter(engine):
+    assert refused(engine, "SELECT 1", ACME, database="other").code == 497
+    assert refused(engine, "SELECT * FROM processes", ACME, database="system").code == 497
+    assert run(engine, "SELECT count() > 0 FROM tables", ACME, database="system") == "1\n"
+
+
+def test_over_the_concurrency_cap_is_a_clickhouse_error(engine):
+    narrow = QueryEngine(engine.chdb_path, "llmcost", LIMITS, max_concurrent=1, queue_seconds=0.2)
+    slow = threading.Thread(target=lambda: pytest.raises(QueryError, run, narrow, "SELECT count() FROM numbers(1e13)",
+                                                         settings={"max_execution_time": "3"}))
+    slow.start()
+    deadline = time.monotonic() + 10
+    while narrow.running == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    error = refused(narrow, "SELECT 1")
+    assert (error.code, error.name, error.status) == (202, "TOO_MANY_SIMULTANEOUS_QUERIES", 503)
+    slow.join()  # bounded by max_execution_time: chDB cannot cancel it sooner
+    assert run(narrow, "SELECT 1") == "1\n"
+
+
+def test_the_cli_without_a_receiver_uses_the_same_guard(tmp_path):
+    from conftest import run_cli
+
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.close()
+    assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llm_usage").stdout == '{"n": 0}\n'
+    refused = run_cli("sql", "--data-dir", str(tmp_path), "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
+                      check=False)
+    assert refused.returncode == 2 and "Code: 497" in refused.stderr
