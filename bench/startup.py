@@ -61,8 +61,8 @@ def main() -> None:
         later = [_one_start(data_dir) for _ in range(args.runs)]
     print(f"first start (creates the store): {first[0]:.2f} s to ready ({first[1]:.2f} CPU s), "
           f"idle RSS {first[2]:.0f} MB")
-    print(f"restart, median of {args.runs}: {statistics.median(t for t, _, _ in later):.2f} s to ready "
-          f"({statistics.median(c for _, c, _ in later):.2f} CPU s), idle RSS {statistics.median(r for *_, r in later):.0f} MB")
+    wall, cpu, rss = (statistics.median(figures) for figures in zip(*later))
+    print(f"restart, median of {args.runs}: {wall:.2f} s to ready ({cpu:.2f} CPU s), idle RSS {rss:.0f} MB")
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

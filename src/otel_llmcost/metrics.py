@@ -13,8 +13,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from otel_llmcost.model import UsageRow
 from otel_llmcost.ratelog import RateLimitedLog
@@ -95,7 +96,7 @@ class MeasuredStore:
         for row in rows:
             if row.cost_status == "unpriced":
                 model = f"{row.provider}/{row.request_model or row.response_model}"
-                self._unpriced.warning(model, "model %s has no price: its calls are stored unpriced (%s)",
+                self._unpriced.warn_rarely(model, "model %s has no price: its calls are stored unpriced (%s)",
                                        model, row.cost_note)
 
 

@@ -40,7 +40,9 @@ _PROTOBUF_TYPES = (_PROTOBUF, "application/protobuf")
 _PATHS = ("/v1/traces", "/otlp/v1/traces")  # the second: some SDKs append the path to an /otlp base URL
 _RETRY_AFTER_SECONDS = "5"
 _SHUTDOWN_SECONDS = 5.0
-_REFUSALS = {400: "undecodable", 401: "unauthenticated", 408: "timeout", 413: "too_large", 415: "unsupported", 503: "overloaded"}
+_REFUSALS = {  # status -> the reason label of llmcost_requests_refused_total
+    400: "undecodable", 401: "unauthenticated", 408: "timeout", 413: "too_large", 415: "unsupported", 503: "overloaded",
+}
 
 
 class _HttpError(Exception):

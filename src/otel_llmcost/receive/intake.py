@@ -45,7 +45,7 @@ class Intake:
             result = IngestResult(result.accepted_spans, result.rejected_spans + len(dropped), message)
         self.counters.accepted(result.accepted_spans, result.rejected_spans)
         if result.rejected_spans:
-            self._warnings.warning(
+            self._warnings.warn_rarely(
                 "rejected", "rejected %d of %d spans of an export: %s", result.rejected_spans,
                 result.rejected_spans + result.accepted_spans, result.message,
             )
@@ -54,4 +54,4 @@ class Intake:
     def refused(self, reason: str, detail: str) -> None:
         """An export refused as a whole (undecodable, unauthenticated, too large...): count it, warn rarely."""
         self.counters.refused(reason)
-        self._warnings.warning(reason, "refused an export (%s): %s", reason, detail)
+        self._warnings.warn_rarely(reason, "refused an export (%s): %s", reason, detail)

@@ -7,8 +7,8 @@ They carry no tenant data, so they need no API key; the receiver's address decid
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from aiohttp import web
 
