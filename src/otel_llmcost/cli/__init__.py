@@ -1,4 +1,4 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | schema | demo`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | schema | anomalies | budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import demo, prices, query, serve
+from otel_llmcost.cli import alerts, demo, prices, query, serve
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     stats_cmd.set_defaults(run=query.run_stats)
 
     prices.add_commands(commands, _store_flags)
+    alerts.add_commands(commands, _store_flags)
     demo.add_command(commands)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
