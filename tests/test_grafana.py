@@ -87,6 +87,7 @@ def _time_macros(sql: str) -> str:
     sql = re.sub(r"\$__timeFilter\(([^()]*)\)", lambda m: f"{m[1]} >= {start} AND {m[1]} <= {end}", sql)
     sql = re.sub(r"\$__timeInterval\(([^()]*)\)",
                  lambda m: f"toStartOfInterval(toDateTime({m[1]}), {bucket})", sql)
+    sql = re.sub(r"\$__interval_s\b", str(max(INTERVAL_S, 1)), sql)
     sql = re.sub(r"\$__fromTime\b", start, sql)
     sql = re.sub(r"\$__toTime\b", end, sql)
     assert "$" not in sql, f"unexpanded macro or variable in: {sql}"
