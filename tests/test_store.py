@@ -48,17 +48,6 @@ def test_table_columns_are_the_column_list(store):
     assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
 
 
-def test_a_table_from_an_older_release_gets_the_new_columns_in_place(store):
-    store.insert_usage([BASE_ROW])
-    # as an older release made it:
-    store.command("ALTER TABLE llmcost.llm_usage DROP COLUMN web_searches, DROP COLUMN search_fee_usd")
-    store.ensure_schema()
-    described = store.query("DESCRIBE TABLE llmcost.llm_usage")
-    assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
-    old = store.query("SELECT web_searches, search_fee_usd, cost_usd FROM llmcost.llm_usage")
-    assert old == [{"web_searches": 0, "search_fee_usd": None, "cost_usd": "0.000075"}]
-
-
 def test_clickhouse_driver_encoding_round_trips_exactly(store):
     edge = dataclasses.replace(
         BASE_ROW, span_id="b7ad6b7169203332", tenant_id="müller & 東京 'quoted'", attempt=65535,

@@ -72,6 +72,9 @@ class StoreSettings:
     database: str = "llmcost"
     batch_max_rows: int = 50_000  #: rows per INSERT at most
     flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
+    cluster: str | None = None  #: a ClickHouse cluster name: replicated tables ON CLUSTER + Distributed ones
+    raw_ttl_days: int = 400  #: llm_usage and requests rows are dropped after this many days (0 = never)
+    rollup_ttl_days: int = 1830  #: usage_hourly and usage_daily, kept longer than raw rows (0 = never)
 
     @property
     def database_name(self) -> str:
@@ -93,6 +96,17 @@ class PricingSettings:
     price_books: tuple[str, ...] = ()  #: user price book files, layered over the bundled one in order
 
 
+TRACE_KEEP = ("llm", "all", "none")
+
+
+@dataclass(frozen=True)
+class TracesSettings:
+    keep: str = "llm"  #: spans stored in otel_traces: of traces holding an LLM call (llm), all, or none
+    ttl_days: int = 30  #: otel_traces rows are dropped after this many days (0 = never)
+    max_attributes: int = 128  #: per span and per resource; the rest are dropped
+    max_attribute_bytes: int = 4096  #: longer values (prompts, completions) are cut to this many bytes
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     file: str | None = None  #: alerts.yaml: budgets, anomaly factor and floor, webhook (otel_llmcost.alerts.rules)
@@ -108,6 +122,7 @@ class Settings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    traces: TracesSettings = field(default_factory=TracesSettings)
 
     @property
     def chdb_path(self) -> str:
@@ -220,6 +235,18 @@ def _validate(settings: Settings) -> list[str]:
             )
     if not store.database.isidentifier():
         errors.append(f"store.database must be a plain identifier, got {store.database!r}")
+    if store.cluster is not None and not store.cluster.isidentifier():
+        errors.append(f"store.cluster must be a plain identifier, got {store.cluster!r}")
+    for name in ("raw_ttl_days", "rollup_ttl_days"):
+        if getattr(store, name) < 0:
+            errors.append(f"store.{name} must be 0 (keep forever) or a number of days")
+    if store.raw_ttl_days and 0 < store.rollup_ttl_days < store.raw_ttl_days:
+        errors.append("store.rollup_ttl_days must be at least store.raw_ttl_days (rollups outlive raw rows)")
+    traces = settings.traces
+    if traces.keep not in TRACE_KEEP:
+        errors.append(f"traces.keep must be one of {', '.join(TRACE_KEEP)}, got {traces.keep!r}")
+    if traces.ttl_days < 0 or traces.max_attributes < 0 or traces.max_attribute_bytes < 16:
+        errors.append("traces.ttl_days and traces.max_attributes must be >= 0, traces.max_attribute_bytes >= 16")
     if store.batch_max_rows < 1:
         errors.append("store.batch_max_rows must be at least 1")
     if store.flush_interval_seconds <= 0:

@@ -1,4 +1,5 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | schema | anomalies | budgets | grafana-alerts | demo`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | schema | migrate | anomalies |
+budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -87,4 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)
     schema_cmd.set_defaults(run=query.run_schema)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply pending schema migrations (serve does it at start)")
+    _store_flags(migrate_cmd)
+    migrate_cmd.set_defaults(run=query.run_migrate)
     return parser

@@ -137,7 +137,7 @@ def run_reprice(args: argparse.Namespace, settings: Settings) -> int:
     price_book = load_price_book(settings.pricing.price_books)
     store = open_store(settings)
     try:
-        store.ensure_schema()
+        store.ensure_schema(SchemaOptions.of(settings))
         summary = reprice(store, price_book, since, until, args.dry_run,
                           progress=lambda message: print(message, file=sys.stderr, flush=True))
     finally:

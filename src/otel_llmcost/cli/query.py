@@ -1,4 +1,4 @@
-"""`otel-llmcost sql`, `stats` and `schema`: read the same store the receiver writes."""
+"""`otel-llmcost sql`, `stats`, `schema` and `migrate`: read (and migrate) the store the receiver writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 from otel_llmcost import queries
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.store import open_reader
-from otel_llmcost.store.schema import ddl_statements
+from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
 
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -44,8 +44,19 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_schema(args: argparse.Namespace, settings: Settings) -> int:
-    for statement in ddl_statements(settings.store.database_name):
+    """Every migration's statements (what `migrate` would run on an empty server), then the version record."""
+    for statement in all_statements(SchemaOptions.of(settings)):
         print(statement + ";\n")
+    return 0
+
+
+def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    try:
+        applied = migrate(store, SchemaOptions.of(settings))
+    finally:
+        store.close()
+    print(f"schema at version {LATEST}; migrations applied: {', '.join(map(str, applied)) or 'none'}")
     return 0
 
 

@@ -16,6 +16,7 @@ from otel_llmcost.pricing import load_price_book
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.store import open_store
+from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.remote import RECEIVER_FILE
 
 logger = logging.getLogger("otel_llmcost")
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     price_book = load_price_book(settings.pricing.price_books)
     store = open_store(settings)
-    store.ensure_schema()
+    store.ensure_schema(SchemaOptions.of(settings))
     pipeline = Pipeline(settings, store, price_book)
     pipeline.start()
     receiver = settings.receiver

@@ -9,9 +9,9 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store import schema
+from otel_llmcost.store import migrations
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, to_columns
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -35,22 +35,26 @@ class ChdbStore:
         if read_only:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
 
-    def ensure_schema(self) -> None:
-        schema.ensure_schema(self)
+    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
+        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
 
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
-        """One INSERT of a columnar batch into database.table."""
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
+        """One INSERT of a columnar batch into database.table; with `dedup_token`, a repeat of it is dropped
+        by the table and by every materialized view's target (each keeps a dedup window)."""
         payload = encode_native(tuple(column_types), columns)
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(payload)
             names = ", ".join(name for name, _ in column_types)
-            self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT * FROM file('{batch_file}', 'Native')")
+            settings = f" SETTINGS {dedup_settings(dedup_token)}" if dedup_token else ""
+            self._run(f"INSERT INTO {self.database}.{table} ({names}){settings}"
+                      f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
 

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store import schema
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.store import migrations
+from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, to_columns
 
 
 class ServerStore:
@@ -31,17 +31,19 @@ class ServerStore:
         self._client = Client(host, **options)
         self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
 
-    def ensure_schema(self) -> None:
-        schema.ensure_schema(self)
+    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
+        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
+            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
 
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
         names = ", ".join(name for name, _ in column_types)
         statement = f"INSERT INTO {self.database}.{table} ({names}) VALUES"
-        self._call(self._client.execute, statement, columns, columnar=True)
+        settings = {**DEDUP_SETTINGS, "insert_deduplication_token": dedup_token} if dedup_token else {}
+        self._call(self._client.execute, statement, columns, columnar=True, settings=settings)
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         self._call(self._client.execute, sql, params or {}, settings=self._settings)
