@@ -18,7 +18,8 @@ DEMO_ARGS = ("--backfill-days", "7", "--per-day", "150", "--duration", "0", "--s
 
 
 @contextmanager
-def demo_receiver(data_dir: Path, *extra_args: str, config: dict | None = None) -> Iterator[tuple[Receiver, RemoteStore]]:
+def demo_receiver(data_dir: Path, *extra_args: str,
+                  config: dict | None = None) -> Iterator[tuple[Receiver, RemoteStore]]:
     """A receiver holding the demo's traffic (all of it stored before this yields) and a reader on it."""
     receiver = Receiver(data_dir, {**FAST_CONFIG, **(config or {})}).start()
     try:

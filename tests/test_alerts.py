@@ -65,8 +65,9 @@ def spiked(tmp_path_factory):
         calls = reader.query("SELECT count() AS n FROM llmcost.llm_usage")[0]["n"]
         now = datetime.now(timezone.utc)
         emitter = Emitter("http", f"http://127.0.0.1:{receiver.http_port}")
-        emitter.emit(Request("req-new-model", TENANTS[0], FEATURES[0], "u-new", "s-new", now, now + timedelta(
-            seconds=1), (Call(NEW_MODEL, False, (Attempt(now, now + timedelta(milliseconds=500), "", 100, 0, 0, 10),)),)))
+        attempt = Attempt(now, now + timedelta(milliseconds=500), "", 100, 0, 0, 10)
+        emitter.emit(Request("req-new-model", TENANTS[0], FEATURES[0], "u-new", "s-new", now,
+                             now + timedelta(seconds=1), (Call(NEW_MODEL, False, (attempt,)),)))
         emitter.shutdown()
         wait_for_rows(reader, calls + 1)
         yield receiver, reader, alerts_file

@@ -67,7 +67,8 @@ def facts(window: tuple[str, str] = RANGE) -> str:
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_time}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n  AND NOT ({_USER_ALL})\n"
+        f"  WHERE {raw_time}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
+        f"  AND NOT ({_USER_ALL})\n"
         f")"
     )
 

@@ -37,7 +37,8 @@ SELECT tenant_id, sum(spent) AS spent_usd,
        AS budget_usd,
     if(budget_usd > 0, round(100 * toFloat64(spent_usd) / toFloat64(budget_usd), 2), NULL) AS percent,
     round(spent_usd * toDecimal64(dateDiff('second', any(month_start), any(month_start) + INTERVAL 1 MONTH)
-                                  / greatest(dateDiff('second', any(month_start), now('UTC')), 1), 6), 2) AS projected_usd
+                                  / greatest(dateDiff('second', any(month_start), now('UTC')), 1), 6), 2)
+        AS projected_usd
 FROM (
     SELECT tenant_id, sum(cost_usd) AS spent, toDateTime(toStartOfMonth(today()), 'UTC') AS month_start
     FROM {database}.usage_daily

@@ -90,7 +90,8 @@ def _parse(document: Any, errors: list[str]) -> AlertRules:
         baseline_days=_count(anomaly.get("baseline_days", defaults.baseline_days), "anomaly.baseline_days", errors),
         silence_minutes=_count(document.get("silence_minutes", defaults.silence_minutes), "silence_minutes", errors),
         thresholds=tuple(sorted(set(thresholds))),
-        budgets=MappingProxyType({str(tenant): _usd(usd, f"budgets.{tenant}", errors) for tenant, usd in budgets.items()}),
+        budgets=MappingProxyType({str(tenant): _usd(usd, f"budgets.{tenant}", errors)
+                                  for tenant, usd in budgets.items()}),
         webhook=webhook,
     )
 

@@ -84,7 +84,8 @@ def _progress(items: Iterable[datetime], total: int | None, label: str, out: Tex
 def _draw(out: TextIO, label: str, count: int, total: int | None, redraw: bool) -> None:
     if total:
         done = min(20, count * 20 // total)
-        line = f"{label} [{'#' * done}{'.' * (20 - done)}] {min(100, count * 100 // total):3d}% {count}/{total} requests"
+        percent = min(100, count * 100 // total)
+        line = f"{label} [{'#' * done}{'.' * (20 - done)}] {percent:3d}% {count}/{total} requests"
     else:
         line = f"{label}: {count} requests"
     out.write(("\r" + line) if redraw else line + "\n")

@@ -52,7 +52,8 @@ class Emitter:
             provider = TracerProvider(resource=Resource.create({
                 "service.name": service, "deployment.environment.name": environment}))
             exporter = make_exporter(self._protocol, self._endpoint)
-            provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=QUEUE_SIZE, max_export_batch_size=512))
+            provider.add_span_processor(
+                BatchSpanProcessor(exporter, max_queue_size=QUEUE_SIZE, max_export_batch_size=512))
             self._providers[key] = provider
         return self._providers[key].get_tracer("otel-llmcost-demo", "1.0")
 
