@@ -8,7 +8,7 @@ of both whose guards are exact complements, and only one side ever reads anythin
 from __future__ import annotations
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.store.schema import COLUMNS
+from otel_llmcost.store.rollups import COST_COLUMNS as COSTS
 
 DB = "llmcost"
 #: (variable, column, label): every dashboard has these variables, in this order.
@@ -22,7 +22,6 @@ VARIABLES = (
     ("user", "user_id", "User"),
 )
 ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
-COSTS = tuple(name for name, ch_type, _ in COLUMNS if ch_type == "Nullable(Decimal(38, 12))")
 _USER_ALL = "$__conditionalAll(0, $user)"  # 1=1 while `user` is All, 0 once users are picked
 
 

@@ -63,13 +63,18 @@ def _rules(args: argparse.Namespace, settings: Settings) -> tuple[AlertRules, st
     return dataclasses.replace(rules, **changes), path or "the default alert settings"
 
 
-def run_anomalies(args: argparse.Namespace, settings: Settings) -> int:
-    rules, _ = _rules(args, settings)
+def _read(settings: Settings, fetch):
+    """fetch(store) on a reader of the store, closed afterwards."""
     store = open_reader(settings)
     try:
-        findings = find(store, rules)
+        return fetch(store)
     finally:
         store.close()
+
+
+def run_anomalies(args: argparse.Namespace, settings: Settings) -> int:
+    rules, _ = _rules(args, settings)
+    findings = _read(settings, lambda store: find(store, rules))
     for finding in findings:
         print(json.dumps(finding.as_json()) if args.json else f"{finding.rule}: {finding.message}")
     if not findings:
@@ -86,11 +91,7 @@ def run_anomalies(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_budgets(args: argparse.Namespace, settings: Settings) -> int:
     rules, _ = _rules(args, settings)
-    store = open_reader(settings)
-    try:
-        rows = budget_status(store, rules)
-    finally:
-        store.close()
+    rows = _read(settings, lambda store: budget_status(store, rules))
     if args.json:
         for row in rows:
             print(json.dumps(row))
