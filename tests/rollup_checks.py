@@ -11,7 +11,10 @@ def _readable(rollup) -> list[str]:
     for name, ch_type, _ in rollup.measures:
         if ch_type.startswith("SimpleAggregateFunction("):
             function = ch_type[len("SimpleAggregateFunction("):].split(",")[0]
-            reads.append(f"{function}({name}) AS {name}")
+            read = f"{function}({name})"
+            reads.append(f"arraySort({read}) AS {name}" if function.startswith("groupUniqArray") else f"{read} AS {name}")
+        elif ch_type.startswith("AggregateFunction(argMax"):
+            reads.append(f"argMaxMerge({name}) AS {name}")
     return reads
 
 

@@ -26,8 +26,8 @@ CREATE TABLE IF NOT EXISTS {database}.requests{local}{on_cluster}
     INDEX idx_request_id request_id TYPE bloom_filter(0.01) GRANULARITY 4
 )
 ENGINE = {replicated}AggregatingMergeTree{replica}
-PARTITION BY toYYYYMM(day)
-ORDER BY (tenant_id, day, request_id)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (tenant_id, hour, request_id)
 SETTINGS {dedup_window};
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.usage_hourly_mv{local}{on_cluster}

@@ -28,6 +28,7 @@ from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
 from otel_llmcost.spool import Spool
 from otel_llmcost.store import UsageStore
 from otel_llmcost.tracebuffer import TraceBuffer, TraceGroup
+from otel_llmcost.traces import TraceKeeper
 from otel_llmcost.usage import build_usage_rows
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class Pipeline:
         self._store = store
         self._price_book = price_book
         self._attributor = Attributor(settings.attribution.keys)
-        self._wanted = WANTED_ATTRIBUTES.union(self._attributor.wanted)
+        self._traces = TraceKeeper(settings.traces)
+        self._wanted = WANTED_ATTRIBUTES.union(self._attributor.wanted).union(self._traces.wanted)
         self._buffer = TraceBuffer(settings.attribution.trace_wait_seconds, settings.attribution.max_trace_wait_seconds)
         self._spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
         self._lock = threading.Lock()
@@ -121,7 +123,7 @@ class Pipeline:
             self._spool.rotate_if_due()
         if groups:
             now = datetime.now(timezone.utc)
-            rows, replayed_rows = [], []
+            rows, replayed_rows, spans = [], [], []
             for group in groups:
                 try:
                     group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
@@ -129,13 +131,15 @@ class Pipeline:
                     logger.exception("trace %s could not be priced; its calls are not stored", group.trace_id)
                     continue
                 (replayed_rows if group.replayed else rows).extend(group_rows)
+                spans.extend(self._traces.spans(group, has_calls=bool(group_rows)))
             limit = self._settings.store.batch_max_rows
             batches = [(rows[i:i + limit], False) for i in range(0, len(rows), limit)]
             batches += [(replayed_rows[i:i + limit], True) for i in range(0, len(replayed_rows), limit)]
             # The traces' spool segments are released only after the last of their batches is stored.
             last = len(batches) - 1
             for index, (batch, replayed) in enumerate(batches or [([], False)]):
-                self._unsent.append(_Batch(batch, replayed, groups if index >= last else []))
+                self._unsent.append(_Batch(batch, replayed, groups if index >= last else [],
+                                           self._traces.columns(spans) if index == 0 else None))
                 self._unsent_rows += len(batch)
         if self._unsent and (everything or time.monotonic() >= self._retry_at):
             self._send_unsent()
@@ -144,6 +148,8 @@ class Pipeline:
         while self._unsent:
             batch = self._unsent[0]
             try:
+                if batch.spans:
+                    self._store.insert_traces(batch.spans)
                 rows = self._without_stored(batch.rows) if batch.replayed else batch.rows
                 self._store.insert_usage(rows)
             except StoreError as exc:
@@ -177,3 +183,4 @@ class _Batch:
     rows: list[UsageRow]
     replayed: bool  # rows from the spool of an earlier run: check the store for them first
     release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
+    spans: list[list] | None = None  # otel_traces columns (traces.py), stored first

@@ -12,6 +12,7 @@ from otel_llmcost import __version__
 from otel_llmcost.cli import alerts, demo, prices, query, serve
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
+from otel_llmcost.usage_stats import FILTERS, GROUPS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +76,11 @@ def _parser() -> argparse.ArgumentParser:
 
     stats_cmd = commands.add_parser("stats", help="totals: requests, failures, tokens by kind, cost, latency")
     _store_flags(stats_cmd)
-    stats_cmd.add_argument("--by", choices=["model", "provider", "tenant", "feature"], help="group the totals")
+    stats_cmd.add_argument("--by", choices=[group for group in GROUPS if group], help="group the totals")
+    for name in FILTERS:
+        stats_cmd.add_argument(f"--{name}", metavar=name.upper(), help=f"only calls of this {name}")
+    stats_cmd.add_argument("--compare", action="store_true",
+                           help="beside the previous period of the same length, with the change per group")
     stats_cmd.add_argument("--since", default="30d", help="start: ISO time or age like 24h, 7d (default 30d)")
     stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
     stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")

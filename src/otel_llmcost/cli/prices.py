@@ -16,6 +16,7 @@ from otel_llmcost.pricing import load_price_book, quote, validate_file
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.repricing import reprice
 from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.whatif import what_if
 
 QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind

@@ -8,11 +8,11 @@ import re
 import sys
 from datetime import datetime, timedelta, timezone
 
-from otel_llmcost import queries
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
+from otel_llmcost.usage_stats import FILTERS, StatsQuery, compare, stats_rows
 
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -30,9 +30,12 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     since, until = time_window(args.since, args.until, datetime.now(timezone.utc))
+    query = StatsQuery(args.by, {name: value for name in FILTERS if (value := getattr(args, name))})
     store = open_reader(settings)
     try:
-        rows = store.query(queries.stats(store.database, args.by), queries.time_range(since, until))
+        rows = stats_rows(store, query, since, until)
+        if args.compare:
+            rows = compare(rows, stats_rows(store, query, since - (until - since), since))
     finally:
         store.close()
     if args.json:

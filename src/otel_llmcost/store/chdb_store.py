@@ -11,7 +11,8 @@ from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import migrations
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, to_columns
+from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, span_dedup_token, to_columns
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -41,6 +42,12 @@ class ChdbStore:
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
             self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
+
+    def insert_traces(self, columns: list[list], /) -> None:
+        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
+        if columns[0]:
+            token = span_dedup_token(columns[1], columns[2])
+            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:
@@ -79,10 +86,16 @@ class ChdbStore:
 
 
 def _param_text(value: Any) -> str:
-    """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
+    """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
+    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
     return str(value)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 
 def _first_line(message: str) -> str:

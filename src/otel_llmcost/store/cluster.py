@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_CREATE_LOCAL = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)_local ON CLUSTER (\w+)\b")
+_CREATE_LOCAL = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)_local ON CLUSTER (\w+)\b", re.M)
 #: table -> the Distributed table's sharding key
 SHARDING_KEYS = {
     "otel_traces": "cityHash64(TraceId)",
@@ -27,7 +27,7 @@ def with_distributed_tables(statements: list[str], options) -> list[str]:
     rendered = []
     for statement in statements:
         rendered.append(statement)
-        created = _CREATE_LOCAL.match(statement)
+        created = _CREATE_LOCAL.search(statement)
         if created:
             database, table, name = created.groups()
             key = SHARDING_KEYS.get(table, _BY_TENANT)

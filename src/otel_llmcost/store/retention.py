@@ -10,7 +10,7 @@ from __future__ import annotations
 #: table -> (time column as DateTime, which SchemaOptions field holds its days)
 _TABLES = {
     "llm_usage": ("toDateTime(ts)", "raw_ttl_days"),
-    "requests": ("day", "raw_ttl_days"),
+    "requests": ("hour", "raw_ttl_days"),
     "usage_hourly": ("hour", "rollup_ttl_days"),
     "usage_daily": ("day", "rollup_ttl_days"),
     "otel_traces": ("toDateTime(Timestamp)", "traces_ttl_days"),

@@ -73,17 +73,26 @@ USAGE_HOURLY = Rollup(
     "usage_hourly", (("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES
 )
 USAGE_DAILY = Rollup("usage_daily", (("day", "Date", "toDate(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
-# `day` is in the key so a list of one day's requests reads one day of the table; readers GROUP BY
-# tenant_id, request_id (a request spanning midnight, or written in two batches, has several rows).
+# `hour` is in the key so a list of a day's requests reads a day of the table, and `stats` can take whole
+# hours from here and only the partial hours at a range's ends from raw rows. Readers GROUP BY tenant_id,
+# request_id (a request spanning an hour boundary, or written in two batches, has several rows).
 REQUESTS = Rollup(
     "requests",
-    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("day", "Date", "toDate(u.ts)"),
+    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),
      ("request_id", "String", "u.request_id")),
     (("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
      ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
      *((name, f"SimpleAggregateFunction(any, {_TYPES[name]})", f"any(u.{name})") for name in _REQUEST_ATTRIBUTES),
      ("attempts", "SimpleAggregateFunction(max, UInt16)", "max(u.attempt)"),
-     *_CALL_MEASURES),
+     *_CALL_MEASURES,
+     # beyond the contract, for the drill-down's request list: the list reads no raw rows
+     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+     ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
+     ("max_latency_ms", "SimpleAggregateFunction(max, Float64)", "max(u.latency_ms)"),
+     ("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
+      "groupUniqArray(toString(u.request_model))"),
+     ("last_status", "AggregateFunction(argMax, LowCardinality(String), DateTime64(6, 'UTC'))",
+      "argMaxState(u.status, u.ts)")),
 )
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS)
 

@@ -97,8 +97,13 @@ def dedup_settings(token: str) -> str:
 def dedup_token(rows: list[UsageRow]) -> str:
     """The insert_deduplication_token of a batch: the same calls give the same token, on a retry and on a
     replay from the spool (ingested_at and other per-attempt values take no part)."""
+    return span_dedup_token([row.trace_id for row in rows], [row.span_id for row in rows])
+
+
+def span_dedup_token(trace_ids: list[str], span_ids: list[str]) -> str:
+    """A token naming a batch by its spans, whatever their order."""
     digest = hashlib.sha256()
-    for trace_id, span_id in sorted((row.trace_id, row.span_id) for row in rows):
+    for trace_id, span_id in sorted(zip(trace_ids, span_ids)):
         digest.update(f"{trace_id}/{span_id}\n".encode())
     return digest.hexdigest()
 

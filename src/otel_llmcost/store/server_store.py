@@ -10,7 +10,8 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store import migrations
-from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, to_columns
+from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
+from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, span_dedup_token, to_columns
 
 
 class ServerStore:
@@ -37,6 +38,12 @@ class ServerStore:
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if rows:
             self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
+
+    def insert_traces(self, columns: list[list], /) -> None:
+        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
+        if columns[0]:
+            token = span_dedup_token(columns[1], columns[2])
+            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:
