@@ -51,13 +51,16 @@ def test_each_profile_runs_one_receiver_one_grafana_the_collector_and_the_demo(p
     demo_command = services["demo"]["command"]
     assert host_of(demo_command[demo_command.index("--endpoint") + 1]) == "collector"
     grafana_env = grafanas[0]["environment"]
-    assert grafana_env["LLMCOST_CLICKHOUSE_HOST"] in names
     if profile == "server":
-        assert "clickhouse" in services and grafana_env["LLMCOST_CLICKHOUSE_PROTOCOL"] == "native"
+        assert "clickhouse" in services and grafana_env["LLMCOST_CLICKHOUSE_HOST"] == "clickhouse"
         command = receivers[0]["command"]
         assert host_of(command[command.index("--clickhouse") + 1].split("@")[1]) == "clickhouse"
     else:
-        assert "clickhouse" not in services and grafana_env["LLMCOST_CLICKHOUSE_PROTOCOL"] == "http"
+        # The receiver's query port answers its own loopback: Grafana shares its network namespace.
+        receiver_name = next(name for name, s in services.items() if s is receivers[0])
+        assert grafanas[0]["network_mode"] == f"service:{receiver_name}"
+        assert grafana_env["LLMCOST_QUERY_HOST"] == "127.0.0.1" and "3000:3000" in receivers[0]["ports"]
+        assert "clickhouse" not in services
     for service in services.values():
         for dependency in service.get("depends_on", []):
             assert dependency in services, dependency
@@ -96,20 +99,24 @@ def test_the_receiver_settings_in_the_container_are_valid(tmp_path):
     assert SERVICES["collector"]["environment"]["LLMCOST_ENDPOINT"].endswith(f":{settings.receiver.grpc_port}")
 
 
-@pytest.mark.parametrize("name", ["grafana", "grafana-server"])
-def test_grafana_mounts_our_provisioning_where_it_reads_it(name):
+@pytest.mark.parametrize(("name", "datasource"), [("grafana", "embedded.yml"), ("grafana-server", "clickhouse.yml")])
+def test_grafana_mounts_our_provisioning_where_it_reads_it(name, datasource):
     service = SERVICES[name]
     files = mounts(service)
     assert "grafana-clickhouse-datasource" in service["environment"]["GF_PLUGINS_PREINSTALL"]
-    for kind in ("datasources", "dashboards", "alerting"):
+    # One data source file (both carry the uid llmcost-clickhouse), all dashboards, all alerting.
+    assert [source for target, source in files.items() if "/datasources" in target] == [
+        ROOT / "grafana/provisioning/datasources" / datasource]
+    for kind in ("dashboards", "alerting"):
         assert files[f"/etc/grafana/provisioning/{kind}"] == ROOT / "grafana/provisioning" / kind
     (provider,) = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/llmcost.yml").read_text())["providers"]
     assert files[provider["options"]["path"]] == ROOT / "grafana/dashboards"
-    # Every ${VAR} the provisioning files read is set for this Grafana.
+    # Every ${VAR} the mounted provisioning files read is set for this Grafana.
     wanted = set()
-    for path in (ROOT / "grafana/provisioning").rglob("*.y*ml"):
-        text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
-        wanted |= set(re.findall(r"\$\{(\w+)\}", text))
+    for source in files.values():
+        for path in [source] if source.is_file() else source.rglob("*.y*ml"):
+            text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+            wanted |= set(re.findall(r"\$\{(\w+)\}", text))
     assert wanted and wanted <= service["environment"].keys()
 
 

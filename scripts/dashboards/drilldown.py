@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DB, cond, facts, requests
+from scripts.dashboards.sql import DB, REQUEST_HOURS, cond, facts, requests
 
 FEATURE_RANKING = f"""
 WITH {facts()},
@@ -34,13 +34,12 @@ LIMIT 500
 REQUEST_DETAIL = f"""
 WITH
 summary AS (
-  SELECT tenant_id, request_id, min(first_ts) AS first_seen, max(last_ts) AS last_seen, max(attempts) AS attempts,
-    sum(calls) AS calls, sum(retry_calls) AS retries, sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd
-  FROM {DB}.requests
-  WHERE request_id = ${{request_id:singlequote}} AND {cond('tenant_id', 'tenant')}
-    AND day >= toDate($__fromTime) AND day <= toDate($__toTime)
-  GROUP BY tenant_id, request_id
+  SELECT q.tenant_id AS tenant_id, q.request_id AS request_id, min(q.first_ts) AS first_seen,
+    max(q.last_ts) AS last_seen, max(q.attempts) AS attempts, sum(q.calls) AS calls, sum(q.retry_calls) AS retries,
+    sum(q.input_tokens) AS input_tokens, sum(q.output_tokens) AS output_tokens, sum(q.cost_usd) AS cost_usd
+  FROM {DB}.requests AS q
+  WHERE q.request_id = ${{request_id:singlequote}} AND {cond('q.tenant_id', 'tenant')} AND {REQUEST_HOURS}
+  GROUP BY q.tenant_id, q.request_id
 ),
 attempts AS (
   SELECT tenant_id, request_id, ts, attempt, provider, request_model, status, error_type, latency_ms,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.dashboards.sql import DB, VARIABLES, cond
+from scripts.dashboards.sql import DB, REQUEST_HOURS, VARIABLES, cond
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE = {"type": PLUGIN, "uid": "${datasource}"}
@@ -79,8 +79,8 @@ def variables(textboxes: tuple[str, ...] = ()) -> list[dict]:
               "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}]
     for name, column, label in VARIABLES:
         if name == "user":  # users are not a rollup dimension: listed from the requests
-            sql = (f"SELECT DISTINCT user_id FROM {DB}.requests\nWHERE day >= toDate($__fromTime) AND day <= "
-                   f"toDate($__toTime)\n  AND {cond('tenant_id', 'tenant')} AND user_id != ''\nORDER BY user_id")
+            sql = (f"SELECT DISTINCT q.user_id AS user_id FROM {DB}.requests AS q\nWHERE {REQUEST_HOURS}\n"
+                   f"  AND {cond('q.tenant_id', 'tenant')} AND q.user_id != ''\nORDER BY user_id")
         else:
             narrowed = "" if name == "tenant" else f"\n  AND {cond('tenant_id', 'tenant')}"
             sql = (f"SELECT DISTINCT {column} FROM {DB}.usage_daily\nWHERE day >= toDate($__fromTime) AND day <= "

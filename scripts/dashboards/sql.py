@@ -72,25 +72,31 @@ def facts(window: tuple[str, str] = RANGE) -> str:
     )
 
 
+#: The requests table's hours of the range (its rows are per request and hour).
+REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
+
+
 def requests(extra_columns: str = "") -> str:
-    """`reqs`: one row per request that started in the range, filtered by every variable. The requests table
-    has no model or provider (a request may use several): those filters keep the requests with such a call."""
-    model_filters = "\n  AND ".join(
+    """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
+    several models: the model filter keeps those that used one of the chosen; the requests table has no
+    provider, so that filter asks the raw rows which requests called one."""
+    provider_filter = (
         f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
-        f"WHERE $__timeFilter(ts) AND {column} IN (${{{name}:singlequote}})), ${name})"
-        for name, column in (("provider", "provider"), ("model", "request_model")))
+        f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
     sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *USAGE_KINDS, *COSTS))
     anys = ", ".join(f"any(q.{c}) AS {c}" for c in ("environment", "service_name", "feature", "user_id", "session_id"))
     return (
         f"reqs AS (\n"
         f"  SELECT q.tenant_id AS tenant_id, q.request_id AS request_id, min(q.first_ts) AS first_ts,\n"
-        f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums}{extra_columns}\n"
+        f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums},\n"
+        f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
         f"  FROM {DB}.requests AS q\n"
-        f"  WHERE q.day >= toDate($__fromTime) AND q.day <= toDate($__toTime)\n"
+        f"  WHERE {REQUEST_HOURS}\n"
         f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
-        f"  AND {model_filters}\n"
+        f"  AND {provider_filter}\n"
         f"  GROUP BY q.tenant_id, q.request_id\n"
         f"  HAVING first_ts >= $__fromTime AND first_ts <= $__toTime\n"
+        f"  AND $__conditionalAll(hasAny(models, [${{model:singlequote}}]), $model)\n"
         f")"
     )
 
