@@ -508,3 +508,18 @@ def test_provisioning_files():
     (provider,) = yaml.safe_load((provisioning / "dashboards/llmcost.yml").read_text())["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards/llmcost"
+
+
+def test_cost_by_kind_splits_the_cost(store):
+    [bucket] = [b for b in run(store, "llmcost-overview", "Cost by kind per hour") if b["time"].endswith("12:00:00")]
+    assert (bucket["uncached_input"], bucket["cache_read"], bucket["output_without_reasoning"]) == (
+        "0.005175", "0.00125", "0.0032")  # row 6 keeps BASE_ROW's parts: 0.000025 input, 0.00005 output
+
+
+def test_requests_of_a_feature(store):
+    rows = run(store, "llmcost-drilldown", "Requests of feature ${feature}", tenant="acme", feature="summarize")
+    assert [(r["request_id"], r["attempts"], r["failed_calls"], r["last_status"], r["cost"]) for r in rows] == [
+        ("r2", 1, 0, "ok", "0.00475"), ("r1", 2, 1, "ok", "0.0045")]
+    assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
+    assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
+                                          model="gpt-4o-mini")] == ["r4", "r6"]  # the requests that used it

@@ -22,9 +22,11 @@ ORDER BY cost DESC, calls DESC
 """
 
 REQUESTS_OF_FEATURE = f"""
-WITH {requests()}
+WITH {requests(", argMaxMerge(q.last_status) AS last_status, max(q.max_latency_ms) AS slowest_call_ms, "
+               "sum(q.unpriced_calls) AS unpriced_calls")}
 SELECT first_ts, tenant_id, request_id, user_id, calls, attempts, failed_calls, retry_calls AS retries,
-  input_tokens, cache_read_tokens, output_tokens, cost_usd AS cost, last_ts
+  last_status, input_tokens, cache_read_tokens, output_tokens, cost_usd AS cost, unpriced_calls, slowest_call_ms,
+  last_ts
 FROM reqs
 ORDER BY cost DESC, first_ts DESC
 LIMIT 500
@@ -90,7 +92,7 @@ def build() -> dict:
                      + [link("feature", "Requests of ${__value.raw}", "llmcost-drilldown", feature=CLICKED,
                              tenant=ROW_TENANT)]), 24, 8)
     layout.add(panel("table", "Requests of feature ${feature}", REQUESTS_OF_FEATURE, "The costliest requests first. "
-                     "Click a request id for its attempts.", overrides=units(cost=usd) + [
+                     "Click a request id for its attempts.", overrides=units(cost=usd, slowest_call_ms="ms") + [
                          link("request_id", "Request ${__value.raw}", "llmcost-drilldown", request_id=CLICKED,
                               tenant=ROW_TENANT, feature="${feature:queryparam}")]), 24, 9)
     layout.add(panel("table", "Request ${request_id}", REQUEST_DETAIL, "The request (first and last seen, attempts, "

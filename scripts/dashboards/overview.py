@@ -5,6 +5,11 @@ from __future__ import annotations
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
 from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, requests
 
+#: (cost column, series name): every part of cost_usd.
+COST_KINDS = (("input_cost_usd", "uncached_input"), ("cache_read_cost_usd", "cache_read"),
+              ("cache_write_cost_usd", "cache_write"), ("output_cost_usd", "output_without_reasoning"),
+              ("reasoning_cost_usd", "reasoning"), ("audio_cost_usd", "audio"), ("image_cost_usd", "image"),
+              ("request_fee_usd", "request_fees"), ("search_fee_usd", "search_fees"))
 UNCACHED_INPUT = ("sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_tokens) - sum(audio_input_tokens)"
                   " - sum(image_input_tokens)")
 #: What the cached tokens would have cost at the model's own uncached input rate, less what they cost.
@@ -71,6 +76,13 @@ def build() -> dict:
                      "sum(retry_calls) AS retries\nFROM facts GROUP BY time "
                      f"ORDER BY time {fill()}", "Failed attempts rarely cost much; their retries do.",
                      overrides=units(failed_attempts_cost=usd)), 12, 8)
+    kinds = ", ".join(f"sum({cost}) AS {name}" for cost, name in COST_KINDS)
+    layout.add(panel("timeseries", "Cost by kind per hour", f"WITH {f}\nSELECT {HOURS} AS time, {kinds}\nFROM facts "
+                     f"GROUP BY time ORDER BY time {fill()}", "What the money went on: uncached input, cache reads "
+                     "and writes, output, reasoning, audio, image, request and search fees. A jump in cache writes "
+                     "or uncached input next to flat tokens usually means the prompt cache stopped hitting.", usd,
+                     options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                              "tooltip": {"mode": "multi", "sort": "desc"}}), 24, 8)
     ratios = (
         ("Cache hit rate", "sum(cache_read_tokens) / nullIf(sum(input_tokens), 0) AS cache_hit_rate",
          "Share of input tokens read from the prompt cache."),

@@ -77,6 +77,7 @@ REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 
 
 def requests(extra_columns: str = "") -> str:
+    # extra_columns: more aggregates over the requests table `q`, after a comma
     """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
     several models: the model filter keeps those that used one of the chosen; the requests table has no
     provider, so that filter asks the raw rows which requests called one."""
