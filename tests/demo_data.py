@@ -25,7 +25,7 @@ def demo_receiver(data_dir: Path, *extra_args: str,
     try:
         sent = run_cli("demo", "--endpoint", f"http://127.0.0.1:{receiver.http_port}", *DEMO_ARGS, *extra_args)
         requests, spans = map(int, re.search(r"sent (\d+) requests \((\d+) spans\)", sent.stderr).groups())
-        store = RemoteStore(receiver.http_port, "llmcost")
+        store = RemoteStore.of_running_receiver(str(data_dir), "llmcost")  # as `otel-llmcost sql` reads it
         wait_for_rows(store, spans - requests)  # one server span per request, the rest are LLM calls
         yield receiver, store
     finally:
