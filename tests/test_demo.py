@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from datetime import datetime, timezone
 
 from conftest import run_cli
@@ -29,6 +30,17 @@ def test_token_counts_follow_the_receivers_convention():
                 assert attempt.cache_read_tokens + attempt.cache_write_tokens <= attempt.input_tokens
                 assert (attempt.ttft_s is not None) == (call.streaming and not attempt.error_type)
                 assert attempt.start < attempt.end
+
+
+def test_demo_says_when_the_endpoint_takes_nothing(monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")  # seconds the exporter keeps retrying
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = run_cli("demo", "--endpoint", f"http://127.0.0.1:{port}", "--duration", "0.2", "--rate", "5",
+                     check=False)
+    assert result.returncode == 1 and "were not accepted by" in result.stderr
 
 
 def test_demo_backfills_days_with_every_kind_of_call(receiver_factory):

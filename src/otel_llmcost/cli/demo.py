@@ -37,9 +37,13 @@ def run(args: argparse.Namespace, settings: None) -> int:
         seed=args.seed,
     )
     try:
-        requests, spans = run_demo(plan)
+        requests, spans, refused = run_demo(plan)
     except ImportError as exc:
         raise ConfigError(str(exc)) from exc
     print(f"sent {requests} requests ({spans} spans) over OTLP/{plan.protocol.upper()} to {plan.endpoint}"
           + (f", feature {plan.spike!r} spiked today" if plan.spike else ""), file=sys.stderr)
+    if refused:
+        print(f"otel-llmcost demo: error: {refused} of the {spans} spans were not accepted by {plan.endpoint} "
+              "(the exporter's errors are above)", file=sys.stderr)
+        return 1
     return 0

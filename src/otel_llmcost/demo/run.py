@@ -30,8 +30,8 @@ def today_start(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
 
 
-def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr) -> tuple[int, int]:
-    """Returns (requests, spans) sent."""
+def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr) -> tuple[int, int, int]:
+    """Returns (requests, spans) sent and how many of the spans the endpoint refused."""
     from otel_llmcost.demo.spans import Emitter  # needs the SDK; imported only when the demo runs
 
     rng = random.Random(plan.seed)
@@ -51,7 +51,7 @@ def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stde
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike))
     finally:
         emitter.shutdown()
-    return requests, spans
+    return requests, spans, emitter.refused
 
 
 def _live_starts(rng: random.Random, rate: float, duration: float) -> Iterable[datetime]:

@@ -16,7 +16,7 @@ try:
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError as exc:  # the receiver itself does not need the SDK
     raise ImportError("otel-llmcost demo needs the OpenTelemetry SDK and OTLP exporters: "
@@ -36,6 +36,26 @@ def make_exporter(protocol: str, endpoint: str) -> SpanExporter:
     return HttpExporter(endpoint=endpoint if endpoint.endswith("/v1/traces") else endpoint.rstrip("/") + "/v1/traces")
 
 
+class _Counted(SpanExporter):
+    """The exporter, counting the spans the endpoint did not take (the SDK only logs them)."""
+
+    def __init__(self, exporter: SpanExporter):
+        self._exporter = exporter
+        self.refused = 0
+
+    def export(self, spans):
+        result = self._exporter.export(spans)
+        if result is not SpanExportResult.SUCCESS:
+            self.refused += len(spans)
+        return result
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
 class Emitter:
     """One TracerProvider (and exporter) per service and environment: both are resource attributes."""
 
@@ -44,14 +64,21 @@ class Emitter:
     def __init__(self, protocol: str, endpoint: str):
         self._protocol, self._endpoint = protocol, endpoint
         self._providers: dict[tuple[str, str], TracerProvider] = {}
+        self._exporters: list[_Counted] = []
         self._unflushed = 0
+
+    @property
+    def refused(self) -> int:
+        """Spans the endpoint did not accept (after the exporter's retries)."""
+        return sum(exporter.refused for exporter in self._exporters)
 
     def _tracer(self, service: str, environment: str) -> trace.Tracer:
         key = (service, environment)
         if key not in self._providers:
             provider = TracerProvider(resource=Resource.create({
                 "service.name": service, "deployment.environment.name": environment}))
-            exporter = make_exporter(self._protocol, self._endpoint)
+            exporter = _Counted(make_exporter(self._protocol, self._endpoint))
+            self._exporters.append(exporter)
             provider.add_span_processor(
                 BatchSpanProcessor(exporter, max_queue_size=QUEUE_SIZE, max_export_batch_size=512))
             self._providers[key] = provider
