@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DB, HOURS, RANGE, facts, fill, filters, raw_calls
-
-_USER_ALL = "$__conditionalAll(0, $user)"
+from scripts.dashboards.sql import DB, HOURS, RANGE, USER_ALL, facts, fill, filters, raw_calls
 
 
 def _percentiles(state: str, raw: str) -> str:
@@ -14,12 +12,12 @@ def _percentiles(state: str, raw: str) -> str:
 SELECT provider, request_model AS model, q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms FROM (
   SELECT provider, request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)({state}) AS q
   FROM {DB}.usage_hourly
-  WHERE {RANGE[0]} AND {filters()} AND {_USER_ALL}
+  WHERE {RANGE[0]} AND {filters()} AND {USER_ALL}
   GROUP BY provider, request_model
   UNION ALL
   SELECT provider, request_model, {raw} AS q
   FROM {DB}.llm_usage
-  WHERE {raw_calls()} AND NOT ({_USER_ALL})
+  WHERE {raw_calls()} AND NOT ({USER_ALL})
   GROUP BY provider, request_model)
 WHERE notEmpty(q) AND q[1] > 0
 ORDER BY provider, model

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from otel_llmcost.alerts.grafana import DATASOURCE_UID, PLUGIN
 from scripts.dashboards.sql import DB, REQUEST_HOURS, VARIABLES, cond
 
-PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE = {"type": PLUGIN, "uid": "${datasource}"}
-DATASOURCE_UID = "llmcost-clickhouse"  # grafana/provisioning/datasources/clickhouse.yml
 FORMATS = {"timeseries": 0, "table": 1, "stat": 1, "barchart": 1, "traces": 3}
 
 

@@ -22,7 +22,7 @@ VARIABLES = (
     ("user", "user_id", "User"),
 )
 ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
-_USER_ALL = "$__conditionalAll(0, $user)"  # 1=1 while `user` is All, 0 once users are picked
+USER_ALL = "$__conditionalAll(0, $user)"  # 1=1 while `user` is All, 0 once users are picked
 
 
 def cond(column: str, variable: str) -> str:
@@ -62,12 +62,12 @@ def facts(window: tuple[str, str] = RANGE) -> str:
         f"facts AS (\n"
         f"  SELECT hour AS t, {dims}, {', '.join(_ROLLUP_MEASURES)}\n"
         f"  FROM {DB}.usage_hourly\n"
-        f"  WHERE {rollup_time}\n  AND {filters()}\n  AND {_USER_ALL}\n"
+        f"  WHERE {rollup_time}\n  AND {filters()}\n  AND {USER_ALL}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
         f"  WHERE {raw_time}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
-        f"  AND NOT ({_USER_ALL})\n"
+        f"  AND NOT ({USER_ALL})\n"
         f")"
     )
 

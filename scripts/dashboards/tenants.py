@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, MONTH, facts, fill, requests
+from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, requests
 
 _MONTH_SECONDS = "dateDiff('second', toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH)"
 _ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__toTime), 1)"
@@ -14,20 +15,19 @@ _ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__to
 def month_vs_budget(rules: AlertRules) -> str:
     """Per tenant: the month of the range's end so far, its budget (from the alert settings, written in),
     the share spent and the month projected at the same pace."""
-    tenants = sorted(rules.budgets)
-    names = "[" + ", ".join("'" + t.replace("\\", "\\\\").replace("'", "\\'") + "'" for t in tenants) + "]"
-    amounts = "[" + ", ".join(f"toDecimal128('{rules.budgets[t]}', 12)" for t in tenants) + "]"
-    return f"""
+    sql = f"""
 WITH {facts(MONTH)}
 SELECT tenant_id, sum(cost_usd) AS month_to_date,
-  if(has(CAST({names}, 'Array(String)'), tenant_id),
-     CAST({amounts}, 'Array(Decimal(38, 12))')[indexOf(CAST({names}, 'Array(String)'), tenant_id)], NULL) AS budget,
+  if(has({{budget_tenants:Array(String)}}, tenant_id),
+     toDecimal128({{budget_usd:Array(String)}}[indexOf({{budget_tenants:Array(String)}}, tenant_id)], 12), NULL)
+     AS budget,
   round(toFloat64(month_to_date) / toFloat64(budget), 4) AS budget_used,
   sum(cost_usd) * toDecimal64({_MONTH_SECONDS} / {_ELAPSED_SECONDS}, 6) AS projected_month
 FROM facts
 GROUP BY tenant_id
 ORDER BY month_to_date DESC
 """
+    return queries.inline(sql, DB, queries.parameters(rules))  # the budgets written in, as for the alert rules
 
 
 def build(rules: AlertRules) -> dict:

@@ -113,7 +113,7 @@ def bind(sql: str, database: str) -> str:
     return re.sub(r"\{database\}", database, sql)
 
 
-_PARAMETER = re.compile(r"\{(\w+):([^{}]+?)\}")
+_PARAMETER = re.compile(r"(?<!\$)\{(\w+):([^{}]+?)\}")  # not ${var:format}: a Grafana variable
 
 
 def inline(sql: str, database: str, params: dict[str, Any]) -> str:
