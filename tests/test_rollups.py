@@ -12,19 +12,12 @@ from rollup_checks import assert_rollups_match_raw
 from test_durability import SLOW_FLUSH, _send_orphan_calls, _stored_span_ids
 from test_migrations import _rows
 from test_repricing import NEW_PRICES
+from test_store import store  # noqa: F401 (the fixture: a migrated store)
 
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.repricing import reprice
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.schema import dedup_token
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    opened.ensure_schema()
-    yield opened
-    opened.close()
 
 
 def test_the_same_batch_inserted_twice_is_counted_once_everywhere(store):

@@ -8,17 +8,15 @@ import tempfile
 from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.model import UsageRow
-from otel_llmcost.store import migrations
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_settings, dedup_token, span_dedup_token, to_columns
+from otel_llmcost.store.schema import dedup_settings
+from otel_llmcost.store.writes import StoreWrites
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
 
-class ChdbStore:
+class ChdbStore(StoreWrites):
     def __init__(self, path: str, database: str, read_only: bool = False):
         import chdb  # imported here so the server backend never loads the 500 MB engine
 
@@ -35,19 +33,6 @@ class ChdbStore:
         self._run(_JSON_SETTINGS)
         if read_only:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
-
-    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
-        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
-
-    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
-
-    def insert_traces(self, columns: list[list], /) -> None:
-        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
-        if columns[0]:
-            token = span_dedup_token(columns[1], columns[2])
-            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:

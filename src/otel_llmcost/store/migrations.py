@@ -77,7 +77,8 @@ def _code(part: str) -> bool:
 
 
 def _rebuild_rollups(store, options: SchemaOptions) -> None:
-    rollups.rebuild(store, None)
+    if not options.cluster:  # a cluster starts empty; its rollups are per-shard tables (see store/cluster.py)
+        rollups.rebuild(store, None)
 
 
 #: Steps after a migration's statements, by version (e.g. filling new rollups from the raw rows).

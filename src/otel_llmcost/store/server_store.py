@@ -8,13 +8,11 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.model import UsageRow
-from otel_llmcost.store import migrations
-from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
-from otel_llmcost.store.schema import COLUMN_TYPES, DEDUP_SETTINGS, TABLE, dedup_token, span_dedup_token, to_columns
+from otel_llmcost.store.schema import DEDUP_SETTINGS
+from otel_llmcost.store.writes import StoreWrites
 
 
-class ServerStore:
+class ServerStore(StoreWrites):
     def __init__(self, url: str, database: str, read_only: bool = False):
         from clickhouse_driver import Client
         from clickhouse_driver.errors import Error as DriverError
@@ -31,19 +29,6 @@ class ServerStore:
         options["settings"] = {**options.get("settings", {}), "server_side_params": True}
         self._client = Client(host, **options)
         self._call(self._client.execute, "SELECT 1")  # fail now, with a clear message, if unreachable
-
-    def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
-        migrations.migrate(self, options or migrations.SchemaOptions(self.database))
-
-    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)), dedup_token=dedup_token(list(rows)))
-
-    def insert_traces(self, columns: list[list], /) -> None:
-        """Spans as otel_traces columns (traces.TraceKeeper.columns), deduplicated like usage rows."""
-        if columns[0]:
-            token = span_dedup_token(columns[1], columns[2])
-            self.insert_columns(TRACE_TABLE, TRACE_COLUMN_TYPES, columns, dedup_token=token)
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:
