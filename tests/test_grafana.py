@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from demo_data import demo_receiver, hour_range
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
-GRAFANA = Path(__file__).resolve().parent.parent / "grafana"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.build_dashboards import render as render_dashboards  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAFANA = ROOT / "grafana"
 DASHBOARDS = {path.name: json.loads(path.read_text()) for path in sorted(GRAFANA.glob("dashboards/*.json"))}
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "llmcost-clickhouse"
@@ -32,11 +38,12 @@ TO = datetime(2026, 11, 2, tzinfo=timezone.utc)
 INTERVAL_S = 3600
 
 
-def expand(sql: str, variables: dict[str, str | list[str]]) -> str:
-    """The SQL the server receives for `sql` with these variable values (lists for multi-value variables)."""
+def expand(sql: str, variables: dict[str, str | list[str]], time_range: tuple[datetime, datetime] = (FROM, TO)) -> str:
+    """The SQL the server receives for `sql` with these variable values (lists for multi-value variables),
+    over `time_range`."""
     sql = _conditional_all(sql, variables)
     sql = _interpolate(sql, variables)
-    return _time_macros(sql)
+    return _time_macros(sql, *time_range)
 
 
 def _conditional_all(sql: str, variables: dict) -> str:
@@ -80,13 +87,14 @@ def _interpolate(sql: str, variables: dict) -> str:
     return re.sub(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)", replace, sql)
 
 
-def _time_macros(sql: str) -> str:
-    """The backend macros (pkg/macros/macros.go) for the range FROM..TO and the interval INTERVAL_S."""
-    start, end = f"toDateTime({int(FROM.timestamp())})", f"toDateTime({int(TO.timestamp())})"
+def _time_macros(sql: str, since: datetime, until: datetime) -> str:
+    """The backend macros (pkg/macros/macros.go) for the range since..until and the interval INTERVAL_S."""
+    start, end = f"toDateTime({int(since.timestamp())})", f"toDateTime({int(until.timestamp())})"
     bucket = f"INTERVAL {max(INTERVAL_S, 1)} second"
     sql = re.sub(r"\$__timeFilter\(([^()]*)\)", lambda m: f"{m[1]} >= {start} AND {m[1]} <= {end}", sql)
     sql = re.sub(r"\$__timeInterval\(([^()]*)\)",
                  lambda m: f"toStartOfInterval(toDateTime({m[1]}), {bucket})", sql)
+    sql = re.sub(r"\$__interval_s\b", str(max(INTERVAL_S, 1)), sql)
     sql = re.sub(r"\$__fromTime\b", start, sql)
     sql = re.sub(r"\$__toTime\b", end, sql)
     assert "$" not in sql, f"unexpanded macro or variable in: {sql}"
@@ -133,16 +141,15 @@ def settings(uid: str, **chosen: str) -> dict[str, str | list[str]]:
     return values
 
 
-def data_links(dashboard: dict) -> list[str]:
-    urls = []
+def data_links(dashboard: dict) -> list[tuple[dict, str, str]]:
+    """(panel, the column the link is on, its URL) of every data link."""
+    found = []
     for panel in panels(dashboard):
-        config = panel["fieldConfig"]
-        urls.extend(link["url"] for link in config["defaults"].get("links", []))
-        for override in config["overrides"]:
+        for override in panel["fieldConfig"]["overrides"]:
             for prop in override["properties"]:
                 if prop["id"] == "links":
-                    urls.extend(link["url"] for link in prop["value"])
-    return urls
+                    found.extend((panel, override["matcher"]["options"], link["url"]) for link in prop["value"])
+    return found
 
 
 # --- the seeded store ------------------------------------------------------------------------------------
@@ -167,7 +174,8 @@ ROWS = [
           **PRICED),
     usage(2, 0.5, tenant_id="acme", feature="summarize", request_id="r1", attempt=2, trace_id=RETRIED_TRACE,
           input_tokens=1000, output_tokens=200, input_cost_usd=Decimal("0.0025"),
-          output_cost_usd=Decimal("0.002"), cost_usd=Decimal("0.0045"), latency_ms=900.0, **PRICED),
+          output_cost_usd=Decimal("0.002"), cost_usd=Decimal("0.0045"), latency_ms=900.0, ttft_ms=250.0,
+          streaming=True, **PRICED),
     usage(3, 10, tenant_id="acme", feature="summarize", request_id="r2", input_tokens=2000,
           cache_read_tokens=1000, output_tokens=100, input_cost_usd=Decimal("0.0025"),
           cache_read_cost_usd=Decimal("0.00125"), output_cost_usd=Decimal("0.001"),
@@ -195,6 +203,9 @@ TOTAL = "0.009560000001"  # rows 1-6
 SUMMARIZE_TOTAL = "0.009260000001"  # rows 1, 2, 3 and 6
 
 
+SEEDED_CALLS = 7  # rows 1-7 are in the range
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     # chDB opens one data path per process: one store for the whole module.
@@ -205,10 +216,24 @@ def store(tmp_path_factory):
     opened.close()
 
 
-def run(store, uid: str, title: str, **chosen: str) -> list[dict]:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(reader, time range): a receiver holding a week of `otel-llmcost demo` traffic."""
+    with demo_receiver(tmp_path_factory.mktemp("demo") / "data") as (_, reader):
+        yield reader, hour_range()
+
+
+def run(store, uid: str, title: str, time_range=(FROM, TO), **chosen: str) -> list[dict]:
     """Rows of a panel (by title) or a query variable ('var <name>') of dashboard `uid`."""
     sql = next(text for name, text in queries(by_uid(uid)).items() if name == title or f"{title!r}" in name)
-    return store.query(expand(sql, settings(uid, **chosen)))
+    return store.query(expand(sql, settings(uid, **chosen), time_range))
+
+
+def raw(store, select: str, time_range, where: str = "1") -> dict:
+    """A direct aggregate over the raw rows of the range."""
+    since, until = (int(t.timestamp()) for t in time_range)
+    return store.query(f"SELECT {select} FROM llmcost.llm_usage WHERE ts >= toDateTime({since}) AND "
+                       f"ts <= toDateTime({until}) AND {where}")[0]
 
 
 # --- every query runs ------------------------------------------------------------------------------------
@@ -216,16 +241,27 @@ def run(store, uid: str, title: str, **chosen: str) -> list[dict]:
 CASES = [(board["uid"], name) for board in DASHBOARDS.values() for name in queries(board)]
 SCENARIOS = {
     "all": {"request_id": "r1", "trace_id": RETRIED_TRACE},
-    "concrete": {"tenant": "acme", "feature": "summarize", "model": "gpt-4o", "request_id": "r1",
-                 "trace_id": RETRIED_TRACE},
+    "concrete": {"tenant": "acme", "feature": "summarize", "model": "gpt-4o", "provider": "openai",
+                 "environment": "prod", "service": "api", "request_id": "r1", "trace_id": RETRIED_TRACE},
+    "user": {"user": "u1", "request_id": "r1", "trace_id": RETRIED_TRACE},
 }
+TRACE_VIEW = "panel 'Trace ${trace_id}' A"
+SEEDED_CASES = [case for case in CASES if case[1] != TRACE_VIEW]  # hand-made rows have no spans
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize(("uid", "name"), CASES, ids=[f"{uid}:{name}" for uid, name in CASES])
+@pytest.mark.parametrize(("uid", "name"), SEEDED_CASES, ids=[f"{uid}:{name}" for uid, name in SEEDED_CASES])
 def test_every_query_runs_and_returns_rows(store, uid, name, scenario):
     sql = expand(queries(by_uid(uid))[name], settings(uid, **SCENARIOS[scenario]))
     assert store.query(sql), f"no rows from {name}:\n{sql}"
+
+
+@pytest.mark.parametrize(("uid", "name"), CASES, ids=[f"{uid}:{name}" for uid, name in CASES])
+def test_every_query_runs_on_demo_traffic(demo, uid, name):
+    reader, time_range = demo
+    some = reader.query("SELECT request_id, trace_id FROM llmcost.llm_usage WHERE attempt = 2 LIMIT 1")[0]
+    sql = expand(queries(by_uid(uid))[name], settings(uid, **some), time_range)
+    assert reader.query(sql), f"no rows from {name}:\n{sql}"
 
 
 def test_expansion_is_the_plugins():
@@ -237,85 +273,174 @@ def test_expansion_is_the_plugins():
     assert expand("$__conditionalAll(f = ${f:singlequote}, $f)", {"f": ""}) == "1=1"
     assert expand("$__timeInterval(ts) AS time", {}) == (
         "toStartOfInterval(toDateTime(ts), INTERVAL 3600 second) AS time")
+    assert expand("$__conditionalAll(0, $user)", {"user": ["u1"]}) == "0"
 
 
-# --- known results ---------------------------------------------------------------------------------------
+# --- known results: hand-made rows -------------------------------------------------------------------------
 
 
-def test_overview_total_cost_is_the_exact_decimal_sum(store):
-    assert run(store, "llmcost-overview", "Total cost") == [{"cost": TOTAL}]
-    assert run(store, "llmcost-overview", "Total cost", feature="summarize") == [{"cost": SUMMARIZE_TOTAL}]
-    assert run(store, "llmcost-overview", "Total cost", tenant="acme", feature="summarize") == [
-        {"cost": "0.00925"}]
+def test_spend_is_the_exact_decimal_sum(store):
+    assert run(store, "llmcost-overview", "Spend") == [{"cost": TOTAL}]
+    assert run(store, "llmcost-overview", "Spend", feature="summarize") == [{"cost": SUMMARIZE_TOTAL}]
+    assert run(store, "llmcost-overview", "Spend", tenant="acme", feature="summarize") == [{"cost": "0.00925"}]
+    # A user is no rollup dimension: the same panel then reads the raw rows, to the same total.
+    assert run(store, "llmcost-overview", "Spend", user="u1") == [{"cost": TOTAL}]
+    assert run(store, "llmcost-overview", "Spend", user="nobody") == [{"cost": "0"}]
 
 
 def test_calls_without_a_cost_are_counted_next_to_the_costs(store):
-    assert run(store, "llmcost-overview", "Unpriced calls") == [{"unpriced_calls": 2}]
-    assert run(store, "llmcost-overview", "Unpriced calls", feature="summarize") == [{"unpriced_calls": 0}]
-    by_model = run(store, "llmcost-overview", "Cost by model")
-    mystery = next(row for row in by_model if row["model"] == "mystery-1")
-    assert (mystery["cost"], mystery["unpriced_calls"], mystery["price_note"]) == (
-        None, 1, "no price for mystery-1")
+    assert run(store, "llmcost-overview", "Unpriced share") == [{"unpriced_share": 2 / SEEDED_CALLS}]
+    assert run(store, "llmcost-overview", "Estimated share") == [{"estimated_share": 1 / SEEDED_CALLS}]
+    mystery = next(row for row in run(store, "llmcost-overview", "Top models") if row["model"] == "mystery-1")
+    assert (mystery["cost"], mystery["unpriced_calls"]) == ("0", 1)
 
 
-def test_feature_filter_narrows_the_features_table(store):
-    everything = run(store, "llmcost-overview", "Features")
-    assert [(row["feature"], row["cost"], row["unpriced_calls"], row["calls"]) for row in everything] == [
-        ("summarize", SUMMARIZE_TOTAL, 0, 4), ("chat", "0.0003", 2, 3)]
-    summarize = everything[0]
-    assert (summarize["requests"], summarize["failed_calls"], summarize["retries"]) == (3, 1, 1)
-    assert [row["feature"] for row in run(store, "llmcost-overview", "Features", feature="chat")] == ["chat"]
-
-
-def test_top_tenants_and_failures(store):
-    tenants = run(store, "llmcost-overview", "Top tenants by cost")
+def test_top_tenants_and_feature_ranking(store):
+    tenants = run(store, "llmcost-overview", "Top tenants")
     assert [(row["tenant_id"], row["cost"], row["unpriced_calls"]) for row in tenants] == [
         ("acme", "0.00925", 1), ("globex", "0.000310000001", 1)]
-    failures = run(store, "llmcost-overview", "Failures and retries by feature")
-    assert failures[0] == {"feature": "summarize", "failed_calls": 1, "retries": 1, "failed_requests": 0}
-    assert run(store, "llmcost-overview", "Failure rate") == [{"failure_rate": 1 / 7}]
+    ranking = run(store, "llmcost-drilldown", "Feature ranking")
+    acme_summarize = next(r for r in ranking if (r["tenant_id"], r["feature"]) == ("acme", "summarize"))
+    assert (acme_summarize["cost"], acme_summarize["calls"], acme_summarize["requests"],
+            acme_summarize["retries"], acme_summarize["failed_calls"]) == ("0.00925", 3, 2, 1, 1)
+    assert acme_summarize["avg_latency_ms"] == round((120 + 900 + 700) / 3, 1)
 
 
-def test_time_series_are_bucketed_by_the_interval(store):
-    assert run(store, "llmcost-overview", "Cost over time by feature") == [
-        {"time": "2026-11-01 12:00:00", "feature": "chat", "cost": "0.0003"},
-        {"time": "2026-11-01 12:00:00", "feature": "summarize", "cost": SUMMARIZE_TOTAL}]
-    assert run(store, "llmcost-overview", "Tokens by kind over time") == [
-        {"time": "2026-11-01 12:00:00", "uncached_input": 3512, "cache_read": 1000, "cache_write": 1,
-         "output_without_reasoning": 606, "reasoning": 0}]
+def test_time_series_are_zero_filled(store):
+    hourly = run(store, "llmcost-overview", "Spend per hour by feature")
+    assert len(hourly) == 24 * 2  # every hour of the day, for both features
+    assert {(r["time"], r["feature"]): r["cost"] for r in hourly if r["cost"] != "0"} == {
+        ("2026-11-01 12:00:00", "chat"): "0.0003", ("2026-11-01 12:00:00", "summarize"): SUMMARIZE_TOTAL}
+    [day] = run(store, "llmcost-overview", "Spend per day")
+    assert day == {"time": "2026-11-01 00:00:00", "cost": TOTAL}
 
 
-def test_variables_list_the_values_in_range(store):
-    assert run(store, "llmcost-overview", "var tenant") == [{"tenant_id": "acme"}, {"tenant_id": "globex"}]
-    assert run(store, "llmcost-overview", "var feature", tenant="globex") == [
-        {"feature": "chat"}, {"feature": "summarize"}]
-    assert run(store, "llmcost-drilldown", "var model", feature="chat") == [
-        {"request_model": "gpt-4o-mini"}, {"request_model": "mystery-1"}]
+def test_request_detail_is_a_summary_and_the_attempts(store):
+    rows = run(store, "llmcost-drilldown", "Request ${request_id}", request_id="r1", tenant="acme")
+    summary, *attempts = rows
+    assert (summary["row_type"], summary["attempts"], summary["retries"], summary["cost_usd"]) == (
+        "request", 2, 1, "0.0045")
+    assert summary["prompt_share"] == round(1000 / 1200, 4)
+    assert [(a["attempt"], a["status"], a["error_type"], a["cost_usd"], a["cost_share"]) for a in attempts] == [
+        (1, "error", "RateLimitError", "0", 0), (2, "ok", "", "0.0045", 1)]
+    assert {a["trace_id"] for a in attempts} == {RETRIED_TRACE}
+    assert run(store, "llmcost-drilldown", "Request ${request_id}", request_id="") == []
+    assert run(store, "llmcost-drilldown", "Request ${request_id}", request_id="r1", tenant="globex") == []
 
 
-def test_drilldown_requests_of_a_feature(store):
-    rows = run(store, "llmcost-drilldown", "Requests of feature ${feature}", tenant="acme",
-               feature="summarize")
-    assert [(r["request_id"], r["attempts"], r["failures"], r["last_status"], r["cost"]) for r in rows] == [
-        ("r2", 1, 0, "ok", "0.00475"), ("r1", 2, 1, "ok", "0.0045")]
-    assert (rows[1]["input"], rows[1]["llm_time_ms"]) == (1000, 1020)
+# --- known results: a week of demo traffic, against direct sums over its raw rows -------------------------
 
 
-def test_drilldown_attempts_of_the_retried_request_and_its_trace(store):
-    rows = run(store, "llmcost-drilldown", "Attempts of request ${request_id}", request_id="r1")
-    assert [(r["attempt"], r["status"], r["error_type"], r["cost_usd"]) for r in rows] == [
-        (1, "error", "RateLimitError", "0"), (2, "ok", "", "0.0045")]
-    assert {r["trace_id"] for r in rows} == {RETRIED_TRACE}
-    assert run(store, "llmcost-drilldown", "Attempts of request ${request_id}", request_id="") == []
-    trace = run(store, "llmcost-drilldown", "LLM calls of trace ${trace_id}", trace_id=RETRIED_TRACE)
-    assert [(r["request_id"], r["attempt"]) for r in trace] == [("r1", 1), ("r1", 2)]
+def test_demo_stats_equal_the_raw_rows(demo):
+    reader, time_range = demo
+    direct = raw(reader, "sum(cost_usd) AS cost, count() AS calls, sum(input_tokens) + sum(output_tokens) AS tokens,"
+                 " uniqExact(tenant_id, request_id) AS requests, countIf(cost_usd IS NULL) / count() AS unpriced",
+                 time_range)
+    overview = "llmcost-overview"
+    assert run(reader, overview, "Spend", time_range) == [{"cost": direct["cost"]}]
+    assert run(reader, overview, "Calls", time_range) == [{"calls": direct["calls"]}]
+    assert run(reader, overview, "Tokens", time_range) == [{"tokens": direct["tokens"]}]
+    assert run(reader, overview, "Requests", time_range) == [{"requests": direct["requests"]}]
+    assert run(reader, overview, "Unpriced share", time_range) == [{"unpriced_share": direct["unpriced"]}]
+    [per_request] = run(reader, overview, "Cost per request", time_range)
+    assert Decimal(per_request["cost_per_request"]) == (
+        Decimal(direct["cost"]) / direct["requests"]).quantize(Decimal("1e-12"), rounding="ROUND_DOWN")
+    days = run(reader, overview, "Spend per day", time_range)
+    since, until = time_range
+    assert len(days) == (until - timedelta(seconds=1)).toordinal() - since.toordinal() + 1  # every day, 0 or not
+    assert sum(Decimal(d["cost"]) for d in days) == Decimal(direct["cost"])
+
+
+def test_demo_filters_equal_the_raw_rows(demo):
+    reader, time_range = demo
+    user = reader.query("SELECT user_id FROM llmcost.llm_usage WHERE tenant_id = 'acme' LIMIT 1")[0]["user_id"]
+    for chosen, where in (({"user": user}, f"user_id = '{user}'"), ({"model": "gpt-4o-mini"},
+                          "request_model = 'gpt-4o-mini'"), ({"tenant": "globex", "feature": "chat"},
+                          "tenant_id = 'globex' AND feature = 'chat'"), ({"environment": "staging"},
+                          "environment = 'staging'"), ({"service": "docs-api", "provider": "anthropic"},
+                          "service_name = 'docs-api' AND provider = 'anthropic'")):
+        direct = raw(reader, "sum(cost_usd) AS cost, count() AS calls", time_range, where)
+        assert direct["calls"] > 0, chosen
+        assert run(reader, "llmcost-overview", "Spend", time_range, **chosen) == [{"cost": direct["cost"]}], chosen
+        assert run(reader, "llmcost-overview", "Calls", time_range, **chosen) == [{"calls": direct["calls"]}], chosen
+    tenants = run(reader, "llmcost-overview", "Top tenants", time_range)
+    by_tenant = reader.query("SELECT tenant_id, sum(cost_usd) AS cost FROM llmcost.llm_usage GROUP BY tenant_id")
+    assert {r["tenant_id"]: r["cost"] for r in tenants} == {r["tenant_id"]: r["cost"] for r in by_tenant}
+
+
+def test_demo_time_series_draw_every_bucket(demo):
+    reader, time_range = demo
+    hours = int((time_range[1] - time_range[0]).total_seconds() // 3600)
+    features = raw(reader, "uniqExact(feature) AS n", time_range)["n"]
+    hourly = run(reader, "llmcost-overview", "Spend per hour by feature", time_range)
+    assert len(hourly) == hours * features
+    assert sum(r["cost"] == "0" for r in hourly) > 0  # the day before the demo's first hour is empty
+    tokens = run(reader, "llmcost-overview", "Tokens per hour: input, cached, output", time_range)
+    assert len(tokens) == hours
+    assert sum(r["cache_read"] for r in tokens) == raw(reader, "sum(cache_read_tokens) AS n", time_range)["n"]
+
+
+def test_demo_request_detail_shares_sum_to_one(demo):
+    reader, time_range = demo
+    priced_retries = reader.query(
+        "SELECT tenant_id, request_id FROM llmcost.llm_usage GROUP BY tenant_id, request_id "
+        "HAVING max(attempt) > 1 AND sum(cost_usd) > 0 AND countIf(cost_usd IS NULL) = 0 LIMIT 5")
+    assert priced_retries
+    for request in priced_retries:
+        summary, *attempts = run(reader, "llmcost-drilldown", "Request ${request_id}", time_range,
+                                 request_id=request["request_id"], tenant=request["tenant_id"])
+        assert summary["row_type"] == "request" and len(attempts) >= 2
+        assert sum(a["cost_share"] for a in attempts) == pytest.approx(1.0)
+        assert sum(Decimal(a["cost_usd"]) for a in attempts) == Decimal(summary["cost_usd"])
+        assert any(a["status"] == "error" for a in attempts)
+
+
+def test_demo_trace_view_shows_the_requests_spans(demo):
+    reader, time_range = demo
+    [retried] = reader.query("SELECT tenant_id, trace_id, count() AS calls, countIf(status = 'error') AS failed "
+                             "FROM llmcost.llm_usage GROUP BY tenant_id, trace_id HAVING max(attempt) > 1 LIMIT 1")
+    spans = run(reader, "llmcost-drilldown", "Trace ${trace_id}", time_range, trace_id=retried["trace_id"],
+                tenant=retried["tenant_id"])
+    [root] = [s for s in spans if s["parentSpanID"] == ""]
+    calls = [s for s in spans if s["operationName"].startswith("chat ")]
+    assert len(calls) == retried["calls"] and {s["parentSpanID"] for s in calls} == {root["spanID"]}
+    assert sum(s["statusCode"] == 2 for s in calls) == retried["failed"]
+    assert all(s["traceID"] == retried["trace_id"] and s["duration"] > 0 for s in spans)
+    other = "globex" if retried["tenant_id"] != "globex" else "acme"
+    assert run(reader, "llmcost-drilldown", "Trace ${trace_id}", time_range, trace_id=retried["trace_id"],
+               tenant=other) == []  # another tenant's link opens nothing
+
+
+def test_demo_model_performance(demo):
+    reader, time_range = demo
+    latency = run(reader, "llmcost-models", "Latency by model", time_range)
+    assert len(latency) == raw(reader, "uniqExact(provider, request_model) AS n", time_range)["n"]
+    assert all(0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in latency)
+    streamed = {r["model"] for r in run(reader, "llmcost-models", "Time to first token by model", time_range)}
+    assert streamed == {r["request_model"] for r in reader.query(
+        "SELECT DISTINCT request_model FROM llmcost.llm_usage WHERE ttft_ms IS NOT NULL")}
+    errors = run(reader, "llmcost-models", "Errors by type", time_range)
+    assert sum(r["failed_calls"] for r in errors) == raw(reader, "countIf(status = 'error') AS n", time_range)["n"]
+
+
+def test_demo_tenants_against_budgets(demo):
+    reader, time_range = demo
+    rows = run(reader, "llmcost-tenants", "Month to date against budget", time_range)
+    assert {r["tenant_id"]: r["budget"] for r in rows if r["budget"] is not None} == {
+        "acme": "60", "globex": "40", "initech": "15"}  # alerts.yaml, which the builder writes in
 
 
 # --- structure -------------------------------------------------------------------------------------------
 
 
+def test_dashboards_are_what_the_builder_writes():
+    written = render_dashboards(ROOT / "alerts.yaml")
+    assert {name: json.loads(text) for name, text in written.items()} == DASHBOARDS
+
+
 def test_uids_are_fixed_and_unique():
-    assert sorted(board["uid"] for board in DASHBOARDS.values()) == ["llmcost-drilldown", "llmcost-overview"]
+    assert sorted(board["uid"] for board in DASHBOARDS.values()) == [
+        "llmcost-drilldown", "llmcost-models", "llmcost-overview", "llmcost-tenants"]
     for board in DASHBOARDS.values():
         ids = [panel["id"] for panel in panels(board)]
         assert len(ids) == len(set(ids)), board["uid"]
@@ -328,6 +453,8 @@ def test_panels_use_the_datasource_variable_and_declare_a_format(file):
     variable = variables_of(board)["datasource"]
     assert (variable["type"], variable["query"], variable["current"]["value"]) == (
         "datasource", PLUGIN, DATASOURCE_UID)
+    names = [var["name"] for var in board["templating"]["list"] if var["type"] == "query"]
+    assert names == ["tenant", "environment", "service", "feature", "provider", "model", "user"]
     for var in variables_of(board).values():
         if var["type"] == "query":
             assert var["datasource"] == datasource and var["query"]["editorType"] == "sql", var["name"]
@@ -336,44 +463,63 @@ def test_panels_use_the_datasource_variable_and_declare_a_format(file):
         assert panel["datasource"] == datasource, panel["title"]
         for target in panel["targets"]:
             assert target["datasource"] == datasource and target["editorType"] == "sql", panel["title"]
-            expected = 0 if panel["type"] == "timeseries" else 1  # 0 = time series, 1 = table
+            expected = {"timeseries": 0, "traces": 3}.get(panel["type"], 1)  # time series, trace, table
             assert target["format"] == expected, panel["title"]
-            if expected == 0:
-                assert "$__timeInterval(ts) AS time" in target["rawSql"], panel["title"]
+            sql = target["rawSql"]
+            if panel["type"] == "timeseries":
+                assert "AS time" in sql and "WITH FILL" in sql, panel["title"]  # empty buckets drawn as 0
+            # Every panel follows the time picker, and every variable is applied.
+            assert "$__timeFilter(" in sql or "$__toTime" in sql, panel["title"]
+            if panel["type"] != "traces" and "${request_id" not in sql:
+                for var in names:
+                    assert f"${var})" in sql, (panel["title"], var)
 
 
-def test_data_links_point_at_existing_dashboards_and_variables():
-    links = {board["uid"]: data_links(board) for board in DASHBOARDS.values()}
-    for source_uid, urls in links.items():
-        for url in urls:
-            target_uid = re.match(r"/d/([\w-]+)\?", url).group(1)
-            assert target_uid in links, url
-            assert "${__value.raw" in url and "${__url_time_range}" in url, url
-            target_vars, source_vars = variables_of(by_uid(target_uid)), variables_of(by_uid(source_uid))
-            assert set(re.findall(r"var-(\w+)=", url)) <= target_vars.keys(), url
-            passed_on = set(re.findall(r"\$\{(\w+):queryparam\}", url))
-            assert passed_on <= target_vars.keys() & source_vars.keys(), url
-    to_feature, to_request = "/d/llmcost-drilldown?var-feature=", "/d/llmcost-drilldown?var-request_id="
-    overview, drilldown = links["llmcost-overview"], links["llmcost-drilldown"]
-    assert any(url.startswith(to_feature) and "${tenant:queryparam}" in url for url in overview)
-    assert any(url.startswith(to_request) and "${feature:queryparam}" in url for url in drilldown)
+def test_data_links_point_at_existing_dashboards_variables_and_columns(store):
+    for board in DASHBOARDS.values():
+        for panel, column, url in data_links(board):
+            target = re.match(r"/d/([\w-]+)\?", url).group(1)
+            assert target in {b["uid"] for b in DASHBOARDS.values()}, url
+            assert "${__url_time_range}" in url and "var-datasource=${datasource}" in url, url
+            assert set(re.findall(r"var-(\w+)=", url)) <= variables_of(by_uid(target)).keys(), url
+            assert set(re.findall(r"\$\{(\w+):queryparam\}", url)) <= variables_of(board).keys(), url
+            assert "var-tenant=" in url, f"{url}: a link carries the clicked row's tenant"
+            # The linked column and the row fields the URL reads are columns of the panel's rows.
+            [target_sql] = [t["rawSql"] for t in panel["targets"]]
+            [row, *_] = store.query(expand(target_sql, settings(board["uid"], request_id="r1",
+                                                                trace_id=RETRIED_TRACE, tenant="acme")))
+            assert column in row, (panel["title"], column)
+            assert set(re.findall(r"__data\.fields\.(\w+)", url)) <= row.keys(), (panel["title"], url)
+            if "${__value.raw}" in url:
+                assert "tenant_id" in row, (panel["title"], url)
+    overview_links = [url for _, _, url in data_links(by_uid("llmcost-overview"))]
+    assert any(url.startswith("/d/llmcost-drilldown?var-feature=${__value.raw}") for url in overview_links)
 
 
 def test_provisioning_files():
     provisioning = GRAFANA / "provisioning"
-    (source,) = yaml.safe_load((provisioning / "datasources/clickhouse.yml").read_text())["datasources"]
-    assert (source["uid"], source["type"]) == (DATASOURCE_UID, PLUGIN)
-    json_data = source["jsonData"]
-    assert (json_data["protocol"], json_data["defaultDatabase"]) == ("native", "llmcost")
-    password = source["secureJsonData"]["password"]
-    for value in (json_data["host"], json_data["port"], json_data["username"], password):
-        assert re.fullmatch(r"\$\{\w+\}", value), value
+    for file, protocol in (("clickhouse.yml", "native"), ("embedded.yml", "http")):  # provision one of them
+        (source,) = yaml.safe_load((provisioning / "datasources" / file).read_text())["datasources"]
+        assert (source["uid"], source["type"]) == (DATASOURCE_UID, PLUGIN)
+        json_data = source["jsonData"]
+        assert (json_data["protocol"], json_data["defaultDatabase"]) == (protocol, "llmcost")
+        for value in (json_data["host"], json_data["port"], source["secureJsonData"]["password"]):
+            assert re.fullmatch(r"\$\{\w+\}", value), value
     (provider,) = yaml.safe_load((provisioning / "dashboards/llmcost.yml").read_text())["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards/llmcost"
 
 
 def test_cost_by_kind_splits_the_cost(store):
-    [bucket] = run(store, "llmcost-overview", "Cost by kind over time")  # rows 1-6, one hour
+    [bucket] = [b for b in run(store, "llmcost-overview", "Cost by kind per hour") if b["time"].endswith("12:00:00")]
     assert (bucket["uncached_input"], bucket["cache_read"], bucket["output_without_reasoning"]) == (
         "0.005175", "0.00125", "0.0032")  # row 6 keeps BASE_ROW's parts: 0.000025 input, 0.00005 output
+
+
+def test_requests_of_a_feature(store):
+    rows = run(store, "llmcost-drilldown", "Requests of feature ${feature}", tenant="acme", feature="summarize")
+    assert [(r["request_id"], r["attempts"], r["failed_calls"], r["last_status"], r["cost"]) for r in rows] == [
+        ("r2", 1, 0, "ok", "0.00475"), ("r1", 2, 1, "ok", "0.0045")]
+    assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
+    assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
+                                          model="gpt-4o-mini")] == ["r4", "r6"]  # the requests that used it

@@ -142,6 +142,11 @@ class QuerySettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    file: str | None = None  #: alerts.yaml: budgets, anomaly factor and floor, webhook (otel_llmcost.alerts.rules)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./llmcost-data"  #: chDB data (embedded store) and the spool
     spool_fsync: bool = True  #: fsync the spool before acknowledging an export
@@ -151,6 +156,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     traces: TracesSettings = field(default_factory=TracesSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
 
@@ -315,4 +321,11 @@ def _validate(settings: Settings) -> list[str]:
     for path in settings.pricing.price_books:
         if not os.path.isfile(path):
             errors.append(f"pricing.price_books: no such file {path}")
+    if settings.alerts.file:
+        from otel_llmcost.alerts.rules import load_alert_rules  # the file is read once here to reject it early
+
+        try:
+            load_alert_rules(settings.alerts.file)
+        except ConfigError as exc:
+            errors.append(f"alerts.file: {exc}")
     return errors

@@ -1,4 +1,5 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema | migrate`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema | migrate
+| anomalies | budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -8,7 +9,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import keys, prices, query, serve, tenants
+from otel_llmcost.cli import alerts, demo, keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.usage_stats import FILTERS, GROUPS
@@ -94,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     prices.add_commands(commands, _store_flags)
     keys.add_commands(commands, _store_flags)
     tenants.add_commands(commands, _store_flags)
+    alerts.add_commands(commands, _store_flags)
+    demo.add_command(commands)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)

@@ -1,0 +1,121 @@
+"""SQL building blocks of the dashboards: filters by the dashboard variables and the sources they read.
+
+Panels read the hourly rollup. The rollup has no user dimension (a user per row would defeat it), so when
+the `user` variable picks users the same columns come from the raw rows instead: `facts()` is a UNION ALL
+of both whose guards are exact complements, and only one side ever reads anything.
+"""
+
+from __future__ import annotations
+
+from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.store.rollups import COST_COLUMNS as COSTS
+
+DB = "llmcost"
+#: (variable, column, label): every dashboard has these variables, in this order.
+VARIABLES = (
+    ("tenant", "tenant_id", "Tenant"),
+    ("environment", "environment", "Environment"),
+    ("service", "service_name", "Service"),
+    ("feature", "feature", "Feature"),
+    ("provider", "provider", "Provider"),
+    ("model", "request_model", "Model"),
+    ("user", "user_id", "User"),
+)
+ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
+USER_ALL = "$__conditionalAll(0, $user)"  # 1=1 while `user` is All, 0 once users are picked
+
+
+def cond(column: str, variable: str) -> str:
+    return f"$__conditionalAll({column} IN (${{{variable}:singlequote}}), ${variable})"
+
+
+def filters(*variables: str, prefix: str = "") -> str:
+    """The conditions of these variables (default: all but user), joined with AND."""
+    chosen = variables or tuple(name for name, _, _ in VARIABLES if name != "user")
+    return "\n  AND ".join(cond(prefix + column, name) for name, column, _ in VARIABLES if name in chosen)
+
+
+_ROLLUP_MEASURES = ("calls", "failed_calls", "retry_calls", "unpriced_calls", "estimated_calls", *USAGE_KINDS,
+                    *COSTS, "latency_ms_sum", "ttft_ms_sum", "ttft_calls")
+_RAW_MEASURES = {
+    "calls": "toUInt64(1)", "failed_calls": "toUInt64(u.status = 'error')", "retry_calls": "toUInt64(u.attempt > 1)",
+    "unpriced_calls": "toUInt64(isNull(u.cost_usd))", "estimated_calls": "toUInt64(u.cost_status = 'estimated')",
+    **{kind: f"toUInt64(u.{kind})" for kind in USAGE_KINDS},
+    **{cost: f"ifNull(u.{cost}, toDecimal128(0, 12))" for cost in COSTS},
+    "latency_ms_sum": "u.latency_ms", "ttft_ms_sum": "ifNull(u.ttft_ms, 0)",
+    "ttft_calls": "toUInt64(isNotNull(u.ttft_ms))",
+}
+
+RANGE = ("$__timeFilter(hour)", "$__timeFilter(u.ts)")
+#: The month of the range's end, up to the end: month-to-date whatever the range's start.
+MONTH = ("hour >= toStartOfMonth($__toTime) AND hour <= $__toTime",
+         "u.ts >= toStartOfMonth($__toTime) AND u.ts <= $__toTime")
+
+
+def facts(window: tuple[str, str] = RANGE) -> str:
+    """`facts`: hourly rows (t, the rollup's dimensions, its measures), filtered by every variable."""
+    rollup_time, raw_time = window
+    dims = ", ".join(ROLLUP_DIMENSIONS)
+    raw_dims = ", ".join(f"u.{d} AS {d}" for d in ROLLUP_DIMENSIONS)
+    raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
+    return (
+        f"facts AS (\n"
+        f"  SELECT hour AS t, {dims}, {', '.join(_ROLLUP_MEASURES)}\n"
+        f"  FROM {DB}.usage_hourly\n"
+        f"  WHERE {rollup_time}\n  AND {filters()}\n  AND {USER_ALL}\n"
+        f"  UNION ALL\n"
+        f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
+        f"  FROM {DB}.llm_usage AS u\n"
+        f"  WHERE {raw_time}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
+        f"  AND NOT ({USER_ALL})\n"
+        f")"
+    )
+
+
+#: The requests table's hours of the range (its rows are per request and hour).
+REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
+
+
+def requests(extra_columns: str = "") -> str:
+    # extra_columns: more aggregates over the requests table `q`, after a comma
+    """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
+    several models: the model filter keeps those that used one of the chosen; the requests table has no
+    provider, so that filter asks the raw rows which requests called one."""
+    provider_filter = (
+        f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
+        f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
+    sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *USAGE_KINDS, *COSTS))
+    anys = ", ".join(f"any(q.{c}) AS {c}" for c in ("environment", "service_name", "feature", "user_id", "session_id"))
+    return (
+        f"reqs AS (\n"
+        f"  SELECT q.tenant_id AS tenant_id, q.request_id AS request_id, min(q.first_ts) AS first_ts,\n"
+        f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums},\n"
+        f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
+        f"  FROM {DB}.requests AS q\n"
+        f"  WHERE {REQUEST_HOURS}\n"
+        f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
+        f"  AND {provider_filter}\n"
+        f"  GROUP BY q.tenant_id, q.request_id\n"
+        f"  HAVING first_ts >= $__fromTime AND first_ts <= $__toTime\n"
+        f"  AND $__conditionalAll(hasAny(models, [${{model:singlequote}}]), $model)\n"
+        f")"
+    )
+
+
+def raw_calls(*extra: str) -> str:
+    """Conditions on raw rows (single calls listed): the range and every variable, user included."""
+    return "\n  AND ".join(("$__timeFilter(ts)", filters(*(n for n, _, _ in VARIABLES)), *extra))
+
+
+#: The time series bucket: the panel's interval, but never finer than the rollup's hour.
+STEP = "toIntervalSecond(greatest($__interval_s, 3600))"
+HOURS = f"toStartOfInterval(t, {STEP})"
+DAYS = "toDateTime(toStartOfDay(t), 'UTC')"
+
+
+def fill(days: bool = False) -> str:
+    """WITH FILL over the range for a `time` column: every bucket drawn, 0 where nothing happened (per series
+    when a series column is sorted first: use_with_fill_by_sorting_prefix, on by default)."""
+    if days:
+        return "WITH FILL FROM toDateTime(toStartOfDay($__fromTime), 'UTC') TO $__toTime STEP toIntervalDay(1)"
+    return f"WITH FILL FROM toStartOfInterval($__fromTime, {STEP}) TO $__toTime STEP {STEP}"

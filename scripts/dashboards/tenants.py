@@ -1,0 +1,52 @@
+"""Tenants: month to date against the budgets of alerts.yaml, the trend, and what each tenant spends on."""
+
+from __future__ import annotations
+
+from otel_llmcost.alerts import queries
+from otel_llmcost.alerts.rules import AlertRules
+
+from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
+from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, requests
+
+_MONTH_SECONDS = "dateDiff('second', toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH)"
+_ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__toTime), 1)"
+
+
+def month_vs_budget(rules: AlertRules) -> str:
+    """Per tenant: the month of the range's end so far, its budget (from the alert settings, written in),
+    the share spent and the month projected at the same pace."""
+    sql = f"""
+WITH {facts(MONTH)}
+SELECT tenant_id, sum(cost_usd) AS month_to_date,
+  if(has({{budget_tenants:Array(String)}}, tenant_id),
+     toDecimal128({{budget_usd:Array(String)}}[indexOf({{budget_tenants:Array(String)}}, tenant_id)], 12), NULL)
+     AS budget,
+  round(toFloat64(month_to_date) / toFloat64(budget), 4) AS budget_used,
+  sum(cost_usd) * toDecimal64({_MONTH_SECONDS} / {_ELAPSED_SECONDS}, 6) AS projected_month
+FROM facts
+GROUP BY tenant_id
+ORDER BY month_to_date DESC
+"""
+    return queries.inline(sql, DB, queries.parameters(rules))  # the budgets written in, as for the alert rules
+
+
+def build(rules: AlertRules) -> dict:
+    f, usd = facts(), "currencyUSD"
+    layout = Layout()
+    layout.add(panel("table", "Month to date against budget", month_vs_budget(rules), "The month of the range's "
+                     "end. Budgets come from alerts.yaml (regenerate the dashboards after changing it).",
+                     overrides=units(month_to_date=usd, budget=usd, projected_month=usd, budget_used="percentunit")
+                     + [link("tenant_id", "Tenant ${__value.raw}", "llmcost-tenants", tenant=CLICKED)]), 24, 7)
+    layout.add(panel("timeseries", "Spend per day by tenant", f"WITH {f}\nSELECT * FROM (\n  SELECT {DAYS} AS time, "
+                     "tenant_id, sum(cost_usd) AS cost FROM facts\n  GROUP BY time, tenant_id ORDER BY tenant_id, time "
+                     f"{fill(days=True)})\nORDER BY time, tenant_id", "0 on days without calls.", usd), 24, 8)
+    layout.add(panel("table", "Top features of the tenant", f"WITH {f}\nSELECT tenant_id, feature, sum(cost_usd) AS "
+                     "cost, sum(calls) AS calls\nFROM facts GROUP BY tenant_id, feature\nORDER BY cost DESC LIMIT 50",
+                     "Pick a tenant above to narrow.", overrides=units(cost=usd) + [
+                         link("feature", "Drill into ${__value.raw}", "llmcost-drilldown", feature=CLICKED,
+                              tenant=ROW_TENANT)]), 12, 9)
+    layout.add(panel("table", "Top users of the tenant", f"WITH {requests()}\nSELECT tenant_id, user_id, "
+                     "sum(cost_usd) AS cost, count() AS requests\nFROM reqs GROUP BY tenant_id, user_id\n"
+                     "ORDER BY cost DESC LIMIT 50", "From the requests.", overrides=units(cost=usd)), 12, 9)
+    return dashboard("llmcost-tenants", "LLM cost: tenants", "Each tenant's month against its budget, its trend, "
+                     "features and users.", layout)

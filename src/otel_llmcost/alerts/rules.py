@@ -1,0 +1,119 @@
+"""The alert settings file (alerts.yaml): budgets per tenant, the anomaly factor and floor, the webhook.
+
+The receiver validates it at startup (Settings `alerts.file`), `otel-llmcost anomalies` and `budgets` read
+it, and `otel-llmcost grafana-alerts` renders Grafana's alert rules from it: one file, one set of numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from otel_llmcost.errors import ConfigError, yaml_problem
+
+#: Environment variable naming the webhook when the file does not (Grafana's contact point reads it too).
+WEBHOOK_ENV = "LLMCOST_ALERT_WEBHOOK_URL"
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    factor: float = 3.0  #: today's spend over the trailing daily average that counts as an anomaly
+    min_usd: Decimal = Decimal("1")  #: smaller amounts never fire, whatever the factor
+    baseline_days: int = 7  #: the trailing days averaged
+    silence_minutes: int = 60  #: no new calls for this long means the spend feed went silent
+    thresholds: tuple[int, ...] = (80, 90, 100)  #: budget percentages, each notified once per month
+    budgets: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))  #: USD per month
+    webhook: str = ""
+
+    @property
+    def webhook_url(self) -> str:
+        return self.webhook or os.environ.get(WEBHOOK_ENV, "")
+
+
+_KEYS = {"anomaly": ("factor", "min_usd", "baseline_days"), "silence_minutes": (), "budget_thresholds": (),
+         "budgets": (), "webhook": ()}
+
+
+def load_alert_rules(path: str | None) -> AlertRules:
+    """The file's rules (defaults without a file); ConfigError listing every problem."""
+    if not path:
+        return AlertRules()
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read alerts file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"alerts file {path} is not valid YAML: {yaml_problem(exc)}") from exc
+    errors: list[str] = []
+    rules = _parse(document, errors)
+    if errors:
+        raise ConfigError(f"invalid alerts file {path}: " + "; ".join(errors))
+    return rules
+
+
+def _parse(document: Any, errors: list[str]) -> AlertRules:
+    if not isinstance(document, dict):
+        errors.append("the top level must be a mapping")
+        return AlertRules()
+    errors.extend(f"unknown key {key}" for key in document if key not in _KEYS)
+    anomaly = document.get("anomaly") or {}
+    if not isinstance(anomaly, dict):
+        errors.append("anomaly must be a mapping")
+        anomaly = {}
+    errors.extend(f"unknown key anomaly.{key}" for key in anomaly if key not in _KEYS["anomaly"])
+    defaults = AlertRules()
+    factor = anomaly.get("factor", defaults.factor)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 1:
+        errors.append(f"anomaly.factor must be a number above 1, got {factor!r}")
+        factor = defaults.factor
+    thresholds = document.get("budget_thresholds", list(defaults.thresholds))
+    if not (isinstance(thresholds, list) and thresholds and all(_positive_int(t) for t in thresholds)):
+        errors.append(f"budget_thresholds must be a list of whole percentages, got {thresholds!r}")
+        thresholds = list(defaults.thresholds)
+    budgets = document.get("budgets") or {}
+    if not isinstance(budgets, dict):
+        errors.append("budgets must map a tenant to its monthly budget in USD")
+        budgets = {}
+    webhook = document.get("webhook") or ""
+    if not isinstance(webhook, str) or webhook and not webhook.startswith(("http://", "https://")):
+        errors.append(f"webhook must be an http:// or https:// URL, got {webhook!r}")
+        webhook = ""
+    return AlertRules(
+        factor=float(factor),
+        min_usd=_usd(anomaly.get("min_usd", defaults.min_usd), "anomaly.min_usd", errors),
+        baseline_days=_count(anomaly.get("baseline_days", defaults.baseline_days), "anomaly.baseline_days", errors),
+        silence_minutes=_count(document.get("silence_minutes", defaults.silence_minutes), "silence_minutes", errors),
+        thresholds=tuple(sorted(set(thresholds))),
+        budgets=MappingProxyType({str(tenant): _usd(usd, f"budgets.{tenant}", errors)
+                                  for tenant, usd in budgets.items()}),
+        webhook=webhook,
+    )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _count(value: Any, where: str, errors: list[str]) -> int:
+    if not _positive_int(value):
+        errors.append(f"{where} must be a whole number above 0, got {value!r}")
+        return 1
+    return value
+
+
+def _usd(value: Any, where: str, errors: list[str]) -> Decimal:
+    """Money from YAML: a string or an integer ("12.50" or 12); floats are refused (they are not exact)."""
+    try:
+        amount = Decimal(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        if amount is not None and amount.is_finite() and amount >= 0:
+            return amount
+    except InvalidOperation:
+        pass
+    errors.append(f"{where} must be an amount in USD, as a string like \"12.50\" or a whole number, got {value!r}")
+    return Decimal(0)

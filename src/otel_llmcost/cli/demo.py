@@ -1,0 +1,49 @@
+"""`otel-llmcost demo`: send the demo workload (otel_llmcost.demo) to a receiver or Collector."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from otel_llmcost.demo.run import DemoPlan, run_demo
+from otel_llmcost.demo.workload import FEATURES
+from otel_llmcost.errors import ConfigError
+
+DEFAULT_ENDPOINTS = {"http": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
+def add_command(commands) -> None:
+    demo = commands.add_parser("demo", help="send realistic demo LLM traffic over OTLP (needs the [demo] extra)")
+    demo.add_argument("--endpoint", help="OTLP endpoint (default http://localhost:4318, gRPC http://localhost:4317)")
+    demo.add_argument("--protocol", choices=["http", "grpc"], default="http", help="OTLP/HTTP or OTLP/gRPC")
+    demo.add_argument("--rate", type=float, default=2.0, help="live requests per second (default 2)")
+    demo.add_argument("--duration", type=float, default=60.0,
+                      help="seconds of live traffic after the backfill (default 60; 0 = none, inf = until Ctrl-C)")
+    demo.add_argument("--backfill-days", type=int, default=0, metavar="N",
+                      help="first send N past days (spans with past start times), plus today so far")
+    demo.add_argument("--per-day", type=int, default=300, metavar="N", help="backfilled requests per day (300)")
+    demo.add_argument("--spike", choices=[feature.name for feature in FEATURES],
+                      help="this feature's prompts are 10x longer today (trips the anomaly alert)")
+    demo.add_argument("--seed", type=int, help="random seed, for the same traffic every run")
+    demo.set_defaults(run=run, needs_settings=False)
+
+
+def run(args: argparse.Namespace, settings: None) -> int:
+    if args.rate <= 0 or args.duration < 0 or args.backfill_days < 0 or args.per_day < 1:
+        raise ConfigError("--rate and --per-day must be positive, --duration and --backfill-days not negative")
+    plan = DemoPlan(
+        protocol=args.protocol, endpoint=args.endpoint or DEFAULT_ENDPOINTS[args.protocol], rate=args.rate,
+        duration=args.duration, backfill_days=args.backfill_days, per_day=args.per_day, spike=args.spike,
+        seed=args.seed,
+    )
+    try:
+        requests, spans, refused = run_demo(plan)
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(f"sent {requests} requests ({spans} spans) over OTLP/{plan.protocol.upper()} to {plan.endpoint}"
+          + (f", feature {plan.spike!r} spiked today" if plan.spike else ""), file=sys.stderr)
+    if refused:
+        print(f"otel-llmcost demo: error: {refused} of the {spans} spans were not accepted by {plan.endpoint} "
+              "(the exporter's errors are above)", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""`otel-llmcost demo` into a real receiver: the traffic has every shape the dashboards and alerts show."""
+
+from __future__ import annotations
+
+import random
+import socket
+from datetime import datetime, timezone
+
+from conftest import run_cli
+from otel_llmcost.demo.run import today_start
+from otel_llmcost.demo.workload import SPIKE_FACTOR, plan_request
+
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
+
+
+def test_spike_makes_only_that_features_prompts_ten_times_longer():
+    plain = [plan_request(random.Random(n), NOW, n) for n in range(200)]
+    spiked = [plan_request(random.Random(n), NOW, n, spike="summarize") for n in range(200)]
+    for before, after in zip(plain, spiked):
+        factor = SPIKE_FACTOR if before.feature.name == "summarize" else 1
+        for call_before, call_after in zip(before.calls, after.calls):
+            for a, b in zip(call_before.attempts, call_after.attempts):
+                assert b.input_tokens == a.input_tokens * factor or b.input_tokens == a.input_tokens == 0
+
+
+def test_token_counts_follow_the_receivers_convention():
+    for n in range(300):
+        for call in plan_request(random.Random(n), NOW, n).calls:
+            for attempt in call.attempts:
+                assert attempt.cache_read_tokens + attempt.cache_write_tokens <= attempt.input_tokens
+                assert (attempt.ttft_s is not None) == (call.streaming and not attempt.error_type)
+                assert attempt.start < attempt.end
+
+
+def test_demo_says_when_the_endpoint_takes_nothing(monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")  # seconds the exporter keeps retrying
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = run_cli("demo", "--endpoint", f"http://127.0.0.1:{port}", "--duration", "0.2", "--rate", "5",
+                     check=False)
+    assert result.returncode == 1 and "were not accepted by" in result.stderr
+
+
+def test_demo_backfills_days_with_every_kind_of_call(receiver_factory):
+    receiver = receiver_factory()
+    result = run_cli("demo", "--protocol", "grpc", "--endpoint", f"http://127.0.0.1:{receiver.grpc_port}",
+                     "--backfill-days", "2", "--per-day", "120", "--duration", "1", "--rate", "3",
+                     "--spike", "summarize", "--seed", "7")
+    assert "100%" in result.stderr and "requests" in result.stderr
+    receiver.stop()
+    [row] = receiver.sql(
+        "SELECT uniqExact(tenant_id) AS tenants, uniqExact(provider) AS providers, uniqExact(user_id) AS users,"
+        " uniqExact(toDate(ts)) AS days, countIf(attempt > 1) AS retries, countIf(status = 'error') AS failures,"
+        " countIf(streaming AND ttft_ms IS NOT NULL) AS streamed, sum(cache_read_tokens) > 0 AS cache_reads,"
+        " sum(cache_write_tokens) > 0 AS cache_writes, countIf(cost_status = 'unpriced') AS unpriced,"
+        " countIf(cost_status = 'priced') AS priced, uniqExact(service_name) AS services,"
+        " uniqExact(environment) AS environments FROM llmcost.llm_usage")
+    assert row["tenants"] == 3 and row["providers"] == 5 and row["services"] == 3 and row["environments"] == 2
+    assert row["days"] >= 3 and row["users"] > 10  # 2 past days and today's window
+    assert min(row["retries"], row["failures"], row["streamed"], row["unpriced"]) > 0
+    assert row["cache_reads"] and row["cache_writes"] and row["priced"] > row["unpriced"]
+    spike_from = today_start(datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
+    prompts = receiver.sql(
+        "SELECT ts >= toDateTime64('" + spike_from + "', 6, 'UTC') AS today,"
+        " avg(input_tokens) AS prompt FROM llmcost.llm_usage"
+        " WHERE feature = 'summarize' AND status = 'ok' GROUP BY today ORDER BY today")
+    assert [p["today"] for p in prompts] == [False, True]
+    assert 6 < prompts[1]["prompt"] / prompts[0]["prompt"] < 15
