@@ -12,7 +12,9 @@ Released traces stay in a `recent` cache bounded by bytes, so a late span (anoth
 retry of an export) still finds its ancestors. (That a re-sent span is not stored twice does not depend on
 this cache: the pipeline asks the store.)
 
-Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line.
+Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line, plus
+a fixed cost for its Python objects (a decoded span takes ~1.9 KB of memory for ~350 bytes of JSON:
+bench/overload_rss.py).
 Everything here is linear in the spans added or released; nothing scans a trace per span.
 """
 
@@ -25,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
+_SPAN_OBJECT_BYTES = 1024  # what a SpanRecord and its dicts cost beyond their encoded size
 _ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their parent may be remote
 
 
@@ -84,7 +87,7 @@ class TraceBuffer:
         """Buffer spans that new_spans() found new (with the calls extracted from them, if known); `size`:
         their approximate encoded bytes, all together."""
         now = self._clock()
-        share = size // len(spans) if spans else 0
+        share = (size // len(spans) if spans else 0) + _SPAN_OBJECT_BYTES
         for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
             if trace is None:
