@@ -84,9 +84,9 @@ class Pipeline:
     def start(self) -> None:
         """Replay what a previous run left in the spool, then start flushing."""
         replayed = 0
-        for segment, spans, size in self._spool.replay():
-            self._buffer.add(spans, segment, size)
-            replayed += len(spans)
+        for export in self._spool.replay():
+            self._buffer.add(export.spans, export.segment, export.size, age=export.age)
+            replayed += len(export.spans)
         if replayed:
             logger.info("replaying %d spans from the spool", replayed)
         self._flusher.start()

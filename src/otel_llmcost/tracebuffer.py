@@ -83,10 +83,11 @@ class TraceBuffer:
         return fresh
 
     def add(self, spans: Sequence[SpanRecord], segment: int, size: int = 0,
-            calls: Sequence[LlmCall | None] | None = None) -> None:
+            calls: Sequence[LlmCall | None] | None = None, age: float = 0.0) -> None:
         """Buffer spans that new_spans() found new (with the calls extracted from them, if known); `size`:
-        their approximate encoded bytes, all together."""
-        now = self._clock()
+        their encoded bytes, all together; `age`: seconds since they arrived (spans replayed from the spool
+        after a restart: their trace's wait goes on from then)."""
+        now = self._clock() - age
         share = (size // len(spans) if spans else 0) + _SPAN_OBJECT_BYTES
         for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
@@ -97,7 +98,7 @@ class TraceBuffer:
             trace.spans[span.span_id] = span
             if calls is not None:
                 trace.calls[span.span_id] = calls[index]
-            trace.last_seen = now
+            trace.last_seen = max(trace.last_seen, now)
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
             trace.size += share
