@@ -116,9 +116,10 @@ class Pipeline:
             try:
                 size = self._spool.append(spans)
             except OSError as exc:
-                self._counts["spool_write_failures"] += 1
+                failures = self._counts["spool_write_failures"] = self._counts["spool_write_failures"] + 1
                 self._counts["refused_exports"] += 1
-                logger.warning("spool write failed, export refused (the client retries): %s", exc)
+                if failures & (failures - 1) == 0:  # the 1st, 2nd, 4th, 8th...: a full disk does not flood the log
+                    logger.warning("spool write failed (%d times), exports refused until it works: %s", failures, exc)
                 raise OverloadedError(f"cannot write the spool ({exc.strerror or exc}); retry later") from exc
             self._buffer.add(spans, segment, size, fresh_calls)
             self._counts["accepted_spans"] += len(spans)
