@@ -17,7 +17,7 @@ from test_durability import _wait_for_rows
 
 # Calls whose (remote) parent never arrives are held for max_trace_wait_seconds: the buffer fills up.
 SMALL_BUFFER = {"attribution": {"trace_wait_seconds": 0.5, "max_trace_wait_seconds": 2.0,
-                                "max_buffered_bytes": 8192}}
+                                "max_buffered_bytes": 64 * 1024}}
 
 
 def test_sdk_exporter_gets_everything_in_after_the_503s_stop(receiver_factory):

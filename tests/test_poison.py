@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -59,9 +60,15 @@ def _poison(receiver):
     app.attributes.clear()
     _send(receiver, *siblings, nested, app)
     good += siblings
+    # A trace whose pricing fails (a "²" attempt passes isdigit() but not int()): its calls are dead-lettered.
+    unpriceable_trace = os.urandom(16)
+    unpriceable = [llm_span(unpriceable_trace, "gpt-4o-mini", 3, 3, **{"llm.attempt": "\u00b2"}),
+                   llm_span(unpriceable_trace, "gpt-4o-mini", 4, 4)]
+    _send(receiver, *unpriceable)
     expected = len(good) + len(poisons) + 1
     _wait_for_rows(receiver, expected)
     log = receiver.stop()  # SIGTERM: exit 0 (asserted by stop), no segfault
+    poisons["unpriceable"] = unpriceable
     return receiver, poisons, good, nested, log
 
 
@@ -114,7 +121,17 @@ def test_deeply_nested_metadata_loses_nothing(poisoned):
     assert _row(receiver, nested)["metadata"] == {}
 
 
+def test_the_calls_of_a_trace_that_cannot_be_priced_are_dead_lettered(poisoned):
+    receiver, poisons, _, _, _ = poisoned
+    trace_id = poisons["unpriceable"][0].trace_id.hex()
+    rejected = receiver.sql(f"SELECT span_id, reason, span FROM llmcost.rejected_calls WHERE trace_id = '{trace_id}'")
+    assert sorted(row["span_id"] for row in rejected) == sorted(s.span_id.hex() for s in poisons["unpriceable"])
+    assert all("the trace could not be priced: ValueError" in row["reason"] for row in rejected)
+    assert {json.loads(row["span"])["attributes"].get("llm.attempt") for row in rejected} == {"\u00b2", None}
+    assert receiver.sql(f"SELECT count() AS n FROM llmcost.llm_usage WHERE trace_id = '{trace_id}'") == [{"n": 0}]
+
+
 def test_no_poison_is_left_to_replay(poisoned):
     receiver, _, _, _, log = poisoned
     assert not list((receiver.data_dir / "spool").glob("*.jsonl"))
-    assert "Traceback" not in log
+    assert log.count("Traceback") == 1  # the one unpriceable trace, whose bug the operator must see

@@ -83,3 +83,10 @@ def test_a_row_the_store_refuses_is_dead_lettered_and_the_batch_stored(store):
     writer.write([*good, bad], [])  # the same batch again (a retry after a crash): nothing stored twice
     assert store.query("SELECT count() AS n FROM llmcost.llm_usage WHERE startsWith(span_id, 'b')") == [{"n": 9}]
     assert writer.counts.rows_already_stored == 9
+
+
+def test_a_refused_row_is_dead_lettered_as_it_was_built():
+    row = _row("a000000000000005", tenant_id="t" * 5000, price_multiplier=Decimal("1e20"))
+    with pytest.raises(RowRejected):
+        check_row(row)
+    assert row.tenant_id == "t" * 5000 and row.cost_note == ""  # nothing half-fixed

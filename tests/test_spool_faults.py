@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -78,6 +79,23 @@ def test_torn_and_damaged_spool_lines_are_skipped_and_the_rest_replayed(tmp_path
     damaged = lines[1].replace(b'"gpt-4o-mini"', b'"gpt-4o-mino"')  # still valid JSON: only the checksum sees it
     segment.write_bytes(lines[0] + damaged + b"garbage\n" + lines[2] + lines[3][: len(lines[3]) // 2])
 
-    replayed = [spans for _, spans, _ in Spool(str(tmp_path / "spool")).replay()]
+    replayed = [export.spans for export in Spool(str(tmp_path / "spool")).replay()]
     assert [[s.span_id for s in spans] for spans in replayed] == [
         [s.span_id for s in exports[0]], [s.span_id for s in exports[2]]]
+
+
+def test_a_replayed_trace_waits_on_from_its_first_arrival(tmp_path):
+    from otel_llmcost.decode import decode_spans
+    from otel_llmcost.semconv import WANTED_ATTRIBUTES
+    from otel_llmcost.tracebuffer import TraceBuffer
+
+    orphan = llm_span(os.urandom(16), "gpt-4o-mini", 1, 1, parent=os.urandom(8))  # its parent never comes
+    spool = Spool(str(tmp_path / "spool"), fsync=False)
+    spool.append(decode_spans(request(orphan), WANTED_ATTRIBUTES).spans)
+    spool.close()  # a SIGTERM while the trace waits: it stays in the spool
+    time.sleep(1.2)  # the receiver is down for longer than the trace's whole wait
+
+    buffer = TraceBuffer(wait=0.5, max_wait=1.0)
+    for export in Spool(str(tmp_path / "spool")).replay():
+        buffer.add(export.spans, export.segment, export.size, age=export.age)
+    assert [group.trace_id for group in buffer.take_ready()] == [orphan.trace_id.hex()]  # not 1 s more

@@ -104,9 +104,9 @@ class AttributionSettings:
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
     trace_wait_seconds: float = 5.0  #: idle time after which a trace whose only missing parents are remote is written
     max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
-    #: approximate bytes of spans held (waiting for ancestors, or for the store); beyond this the receiver
-    #: answers "retry later". In memory a span takes ~3x its encoded size: 128 MiB keeps RSS under 1 GB.
-    max_buffered_bytes: int = 128 * 1024 * 1024
+    #: approximate bytes of spans held (encoded size + 1 KiB per span); beyond this the receiver answers
+    #: "retry later". 256 MiB keeps the receiver's RSS under 1 GB (bench/overload_rss.py).
+    max_buffered_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

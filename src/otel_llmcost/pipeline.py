@@ -86,9 +86,9 @@ class Pipeline:
     def start(self) -> None:
         """Replay what a previous run left in the spool, then start flushing."""
         replayed = 0
-        for segment, spans, size in self._spool.replay():
-            self._buffer.add(spans, segment, size)
-            replayed += len(spans)
+        for export in self._spool.replay():
+            self._buffer.add(export.spans, export.segment, export.size, age=export.age)
+            replayed += len(export.spans)
         if replayed:
             logger.info("replaying %d spans from the spool", replayed)
         self._flusher.start()
@@ -118,9 +118,10 @@ class Pipeline:
             try:
                 size = self._spool.append(spans)
             except OSError as exc:
-                self._counts["spool_write_failures"] += 1
+                failures = self._counts["spool_write_failures"] = self._counts["spool_write_failures"] + 1
                 self._counts["refused_exports"] += 1
-                logger.warning("spool write failed, export refused (the client retries): %s", exc)
+                if failures & (failures - 1) == 0:  # the 1st, 2nd, 4th, 8th...: a full disk does not flood the log
+                    logger.warning("spool write failed (%d times), exports refused until it works: %s", failures, exc)
                 raise OverloadedError(f"cannot write the spool ({exc.strerror or exc}); retry later") from exc
             self._buffer.add(spans, segment, size, fresh_calls)
             self._counts["accepted_spans"] += len(spans)

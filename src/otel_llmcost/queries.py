@@ -24,11 +24,12 @@ def time_range(since: datetime, until: datetime) -> dict[str, str]:
 
 # Which calls of a batch are stored already (an export re-sent after a restart, a spool replayed after a
 # crash). A call's ts is its span's start, so the time range prunes partitions and the sort key's hour, and
-# the trace_id bloom filter skips granules.
+# the trace_id bloom filter skips granules. The ids go through a subquery: `IN {ids:Array(String)}` was
+# evaluated as a scan of the array per row (50k ids over 50k matching rows: 27 s, against 1.2 s).
 STORED_SPANS = """
 SELECT trace_id, span_id FROM {database}.llm_usage
 WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts <= {{until:DateTime64(6, 'UTC')}}
-  AND trace_id IN {{trace_ids:Array(String)}}
+  AND trace_id IN (SELECT arrayJoin({{trace_ids:Array(String)}}))
 """
 
 #: llmcost.rejected_calls (clickhouse/migrations/005_rejected_calls.sql), in its column order: the dead letter.

@@ -47,13 +47,16 @@ Check = Callable[[str, Any, _Findings], Any]
 
 
 def check_row(row: UsageRow) -> UsageRow:
-    """The row with every value storable; changes are appended to cost_note. Raises RowRejected."""
-    findings = _Findings([])
+    """The row (changed in place) with every value storable; changes are appended to cost_note. Raises
+    RowRejected, leaving the row as it was."""
+    findings, fixes = _Findings([]), {}
     for name, check in _CHECKS:
         value = getattr(row, name)
         fixed = check(name, value, findings)
         if fixed is not value:
-            setattr(row, name, fixed)
+            fixes[name] = fixed
+    for name, fixed in fixes.items():  # only now: a refused row is dead-lettered as it was built
+        setattr(row, name, fixed)
     if findings.invalid_cost and any(getattr(row, name) is not None for name in _COSTS):
         for name in _COSTS:
             setattr(row, name, None)

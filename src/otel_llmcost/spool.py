@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +27,16 @@ logger = logging.getLogger(__name__)
 
 _SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 _SEGMENT_MAX_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One export read back from the spool."""
+
+    segment: int
+    spans: list[SpanRecord]
+    size: int  # bytes of its line
+    age: float  # seconds since it was written (0 for lines of releases that did not record it)
 
 
 class Spool:
@@ -43,21 +54,21 @@ class Spool:
         self._file = None
         self._opened_at = 0.0
 
-    def replay(self) -> Iterator[tuple[int, list[SpanRecord], int]]:
-        """Yield (segment, spans, bytes) for each export left by a previous run, oldest first."""
+    def replay(self) -> Iterator[Replayed]:
+        """Each export left by a previous run, oldest first."""
         for segment in self._replayable:
             path = self._path(segment)
             traces = self._traces.setdefault(segment, set())
             with path.open("rb") as lines:
                 for number, line in enumerate(lines, 1):
                     try:
-                        spans = _decode_line(line)
+                        spans, written_at = _decode_line(line)
                     except (ValueError, TypeError, IndexError, KeyError, RecursionError):
                         # A torn final line is an export that was never acknowledged; the client retried it.
                         logger.warning("spool %s line %d is torn or damaged, skipped", path.name, number)
                         continue
                     traces.update(span.trace_id for span in spans)
-                    yield segment, spans, len(line)
+                    yield Replayed(segment, spans, len(line), max(time.time() - written_at, 0.0))
             self._release_if_done(segment)  # deletes a segment that held nothing readable
         self._replayable = []
 
@@ -150,11 +161,12 @@ def _encode_line(spans: list[SpanRecord]) -> bytes:
             span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind, span.start_ns, span.end_ns,
             span.status_code, span.status_message, span.attributes, index, span.scope_name, span.scope_version,
         ])
-    payload = json.dumps({"r": resource_list, "s": rows}, separators=(",", ":")).encode()
+    # "t": when it was written, so that the wait of a trace replayed after a restart goes on, not over
+    payload = json.dumps({"t": round(time.time(), 3), "r": resource_list, "s": rows}, separators=(",", ":")).encode()
     return b"%08x %s\n" % (zlib.crc32(payload), payload)
 
 
-def _decode_line(line: bytes) -> list[SpanRecord]:
+def _decode_line(line: bytes) -> tuple[list[SpanRecord], float]:
     if not line.endswith(b"\n"):
         raise ValueError("torn line: no end")
     if line[:1] == b"{":  # written by a release before checksums
@@ -165,7 +177,8 @@ def _decode_line(line: bytes) -> list[SpanRecord]:
             raise ValueError("checksum mismatch")
     document = json.loads(payload)
     resources = document["r"]
-    return [
+    spans = [
         SpanRecord(t, s, p, name, kind, start, end, code, message, attributes, resources[r], scope, version)
         for t, s, p, name, kind, start, end, code, message, attributes, r, scope, version in document["s"]
     ]
+    return spans, float(document.get("t", time.time()))

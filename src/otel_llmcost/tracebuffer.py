@@ -12,7 +12,9 @@ Released traces stay in a `recent` cache bounded by bytes, so a late span (anoth
 retry of an export) still finds its ancestors. (That a re-sent span is not stored twice does not depend on
 this cache: the pipeline asks the store.)
 
-Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line.
+Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line, plus
+a fixed cost for its Python objects (a decoded span takes ~1.9 KB of memory for ~350 bytes of JSON:
+bench/overload_rss.py).
 Everything here is linear in the spans added or released; nothing scans a trace per span.
 """
 
@@ -25,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
+_SPAN_OBJECT_BYTES = 1024  # what a SpanRecord and its dicts cost beyond their encoded size
 _ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their parent may be remote
 
 
@@ -80,11 +83,12 @@ class TraceBuffer:
         return fresh
 
     def add(self, spans: Sequence[SpanRecord], segment: int, size: int = 0,
-            calls: Sequence[LlmCall | None] | None = None) -> None:
+            calls: Sequence[LlmCall | None] | None = None, age: float = 0.0) -> None:
         """Buffer spans that new_spans() found new (with the calls extracted from them, if known); `size`:
-        their approximate encoded bytes, all together."""
-        now = self._clock()
-        share = size // len(spans) if spans else 0
+        their encoded bytes, all together; `age`: seconds since they arrived (spans replayed from the spool
+        after a restart: their trace's wait goes on from then)."""
+        now = self._clock() - age
+        share = (size // len(spans) if spans else 0) + _SPAN_OBJECT_BYTES
         for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
             if trace is None:
@@ -94,7 +98,7 @@ class TraceBuffer:
             trace.spans[span.span_id] = span
             if calls is not None:
                 trace.calls[span.span_id] = calls[index]
-            trace.last_seen = now
+            trace.last_seen = max(trace.last_seen, now)
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
             trace.size += share
