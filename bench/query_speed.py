@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Query speed: dashboard panels and `stats` on the rollups vs on raw rows, at N rows of realistic traffic.
 
-    python bench/query_speed.py [--rows N] [--days D] [--repeat R] [--raw-repeat R] [--data-dir DIR]
+    python bench/query_speed.py [--rows N] [--days D] [--repeat R] [--raw-repeat R] [--data-dir DIR] [--ranges 24h,7d]
 
 Generates N calls (default 100 million) over D days into llm_usage with INSERT ... SELECT FROM numbers(),
 so the materialized views fill usage_hourly, usage_daily and requests as they do for the receiver. Shape:
@@ -63,35 +63,40 @@ FROM (
 _RANGE = "{col} >= toDateTime({start}) AND {col} <= toDateTime({end})"
 
 
-def panels(tenant: str | None) -> dict[str, tuple[str, str, str]]:
+def panels(tenant: str | None, daily: bool) -> dict[str, tuple[str, str, str]]:
     """name -> (kind, raw SQL, rollup SQL) with {start} {end} {interval} left for the range; tenant filter
-    expanded as $__conditionalAll does (1=1 for All)."""
+    expanded as $__conditionalAll does (1=1 for All). `daily`: the overview reads usage_daily (whole days
+    around the range, as a dashboard over weeks would) instead of usage_hourly."""
     only = f"tenant_id IN ('{tenant}')" if tenant else "1=1"
     raw_where = f"{_RANGE.format(col='ts', start='{start}', end='{end}')} AND {only}"
     hourly = f"{_RANGE.format(col='hour', start='{start}', end='{end}')} AND {only}"
-    return {
+    requests_where = hourly
+    if daily:
+        hourly = f"day >= toDate(toDateTime({{start}})) AND day <= toDate(toDateTime({{end}})) AND {only}"
+    rollup, time = ("usage_daily", "day") if daily else ("usage_hourly", "hour")
+    named = {
         "overview: total cost": ("overview", f"SELECT sum(cost_usd) FROM llmcost.llm_usage WHERE {raw_where}",
-                                 f"SELECT sum(cost_usd) FROM llmcost.usage_hourly WHERE {hourly}"),
+                                 f"SELECT sum(cost_usd) FROM llmcost.{rollup} WHERE {hourly}"),
         "overview: cost over time by feature": (
             "overview",
             f"SELECT toStartOfInterval(ts, INTERVAL {{interval}} second) AS time, feature, sum(cost_usd) FROM llmcost.llm_usage"
             f" WHERE {raw_where} GROUP BY time, feature ORDER BY time, feature",
-            f"SELECT toStartOfInterval(hour, INTERVAL {{interval}} second) AS time, feature, sum(cost_usd)"
-            f" FROM llmcost.usage_hourly WHERE {hourly} GROUP BY time, feature ORDER BY time, feature"),
+            f"SELECT toStartOfInterval(toDateTime({time}), INTERVAL {{interval}} second) AS time, feature, sum(cost_usd)"
+            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY time, feature ORDER BY time, feature"),
         "overview: top tenants": (
             "overview",
             f"SELECT tenant_id, sum(cost_usd) AS cost, countIf(cost_usd IS NULL), count() AS calls,"
             f" sum(input_tokens + output_tokens) FROM llmcost.llm_usage WHERE {raw_where} GROUP BY tenant_id"
             f" ORDER BY cost DESC NULLS LAST, calls DESC LIMIT 20",
             f"SELECT tenant_id, sum(cost_usd) AS cost, sum(unpriced_calls), sum(calls) AS c,"
-            f" sum(input_tokens) + sum(output_tokens) FROM llmcost.usage_hourly WHERE {hourly} GROUP BY tenant_id"
+            f" sum(input_tokens) + sum(output_tokens) FROM llmcost.{rollup} WHERE {hourly} GROUP BY tenant_id"
             f" ORDER BY cost DESC, c DESC LIMIT 20"),
         "overview: cost by model": (
             "overview",
             f"SELECT provider, request_model, sum(cost_usd) AS cost, countIf(cost_usd IS NULL), count() AS calls"
             f" FROM llmcost.llm_usage WHERE {raw_where} GROUP BY provider, request_model ORDER BY cost DESC",
             f"SELECT provider, request_model, sum(cost_usd) AS cost, sum(unpriced_calls), sum(calls)"
-            f" FROM llmcost.usage_hourly WHERE {hourly} GROUP BY provider, request_model ORDER BY cost DESC"),
+            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY provider, request_model ORDER BY cost DESC"),
         "overview: features (with requests)": (
             "overview",
             f"SELECT feature, sum(cost_usd) AS cost, count() AS calls, uniqExact(tenant_id, request_id),"
@@ -99,24 +104,26 @@ def panels(tenant: str | None) -> dict[str, tuple[str, str, str]]:
             f" WHERE {raw_where} GROUP BY feature ORDER BY cost DESC",
             f"SELECT feature, cost, n_calls, requests, failed, retries, latency FROM (SELECT feature, sum(cost_usd) AS cost,"
             f" sum(calls) AS n_calls, sum(failed_calls) AS failed, sum(retry_calls) AS retries,"
-            f" sum(latency_ms_sum) / sum(calls) AS latency FROM llmcost.usage_hourly WHERE {hourly} GROUP BY feature) AS a"
+            f" sum(latency_ms_sum) / sum(calls) AS latency FROM llmcost.{rollup} WHERE {hourly} GROUP BY feature) AS a"
             f" LEFT JOIN (SELECT feature, uniqExact(tenant_id, request_id) AS requests FROM llmcost.requests"
-            f" WHERE {hourly} GROUP BY feature) AS b USING feature ORDER BY cost DESC"),
+            f" WHERE {requests_where} GROUP BY feature) AS b USING feature ORDER BY cost DESC"),
         "overview: latency p95 by model": (
             "overview",
             f"SELECT request_model, quantileTDigest(0.95)(latency_ms) FROM llmcost.llm_usage WHERE {raw_where}"
             f" GROUP BY request_model",
             f"SELECT request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_quantiles)[2]"
-            f" FROM llmcost.usage_hourly WHERE {hourly} GROUP BY request_model"),
+            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY request_model"),
         "drill-down: request list": (
             "list",
             f"SELECT request_id, tenant_id, min(ts) AS started, count(), countIf(status = 'error'), sum(cost_usd) AS cost,"
             f" sum(input_tokens), sum(output_tokens), max(latency_ms) FROM llmcost.llm_usage WHERE {raw_where}"
             f" GROUP BY tenant_id, request_id ORDER BY cost DESC NULLS LAST, started DESC LIMIT 500",
             f"SELECT request_id, tenant_id, min(first_ts) AS started, sum(calls), sum(failed_calls), sum(cost_usd) AS cost,"
-            f" sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests WHERE {hourly}"
+            f" sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests WHERE {requests_where}"
             f" GROUP BY tenant_id, request_id ORDER BY cost DESC, started DESC LIMIT 500"),
     }
+    return {name: (kind, raw, rolled.replace("{rollup}", rollup).replace("{time}", time))
+            for name, (kind, raw, rolled) in named.items()}
 
 
 def stats_queries(tenant: str | None) -> dict[str, tuple[str, StatsQuery]]:
@@ -159,6 +166,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per rollup query (median)")
     parser.add_argument("--raw-repeat", type=int, help="runs per raw query (default --repeat; 1 saves time at 100M)")
     parser.add_argument("--data-dir", help="reuse (or keep) the generated store here")
+    parser.add_argument("--ranges", default="24h,7d,30d", help="which of 24h, 7d, 30d to time (default all)")
     args = parser.parse_args()
     path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
     end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
@@ -176,13 +184,15 @@ def main() -> None:
                          "CSV").bytes().decode().strip().strip('"')
     print(f"{'query':40} {'range':>5} {'tenant':>10} {'raw ms':>9} {'rollup ms':>9} {'ratio':>7} {'raw rows':>12} "
           f"{'rollup rows':>11}")
-    for label, hours in (("24h", 24), ("7d", 168), ("30d", 720)):
+    ranges = [(label, hours) for label, hours in (("24h", 24), ("7d", 168), ("30d", 720))
+              if label in args.ranges.split(",")]
+    for label, hours in ranges:
         start = end - timedelta(hours=hours) + timedelta(minutes=17)  # off the hour, as a dashboard's "now"
         until = end + timedelta(minutes=17)
         interval = max(3600, hours * 3600 // 200 // 3600 * 3600)
         for tenant in (None, busiest):
             cases = []
-            for name, (kind, raw, rolled) in panels(tenant).items():
+            for name, (kind, raw, rolled) in panels(tenant, daily=hours > 24 * 7).items():
                 fill = {"start": int(start.timestamp()), "end": int(until.timestamp()), "interval": interval}
                 cases.append((name, kind, raw.format(**fill), rolled.format(**fill), {}, {}))
             for name, (kind, query) in stats_queries(tenant).items():

@@ -89,8 +89,10 @@ class StoreSettings:
     batch_max_rows: int = 50_000  #: rows per INSERT at most
     flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
     cluster: str | None = None  #: a ClickHouse cluster name: replicated tables ON CLUSTER + Distributed ones
-    raw_ttl_days: int = 0  #: drop llm_usage and requests rows after this many days (0: never)
-    rollup_ttl_days: int = 0  #: drop usage_hourly and usage_daily rows after this many days, >= raw_ttl_days (0: never)
+    #: llm_usage and requests rows are dropped this many days after their time (0 = never: an upgrade, or a
+    #: backfill of old calls, must not delete rows nobody asked to expire)
+    raw_ttl_days: int = 0
+    rollup_ttl_days: int = 0  #: usage_hourly and usage_daily; at least raw_ttl_days (0 = never)
 
     @property
     def database_name(self) -> str:
@@ -301,8 +303,8 @@ def _validate(settings: Settings) -> list[str]:
     for name in ("raw_ttl_days", "rollup_ttl_days"):
         if getattr(store, name) < 0:
             errors.append(f"store.{name} must be 0 (keep forever) or a number of days")
-    if store.raw_ttl_days and 0 < store.rollup_ttl_days < store.raw_ttl_days:
-        errors.append("store.rollup_ttl_days must be at least store.raw_ttl_days (rollups outlive raw rows)")
+    if store.rollup_ttl_days and not 0 < store.raw_ttl_days <= store.rollup_ttl_days:
+        errors.append("store.rollup_ttl_days must be 0 or at least store.raw_ttl_days (rollups outlive raw rows)")
     traces = settings.traces
     if traces.keep not in TRACE_KEEP:
         errors.append(f"traces.keep must be one of {', '.join(TRACE_KEEP)}, got {traces.keep!r}")

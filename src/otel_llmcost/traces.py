@@ -11,6 +11,7 @@ Span events and links are not decoded by the pipeline, so their columns stay emp
 from __future__ import annotations
 
 import json
+from itertools import islice
 from typing import Sequence
 
 from otel_llmcost.config import TracesSettings
@@ -70,16 +71,17 @@ class TraceKeeper:
         )
 
     def _strings(self, attributes) -> dict[str, str]:
-        limit, size = self._settings.max_attributes, self._settings.max_attribute_bytes
-        out = {}
-        for key, value in attributes.items():
-            if len(out) >= limit:
-                break
-            text = value if isinstance(value, str) else _text(value)
-            if len(text) * 4 > size and len(encoded := text.encode()) > size:  # cheap test first: <= 4 B/char
-                text = encoded[:size].decode("utf-8", "ignore")
-            out[key] = text
-        return out
+        size = self._settings.max_attribute_bytes
+        # the cheap test first: a string of at most size/4 characters fits in size bytes
+        return {key: value if type(value) is str and len(value) * 4 <= size else _fit(value, size)
+                for key, value in islice(attributes.items(), self._settings.max_attributes)}
+
+
+def _fit(value, size: int) -> str:
+    """The value as text, cut to `size` UTF-8 bytes (never half a character)."""
+    text = value if isinstance(value, str) else _text(value)
+    encoded = text.encode()
+    return encoded[:size].decode("utf-8", "ignore") if len(encoded) > size else text
 
 
 def _text(value) -> str:
