@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -202,9 +204,10 @@ def test_over_the_concurrency_cap_is_a_clickhouse_error(engine):
 def test_the_cli_without_a_receiver_uses_the_same_guard(tmp_path):
     from conftest import run_cli
 
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    store.ensure_schema()
-    store.close()
+    # Made in a child: this process's chDB already serves the module's store (one data path per process).
+    make = "from otel_llmcost.store.chdb_store import ChdbStore as S; s = S(__import__('sys').argv[1], 'llmcost'); " \
+           "s.ensure_schema(); s.close()"
+    subprocess.run([sys.executable, "-c", make, str(tmp_path / "chdb")], check=True, timeout=120)
     assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llm_usage").stdout == '{"n": 0}\n'
     refused = run_cli("sql", "--data-dir", str(tmp_path), "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
                       check=False)

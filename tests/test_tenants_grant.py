@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import run_cli
 
 from otel_llmcost.query.grants import TENANT_TABLES, grant_statements, user_name
 from otel_llmcost.store.reader import EngineError, ReadSession
-from conftest import run_cli
 
 
 @pytest.fixture(scope="module")

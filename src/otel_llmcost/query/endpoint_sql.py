@@ -53,7 +53,8 @@ def performance(database: str, source: str, by: str, filters: list[str]) -> str:
     if source == RAW:
         measures = ("count() AS calls, countIf(status = 'error') AS failed_calls,"
                     " quantilesTDigest(0.5, 0.95, 0.99)(latency_ms) AS latency_quantiles,"
-                    " quantilesTDigestIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL) AS ttft_quantiles,"
+                    " quantilesTDigestIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL)"
+                    " AS ttft_quantiles,"
                     " countIf(ttft_ms IS NOT NULL) AS ttft_calls, sum(output_tokens) AS output_tokens,"
                     " sum(latency_ms) AS latency_ms_sum")
     else:

@@ -83,8 +83,8 @@ class QueryEngine:
                     ((n, classify(n, v, self.limits)) for n, v in request.settings.items()) if value is not None}
         canonical = session.single_line(request.sql)  # fails on more than one statement
         tables = session.catalog(self.database)
-        statement = guard.check(session.explain_ast(canonical, request.params), canonical, self._catalog(session, tables),
-                                request.who, current_db, self.limits)
+        ast = session.explain_ast(canonical, request.params)
+        statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
         if not request.who.is_admin:
             applied["additional_table_filters"] = table_filters(tables, request.who.tenant or "")

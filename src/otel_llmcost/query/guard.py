@@ -16,7 +16,11 @@ from otel_llmcost.query import lexer
 from otel_llmcost.query.clientsettings import Limits, classify
 from otel_llmcost.query.errors import ACCESS_DENIED, READONLY, SYNTAX_ERROR, UNKNOWN_TABLE, QueryError
 from otel_llmcost.query.scope import (
-    ADMIN_SYSTEM_TABLES, METADATA_DATABASES, TENANT_SYSTEM_TABLES, Principal, tenant_condition,
+    ADMIN_SYSTEM_TABLES,
+    METADATA_DATABASES,
+    TENANT_SYSTEM_TABLES,
+    Principal,
+    tenant_condition,
 )
 from otel_llmcost.store.reader import TableInfo
 
@@ -116,7 +120,8 @@ def _walk(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables
         if in_table_expression and name not in ALLOWED_TABLE_FUNCTIONS:
             raise QueryError(ACCESS_DENIED, f"table function {node.word}() is not allowed here; only "
                                             f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))} are")
-        if name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
+        reaches_out = name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS
+        if reaches_out or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
             raise QueryError(ACCESS_DENIED, f"function {node.word}() reads outside the query: not allowed here")
         if name in _IN_FUNCTIONS:
             _check_in_operand(node, catalog, who, current_db, tables)

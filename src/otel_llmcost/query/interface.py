@@ -22,12 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query import api
 from otel_llmcost.keys import KeyStore
+from otel_llmcost.query import api
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import (
-    TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult, engine_for,
+    TOO_MANY_SIMULTANEOUS_QUERIES,
+    QueryEngine,
+    QueryRequest,
+    QueryResult,
+    engine_for,
 )
 from otel_llmcost.query.scope import Principal
 
