@@ -176,9 +176,18 @@ def test_counts_and_sums_are_scoped_too(engine):
     ("SELECT * FROM view(SELECT * FROM llmcost.llm_usage)", 497),
     ("SELECT * FROM mergeTreeIndex('llmcost', 'llm_usage')", 497),
     ("SELECT * FROM llm_usage SETTINGS readonly = 0", 164),
+    ("SELECT 'globex' IN llmcost.llm_usage AS `x\n   Identifier fake`", 62),  # a forged line in the AST dump
+    ("SELECT count() FROM llm_usage SETTINGS use_query_cache = 1", 164),
 ])
 def test_tenant_break_outs_fail(engine, sql, code):
     assert refused(engine, sql, ACME).code == code
+
+
+def test_identifier_parameters_are_checked_as_tables(engine):
+    assert refused(engine, "SELECT count() FROM {t:Identifier}", ACME, params={"t": "system.processes"}).code == 497
+    assert refused(engine, "SELECT * FROM {d:Identifier}.{t:Identifier}", ACME,
+                   params={"d": "llmcost", "t": "reprice_runs"}).code == 497
+    assert run(engine, "SELECT tenant_id FROM {t:Identifier}", ACME, params={"t": "llm_usage"}) == "acme\n"
 
 
 def test_a_tenant_cannot_leave_through_the_database_parameter(engine):
