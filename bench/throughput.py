@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Throughput: each stage's cost per span in-process, then the real receiver end to end over OTLP/gRPC.
 
-    python bench/throughput.py [--spans N] [--llm-fraction F] [--clients C] [--profile] [--skip-e2e]
+    python bench/throughput.py [--spans N] [--llm-fraction F] [--clients C] [--traces KEEP] [--profile] [--skip-e2e]
 
 Prints figures only, no pass/fail. The project's target is 100k spans/s on two cores.
 """
@@ -38,7 +38,9 @@ from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, to_columns
 from otel_llmcost.tracebuffer import TraceBuffer
+from otel_llmcost.traces import TraceKeeper
 from otel_llmcost.usage import build_usage_rows
+from otel_llmcost.writer import BatchWriter
 from workload import BATCH, make_batches  # bench/ is on sys.path when this file is run as a script
 
 FLUSH_EVERY = 100  # exports (~51k spans) per take_ready + INSERT: one flusher tick at ~50-100k spans/s
@@ -46,13 +48,13 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TARGET = 100_000
 
 
-def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[str, float, float, str]]:
+def in_process(batches: list[bytes], spool_fsync=(False, True), keep: str = "llm") -> list[tuple[str, float, float, str]]:
     """Every stage in pipeline order, one flush (FLUSH_EVERY exports) at a time, so the live heap stays
     receiver-sized. Returns (stage, CPU s, wall s, side); side is ingest (gRPC threads), flush (flusher
     thread) or '' (not summed). CPU time is the cost measure: it holds up when other jobs share the cores."""
-    settings = load_settings()
-    attributor = Attributor(settings.attribution.keys)
-    wanted = WANTED_ATTRIBUTES.union(attributor.wanted)  # exactly the filter Pipeline uses
+    settings = load_settings(overrides={"traces.keep": keep})
+    attributor, keeper = Attributor(settings.attribution.keys), TraceKeeper(settings.traces)
+    wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)  # exactly the filter Pipeline uses
     book, limit, now = load_price_book(), settings.store.batch_max_rows, datetime.now(timezone.utc)
     buffer = TraceBuffer(settings.attribution.trace_wait_seconds, settings.attribution.max_trace_wait_seconds)
     seconds, sides, gc_clock = {}, {}, [0.0, 0.0]
@@ -95,6 +97,7 @@ def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[st
         spools = {fsync: Spool(f"{tmp}/spool-{fsync}", fsync=fsync) for fsync in spool_fsync}
         store = ChdbStore(f"{tmp}/chdb", settings.store.database)
         store.ensure_schema()
+        writer = BatchWriter(store)
         for first in range(0, len(batches), FLUSH_EVERY):
             chunk, last = batches[first:first + FLUSH_EVERY], first + FLUSH_EVERY >= len(batches)
             requests = timed("protobuf parse, 512-span exports", "ingest",
@@ -106,16 +109,22 @@ def in_process(batches: list[bytes], spool_fsync=(False, True)) -> list[tuple[st
                 timed(f"spool append (fsync {'on' if fsync else 'off'})", "" if fsync else "ingest",
                       lambda: [spool.append(spans) for spans in decoded])
             groups = timed("TraceBuffer add + take_ready", "ingest", lambda: buffer_all(decoded, calls, last))
-            rows = timed("build_usage_rows (attribute+price)", "flush",
-                         lambda: [row for g in groups for row in build_usage_rows(g, attributor, book, now)])
+            built = timed("build_usage_rows (attribute+price)", "flush",
+                          lambda: [(g, build_usage_rows(g, attributor, book, now)) for g in groups])
+            rows = [row for _, group_rows in built for row in group_rows]
+            spans = timed(f"trace spans to columns (traces.keep {keep})", "flush", lambda: keeper.columns(
+                [span for g, group_rows in built for span in keeper.spans(g, has_calls=bool(group_rows))]))
+            timed("ChdbStore.insert_traces", "flush", lambda: store.insert_traces(spans))
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)]
             timed("  of which to_columns + encode_native", "",
                   lambda: [encode_native(COLUMN_TYPES, to_columns(part)) for part in parts])
-            timed("ChdbStore.insert_usage (incl. encode)", "flush", lambda: [*map(store.insert_usage, parts)])
+            timed("BatchWriter.write (lookup + insert)", "flush", lambda: [writer.write(part, []) for part in parts])
         for spool in spools.values():
             spool.close()
         store.close()
     gc.callbacks.remove(on_gc)
+    seconds["  of which stored-spans lookup (wall)"] = [writer.counts.lookup_seconds_total] * 2
+    sides["  of which stored-spans lookup (wall)"] = ""
     seconds["  of which cyclic GC, all stages"] = [gc_clock[0], 0.0]
     sides["  of which cyclic GC, all stages"] = ""
     return [(name, *seconds[name], sides[name]) for name in seconds]
@@ -129,10 +138,10 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), hwm
 
 
-def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: int) -> tuple[float, list]:
+def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: int, keep: str) -> tuple[float, list]:
     tmp = Path(tempfile.mkdtemp(prefix="llmcost-bench-"))
     (tmp / "config.yaml").write_text(yaml.safe_dump({
-        "spool_fsync": fsync, "log_level": "WARNING", "store": {"flush_interval_seconds": 0.5},
+        "spool_fsync": fsync, "log_level": "WARNING", "store": {"flush_interval_seconds": 0.5}, "traces": {"keep": keep},
         "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 5.0}}))
     command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
                "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
@@ -199,6 +208,8 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=200_000)
     parser.add_argument("--llm-fraction", type=float, default=0.3)
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC client threads (default 8)")
+    parser.add_argument("--traces", choices=["llm", "all", "none"], default="llm",
+                        help="traces.keep for both runs (default llm, as the receiver's): spans kept in otel_traces")
     parser.add_argument("--profile", action="store_true", help="also cProfile the in-process path: top 10")
     parser.add_argument("--skip-e2e", action="store_true", help="in-process figures only")
     args = parser.parse_args()
@@ -210,7 +221,7 @@ def main() -> None:
           f"{time.perf_counter() - began:.1f}s; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"Python {sys.version.split()[0]}")
 
-    results = in_process(batches)
+    results = in_process(batches, keep=args.traces)
     totals = [(f"= {side} total", *(sum(r[i] for r in results if r[3] == side) for i in (1, 2)))
               for side in ("ingest", "flush")]
     totals.append(("= all, one core", *(a + b for a, b in zip(totals[0][1:], totals[1][1:]))))  # one GIL
@@ -221,14 +232,14 @@ def main() -> None:
         for name, cpu, wall, *_ in results + totals])
     if args.profile:  # cProfile inflates call-heavy code about 2x: read it as a ranking, the table as costs
         profiler = cProfile.Profile()
-        profiler.runcall(in_process, batches, (False,))
+        profiler.runcall(in_process, batches, (False,), args.traces)
         print("\ncProfile of the in-process path (spool fsync off), top 10 by own time, per span:")
         top = sorted(pstats.Stats(profiler).stats.items(), key=lambda item: item[1][2], reverse=True)[:10]
         table(["function", "own µs", "cum µs", "calls"], [
             [f"{func} ({Path(file).name}:{line})", f"{own / n * 1e6:.2f}", f"{cum / n * 1e6:.2f}", f"{k:,}"]
             for (file, line, func), (_, k, own, cum, _) in top])
 
-    runs = [] if args.skip_e2e else [end_to_end(batches, counts, f, args.clients) for f in (False, True)]
+    runs = [] if args.skip_e2e else [end_to_end(batches, counts, f, args.clients, args.traces) for f in (False, True)]
     if runs:
         print(f"\n2. end to end: receiver subprocess, {args.clients} gRPC client threads on the same machine;"
               f" sustained = accepted / (send + drain s); recv CPU = receiver CPU after startup / spans;"

@@ -63,9 +63,9 @@ def _b64_to_hex(value: str) -> str:
     return base64.b64decode(value).hex()
 
 
-def post(url: str, body: bytes, content_type: str, encoding: str | None = None):
+def post(url: str, body: bytes, content_type: str, encoding: str | None = None, headers: dict | None = None):
     """POST and return (status, content type, body), never raising on HTTP errors."""
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type, **(headers or {})}
     if encoding:
         headers["Content-Encoding"] = encoding
     req = urllib.request.Request(url, data=body, headers=headers, method="POST")

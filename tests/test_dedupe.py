@@ -53,3 +53,35 @@ def test_retries_and_parallel_calls_stay_separate():
     assert len(_bill(parallel[0], other_model)) == 2
     contradiction = (_span("f", "p", "other", 10, 20), replace(CALL, input_tokens=999))
     assert len(_bill(parallel[0], contradiction)) == 2
+
+
+def _counting_comparisons(monkeypatch) -> list[int]:
+    """Counts the pairs count_once compares: the algorithm's cost, whatever the machine's speed."""
+    import otel_llmcost.dedupe as dedupe
+
+    compared, same_call = [0], dedupe._same_call
+
+    def counted(*args):
+        compared[0] += 1
+        return same_call(*args)
+
+    monkeypatch.setattr(dedupe, "_same_call", counted)
+    return compared
+
+
+def test_one_huge_trace_is_deduplicated_in_linear_comparisons(monkeypatch):
+    compared = _counting_comparisons(monkeypatch)
+    # 20,000 calls of one library under one root (the issue's 100k-span trace): no pair can be one call.
+    flat = [(_span(f"c{i}", "root", "sdk", i, i + 5), replace(CALL, input_tokens=i)) for i in range(20_000)]
+    assert len(_bill(*flat)) == 20_000
+    assert compared[0] == 0
+    # 5,000 library spans, each around the SDK's own span: 5,000 calls, each merged after one comparison
+    # and the aggregate rule checked by ancestry, not pairwise.
+    nested = []
+    for i in range(5_000):
+        nested.append((_span(f"o{i}", "root", "openinference", 10 * i, 10 * i + 9), CALL))
+        nested.append((_span(f"i{i}", f"o{i}", "anthropic", 10 * i + 1, 10 * i + 8), CALL))
+    compared[0] = 0
+    billed = _bill(*nested)
+    assert [span_id for span_id, _ in billed] == [f"i{i}" for i in range(5_000)]  # the inner span, on a tie
+    assert compared[0] <= 3 * len(nested)  # a scan of every kept call would make ~12.5 million

@@ -155,3 +155,17 @@ def test_invalid_price_books_name_the_file_and_entry(tmp_path, entry, message):
         load_price_book([str(path)])
     assert str(error.value).startswith(f"{path}:2: prices[0]: ")  # file, line of the entry, entry
     assert message in str(error.value)
+
+
+def test_the_cached_bundled_book_is_the_parsed_one(tmp_path):
+    from otel_llmcost.pricing import load_price_book
+
+    parsed = load_price_book()
+    written = load_price_book(cache_dir=str(tmp_path))
+    [cache_file] = tmp_path.glob("price-book-*.pickle")
+    cache_file.write_bytes(cache_file.read_bytes()[:100])  # a torn cache is parsed again, not trusted
+    reparsed = load_price_book(cache_dir=str(tmp_path))
+    [cache_file] = tmp_path.glob("price-book-*.pickle")
+    cached = load_price_book(cache_dir=str(tmp_path))
+    assert parsed.layers == written.layers == reparsed.layers == cached.layers
+    assert len(parsed.layers[0].entries) > 100

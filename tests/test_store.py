@@ -48,17 +48,6 @@ def test_table_columns_are_the_column_list(store):
     assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
 
 
-def test_a_table_from_an_older_release_gets_the_new_columns_in_place(store):
-    store.insert_usage([BASE_ROW])
-    # as an older release made it:
-    store.command("ALTER TABLE llmcost.llm_usage DROP COLUMN web_searches, DROP COLUMN search_fee_usd")
-    store.ensure_schema()
-    described = store.query("DESCRIBE TABLE llmcost.llm_usage")
-    assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
-    old = store.query("SELECT web_searches, search_fee_usd, cost_usd FROM llmcost.llm_usage")
-    assert old == [{"web_searches": 0, "search_fee_usd": None, "cost_usd": "0.000075"}]
-
-
 def test_clickhouse_driver_encoding_round_trips_exactly(store):
     edge = dataclasses.replace(
         BASE_ROW, span_id="b7ad6b7169203332", tenant_id="müller & 東京 'quoted'", attempt=65535,
@@ -101,3 +90,17 @@ def test_unreachable_server_is_a_one_line_store_error():
     assert result.returncode == 2
     assert result.stderr.startswith("otel-llmcost sql: error: ClickHouse server:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_server_errors_keep_their_message_and_a_missing_database_is_created():
+    from clickhouse_driver.errors import ServerException
+    from clickhouse_driver.util.helpers import parse_url
+
+    from otel_llmcost.store.server_store import database_bootstrap, one_line
+
+    error = ServerException("DB::Exception: Database llmcost does not exist. Stack trace:\n\n0. DB::f()", code=81)
+    assert one_line(error) == "Code: 81. DB::Exception: Database llmcost does not exist"
+    _, options = parse_url("clickhouse://ingest:secret@db.example:9000/llmcost")
+    bootstrap, statement = database_bootstrap(options, "llmcost")
+    assert bootstrap == {"port": 9000, "user": "ingest", "password": "secret"}
+    assert statement.splitlines()[-1] == "CREATE DATABASE IF NOT EXISTS llmcost"  # after a comment line

@@ -3,7 +3,8 @@
 Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
 configured attribute keys, in priority order: for each key, the call's own span (then its resource), then
 its ancestors nearest first (each before its resource).
-`request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
+The tenant of the API key an export came with (AUTH_TENANT_KEY, set by the receiver) comes before every
+tenant key. `request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
 `ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
 land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
 
@@ -19,7 +20,7 @@ import json
 import re
 from typing import Mapping, Sequence
 
-from otel_llmcost.config import METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
+from otel_llmcost.config import AUTH_TENANT_KEY, METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import Attribution, LlmCall, SpanRecord
 from otel_llmcost.semconv.values import json_value
@@ -33,6 +34,7 @@ _DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "user_id",
 class Attributor:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._keys = {dimension: tuple(keys[dimension]) for dimension in (*_DIMENSIONS, "attempt")}
+        self._keys["tenant_id"] = (AUTH_TENANT_KEY, *self._keys["tenant_id"])
         keys = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
         self.wanted = AttributeFilter(frozenset(keys), METADATA_PREFIXES)
 
@@ -145,4 +147,7 @@ def _text(value) -> str:
                 return value
             return decoded if isinstance(decoded, str) else value
         return value
-    return json.dumps(value)
+    try:
+        return json.dumps(value)
+    except RecursionError:  # parsed just within the parser's depth, too deep to print again
+        return "(nested too deeply)"

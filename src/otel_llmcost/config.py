@@ -47,6 +47,10 @@ DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "attempt": ("llm.attempt", "otel_llmcost.attempt"),
 })
 
+#: The tenant of the API key an export was sent with. Decode strips it from what clients send; the receiver
+#: sets it on every span of a tenant key's export, and attribution puts it above every tenant key.
+AUTH_TENANT_KEY = "otel_llmcost.auth.tenant"
+
 #: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
 METADATA_PREFIXES = (
     "otel_llmcost.metadata.", "ai.telemetry.metadata.", "ai.settings.context.", "traceloop.association.properties.",
@@ -60,11 +64,22 @@ TAG_KEYS = ("otel_llmcost.tags", "langfuse.trace.tags", "tag.tags")
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    grpc_host: str = "0.0.0.0"
+    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface once API keys exist or are required
     grpc_port: int = 4317  #: 0 picks a free port (printed in the "ready" line)
-    http_host: str = "0.0.0.0"
+    http_host: str | None = None  #: as grpc_host
     http_port: int = 4318
     max_request_bytes: int = 64 * 1024 * 1024  #: after decompression; the OTLP spec recommends 64 MiB
+    require_keys: bool = False  #: refuse exports without a valid API key even before any key exists
+    tls_cert_file: str | None = None  #: PEM certificate (chain) for both listeners; None = plain text
+    tls_key_file: str | None = None  #: PEM private key of tls_cert_file
+    tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
+    read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
+    max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
+
+    def hosts(self, keys_configured: bool) -> tuple[str, str]:
+        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only once keys guard them."""
+        default = "0.0.0.0" if keys_configured or self.require_keys else "127.0.0.1"
+        return self.grpc_host or default, self.http_host or default
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,9 @@ class StoreSettings:
     database: str = "llmcost"
     batch_max_rows: int = 50_000  #: rows per INSERT at most
     flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
+    cluster: str | None = None  #: a ClickHouse cluster name: replicated tables ON CLUSTER + Distributed ones
+    raw_ttl_days: int = 400  #: llm_usage and requests rows are dropped after this many days (0 = never)
+    rollup_ttl_days: int = 1830  #: usage_hourly and usage_daily, kept longer than raw rows (0 = never)
 
     @property
     def database_name(self) -> str:
@@ -86,12 +104,25 @@ class AttributionSettings:
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
     trace_wait_seconds: float = 5.0  #: idle time after which a trace whose only missing parents are remote is written
     max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
-    max_buffered_spans: int = 2_000_000  #: beyond this the receiver answers "retry later"
+    #: approximate bytes of spans held (waiting for ancestors, or for the store); beyond this the receiver
+    #: answers "retry later". In memory a span takes ~3x its encoded size: 128 MiB keeps RSS under 1 GB.
+    max_buffered_bytes: int = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class PricingSettings:
     price_books: tuple[str, ...] = ()  #: user price book files, layered over the bundled one in order
+
+
+TRACE_KEEP = ("llm", "all", "none")
+
+
+@dataclass(frozen=True)
+class TracesSettings:
+    keep: str = "llm"  #: spans stored in otel_traces: of traces holding an LLM call (llm), all, or none
+    ttl_days: int = 30  #: otel_traces rows are dropped after this many days (0 = never)
+    max_attributes: int = 128  #: per span and per resource; the rest are dropped
+    max_attribute_bytes: int = 4096  #: longer values (prompts, completions) are cut to this many bytes
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
+    traces: TracesSettings = field(default_factory=TracesSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
 
     @property
@@ -236,20 +268,48 @@ def _validate(settings: Settings) -> list[str]:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:
         errors.append("receiver.max_request_bytes must be at least 1024")
+    if receiver.read_timeout_seconds <= 0:
+        errors.append("receiver.read_timeout_seconds must be positive")
+    if receiver.max_connections < 1:
+        errors.append("receiver.max_connections must be at least 1")
+    if bool(receiver.tls_cert_file) != bool(receiver.tls_key_file):
+        errors.append("receiver.tls_cert_file and receiver.tls_key_file go together")
+    if receiver.tls_client_ca_file and not receiver.tls_cert_file:
+        errors.append("receiver.tls_client_ca_file needs receiver.tls_cert_file and tls_key_file")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(receiver, name)
+        if path and not os.path.isfile(path):
+            errors.append(f"receiver.{name}: no such file {path}")
     if store.clickhouse is not None:
         url = urlparse(store.clickhouse)
         if url.scheme not in ("clickhouse", "clickhouses") or not url.hostname:
             errors.append(
                 f"store.clickhouse must look like clickhouse://user:pass@host:9000/db, got {store.clickhouse!r}"
             )
+        elif not store.database_name.isidentifier():  # it is spliced into SQL as an identifier
+            errors.append(f"store.clickhouse: the database must be a plain identifier, got {store.database_name!r}")
     if not store.database.isidentifier():
         errors.append(f"store.database must be a plain identifier, got {store.database!r}")
+    if store.cluster is not None and not store.cluster.isidentifier():
+        errors.append(f"store.cluster must be a plain identifier, got {store.cluster!r}")
+    for name in ("raw_ttl_days", "rollup_ttl_days"):
+        if getattr(store, name) < 0:
+            errors.append(f"store.{name} must be 0 (keep forever) or a number of days")
+    if store.raw_ttl_days and 0 < store.rollup_ttl_days < store.raw_ttl_days:
+        errors.append("store.rollup_ttl_days must be at least store.raw_ttl_days (rollups outlive raw rows)")
+    traces = settings.traces
+    if traces.keep not in TRACE_KEEP:
+        errors.append(f"traces.keep must be one of {', '.join(TRACE_KEEP)}, got {traces.keep!r}")
+    if traces.ttl_days < 0 or traces.max_attributes < 0 or traces.max_attribute_bytes < 16:
+        errors.append("traces.ttl_days and traces.max_attributes must be >= 0, traces.max_attribute_bytes >= 16")
     if store.batch_max_rows < 1:
         errors.append("store.batch_max_rows must be at least 1")
     if store.flush_interval_seconds <= 0:
         errors.append("store.flush_interval_seconds must be positive")
     if attribution.trace_wait_seconds < 0 or attribution.max_trace_wait_seconds < attribution.trace_wait_seconds:
         errors.append("attribution.trace_wait_seconds must be >= 0 and <= attribution.max_trace_wait_seconds")
+    if attribution.max_buffered_bytes < 1024:
+        errors.append("attribution.max_buffered_bytes must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         errors.append(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
     for path in settings.pricing.price_books:

@@ -16,12 +16,17 @@ Two rules, applied to the calls of one trace:
 
 The same scope never reports one call twice, so spans from one scope are only merged on equal
 response ids: two identical parallel calls from one library stay two calls.
+
+Linear in the calls of a trace: each call is compared only with the kept calls that could be the same
+call (`_Candidates`: the same response id, or a related span of another scope with the same operation, a
+model of the same prefix and an overlapping time), never with all of them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import fields, replace
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
@@ -29,22 +34,104 @@ Pair = tuple[SpanRecord, LlmCall]
 _TOKEN_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _MAX_DEPTH = 256
 _IDENTITY_FIELDS = ("provider", "request_model", "response_model")
+_MODEL_KEY_CHARS = 4  # models in a prefix relation share their first characters: the index buckets by them
 
 
 def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> list[Pair]:
     """The calls to bill: duplicates merged (rule 1), aggregates dropped (rule 2), in the input order."""
     ancestors = {span.span_id: _ancestors(span, spans_by_id) for span, _ in calls}
     merged: list[Pair] = []
+    # One scope never reports a call twice: with one scope in the trace, only response ids can match.
+    candidates = _Candidates(ancestors, structural=len({span.scope_name for span, _ in calls}) > 1)
     for pair in calls:
-        for index, kept in enumerate(merged):
-            if _same_call(pair, kept, ancestors):
-                merged[index] = _merge(kept, pair, ancestors)
-                break
-        else:
+        # The first kept call that is the same call, as a scan of all of them in order would find it.
+        index = next((i for i in sorted(candidates.of(pair)) if _same_call(pair, merged[i], ancestors)), None)
+        if index is None:
+            index = len(merged)
             merged.append(pair)
+        else:
+            merged[index] = _merge(merged[index], pair, ancestors)
+        candidates.add(index, merged[index])
     billed_ids = {span.span_id for span, _ in merged}
     has_call_below = {a for span, _ in merged for a in ancestors[span.span_id] if a in billed_ids}
     return [(span, call) for span, call in merged if span.span_id not in has_call_below]
+
+
+class _Candidates:
+    """The kept calls indexed by what `_same_call` requires, so that each lookup returns a superset of the
+    kept calls it can accept, and not much more: by response id; and, for spans of another scope with the
+    same operation and model prefix whose time overlaps, by span id (the call's ancestors), by ancestor (its
+    descendants) and by parent (its siblings). A merged call is indexed again under its new span and facts."""
+
+    def __init__(self, ancestors: Mapping[str, set[str]], structural: bool):
+        self._ancestors = ancestors
+        self._structural = structural
+        self._by_response: dict[str, list[int]] = defaultdict(list)
+        # (relation, span id, operation) -> (scope, model key) -> kept indexes by time
+        self._related: dict[tuple, dict[tuple[str, str], _Times]] = defaultdict(dict)
+
+    def add(self, index: int, pair: Pair) -> None:
+        span, call = pair
+        if call.response_id:
+            self._by_response[call.response_id].append(index)
+        model = _model(call)
+        if not model or not self._structural:
+            return  # _same_model never accepts a call without a model
+        bucket = (span.scope_name, model[:_MODEL_KEY_CHARS])
+        keys = [("self", span.span_id), *(("below", ancestor) for ancestor in self._ancestors[span.span_id])]
+        if span.parent_span_id:
+            keys.append(("parent", span.parent_span_id))
+        for relation, span_id in keys:
+            buckets = self._related[(relation, span_id, call.operation)]
+            times = buckets.get(bucket)
+            if times is None:
+                times = buckets[bucket] = _Times()
+            times.add(index, span.start_ns, span.end_ns)
+
+    def of(self, pair: Pair) -> set[int]:
+        span, call = pair
+        found = set(self._by_response.get(call.response_id, ())) if call.response_id else set()
+        model = _model(call)
+        if model and self._structural:
+            keys = [("self", ancestor, call.operation) for ancestor in self._ancestors[span.span_id]]
+            keys.append(("below", span.span_id, call.operation))
+            if span.parent_span_id:
+                keys.append(("parent", span.parent_span_id, call.operation))
+            for key in keys:
+                for (scope, model_key), times in self._related.get(key, {}).items():
+                    if scope != span.scope_name and (model.startswith(model_key) or model_key.startswith(model)):
+                        found.update(times.overlapping(span.start_ns, span.end_ns))
+        return found
+
+
+class _Times:
+    """Indexes of kept calls by time: each interval is filed at the level whose cells are at least as long
+    as it is, in the one or two cells it touches, so an overlapping interval shares a cell with it."""
+
+    def __init__(self):
+        self._cells: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self._levels: dict[int, list[int]] = defaultdict(list)  # level -> every index filed at it
+
+    def add(self, index: int, start: int, end: int) -> None:
+        first, last = min(start, end), max(start, end)  # an inverted interval: filed over its whole range
+        level = (last - first + 1).bit_length()
+        for cell in {first >> level, last >> level}:
+            self._cells[(level, cell)].append(index)
+        self._levels[level].append(index)
+
+    def overlapping(self, start: int, end: int) -> Iterator[int]:
+        """A superset of the indexes whose interval overlaps [start, end]."""
+        for level, everything in self._levels.items():
+            first, last = min(start, end) >> level, max(start, end) >> level
+            if last - first + 1 >= len(everything):
+                yield from everything
+            else:
+                for cell in range(first, last + 1):
+                    yield from self._cells.get((level, cell), ())
+
+
+def _model(call: LlmCall) -> str:
+    return (call.response_model or call.request_model).lower()
 
 
 def _ancestors(span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> set[str]:
@@ -74,8 +161,7 @@ def _same_call(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> bool:
 
 def _same_model(a: LlmCall, b: LlmCall) -> bool:
     # A dated snapshot ("gpt-4o-mini-2024-07-18") is the same model as its alias ("gpt-4o-mini").
-    model_a = (a.response_model or a.request_model).lower()
-    model_b = (b.response_model or b.request_model).lower()
+    model_a, model_b = _model(a), _model(b)
     return bool(model_a and model_b) and (model_a.startswith(model_b) or model_b.startswith(model_a))
 
 

@@ -18,7 +18,12 @@ class PriceBookError(OtelLlmCostError):
 
 
 class StoreError(OtelLlmCostError):
-    """The ClickHouse store failed or could not be reached."""
+    """The ClickHouse store failed or could not be reached. `retryable`: the store's state is at fault (down,
+    slow, full), not the data sent; a permanent error fails the same rows the same way every time."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class OverloadedError(OtelLlmCostError):
@@ -30,3 +35,7 @@ def yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
+class ListenError(OtelLlmCostError):
+    """A receiver cannot listen on its address (the port is in use, or the address is not this host's)."""

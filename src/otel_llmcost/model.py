@@ -177,3 +177,28 @@ class IngestResult:
     accepted_spans: int
     rejected_spans: int
     message: str  # human-readable reasons for the rejected spans; "" when none
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStats:
+    """What the pipeline has done since it started, and what it holds now (Pipeline.stats())."""
+
+    received_spans: int  # usable and rejected, in exports that were not refused
+    accepted_spans: int  # new spans written to the spool
+    duplicate_spans: int  # re-sent spans acknowledged without spooling them again
+    rejected_spans: int  # unusable spans (partial_success)
+    refused_exports: int  # answered "retry later": buffer full, store backlog, spool write failed
+    spool_write_failures: int
+    rows_adjusted: int  # rows with a value clamped, truncated or dropped to fit its column (noted in cost_note)
+    rows_written: int
+    rows_already_stored: int  # left out of an INSERT because the store had them (re-sent, replayed)
+    rows_dead_lettered: int  # calls written to rejected_calls
+    inserts: int
+    insert_failures: int
+    insert_seconds_total: float
+    last_insert_seconds: float
+    buffered_spans: int
+    buffered_bytes: int  # approximate
+    spool_bytes: int
+    unsent_rows: int  # priced, waiting for the store
+    oldest_unflushed_seconds: float  # age of the oldest trace still in the buffer

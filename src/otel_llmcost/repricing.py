@@ -8,6 +8,10 @@ are kept. While a partition's mutation runs, a reader may see some of its parts 
 when reprice returns, every total is the new one. Calls whose usage was flagged invalid keep their
 status. Every run, dry runs included, is recorded in reprice_runs.
 
+The materialized views never see a mutation, so the repriced partitions of every rollup (usage_hourly,
+usage_daily, requests) are then rebuilt from the raw rows (store/rollups.py): afterwards each equals what a
+fresh build from llm_usage gives, to the last Decimal digit.
+
 The embedded store cannot be written by two processes, so the receiver is stopped while this runs.
 """
 
@@ -26,7 +30,7 @@ from otel_llmcost import queries
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.store import UsageStore
+from otel_llmcost.store import UsageStore, rollups
 from otel_llmcost.store.schema import COLUMN_TYPES
 
 _COST_FIELDS = {"cost_status": "status", "cost_note": "note"}  # column -> Cost field, where they differ
@@ -60,6 +64,7 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
     database = store.database
     window = queries.time_range(since, until)
     partitions = [row["partition"] for row in store.query(queries.partitions(database), window)]
+    repriced = []
     for number, partition in enumerate(partitions, 1):
         rows = store.query(queries.priced_rows(database), {**window, "partition": partition})
         costs = [_reprice_row(row, price_book) for row in rows]
@@ -67,8 +72,12 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
             _count(summary, row, cost)
         if not dry_run and rows:
             _update_partition(store, partition, rows, costs)
+            repriced.append(partition)
         progress(f"partition {partition}: {len(rows)} calls {'checked' if dry_run else 'repriced'} "
                  f"({number}/{len(partitions)})")
+    if repriced:
+        rollups.rebuild(store, repriced)
+        progress(f"rollups rebuilt for {len(repriced)} partitions")
     _record(store, summary, started, since, until, dry_run, price_book.version)
     return summary
 

@@ -1,8 +1,13 @@
 """Write-ahead spool: an export is acknowledged only once its spans are on disk here.
 
-Spans are appended to numbered segment files (one JSON line per export). A segment is deleted once every
-trace with spans in it has been written to the store. On start, surviving segments are replayed, so a
-crash between acknowledging and storing loses nothing.
+Spans are appended to numbered segment files, one line per export: the CRC-32 of the JSON (8 hex digits),
+a space, the JSON. A segment is deleted once every trace with spans in it has been written to the store. On
+start, surviving segments are replayed, so a crash between acknowledging and storing loses nothing; a line
+that is torn (a crash mid-write) or damaged fails its checksum and is skipped, the rest replayed.
+
+A write that fails (disk full, I/O error) is cut off again before the error goes to the caller, which
+then refuses the export: the next line never follows a fragment, and a refused export leaves nothing on
+disk.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import logging
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -31,12 +37,14 @@ class Spool:
         self._fsync = fsync
         self._traces: dict[int, set[str]] = {}  # segment -> traces not yet stored
         self._replayable = sorted(int(p.stem) for p in self._dir.glob("*.jsonl") if p.stem.isdigit())
+        self._sizes = {segment: self._path(segment).stat().st_size for segment in self._replayable}
+        self.bytes = sum(self._sizes.values())  # on disk, all segments
         self.current = (self._replayable[-1] + 1) if self._replayable else 1
         self._file = None
         self._opened_at = 0.0
 
-    def replay(self) -> Iterator[tuple[int, list[SpanRecord]]]:
-        """Yield (segment, spans) for each export left by a previous run, oldest first."""
+    def replay(self) -> Iterator[tuple[int, list[SpanRecord], int]]:
+        """Yield (segment, spans, bytes) for each export left by a previous run, oldest first."""
         for segment in self._replayable:
             path = self._path(segment)
             traces = self._traces.setdefault(segment, set())
@@ -44,28 +52,54 @@ class Spool:
                 for number, line in enumerate(lines, 1):
                     try:
                         spans = _decode_line(line)
-                    except (ValueError, TypeError, IndexError):
+                    except (ValueError, TypeError, IndexError, KeyError, RecursionError):
                         # A torn final line is an export that was never acknowledged; the client retried it.
-                        logger.warning("spool %s line %d is unreadable, skipped", path.name, number)
+                        logger.warning("spool %s line %d is torn or damaged, skipped", path.name, number)
                         continue
                     traces.update(span.trace_id for span in spans)
-                    yield segment, spans
+                    yield segment, spans, len(line)
             self._release_if_done(segment)  # deletes a segment that held nothing readable
         self._replayable = []
 
-    def append(self, spans: list[SpanRecord]) -> None:
-        """Durably record spans in the current segment (fsync'ed unless disabled)."""
+    def append(self, spans: list[SpanRecord]) -> int:
+        """Durably record spans in the current segment (fsync'ed unless disabled); returns the bytes written.
+        Raises OSError when the write fails; the segment is then as it was before."""
         if not spans:
-            return
+            return 0
+        line = _encode_line(spans)
         if self._file is None:
-            self._file = self._path(self.current).open("ab")
+            self._file = self._path(self.current).open("ab", buffering=0)  # unbuffered: a failed write is undone
             self._opened_at = time.monotonic()
             self._traces.setdefault(self.current, set())
-        self._file.write(_encode_line(spans))
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
+            self._sizes.setdefault(self.current, 0)
+        start = self._sizes[self.current]
+        try:
+            written, view = 0, memoryview(line)
+            while written < len(line):  # an unbuffered write may be short
+                written += self._file.write(view[written:])
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError:
+            self._cut_back(start)
+            raise
+        self._sizes[self.current] = start + len(line)
+        self.bytes += len(line)
         self._traces[self.current].update(span.trace_id for span in spans)
+        return len(line)
+
+    def _cut_back(self, size: int) -> None:
+        """Drop a failed write's fragment; if even that fails, the segment is closed and the next write
+        starts a new one, so nothing ever follows the fragment."""
+        try:
+            self._file.truncate(size)
+        except OSError:
+            logger.warning("spool %s: a failed write could not be cut off; starting a new segment",
+                           self._path(self.current).name)
+            self._file.close()
+            self._file = None
+            finished = self.current
+            self.current += 1
+            self._release_if_done(finished)  # a segment holding nothing acknowledged goes, fragment and all
 
     def release(self, segments, trace_id: str) -> None:
         """The trace's spans are stored; segments holding nothing else unstored are deleted."""
@@ -96,6 +130,7 @@ class Spool:
         open_now = self._file is not None and segment == self.current
         if not self._traces.get(segment) and not open_now:
             self._traces.pop(segment, None)
+            self.bytes -= self._sizes.pop(segment, 0)
             self._path(segment).unlink(missing_ok=True)
 
     def _path(self, segment: int) -> Path:
@@ -115,11 +150,20 @@ def _encode_line(spans: list[SpanRecord]) -> bytes:
             span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind, span.start_ns, span.end_ns,
             span.status_code, span.status_message, span.attributes, index, span.scope_name, span.scope_version,
         ])
-    return json.dumps({"r": resource_list, "s": rows}, separators=(",", ":")).encode() + b"\n"
+    payload = json.dumps({"r": resource_list, "s": rows}, separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(payload), payload)
 
 
 def _decode_line(line: bytes) -> list[SpanRecord]:
-    document = json.loads(line)
+    if not line.endswith(b"\n"):
+        raise ValueError("torn line: no end")
+    if line[:1] == b"{":  # written by a release before checksums
+        payload = line
+    else:
+        payload = line[9:-1]
+        if line[8:9] != b" " or int(line[:8], 16) != zlib.crc32(payload):
+            raise ValueError("checksum mismatch")
+    document = json.loads(payload)
     resources = document["r"]
     return [
         SpanRecord(t, s, p, name, kind, start, end, code, message, attributes, resources[r], scope, version)

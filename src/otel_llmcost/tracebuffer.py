@@ -8,8 +8,12 @@ call). So a trace is released:
   CONSUMER kind): its parent lives in another service that does not export to us, so nothing is coming;
 - in any case `max_wait` seconds after its first span.
 
-Released traces stay in a bounded `recent` cache, so a late span (another service's exporter, a retry of
-an export) still finds its ancestors and is not counted twice.
+Released traces stay in a `recent` cache bounded by bytes, so a late span (another service's exporter, a
+retry of an export) still finds its ancestors. (That a re-sent span is not stored twice does not depend on
+this cache: the pipeline asks the store.)
+
+Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line.
+Everything here is linear in the spans added or released; nothing scans a trace per span.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from typing import Callable, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
-_RECENT_MAX_SPANS = 500_000
 _ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their parent may be remote
 
 
@@ -33,7 +36,7 @@ class _PendingTrace:
     calls: dict[str, LlmCall | None] = field(default_factory=dict)  # extracted at ingest, by span id
     segments: set[int] = field(default_factory=set)
     has_root: bool = False
-    replayed: bool = False
+    size: int = 0  # approximate bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,48 +48,63 @@ class TraceGroup:
     calls: Mapping[str, LlmCall | None]  # what ingest already extracted; replayed spans are not in it
     context: Mapping[str, SpanRecord]
     segments: frozenset[int]
-    replayed: bool
 
 
 class TraceBuffer:
     """Not thread-safe: the pipeline serialises access."""
 
-    def __init__(self, wait: float, max_wait: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, wait: float, max_wait: float, recent_max_bytes: int = 64 * 1024 * 1024,
+                 clock: Callable[[], float] = time.monotonic):
         self._wait = wait
         self._max_wait = max_wait
+        self._recent_max_bytes = recent_max_bytes
         self._clock = clock
         self._pending: dict[str, _PendingTrace] = {}
-        self._recent: OrderedDict[str, dict[str, SpanRecord]] = OrderedDict()
-        self._recent_spans = 0
+        self._recent: OrderedDict[str, tuple[dict[str, SpanRecord], int]] = OrderedDict()  # -> (spans, bytes)
+        self._recent_bytes = 0
         self.span_count = 0
+        self.buffered_bytes = 0  # approximate size of the pending spans
 
-    def add(
-        self, spans: Sequence[SpanRecord], segment: int, replayed: bool = False,
-        calls: Sequence[LlmCall | None] | None = None,
-    ) -> list[SpanRecord]:
-        """Buffer spans (with the calls extracted from them, if known); returns the new ones (duplicates
-        of buffered or recent spans are dropped)."""
+    def new_spans(self, spans: Sequence[SpanRecord]) -> list[int]:
+        """Indexes of the spans not buffered or recently released (nor repeated earlier in `spans`)."""
+        fresh, seen = [], set()
+        for index, span in enumerate(spans):
+            key = (span.trace_id, span.span_id)
+            trace = self._pending.get(span.trace_id)
+            recent = self._recent.get(span.trace_id)
+            if key in seen or (trace is not None and span.span_id in trace.spans) or (
+                    recent is not None and span.span_id in recent[0]):
+                continue
+            seen.add(key)
+            fresh.append(index)
+        return fresh
+
+    def add(self, spans: Sequence[SpanRecord], segment: int, size: int = 0,
+            calls: Sequence[LlmCall | None] | None = None) -> None:
+        """Buffer spans that new_spans() found new (with the calls extracted from them, if known); `size`:
+        their approximate encoded bytes, all together."""
         now = self._clock()
-        added = []
+        share = size // len(spans) if spans else 0
         for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
-            if trace is not None and span.span_id in trace.spans:
-                continue
-            recent = self._recent.get(span.trace_id)
-            if recent is not None and span.span_id in recent:
-                continue
             if trace is None:
                 trace = self._pending[span.trace_id] = _PendingTrace(now, now)
+            elif span.span_id in trace.spans:  # a replayed spool may hold a span twice
+                continue
             trace.spans[span.span_id] = span
             if calls is not None:
                 trace.calls[span.span_id] = calls[index]
             trace.last_seen = now
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
-            trace.replayed = trace.replayed or replayed
-            added.append(span)
-        self.span_count += len(added)
-        return added
+            trace.size += share
+            self.span_count += 1
+            self.buffered_bytes += share
+
+    def oldest_age(self) -> float:
+        """Seconds since the first span of the oldest pending trace arrived (0 when none is pending)."""
+        now = self._clock()
+        return now - min((trace.first_seen for trace in self._pending.values()), default=now)
 
     def take_ready(self, everything: bool = False) -> list[TraceGroup]:
         """Release traces that are complete or waited long enough (all of them when `everything`)."""
@@ -103,26 +121,27 @@ class TraceBuffer:
         for trace_id in ready:
             trace = self._pending.pop(trace_id)
             self.span_count -= len(trace.spans)
-            earlier = self._recent.pop(trace_id, {})
+            self.buffered_bytes -= trace.size
+            earlier, earlier_size = self._recent.pop(trace_id, ({}, 0))
+            self._recent_bytes -= earlier_size
             context = {**earlier, **trace.spans}
             groups.append(
-                TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context, frozenset(trace.segments),
-                           trace.replayed)
+                TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context, frozenset(trace.segments))
             )
-            self._remember(trace_id, earlier, context)
+            self._remember(trace_id, context, earlier_size + trace.size)
         return groups
 
     def _only_remote_parents_missing(self, trace_id: str, trace: _PendingTrace) -> bool:
-        earlier = self._recent.get(trace_id, {})
+        earlier = self._recent.get(trace_id, ({}, 0))[0]
         return all(
             span.kind in _ENTRY_KINDS
             for span in trace.spans.values()
             if span.parent_span_id not in trace.spans and span.parent_span_id not in earlier
         )
 
-    def _remember(self, trace_id: str, earlier: dict, context: dict) -> None:
-        self._recent_spans += len(context) - len(earlier)
-        self._recent[trace_id] = context
-        while self._recent_spans > _RECENT_MAX_SPANS and self._recent:
-            _, evicted = self._recent.popitem(last=False)
-            self._recent_spans -= len(evicted)
+    def _remember(self, trace_id: str, context: dict, size: int) -> None:
+        self._recent[trace_id] = (context, size)
+        self._recent_bytes += size
+        while self._recent_bytes > self._recent_max_bytes and self._recent:
+            _, (_, evicted_size) = self._recent.popitem(last=False)
+            self._recent_bytes -= evicted_size

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from otel_llmcost.attribution import Attributor
 from otel_llmcost.dedupe import count_once
-from otel_llmcost.model import LlmCall, UsageRow
+from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
+from otel_llmcost.rowcheck import unstorable_counts
 from otel_llmcost.semconv import InvalidSpan, extract_call
 from otel_llmcost.tracebuffer import TraceGroup
 
@@ -41,7 +42,7 @@ def build_usage_rows(
     rows = []
     for (span, call), who in zip(calls, attributions):
         ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
-        cost = price_call(call, ts, price_book, tenant=who.tenant_id)
+        cost = _price(call, ts, price_book, who.tenant_id)
         rows.append(
             UsageRow(
                 ts=ts,
@@ -104,6 +105,18 @@ def build_usage_rows(
             )
         )
     return rows
+
+
+def _price(call: LlmCall, ts: datetime, price_book: PriceBook, tenant: str) -> Cost:
+    """The call's cost; counts no column holds, or too large for exact arithmetic, are not priced."""
+    issue = unstorable_counts(call)
+    if issue:
+        call = replace(call, usage_issue="; ".join(filter(None, (call.usage_issue, issue))))
+    try:
+        return price_call(call, ts, price_book, tenant=tenant)
+    except ArithmeticError as exc:  # decimal.InvalidOperation: a cost beyond 28 significant digits
+        return Cost("invalid_usage", f"the counts are too large to price ({type(exc).__name__})", "",
+                    price_book.version)
 
 
 def _with_provider(call: LlmCall, price_book: PriceBook) -> LlmCall:

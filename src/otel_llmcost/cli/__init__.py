@@ -1,4 +1,4 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema | migrate`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -11,6 +11,7 @@ from otel_llmcost import __version__
 from otel_llmcost.cli import keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
+from otel_llmcost.usage_stats import FILTERS, GROUPS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser("serve", help="receive OTLP (gRPC 4317, HTTP 4318) and store priced rows")
     _store_flags(serve_cmd)
-    serve_cmd.add_argument("--host", help="listen address for both receivers (default 0.0.0.0)")
+    serve_cmd.add_argument("--host", help="listen address for both receivers (default 127.0.0.1; 0.0.0.0 once API keys exist)")
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -80,7 +81,11 @@ def _parser() -> argparse.ArgumentParser:
 
     stats_cmd = commands.add_parser("stats", help="totals: requests, failures, tokens by kind, cost, latency")
     _store_flags(stats_cmd)
-    stats_cmd.add_argument("--by", choices=["model", "provider", "tenant", "feature"], help="group the totals")
+    stats_cmd.add_argument("--by", choices=[group for group in GROUPS if group], help="group the totals")
+    for name in FILTERS:
+        stats_cmd.add_argument(f"--{name}", metavar=name.upper(), help=f"only calls of this {name}")
+    stats_cmd.add_argument("--compare", action="store_true",
+                           help="beside the previous period of the same length, with the change per group")
     stats_cmd.add_argument("--since", default="30d", help="start: ISO time or age like 24h, 7d (default 30d)")
     stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
     stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")
@@ -93,4 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")
     _store_flags(schema_cmd)
     schema_cmd.set_defaults(run=query.run_schema)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply pending schema migrations (serve does it at start)")
+    _store_flags(migrate_cmd)
+    migrate_cmd.set_defaults(run=query.run_migrate)
     return parser

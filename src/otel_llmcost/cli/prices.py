@@ -16,6 +16,7 @@ from otel_llmcost.pricing import load_price_book, quote, validate_file
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.repricing import reprice
 from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.whatif import what_if
 
 QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind
@@ -137,7 +138,7 @@ def run_reprice(args: argparse.Namespace, settings: Settings) -> int:
     price_book = load_price_book(settings.pricing.price_books)
     store = open_store(settings)
     try:
-        store.ensure_schema()
+        store.ensure_schema(SchemaOptions.of(settings))
         summary = reprice(store, price_book, since, until, args.dry_run,
                           progress=lambda message: print(message, file=sys.stderr, flush=True))
     finally:

@@ -1,4 +1,4 @@
-"""`otel-llmcost sql`, `stats` and `schema`: read the same store the receiver writes."""
+"""`otel-llmcost sql`, `stats`, `schema` and `migrate`: read (and migrate) the store the receiver writes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from otel_llmcost import queries
 from otel_llmcost.config import Settings
-from otel_llmcost.store import open_reader
-from otel_llmcost.store.schema import ddl_statements
+from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
 from otel_llmcost.timerange import parse_time, time_window
+from otel_llmcost.usage_stats import FILTERS, StatsQuery, compare, stats_rows
 
 __all__ = ["parse_time", "print_table", "run_schema", "run_sql", "run_stats", "time_window"]
 
@@ -28,9 +28,12 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     since, until = time_window(args.since, args.until, datetime.now(timezone.utc))
+    query = StatsQuery(args.by, {name: value for name in FILTERS if (value := getattr(args, name))})
     store = open_reader(settings)
     try:
-        rows = store.query(queries.stats(store.database, args.by), queries.time_range(since, until))
+        rows = stats_rows(store, query, since, until)
+        if args.compare:
+            rows = compare(rows, stats_rows(store, query, since - (until - since), since))
     finally:
         store.close()
     if args.json:
@@ -42,8 +45,19 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_schema(args: argparse.Namespace, settings: Settings) -> int:
-    for statement in ddl_statements(settings.store.database_name):
+    """Every migration's statements (what `migrate` would run on an empty server), then the version record."""
+    for statement in all_statements(SchemaOptions.of(settings)):
         print(statement + ";\n")
+    return 0
+
+
+def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    try:
+        applied = migrate(store, SchemaOptions.of(settings))
+    finally:
+        store.close()
+    print(f"schema at version {LATEST}; migrations applied: {', '.join(map(str, applied)) or 'none'}")
     return 0
 
 

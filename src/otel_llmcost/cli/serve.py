@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import secrets
 import signal
 import time
@@ -14,12 +15,17 @@ from pathlib import Path
 
 from otel_llmcost.config import Settings
 from otel_llmcost.keys import KeyStore
+from otel_llmcost.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import Pipeline
 from otel_llmcost.pricing import load_price_book
+from otel_llmcost.receive.auth import Authenticator
 from otel_llmcost.query.interface import open_query_listener
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
+from otel_llmcost.receive.intake import Intake
+from otel_llmcost.receive.ops import OpsSources
 from otel_llmcost.store import open_store
+from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.remote import RECEIVER_FILE
 
 logger = logging.getLogger("otel_llmcost")
@@ -28,19 +34,32 @@ _SIGNAL_POLL_SECONDS = 0.1
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    price_book = load_price_book(settings.pricing.price_books)
-    store = open_store(settings)
-    store.ensure_schema()
-    pipeline = Pipeline(settings, store, price_book)
-    pipeline.start()
+    raise_open_files_limit()
     receiver = settings.receiver
-    grpc_receiver = GrpcReceiver(pipeline, receiver.grpc_host, receiver.grpc_port, receiver.max_request_bytes)
-    http_receiver = HttpReceiver(pipeline, receiver.http_host, receiver.http_port, receiver.max_request_bytes)
-    # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
-    local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
+    keys = KeyStore(settings.keys_path)
+    grpc_host, http_host = receiver.hosts(keys.configured)
+    price_book = load_price_book(settings.pricing.price_books, cache_dir=os.path.join(settings.data_dir, "cache"))
+    store = MeasuredStore(open_store(settings))
     query_listener = None
-    if settings.query.enabled and not settings.store.clickhouse:
-        query_listener = open_query_listener(settings, KeyStore(settings.keys_path), local_secret)
+    try:
+        store.ensure_schema(SchemaOptions.of(settings))
+        pipeline = Pipeline(settings, store, price_book)
+        intake = Intake(pipeline, Authenticator(keys, receiver.require_keys), IngestCounters())
+        # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
+        grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
+        ops = OpsSources(
+            metrics=lambda: exposition(intake.counters, store, pipeline, settings.spool_dir),
+            readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
+        )
+        http_receiver = HttpReceiver(intake, http_host, receiver, ops)
+        # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
+        local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
+        if settings.query.enabled and not settings.store.clickhouse:
+            query_listener = open_query_listener(settings, keys, local_secret)
+    except BaseException:
+        store.close()
+        raise
+    pipeline.start()
     grpc_receiver.start()
     http_receiver.start()
     if query_listener is not None:
@@ -55,6 +74,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "event": "ready",
         "grpc_port": grpc_receiver.port,
         "http_port": http_receiver.port,
+        "grpc_host": grpc_host,
+        "http_host": http_host,
+        "tls": bool(receiver.tls_cert_file),
         "query_port": query_listener.port if query_listener else None,
         "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
         "price_book": price_book.version,
@@ -79,6 +101,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
     return 0
+
+
+def raise_open_files_limit() -> None:
+    """Connections, chDB's files and the spool share the descriptor limit; the soft default (1024) is low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def tune_gc() -> None:

@@ -1,16 +1,18 @@
 """OTLP/HTTP: POST /v1/traces on port 4318, protobuf or JSON, optionally gzip-compressed (aiohttp).
 
 Answers follow the OTLP spec: the response is encoded like the request; 400 for an undecodable body,
-413 over the size limit (checked after decompression too), 415 for an unknown content type or encoding,
-503 with Retry-After when the receiver is overloaded.
+401 without a valid API key (once keys are in force), 413 over the size limit (checked after decompression
+too), 415 for an unknown content type or encoding, 503 with Retry-After when the receiver is overloaded.
+The event loop only moves bytes: decompression, parsing and ingestion run in the executor, so one large or
+slow export does not hold up the others. A request's headers and body must arrive within the read timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
-import zlib
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -19,18 +21,26 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
+from otel_llmcost.config import ReceiverSettings
 from otel_llmcost.decode import parse_json, parse_protobuf
 from otel_llmcost.errors import DecodeError, OverloadedError
-from otel_llmcost.pipeline import Pipeline
+from otel_llmcost.keys import ApiKey
+from otel_llmcost.model import IngestResult
+from otel_llmcost.receive.auth import Unauthenticated
+from otel_llmcost.receive.inflate import InflateError, inflate
+from otel_llmcost.receive.intake import Intake
+from otel_llmcost.receive.listener import CappedSite, bind_socket
+from otel_llmcost.receive.ops import OpsSources, add_ops_routes
 
 logger = logging.getLogger(__name__)
 
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
-_PARSERS = {_PROTOBUF: parse_protobuf, "application/protobuf": parse_protobuf, _JSON: parse_json}
+_PROTOBUF_TYPES = (_PROTOBUF, "application/protobuf")
 _PATHS = ("/v1/traces", "/otlp/v1/traces")  # the second: some SDKs append the path to an /otlp base URL
 _RETRY_AFTER_SECONDS = "5"
 _SHUTDOWN_SECONDS = 5.0
+_REFUSALS = {400: "undecodable", 401: "unauthenticated", 408: "timeout", 413: "too_large", 415: "unsupported", 503: "overloaded"}
 
 
 class _HttpError(Exception):
@@ -40,19 +50,25 @@ class _HttpError(Exception):
 
 
 class HttpReceiver:
-    def __init__(self, pipeline: Pipeline, host: str, port: int, max_request_bytes: int):
-        self._pipeline = pipeline
-        self._host, self._requested_port = host, port
-        self._max_bytes = max_request_bytes
+    def __init__(self, intake: Intake, host: str, settings: ReceiverSettings, ops: OpsSources):
+        self._intake = intake
+        self._settings = settings
+        self._max_bytes = settings.max_request_bytes
+        self._socket: socket.socket = bind_socket(host, settings.http_port)  # fails here if the port is taken
+        self.port = self._socket.getsockname()[1]  # the real port when 0 was asked for
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="otlp-http", daemon=True)
-        app = web.Application(client_max_size=max_request_bytes)
+        app = web.Application(client_max_size=self._max_bytes)
         for path in _PATHS:
             app.router.add_post(path, self._export)
+        add_ops_routes(app, ops)
         # We decompress ourselves, so the size limit also holds after decompression.
         # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
-        self._runner = web.AppRunner(app, auto_decompress=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
-        self.port = 0
+        # keepalive_timeout also closes a connection that never completes its request headers.
+        self._runner = web.AppRunner(
+            app, auto_decompress=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS,
+            keepalive_timeout=settings.read_timeout_seconds,
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -66,27 +82,28 @@ class HttpReceiver:
 
     async def _start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
+        await CappedSite(self._runner, self._socket, self._settings).start()
 
     async def _export(self, request: web.Request) -> web.Response:
         content_type = request.content_type.lower()
         answer_type = _JSON if content_type == _JSON else _PROTOBUF
         try:
-            parse = _PARSERS.get(content_type)
-            if parse is None:
+            if content_type != _JSON and content_type not in _PROTOBUF_TYPES:
                 raise _HttpError(415, f"unsupported content type {content_type!r}; use {_PROTOBUF} or {_JSON}")
-            body = await self._body(request)
             try:
-                otlp_request = parse(body)
-            except DecodeError as exc:
-                raise _HttpError(400, str(exc)) from exc
-            try:
-                result = await asyncio.get_running_loop().run_in_executor(None, self._pipeline.ingest, otlp_request)
-            except OverloadedError as exc:
+                key = self._intake.authenticator.check(request.headers.get("Authorization"))
+            except Unauthenticated as exc:
+                raise _HttpError(401, str(exc)) from exc
+            except OverloadedError as exc:  # the key file is unreadable for now
                 raise _HttpError(503, str(exc)) from exc
+            raw = await self._read(request)
+            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity", "gzip", "deflate"):
+                raise _HttpError(415, f"unsupported content encoding {encoding!r}; use gzip")
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(None, self._accept, raw, encoding, content_type == _JSON, key)
         except _HttpError as exc:
+            self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
             return _status_response(exc.status, str(exc), answer_type)
         except Exception:
             logger.exception("OTLP/HTTP export failed")
@@ -97,31 +114,37 @@ class HttpReceiver:
             response.partial_success.error_message = result.message
         return _message_response(200, response, answer_type)
 
-    async def _body(self, request: web.Request) -> bytes:
+    def _accept(self, raw: bytes, encoding: str, is_json: bool, key: ApiKey | None) -> IngestResult:
+        """Off the event loop: decompress, parse, ingest."""
         try:
-            raw = await request.read()
+            body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
+            if is_json:
+                otlp_request, dropped = parse_json(body)
+            else:
+                otlp_request, dropped = parse_protobuf(body), []
+            return self._intake.accept(otlp_request, key, dropped)
+        except InflateError as exc:
+            raise _HttpError(exc.status, str(exc)) from exc
+        except DecodeError as exc:
+            raise _HttpError(400, str(exc)) from exc
+        except OverloadedError as exc:
+            raise _HttpError(503, str(exc)) from exc
+
+    async def _read(self, request: web.Request) -> bytes:
+        try:
+            return await asyncio.wait_for(request.read(), self._settings.read_timeout_seconds)
         except web.HTTPRequestEntityTooLarge as exc:
             raise _HttpError(413, f"request body is over the {self._max_bytes}-byte limit") from exc
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding in ("", "identity"):
-            return raw
-        if encoding not in ("gzip", "deflate"):
-            raise _HttpError(415, f"unsupported content encoding {encoding!r}; use gzip")
-        # wbits 47 = auto-detect gzip or zlib headers.
-        inflater = zlib.decompressobj(47)
-        try:
-            body = inflater.decompress(raw, self._max_bytes + 1)
-        except zlib.error as exc:
-            raise _HttpError(400, f"body is not valid {encoding}: {exc}") from exc
-        if len(body) > self._max_bytes or inflater.unconsumed_tail:
-            raise _HttpError(413, f"decompressed body is over the {self._max_bytes}-byte limit")
-        return body
+        except asyncio.TimeoutError as exc:
+            raise _HttpError(408, f"request body did not arrive within {self._settings.read_timeout_seconds}s") from exc
 
 
 def _status_response(status: int, message: str, answer_type: str) -> web.Response:
     response = _message_response(status, status_pb2.Status(message=message), answer_type)
     if status in (429, 503):
         response.headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="otel-llmcost"'
     return response
 
 

@@ -58,7 +58,7 @@ def json_value(value, kind: type):
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return kind()
     return value if isinstance(value, kind) else kind()
 

@@ -14,13 +14,19 @@ class UsageStore(Protocol):
 
     database: str
 
-    def ensure_schema(self) -> None: ...
+    def ensure_schema(self, options=None) -> None:
+        """Apply pending migrations (store/migrations.py); `options`: SchemaOptions, default for this database."""
 
-    def insert_usage(self, rows: Sequence[UsageRow], /) -> None: ...
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
+        """One INSERT with the batch's dedup token: a retry or replay of the same rows is stored once."""
+
+    def insert_traces(self, columns: list[list], /) -> None:
+        """Spans into otel_traces (columns from traces.TraceKeeper), one INSERT with a dedup token."""
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
 
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None: ...
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None: ...
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None: ...
 

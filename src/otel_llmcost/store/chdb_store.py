@@ -8,16 +8,16 @@ import tempfile
 from typing import Any, Sequence
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.model import UsageRow
-from otel_llmcost.store import schema
+from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
-from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.store.schema import dedup_settings
+from otel_llmcost.store.writes import StoreWrites
 
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
 
-class ChdbStore:
+class ChdbStore(StoreWrites):
     def __init__(self, path: str, database: str, read_only: bool = False):
         import chdb  # imported here so the server backend never loads the 500 MB engine
 
@@ -35,22 +35,27 @@ class ChdbStore:
         if read_only:
             self._run("SET readonly = 2")  # 2: reads only, but query settings may still change
 
-    def ensure_schema(self) -> None:
-        schema.ensure_schema(self)
-
-    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if rows:
-            self.insert_columns(TABLE, COLUMN_TYPES, to_columns(list(rows)))
-
-    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /) -> None:
-        """One INSERT of a columnar batch into database.table."""
-        payload = encode_native(tuple(column_types), columns)
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
+        """One INSERT of a columnar batch into database.table; with `dedup_token`, a repeat of it is dropped
+        by the table and by every materialized view's target (each keeps a dedup window)."""
+        try:
+            payload = encode_native(tuple(column_types), columns)
+        except Exception as exc:
+            if is_encoding_error(exc):
+                raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+            raise
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(payload)
+            except OSError as exc:  # the data directory is full or failing: the store's state, not the rows
+                raise StoreError(f"cannot write the batch file: {exc}") from exc
             names = ", ".join(name for name, _ in column_types)
-            self._run(f"INSERT INTO {self.database}.{table} ({names}) SELECT * FROM file('{batch_file}', 'Native')")
+            settings = f" SETTINGS {dedup_settings(dedup_token)}" if dedup_token else ""
+            self._run(f"INSERT INTO {self.database}.{table} ({names}){settings}"
+                      f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
 
@@ -70,15 +75,21 @@ class ChdbStore:
         try:
             result = self._conn.query(sql, fmt, params=params or None)
         except (self._chdb_error, RuntimeError) as exc:
-            raise StoreError(_first_line(str(exc))) from exc
+            raise StoreError(_first_line(str(exc)), not is_data_error_code(error_code(str(exc)))) from exc
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 
 def param_text(value: Any) -> str:
-    """chDB takes query parameters in ClickHouse's text form; arrays of strings need quoting."""
+    """chDB takes query parameters in ClickHouse's escaped text form: arrays of strings need quoting, and
+    a backslash, tab or line break in a string its escape (a multi-line statement as a String parameter)."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in value) + "]"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
     return str(value)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
 
 def _first_line(message: str) -> str:

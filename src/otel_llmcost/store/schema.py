@@ -1,15 +1,18 @@
-"""The llm_usage columns, once: they render the DDL, name the INSERT's columns and order the row builder."""
+"""The llm_usage columns, once: they name the INSERT's columns, order the row builder and render the rollups.
+
+The tables themselves are made by versioned migrations (store/migrations.py, clickhouse/migrations/*.sql);
+a test checks that the migrated llm_usage has exactly these columns."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import datetime, timedelta, timezone
-from importlib.resources import files
 
 from otel_llmcost.model import UsageRow
 
 _TOKENS = ("UInt64", "CODEC(T64, ZSTD(1))")
-_USD = "Nullable(Decimal(38, 12))"
+USD = "Nullable(Decimal(38, 12))"
 _NAME = "LowCardinality(String)"
 
 #: (column, ClickHouse type, codec or ""), in UsageRow field order.
@@ -43,17 +46,17 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("image_input_tokens", *_TOKENS),
     ("image_output_tokens", *_TOKENS),
     ("web_searches", "UInt32", "CODEC(T64, ZSTD(1))"),
-    ("input_cost_usd", _USD, ""),
-    ("cache_read_cost_usd", _USD, ""),
-    ("cache_write_cost_usd", _USD, ""),
-    ("output_cost_usd", _USD, ""),
-    ("reasoning_cost_usd", _USD, ""),
-    ("audio_cost_usd", _USD, ""),
-    ("image_cost_usd", _USD, ""),
-    ("request_fee_usd", _USD, ""),
-    ("search_fee_usd", _USD, ""),
-    ("cost_usd", _USD, ""),
-    ("emitter_cost_usd", _USD, ""),
+    ("input_cost_usd", USD, ""),
+    ("cache_read_cost_usd", USD, ""),
+    ("cache_write_cost_usd", USD, ""),
+    ("output_cost_usd", USD, ""),
+    ("reasoning_cost_usd", USD, ""),
+    ("audio_cost_usd", USD, ""),
+    ("image_cost_usd", USD, ""),
+    ("request_fee_usd", USD, ""),
+    ("search_fee_usd", USD, ""),
+    ("cost_usd", USD, ""),
+    ("emitter_cost_usd", USD, ""),
     ("cost_status", _NAME, ""),
     ("cost_note", "String", "CODEC(ZSTD(1))"),
     ("price_id", _NAME, ""),
@@ -80,32 +83,29 @@ if COLUMN_NAMES != tuple(f.name for f in dataclasses.fields(UsageRow)):
     raise RuntimeError("store.schema.COLUMNS and model.UsageRow disagree; keep them in the same order")
 
 
-def ddl_statements(database: str) -> list[str]:
-    """CREATE statements for the database, rendered from the clickhouse/*.sql templates, in order."""
-    columns = ",\n".join(f"    {name} {ch_type} {codec}".rstrip() for name, ch_type, codec in COLUMNS)
-    templates = sorted(
-        (entry for entry in files("otel_llmcost.ddl").iterdir() if entry.name.endswith(".sql")),
-        key=lambda entry: entry.name,
-    )
-    return [t.read_text(encoding="utf-8").format(database=database, columns=columns).strip() for t in templates]
+#: With every tokened insert: the views' targets check the token too (the 26.9 default, set explicitly), and
+#: a ClickHouse 26.x server's default async_insert would batch inserts apart from their token.
+DEDUP_SETTINGS = {"insert_deduplicate": 1, "deduplicate_blocks_in_dependent_materialized_views": 1, "async_insert": 0}
 
 
-def ensure_schema(store) -> None:
-    """Create what is missing: the database and tables, then the llm_usage columns a table made by an older
-    release lacks (added in place; its rows read the type's default, 0 or NULL). `store`: a UsageStore."""
-    for statement in ddl_statements(store.database):
-        store.command(statement)
-    present = {row["name"] for row in store.query(_PRESENT_COLUMNS, {"database": store.database, "table": TABLE})}
-    previous = ""
-    for name, ch_type, codec in COLUMNS:
-        if name not in present:
-            where = f"AFTER {previous}" if previous else "FIRST"
-            column = f"{name} {ch_type} {codec}".rstrip()
-            store.command(f"ALTER TABLE {store.database}.{TABLE} ADD COLUMN IF NOT EXISTS {column} {where}")
-        previous = name
+def dedup_settings(token: str) -> str:
+    """The SETTINGS clause text of an insert carrying `token` (a hex digest: nothing to quote)."""
+    return ", ".join(f"{name} = {value}" for name, value in DEDUP_SETTINGS.items()) + \
+        f", insert_deduplication_token = '{token}'"
 
 
-_PRESENT_COLUMNS = "SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}"
+def dedup_token(rows: list[UsageRow]) -> str:
+    """The insert_deduplication_token of a batch: the same calls give the same token, on a retry and on a
+    replay from the spool (ingested_at and other per-attempt values take no part)."""
+    return span_dedup_token([row.trace_id for row in rows], [row.span_id for row in rows])
+
+
+def span_dedup_token(trace_ids: list[str], span_ids: list[str]) -> str:
+    """A token naming a batch by its spans, whatever their order."""
+    digest = hashlib.sha256()
+    for trace_id, span_id in sorted(zip(trace_ids, span_ids)):
+        digest.update(f"{trace_id}/{span_id}\n".encode())
+    return digest.hexdigest()
 
 
 def to_columns(rows: list[UsageRow]) -> list[list]:

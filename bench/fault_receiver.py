@@ -1,0 +1,123 @@
+"""The receiver under test in bench/faults.py: `otel-llmcost serve` as a process on fixed ports, and the
+count of what its store holds once it has stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from fault_traffic import TENANT, Key  # bench/ is on sys.path when faults.py is run as a script
+
+# Short waits, as tests/conftest.py: a trace whose root arrived is written at the next 0.2 s flush.
+CONFIG = {"spool_fsync": True, "log_level": "INFO", "store": {"flush_interval_seconds": 0.2},
+          "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ReceiverProcess:
+    """`otel-llmcost serve` on ports fixed for the whole scenario, so exporters find it again after a restart."""
+
+    def __init__(self, data_dir: Path, config: dict | None = None, extra_args: tuple[str, ...] = ()):
+        self.data_dir = data_dir
+        self.http_port, self.grpc_port = free_port(), free_port()
+        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file.write_text(yaml.safe_dump({**CONFIG, **(config or {})}))
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+        self.starts, self.events = 0, []  # events: how each run ended, for the notes column
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/v1/traces"
+
+    def start(self, timeout: float = 60.0) -> bool:
+        """Start and wait for the ready line; False (with the reason in events) if it exits first."""
+        self.starts += 1
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-receiver.log", "a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file), "--data-dir",
+             str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
+             "--http-port", str(self.http_port), *self.extra_args],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        ready = _readline(self.process.stdout, timeout)
+        if not ready:
+            self.stop(5)
+            self.events.append(f"start {self.starts} failed (exit {self.process.returncode}): {self.last_log_line()}")
+            return False
+        return True
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> float:
+        """SIGTERM; a receiver that has not exited after `timeout` s is killed (noted). Returns the seconds."""
+        began = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.events.append(f"SIGTERM hung >{timeout:.0f}s, killed")
+            return time.monotonic() - began
+        if code:
+            self.events.append(f"exit {code} ({signal.Signals(-code).name if code < 0 else 'error'})")
+        return time.monotonic() - began
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_text(self) -> str:
+        return (self.data_dir.parent / f"{self.data_dir.name}-receiver.log").read_text(errors="replace")
+
+    def last_log_line(self) -> str:
+        lines = [line for line in self.log_text().splitlines() if line.strip()]
+        return lines[-1][:160] if lines else ""
+
+    def spool_segments(self) -> int:
+        return len(list((self.data_dir / "spool").glob("*.jsonl")))
+
+    def stored(self) -> tuple[dict[Key, int], set[Key]]:
+        """Rows per call in llm_usage and (once it exists) rejected_calls, and the calls stored without the
+        tenant their root span carries; only with the receiver stopped."""
+        counts: dict[Key, int] = {}
+        unattributed: set[Key] = set()
+        for table in ("llm_usage", "rejected_calls"):
+            other_tenant = f"countIf(tenant_id != '{TENANT}')" if table == "llm_usage" else "0"
+            sql = (f"SELECT trace_id, span_id, count() AS n, {other_tenant} AS unattributed "
+                   f"FROM llmcost.{table} GROUP BY trace_id, span_id")
+            result = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(self.data_dir),
+                                     sql], capture_output=True, text=True, timeout=300)
+            if result.returncode and table == "llm_usage":
+                raise RuntimeError(f"counting rows failed: {result.stderr.strip()[-300:]}")
+            for line in result.stdout.splitlines() if not result.returncode else []:
+                row = json.loads(line)
+                key = (row["trace_id"], row["span_id"])
+                counts[key] = counts.get(key, 0) + int(row["n"])
+                if int(row["unattributed"]):
+                    unattributed.add(key)
+        return counts, unattributed
+
+
+def _readline(stream, timeout: float) -> str:
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return out[0] if out else ""

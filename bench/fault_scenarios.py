@@ -1,0 +1,258 @@
+"""The faults of bench/faults.py, one function per scenario, and what each scenario records."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from fault_receiver import ReceiverProcess  # bench/ is on sys.path when faults.py is run as a script
+from fault_traffic import Ledger, Load, export, split_roots
+
+
+class Scenario:
+    """One scenario's receiver, ledger and notes; `settle` recovers and counts."""
+
+    def __init__(self, root: Path, name: str):
+        self.dir = root / name
+        self.dir.mkdir(parents=True)
+        self.data_dir = self.dir / "data"
+        self.data_dir.mkdir()
+        self.ledger, self.notes, self.receiver = Ledger(), [], None
+        self.special: dict[str, set] = {}  # label -> calls reported apart in the notes (poison, huge trace)
+        self.unmount: Path | None = None  # a tmpfs the scenario mounted
+        self.counted = True  # False when no receiver ever ran
+
+    def start(self, config: dict | None = None, extra_args: tuple[str, ...] = ()) -> ReceiverProcess:
+        self.receiver = ReceiverProcess(self.data_dir, config, extra_args)
+        if not self.receiver.start():
+            raise RuntimeError(self.receiver.events[-1])
+        return self.receiver
+
+    def load(self, **shape) -> Load:
+        return Load(self.ledger, self.receiver.url, **shape)
+
+    def settle(self, stop_timeout: float = 30.0) -> list[str]:
+        receiver, ledger = self.receiver, self.ledger
+        if receiver.alive():
+            self.notes.append(f"stop {receiver.stop(stop_timeout):.1f}s")
+        if receiver.spool_segments():  # recovery: a start replays the spool, its SIGTERM writes it
+            self.notes.append(f"recovery replays {receiver.spool_segments()} spool segments")
+            if receiver.start():
+                receiver.stop(stop_timeout)
+            if receiver.spool_segments():
+                self.notes.append(f"{receiver.spool_segments()} segments still spooled")
+        counts, unattributed = receiver.stored()
+        if unattributed:
+            self.notes.append(f"{len(unattributed)} calls stored without their root's tenant")
+        stored = ledger.sent & counts.keys()
+        lost = ledger.acked - counts.keys()
+        duplicated = sum(n - 1 for key, n in counts.items() if key in ledger.sent and n > 1)
+        for label, keys in self.special.items():
+            self.notes.append(f"{label}: {len(keys & ledger.acked)}/{len(keys)} acked, {len(keys & stored)} stored")
+        refusals = {str(k): v for k, v in sorted(ledger.answers.items(), key=str) if k != 200}
+        if refusals:
+            self.notes.append("non-200 answers " + " ".join(f"{k}x{v}" for k, v in refusals.items()))
+        self.notes.extend(receiver.events)
+        return [str(len(ledger.sent)), str(len(ledger.acked)), str(len(stored)), str(duplicated), str(len(lost)),
+                "; ".join(self.notes)]
+
+
+def kill_during_insert(scenario: Scenario, limit: float) -> None:
+    """kill -9 the moment the flusher writes an INSERT's batch file (chDB reads it with file())."""
+    chdb, began = scenario.data_dir / "chdb", time.monotonic()
+    while time.monotonic() - began < limit:
+        if any(name.startswith("batch-") for name in os.listdir(chdb)):
+            scenario.receiver.kill()
+            scenario.notes.append(f"killed during an INSERT after {time.monotonic() - began:.1f}s")
+            return
+        time.sleep(0.001)
+    scenario.receiver.kill()
+    scenario.notes.append(f"no INSERT seen, killed at {limit:.0f}s")
+
+
+def restart_under_load(s: Scenario, fault, then=lambda: None) -> None:
+    """Load, `fault()` (which stops the receiver somehow), restart, `then()`, 3 s more load."""
+    s.start()
+    load = s.load()
+    fault()
+    s.receiver.start()
+    then()
+    time.sleep(3)
+    load.finish()
+
+
+def kill9_early(s: Scenario) -> None:
+    def fault():
+        time.sleep(0.3)  # acknowledged exports, none flushed yet
+        s.receiver.kill()
+    restart_under_load(s, fault)
+
+
+def kill9_midflush(s: Scenario) -> None:
+    def fault():
+        time.sleep(1)
+        kill_during_insert(s, 15)
+    restart_under_load(s, fault)
+
+
+def kill9_twice(s: Scenario) -> None:
+    def fault():
+        time.sleep(2)
+        s.receiver.kill()
+        s.receiver.start()
+        kill_during_insert(s, 3)  # the second kill hits the replay's first INSERT, or 3 s after the restart
+    restart_under_load(s, fault)
+
+
+def sigterm(s: Scenario) -> None:
+    """SIGTERM under load, while 50 calls wait for their root spans, which are sent after the restart."""
+    body, keys = export()
+    calls, roots = split_roots(body)
+
+    def fault():
+        time.sleep(2)
+        s.ledger.deliver(s.receiver.url, calls, keys)
+        s.notes.append(f"SIGTERM under load took {s.receiver.stop():.1f}s")
+    restart_under_load(s, fault, then=lambda: s.ledger.deliver(s.receiver.url, roots, []))
+
+
+def mount_tmpfs(s: Scenario, path: Path, size: str) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    s.unmount = path
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the file system is full."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    for chunk in (b"\0" * (1 << 20), b"\0" * 4096, b"\0"):
+        try:
+            while os.write(fd, chunk):
+                pass
+        except OSError:  # ENOSPC: on to a smaller chunk
+            pass
+    os.close(fd)
+    return filler
+
+
+def store_full_chdb(s: Scenario) -> None:
+    """The chDB directory alone on a tmpfs, filled for 6 s while the spool still works: the flusher's batch file
+    (written there for chDB's file() to read) and chDB's own writes fail."""
+    chdb = s.data_dir / "chdb"
+    chdb.mkdir()
+    mount_tmpfs(s, chdb, "64m")  # once freed, room enough for chDB to reserve space for a batch
+    s.start()
+    load = s.load()
+    time.sleep(1)
+    filler = fill(chdb)
+    time.sleep(6)
+    filler.unlink()
+    time.sleep(3)
+    load.finish(drain=40)
+    log = s.receiver.log_text()
+    s.notes.append(f"while full: {log.count('flush failed')} flush tracebacks, {log.count('insert of')} insert "
+                   f"retries logged")
+
+
+def store_server_unreachable(s: Scenario) -> None:
+    """--clickhouse at a port that accepts connections and closes them at once."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drop_all() -> None:
+        while True:
+            try:
+                listener.accept()[0].close()
+            except OSError:
+                return
+
+    threading.Thread(target=drop_all, daemon=True).start()
+    try:
+        s.start(extra_args=("--clickhouse", f"clickhouse://127.0.0.1:{port}/llmcost"))
+    except RuntimeError as exc:
+        s.notes.append(str(exc))
+        s.counted = False
+        return
+    finally:
+        listener.close()
+    load = s.load()
+    time.sleep(3)
+    load.finish()
+
+
+def disk_full(s: Scenario) -> None:
+    """The whole data directory on a 32 MB tmpfs, filled under load; kill -9 while full; then space freed."""
+    mount_tmpfs(s, s.data_dir, "32m")
+    s.start()
+    load = s.load()
+    time.sleep(1)
+    filler = fill(s.data_dir)
+    time.sleep(4)
+    s.receiver.kill()
+    filler.unlink()
+    s.receiver.start()
+    time.sleep(2)
+    load.finish()
+
+
+def overload(s: Scenario) -> None:
+    """8 exporters of 600-span exports against a 2,000-span buffer flushed once a second."""
+    s.start({"store": {"flush_interval_seconds": 1.0}, "attribution": {
+        "trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0, "max_buffered_spans": 2000}})
+    load = s.load(clients=8, traces=100)
+    time.sleep(8)
+    load.finish(drain=60)
+
+
+def resend_after_restart(s: Scenario) -> None:
+    s.start()
+    exports = [export() for _ in range(20)]
+    for body, keys in exports:
+        s.ledger.deliver(s.receiver.url, body, keys)
+    s.receiver.stop()
+    s.receiver.start()
+    for body, keys in exports:  # an exporter retrying exports whose answers it lost
+        s.ledger.deliver(s.receiver.url, body, keys)
+
+
+# One value per scenario, so each shows what it does alone (block the store, drop its trace, or neither).
+POISON = {"poison-count-1e20": {"gen_ai.usage.input_tokens": "9" * 20}, "poison-attempt-70000": {"llm.attempt": 70000},
+          "poison-count-1e300": {"gen_ai.usage.input_tokens": 1e300},
+          "poison-attempt-superscript": {"llm.attempt": "²"}}  # str.isdigit() yet not int(): found by the fuzz test
+
+
+def poison(attributes: dict):
+    """Good traffic, then one call carrying `attributes` (with its root span, in a trace of its own), then more."""
+    def scenario(s: Scenario) -> None:
+        s.start()
+        load = s.load()
+        time.sleep(1)
+        body, keys = export(traces=1, calls=1, **attributes)
+        s.special[f"poison {attributes}"] = set(keys)
+        s.ledger.deliver(s.receiver.url, body, keys)
+        time.sleep(5)
+        load.finish()
+    return scenario
+
+
+def huge_trace(s: Scenario) -> None:
+    """One export of one trace of 100k spans (a root and 99,999 calls), then normal traffic."""
+    s.start()
+    body, keys = export(traces=1, calls=99_999)
+    s.special[f"huge trace ({len(body) / 1e6:.0f} MB)"] = set(keys)
+    began = time.monotonic()
+    s.ledger.deliver(s.receiver.url, body, keys, timeout=120)
+    s.notes.append(f"huge export answered in {time.monotonic() - began:.1f}s")
+    load = s.load(clients=2)
+    time.sleep(10)
+    load.finish()
+
+
+SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
+    kill9_early, kill9_midflush, kill9_twice, sigterm, store_full_chdb, store_server_unreachable, disk_full,
+    overload, resend_after_restart]} | {name: poison(attributes) for name, attributes in POISON.items()} | {
+    "huge-trace": huge_trace}

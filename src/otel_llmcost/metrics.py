@@ -1,0 +1,157 @@
+"""What the receiver is doing, as numbers: counters the receivers keep, the store's insert timings, and
+what the pipeline exposes; rendered in the Prometheus text exposition format (version 0.0.4).
+
+No network here: receive/ops.py serves the text. The pipeline's figures are read through PIPELINE_FIGURES,
+attribute by attribute, so a figure appears as soon as the pipeline has the attribute.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from otel_llmcost.model import UsageRow
+from otel_llmcost.ratelog import RateLimitedLog
+
+logger = logging.getLogger(__name__)
+
+#: metric name -> (field, type, help), read from `pipeline.stats()` when the pipeline has it, else from the
+#: pipeline's attributes. Absent fields are skipped, not shown as 0.
+PIPELINE_FIGURES = {
+    "llmcost_rows_written_total": ("rows_written", "counter", "Usage rows stored."),
+    "llmcost_rows_already_stored_total": ("rows_already_stored", "counter", "Re-sent rows the store already had."),
+    "llmcost_rows_adjusted_total": ("rows_adjusted", "counter", "Rows with a value clamped to fit its column."),
+    "llmcost_rows_dead_lettered_total": ("rows_dead_lettered", "counter", "Calls written to rejected_calls."),
+    "llmcost_spans_duplicate_total": ("duplicate_spans", "counter", "Re-sent spans acknowledged again."),
+    "llmcost_spool_write_failures_total": ("spool_write_failures", "counter", "Spool writes that failed."),
+    "llmcost_buffered_spans": ("buffered_spans", "gauge", "Spans waiting in the trace buffer."),
+    "llmcost_buffered_bytes": ("buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer."),
+    "llmcost_unsent_rows": ("unsent_rows", "gauge", "Priced rows waiting for the store."),
+    "llmcost_oldest_unflushed_age_seconds": (
+        "oldest_unflushed_seconds", "gauge", "Age of the oldest trace still in the buffer."),
+    "llmcost_spool_bytes": ("spool_bytes", "gauge", "Bytes in spool segments not yet released."),
+}
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class IngestCounters:
+    """Spans as the receivers saw them; thread-safe (gRPC workers and the HTTP executor update them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.received = self.rejected = self.acknowledged = 0
+        self.refused_requests: dict[str, int] = {}  # reason (bad_request, unauthenticated, ...) -> requests
+
+    def accepted(self, acknowledged: int, rejected: int) -> None:
+        with self._lock:
+            self.received += acknowledged + rejected
+            self.acknowledged += acknowledged
+            self.rejected += rejected
+
+    def refused(self, reason: str) -> None:
+        with self._lock:
+            self.refused_requests[reason] = self.refused_requests.get(reason, 0) + 1
+
+
+class MeasuredStore:
+    """A UsageStore that times its inserts, remembers whether the last one failed (for /readyz), and warns
+    the first time each model is stored unpriced (its calls have no cost until a price book names it)."""
+
+    def __init__(self, store: Any):
+        self._store = store
+        self._lock = threading.Lock()
+        self.insert_seconds = [0] * (len(_LATENCY_BUCKETS) + 1)
+        self.insert_seconds_sum = 0.0
+        self.insert_failures = 0
+        self.last_insert_error: str | None = None
+        self._unpriced = RateLimitedLog(logger, interval_seconds=math.inf)  # once per model and run
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
+        if not rows:  # the pipeline's empty batches release spool segments; they are not inserts
+            self._store.insert_usage(rows)
+            return
+        started = time.perf_counter()
+        try:
+            self._store.insert_usage(rows)
+        except Exception as exc:
+            with self._lock:
+                self.insert_failures += 1
+                self.last_insert_error = str(exc)
+            raise
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.insert_seconds[bisect.bisect_left(_LATENCY_BUCKETS, elapsed)] += 1
+            self.insert_seconds_sum += elapsed
+            self.last_insert_error = None
+        for row in rows:
+            if row.cost_status == "unpriced":
+                model = f"{row.provider}/{row.request_model or row.response_model}"
+                self._unpriced.warning(model, "model %s has no price: its calls are stored unpriced (%s)",
+                                       model, row.cost_note)
+
+
+def spool_bytes(spool_dir: str) -> int:
+    total = 0
+    for path in Path(spool_dir).glob("*.jsonl"):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:  # released meanwhile
+            pass
+    return total
+
+
+def exposition(counters: IngestCounters, store: MeasuredStore, pipeline: Any, spool_dir: str) -> str:
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.extend((f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"))
+        lines.extend(f"{name}{labels} {value:g}" if isinstance(value, float) else f"{name}{labels} {value}"
+                     for labels, value in samples)
+
+    metric("llmcost_spans_received_total", "counter", "Spans in exports that were decoded.",
+           [("", counters.received)])
+    metric("llmcost_spans_rejected_total", "counter", "Spans refused one by one (partial success).",
+           [("", counters.rejected)])
+    metric("llmcost_spans_acknowledged_total", "counter", "Spans acknowledged (on disk in the spool).",
+           [("", counters.acknowledged)])
+    metric("llmcost_requests_refused_total", "counter", "Exports refused as a whole, by reason.",
+           [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
+    stats = getattr(pipeline, "stats", None)
+    source = stats() if callable(stats) else pipeline
+    for name, (attribute, kind, help_text) in PIPELINE_FIGURES.items():
+        value = getattr(source, attribute, None)
+        if value is None and attribute == "spool_bytes":
+            value = spool_bytes(spool_dir)
+        if value is not None:
+            metric(name, kind, help_text, [("", value)])
+    metric("llmcost_insert_failures_total", "counter", "Store inserts that failed (and are retried).",
+           [("", store.insert_failures)])
+    cumulative, buckets = 0, []
+    for bound, count in zip((*map(str, _LATENCY_BUCKETS), "+Inf"), store.insert_seconds):
+        cumulative += count
+        buckets.append((f'_bucket{{le="{bound}"}}', cumulative))
+    lines.extend(("# HELP llmcost_insert_seconds Time per store insert.", "# TYPE llmcost_insert_seconds histogram"))
+    lines.extend(f"llmcost_insert_seconds{suffix} {count}" for suffix, count in buckets)
+    lines.append(f"llmcost_insert_seconds_sum {store.insert_seconds_sum:.6f}")
+    lines.append(f"llmcost_insert_seconds_count {cumulative}")
+    return "\n".join(lines) + "\n"
+
+
+def readiness_problems(store: MeasuredStore, spool_dir: str, spool_reserve_bytes: int) -> list[str]:
+    """Why the receiver should not get traffic now; empty when ready."""
+    problems = []
+    if store.last_insert_error is not None:
+        problems.append(f"store is not writable: {store.last_insert_error}")
+    free = os.statvfs(spool_dir)
+    if free.f_bavail * free.f_frsize < spool_reserve_bytes:
+        problems.append(f"spool disk is full: under {spool_reserve_bytes} bytes free in {spool_dir}")
+    return problems

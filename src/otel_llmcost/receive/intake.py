@@ -1,0 +1,57 @@
+"""What both transports do with a parsed export: bind the key's tenant, hand it to the pipeline, count it.
+
+Runs on a worker thread (the gRPC pool or the HTTP receiver's executor), never on an event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+)
+
+from otel_llmcost.decode.tenant import bind_tenant
+from otel_llmcost.keys import ApiKey
+from otel_llmcost.metrics import IngestCounters
+from otel_llmcost.model import IngestResult
+from otel_llmcost.pipeline import Pipeline
+from otel_llmcost.ratelog import RateLimitedLog
+from otel_llmcost.receive.auth import Authenticator
+
+logger = logging.getLogger(__name__)
+_MAX_REASONS = 5
+
+
+class Intake:
+    def __init__(self, pipeline: Pipeline, authenticator: Authenticator, counters: IngestCounters):
+        self._pipeline = pipeline
+        self.authenticator = authenticator
+        self.counters = counters
+        self._warnings = RateLimitedLog(logger)
+
+    def accept(
+        self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: list[str] = (),
+    ) -> IngestResult:
+        """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
+        if key is not None and key.tenant is not None:
+            bind_tenant(request, key.tenant)
+        result = self._pipeline.ingest(request)
+        if dropped:
+            reasons = "; ".join(dropped[:_MAX_REASONS])
+            if len(dropped) > _MAX_REASONS:
+                reasons += f"; and {len(dropped) - _MAX_REASONS} more"
+            message = "; ".join(part for part in (reasons, result.message) if part)
+            result = IngestResult(result.accepted_spans, result.rejected_spans + len(dropped), message)
+        self.counters.accepted(result.accepted_spans, result.rejected_spans)
+        if result.rejected_spans:
+            self._warnings.warning(
+                "rejected", "rejected %d of %d spans of an export: %s", result.rejected_spans,
+                result.rejected_spans + result.accepted_spans, result.message,
+            )
+        return result
+
+    def refused(self, reason: str, detail: str) -> None:
+        """An export refused as a whole (undecodable, unauthenticated, too large...): count it, warn rarely."""
+        self.counters.refused(reason)
+        self._warnings.warning(reason, "refused an export (%s): %s", reason, detail)

@@ -1,0 +1,42 @@
+"""Operator endpoints on the OTLP/HTTP port: GET /healthz (the process answers), GET /readyz (it can take
+and store data: store writable, spool disk not full) and GET /metrics (Prometheus text format).
+
+They carry no tenant data, so they need no API key; the receiver's address decides who reaches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from aiohttp import web
+
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class OpsSources:
+    metrics: Callable[[], str]  # the exposition text
+    readiness: Callable[[], list[str]]  # problems; empty when ready
+
+
+def add_ops_routes(app: web.Application, sources: OpsSources) -> None:
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        problems = await asyncio.get_running_loop().run_in_executor(None, sources.readiness)
+        if problems:
+            return web.Response(status=503, text="\n".join(problems) + "\n")
+        return web.Response(text="ready\n")
+
+    async def metrics(_request: web.Request) -> web.Response:
+        text = await asyncio.get_running_loop().run_in_executor(None, sources.metrics)
+        response = web.Response(text=text)
+        response.headers["Content-Type"] = _PROMETHEUS_TEXT
+        return response
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

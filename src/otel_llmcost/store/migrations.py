@@ -1,0 +1,135 @@
+"""Versioned, idempotent schema migrations: clickhouse/migrations/NNN_name.sql, applied in order.
+
+`migrate` runs 000 (the database and `schema_migrations`) on every pass, then each migration whose version
+is not recorded yet, then records it. Every statement is idempotent (IF NOT EXISTS, MODIFY SETTING), so a
+pass interrupted between a migration and its record is simply repeated. The same files serve chDB and a
+server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER` (as `<name>_local`) with a
+Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
+every pass from the configuration, so changing it needs no migration.
+
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003) counts rows
+that other writers insert meanwhile twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.resources import files
+from typing import Callable
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.store import cluster, retention, rollups
+
+_DEDUP_WINDOW_BLOCKS = 1000  # inserts remembered per table: a retry later than this many batches is not caught
+_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """What the rendered DDL depends on (from the `store`, `traces` and retention settings)."""
+
+    database: str = "llmcost"
+    cluster: str | None = None
+    raw_ttl_days: int = 0  # 0: kept forever
+    rollup_ttl_days: int = 0
+    traces_ttl_days: int = 0
+
+    @classmethod
+    def of(cls, settings) -> SchemaOptions:
+        store = settings.store
+        return cls(store.database_name, store.cluster, store.raw_ttl_days, store.rollup_ttl_days,
+                   settings.traces.ttl_days)
+
+    def values(self) -> dict[str, str]:
+        """The template placeholders."""
+        local = "_local" if self.cluster else ""
+        values = {
+            "database": self.database,
+            "local": local,
+            "on_cluster": f" ON CLUSTER {self.cluster}" if self.cluster else "",
+            "replicated": "Replicated" if self.cluster else "",
+            # {shard}, {database}, {table}, {replica}: macros the ClickHouse server expands itself
+            "replica": "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')" if self.cluster else "",
+            "dedup_window": f"{'' if self.cluster else 'non_'}replicated_deduplication_window = {_DEDUP_WINDOW_BLOCKS}",
+        }
+        return values | rollups.placeholders(f"{self.database}.llm_usage{local}")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    template: str
+    #: run after the statements, before the version is recorded (must be idempotent too)
+    after: Callable[[object, SchemaOptions], None] | None = None
+
+    def statements(self, options: SchemaOptions) -> list[str]:
+        text = self.template.format(**options.values())
+        rendered = [part.strip() for part in _STATEMENT_END.split(text) if _code(part)]
+        return cluster.with_distributed_tables(rendered, options) if options.cluster else rendered
+
+
+def _code(part: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in part.splitlines())
+
+
+def _rebuild_rollups(store, options: SchemaOptions) -> None:
+    if not options.cluster:  # a cluster starts empty; its rollups are per-shard tables (see store/cluster.py)
+        rollups.rebuild(store, None)
+
+
+#: Steps after a migration's statements, by version (e.g. filling new rollups from the raw rows).
+_AFTER = {3: _rebuild_rollups}
+
+
+def _load() -> tuple[Migration, ...]:
+    found = []
+    for entry in files("otel_llmcost.ddl").joinpath("migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            version = int(match.group(1))
+            found.append(Migration(version, match.group(2), entry.read_text(encoding="utf-8"), _AFTER.get(version)))
+    found.sort(key=lambda migration: migration.version)
+    return tuple(found)
+
+
+MIGRATIONS = _load()
+BOOTSTRAP, VERSIONED = MIGRATIONS[0], MIGRATIONS[1:]
+LATEST = VERSIONED[-1].version
+
+
+def all_statements(options: SchemaOptions) -> list[str]:
+    """Every statement of every migration, in order: what `otel-llmcost schema` prints."""
+    return [statement for migration in MIGRATIONS for statement in migration.statements(options)]
+
+
+def applied_versions(store) -> set[int]:
+    rows = store.query(f"SELECT DISTINCT version FROM {store.database}.schema_migrations")
+    return {int(row["version"]) for row in rows}
+
+
+def migrate(store, options: SchemaOptions) -> list[int]:
+    """Bring the store's schema to LATEST; returns the versions applied now. `store`: a UsageStore."""
+    if options.database != store.database:
+        raise StoreError(f"schema options name database {options.database}, the store {store.database}")
+    for statement in BOOTSTRAP.statements(options):
+        store.command(statement)
+    done = applied_versions(store)
+    applied = []
+    for migration in VERSIONED:
+        if migration.version in done:
+            continue
+        for statement in migration.statements(options):
+            store.command(statement)
+        if migration.after:
+            migration.after(store, options)
+        store.insert_columns(
+            "schema_migrations", (("version", "UInt32"), ("name", "String"), ("applied_at", "DateTime64(3, 'UTC')")),
+            [[migration.version], [migration.name], [datetime.now(timezone.utc)]],
+        )
+        applied.append(migration.version)
+    retention.apply(store, options)
+    return applied

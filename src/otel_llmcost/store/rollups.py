@@ -1,0 +1,136 @@
+"""The tables materialized views keep from llm_usage: usage_hourly, usage_daily and requests.
+
+Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
+so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
+monthly partition, rebuilds a rollup from raw rows after `reprice` (whose mutation the views never see).
+
+Sums are SimpleAggregateFunction(sum, ...): a plain `sum(col)` in a GROUP BY reads them. Quantiles are
+AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) states, read with
+quantilesTDigestMerge(0.5, 0.95, 0.99)(col). Source columns are qualified (`u.`) because each sum's alias
+is the source column's own name, and ClickHouse would otherwise read a later `u.cost_usd` as the sum.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.store.schema import COLUMNS, USD
+
+_QUANTILE_STATE = "AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)"
+_SUM_COUNT = "SimpleAggregateFunction(sum, UInt64)"
+_SUM_USD = "SimpleAggregateFunction(sum, Decimal(38, 12))"
+_SUM_FLOAT = "SimpleAggregateFunction(sum, Float64)"
+_TYPES = {name: ch_type for name, ch_type, _ in COLUMNS}
+
+#: Every cost column of llm_usage (our costs by kind, their total, and the emitter's own figure).
+COST_COLUMNS = tuple(name for name, ch_type, _ in COLUMNS if ch_type == USD)
+#: (column, type, expression over llm_usage AS u): what both the rollups and requests count and sum.
+_CALL_MEASURES = (
+    ("calls", _SUM_COUNT, "count()"),
+    ("failed_calls", _SUM_COUNT, "countIf(u.status = 'error')"),
+    ("retry_calls", _SUM_COUNT, "countIf(u.attempt > 1)"),
+    *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in USAGE_KINDS),
+    *((name, _SUM_USD, f"sum(ifNull(u.{name}, 0))") for name in COST_COLUMNS),
+)
+_ROLLUP_MEASURES = _CALL_MEASURES + (
+    ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+    ("estimated_calls", _SUM_COUNT, "countIf(u.cost_status = 'estimated')"),
+    ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
+    ("ttft_ms_sum", _SUM_FLOAT, "sum(ifNull(u.ttft_ms, 0))"),
+    ("ttft_calls", _SUM_COUNT, "countIf(u.ttft_ms IS NOT NULL)"),
+    ("latency_ms_quantiles", _QUANTILE_STATE, "quantilesTDigestState(0.5, 0.95, 0.99)(u.latency_ms)"),
+    ("ttft_ms_quantiles", _QUANTILE_STATE,
+     "quantilesTDigestStateIf(0.5, 0.95, 0.99)(ifNull(u.ttft_ms, 0), u.ttft_ms IS NOT NULL)"),
+)
+_ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
+_REQUEST_ATTRIBUTES = ("environment", "service_name", "feature", "user_id", "session_id")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A table kept by the materialized view `<table>_mv` from llm_usage."""
+
+    table: str
+    keys: tuple[tuple[str, str, str], ...]  # (column, type, expression): the GROUP BY, leading the sort key
+    measures: tuple[tuple[str, str, str], ...]
+
+    def columns(self) -> str:
+        return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
+
+    def select(self, source: str, where: str = "") -> str:
+        """The view's SELECT from `source` (db.llm_usage), optionally limited by a WHERE condition.
+        Every group stays inside one month, so each row lands in the partition of its raw rows."""
+        outputs = ",\n    ".join(f"{expression} AS {name}" for name, _, expression in self.keys + self.measures)
+        keys = ", ".join(name for name, _, _ in self.keys)
+        return (f"SELECT\n    {outputs}\nFROM {source} AS u\n" + (f"WHERE {where}\n" if where else "")
+                + f"GROUP BY {keys}")
+
+
+_DIMENSION_KEYS = tuple((name, _TYPES[name], f"u.{name}") for name in _ROLLUP_DIMENSIONS)
+USAGE_HOURLY = Rollup(
+    "usage_hourly", (("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES
+)
+USAGE_DAILY = Rollup("usage_daily", (("day", "Date", "toDate(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
+# `hour` is in the key so a list of a day's requests reads a day of the table, and `stats` can take whole
+# hours from here and only the partial hours at a range's ends from raw rows. Readers GROUP BY tenant_id,
+# request_id (a request spanning an hour boundary, or written in two batches, has several rows).
+REQUESTS = Rollup(
+    "requests",
+    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),
+     ("request_id", "String", "u.request_id")),
+    (("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
+     ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
+     *((name, f"SimpleAggregateFunction(any, {_TYPES[name]})", f"any(u.{name})") for name in _REQUEST_ATTRIBUTES),
+     ("attempts", "SimpleAggregateFunction(max, UInt16)", "max(u.attempt)"),
+     *_CALL_MEASURES,
+     # beyond the contract, for the drill-down's request list: the list reads no raw rows
+     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+     ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
+     ("max_latency_ms", "SimpleAggregateFunction(max, Float64)", "max(u.latency_ms)"),
+     ("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
+      "groupUniqArray(toString(u.request_model))"),
+     ("last_status", "AggregateFunction(argMax, LowCardinality(String), DateTime64(6, 'UTC'))",
+      "argMaxState(u.status, u.ts)")),
+)
+ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS)
+
+
+def placeholders(source: str) -> dict[str, str]:
+    """What the migration templates name: {usage_hourly_columns}, {usage_hourly_select}, ..."""
+    values = {}
+    for rollup in ROLLUPS:
+        values[f"{rollup.table}_columns"] = rollup.columns()
+        values[f"{rollup.table}_select"] = rollup.select(source)
+    return values
+
+
+_PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
+_PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
+
+
+def rebuild(store, partitions: list[str] | None) -> None:
+    """Make every rollup's monthly partitions (all when None) exactly what the views would build from the
+    raw rows in llm_usage now. Each is built in a fresh staging table (no dedup history there) and swapped
+    in with REPLACE PARTITION, so readers see the old totals or the new, never a gap. `store`: a UsageStore.
+    """
+    database = store.database
+    for rollup in ROLLUPS:
+        target, staging = f"{database}.{rollup.table}", f"{database}.{rollup.table}_rebuild"
+        wanted = partitions
+        if wanted is None:
+            wanted = sorted({row["partition"] for table in (f"{database}.llm_usage", target)
+                             for row in store.query(_PARTITIONS.format(table=table))})
+        if not wanted:
+            continue
+        if not all(_PARTITION_ID.match(partition) for partition in wanted):
+            raise ValueError(f"not monthly partition ids: {wanted}")
+        store.command(f"DROP TABLE IF EXISTS {staging}")
+        store.command(f"CREATE TABLE {staging} AS {target}")
+        where = "u._partition_id IN {partitions:Array(String)}"
+        store.command(f"INSERT INTO {staging} {rollup.select(f'{database}.llm_usage', where)}",
+                      {"partitions": wanted})
+        for partition in wanted:
+            store.command(f"ALTER TABLE {target} REPLACE PARTITION ID '{partition}' FROM {staging}")
+        store.command(f"DROP TABLE {staging}")

@@ -1,0 +1,146 @@
+"""`otel-llmcost stats`: totals per group, read from the rollups and exact for any time range.
+
+Whole hours come from usage_hourly (calls, tokens, costs, latency) and requests (request counts); only the
+partial hours at the range's two ends come from llm_usage, shaped like rollup rows by the views' own SELECT
+(store/rollups.py). So `--since 24h` is as exact as a range on the hour, and reads ~2 hours of raw rows.
+
+Raw rows for the whole range instead: the user filter and grouping (usage_hourly keeps no user) read
+llm_usage for the totals; request counts grouped or filtered by model or provider read llm_usage (a request
+can call several models, so `requests` keeps none). A request is counted once per group it has a call in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from otel_llmcost.queries import sql_time
+from otel_llmcost.store.rollups import USAGE_HOURLY
+
+#: --by -> the group expression over rollup-shaped rows `r` (model is the requested model: the rollups' key)
+GROUPS: dict[str | None, str] = {
+    None: "'all'", "tenant": "r.tenant_id", "feature": "r.feature", "model": "r.request_model",
+    "provider": "r.provider", "environment": "r.environment", "service": "r.service_name", "user": "r.user_id",
+    "day": "toString(toDate(r.hour))", "hour": "toString(r.hour)",
+}
+#: filter flag -> column
+FILTERS = {
+    "tenant": "tenant_id", "feature": "feature", "model": "request_model", "provider": "provider",
+    "environment": "environment", "service": "service_name", "user": "user_id",
+}
+_NEEDS_RAW_TOTALS = {"user"}
+_NEEDS_RAW_REQUESTS = {"model", "provider"}
+_WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime('UTC')}"
+# The partial hours before and after the whole ones: two branches of plain ranges (an OR of the two would
+# keep the sort key's hour from pruning granules)
+_EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')}",
+          "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
+_TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+_REQUEST_COLUMNS = "tenant_id, request_id, hour, environment, service_name, feature, user_id"
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    by: str | None
+    filters: dict[str, str]  # flag -> value, given ones only
+
+    def _where(self) -> str:
+        return " AND ".join(f"r.{FILTERS[name]} = {{filter_{name}:String}}" for name in sorted(self.filters)) or "1"
+
+    def _raw(self, names: set[str]) -> bool:
+        return self.by in names or bool(names & self.filters.keys())
+
+    def totals_sql(self, database: str) -> str:
+        tokens = ",\n    ".join(f"sum(r.{kind}) AS {kind}" for kind in _TOKENS_SHOWN)
+        if self._raw(_NEEDS_RAW_TOTALS):
+            shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + (("user_id", "", "u.user_id"),))
+            source = "\nUNION ALL\n".join(shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES)
+        else:
+            source = "\nUNION ALL\n".join([f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
+                USAGE_HOURLY.select(f"{database}.llm_usage", edge) for edge in _EDGES])
+        return f"""
+SELECT {GROUPS[self.by]} AS group,
+    sum(r.calls) AS calls,
+    sum(r.failed_calls) AS failures,
+    {tokens},
+    if(sum(r.calls) = sum(r.unpriced_calls), NULL, sum(r.cost_usd)) AS cost_usd,
+    sum(r.unpriced_calls) AS unpriced_calls,
+    round(sum(r.latency_ms_sum) / sum(r.calls), 3) AS avg_latency_ms
+FROM ({source}) AS r
+WHERE {self._where()}
+GROUP BY group
+"""
+
+    def requests_sql(self, database: str) -> str:
+        raw = "\nUNION ALL\n".join(
+            f"SELECT u.tenant_id AS tenant_id, u.request_id AS request_id, toStartOfHour(u.ts) AS hour,"
+            f" u.environment AS environment, u.service_name AS service_name, u.feature AS feature,"
+            f" u.user_id AS user_id, u.provider AS provider, u.request_model AS request_model"
+            f" FROM {database}.llm_usage AS u WHERE {edge}" for edge in _EDGES)
+        source = raw if self._raw(_NEEDS_RAW_REQUESTS) else (
+            f"SELECT {_REQUEST_COLUMNS}, '' AS provider, '' AS request_model FROM {database}.requests"
+            f" WHERE {_WHOLE}\nUNION ALL\n{raw}")
+        return f"""
+SELECT {GROUPS[self.by]} AS group, uniqExact(r.tenant_id, r.request_id) AS requests
+FROM ({source}) AS r
+WHERE {self._where()}
+GROUP BY group
+"""
+
+    def totals_params(self, since: datetime, until: datetime) -> dict[str, str]:
+        return self._params(since, until, self._raw(_NEEDS_RAW_TOTALS))
+
+    def requests_params(self, since: datetime, until: datetime) -> dict[str, str]:
+        return self._params(since, until, self._raw(_NEEDS_RAW_REQUESTS))
+
+    def _params(self, since: datetime, until: datetime, all_raw: bool) -> dict[str, str]:
+        """Whole hours [whole_since, whole_until) from the rollups; all raw (whole_since = whole_until =
+        until) when the range holds no whole hour, or the figures must come from raw rows."""
+        whole_since = since.replace(minute=0, second=0, microsecond=0)
+        whole_since += timedelta(hours=1) if whole_since < since else timedelta(0)
+        whole_until = until.replace(minute=0, second=0, microsecond=0)
+        if whole_since >= whole_until or all_raw:
+            whole_since = whole_until = until
+        values = {"since": sql_time(since), "until": sql_time(until),
+                  "whole_since": whole_since.strftime("%Y-%m-%d %H:%M:%S"),
+                  "whole_until": whole_until.strftime("%Y-%m-%d %H:%M:%S")}
+        return values | {f"filter_{name}": value for name, value in self.filters.items()}
+
+
+def stats_rows(store, query: StatsQuery, since: datetime, until: datetime) -> list[dict]:
+    """One row per group, most expensive first: requests, calls, failures, tokens, cost, latency."""
+    requests_params, totals_params = query.requests_params(since, until), query.totals_params(since, until)
+    requests = {row["group"]: row["requests"]
+                for row in store.query(query.requests_sql(store.database), requests_params)}
+    rows = [{"group": row["group"], "requests": requests.get(row["group"], 0), **{k: v for k, v in row.items()
+                                                                                 if k != "group"}}
+            for row in store.query(query.totals_sql(store.database), totals_params)]
+    rows.sort(key=lambda row: (-_usd(row["cost_usd"]), -row["calls"], row["group"]))
+    return rows
+
+
+def compare(current: list[dict], previous: list[dict]) -> list[dict]:
+    """Each group's figures beside the previous period's, with the cost change; largest change first."""
+    before = {row["group"]: row for row in previous}
+    groups = [row["group"] for row in current] + [g for g in before if g not in {r["group"] for r in current}]
+    now = {row["group"]: row for row in current}
+    rows = []
+    for group in groups:
+        this, last = now.get(group, {}), before.get(group, {})
+        cost, last_cost = _usd(this.get("cost_usd")), _usd(last.get("cost_usd"))
+        rows.append({
+            "group": group,
+            "cost_usd": format(cost, "f"), "previous_cost_usd": format(last_cost, "f"),
+            "change_usd": format(cost - last_cost, "f"),
+            "change_pct": round(float((cost - last_cost) / last_cost * 100), 1) if last_cost else None,
+            **{f"{name}{suffix}": row.get(name, 0) for name in ("requests", "calls", "failures")
+               for suffix, row in (("", this), ("_previous", last))},
+        })
+    rows.sort(key=lambda row: (-abs(Decimal(row["change_usd"])), row["group"]))
+    return rows
+
+
+def _usd(value) -> Decimal:
+    return Decimal(value) if value is not None else Decimal(0)

@@ -1,0 +1,46 @@
+"""Assertions shared by the rollup tests: every rollup equals a fresh build from the raw rows, exactly."""
+
+from __future__ import annotations
+
+from otel_llmcost.store.rollups import ROLLUPS
+
+
+def _readable(rollup) -> list[str]:
+    """Each measure as a plain reader would read it (SimpleAggregateFunction(f, ...) with f)."""
+    reads = []
+    for name, ch_type, _ in rollup.measures:
+        if ch_type.startswith("SimpleAggregateFunction("):
+            function = ch_type[len("SimpleAggregateFunction("):].split(",")[0]
+            read = f"{function}({name})"
+            reads.append(f"arraySort({read}) AS {name}" if function.startswith("groupUniqArray") else f"{read} AS {name}")
+        elif ch_type.startswith("AggregateFunction(argMax"):
+            reads.append(f"argMaxMerge({name}) AS {name}")
+    return reads
+
+
+def assert_rollups_match_raw(store) -> dict:
+    """Every rollup, grouped by its keys, equals the same rollup built now from llm_usage, to the last digit;
+    and the totals equal the raw table's own (count, tokens, costs). Returns the raw totals."""
+    database = store.database
+    raw = store.query(
+        f"SELECT count() AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,"
+        f" toString(sum(ifNull(cost_usd, 0))) AS cost_usd, toString(sum(ifNull(input_cost_usd, 0))) AS input_cost_usd,"
+        f" uniqExact(tenant_id, request_id) AS requests FROM {database}.llm_usage"
+    )[0]
+    for rollup in ROLLUPS:
+        keys = ", ".join(name for name, _, _ in rollup.keys)
+        reads = ", ".join(_readable(rollup))
+        stored = store.query(f"SELECT {keys}, {reads} FROM {database}.{rollup.table} GROUP BY {keys} ORDER BY {keys}")
+        fresh = store.query(
+            f"SELECT {keys}, {reads} FROM ({rollup.select(f'{database}.llm_usage')}) GROUP BY {keys} ORDER BY {keys}"
+        )
+        assert stored == fresh, rollup.table
+        totals = store.query(
+            f"SELECT sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,"
+            f" toString(sum(cost_usd)) AS cost_usd, toString(sum(input_cost_usd)) AS input_cost_usd"
+            f" FROM {database}.{rollup.table}"
+        )[0]
+        assert totals == {name: raw[name] for name in totals}, rollup.table
+    requests = store.query(f"SELECT count() AS n FROM (SELECT 1 FROM {database}.requests GROUP BY tenant_id, request_id)")
+    assert requests[0]["n"] == raw["requests"]
+    return raw

@@ -1,0 +1,36 @@
+"""The cluster path's DDL (store.cluster): chDB parses every statement, and every table is named."""
+
+from __future__ import annotations
+
+import re
+
+from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.migrations import SchemaOptions, all_statements
+
+TABLES = {"schema_migrations", "llm_usage", "reprice_runs", "usage_hourly", "usage_daily", "requests", "otel_traces",
+          "otel_traces_trace_id_ts", "rejected_calls"}
+VIEWS = {"usage_hourly_mv", "usage_daily_mv", "requests_mv", "otel_traces_trace_id_ts_mv"}
+
+
+def test_rendered_cluster_ddl_parses_and_names_every_table(tmp_path):
+    statements = all_statements(SchemaOptions("llmcost", cluster="llm"))
+    session = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    created = set()
+    for statement in statements:
+        [formatted] = session.query("SELECT formatQuery({statement:String}) AS f", {"statement": statement})
+        formatted = formatted["f"]
+        assert "ON CLUSTER llm" in formatted, statement
+        created.update(re.findall(r"^CREATE (?:TABLE|MATERIALIZED VIEW|DATABASE) (?:IF NOT EXISTS )?(\S+)",
+                                  formatted, re.M))
+        if "MergeTree" in formatted:
+            assert "Replicated" in formatted and "'/clickhouse/tables/{shard}/{database}/{table}'" in formatted
+            assert "non_replicated_deduplication_window" not in formatted
+        if formatted.startswith("CREATE MATERIALIZED VIEW"):  # each shard's view reads and writes local tables
+            assert re.search(r"TO llmcost\.\w+_local", formatted) and "_local" in formatted.split("FROM", 1)[1]
+    session.close()
+    assert created == {"llmcost"} | {f"llmcost.{t}" for t in TABLES} | {f"llmcost.{t}_local" for t in TABLES} | {
+        f"llmcost.{v}_local" for v in VIEWS}
+    distributed = [s for s in statements if "ENGINE = Distributed(" in s]
+    assert len(distributed) == len(TABLES)
+    assert any("Distributed(llm, llmcost, llm_usage_local, cityHash64(tenant_id))" in s for s in distributed)
+    assert any("Distributed(llm, llmcost, otel_traces_local, cityHash64(TraceId))" in s for s in distributed)

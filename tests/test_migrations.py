@@ -1,0 +1,88 @@
+"""Versioned migrations on real chDB: from the previous release's schema with data, and run twice."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from rollup_checks import assert_rollups_match_raw
+from test_store import BASE_ROW
+
+from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.migrations import LATEST, SchemaOptions, applied_versions, migrate
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+
+PREVIOUS_RELEASE_DDL = Path(__file__).parent / "fixtures" / "schema_4030af6.sql"
+
+
+def _rows(count: int) -> list:
+    """Calls over two months, three tenants sharing request ids, some unpriced."""
+    start = datetime(2026, 10, 20, tzinfo=timezone.utc)
+    return [
+        dataclasses.replace(
+            BASE_ROW, ts=start + timedelta(hours=7 * n), span_id=f"{n:016x}", tenant_id=f"t{n % 3}",
+            request_id=f"r{n // 4}", attempt=1 + n % 2, feature=("chat", "search")[n % 2], input_tokens=n,
+            cost_usd=None if n % 5 == 0 else Decimal(n) / Decimal(3000), status="error" if n % 7 == 0 else "ok",
+            input_cost_usd=Decimal("0.000000000001") * n, ttft_ms=float(n) if n % 2 else None,
+            latency_ms=100.0 + n,
+        )
+        for n in range(count)
+    ]
+
+
+def _previous_release(tmp_path) -> ChdbStore:
+    """The database as release 4030af6 made it, with rows inserted as it inserted them."""
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    for statement in PREVIOUS_RELEASE_DDL.read_text().split(";\n"):
+        if statement.strip():
+            store.command(statement.format(database="llmcost"))
+    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+    return store
+
+
+def test_previous_release_schema_migrates_with_every_row_and_total_intact(tmp_path):
+    store = _previous_release(tmp_path)
+    before = store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id")
+    cost_before = store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage")
+
+    assert migrate(store, SchemaOptions("llmcost")) == list(range(1, LATEST + 1))
+
+    assert store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id") == before
+    assert store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage") == cost_before
+    described = store.query("DESCRIBE TABLE llmcost.llm_usage")
+    assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
+    raw = assert_rollups_match_raw(store)  # the rollups were filled from the rows already there
+    assert raw["calls"] == 300
+    store.close()
+
+
+def test_migrate_twice_changes_nothing_the_second_time(tmp_path):
+    store = _previous_release(tmp_path)
+    options = SchemaOptions("llmcost", raw_ttl_days=400, rollup_ttl_days=1830)
+    migrate(store, options)
+    tables = store.query("SELECT name, create_table_query FROM system.tables WHERE database = 'llmcost' ORDER BY name")
+    totals = assert_rollups_match_raw(store)
+
+    assert migrate(store, options) == []
+    assert applied_versions(store) == set(range(1, LATEST + 1))
+    assert store.query("SELECT count() AS n FROM llmcost.schema_migrations") == [{"n": LATEST}]
+    assert store.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = 'llmcost' ORDER BY name") == tables
+    assert assert_rollups_match_raw(store) == totals
+    store.close()
+
+
+def test_retention_follows_the_configuration(tmp_path):
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    migrate(store, SchemaOptions("llmcost", raw_ttl_days=30, rollup_ttl_days=365))
+    engines = {row["name"]: row["engine_full"] for row in store.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = 'llmcost'")}
+    assert "TTL toDateTime(ts) + toIntervalDay(30)" in engines["llm_usage"]
+    assert "TTL hour + toIntervalDay(365)" in engines["usage_hourly"]
+    assert "TTL day + toIntervalDay(365)" in engines["usage_daily"]
+    migrate(store, SchemaOptions("llmcost", raw_ttl_days=0, rollup_ttl_days=365))  # raw rows kept forever now
+    engine = store.query("SELECT engine_full FROM system.tables WHERE database = 'llmcost' AND name = 'llm_usage'")
+    assert " TTL " not in engine[0]["engine_full"]
+    store.close()

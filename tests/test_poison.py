@@ -1,0 +1,120 @@
+"""A value no column can hold never blocks or drops another call, and is never silently lost (issue 11.2)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from payloads import llm_span, post, request
+from test_durability import _wait_for_rows
+
+QUICK = {"attribution": {"trace_wait_seconds": 0.2, "max_trace_wait_seconds": 1.0}}
+NESTED = "[" * 100_000 + "]" * 100_000  # json.loads gives up on it (RecursionError), as on the issue's
+
+
+def _send(receiver, *spans) -> None:
+    status, _, body = post(receiver.http_url, request(*spans).SerializeToString(), "application/x-protobuf")
+    assert status == 200, body
+
+
+@pytest.fixture(scope="module")
+def poisoned(tmp_path_factory):
+    """One receiver that got every poison of the issue, each followed by good calls; stopped with SIGTERM."""
+    from conftest import FAST_CONFIG, Receiver
+
+    data_dir = tmp_path_factory.mktemp("poison") / "data"
+    receiver = Receiver(data_dir, {**FAST_CONFIG, **QUICK}).start()
+    try:
+        yield _poison(receiver)
+    finally:
+        if receiver.process.poll() is None:
+            receiver.kill()
+
+
+def _poison(receiver):
+    poisons = {
+        "string_2_64": llm_span(os.urandom(16), "gpt-4o-mini", "99999999999999999999", 5),
+        "float_1e20": llm_span(os.urandom(16), "gpt-4o-mini", 1e20, 5),
+        "float_1e300": llm_span(os.urandom(16), "gpt-4o-mini", 1e300, 5),
+        "attempt_70000": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{"llm.attempt": 70000}),
+        "web_searches": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{
+            "litellm.call_id": "c1", "usage.web_searches": 2 ** 40}),
+        "emitter_cost": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{
+            "litellm.call_id": "c2", "gen_ai.cost.total_cost": 1e40}),
+        "long_model": llm_span(os.urandom(16), "m" * 100_000, 10, 5),
+    }
+    good = []
+    for name, poison in poisons.items():
+        _send(receiver, poison)
+        batch = [llm_span(os.urandom(16), "gpt-4o-mini", 100, 10) for _ in range(200 if name == "string_2_64" else 5)]
+        _send(receiver, *batch)
+        good += batch
+    # A deeply nested metadata string, among other calls of its trace: every call of the trace is kept.
+    trace_id, root = os.urandom(16), os.urandom(8)
+    siblings = [llm_span(trace_id, "gpt-4o-mini", 7, 7, parent=root) for _ in range(3)]
+    nested = llm_span(trace_id, "gpt-4o-mini", 7, 7, parent=root, metadata=NESTED)
+    app = llm_span(trace_id, "unused", 0, 0)
+    app.span_id, app.kind = root, app.SPAN_KIND_SERVER
+    app.attributes.clear()
+    _send(receiver, *siblings, nested, app)
+    good += siblings
+    expected = len(good) + len(poisons) + 1
+    _wait_for_rows(receiver, expected)
+    log = receiver.stop()  # SIGTERM: exit 0 (asserted by stop), no segfault
+    return receiver, poisons, good, nested, log
+
+
+def _row(receiver, span) -> dict:
+    rows = receiver.sql(f"SELECT * FROM llmcost.llm_usage WHERE span_id = '{span.span_id.hex()}'")
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_every_good_call_after_a_poison_is_stored(poisoned):
+    receiver, _, good, _, _ = poisoned
+    stored = {row["span_id"] for row in receiver.sql("SELECT span_id FROM llmcost.llm_usage")}
+    assert {span.span_id.hex() for span in good} <= stored
+    assert len(good) >= 200 + 6 * 5 + 3
+
+
+@pytest.mark.parametrize("name", ["string_2_64", "float_1e20", "float_1e300"])
+def test_a_token_count_beyond_uint64_is_clamped_and_not_priced(poisoned, name):
+    receiver, poisons, _, _, _ = poisoned
+    row = _row(receiver, poisons[name])
+    assert row["input_tokens"] == 2 ** 64 - 1
+    assert row["cost_status"] == "invalid_usage" and row["cost_usd"] is None
+    assert "input_tokens" in row["cost_note"] and "UInt64" in row["cost_note"]
+
+
+def test_an_attempt_beyond_uint16_is_clamped_with_a_note(poisoned):
+    receiver, poisons, _, _, _ = poisoned
+    row = _row(receiver, poisons["attempt_70000"])
+    assert row["attempt"] == 65535 and "attempt 70000 is out of UInt16 range" in row["cost_note"]
+    assert row["cost_status"] == "priced"  # the attempt does not change the price
+
+
+def test_web_searches_beyond_uint32_and_an_absurd_emitter_cost(poisoned):
+    receiver, poisons, _, _, _ = poisoned
+    searches = _row(receiver, poisons["web_searches"])
+    assert searches["web_searches"] == 2 ** 32 - 1 and searches["cost_status"] == "invalid_usage"
+    cost = _row(receiver, poisons["emitter_cost"])
+    assert cost["emitter_cost_usd"] is None and "emitter_cost_usd" in cost["cost_note"]
+    assert cost["cost_status"] == "priced"  # the emitter's figure is not ours
+
+
+def test_an_overlong_model_name_is_truncated(poisoned):
+    receiver, poisons, _, _, _ = poisoned
+    row = _row(receiver, poisons["long_model"])
+    assert row["request_model"] == "m" * 1024 and "request_model truncated from 100000" in row["cost_note"]
+
+
+def test_deeply_nested_metadata_loses_nothing(poisoned):
+    receiver, _, _, nested, _ = poisoned
+    assert _row(receiver, nested)["metadata"] == {}
+
+
+def test_no_poison_is_left_to_replay(poisoned):
+    receiver, _, _, _, log = poisoned
+    assert not list((receiver.data_dir / "spool").glob("*.jsonl"))
+    assert "Traceback" not in log

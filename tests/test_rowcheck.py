@@ -1,0 +1,85 @@
+"""Every value is checked against its column (rowcheck), and a row the store refuses is dead-lettered alone
+(writer), on real chDB."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from otel_llmcost.rowcheck import RowRejected, check_row
+from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.writer import BatchWriter
+from test_store import BASE_ROW
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    opened = ChdbStore(str(tmp_path_factory.mktemp("rowcheck") / "chdb"), "llmcost")
+    opened.ensure_schema()
+    yield opened
+    opened.close()
+
+
+def _row(span_id: str, **changes):
+    return dataclasses.replace(BASE_ROW, span_id=span_id, **{"metadata": {}, **changes})
+
+
+def _stored(store, span_id: str) -> dict:
+    rows = store.query("SELECT * FROM llmcost.llm_usage WHERE span_id = {s:String}", {"s": span_id})
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_values_beyond_their_columns_are_made_storable_with_notes(store):
+    row = check_row(_row(
+        "a000000000000001", output_tokens=2 ** 64, attempt=70_000, web_searches=2 ** 33,
+        emitter_cost_usd=Decimal("1e30"), tenant_id="t" * 5000, user_id="u\ud800", tags=tuple(map(str, range(300))),
+        metadata={f"k{i}": "v" * 20_000 for i in range(300)}, ts=datetime(2400, 1, 1, tzinfo=timezone.utc),
+    ))
+    BatchWriter(store).write([row], [])
+    stored = _stored(store, "a000000000000001")
+    assert stored["output_tokens"] == 2 ** 64 - 1 and stored["attempt"] == 65535
+    assert stored["web_searches"] == 2 ** 32 - 1
+    assert stored["cost_status"] == "invalid_usage" and stored["cost_usd"] is None  # clamped counts: no price
+    assert stored["input_cost_usd"] is None and stored["emitter_cost_usd"] is None
+    assert stored["tenant_id"] == "t" * 1024 and stored["user_id"] == "u?"
+    assert len(stored["tags"]) == 256 and len(stored["metadata"]) == 256
+    assert all(len(value) == 16 * 1024 for value in stored["metadata"].values())
+    assert stored["ts"] < "2300"
+    for fragment in ("output_tokens", "attempt 70000", "web_searches", "emitter_cost_usd", "tenant_id truncated",
+                     "user_id had characters", "tags: 300 entries", "metadata: 300 entries", "ts "):
+        assert fragment in stored["cost_note"], fragment
+
+
+def test_a_value_that_cannot_be_stored_in_any_form_is_refused():
+    with pytest.raises(RowRejected, match="price_multiplier"):
+        check_row(_row("a000000000000002", price_multiplier=Decimal("1e20")))  # not Nullable: nothing to drop
+    with pytest.raises(RowRejected, match="latency_ms"):
+        check_row(_row("a000000000000003", latency_ms="slow"))
+
+
+def test_a_row_within_range_is_unchanged():
+    row = _row("a000000000000004", output_tokens=2 ** 64 - 1, attempt=65535)
+    assert check_row(dataclasses.replace(row)) == row
+
+
+def test_a_row_the_store_refuses_is_dead_lettered_and_the_batch_stored(store):
+    # Rows not passed through check_row: the INSERT itself fails on the one value out of range.
+    good = [_row(f"b{i:015d}") for i in range(9)]
+    bad = _row("bbad000000000000", input_tokens=2 ** 64 + 5)
+    writer = BatchWriter(store)
+    writer.write([*good[:4], bad, *good[4:]], [])
+    stored = store.query("SELECT span_id FROM llmcost.llm_usage WHERE startsWith(span_id, 'b') ORDER BY span_id")
+    assert [r["span_id"] for r in stored] == sorted(r.span_id for r in good)
+    rejected = store.query("SELECT * FROM llmcost.rejected_calls WHERE span_id = 'bbad000000000000'")
+    assert len(rejected) == 1 and "the store refused the row" in rejected[0]["reason"]
+    assert json.loads(rejected[0]["span"])["input_tokens"] == 2 ** 64 + 5
+    assert writer.counts.rows_written == 9 and writer.counts.rows_dead_lettered == 1
+
+    writer.write([*good, bad], [])  # the same batch again (a retry after a crash): nothing stored twice
+    assert store.query("SELECT count() AS n FROM llmcost.llm_usage WHERE startsWith(span_id, 'b')") == [{"n": 9}]
+    assert writer.counts.rows_already_stored == 9

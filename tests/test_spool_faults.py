@@ -1,0 +1,83 @@
+"""Acknowledged means on disk (issue 11.3): a full spool disk refuses exports retryably and loses none of
+those it acknowledged; torn or damaged spool lines are skipped and the rest replayed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from otel_llmcost.spool import Spool
+from payloads import llm_span, post, request
+from test_durability import QUICK_FLUSH, SLOW_FLUSH, _stored_span_ids, _wait_for_rows
+
+
+def _mount_small_tmpfs(directory, size: str) -> None:
+    directory.mkdir(parents=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {result.stderr.strip()}")
+
+
+def _export(count: int) -> tuple[bytes, list[str]]:
+    trace_id = os.urandom(16)  # orphan calls: held for SLOW_FLUSH's whole wait, so the spool only grows
+    spans = [llm_span(trace_id, "gpt-4o-mini", 100, 10, parent=os.urandom(8), padding="x" * 1000)
+             for _ in range(count)]
+    return request(*spans).SerializeToString(), [span.span_id.hex() for span in spans]
+
+
+def test_a_full_spool_disk_refuses_retryably_and_loses_nothing_acknowledged(receiver_factory, tmp_path):
+    data_dir = tmp_path / "data"
+    spool_dir = data_dir / "spool"
+    _mount_small_tmpfs(spool_dir, "1m")
+    try:
+        receiver = receiver_factory(SLOW_FLUSH, data_dir=data_dir)
+        acknowledged, refused = [], None
+        for _ in range(100):  # ~50 KB per export: the 1 MB disk is full after ~20
+            body, span_ids = _export(40)
+            status, _, _ = post(receiver.http_url, body, "application/x-protobuf")
+            if status == 200:
+                acknowledged += span_ids
+            else:
+                assert status == 503  # retryable: the exporter keeps the data and tries again
+                refused = (body, span_ids)
+                break
+        assert refused is not None and acknowledged
+        # The retry of the refused export finds nothing it could be deduplicated against: refused again.
+        assert post(receiver.http_url, refused[0], "application/x-protobuf")[0] == 503
+        receiver.kill()  # kill -9 while full
+
+        subprocess.run(["mount", "-o", "remount,size=64m", str(spool_dir)], check=True)
+        restarted = receiver_factory(QUICK_FLUSH, data_dir=data_dir)
+        assert post(restarted.http_url, refused[0], "application/x-protobuf")[0] == 200  # the exporter's retry
+        _wait_for_rows(restarted, len(acknowledged) + len(refused[1]))
+        log = restarted.stop()
+        assert "torn" not in log
+        assert _stored_span_ids(restarted) == sorted(acknowledged + refused[1])  # each once
+    finally:  # receiver_factory kills what still runs; a lazy unmount does not wait for it
+        subprocess.run(["umount", "-l", str(spool_dir)], capture_output=True)
+
+
+def _spans(count: int):
+    return [llm_span(os.urandom(16), "gpt-4o-mini", 1, 1) for _ in range(count)]
+
+
+def test_torn_and_damaged_spool_lines_are_skipped_and_the_rest_replayed(tmp_path):
+    from otel_llmcost.decode import decode_spans
+    from otel_llmcost.semconv import WANTED_ATTRIBUTES
+
+    exports = [decode_spans(request(*_spans(2)), WANTED_ATTRIBUTES).spans for _ in range(4)]
+    spool = Spool(str(tmp_path / "spool"), fsync=False)
+    for spans in exports:
+        spool.append(spans)
+    spool.close()  # nothing released: the segment stays, as after a crash
+    (segment,) = (tmp_path / "spool").glob("*.jsonl")
+    lines = segment.read_bytes().splitlines(keepends=True)
+    damaged = lines[1].replace(b'"gpt-4o-mini"', b'"gpt-4o-mino"')  # still valid JSON: only the checksum sees it
+    segment.write_bytes(lines[0] + damaged + b"garbage\n" + lines[2] + lines[3][: len(lines[3]) // 2])
+
+    replayed = [spans for _, spans, _ in Spool(str(tmp_path / "spool")).replay()]
+    assert [[s.span_id for s in spans] for spans in replayed] == [
+        [s.span_id for s in exports[0]], [s.span_id for s in exports[2]]]

@@ -1,0 +1,104 @@
+"""`stats` from the rollups: exact against raw rows for ranges off the hour, filters, groupings, --compare."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from conftest import run_cli
+from test_migrations import _rows
+
+from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.usage_stats import GROUPS, StatsQuery, stats_rows
+
+_RAW = """
+SELECT {group} AS group, uniqExact(tenant_id, request_id) AS requests, count() AS calls,
+       countIf(status = 'error') AS failures, sum(input_tokens) AS input_tokens, sum(llm_usage.cost_usd) AS cost_usd
+FROM llmcost.llm_usage
+WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')}} {where}
+GROUP BY group ORDER BY group
+"""
+_RAW_GROUPS = {None: "'all'", "tenant": "tenant_id", "feature": "feature", "user": "user_id", "model": "request_model",
+               "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stats")
+    store = ChdbStore(str(path / "chdb"), "llmcost")
+    store.ensure_schema()
+    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", request_model=("m1", "m2")[n % 3 == 0],
+                                ts=row.ts + timedelta(minutes=13 * n))
+            for n, row in enumerate(_rows(240))]
+    for start in range(0, len(rows), 50):  # several batches: requests rows of one request merge on read
+        store.insert_usage(rows[start:start + 50])
+    store.close()
+    return path
+
+
+def _by_group(rows):
+    return {row["group"]: row for row in rows}
+
+
+@pytest.mark.parametrize("by", list(_RAW_GROUPS))
+def test_stats_equal_raw_rows_for_ranges_off_the_hour(data_dir, by):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    since = datetime(2026, 10, 23, 7, 17, 3, 5, tzinfo=timezone.utc)
+    for until in (since + timedelta(minutes=20), since + timedelta(days=9, minutes=31), since + timedelta(days=60)):
+        params = {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f")}
+        raw = store.query(_RAW.format(group=_RAW_GROUPS[by], where=""), params)
+        rolled = _by_group(stats_rows(store, StatsQuery(by, {}), since, until))
+        assert set(rolled) == {row["group"] for row in raw}
+        for row in raw:
+            got = rolled[row["group"]]
+            assert {k: got[k] for k in row} == row, (by, until)
+    store.close()
+
+
+def test_filters_each_read_only_their_calls(data_dir):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    since, until = datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, 0, 30, tzinfo=timezone.utc)
+    params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
+    for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"), ("user", "user_id", "u2"),
+                                ("model", "request_model", "m2"), ("provider", "provider", "openai")):
+        raw = store.query(_RAW.format(group="'all'", where=f"AND {column} = '{value}'"), params)
+        [rolled] = stats_rows(store, StatsQuery(None, {flag: value}), since, until)
+        assert {k: rolled[k] for k in raw[0]} == raw[0], flag
+    [both] = stats_rows(store, StatsQuery("user", {"tenant": "t0", "feature": "search"}), since, until)[:1]
+    assert both["calls"] > 0
+    store.close()
+
+
+def test_equal_request_ids_of_two_tenants_are_two_requests(tmp_path):
+    from test_store import BASE_ROW
+
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage([dataclasses.replace(BASE_ROW, tenant_id=tenant, span_id=f"{n:016x}", request_id="same")
+                        for n, tenant in enumerate(("a", "b", "b"))])
+    at = BASE_ROW.ts
+    [total] = stats_rows(store, StatsQuery(None, {}), at - timedelta(days=1), at + timedelta(days=1))
+    assert (total["requests"], total["calls"]) == (2, 3)
+    store.close()
+
+
+def test_compare_shows_the_change_per_group(data_dir):
+    args = ("stats", "--data-dir", str(data_dir), "--since", "2026-11-10", "--until", "2026-11-20", "--by", "tenant",
+            "--compare", "--json")
+    rows = [json.loads(line) for line in run_cli(*args).stdout.splitlines()]
+    now = _by_group(json.loads(line) for line in run_cli(*args[:-2], "--json").stdout.splitlines())
+    before = _by_group(json.loads(line) for line in run_cli(
+        "stats", "--data-dir", str(data_dir), "--since", "2026-10-31", "--until", "2026-11-10", "--by", "tenant",
+        "--json").stdout.splitlines())
+    assert {row["group"] for row in rows} == set(now) | set(before)
+    for row in rows:
+        cost, last = Decimal(now[row["group"]]["cost_usd"]), Decimal(before[row["group"]]["cost_usd"])
+        assert Decimal(row["change_usd"]) == cost - last
+        assert (row["calls"], row["calls_previous"]) == (now[row["group"]]["calls"], before[row["group"]]["calls"])
+    changes = [abs(Decimal(row["change_usd"])) for row in rows]
+    assert changes == sorted(changes, reverse=True)
+    assert set(GROUPS) - {None} == {"tenant", "feature", "model", "provider", "environment", "service", "user",
+                                    "day", "hour"}
