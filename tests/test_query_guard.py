@@ -28,10 +28,10 @@ def engine(tmp_path_factory):
     writer.command("INSERT INTO llmcost.llm_usage (ts, tenant_id, request_model, cost_usd) VALUES "
                    "('2026-11-01 10:00:00', 'acme', 'gpt-4o', 1.5), ('2026-11-01 11:00:00', 'globex', 'claude', 7),"
                    "('2026-11-01 12:00:00', 'o''hara', 'gpt-4o', 2)")
-    writer.command("CREATE TABLE llmcost.otel_traces (Timestamp DateTime64(9), TraceId String, "
-                   "SpanAttributes Map(LowCardinality(String), String)) ENGINE = MergeTree ORDER BY Timestamp")
-    writer.command("INSERT INTO llmcost.otel_traces VALUES (now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}),"
-                   " (now(), 't2', {'otel_llmcost.auth.tenant': 'globex'})")
+    writer.command("INSERT INTO llmcost.otel_traces (Timestamp, TraceId, SpanAttributes) VALUES "
+                   "(now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}), "
+                   "(now(), 't2', {'otel_llmcost.auth.tenant': 'globex'})")
+    # (the migration's materialized view fills otel_traces_trace_id_ts)
     yield QueryEngine(path, "llmcost", LIMITS, max_concurrent=2, queue_seconds=5)
     writer.close()
 
@@ -153,6 +153,11 @@ TENANT_ROWS = [
 @pytest.mark.parametrize("sql", TENANT_ROWS)
 def test_a_tenant_key_sees_only_its_rows(engine, sql):
     assert set(run(engine, sql, ACME).split()) == {"acme"}
+
+
+def test_the_trace_lookup_follows_the_trace_table(engine):
+    assert run(engine, "SELECT TraceId FROM llmcost.otel_traces_trace_id_ts", ACME) == "t1\n"
+    assert run(engine, "SELECT TraceId FROM llmcost.otel_traces_trace_id_ts ORDER BY 1") == "t1\nt2\n"
 
 
 def test_counts_and_sums_are_scoped_too(engine):

@@ -87,7 +87,7 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
     toks = lexer.tokens(canonical)
     if any(token.startswith("`") and "\\" in token for token in toks):
         # EXPLAIN AST prints identifiers raw: a line break in one would forge lines of the dump we check.
-        raise QueryError(SYNTAX_ERROR, "identifiers and aliases with escapes (line breaks, quotes) are not allowed here")
+        raise QueryError(SYNTAX_ERROR, "identifiers and aliases with escapes (line breaks, quotes) are refused here")
     _check_settings(root, toks, limits)
     tables: list[tuple[str, str]] = []
     _walk(root, catalog, who, current_db, tables, in_table_expression=False)
@@ -159,7 +159,7 @@ def _check_table(db: str, table: str, catalog: Catalog, who: Principal) -> None:
         info = catalog.tables.get(table)
         if info is None:
             raise QueryError(UNKNOWN_TABLE, f"Table {db}.{table} does not exist")
-        if not who.is_admin and tenant_condition(info, who.tenant or "") is None:
+        if not who.is_admin and tenant_condition(info, who.tenant or "", catalog.tables) is None:
             raise QueryError(ACCESS_DENIED, f"{db}.{table} has no tenant column: not readable with a tenant key")
     elif db == "system":
         allowed = ADMIN_SYSTEM_TABLES if who.is_admin else TENANT_SYSTEM_TABLES
