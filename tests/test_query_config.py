@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 
 from otel_llmcost.cli import _parser, _settings
 from otel_llmcost.config import load_settings
@@ -23,3 +27,14 @@ def test_config_keys_and_their_checks():
         load_settings(None, {"query.port": 70000})
     with pytest.raises(ConfigError, match="must be positive"):
         load_settings(None, {"query.max_concurrent_queries": 0})
+
+
+def test_the_embedded_data_source_points_at_the_query_listener():
+    folder = Path(__file__).parent.parent / "grafana" / "provisioning" / "datasources"
+    (embedded,) = yaml.safe_load((folder / "embedded.yml").read_text())["datasources"]
+    (server,) = yaml.safe_load((folder / "clickhouse.yml").read_text())["datasources"]
+    assert embedded["uid"] == server["uid"] and embedded["type"] == server["type"]  # dashboards work on either
+    json_data = embedded["jsonData"]
+    assert (json_data["protocol"], json_data["defaultDatabase"]) == ("http", "llmcost")
+    for value in (json_data["host"], json_data["port"], embedded["secureJsonData"]["password"]):
+        assert re.fullmatch(r"\$\{LLMCOST_QUERY_\w+\}", value), value
