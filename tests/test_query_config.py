@@ -38,3 +38,19 @@ def test_the_embedded_data_source_points_at_the_query_listener():
     assert (json_data["protocol"], json_data["defaultDatabase"]) == ("http", "llmcost")
     for value in (json_data["host"], json_data["port"], embedded["secureJsonData"]["password"]):
         assert re.fullmatch(r"\$\{LLMCOST_QUERY_\w+\}", value), value
+
+
+def test_a_busy_port_is_one_clear_error(tmp_path):
+    from otel_llmcost.errors import ListenError
+    from otel_llmcost.keys import KeyStore
+    from otel_llmcost.query.access import Gate
+    from otel_llmcost.query.interface import QueryListener
+    from otel_llmcost.receive.listener import bind_socket
+
+    taken = bind_socket("127.0.0.1", 0)
+    try:
+        with pytest.raises(ListenError, match="cannot listen for the ClickHouse HTTP interface on 127.0.0.1:"):
+            QueryListener(None, Gate(KeyStore(tmp_path / "keys.json"), "x"), "127.0.0.1",
+                          taken.getsockname()[1], {})
+    finally:
+        taken.close()

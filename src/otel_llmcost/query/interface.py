@@ -12,6 +12,7 @@ and sends enable_http_compression=1.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import logging
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from otel_llmcost.config import Settings
+from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query import api
 from otel_llmcost.query.access import Gate
@@ -34,6 +35,7 @@ from otel_llmcost.query.executor import (
     engine_for,
 )
 from otel_llmcost.query.scope import Principal
+from otel_llmcost.receive.listener import CappedSite, bind_socket
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +53,16 @@ _SHUTDOWN_SECONDS = 5.0
 
 
 class QueryListener:
-    def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str]):
+    """Bound at construction (a port in use is a one-line error before anything starts). With the receiver's
+    TLS certificate, HTTPS; its client CAs do not apply here (these clients authenticate with API keys). The
+    receiver's connection cap and read timeout hold here too."""
+
+    def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
+                 receiver: ReceiverSettings | None = None):
         self._engine, self._gate = engine, gate
-        self._host, self._requested_port = host, port
+        self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
+        self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
+        self.port = self._socket.getsockname()[1]
         self._server = server_info  # display name, version, timezone (from the engine, asked once)
         self._workers = ThreadPoolExecutor(max_workers=engine.max_waiting, thread_name_prefix="llmcost-sql")
         self._in_flight = 0
@@ -63,8 +72,8 @@ class QueryListener:
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
-        self.port = 0
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS,
+                                     keepalive_timeout=self._site_settings.read_timeout_seconds)
 
     def start(self) -> None:
         self._thread.start()
@@ -79,9 +88,7 @@ class QueryListener:
 
     async def _start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await CappedSite(self._runner, self._socket, self._site_settings).start()
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
@@ -185,4 +192,4 @@ def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
     engine = engine_for(settings)
     return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
-                         engine.server_info())
+                         engine.server_info(), settings.receiver)
