@@ -74,6 +74,7 @@ def test_reads_of_our_data_and_metadata_run(engine):
     ("SELECT 1 WHERE 1 IN (SELECT 1 FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8'))", 497),
     ("EXPLAIN AST SELECT 1; SELECT * FROM file('/etc/passwd', 'LineAsString')", 62),
     ("SELECT 1; SELECT 2", 62),
+    ("EXPLAIN PIPELINE INSERT INTO llmcost.llm_usage (tenant_id) SELECT 'x'", 164),
     ("SET max_execution_time = 0", 164),
     ("KILL QUERY WHERE 1", 164),
     ("CREATE TEMPORARY TABLE t (a UInt8)", 164),

@@ -80,6 +80,8 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
         raise QueryError(READONLY, f"only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN run here, not {root.kind}")
     if any(child.kind == "Literal" for child in root.children):
         raise QueryError(READONLY, "INTO OUTFILE is not allowed: answers go to the client only")
+    if root.kind == "Explain" and any(child.kind not in _READ_STATEMENTS for child in root.children):
+        raise QueryError(READONLY, "EXPLAIN here explains reads only")
     if root.kind == "Explain" and "ESTIMATE" in root.label and not who.is_admin:
         raise QueryError(ACCESS_DENIED, "EXPLAIN ESTIMATE counts every tenant's rows: not for tenant keys")
     if root.kind == "ShowCreateTableQuery":
