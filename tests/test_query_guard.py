@@ -196,6 +196,14 @@ def test_identifier_parameters_are_checked_as_tables(engine):
     assert run(engine, "SELECT tenant_id FROM {t:Identifier}", ACME, params={"t": "llm_usage"}) == "acme\n"
 
 
+def test_names_the_statement_defines_do_not_hide_tables(engine):
+    assert run(engine, "WITH c AS (SELECT tenant_id FROM llm_usage) SELECT * FROM c", ACME) == "acme\n"
+    # A window may share a system table's name; the table is still checked.
+    assert refused(engine, "SELECT count() OVER processes FROM processes WINDOW processes AS (ORDER BY 1)",
+                   ACME, database="system").code == 497
+    assert refused(engine, "SELECT * FROM not_a_table", ACME).code == 60  # and not taken for a CTE
+
+
 def test_a_tenant_cannot_leave_through_the_database_parameter(engine):
     assert refused(engine, "SELECT 1", ACME, database="other").code == 497
     assert refused(engine, "SELECT * FROM processes", ACME, database="system").code == 497

@@ -92,7 +92,7 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
         raise QueryError(SYNTAX_ERROR, "identifiers and aliases with escapes (line breaks, quotes) are refused here")
     _check_settings(root, toks, limits)
     tables: list[tuple[str, str]] = []
-    _walk(root, catalog, who, current_db, tables, in_table_expression=False)
+    _walk(root, _Scope(catalog, who, current_db, lexer.cte_names(toks)), tables, in_table_expression=False)
     return Statement(root.kind, lexer.trailing_format(toks), tuple(tables))
 
 
@@ -119,7 +119,18 @@ def _parse(ast_text: str) -> _Node:
     return root
 
 
-def _walk(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list, in_table_expression: bool):
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a table name in this statement can mean."""
+
+    catalog: Catalog
+    who: Principal
+    current_db: str
+    ctes: frozenset[str]  # names the statement defines with WITH name AS (...)
+
+
+def _walk(node: _Node, scope: _Scope, tables: list, in_table_expression: bool):
+    catalog = scope.catalog
     if node.kind == "Function":
         name = node.word.lower()
         if in_table_expression and name not in ALLOWED_TABLE_FUNCTIONS:
@@ -129,14 +140,14 @@ def _walk(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables
         if reaches_out or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
             raise QueryError(ACCESS_DENIED, f"function {node.word}() reads outside the query: not allowed here")
         if name in _IN_FUNCTIONS:
-            _check_in_operand(node, catalog, who, current_db, tables)
+            _check_in_operand(node, catalog, scope.current_db)
     elif node.kind == "TableIdentifier":
-        tables.append(_resolve(node.word, catalog, who, current_db))
+        tables.append(_resolve(node.word, scope))
     for child in node.children:
-        _walk(child, catalog, who, current_db, tables, node.kind == "TableExpression")
+        _walk(child, scope, tables, node.kind == "TableExpression")
 
 
-def _check_in_operand(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list) -> None:
+def _check_in_operand(node: _Node, catalog: Catalog, current_db: str) -> None:
     """`x IN db.table` reads the table as a set, past its tenant filter: only IN (SELECT ...) is scoped."""
     arguments = next((child.children for child in node.children if child.kind == "ExpressionList"), [])
     if len(arguments) == 2 and arguments[1].kind == "Identifier":
@@ -146,13 +157,15 @@ def _check_in_operand(node: _Node, catalog: Catalog, who: Principal, current_db:
             raise QueryError(ACCESS_DENIED, f"IN {name} reads a table directly; write IN (SELECT ... FROM {name})")
 
 
-def _resolve(name: str, catalog: Catalog, who: Principal, current_db: str) -> tuple[str, str]:
+def _resolve(name: str, scope: _Scope) -> tuple[str, str]:
     db, _, table = name.replace("`", "").rpartition(".")
-    qualified = bool(db)
-    db = db or current_db
-    if db == catalog.database and not qualified and table not in catalog.tables:
-        return db, table  # a CTE or subquery alias, or an unknown table chDB reports itself
-    _check_table(db, table, catalog, who)
+    catalog = scope.catalog
+    if not db:  # a table of the current database, or a name the statement defines (checked where defined)
+        db = scope.current_db
+        known = catalog.tables if db == catalog.database else catalog.system_tables if db == "system" else ()
+        if table not in known and (table in scope.ctes or db != catalog.database):
+            return "", table  # a real table of that name would be in `known` (system tables never change)
+    _check_table(db, table, catalog, scope.who)
     return db, table
 
 
