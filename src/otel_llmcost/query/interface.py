@@ -16,7 +16,6 @@ import dataclasses
 import gzip
 import json
 import logging
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,7 +34,7 @@ from otel_llmcost.query.executor import (
     engine_for,
 )
 from otel_llmcost.query.scope import Principal
-from otel_llmcost.receive.listener import CappedSite, bind_socket
+from otel_llmcost.receive.listener import ServedApp, bind_socket
 
 logger = logging.getLogger(__name__)
 
@@ -66,29 +65,20 @@ class QueryListener:
         self._server = server_info  # display name, version, timezone (from the engine, asked once)
         self._workers = ThreadPoolExecutor(max_workers=engine.max_waiting, thread_name_prefix="llmcost-sql")
         self._in_flight = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="query-http", daemon=True)
         app = web.Application(client_max_size=_MAX_QUERY_BYTES)
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS,
-                                     keepalive_timeout=self._site_settings.read_timeout_seconds)
+        self._served = ServedApp(app, self._socket, self._site_settings, "query-http", access_log=None,
+                                 shutdown_timeout=_SHUTDOWN_SECONDS,
+                                 keepalive_timeout=self._site_settings.read_timeout_seconds)
 
     def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        self._served.start()
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._served.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
-
-    async def _start(self) -> None:
-        await self._runner.setup()
-        await CappedSite(self._runner, self._socket, self._site_settings).start()
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
