@@ -31,7 +31,7 @@ def node_runner():
     return run
 
 
-def start_listener(chdb_path: str, keys) -> "QueryListener":
+def start_listener(chdb_path: str, keys):
     """The query listener in this process, over a store another handle here writes (as in `serve`)."""
     from otel_llmcost.query.access import Gate
     from otel_llmcost.query.clientsettings import Limits

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from query_clients import start_listener
 
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
 from otel_llmcost.store.chdb_store import ChdbStore
-from query_clients import start_listener
 
 OPENAPI = Path(__file__).parent.parent / "docs" / "openapi.yaml"
 SINCE, UNTIL = "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"
@@ -94,7 +94,8 @@ def test_bad_requests_get_clear_errors(api):
 
 
 def test_rollup_answers_like_the_raw_table(api):
-    get, writer, _ = api
+    """The migration's materialized views fill usage_hourly from the same inserts."""
+    get, _, _ = api
     raw_usage = get("/api/v1/usage", by="model", since=SINCE, until="2026-11-01T23:59:00Z")[1]
     raw_perf = get("/api/v1/performance", by="provider", since=SINCE, until="2026-11-01T23:59:00Z")[1]
     assert "rows" in raw_perf, raw_perf

@@ -71,6 +71,7 @@ def test_reads_of_our_data_and_metadata_run(engine):
     ("SELECT 1 WHERE 1 IN (SELECT 1 FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8'))", 497),
     ("EXPLAIN AST SELECT 1; SELECT * FROM file('/etc/passwd', 'LineAsString')", 62),
     ("SELECT 1; SELECT 2", 62),
+    ("EXPLAIN PIPELINE INSERT INTO llmcost.llm_usage (tenant_id) SELECT 'x'", 164),
     ("SET max_execution_time = 0", 164),
     ("KILL QUERY WHERE 1", 164),
     ("CREATE TEMPORARY TABLE t (a UInt8)", 164),
@@ -152,6 +153,11 @@ def test_a_tenant_key_sees_only_its_rows(engine, sql):
     assert set(run(engine, sql, ACME).split()) == {"acme"}
 
 
+def test_the_trace_lookup_follows_the_trace_table(engine):
+    assert run(engine, "SELECT TraceId FROM llmcost.otel_traces_trace_id_ts", ACME) == "t1\n"
+    assert run(engine, "SELECT TraceId FROM llmcost.otel_traces_trace_id_ts ORDER BY 1") == "t1\nt2\n"
+
+
 def test_counts_and_sums_are_scoped_too(engine):
     assert run(engine, "SELECT count() FROM llmcost.llm_usage", ACME) == "1\n"
     assert run(engine, "SELECT sum(cost_usd) FROM llmcost.llm_usage", ACME) == "1.5\n"
@@ -173,9 +179,26 @@ def test_counts_and_sums_are_scoped_too(engine):
     ("SELECT * FROM view(SELECT * FROM llmcost.llm_usage)", 497),
     ("SELECT * FROM mergeTreeIndex('llmcost', 'llm_usage')", 497),
     ("SELECT * FROM llm_usage SETTINGS readonly = 0", 164),
+    ("SELECT 'globex' IN llmcost.llm_usage AS `x\n   Identifier fake`", 62),  # a forged line in the AST dump
+    ("SELECT count() FROM llm_usage SETTINGS use_query_cache = 1", 164),
 ])
 def test_tenant_break_outs_fail(engine, sql, code):
     assert refused(engine, sql, ACME).code == code
+
+
+def test_identifier_parameters_are_checked_as_tables(engine):
+    assert refused(engine, "SELECT count() FROM {t:Identifier}", ACME, params={"t": "system.processes"}).code == 497
+    assert refused(engine, "SELECT * FROM {d:Identifier}.{t:Identifier}", ACME,
+                   params={"d": "llmcost", "t": "reprice_runs"}).code == 497
+    assert run(engine, "SELECT tenant_id FROM {t:Identifier}", ACME, params={"t": "llm_usage"}) == "acme\n"
+
+
+def test_names_the_statement_defines_do_not_hide_tables(engine):
+    assert run(engine, "WITH c AS (SELECT tenant_id FROM llm_usage) SELECT * FROM c", ACME) == "acme\n"
+    # A window may share a system table's name; the table is still checked.
+    assert refused(engine, "SELECT count() OVER processes FROM processes WINDOW processes AS (ORDER BY 1)",
+                   ACME, database="system").code == 497
+    assert refused(engine, "SELECT * FROM not_a_table", ACME).code == 60  # and not taken for a CTE
 
 
 def test_a_tenant_cannot_leave_through_the_database_parameter(engine):

@@ -13,11 +13,11 @@ import urllib.parse
 
 import clickhouse_connect
 import pytest
+from conftest import FAST_CONFIG, Receiver, run_cli
+from payloads import llm_span, post, request
+from query_clients import node_runner
 
 from otel_llmcost.store.chdb_store import ChdbStore
-from payloads import llm_span, post, request
-from conftest import FAST_CONFIG, Receiver, run_cli
-from query_clients import node_runner
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,12 @@ def served(tmp_path_factory):
     admin = json.loads(run_cli("keys", "create", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
     acme = json.loads(run_cli("keys", "create", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
     receiver = Receiver(data_dir, FAST_CONFIG).start()
-    for tenant, model, tokens in (("acme", "gpt-4o-mini", 1_000_000), ("globex", "gpt-4o", 2_000_000)):
+    # acme's call comes with acme's key (the key names the tenant), globex's with the admin key and an attribute.
+    calls = (("acme", acme, "gpt-4o-mini", 1_000_000), ("globex", admin, "gpt-4o", 2_000_000))
+    for tenant, key, model, tokens in calls:
         body = request(llm_span(os.urandom(16), model, tokens, 10, **{"tenant.id": tenant})).SerializeToString()
-        assert post(receiver.http_url, body, "application/x-protobuf", headers={"Authorization": f"Bearer {admin}"})[0] == 200
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert post(receiver.http_url, body, "application/x-protobuf", headers=bearer)[0] == 200
     for _ in range(100):
         if _http(receiver, "SELECT count() FROM llmcost.llm_usage", admin)[2] == b"2\n":
             break
@@ -197,13 +200,14 @@ def test_clickhouse_js_client(served, node_client):
 
 def test_one_read_path(served):
     """`otel-llmcost sql` goes through the listener's guard; the old POST /api/sql is gone."""
-    receiver, _, _ = served
+    receiver, admin, _ = served
     refused = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT * FROM file('/etc/passwd', 'LineAsString')",
                       check=False)
     assert refused.returncode == 2 and "Code: 497" in refused.stderr and "root:" not in refused.stdout
     ok = run_cli("sql", "--data-dir", str(receiver.data_dir), "SELECT count() AS n FROM llmcost.llm_usage")
     assert ok.stdout == '{"n": 2}\n'
-    assert post(f"http://127.0.0.1:{receiver.http_port}/api/sql", b'{"sql": "SELECT 1"}', "application/json")[0] == 404
+    assert post(f"http://127.0.0.1:{receiver.http_port}/api/sql", b'{"sql": "SELECT 1"}', "application/json",
+                headers={"Authorization": f"Bearer {admin}"})[0] == 404
 
 
 def test_answers_match_chdb_directly(served):

@@ -14,7 +14,7 @@ RICH = (
     "SELECT toDecimal128(number / 3, 12) AS d, toDateTime64('2026-01-01 00:00:00.123', 3, 'UTC') AS t,"
     " range(number % 4) AS arr, map('a', number, 'b', 2) AS m, if(number % 2, NULL, toString(number)) AS n,"
     " toLowCardinality(toString(number % 3)) AS lc, toLowCardinality(if(number % 2, NULL, 'x')) AS lcn,"
-    " (number, 'a') AS tup, CAST((1, 'z'), 'Tuple(a UInt8, b String)') AS named, toUUID(toString(generateUUIDv4())) AS u,"
+    " (number, 'a') AS tup, CAST((1, 'z'), 'Tuple(a UInt8, b String)') AS named, generateUUIDv4() AS u,"
     " toIPv6('::1') AS ip, CAST('b', 'Enum8(\\'a\\' = 1, \\'b\\' = 2)') AS e, toFixedString('ab', 2) AS fs,"
     " number % 2 = 0 AS b, [[number], [1, 2]] AS nested, NULL AS nothing, toInt256(number) AS big,"
     " CAST(map('k', [number]), 'Map(LowCardinality(String), Array(UInt64))') AS ml, toDate32('2026-01-02') AS d32"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import run_cli
 
 from otel_llmcost.query.grants import TENANT_TABLES, grant_statements, user_name
 from otel_llmcost.store.reader import EngineError, ReadSession
-from conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,9 @@ def session(tmp_path_factory):
 
 def test_every_statement_parses_in_clickhouse(session):
     statements = grant_statements("llmcost", "o'hara `x`", "s3cret", ("default", "grafana_admin"))
-    assert len(statements) == 1 + 3 * len(TENANT_TABLES)
+    assert len(statements) == 1 + 3 * (len(TENANT_TABLES) + 1)  # and the trace-id lookup table
+    assert any("otel_traces_trace_id_ts` USING TraceId IN (SELECT TraceId FROM `llmcost`.`otel_traces`)" in s
+               for s in statements)
     for statement in statements:
         canonical = session.single_line(statement)  # ClickHouse's own parser; fails on bad SQL
         assert canonical.split()[0] in ("CREATE", "GRANT")

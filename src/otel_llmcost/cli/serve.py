@@ -18,8 +18,8 @@ from otel_llmcost.keys import KeyStore
 from otel_llmcost.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import Pipeline
 from otel_llmcost.pricing import load_price_book
-from otel_llmcost.receive.auth import Authenticator
 from otel_llmcost.query.interface import open_query_listener
+from otel_llmcost.receive.auth import Authenticator
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.receive.intake import Intake
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Readable by this user only: it holds the local secret of the query listener.
     descriptor = os.open(announcement, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        json.dump({**ready, "query_secret": local_secret}, out)
+        json.dump({**ready, "query_secret": local_secret, "tls_cert_file": receiver.tls_cert_file}, out)
     print(json.dumps(ready), flush=True)
     tune_gc()
     while not signals:

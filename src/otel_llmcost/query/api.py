@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from otel_llmcost.errors import ConfigError
+from otel_llmcost.queries import time_range
 from otel_llmcost.query import endpoint_sql
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryRequest
 from otel_llmcost.query.scope import Principal
-from otel_llmcost.queries import time_range
 from otel_llmcost.timerange import time_window
 
 _BAD_ARGUMENTS = 36

@@ -16,12 +16,13 @@ from otel_llmcost.query.errors import READONLY, QueryError
 LIMITS = ("max_execution_time", "max_result_rows", "max_result_bytes", "max_memory_usage", "max_threads")
 _TIGHTEN_ONLY = frozenset(LIMITS) | {"max_rows_to_read", "max_bytes_to_read", "limit"}
 
-# Output shape and SQL dialect details: they change how answers look, never what may be read.
+# Output shape and SQL dialect details: they change how answers look, never what may be read. Not here:
+# use_query_cache (every session is `default`, so one key's cached answer would serve another's query).
 _APPLIED = frozenset({
     "date_time_output_format", "date_time_input_format", "session_timezone", "join_use_nulls", "extremes",
     "cast_keep_nullable", "aggregate_functions_null_for_empty", "prefer_column_name_to_alias",
     "union_default_mode", "joined_subquery_requires_alias", "totals_mode", "group_by_use_nulls", "offset",
-    "use_query_cache", "enable_analyzer", "allow_experimental_analyzer", "final", "transform_null_in",
+    "final", "transform_null_in",
     "date_time_overflow_behavior", "output_format_decimal_trailing_zeros", "precise_float_parsing",
     "cast_string_to_dynamic_use_inference",
 })

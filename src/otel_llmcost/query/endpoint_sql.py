@@ -40,10 +40,12 @@ def usage(database: str, source: str, by: str, filters: list[str]) -> str:
     group = GROUPS[by][0 if source == RAW else 1]
     if source == RAW:
         counts = ("count() AS calls, countIf(status = 'error') AS failed_calls,"
-                  " countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls")
-    else:
-        counts = "sum(calls) AS calls, sum(failed_calls) AS failed_calls, sum(unpriced_calls) AS unpriced_calls"
-    return (f"SELECT {group} AS group, {counts}, {_TOKENS}, sum(cost_usd) AS cost_usd"
+                  " countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls, sum(llm_usage.cost_usd) AS cost_usd")
+    else:  # the rollup's sum of no priced call is 0; the raw table's is NULL: answer NULL from both
+        counts = ("sum(calls) AS calls, sum(failed_calls) AS failed_calls, sum(unpriced_calls) AS unpriced_calls,"
+                  " if(sum(usage_hourly.calls) = sum(usage_hourly.unpriced_calls), NULL, sum(usage_hourly.cost_usd))"
+                  " AS cost_usd")
+    return (f"SELECT {group} AS group, {counts}, {_TOKENS}"
             f" FROM {database}.{source} WHERE {_where(source, filters)}"
             " GROUP BY group ORDER BY cost_usd DESC NULLS LAST, calls DESC, group")
 
@@ -53,7 +55,8 @@ def performance(database: str, source: str, by: str, filters: list[str]) -> str:
     if source == RAW:
         measures = ("count() AS calls, countIf(status = 'error') AS failed_calls,"
                     " quantilesTDigest(0.5, 0.95, 0.99)(latency_ms) AS latency_quantiles,"
-                    " quantilesTDigestIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL) AS ttft_quantiles,"
+                    " quantilesTDigestIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL)"
+                    " AS ttft_quantiles,"
                     " countIf(ttft_ms IS NOT NULL) AS ttft_calls, sum(output_tokens) AS output_tokens,"
                     " sum(latency_ms) AS latency_ms_sum")
     else:

@@ -47,7 +47,8 @@ class QueryEngine:
         self.database = database
         self.limits = limits
         self._slots = threading.BoundedSemaphore(max_concurrent)
-        self.running = 0  # queries holding a slot now
+        self._running = 0  # queries holding a slot now
+        self._count_lock = threading.Lock()
         self.max_waiting = max_concurrent * 4  # requests beyond this are refused without waiting
         self._queue_seconds = queue_seconds
         self._static: tuple[frozenset[str], frozenset[str]] | None = None  # system tables, table functions
@@ -55,7 +56,7 @@ class QueryEngine:
     def execute(self, request: QueryRequest) -> QueryResult:
         if not self._slots.acquire(timeout=self._queue_seconds):
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
-        self.running += 1
+        self._count(1)
         try:
             session = ReadSession(self.chdb_path)
             try:
@@ -65,8 +66,16 @@ class QueryEngine:
         except EngineError as exc:
             raise QueryError(exc.code, exc.message, exc.name or None) from exc
         finally:
-            self.running -= 1
+            self._count(-1)
             self._slots.release()
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._running += change
 
     def server_info(self) -> dict[str, str]:
         """What the engine says it is (the answers to displayName(), version(), timezone())."""
@@ -81,10 +90,12 @@ class QueryEngine:
         current_db = self._current_database(request.database)
         settings = {name: value for name, value in
                     ((n, classify(n, v, self.limits)) for n, v in request.settings.items()) if value is not None}
+        # The client's settings come after the guard's own queries: `limit`, say, must not cut the catalog
+        # that decides which tables get a tenant filter.
         canonical = session.single_line(request.sql)  # fails on more than one statement
         tables = session.catalog(self.database)
-        statement = guard.check(session.explain_ast(canonical, request.params), canonical, self._catalog(session, tables),
-                                request.who, current_db, self.limits)
+        ast = session.explain_ast(canonical, request.params)
+        statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
         if not request.who.is_admin:
             applied["additional_table_filters"] = table_filters(tables, request.who.tenant or "")

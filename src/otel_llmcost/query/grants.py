@@ -13,12 +13,13 @@ import hashlib
 import re
 
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.query.scope import row_condition, sql_string
+from otel_llmcost.query.scope import TRACE_LOOKUP_SUFFIX, identifier, row_condition, sql_string
 
 #: table -> the column (or attribute map) naming its tenant
+TRACE_TABLE = "otel_traces"
 TENANT_TABLES = {
     "llm_usage": "tenant_id", "rejected_calls": "tenant_id", "usage_hourly": "tenant_id",
-    "usage_daily": "tenant_id", "requests": "tenant_id", "otel_traces": "SpanAttributes",
+    "usage_daily": "tenant_id", "requests": "tenant_id", TRACE_TABLE: "SpanAttributes",
 }
 
 
@@ -33,22 +34,23 @@ def grant_statements(database: str, tenant: str, password: str, admins: tuple[st
     """The statements, in order; the password is stored as its SHA-256 only."""
     if not tenant.strip():
         raise ConfigError("a tenant name must not be empty")
-    user = _identifier(user_name(tenant))
+    user = identifier(user_name(tenant))
     digest = hashlib.sha256(password.encode()).hexdigest()
     statements = [
         f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_hash BY {sql_string(digest)}"
-        f" DEFAULT DATABASE {_identifier(database)}"
+        f" DEFAULT DATABASE {identifier(database)}"
         f" SETTINGS readonly = 1, max_execution_time = 60 CHANGEABLE_IN_READONLY",
     ]
-    for table, column in TENANT_TABLES.items():
-        target = f"{_identifier(database)}.{_identifier(table)}"
+    conditions = {table: row_condition(column, tenant) for table, column in TENANT_TABLES.items()}
+    # Grafana's trace view reads the lookup table: its rows follow the traces the tenant may see (the
+    # subquery's read of otel_traces is itself under the tenant's row policy).
+    traces = f"{identifier(database)}.{identifier(TRACE_TABLE)}"
+    conditions[TRACE_TABLE + TRACE_LOOKUP_SUFFIX] = f"TraceId IN (SELECT TraceId FROM {traces})"
+    for table, condition in conditions.items():
+        target = f"{identifier(database)}.{identifier(table)}"
         statements.append(f"GRANT SELECT ON {target} TO {user}")
-        statements.append(f"CREATE ROW POLICY IF NOT EXISTS {_identifier(user_name(tenant) + '_' + table)} ON {target}"
-                          f" USING {row_condition(column, tenant)} TO {user}")
-        statements.append(f"CREATE ROW POLICY IF NOT EXISTS {_identifier('llmcost_admin_' + table)} ON {target}"
-                          f" USING 1 TO {', '.join(_identifier(admin) for admin in admins)}")
+        statements.append(f"CREATE ROW POLICY IF NOT EXISTS {identifier(user_name(tenant) + '_' + table)} ON {target}"
+                          f" USING {condition} TO {user}")
+        statements.append(f"CREATE ROW POLICY IF NOT EXISTS {identifier('llmcost_admin_' + table)} ON {target}"
+                          f" USING 1 TO {', '.join(identifier(admin) for admin in admins)}")
     return statements
-
-
-def _identifier(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

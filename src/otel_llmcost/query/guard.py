@@ -16,7 +16,11 @@ from otel_llmcost.query import lexer
 from otel_llmcost.query.clientsettings import Limits, classify
 from otel_llmcost.query.errors import ACCESS_DENIED, READONLY, SYNTAX_ERROR, UNKNOWN_TABLE, QueryError
 from otel_llmcost.query.scope import (
-    ADMIN_SYSTEM_TABLES, METADATA_DATABASES, TENANT_SYSTEM_TABLES, Principal, tenant_condition,
+    ADMIN_SYSTEM_TABLES,
+    METADATA_DATABASES,
+    TENANT_SYSTEM_TABLES,
+    Principal,
+    tenant_condition,
 )
 from otel_llmcost.store.reader import TableInfo
 
@@ -76,14 +80,19 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
         raise QueryError(READONLY, f"only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN run here, not {root.kind}")
     if any(child.kind == "Literal" for child in root.children):
         raise QueryError(READONLY, "INTO OUTFILE is not allowed: answers go to the client only")
+    if root.kind == "Explain" and any(child.kind not in _READ_STATEMENTS for child in root.children):
+        raise QueryError(READONLY, "EXPLAIN here explains reads only")
     if root.kind == "Explain" and "ESTIMATE" in root.label and not who.is_admin:
         raise QueryError(ACCESS_DENIED, "EXPLAIN ESTIMATE counts every tenant's rows: not for tenant keys")
     if root.kind == "ShowCreateTableQuery":
         _check_table(root.word, root.label.split(" ")[2] if root.label.count(" ") >= 2 else "", catalog, who)
     toks = lexer.tokens(canonical)
+    if any(token.startswith("`") and "\\" in token for token in toks):
+        # EXPLAIN AST prints identifiers raw: a line break in one would forge lines of the dump we check.
+        raise QueryError(SYNTAX_ERROR, "identifiers and aliases with escapes (line breaks, quotes) are refused here")
     _check_settings(root, toks, limits)
     tables: list[tuple[str, str]] = []
-    _walk(root, catalog, who, current_db, tables, in_table_expression=False)
+    _walk(root, _Scope(catalog, who, current_db, lexer.cte_names(toks)), tables, in_table_expression=False)
     return Statement(root.kind, lexer.trailing_format(toks), tuple(tables))
 
 
@@ -110,25 +119,37 @@ def _parse(ast_text: str) -> _Node:
     return root
 
 
-def _walk(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list, in_table_expression: bool):
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a table name in this statement can mean."""
+
+    catalog: Catalog
+    who: Principal
+    current_db: str
+    ctes: frozenset[str]  # names the statement defines with WITH name AS (...)
+
+
+def _walk(node: _Node, scope: _Scope, tables: list, in_table_expression: bool):
+    catalog = scope.catalog
     if node.kind == "Function":
         name = node.word.lower()
         if in_table_expression and name not in ALLOWED_TABLE_FUNCTIONS:
             raise QueryError(ACCESS_DENIED, f"table function {node.word}() is not allowed here; only "
                                             f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))} are")
-        if name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
+        reaches_out = name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS
+        if reaches_out or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
             raise QueryError(ACCESS_DENIED, f"function {node.word}() reads outside the query: not allowed here")
         if name in _IN_FUNCTIONS:
-            _check_in_operand(node, catalog, who, current_db, tables)
+            _check_in_operand(node, catalog, scope.current_db)
     elif node.kind == "TableIdentifier":
-        tables.append(_resolve(node.word, catalog, who, current_db))
+        tables.append(_resolve(node.word, scope))
     for child in node.children:
-        _walk(child, catalog, who, current_db, tables, node.kind == "TableExpression")
+        _walk(child, scope, tables, node.kind == "TableExpression")
 
 
-def _check_in_operand(node: _Node, catalog: Catalog, who: Principal, current_db: str, tables: list) -> None:
+def _check_in_operand(node: _Node, catalog: Catalog, current_db: str) -> None:
     """`x IN db.table` reads the table as a set, past its tenant filter: only IN (SELECT ...) is scoped."""
-    arguments = node.children[0].children if node.children else []
+    arguments = next((child.children for child in node.children if child.kind == "ExpressionList"), [])
     if len(arguments) == 2 and arguments[1].kind == "Identifier":
         name = arguments[1].word
         db, _, table = name.rpartition(".")
@@ -136,13 +157,15 @@ def _check_in_operand(node: _Node, catalog: Catalog, who: Principal, current_db:
             raise QueryError(ACCESS_DENIED, f"IN {name} reads a table directly; write IN (SELECT ... FROM {name})")
 
 
-def _resolve(name: str, catalog: Catalog, who: Principal, current_db: str) -> tuple[str, str]:
+def _resolve(name: str, scope: _Scope) -> tuple[str, str]:
     db, _, table = name.replace("`", "").rpartition(".")
-    qualified = bool(db)
-    db = db or current_db
-    if db == catalog.database and not qualified and table not in catalog.tables:
-        return db, table  # a CTE or subquery alias, or an unknown table chDB reports itself
-    _check_table(db, table, catalog, who)
+    catalog = scope.catalog
+    if not db:  # a table of the current database, or a name the statement defines (checked where defined)
+        db = scope.current_db
+        known = catalog.tables if db == catalog.database else catalog.system_tables if db == "system" else ()
+        if table not in known and (table in scope.ctes or db != catalog.database):
+            return "", table  # a real table of that name would be in `known` (system tables never change)
+    _check_table(db, table, catalog, scope.who)
     return db, table
 
 
@@ -151,7 +174,7 @@ def _check_table(db: str, table: str, catalog: Catalog, who: Principal) -> None:
         info = catalog.tables.get(table)
         if info is None:
             raise QueryError(UNKNOWN_TABLE, f"Table {db}.{table} does not exist")
-        if not who.is_admin and tenant_condition(info, who.tenant or "") is None:
+        if not who.is_admin and tenant_condition(info, who.tenant or "", catalog.tables) is None:
             raise QueryError(ACCESS_DENIED, f"{db}.{table} has no tenant column: not readable with a tenant key")
     elif db == "system":
         allowed = ADMIN_SYSTEM_TABLES if who.is_admin else TENANT_SYSTEM_TABLES

@@ -12,24 +12,29 @@ and sends enable_http_compression=1.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import logging
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from otel_llmcost.config import Settings
-from otel_llmcost.query import api
+from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
+from otel_llmcost.query import api
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import (
-    TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, QueryResult, engine_for,
+    TOO_MANY_SIMULTANEOUS_QUERIES,
+    QueryEngine,
+    QueryRequest,
+    QueryResult,
+    engine_for,
 )
 from otel_llmcost.query.scope import Principal
+from otel_llmcost.receive.listener import ServedApp, bind_socket
 
 logger = logging.getLogger(__name__)
 
@@ -47,37 +52,33 @@ _SHUTDOWN_SECONDS = 5.0
 
 
 class QueryListener:
-    def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str]):
+    """Bound at construction (a port in use is a one-line error before anything starts). With the receiver's
+    TLS certificate, HTTPS; its client CAs do not apply here (these clients authenticate with API keys). The
+    receiver's connection cap and read timeout hold here too."""
+
+    def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
+                 receiver: ReceiverSettings | None = None):
         self._engine, self._gate = engine, gate
-        self._host, self._requested_port = host, port
+        self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
+        self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
+        self.port = self._socket.getsockname()[1]
         self._server = server_info  # display name, version, timezone (from the engine, asked once)
         self._workers = ThreadPoolExecutor(max_workers=engine.max_waiting, thread_name_prefix="llmcost-sql")
         self._in_flight = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="query-http", daemon=True)
         app = web.Application(client_max_size=_MAX_QUERY_BYTES)
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
-        self.port = 0
+        self._served = ServedApp(app, self._socket, self._site_settings, "query-http", access_log=None,
+                                 shutdown_timeout=_SHUTDOWN_SECONDS,
+                                 keepalive_timeout=self._site_settings.read_timeout_seconds)
 
     def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        self._served.start()
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._served.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
-
-    async def _start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._requested_port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.Response(text="Ok.\n")
@@ -181,4 +182,4 @@ def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
     engine = engine_for(settings)
     return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
-                         engine.server_info())
+                         engine.server_info(), settings.receiver)

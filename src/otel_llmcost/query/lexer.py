@@ -40,6 +40,12 @@ def settings_clauses(toks: list[str]) -> list[list[tuple[str, str]]]:
     return clauses
 
 
+def cte_names(toks: list[str]) -> frozenset[str]:
+    """Names a statement defines as `name AS (...)`: its WITH clauses (a subquery alias reads `) AS name`)."""
+    return frozenset(toks[i].strip("`") for i in range(len(toks) - 2)
+                     if toks[i + 1].upper() == "AS" and toks[i + 2] == "(" and re.match(r"^[A-Za-z_`]", toks[i]))
+
+
 def trailing_format(toks: list[str]) -> str | None:
     """The name after a final `FORMAT`, if the statement ends with one."""
     if len(toks) >= 2 and is_word(toks[-2], "FORMAT") and re.match(r"^[A-Za-z_`]", toks[-1]):

@@ -10,10 +10,10 @@ import os
 from typing import Any
 
 from otel_llmcost.config import Settings
+from otel_llmcost.errors import StoreError
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryRequest, engine_for
 from otel_llmcost.query.scope import Principal
-from otel_llmcost.errors import StoreError
 from otel_llmcost.store.chdb_store import param_text
 
 # Decimals as strings: money stays exact, as the stores' query() promises.

@@ -9,11 +9,14 @@ and `merge()` would bypass it; the guard refuses both. Tables that cannot be sco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from otel_llmcost.store.reader import TableInfo
 
 #: The span attribute the receiver sets from the ingest key (CONTRACT B): unforgeable by clients.
 AUTH_TENANT_ATTRIBUTE = "otel_llmcost.auth.tenant"
+#: The Collector's trace id -> time range table beside a trace table (Grafana's trace view uses it).
+TRACE_LOOKUP_SUFFIX = "_trace_id_ts"
 
 # Metadata a SQL client browses; none of it names a tenant.
 TENANT_SYSTEM_TABLES = frozenset({
@@ -42,14 +45,20 @@ class Principal:
         return self.tenant is None
 
 
-def tenant_condition(table: TableInfo, tenant: str) -> str | None:
-    """The row condition limiting `table` to `tenant`, or None if the table holds no tenant we can see."""
+def tenant_condition(table: TableInfo, tenant: str, tables: Mapping[str, TableInfo]) -> str | None:
+    """The row condition limiting `table` to `tenant`, or None if the table holds no tenant we can see.
+    `tables`: the database's tables, for a trace-id lookup table whose rows follow its trace table's."""
     if not table.engine.endswith("MergeTree"):
         return None  # views and MV shells: their reads bypass a filter keyed on the target's name
     if "tenant_id" in table.columns:
         return row_condition("tenant_id", tenant)
     if table.columns.get("SpanAttributes", "").startswith("Map("):
         return row_condition("SpanAttributes", tenant)
+    spans = tables.get(table.name.removesuffix(TRACE_LOOKUP_SUFFIX))
+    if table.name.endswith(TRACE_LOOKUP_SUFFIX) and "TraceId" in table.columns and spans is not None \
+            and tenant_condition(spans, tenant, tables) is not None:
+        # The subquery's read of the trace table is filtered by that table's own entry.
+        return f"TraceId IN (SELECT TraceId FROM {identifier(spans.database)}.{identifier(spans.name)})"
     return None
 
 
@@ -62,12 +71,18 @@ def row_condition(tenant_column: str, tenant: str) -> str:
 
 def table_filters(tables: list[TableInfo], tenant: str) -> str:
     """The additional_table_filters value for a tenant: every scoped table of the project database."""
+    by_name = {table.name: table for table in tables}
     entries = []
     for table in tables:
-        condition = tenant_condition(table, tenant)
+        condition = tenant_condition(table, tenant, by_name)
         if condition is not None:
             entries.append(f"{sql_string(f'{table.database}.{table.name}')}: {sql_string(condition)}")
     return "{" + ", ".join(entries) + "}"
+
+
+def identifier(name: str) -> str:
+    """A ClickHouse identifier, backquoted."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def sql_string(text: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import threading
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -29,7 +28,7 @@ from otel_llmcost.model import IngestResult
 from otel_llmcost.receive.auth import Unauthenticated
 from otel_llmcost.receive.inflate import InflateError, inflate
 from otel_llmcost.receive.intake import Intake
-from otel_llmcost.receive.listener import CappedSite, bind_socket
+from otel_llmcost.receive.listener import ServedApp, bind_socket
 from otel_llmcost.receive.ops import OpsSources, add_ops_routes
 
 logger = logging.getLogger(__name__)
@@ -58,8 +57,6 @@ class HttpReceiver:
         self._max_bytes = settings.max_request_bytes
         self._socket: socket.socket = bind_socket(host, settings.http_port)  # fails here if the port is taken
         self.port = self._socket.getsockname()[1]  # the real port when 0 was asked for
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="otlp-http", daemon=True)
         app = web.Application(client_max_size=self._max_bytes)
         for path in _PATHS:
             app.router.add_post(path, self._export)
@@ -67,24 +64,16 @@ class HttpReceiver:
         # We decompress ourselves, so the size limit also holds after decompression.
         # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
         # keepalive_timeout also closes a connection that never completes its request headers.
-        self._runner = web.AppRunner(
-            app, auto_decompress=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS,
-            keepalive_timeout=settings.read_timeout_seconds,
+        self._served = ServedApp(
+            app, self._socket, settings, "otlp-http", auto_decompress=False, access_log=None,
+            shutdown_timeout=_SHUTDOWN_SECONDS, keepalive_timeout=settings.read_timeout_seconds,
         )
 
     def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        self._served.start()
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-    async def _start(self) -> None:
-        await self._runner.setup()
-        await CappedSite(self._runner, self._socket, self._settings).start()
+        self._served.stop()
 
     async def _export(self, request: web.Request) -> web.Response:
         content_type = request.content_type.lower()

@@ -1,11 +1,13 @@
-"""The OTLP/HTTP listening socket: bound before the pipeline starts (a busy port fails fast, cleanly), TLS
-when configured, and a cap on open connections so idle clients cannot exhaust file descriptors."""
+"""The HTTP listening sockets (OTLP/HTTP, the query listener): bound before the pipeline starts (a busy port
+fails fast, cleanly), TLS when configured, and a cap on open connections so idle clients cannot exhaust file
+descriptors; each app served from its own event-loop thread."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import ssl
+import threading
 
 from aiohttp import web
 
@@ -135,3 +137,28 @@ class _Counted(asyncio.Protocol):
         self._site._lost(self)
         if self._connected:
             self._inner.connection_lost(exc)
+
+
+class ServedApp:
+    """An aiohttp app served from its own event-loop thread on a bound socket, through a CappedSite."""
+
+    def __init__(self, app: web.Application, sock: socket.socket, settings: ReceiverSettings, thread_name: str,
+                 **runner_options):
+        self._sock, self._settings = sock, settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=thread_name, daemon=True)
+        self._runner = web.AppRunner(app, **runner_options)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        await CappedSite(self._runner, self._sock, self._settings).start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+
 from otel_llmcost.errors import StoreError
 
 # The innermost "Code: N. DB::Exception: message (NAME)": chDB sometimes wraps one error in another.
@@ -66,7 +67,8 @@ class ReadSession:
 
     def single_line(self, sql: str) -> str:
         """The statement in ClickHouse's canonical form; fails (code 62) on more than one statement."""
-        return self.run("SELECT formatQuerySingleLine({q:String})", "TSVRaw", {"q": escaped_text(sql)}).decode().rstrip("\n")
+        text = self.run("SELECT formatQuerySingleLine({q:String})", "TSVRaw", {"q": escaped_text(sql)})
+        return text.decode().rstrip("\n")
 
     def catalog(self, database: str) -> list[TableInfo]:
         """The tables of `database` with their columns (read per request: the schema may change while

@@ -8,6 +8,7 @@ the directory. The receiver announces the port and a local secret in <data_dir>/
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,16 +27,22 @@ _SETTINGS = {"default_format": "JSONEachRow", "output_format_json_quote_decimals
 
 
 class RemoteStore:
-    def __init__(self, query_port: int, database: str, secret: str):
-        self._url = f"http://127.0.0.1:{query_port}/"
+    def __init__(self, query_port: int, database: str, secret: str, tls_cert_file: str | None = None):
+        self._url = f"{'https' if tls_cert_file else 'http'}://127.0.0.1:{query_port}/"
         self._secret = secret
+        self._tls = None
+        if tls_cert_file:  # our own receiver's certificate, pinned: its names need not include 127.0.0.1
+            self._tls = ssl.create_default_context(cafile=tls_cert_file)
+            self._tls.check_hostname = False
+            self._tls.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         self.database = database
 
     @classmethod
     def of_running_receiver(cls, data_dir: str, database: str) -> RemoteStore | None:
         try:
             announced = json.loads((Path(data_dir) / RECEIVER_FILE).read_text(encoding="utf-8"))
-            return cls(int(announced["query_port"]), database, str(announced["query_secret"]))
+            return cls(int(announced["query_port"]), database, str(announced["query_secret"]),
+                       announced.get("tls_cert_file"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -50,7 +57,7 @@ class RemoteStore:
             headers={"X-ClickHouse-Key": self._secret, "Content-Type": "text/plain; charset=utf-8"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout, context=self._tls) as response:
                 return [json.loads(line) for line in response.read().decode("utf-8").splitlines() if line]
         except urllib.error.HTTPError as error:
             raise StoreError(error.read().decode("utf-8", "replace").strip() or f"HTTP {error.code}") from error
