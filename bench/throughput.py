@@ -113,7 +113,7 @@ def in_process(batches: list[bytes], spool_fsync=(False, True), keep: str = "llm
                           lambda: [(g, build_usage_rows(g, attributor, book, now)) for g in groups])
             rows = [row for _, group_rows in built for row in group_rows]
             spans = timed(f"trace spans to columns (traces.keep {keep})", "flush", lambda: keeper.columns(
-                [span for g, group_rows in built for span in keeper.spans(g, has_calls=bool(group_rows))]))
+                [span for g, group_rows in built for span in keeper.spans(g, {row.tenant_id for row in group_rows})]))
             timed("ChdbStore.insert_traces", "flush", lambda: store.insert_traces(spans))
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)]
             timed("  of which to_columns + encode_native", "",

@@ -27,8 +27,8 @@ def engine(tmp_path_factory):
                    "('2026-11-01 10:00:00', 'acme', 'gpt-4o', 1.5), ('2026-11-01 11:00:00', 'globex', 'claude', 7),"
                    "('2026-11-01 12:00:00', 'o''hara', 'gpt-4o', 2)")
     writer.command("INSERT INTO llmcost.otel_traces (Timestamp, TraceId, SpanAttributes) VALUES"
-                   " (now(), 't1', {'otel_llmcost.auth.tenant': 'acme'}),"
-                   " (now(), 't2', {'otel_llmcost.auth.tenant': 'globex'})")
+                   " (now(), 't1', {'otel_llmcost.tenant': 'acme'}),"
+                   " (now(), 't2', {'otel_llmcost.tenant': 'globex'})")
     yield QueryEngine(path, "llmcost", LIMITS, max_concurrent=2, queue_seconds=5)
     writer.close()
 
@@ -144,7 +144,7 @@ TENANT_ROWS = [
     "SELECT tenant_id FROM llm_usage PREWHERE 1",
     "SELECT arrayJoin(groupArray(tenant_id)) FROM llm_usage",
     "SELECT tenant_id FROM `llmcost`.`llm_usage`",
-    "SELECT SpanAttributes['otel_llmcost.auth.tenant'] FROM llmcost.otel_traces",
+    "SELECT SpanAttributes['otel_llmcost.tenant'] FROM llmcost.otel_traces",
 ]
 
 

@@ -11,7 +11,7 @@ from payloads import attribute, llm_span, post, request
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.model import SpanRecord
-from otel_llmcost.traces import COLUMN_TYPES, TraceKeeper
+from otel_llmcost.traces import COLUMN_TYPES, TENANT_ATTRIBUTE, TraceKeeper
 
 # The trace view's query, as clickhouse-and-grafana.md §2.4 and the Collector's README give it.
 TRACE_VIEW = """
@@ -50,12 +50,14 @@ def test_the_whole_trace_of_an_llm_request_is_stored_and_other_traces_are_not(re
     llm_trace, root = os.urandom(16), os.urandom(8)
     spans = [
         _app_span(llm_trace, root, "POST /answer", **{"tenant.id": "acme", "http.route": "/answer",
-                                                      "app.prompt": "x" * 100}),
+                                                      "app.prompt": "x" * 100, TENANT_ATTRIBUTE: "globex"}),
         llm_span(llm_trace, "gpt-4o-mini", 100, 10, parent=root),
         _app_span(llm_trace, os.urandom(8), "tool search", parent=root, **{"tool.name": "search"}),
     ]
     plain_trace = os.urandom(16)
     body = request(*spans, _app_span(plain_trace, os.urandom(8), "GET /health"), service="shop")
+    all_kept = receiver_factory({"traces": {"keep": "all"}})
+    assert post(all_kept.http_url, body.SerializeToString(), "application/x-protobuf")[0] == 200
     assert post(receiver.http_url, body.SerializeToString(), "application/x-protobuf")[0] == 200
     _wait_for(receiver, "SELECT span_id FROM llmcost.llm_usage", 1)
     view = _wait_for(receiver, TRACE_VIEW.format(trace_id=llm_trace.hex()), 3)
@@ -67,11 +69,17 @@ def test_the_whole_trace_of_an_llm_request_is_stored_and_other_traces_are_not(re
     app = by_name["POST /answer"]
     tags = {tag["key"]: tag["value"] for tag in app["tags"]}
     assert tags["tenant.id"] == "acme" and tags["http.route"] == "/answer"  # attributes no stage reads, too
+    # every span carries the tenant its trace's calls are charged to; the client's own value is overwritten
+    assert {tag["value"] for row in view for tag in row["tags"] if tag["key"] == TENANT_ATTRIBUTE} == {"acme"}
     assert tags["app.prompt"] == "x" * 32  # cut to traces.max_attribute_bytes
     assert (app["statusCode"], app["kind"], app["duration"]) == (2, "Server", 200)
     assert by_name["chat gpt-4o-mini"]["parentSpanID"] == root.hex()
     assert receiver.sql(f"SELECT count() AS n FROM llmcost.otel_traces WHERE TraceId = '{plain_trace.hex()}'") == [
         {"n": 0}]
+    tenants = f"SELECT TraceId, SpanAttributes['{TENANT_ATTRIBUTE}'] AS tenant FROM llmcost.otel_traces"
+    by_trace = {row["TraceId"]: row["tenant"] for row in _wait_for(all_kept, tenants, 4)}
+    all_kept.stop()
+    assert by_trace == {llm_trace.hex(): "acme", plain_trace.hex(): ""}  # a trace without calls: no tenant
 
 
 def test_keep_all_and_none_and_attribute_limits():
@@ -79,11 +87,12 @@ def test_keep_all_and_none_and_attribute_limits():
                                                                            "long": "é" * 40},
                       {"service.name": "svc"}, "scope", "1.0")
     keeper = TraceKeeper(TracesSettings(keep="all", max_attributes=3, max_attribute_bytes=16))
-    [row] = zip(*keeper.columns([span]))
+    [row] = zip(*keeper.columns([(span, "acme")]))
     values = dict(zip((name for name, _ in COLUMN_TYPES), row))
-    assert values["SpanAttributes"] == {"n": "3", "ok": "true", "list": json.dumps([1, "é"], ensure_ascii=False)}
+    assert values["SpanAttributes"] == {"n": "3", "ok": "true", "list": json.dumps([1, "é"], ensure_ascii=False),
+                                        TENANT_ATTRIBUTE: "acme"}
     assert (values["Duration"], values["SpanKind"], values["StatusCode"], values["ServiceName"]) == (
         15, "Internal", "Unset", "svc")
-    cut = TraceKeeper(TracesSettings(max_attribute_bytes=16)).columns([span])[11][0]["long"]
+    cut = TraceKeeper(TracesSettings(max_attribute_bytes=16)).columns([(span, "")])[11][0]["long"]
     assert cut == "é" * 8 and len(cut.encode()) == 16  # never half a character
     assert TraceKeeper(TracesSettings(keep="none")).wanted.prefixes == ()

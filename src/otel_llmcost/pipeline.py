@@ -199,7 +199,7 @@ class Pipeline:
                 reason = f"the trace could not be priced: {type(exc).__name__}: {exc}"
                 rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
                 continue
-            spans.extend(self._traces.spans(group, has_calls=bool(group_rows)))
+            spans.extend(self._traces.spans(group, {row.tenant_id for row in group_rows}))
             for row in group_rows:
                 note = row.cost_note
                 try:

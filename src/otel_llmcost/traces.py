@@ -6,6 +6,10 @@ call), all, or none. Attributes: decode keeps only what pricing and attribution 
 `wanted` widens the decode filter to every attribute; each span keeps at most `max_attributes` of them
 (resource likewise), values cut to `max_attribute_bytes` (prompts and completions can be megabytes).
 Span events and links are not decoded by the pipeline, so their columns stay empty.
+
+Every stored span carries the tenant its trace's calls are charged to in SpanAttributes[TENANT_ATTRIBUTE]
+(empty when the trace has no call, or calls of several tenants): the query listener scopes a tenant key's
+reads of otel_traces by it. What a client sent under that key is overwritten, so it cannot be forged.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ COLUMN_TYPES = (
 _KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 _STATUSES = ("Unset", "Ok", "Error")
 _EVERY_ATTRIBUTE = AttributeFilter(frozenset(), ("",))  # "" prefixes every key
+TENANT_ATTRIBUTE = "otel_llmcost.tenant"
 
 
 class TraceKeeper:
@@ -47,25 +52,31 @@ class TraceKeeper:
         """The attributes decode must keep for these traces (none extra when traces are off)."""
         return AttributeFilter(frozenset()) if self._settings.keep == "none" else _EVERY_ATTRIBUTE
 
-    def spans(self, group: TraceGroup, has_calls: bool) -> list[SpanRecord]:
-        """The spans of `group` to store: all of them when keep=all, or keep=llm and the trace holds a call."""
+    def spans(self, group: TraceGroup, tenants: set[str]) -> list[tuple[SpanRecord, str]]:
+        """The spans of `group` to store, each with its trace's tenant: all of them when keep=all, or
+        keep=llm and the trace holds a call. `tenants`: those its calls are charged to (empty: no call)."""
         keep = self._settings.keep
-        return list(group.spans) if keep == "all" or (keep == "llm" and has_calls) else []
+        if not (keep == "all" or (keep == "llm" and tenants)):
+            return []
+        tenant = next(iter(tenants)) if len(tenants) == 1 else ""
+        return [(span, tenant) for span in group.spans]
 
-    def columns(self, spans: Sequence[SpanRecord]) -> list[list]:
+    def columns(self, spans: Sequence[tuple[SpanRecord, str]]) -> list[list]:
         """A columnar batch in COLUMN_TYPES order."""
         self._resources.clear()
-        rows = [self._row(span) for span in spans]
+        rows = [self._row(span, tenant) for span, tenant in spans]
         return [list(column) for column in zip(*rows)] if rows else [[] for _ in COLUMN_TYPES]
 
-    def _row(self, span: SpanRecord) -> tuple:
+    def _row(self, span: SpanRecord, tenant: str) -> tuple:
         resource = self._resources.get(id(span.resource))
         if resource is None:
             resource = self._resources[id(span.resource)] = self._strings(span.resource)
+        attributes = self._strings(span.attributes)
+        attributes[TENANT_ATTRIBUTE] = tenant
         return (
             span.start_ns, span.trace_id, span.span_id, span.parent_span_id, "", span.name,
             _KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else _KINDS[0], resource.get("service.name", ""),
-            resource, span.scope_name, span.scope_version, self._strings(span.attributes), span.end_ns - span.start_ns,
+            resource, span.scope_name, span.scope_version, attributes, span.end_ns - span.start_ns,
             _STATUSES[span.status_code] if 0 <= span.status_code < len(_STATUSES) else _STATUSES[0],
             span.status_message,
         )

@@ -14,9 +14,9 @@ import re
 
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.query.scope import TRACE_LOOKUP_SUFFIX, identifier, row_condition, sql_string
+from otel_llmcost.traces import TABLE as TRACE_TABLE
 
 #: table -> the column (or attribute map) naming its tenant
-TRACE_TABLE = "otel_traces"
 TENANT_TABLES = {
     "llm_usage": "tenant_id", "rejected_calls": "tenant_id", "usage_hourly": "tenant_id",
     "usage_daily": "tenant_id", "requests": "tenant_id", TRACE_TABLE: "SpanAttributes",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from otel_llmcost.store.reader import TableInfo
+from otel_llmcost.traces import TENANT_ATTRIBUTE
 
 #: The span attribute the receiver sets from the ingest key (CONTRACT B): unforgeable by clients.
-AUTH_TENANT_ATTRIBUTE = "otel_llmcost.auth.tenant"
 #: The Collector's trace id -> time range table beside a trace table (Grafana's trace view uses it).
 TRACE_LOOKUP_SUFFIX = "_trace_id_ts"
 
@@ -63,9 +63,9 @@ def tenant_condition(table: TableInfo, tenant: str, tables: Mapping[str, TableIn
 
 
 def row_condition(tenant_column: str, tenant: str) -> str:
-    """`tenant_id = 'T'`, or for trace tables the span attribute the receiver sets from the ingest key."""
+    """`tenant_id = 'T'`, or for trace tables the span attribute the receiver stamps with the trace's tenant."""
     if tenant_column == "SpanAttributes":
-        return f"SpanAttributes[{sql_string(AUTH_TENANT_ATTRIBUTE)}] = {sql_string(tenant)}"
+        return f"SpanAttributes[{sql_string(TENANT_ATTRIBUTE)}] = {sql_string(tenant)}"
     return f"{tenant_column} = {sql_string(tenant)}"
 
 
