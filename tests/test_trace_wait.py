@@ -47,4 +47,18 @@ def test_a_remote_parent_is_not_waited_for(receiver_factory):
             break
         time.sleep(0.25)
     assert rows == [{"span_id": call.span_id.hex()}]
-    receiver.stop()
+    log = receiver.stop()
+    assert "stored 1 rows (0 dead-lettered); lag " in log  # the operator sees each stored batch
+    assert "without its root span" not in log  # a remote parent is no missing root
+
+
+def test_a_trace_written_without_its_root_is_named_in_the_log(receiver_factory):
+    receiver = receiver_factory({"attribution": {"trace_wait_seconds": 0.2, "max_trace_wait_seconds": 0.5}})
+    orphan = llm_span(os.urandom(16), "gpt-4o-mini", 10, 1, parent=os.urandom(8))  # its parent never comes
+    assert post(receiver.http_url, request(orphan).SerializeToString(), "application/x-protobuf")[0] == 200
+    for _ in range(40):
+        if receiver.sql("SELECT count() AS n FROM llmcost.llm_usage") == [{"n": 1}]:
+            break
+        time.sleep(0.25)
+    log = receiver.stop()
+    assert f"trace {orphan.trace_id.hex()} written without its root span after 0s: its 1 calls miss" in log

@@ -28,6 +28,7 @@ from otel_llmcost.decode import decode_spans
 from otel_llmcost.errors import OverloadedError, StoreError
 from otel_llmcost.model import IngestResult, PipelineStats, UsageRow
 from otel_llmcost.pricing import PriceBook
+from otel_llmcost.ratelog import RateLimitedLog
 from otel_llmcost.rowcheck import RowRejected, check_row
 from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
 from otel_llmcost.spool import Spool
@@ -38,6 +39,7 @@ from otel_llmcost.usage import build_usage_rows
 from otel_llmcost.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
+_rare = RateLimitedLog(logger)
 
 _MAX_RETRY_DELAY = 30.0
 _MAX_UNSENT_ROWS = 200_000  # rows priced but not stored (the store is failing): ~1 KB each in memory
@@ -200,6 +202,10 @@ class Pipeline:
                 rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
                 continue
             spans.extend(self._traces.spans(group, {row.tenant_id for row in group_rows}))
+            if group.timed_out and group_rows:
+                _rare.warn_rarely("trace-without-root", "trace %s written without its root span after %.0fs:"
+                                  " its %d calls miss what the root would have said (tenant, feature, request)",
+                                  group.trace_id, self._settings.attribution.max_trace_wait_seconds, len(group_rows))
             for row in group_rows:
                 note = row.cost_note
                 try:
@@ -228,6 +234,14 @@ class Pipeline:
             with self._lock:
                 for group in batch.release:
                     self._spool.release(group.segments, group.trace_id)
+            _log_stored(batch)
+
+
+def _log_stored(batch: _Batch) -> None:
+    """One line per stored batch: its rows, and the lag from the oldest call's start to now."""
+    if batch.rows or batch.rejected:
+        lag = (datetime.now(timezone.utc) - min(row.ts for row in batch.rows)).total_seconds() if batch.rows else 0.0
+        logger.info("stored %d rows (%d dead-lettered); lag %.1fs", len(batch.rows), len(batch.rejected), lag)
 
 
 def _call_spans(group: TraceGroup) -> list:

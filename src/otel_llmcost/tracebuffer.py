@@ -51,6 +51,7 @@ class TraceGroup:
     calls: Mapping[str, LlmCall | None]  # what ingest already extracted; replayed spans are not in it
     context: Mapping[str, SpanRecord]
     segments: frozenset[int]
+    timed_out: bool = False  # released without its root (and not for a remote parent): attribution may lack it
 
 
 class TraceBuffer:
@@ -129,9 +130,9 @@ class TraceBuffer:
             earlier, earlier_size = self._recent.pop(trace_id, ({}, 0))
             self._recent_bytes -= earlier_size
             context = {**earlier, **trace.spans}
-            groups.append(
-                TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context, frozenset(trace.segments))
-            )
+            timed_out = not trace.has_root and not self._only_remote_parents_missing(trace_id, trace)
+            groups.append(TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context,
+                                     frozenset(trace.segments), timed_out))
             self._remember(trace_id, context, earlier_size + trace.size)
         return groups
 
