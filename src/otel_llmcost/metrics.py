@@ -1,8 +1,8 @@
 """What the receiver is doing, as numbers: counters the receivers keep, the store's insert timings, and
 what the pipeline exposes; rendered in the Prometheus text exposition format (version 0.0.4).
 
-No network here: receive/ops.py serves the text. The pipeline's figures are read through PIPELINE_FIGURES,
-attribute by attribute, so a figure appears as soon as the pipeline has the attribute.
+No network here: receive/ops.py serves the text. The pipeline's figures are its `stats()` snapshot, named
+by PIPELINE_FIGURES.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from otel_llmcost.model import UsageRow
+from otel_llmcost.model import PipelineStats, UsageRow
 from otel_llmcost.ratelog import RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
-#: metric name -> (field, type, help), read from `pipeline.stats()` when the pipeline has it, else from the
-#: pipeline's attributes. Absent fields are skipped, not shown as 0.
+#: metric name -> (PipelineStats field, type, help).
 PIPELINE_FIGURES = {
     "llmcost_rows_written_total": ("rows_written", "counter", "Usage rows stored."),
     "llmcost_rows_already_stored_total": ("rows_already_stored", "counter", "Re-sent rows the store already had."),
@@ -100,17 +98,7 @@ class MeasuredStore:
                                        model, row.cost_note)
 
 
-def spool_bytes(spool_dir: str) -> int:
-    total = 0
-    for path in Path(spool_dir).glob("*.jsonl"):
-        try:
-            total += path.stat().st_size
-        except FileNotFoundError:  # released meanwhile
-            pass
-    return total
-
-
-def exposition(counters: IngestCounters, store: MeasuredStore, pipeline: Any, spool_dir: str) -> str:
+def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineStats) -> str:
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -126,14 +114,8 @@ def exposition(counters: IngestCounters, store: MeasuredStore, pipeline: Any, sp
            [("", counters.acknowledged)])
     metric("llmcost_requests_refused_total", "counter", "Exports refused as a whole, by reason.",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
-    stats = getattr(pipeline, "stats", None)
-    source = stats() if callable(stats) else pipeline
-    for name, (attribute, kind, help_text) in PIPELINE_FIGURES.items():
-        value = getattr(source, attribute, None)
-        if value is None and attribute == "spool_bytes":
-            value = spool_bytes(spool_dir)
-        if value is not None:
-            metric(name, kind, help_text, [("", value)])
+    for name, (field, kind, help_text) in PIPELINE_FIGURES.items():
+        metric(name, kind, help_text, [("", getattr(stats, field))])
     metric("llmcost_insert_failures_total", "counter", "Store inserts that failed (and are retried).",
            [("", store.insert_failures)])
     cumulative, buckets = 0, []

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
         ops = OpsSources(
-            metrics=lambda: exposition(intake.counters, store, pipeline, settings.spool_dir),
+            metrics=lambda: exposition(intake.counters, store, pipeline.stats()),
             readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
         )
         http_receiver = HttpReceiver(intake, http_host, receiver, ops)
