@@ -1,16 +1,21 @@
 """Acknowledged means on disk (issue 11.3): a full spool disk refuses exports retryably and loses none of
-those it acknowledged; torn or damaged spool lines are skipped and the rest replayed."""
+those it acknowledged; torn or damaged spool lines are skipped and the rest replayed; a full disk under the
+store's parts refuses inserts instead of losing them."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
 
 import pytest
 
+from otel_llmcost.errors import StoreError
 from otel_llmcost.spool import Spool
+from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
+from test_store import BASE_ROW
 from test_durability import QUICK_FLUSH, SLOW_FLUSH, _stored_span_ids, _wait_for_rows
 
 
@@ -99,3 +104,26 @@ def test_a_replayed_trace_waits_on_from_its_first_arrival(tmp_path):
     for export in Spool(str(tmp_path / "spool")).replay():
         buffer.add(export.spans, export.segment, export.size, age=export.age)
     assert [group.trace_id for group in buffer.take_ready()] == [orphan.trace_id.hex()]  # not 1 s more
+
+
+def test_a_full_disk_under_the_parts_refuses_inserts_until_it_has_room(tmp_path):
+    """chDB reports an INSERT done when only the parts' filesystem (store/) is full: the store refuses first."""
+    path = tmp_path / "chdb"
+    _mount_small_tmpfs(path / "store", "48m")
+    filler = path / "store" / "filler"
+    try:
+        store = ChdbStore(str(path), "llmcost")
+        try:
+            store.ensure_schema()
+            rows = [dataclasses.replace(BASE_ROW, span_id=f"{n:016x}") for n in range(100)]
+            filler.write_bytes(b"\0" * (40 * 1024 * 1024))  # leaves under the 16 MiB reserve
+            with pytest.raises(StoreError, match="not enough free disk") as refused:
+                store.insert_usage(rows)
+            assert refused.value.retryable
+            filler.unlink()
+            store.insert_usage(rows)
+            assert store.query("SELECT count() AS n FROM llmcost.llm_usage") == [{"n": 100}]
+        finally:
+            store.close()
+    finally:
+        subprocess.run(["umount", "-l", str(path / "store")], capture_output=True)

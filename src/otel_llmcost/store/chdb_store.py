@@ -13,6 +13,7 @@ from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
+_MIN_FREE_BYTES = 16 * 1024 * 1024  # beyond the batch: chDB reserves space for merges and its own files
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
@@ -45,6 +46,7 @@ class ChdbStore(StoreWrites):
             if is_encoding_error(exc):
                 raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
             raise
+        self._check_space(len(payload))
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
             try:
@@ -58,6 +60,22 @@ class ChdbStore(StoreWrites):
                       f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
+
+    def _check_space(self, payload_bytes: int) -> None:
+        """Refuse an INSERT, retryably, while the disk of the data directory or of its parts (store/, which
+        an operator may mount apart) has less free space than the batch could need. chDB 26.9 checks only
+        the first: with the parts' filesystem full, it reports the INSERT done while writing empty parts,
+        detached as broken at the next open, after the spool had been released (bench/faults.py
+        store-full-chdb-parts)."""
+        needed = _MIN_FREE_BYTES + 2 * payload_bytes
+        for directory in (self._path, os.path.join(self._path, "store")):
+            try:
+                status = os.statvfs(directory)
+            except FileNotFoundError:  # no table made yet
+                continue
+            free = status.f_bavail * status.f_frsize
+            if free < needed:
+                raise StoreError(f"not enough free disk in {directory}: {free} bytes, a batch needs {needed}")
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
