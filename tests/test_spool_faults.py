@@ -116,7 +116,7 @@ def test_a_full_disk_under_the_parts_refuses_inserts_until_it_has_room(tmp_path)
         try:
             store.ensure_schema()
             rows = [dataclasses.replace(BASE_ROW, span_id=f"{n:016x}") for n in range(100)]
-            filler.write_bytes(b"\0" * (40 * 1024 * 1024))  # leaves under the 16 MiB reserve
+            filler.write_bytes(b"\0" * (46 * 1024 * 1024))  # leaves under the 4 MiB reserve
             with pytest.raises(StoreError, match="not enough free disk") as refused:
                 store.insert_usage(rows)
             assert refused.value.retryable

@@ -13,7 +13,7 @@ from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
-_MIN_FREE_BYTES = 16 * 1024 * 1024  # beyond the batch: chDB reserves space for merges and its own files
+_PARTS_RESERVE_BYTES = 4 * 1024 * 1024  # beyond twice the batch: part files, marks, checksums
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
@@ -62,20 +62,21 @@ class ChdbStore(StoreWrites):
             os.unlink(batch_file)
 
     def _check_space(self, payload_bytes: int) -> None:
-        """Refuse an INSERT, retryably, while the disk of the data directory or of its parts (store/, which
-        an operator may mount apart) has less free space than the batch could need. chDB 26.9 checks only
-        the first: with the parts' filesystem full, it reports the INSERT done while writing empty parts,
-        detached as broken at the next open, after the spool had been released (bench/faults.py
-        store-full-chdb-parts)."""
-        needed = _MIN_FREE_BYTES + 2 * payload_bytes
-        for directory in (self._path, os.path.join(self._path, "store")):
-            try:
-                status = os.statvfs(directory)
-            except FileNotFoundError:  # no table made yet
-                continue
-            free = status.f_bavail * status.f_frsize
-            if free < needed:
-                raise StoreError(f"not enough free disk in {directory}: {free} bytes, a batch needs {needed}")
+        """Refuse an INSERT, retryably, while the parts' disk (store/, when an operator mounted it apart from
+        the data directory) lacks room for the batch. chDB 26.9 checks only the data directory's disk (a
+        full one is its retryable NOT_ENOUGH_SPACE): with the parts' filesystem full, it reports the INSERT
+        done while writing empty parts, detached as broken at the next open, after the spool had been
+        released (bench/faults.py store-full-chdb-parts)."""
+        parts = os.path.join(self._path, "store")
+        try:
+            if os.stat(parts).st_dev == os.stat(self._path).st_dev:
+                return
+            status = os.statvfs(parts)
+        except FileNotFoundError:  # no table made yet
+            return
+        free, needed = status.f_bavail * status.f_frsize, _PARTS_RESERVE_BYTES + 2 * payload_bytes
+        if free < needed:
+            raise StoreError(f"not enough free disk in {parts}: {free} bytes, a batch needs {needed}")
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
