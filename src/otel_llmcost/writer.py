@@ -42,7 +42,9 @@ class BatchWriter:
         self._store = store
         self.counts = WriterCounts()
 
-    def write(self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: list[list] | None = None) -> None:
+    def write(
+        self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: list[list] | None = None
+    ) -> None:
         """Store the trace spans (otel_traces columns, deduplicated by the store), the rows not stored yet and
         the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
         if spans:
