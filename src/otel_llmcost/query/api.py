@@ -2,8 +2,9 @@
 
 GET /api/v1/usage?by=model|provider|tenant|feature|user|day&since=&until=&tenant=&feature=&provider=&model=&user=
 GET /api/v1/performance?by=model|provider&since=&until=&...
-JSON answers; costs are decimal strings. The hourly rollup answers when it exists and the range is on whole
-hours (and the grouping is one of its dimensions); otherwise the raw table does.
+JSON answers; costs are decimal strings. The hourly rollup (made by migration 003, which the receiver runs at
+start) answers when the range is on whole hours and the grouping is one of its dimensions; otherwise the raw
+table does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from otel_llmcost.queries import time_range
 from otel_llmcost.query import endpoint_sql
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryRequest
-from otel_llmcost.query.scope import Principal
 from otel_llmcost.timerange import time_window
 
 _BAD_ARGUMENTS = 36
@@ -52,7 +52,7 @@ async def _answer(listener, request: web.Request, groups, render, shape) -> web.
         except ConfigError as exc:
             raise QueryError(_BAD_ARGUMENTS, str(exc)) from None
         filters = [name for name in endpoint_sql.FILTERS if params.get(name)]
-        source = await _source(listener, who, by, filters, since, until)
+        source = _source(by, filters, since, until)
         values = {**time_range(since, until), **{name: params[name] for name in filters}}
         result = await listener.run(QueryRequest(
             render(listener.database, source, by, filters), who, "JSONEachRow", params=values,
@@ -64,12 +64,11 @@ async def _answer(listener, request: web.Request, groups, render, shape) -> web.
                               "rows": rows})
 
 
-async def _source(listener, who: Principal, by: str, filters: list[str], since, until) -> str:
+def _source(by: str, filters: list[str], since, until) -> str:
     whole_hours = all(moment.minute == moment.second == moment.microsecond == 0 for moment in (since, until))
     if not whole_hours or endpoint_sql.GROUPS[by][1] is None or "user" in filters:
         return endpoint_sql.RAW
-    exists = await listener.run(QueryRequest(f"EXISTS TABLE {listener.database}.{endpoint_sql.HOURLY}", who, "TSV"))
-    return endpoint_sql.HOURLY if exists.body.strip() == b"1" else endpoint_sql.RAW
+    return endpoint_sql.HOURLY
 
 
 def _performance_row(row: dict) -> dict:
