@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llmcost.store.rollups import ROLLUPS
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, ROLLUPS
 
 
 def _readable(rollup) -> list[str]:
@@ -13,8 +13,9 @@ def _readable(rollup) -> list[str]:
             function = ch_type[len("SimpleAggregateFunction("):].split(",")[0]
             read = f"{function}({name})"
             reads.append(f"arraySort({read}) AS {name}" if function.startswith("groupUniqArray") else f"{read} AS {name}")
-        elif ch_type.startswith("AggregateFunction(argMax"):
-            reads.append(f"argMaxMerge({name}) AS {name}")
+        elif ch_type.startswith(("AggregateFunction(argMax", "AggregateFunction(uniqExact")):
+            function = ch_type[len("AggregateFunction("):].split(",")[0]
+            reads.append(f"{function}Merge({name}) AS {name}")
     return reads
 
 
@@ -35,6 +36,10 @@ def assert_rollups_match_raw(store) -> dict:
             f"SELECT {keys}, {reads} FROM ({rollup.select(f'{database}.llm_usage')}) GROUP BY {keys} ORDER BY {keys}"
         )
         assert stored == fresh, rollup.table
+        if rollup is REQUEST_COUNTS_HOURLY:
+            merged = store.query(f"SELECT uniqExactMerge(requests) AS n FROM {database}.{rollup.table}")
+            assert merged[0]["n"] == raw["requests"], rollup.table
+            continue
         totals = store.query(
             f"SELECT sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,"
             f" toString(sum(cost_usd)) AS cost_usd, toString(sum(input_cost_usd)) AS input_cost_usd"

@@ -58,6 +58,18 @@ def test_previous_release_schema_migrates_with_every_row_and_total_intact(tmp_pa
     store.close()
 
 
+def test_the_release_before_request_counts_migrates_and_counts_its_requests(tmp_path):
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    assert migrate(store, SchemaOptions("llmcost"), target=5) == [1, 2, 3, 4, 5]
+    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+
+    assert migrate(store, SchemaOptions("llmcost")) == [6]
+
+    raw = assert_rollups_match_raw(store)  # request_counts_hourly was filled from the rows already there
+    assert raw["requests"] == 225  # 75 request ids, each in three tenants: shared ids are not merged
+    store.close()
+
+
 def test_migrate_twice_changes_nothing_the_second_time(tmp_path):
     store = _previous_release(tmp_path)
     options = SchemaOptions("llmcost", raw_ttl_days=400, rollup_ttl_days=1830)

@@ -72,6 +72,24 @@ def test_filters_each_read_only_their_calls(data_dir):
     store.close()
 
 
+@pytest.mark.parametrize("by, flag, column, value", [
+    ("user", "model", "request_model", "m2"),  # requests keeps no model: all raw
+    ("model", "user", "user_id", "u1"),
+    ("tenant", "user", "user_id", "u2"),  # whole hours from requests, by user
+    ("model", "feature", "feature", "chat"),  # whole hours from request_counts_hourly
+])
+def test_groups_with_filters_equal_raw_rows(data_dir, by, flag, column, value):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    since, until = datetime(2026, 10, 22, 5, 41, tzinfo=timezone.utc), datetime(2026, 12, 2, 3, 7, tzinfo=timezone.utc)
+    params = {"since": "2026-10-22 05:41:00", "until": "2026-12-02 03:07:00"}
+    raw = store.query(_RAW.format(group=_RAW_GROUPS[by], where=f"AND {column} = '{value}'"), params)
+    rolled = _by_group(stats_rows(store, StatsQuery(by, {flag: value}), since, until))
+    store.close()
+    assert len(raw) > 1 and set(rolled) == {row["group"] for row in raw}
+    for row in raw:
+        assert {k: rolled[row["group"]][k] for k in row} == row
+
+
 def test_equal_request_ids_of_two_tenants_are_two_requests(tmp_path):
     from test_store import BASE_ROW
 

@@ -1,12 +1,13 @@
 """`otel-llmcost stats`: totals per group, read from the rollups and exact for any time range.
 
-Whole hours come from usage_hourly (calls, tokens, costs, latency) and requests (request counts); only the
-partial hours at the range's two ends come from llm_usage, shaped like rollup rows by the views' own SELECT
-(store/rollups.py). So `--since 24h` is as exact as a range on the hour, and reads ~2 hours of raw rows.
+Whole hours come from usage_hourly (calls, tokens, costs, latency) and request_counts_hourly (sets of
+requests); only the partial hours at the range's two ends come from llm_usage, shaped like rollup rows by
+the views' own SELECT (store/rollups.py). So `--since 24h` is as exact as a range on the hour, and reads ~2
+hours of raw rows. A request is counted once per group it has a call in.
 
-Raw rows for the whole range instead: the user filter and grouping (usage_hourly keeps no user) read
-llm_usage for the totals; request counts grouped or filtered by model or provider read llm_usage (a request
-can call several models, so `requests` keeps none). A request is counted once per group it has a call in.
+The rollups keep no user (a user per row would defeat them). With the user filter or grouping, the totals
+read llm_usage for the whole range, and the request counts read the requests table for whole hours, or
+llm_usage for the whole range when model or provider are asked too (`requests` keeps neither per call).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from otel_llmcost.queries import sql_time
-from otel_llmcost.store.rollups import USAGE_HOURLY
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, USAGE_HOURLY
 
 #: --by -> the group expression over rollup-shaped rows `r` (model is the requested model: the rollups' key)
 GROUPS: dict[str | None, str] = {
@@ -30,15 +31,21 @@ FILTERS = {
     "tenant": "tenant_id", "feature": "feature", "model": "request_model", "provider": "provider",
     "environment": "environment", "service": "service_name", "user": "user_id",
 }
-_NEEDS_RAW_TOTALS = {"user"}
-_NEEDS_RAW_REQUESTS = {"model", "provider"}
+_NEEDS_USER = {"user"}
+_NOT_IN_REQUESTS = {"model", "provider"}
 _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime('UTC')}"
 # The partial hours before and after the whole ones: two branches of plain ranges (an OR of the two would
 # keep the sort key's hour from pruning granules)
 _EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')}",
           "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
 _TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-_REQUEST_COLUMNS = "tenant_id, request_id, hour, environment, service_name, feature, user_id"
+_BY_USER = (("user_id", "", "u.user_id"),)  # a key added to the rollups' SELECT (its type is not used)
+# request_counts_hourly's columns with a user, from the requests table (rows per request and hour)
+_REQUESTS_BY_USER = """
+SELECT hour, tenant_id, environment, service_name, feature, '' AS provider, '' AS request_model, user_id,
+    uniqExactState(toString(tenant_id), request_id) AS requests
+FROM {database}.requests WHERE {whole}
+GROUP BY hour, tenant_id, environment, service_name, feature, user_id"""
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,8 @@ class StatsQuery:
 
     def totals_sql(self, database: str) -> str:
         tokens = ",\n    ".join(f"sum(r.{kind}) AS {kind}" for kind in _TOKENS_SHOWN)
-        if self._raw(_NEEDS_RAW_TOTALS):
-            shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + (("user_id", "", "u.user_id"),))
+        if self._raw(_NEEDS_USER):
+            shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + _BY_USER)
             source = "\nUNION ALL\n".join(shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES)
         else:
             source = "\nUNION ALL\n".join([f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
@@ -74,26 +81,24 @@ GROUP BY group
 """
 
     def requests_sql(self, database: str) -> str:
-        raw = "\nUNION ALL\n".join(
-            f"SELECT u.tenant_id AS tenant_id, u.request_id AS request_id, toStartOfHour(u.ts) AS hour,"
-            f" u.environment AS environment, u.service_name AS service_name, u.feature AS feature,"
-            f" u.user_id AS user_id, u.provider AS provider, u.request_model AS request_model"
-            f" FROM {database}.llm_usage AS u WHERE {edge}" for edge in _EDGES)
-        source = raw if self._raw(_NEEDS_RAW_REQUESTS) else (
-            f"SELECT {_REQUEST_COLUMNS}, '' AS provider, '' AS request_model FROM {database}.requests"
-            f" WHERE {_WHOLE}\nUNION ALL\n{raw}")
+        if self._raw(_NEEDS_USER):
+            shaped = dataclasses.replace(REQUEST_COUNTS_HOURLY, keys=REQUEST_COUNTS_HOURLY.keys + _BY_USER)
+            whole = _REQUESTS_BY_USER.format(database=database, whole=_WHOLE)
+        else:
+            shaped, whole = REQUEST_COUNTS_HOURLY, f"SELECT * FROM {database}.request_counts_hourly WHERE {_WHOLE}"
+        source = "\nUNION ALL\n".join([whole] + [shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES])
         return f"""
-SELECT {GROUPS[self.by]} AS group, uniqExact(r.tenant_id, r.request_id) AS requests
+SELECT {GROUPS[self.by]} AS group, uniqExactMerge(r.requests) AS requests
 FROM ({source}) AS r
 WHERE {self._where()}
 GROUP BY group
 """
 
     def totals_params(self, since: datetime, until: datetime) -> dict[str, str]:
-        return self._params(since, until, self._raw(_NEEDS_RAW_TOTALS))
+        return self._params(since, until, self._raw(_NEEDS_USER))
 
     def requests_params(self, since: datetime, until: datetime) -> dict[str, str]:
-        return self._params(since, until, self._raw(_NEEDS_RAW_REQUESTS))
+        return self._params(since, until, self._raw(_NEEDS_USER) and self._raw(_NOT_IN_REQUESTS))
 
     def _params(self, since: datetime, until: datetime, all_raw: bool) -> dict[str, str]:
         """Whole hours [whole_since, whole_until) from the rollups; all raw (whole_since = whole_until =

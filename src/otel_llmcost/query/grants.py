@@ -19,7 +19,8 @@ from otel_llmcost.traces import TABLE as TRACE_TABLE
 #: table -> the column (or attribute map) naming its tenant
 TENANT_TABLES = {
     "llm_usage": "tenant_id", "rejected_calls": "tenant_id", "usage_hourly": "tenant_id",
-    "usage_daily": "tenant_id", "requests": "tenant_id", TRACE_TABLE: "SpanAttributes",
+    "usage_daily": "tenant_id", "requests": "tenant_id", "request_counts_hourly": "tenant_id",
+    TRACE_TABLE: "SpanAttributes",
 }
 
 

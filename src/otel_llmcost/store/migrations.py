@@ -7,7 +7,7 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003) counts rows
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003 and 006) counts rows
 that other writers insert meanwhile twice.
 """
 
@@ -76,13 +76,19 @@ def _code(part: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in part.splitlines())
 
 
-def _rebuild_rollups(store, options: SchemaOptions) -> None:
-    if not options.cluster:  # a cluster starts empty; its rollups are per-shard tables (see store/cluster.py)
-        rollups.rebuild(store, None)
+def _rebuilding(*which: rollups.Rollup) -> Callable[[object, SchemaOptions], None]:
+    """The step that fills the rollups a migration adds from the raw rows already stored."""
+
+    def rebuild(store, options: SchemaOptions) -> None:
+        if not options.cluster:  # a cluster starts empty; its rollups are per-shard tables (see store/cluster.py)
+            rollups.rebuild(store, None, which)
+
+    return rebuild
 
 
 #: Steps after a migration's statements, by version (e.g. filling new rollups from the raw rows).
-_AFTER = {3: _rebuild_rollups}
+_AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS),
+          6: _rebuilding(rollups.REQUEST_COUNTS_HOURLY)}
 
 
 def _load() -> tuple[Migration, ...]:
@@ -111,8 +117,9 @@ def applied_versions(store) -> set[int]:
     return {int(row["version"]) for row in rows}
 
 
-def migrate(store, options: SchemaOptions) -> list[int]:
-    """Bring the store's schema to LATEST; returns the versions applied now. `store`: a UsageStore."""
+def migrate(store, options: SchemaOptions, target: int = LATEST) -> list[int]:
+    """Bring the store's schema to `target` (tests build earlier releases' schemas with it); returns the
+    versions applied now. `store`: a UsageStore."""
     if options.database != store.database:
         raise StoreError(f"schema options name database {options.database}, the store {store.database}")
     for statement in BOOTSTRAP.statements(options):
@@ -120,7 +127,7 @@ def migrate(store, options: SchemaOptions) -> list[int]:
     done = applied_versions(store)
     applied = []
     for migration in VERSIONED:
-        if migration.version in done:
+        if migration.version in done or migration.version > target:
             continue
         for statement in migration.statements(options):
             store.command(statement)

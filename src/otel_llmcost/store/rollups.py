@@ -1,4 +1,5 @@
-"""The tables materialized views keep from llm_usage: usage_hourly, usage_daily and requests.
+"""The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests and
+request_counts_hourly.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
@@ -6,7 +7,9 @@ monthly partition, rebuilds a rollup from raw rows after `reprice` (whose mutati
 
 Sums are SimpleAggregateFunction(sum, ...): a plain `sum(col)` in a GROUP BY reads them. Quantiles are
 AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) states, read with
-quantilesTDigestMerge(0.5, 0.95, 0.99)(col). Source columns are qualified (`u.`) because each sum's alias
+quantilesTDigestMerge(0.5, 0.95, 0.99)(col). Request counts are exact distinct sets of (tenant_id,
+request_id), read with uniqExactMerge(requests): a set, unlike a count, stays exact when merged across hours
+and groups (a request with calls in two hours or on two models is one request). Source columns are qualified (`u.`) because each sum's alias
 is the source column's own name, and ClickHouse would otherwise read a later `u.cost_usd` as the sum.
 """
 
@@ -69,17 +72,15 @@ class Rollup:
 
 
 _DIMENSION_KEYS = tuple((name, _TYPES[name], f"u.{name}") for name in _ROLLUP_DIMENSIONS)
-USAGE_HOURLY = Rollup(
-    "usage_hourly", (("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES
-)
+_HOUR_KEY = ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)")
+USAGE_HOURLY = Rollup("usage_hourly", (_HOUR_KEY,) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
 USAGE_DAILY = Rollup("usage_daily", (("day", "Date", "toDate(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
 # `hour` is in the key so a list of a day's requests reads a day of the table, and `stats` can take whole
 # hours from here and only the partial hours at a range's ends from raw rows. Readers GROUP BY tenant_id,
 # request_id (a request spanning an hour boundary, or written in two batches, has several rows).
 REQUESTS = Rollup(
     "requests",
-    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)"),
-     ("request_id", "String", "u.request_id")),
+    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), _HOUR_KEY, ("request_id", "String", "u.request_id")),
     (("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
      ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
      *((name, f"SimpleAggregateFunction(any, {_TYPES[name]})", f"any(u.{name})") for name in _REQUEST_ATTRIBUTES),
@@ -94,7 +95,15 @@ REQUESTS = Rollup(
      ("last_status", "AggregateFunction(argMax, LowCardinality(String), DateTime64(6, 'UTC'))",
       "argMaxState(u.status, u.ts)")),
 )
-ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS)
+# The request counts the overview and `stats` show, by the rollup dimensions but status (a request's
+# failed and successful attempts are one request): summing `requests`' rows per group would count a
+# request once per hour and per model it touched.
+REQUEST_COUNTS_HOURLY = Rollup(
+    "request_counts_hourly", (_HOUR_KEY,) + tuple(key for key in _DIMENSION_KEYS if key[0] != "status"),
+    (("requests", "AggregateFunction(uniqExact, String, String)",
+      "uniqExactState(toString(u.tenant_id), u.request_id)"),),
+)
+ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY)
 
 
 def placeholders(source: str) -> dict[str, str]:
@@ -110,13 +119,13 @@ _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage a
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
 
-def rebuild(store, partitions: list[str] | None) -> None:
-    """Make every rollup's monthly partitions (all when None) exactly what the views would build from the
+def rebuild(store, partitions: list[str] | None, which: tuple[Rollup, ...] = ROLLUPS) -> None:
+    """Make these rollups' monthly partitions (all when None) exactly what the views would build from the
     raw rows in llm_usage now. Each is built in a fresh staging table (no dedup history there) and swapped
     in with REPLACE PARTITION, so readers see the old totals or the new, never a gap. `store`: a UsageStore.
     """
     database = store.database
-    for rollup in ROLLUPS:
+    for rollup in which:
         target, staging = f"{database}.{rollup.table}", f"{database}.{rollup.table}_rebuild"
         wanted = partitions
         if wanted is None:
