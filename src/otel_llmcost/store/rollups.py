@@ -9,8 +9,10 @@ Sums are SimpleAggregateFunction(sum, ...): a plain `sum(col)` in a GROUP BY rea
 AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) states, read with
 quantilesTDigestMerge(0.5, 0.95, 0.99)(col). Request counts are exact distinct sets of (tenant_id,
 request_id), read with uniqExactMerge(requests): a set, unlike a count, stays exact when merged across hours
-and groups (a request with calls in two hours or on two models is one request). Source columns are qualified (`u.`) because each sum's alias
-is the source column's own name, and ClickHouse would otherwise read a later `u.cost_usd` as the sum.
+and groups (a request with calls in two hours or on two models is one request).
+
+Source columns are qualified (`u.`) because each sum's alias is the source column's own name, and
+ClickHouse would otherwise read a later `u.cost_usd` as the sum.
 """
 
 from __future__ import annotations
