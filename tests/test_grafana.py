@@ -522,4 +522,4 @@ def test_requests_of_a_feature(store):
         ("r2", 1, 0, "ok", "0.00475"), ("r1", 2, 1, "ok", "0.0045")]
     assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
     assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
-                                          model="gpt-4o-mini")] == ["r4", "r6"]  # the requests that used it
+                                          model="gpt-4o-mini")] == ["r6", "r4"]  # the requests that used it

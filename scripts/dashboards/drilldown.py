@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DB, REQUEST_HOURS, cond, facts, requests
+from scripts.dashboards.sql import DB, REQUEST_HOURS, cond, facts, filters, request_counts, requests
 
 FEATURE_RANKING = f"""
 WITH {facts()},
-{requests()}
+{request_counts()}
 SELECT tenant_id, feature, sum(cost_usd) AS cost, sum(calls) AS calls, any(r.requests) AS requests,
   sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_tokens) AS uncached_input,
   sum(cache_read_tokens) AS cache_read, sum(cache_write_tokens) AS cache_write, sum(output_tokens) AS output,
@@ -15,20 +15,34 @@ SELECT tenant_id, feature, sum(cost_usd) AS cost, sum(calls) AS calls, any(r.req
   sum(retry_calls) AS retries, sum(failed_calls) AS failed_calls,
   round(sum(cache_read_tokens) / nullIf(sum(input_tokens), 0), 4) AS cache_hit_rate
 FROM facts
-LEFT JOIN (SELECT tenant_id, feature, count() AS requests FROM reqs GROUP BY tenant_id, feature) AS r
-  USING (tenant_id, feature)
+LEFT JOIN (SELECT tenant_id, feature, uniqExactMerge(requests) AS requests FROM rcounts
+  GROUP BY tenant_id, feature) AS r USING (tenant_id, feature)
 GROUP BY tenant_id, feature
 ORDER BY cost DESC, calls DESC
 """
 
+#: The list holds the requests with a call in the newest hours of the range that hold this many calls (at
+#: least 500 requests unless they average over 10 calls), so it reads those hours, not the whole range.
+LIST_CALLS = 5000
+#: A listed request's calls are summed from this long before those hours (a longer request shows less).
+LIST_LOOKBACK = "INTERVAL 1 DAY"
 REQUESTS_OF_FEATURE = f"""
-WITH {requests(", argMaxMerge(q.last_status) AS last_status, max(q.max_latency_ms) AS slowest_call_ms, "
-               "sum(q.unpriced_calls) AS unpriced_calls")}
+WITH {facts()},
+(SELECT min(t) FROM (SELECT t, sum(sum(calls)) OVER (ORDER BY t DESC) - sum(calls) AS newer_calls
+  FROM facts GROUP BY t) WHERE newer_calls < {LIST_CALLS}) AS list_since,
+listed AS (
+  SELECT DISTINCT q.tenant_id, q.request_id FROM {DB}.requests AS q
+  WHERE q.hour >= list_since AND q.hour <= $__toTime
+  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}
+),
+{requests(", argMaxMerge(q.last_status) AS last_status, max(q.max_latency_ms) AS slowest_call_ms, "
+          "sum(q.unpriced_calls) AS unpriced_calls",
+          f"q.hour >= list_since - {LIST_LOOKBACK} AND (q.tenant_id, q.request_id) IN listed")}
 SELECT first_ts, tenant_id, request_id, user_id, calls, attempts, failed_calls, retry_calls AS retries,
   last_status, input_tokens, cache_read_tokens, output_tokens, cost_usd AS cost, unpriced_calls, slowest_call_ms,
   last_ts
 FROM reqs
-ORDER BY cost DESC, first_ts DESC
+ORDER BY last_ts DESC, tenant_id, request_id
 LIMIT 500
 """
 
@@ -77,7 +91,7 @@ SELECT TraceId AS traceID, SpanId AS spanID, ParentSpanId AS parentSpanID, Servi
   if(StatusCode IN ('Error', 'STATUS_CODE_ERROR'), 2, 0) AS statusCode, SpanKind AS kind, StatusMessage AS statusMessage
 FROM {DB}.otel_traces
 WHERE TraceId = wanted AND Timestamp >= trace_start AND Timestamp <= trace_end AND $__timeFilter(Timestamp)
-  AND $__conditionalAll(TraceId IN (SELECT trace_id FROM {DB}.llm_usage WHERE $__timeFilter(ts)
+  AND $__conditionalAll(wanted IN (SELECT trace_id FROM {DB}.llm_usage WHERE trace_id = wanted AND $__timeFilter(ts)
     AND tenant_id IN (${{tenant:singlequote}})), $tenant)
 ORDER BY startTime
 """
@@ -91,8 +105,9 @@ def build() -> dict:
                      overrides=units(cost=usd, avg_latency_ms="ms", cache_hit_rate="percentunit")
                      + [link("feature", "Requests of ${__value.raw}", "llmcost-drilldown", feature=CLICKED,
                              tenant=ROW_TENANT)]), 24, 8)
-    layout.add(panel("table", "Requests of feature ${feature}", REQUESTS_OF_FEATURE, "The costliest requests first. "
-                     "Click a request id for its attempts.", overrides=units(cost=usd, slowest_call_ms="ms") + [
+    layout.add(panel("table", "Requests of feature ${feature}", REQUESTS_OF_FEATURE, "The newest 500 requests "
+                     "of the range, by their last call (sort any column). Click a request id for its attempts.",
+                     overrides=units(cost=usd, slowest_call_ms="ms") + [
                          link("request_id", "Request ${__value.raw}", "llmcost-drilldown", request_id=CLICKED,
                               tenant=ROW_TENANT, feature="${feature:queryparam}")]), 24, 9)
     layout.add(panel("table", "Request ${request_id}", REQUEST_DETAIL, "The request (first and last seen, attempts, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, requests
+from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, request_counts, requests
 
 #: (cost column, series name): every part of cost_usd.
 COST_KINDS = (("input_cost_usd", "uncached_input"), ("cache_read_cost_usd", "cache_read"),
@@ -24,18 +24,19 @@ SELECT sum(saved) AS cache_savings FROM (
 
 
 def build() -> dict:
-    f, r = facts(), requests()
+    f, r, c = facts(), requests(), request_counts()
     layout = Layout()
     usd = "currencyUSD"
     stats = (
         ("Spend", f"WITH {f}\nSELECT sum(cost_usd) AS cost FROM facts", usd,
          "Priced and estimated calls. Unpriced calls cost nothing here: see their share."),
         ("Calls", f"WITH {f}\nSELECT sum(calls) AS calls FROM facts", "short", "LLM calls, retries included."),
-        ("Requests", f"WITH {r}\nSELECT count() AS requests FROM reqs", "short", "Requests that started in range."),
+        ("Requests", f"WITH {c}\nSELECT uniqExactMerge(requests) AS requests FROM rcounts", "short",
+         "Requests with a call in range."),
         ("Tokens", f"WITH {f}\nSELECT sum(input_tokens) + sum(output_tokens) AS tokens FROM facts", "short",
          "Input (cache included) plus output (reasoning included)."),
-        ("Cost per request", f"WITH {f},\n{r}\nSELECT (SELECT sum(cost_usd) FROM facts) / "
-         "nullIf((SELECT count() FROM reqs), 0) AS cost_per_request", usd, "Spend over requests."),
+        ("Cost per request", f"WITH {f},\n{c}\nSELECT (SELECT sum(cost_usd) FROM facts) / "
+         "nullIf((SELECT uniqExactMerge(requests) FROM rcounts), 0) AS cost_per_request", usd, "Spend over requests."),
         ("Projected month", f"WITH {facts(MONTH)}\nSELECT sum(cost_usd) * toDecimal64(dateDiff('second', "
          "toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH) / greatest(dateDiff('second', "
          "toStartOfMonth($__toTime), $__toTime), 1), 6) AS projected_month FROM facts", usd,

@@ -72,15 +72,36 @@ def facts(window: tuple[str, str] = RANGE) -> str:
     )
 
 
+def request_counts() -> str:
+    """`rcounts`: hourly sets of requests (t, the rollup's dimensions but status, `requests`), filtered by
+    every variable; uniqExactMerge(requests) counts each request with a call in range once, whatever hours,
+    models or groups it spans. Built from raw rows, like `facts`, once users are picked."""
+    dims = [d for d in ROLLUP_DIMENSIONS if d != "status"]
+    return (
+        f"rcounts AS (\n"
+        f"  SELECT hour AS t, {', '.join(dims)}, requests\n"
+        f"  FROM {DB}.request_counts_hourly\n"
+        f"  WHERE {RANGE[0]}\n  AND {filters()}\n  AND {USER_ALL}\n"
+        f"  UNION ALL\n"
+        f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
+        f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
+        f"  FROM {DB}.llm_usage AS u\n"
+        f"  WHERE {RANGE[1]}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
+        f"  AND NOT ({USER_ALL})\n"
+        f"  GROUP BY {', '.join(['t'] + dims)}\n"
+        f")"
+    )
+
+
 #: The requests table's hours of the range (its rows are per request and hour).
 REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 
 
-def requests(extra_columns: str = "") -> str:
-    # extra_columns: more aggregates over the requests table `q`, after a comma
+def requests(extra_columns: str = "", only: str = "1") -> str:
     """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
     several models: the model filter keeps those that used one of the chosen; the requests table has no
-    provider, so that filter asks the raw rows which requests called one."""
+    provider, so that filter asks the raw rows which requests called one. `extra_columns`: more aggregates
+    over the requests table `q`, after a comma; `only`: a condition on its rows."""
     provider_filter = (
         f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
         f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
@@ -92,7 +113,7 @@ def requests(extra_columns: str = "") -> str:
         f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums},\n"
         f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
         f"  FROM {DB}.requests AS q\n"
-        f"  WHERE {REQUEST_HOURS}\n"
+        f"  WHERE {REQUEST_HOURS} AND {only}\n"
         f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
         f"  AND {provider_filter}\n"
         f"  GROUP BY q.tenant_id, q.request_id\n"
