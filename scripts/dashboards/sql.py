@@ -97,7 +97,7 @@ def request_counts() -> str:
 REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 
 
-def requests(extra_columns: str = "", only: str = "1") -> str:
+def requests(extra_columns: str = "", only: str = "") -> str:
     """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
     several models: the model filter keeps those that used one of the chosen; the requests table has no
     provider, so that filter asks the raw rows which requests called one. `extra_columns`: more aggregates
@@ -113,7 +113,7 @@ def requests(extra_columns: str = "", only: str = "1") -> str:
         f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums},\n"
         f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
         f"  FROM {DB}.requests AS q\n"
-        f"  WHERE {REQUEST_HOURS} AND {only}\n"
+        f"  WHERE {REQUEST_HOURS}{f' AND {only}' if only else ''}\n"
         f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
         f"  AND {provider_filter}\n"
         f"  GROUP BY q.tenant_id, q.request_id\n"
