@@ -114,12 +114,13 @@ def dashboards_table(conn, args, windows, tenants, textboxes) -> list[Result]:
         for tenant in tenants:
             chosen = textboxes | ({"tenant": tenant} if tenant else {})
             for query in queries:
+                where = f"{query.label} ({label}, {tenant or 'All'})"
                 try:
                     sql = query.expanded(time_range, **chosen)
                 except Exception as error:  # a macro, variable or format the emulation does not know
-                    print(f"  ERROR {query.label}: cannot expand: {error!r}", flush=True)
+                    print(f"  ERROR {where}: cannot expand: {error!r}", flush=True)
                     sql = None
-                timing = attempt(conn, [(sql, {})], args.repeat, query.label) if sql else None
+                timing = attempt(conn, [(sql, {})], args.repeat, where) if sql else None
                 results.append(Result(query.label, query.kind, label, tenant or "All", timing))
                 if timing:
                     over = "" if results[-1].met else f"  > {TARGET_MS[query.kind]} ms"
@@ -155,8 +156,9 @@ def comparison_table(conn, args, windows, tenants) -> int:
             for pair in pairs(since, until, interval, tenant):
                 if args.only.lower() not in pair.name.lower():
                     continue
-                raw = None if args.no_raw else attempt(conn, [pair.raw], args.raw_repeat or args.repeat, pair.name)
-                rolled = attempt(conn, pair.rollup, args.repeat, pair.name)
+                where = f"{pair.name} ({label}, {tenant or 'All'})"
+                raw = None if args.no_raw else attempt(conn, [pair.raw], args.raw_repeat or args.repeat, where + " raw")
+                rolled = attempt(conn, pair.rollup, args.repeat, where)
                 failed += (rolled is None) + (raw is None and not args.no_raw)
                 if rolled is None:
                     continue
@@ -192,9 +194,11 @@ def main() -> int:
     summary(results)
     failed = sum(r.timing is None for r in results) + comparison_table(conn, args, windows, tenants)
     print("\ntable sizes")
-    sizes = conn.query(
-        "SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts"
-        " WHERE database = 'llmcost' AND active GROUP BY table ORDER BY sum(bytes_on_disk) DESC",
+    sizes = conn.query(  # every table that stores rows, empty ones too (otel_traces: the generator makes no spans)
+        "SELECT name AS table, sum(p.rows) AS rows, formatReadableSize(sum(p.bytes_on_disk)) AS disk"
+        " FROM system.tables AS t LEFT JOIN (SELECT table, rows, bytes_on_disk FROM system.parts"
+        " WHERE database = 'llmcost' AND active) AS p ON p.table = t.name"
+        " WHERE t.database = 'llmcost' AND t.engine LIKE '%MergeTree' GROUP BY name ORDER BY sum(p.bytes_on_disk) DESC",
         "PrettyCompactNoEscapes")
     print(sizes.bytes().decode())
     conn.close()
