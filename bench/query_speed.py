@@ -5,19 +5,20 @@
                                 [--ranges 24h,7d,30d] [--only SUBSTRING] [--no-raw]
 
 Generates N calls (default 100 million) over D days into chDB (bench/usage_generator.py), or reuses the store
-in --data-dir (migrated first by ChdbStore.ensure_schema()). Time ranges end 17 minutes past the newest row's
-hour, like a dashboard's "now"; tenant All, then the busiest tenant.
+in --data-dir (migrated first by ChdbStore.ensure_schema()); adds the spans of the last day's traces when
+otel_traces is empty. Time ranges end 17 minutes past the newest row's hour, like a dashboard's "now";
+tenant All, then the busiest tenant. --only: just the queries whose name contains SUBSTRING.
 
 Main table, the dashboards: every panel target and query variable of grafana/dashboards/*.json as the JSON
-holds it at run time, expanded by tests/grafana_plugin.py as the plugin sends it: every other variable All,
-the drill-down's request_id and trace_id textboxes set to the busiest tenant's newest request of its busiest
-feature, and $__interval_s what Grafana sends for a 1,000 px wide panel (range / 1000, rounded up or down to
-Grafana's nice intervals as its roundInterval does: 24 h -> 1m, 7 d -> 10m, 30 d -> 30m). Each query: median
-ms of --repeat runs, rows read (storage_rows_read), rows returned, and "> target" when the median is over it:
-"list" (the drill-down's tables and trace view that list requests, attempts, spans or calls, by its title's
-words) 300 ms; "overview" (every other panel) and "variable" (query variables) 100 ms. A query that fails
-prints its error; the bench goes on and exits 1 at the end. Then per range and tenant how many meet their
-target, and the slowest 10.
+holds it at run time (scripts/build_dashboards.py writes it), expanded by tests/grafana_plugin.py as the
+plugin sends it: every other variable All, the drill-down's request_id and trace_id textboxes set to the
+busiest tenant's newest request of its busiest feature, and $__interval_s what Grafana sends for a 1,000 px
+wide panel (range / 1000, rounded up or down to Grafana's nice intervals as its roundInterval does: 24 h ->
+1m, 7 d -> 10m, 30 d -> 30m). Each query: median ms of --repeat runs, rows read (storage_rows_read), rows
+returned, and "> target" when the median is over it: "list" (the drill-down's tables and trace view that list
+requests, attempts, spans or calls, by its title's words) 300 ms; "overview" (every other panel) and
+"variable" (query variables) 100 ms. A query that fails prints its error; the bench goes on and exits 1 at the
+end. Then per range and tenant how many meet their target, and the slowest 10.
 
 Second table, rollup vs raw: `stats` (total, by feature, by model) as the CLI runs it, and hand-written pairs
 for the overview's key panels, each on raw llm_usage rows and on the rollups, with the raw/rollup ratio
@@ -38,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 import chdb  # directly, for each query's rows read (storage_rows_read)
 from dashboard_queries import TARGET_MS, dashboard_queries, grafana_interval  # bench/ is on sys.path
 from rollup_vs_raw import Statement, pairs
-from usage_generator import busiest_tenant, generate, newest_request
+from usage_generator import add_spans, busiest_tenant, generate, newest_request
 
 from otel_llmcost.store.chdb_store import ChdbStore
 
@@ -87,7 +88,7 @@ def attempt(conn, statements: list[Statement], repeat: int, label: str) -> Timin
 
 
 def open_store(args) -> tuple[object, datetime]:
-    """A chDB connection to the generated (or reused) store, and its data's end (the newest row's hour)."""
+    """A chDB connection to the generated (or reused) store, and its data's end (the hour after its newest row)."""
     path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
     store = ChdbStore(path, "llmcost")
     store.ensure_schema()  # a reused store gets the migrations added since it was made
@@ -99,8 +100,10 @@ def open_store(args) -> tuple[object, datetime]:
         took = generate(conn, args.rows, args.days, end)
         print(f"generation of {args.rows:,} rows over {args.days} days: {took:.0f} s")
     else:
-        end = datetime.fromisoformat(existing["last"]).replace(tzinfo=timezone.utc, minute=0, second=0, microsecond=0)
+        newest = datetime.fromisoformat(existing["last"]).replace(tzinfo=timezone.utc) - timedelta(microseconds=1)
+        end = newest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # the hour generate() ended on
         print(f"reusing {existing['n']:,} rows in {path}")
+    print(f"spans of the last day's traces: {add_spans(conn, end):.0f} s")
     return conn, end
 
 
@@ -194,7 +197,7 @@ def main() -> int:
     summary(results)
     failed = sum(r.timing is None for r in results) + comparison_table(conn, args, windows, tenants)
     print("\ntable sizes")
-    sizes = conn.query(  # every table that stores rows, empty ones too (otel_traces: the generator makes no spans)
+    sizes = conn.query(  # every table that stores rows, empty ones too
         "SELECT name AS table, sum(p.rows) AS rows, formatReadableSize(sum(p.bytes_on_disk)) AS disk"
         " FROM system.tables AS t LEFT JOIN (SELECT table, rows, bytes_on_disk FROM system.parts"
         " WHERE database = 'llmcost' AND active) AS p ON p.table = t.name"

@@ -3,14 +3,14 @@
 The materialized views fill usage_hourly, usage_daily and requests from these inserts as they do for the
 receiver's. Shape: 50 tenants and 12 features with skewed popularity, each feature in one of 6 services with a
 main model (of 8, 3 providers) and two fallbacks (20%), staging traffic for two tenants only, ~2 calls per
-request, 3% failures, 5% retries, 1% unpriced, 5,000 users. No spans: otel_traces stays empty.
+request, 3% failures, 5% retries, 1% unpriced, 5,000 users. Spans (otel_traces) for the last day only.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 CHUNK = 2_000_000  # rows per INSERT ... SELECT
 #: (provider, model, pico-USD per input token, per output token)
@@ -84,3 +84,33 @@ def newest_request(conn, tenant: str) -> dict[str, str]:
                             " AND toStartOfHour(ts) = {hour:DateTime('UTC')} AND request_id = {request_id:String}"
                             " ORDER BY ts DESC LIMIT 1", tenant=tenant, hour=hour, request_id=request_id)
     return {"request_id": request_id, "trace_id": trace_id}
+
+
+#: The traces of the last day's calls, made from llm_usage: a root span per trace (the app's request), one
+#: client span per call. Spans for one day only: the trace view opens recent requests (traces keep less than
+#: usage rows), and at 100 million rows a day is ~3 million calls.
+SPANS = """
+INSERT INTO llmcost.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
+    ResourceAttributes, SpanAttributes, Duration, StatusCode)
+SELECT ts, trace_id, span_id, substring(lower(hex(cityHash64(trace_id, 'root'))), 1, 16), span_name,
+    'SPAN_KIND_CLIENT', service_name, map('service.name', service_name, 'deployment.environment', environment),
+    map('gen_ai.system', provider, 'gen_ai.operation.name', operation, 'gen_ai.request.model', request_model,
+        'gen_ai.usage.input_tokens', toString(input_tokens), 'gen_ai.usage.output_tokens', toString(output_tokens),
+        'llm.request_id', request_id, 'llm.tenant_id', tenant_id, 'llm.feature', feature),
+    toUInt64(latency_ms * 1000000), if(status = 'error', 'STATUS_CODE_ERROR', 'STATUS_CODE_UNSET')
+FROM llmcost.llm_usage WHERE ts >= {since:DateTime('UTC')}
+UNION ALL
+SELECT min(ts) - INTERVAL 5 MILLISECOND, trace_id, substring(lower(hex(cityHash64(trace_id, 'root'))), 1, 16), '',
+    concat('POST /', any(feature)), 'SPAN_KIND_SERVER', any(service_name), map('service.name', any(service_name)),
+    map('http.route', concat('/', any(feature))),
+    toUInt64((dateDiff('millisecond', min(ts), max(ts)) + max(latency_ms) + 10) * 1000000), 'STATUS_CODE_UNSET'
+FROM llmcost.llm_usage WHERE ts >= {since:DateTime('UTC')} GROUP BY trace_id
+"""
+
+
+def add_spans(conn, end: datetime) -> float:
+    """Spans for the traces of the day before `end`, unless otel_traces holds some; returns the seconds taken."""
+    began = time.perf_counter()
+    if scalar(conn, "SELECT count() FROM llmcost.otel_traces") == "0":
+        conn.query(SPANS, "CSV", params={"since": (end - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")})
+    return time.perf_counter() - began
