@@ -82,7 +82,7 @@ def timed(conn, statements: list[Statement], repeat: int) -> Timing:
 def attempt(conn, statements: list[Statement], repeat: int, label: str) -> Timing | None:
     try:
         return timed(conn, statements, repeat)
-    except Exception as error:  # chDB raises RuntimeError; a dashboard the emulation cannot expand, others
+    except Exception as error:  # chDB raises RuntimeError for a query it cannot run
         print(f"  ERROR {label}: {str(error).strip().splitlines()[0][:300]}", flush=True)
         return None
 
