@@ -1,222 +1,214 @@
 #!/usr/bin/env python
-"""Query speed: dashboard panels and `stats` on the rollups vs on raw rows, at N rows of realistic traffic.
+"""Query speed: every query of the Grafana dashboards, and the rollups against raw rows, at N realistic rows.
 
-    python bench/query_speed.py [--rows N] [--days D] [--repeat R] [--raw-repeat R] [--data-dir DIR] [--ranges 24h,7d]
+    python bench/query_speed.py [--rows N] [--days D] [--repeat R] [--raw-repeat R] [--data-dir DIR]
+                                [--ranges 24h,7d,30d] [--only SUBSTRING] [--no-raw]
 
-Generates N calls (default 100 million) over D days into llm_usage with INSERT ... SELECT FROM numbers(),
-so the materialized views fill usage_hourly, usage_daily and requests as they do for the receiver. Shape:
-50 tenants and 12 features with skewed popularity, each feature in one of 6 services with a main model
-(of 8, 3 providers) and two fallbacks (20%), staging traffic for two tenants only, ~2 calls per request,
-3% failures, 5% retries, 1% unpriced, 5,000 users. Then times each query (24 h, 7 d, 30 d; tenant All
-and the busiest tenant): median ms of R runs, rows read, the raw/rollup ratio, and each table's disk size.
-Dashboard queries: the panels of grafana/dashboards/*.json with Grafana's macros expanded, next to the same
-panel written on the rollups. Prints figures only; targets (issue 9): overview < 100 ms, lists < 300 ms.
+Generates N calls (default 100 million) over D days into chDB (bench/usage_generator.py), or reuses the store
+in --data-dir (migrated first by ChdbStore.ensure_schema()); adds the spans of the last day's traces when
+otel_traces is empty. Time ranges end 17 minutes past the newest row's hour, like a dashboard's "now";
+tenant All, then the busiest tenant. --only: just the queries whose name contains SUBSTRING.
+
+Main table, the dashboards: every panel target and query variable of grafana/dashboards/*.json as the JSON
+holds it at run time (scripts/build_dashboards.py writes it), expanded by tests/grafana_plugin.py as the
+plugin sends it: every other variable All, the drill-down's request_id and trace_id textboxes set to the
+busiest tenant's newest request of its busiest feature, and $__interval_s what Grafana sends for a 1,000 px
+wide panel (range / 1000, rounded up or down to Grafana's nice intervals as its roundInterval does: 24 h ->
+1m, 7 d -> 10m, 30 d -> 30m). Each query: median ms of --repeat runs, rows read (storage_rows_read), rows
+returned, and "> target" when the median is over it: "list" (the drill-down's tables and trace view that list
+requests, attempts, spans or calls, by its title's words) 300 ms; "overview" (every other panel) and
+"variable" (query variables) 100 ms. A query that fails prints its error; the bench goes on and exits 1 at the
+end. Then per range and tenant how many meet their target, and the slowest 10.
+
+Second table, rollup vs raw: `stats` (total, by feature, by model) as the CLI runs it, and hand-written pairs
+for the overview's key panels, each on raw llm_usage rows and on the rollups, with the raw/rollup ratio
+(--no-raw: rollups only). Last, each table's rows and disk size. Targets (issue 9), at 100 million rows:
+every overview query under 100 ms median, every drill-down list under 300 ms.
 """
+
+from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import chdb  # directly, for each query's rows read (storage_rows_read)
+from dashboard_queries import TARGET_MS, dashboard_queries, grafana_interval  # bench/ is on sys.path
+from rollup_vs_raw import Statement, pairs
+from usage_generator import add_spans, busiest_tenant, generate, newest_request
 
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.usage_stats import StatsQuery
 
-CHUNK = 2_000_000  # rows per INSERT ... SELECT
-MODELS = "[('openai','gpt-4o',2500000,10000000),('openai','gpt-4o-mini',150000,600000),('openai','o3',2000000,8000000)," \
-         "('anthropic','claude-sonnet-4',3000000,15000000),('anthropic','claude-haiku-3.5',800000,4000000)," \
-         "('google','gemini-2.5-pro',1250000,10000000),('google','gemini-2.5-flash',300000,2500000)," \
-         "('openai','text-embedding-3-small',20000,0)]"  # (provider, model, pico-USD per input / output token)
-
-GENERATE = """
-INSERT INTO llmcost.llm_usage (ts, tenant_id, environment, service_name, feature, user_id, session_id, request_id,
-    attempt, trace_id, span_id, span_name, provider, operation, request_model, response_model, input_tokens,
-    cache_read_tokens, output_tokens, reasoning_tokens, input_cost_usd, cache_read_cost_usd, output_cost_usd, cost_usd,
-    cost_status, price_book_version, status, error_type, latency_ms, ttft_ms, streaming, ingested_at)
-SELECT ts, tenant_id, if(tenant_id IN ('tenant-0', 'tenant-1') AND r % 4 = 0, 'staging', 'prod'),
-    concat('svc-', toString(feature_number % 6)), concat('feature-', toString(feature_number)),
-    concat('user-', toString(r % 5000)), concat('s-', toString(intDiv(n, 8))), request_id, attempt,
-    lower(hex(cityHash64(intDiv(n, 2), 'trace'))) || lower(hex(cityHash64(intDiv(n, 2), 't2'))),
-    lower(hex(cityHash64(n, 'span'))), concat('chat ', model.2), model.1, 'chat', model.2, model.2,
-    input_tokens, cache_read_tokens, output_tokens, intDiv(output_tokens, 5),
-    toDecimal128(input_tokens * model.3, 12) / 1000000000000, toDecimal128(cache_read_tokens * intDiv(model.3, 10), 12) / 1000000000000,
-    toDecimal128(output_tokens * model.4, 12) / 1000000000000,
-    if(h % 97 = 0, NULL, toDecimal128((input_tokens * model.3) + cache_read_tokens * intDiv(model.3, 10) + output_tokens * model.4, 12) / 1000000000000),
-    if(h % 97 = 0, 'unpriced', if(h % 41 = 0, 'estimated', 'priced')), 'bench', if(h % 33 = 0, 'error', 'ok'),
-    if(h % 33 = 0, 'rate_limit', ''), 200 + (h % 5000) * 1.7, if(h % 2 = 0, 80 + (h % 700), NULL), h % 2 = 0, ts
-FROM (
-    SELECT number AS n, cityHash64(number) AS h, cityHash64(intDiv(number, 2), 'request') AS r,  -- r: per request
-        fromUnixTimestamp64Micro(toInt64({end_us:Int64} - n * ({span_us:Int64} / {rows:UInt64})
-            - (h % 60) * 1000000), 'UTC') AS ts,
-        concat('tenant-', toString(toUInt32(pow((r % 1000003) / 1000003, 3) * 50))) AS tenant_id,
-        toUInt32(pow((intHash32(r) % 10007) / 10007, 2) * 12) AS feature_number,
-        lower(hex(r)) AS request_id, if(h % 20 = 0, 2, 1) AS attempt,
-        arrayElement({models}, 1 + (feature_number + if(h % 5 = 0, 1 + h % 2, 0)) % 8) AS model,  -- a main model per feature, 20% fallbacks
-        200 + (h % 6000) AS input_tokens, if(h % 3 = 0, (h % 2000), 0) AS cache_read_tokens, 20 + (h % 900) AS output_tokens
-    FROM numbers({first:UInt64}, {count:UInt64})
-)
-"""
-
-_RANGE = "{col} >= toDateTime({start}) AND {col} <= toDateTime({end})"
+RANGES = {"24h": 24, "7d": 168, "30d": 720}  # label -> hours
+NOW_PAST_THE_HOUR = timedelta(minutes=17)
 
 
-def panels(tenant: str | None, daily: bool) -> dict[str, tuple[str, str, str]]:
-    """name -> (kind, raw SQL, rollup SQL) with {start} {end} {interval} left for the range; tenant filter
-    expanded as $__conditionalAll does (1=1 for All). `daily`: the overview reads usage_daily (whole days
-    around the range, as a dashboard over weeks would) instead of usage_hourly."""
-    only = f"tenant_id IN ('{tenant}')" if tenant else "1=1"
-    raw_where = f"{_RANGE.format(col='ts', start='{start}', end='{end}')} AND {only}"
-    hourly = f"{_RANGE.format(col='hour', start='{start}', end='{end}')} AND {only}"
-    requests_where = hourly
-    if daily:
-        hourly = f"day >= toDate(toDateTime({{start}})) AND day <= toDate(toDateTime({{end}})) AND {only}"
-    rollup, time = ("usage_daily", "day") if daily else ("usage_hourly", "hour")
-    named = {
-        "overview: total cost": ("overview", f"SELECT sum(cost_usd) FROM llmcost.llm_usage WHERE {raw_where}",
-                                 f"SELECT sum(cost_usd) FROM llmcost.{rollup} WHERE {hourly}"),
-        "overview: cost over time by feature": (
-            "overview",
-            f"SELECT toStartOfInterval(ts, INTERVAL {{interval}} second) AS time, feature, sum(cost_usd) FROM llmcost.llm_usage"
-            f" WHERE {raw_where} GROUP BY time, feature ORDER BY time, feature",
-            f"SELECT toStartOfInterval(toDateTime({time}), INTERVAL {{interval}} second) AS time, feature, sum(cost_usd)"
-            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY time, feature ORDER BY time, feature"),
-        "overview: top tenants": (
-            "overview",
-            f"SELECT tenant_id, sum(cost_usd) AS cost, countIf(cost_usd IS NULL), count() AS calls,"
-            f" sum(input_tokens + output_tokens) FROM llmcost.llm_usage WHERE {raw_where} GROUP BY tenant_id"
-            f" ORDER BY cost DESC NULLS LAST, calls DESC LIMIT 20",
-            f"SELECT tenant_id, sum(cost_usd) AS cost, sum(unpriced_calls), sum(calls) AS c,"
-            f" sum(input_tokens) + sum(output_tokens) FROM llmcost.{rollup} WHERE {hourly} GROUP BY tenant_id"
-            f" ORDER BY cost DESC, c DESC LIMIT 20"),
-        "overview: cost by model": (
-            "overview",
-            f"SELECT provider, request_model, sum(cost_usd) AS cost, countIf(cost_usd IS NULL), count() AS calls"
-            f" FROM llmcost.llm_usage WHERE {raw_where} GROUP BY provider, request_model ORDER BY cost DESC",
-            f"SELECT provider, request_model, sum(cost_usd) AS cost, sum(unpriced_calls), sum(calls)"
-            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY provider, request_model ORDER BY cost DESC"),
-        "overview: features (with requests)": (
-            "overview",
-            f"SELECT feature, sum(cost_usd) AS cost, count() AS calls, uniqExact(tenant_id, request_id),"
-            f" countIf(status = 'error'), countIf(attempt > 1), avg(latency_ms) FROM llmcost.llm_usage"
-            f" WHERE {raw_where} GROUP BY feature ORDER BY cost DESC",
-            f"SELECT feature, cost, n_calls, requests, failed, retries, latency FROM (SELECT feature, sum(cost_usd) AS cost,"
-            f" sum(calls) AS n_calls, sum(failed_calls) AS failed, sum(retry_calls) AS retries,"
-            f" sum(latency_ms_sum) / sum(calls) AS latency FROM llmcost.{rollup} WHERE {hourly} GROUP BY feature) AS a"
-            f" LEFT JOIN (SELECT feature, uniqExact(tenant_id, request_id) AS requests FROM llmcost.requests"
-            f" WHERE {requests_where} GROUP BY feature) AS b USING feature ORDER BY cost DESC"),
-        "overview: latency p95 by model": (
-            "overview",
-            f"SELECT request_model, quantileTDigest(0.95)(latency_ms) FROM llmcost.llm_usage WHERE {raw_where}"
-            f" GROUP BY request_model",
-            f"SELECT request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_quantiles)[2]"
-            f" FROM llmcost.{rollup} WHERE {hourly} GROUP BY request_model"),
-        "drill-down: request list": (
-            "list",
-            f"SELECT request_id, tenant_id, min(ts) AS started, count(), countIf(status = 'error'), sum(cost_usd) AS cost,"
-            f" sum(input_tokens), sum(output_tokens), max(latency_ms) FROM llmcost.llm_usage WHERE {raw_where}"
-            f" GROUP BY tenant_id, request_id ORDER BY cost DESC NULLS LAST, started DESC LIMIT 500",
-            f"SELECT request_id, tenant_id, min(first_ts) AS started, sum(calls), sum(failed_calls), sum(cost_usd) AS cost,"
-            f" sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests WHERE {requests_where}"
-            f" GROUP BY tenant_id, request_id ORDER BY cost DESC, started DESC LIMIT 500"),
-    }
-    return {name: (kind, raw, rolled.replace("{rollup}", rollup).replace("{time}", time))
-            for name, (kind, raw, rolled) in named.items()}
+@dataclass(frozen=True)
+class Timing:
+    ms: float  # median
+    rows_read: int
+    rows_out: int
 
 
-def stats_queries(tenant: str | None) -> dict[str, tuple[str, StatsQuery]]:
-    filters = {"tenant": tenant} if tenant else {}
-    return {f"stats --by {by or 'total'}": ("overview", StatsQuery(by, filters)) for by in (None, "feature", "model")}
+@dataclass(frozen=True)
+class Result:
+    label: str
+    kind: str
+    range: str
+    tenant: str
+    timing: Timing | None  # None: the query failed
+
+    @property
+    def met(self) -> bool:
+        return self.timing is not None and self.timing.ms < TARGET_MS[self.kind]
 
 
-RAW_STATS = """
-SELECT {group} AS g, uniqExact(tenant_id, request_id), count(), countIf(status = 'error'), sum(input_tokens),
-    sum(output_tokens), sum(cost_usd), countIf(llm_usage.cost_usd IS NULL), avg(latency_ms)
-FROM llmcost.llm_usage WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')}} {where}
-GROUP BY g
-"""
-
-
-def timed(conn, sql: str, params: dict, repeat: int) -> tuple[float, int]:
-    times, rows = [], 0
+def timed(conn, statements: list[Statement], repeat: int) -> Timing:
+    """Median wall time of `repeat` runs of the statements one after the other; rows of the last run."""
+    times, rows_read, rows_out = [], 0, 0
     for _ in range(repeat):
-        began = time.perf_counter()
-        result = conn.query(sql, "Null", params=params)
+        began, rows_read, rows_out = time.perf_counter(), 0, 0
+        for sql, params in statements:
+            result = conn.query(sql, "CSV", params=params)
+            rows_read, rows_out = rows_read + result.storage_rows_read(), rows_out + result.rows_read()
         times.append((time.perf_counter() - began) * 1000)
-        rows = result.storage_rows_read()
-    return statistics.median(times), rows
+    return Timing(statistics.median(times), rows_read, rows_out)
 
 
-def generate(conn, rows: int, days: int, end: datetime) -> float:
-    began = time.perf_counter()
-    sql = GENERATE.replace("{models}", MODELS)
-    for first in range(0, rows, CHUNK):
-        conn.query(sql, "CSV", params={"end_us": str(int(end.timestamp() * 1e6)), "span_us": str(days * 86400 * 10**6),
-                                       "rows": str(rows), "first": str(first), "count": str(min(CHUNK, rows - first))})
-        print(f"  generated {min(first + CHUNK, rows):,} rows ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
-    return time.perf_counter() - began
+def attempt(conn, statements: list[Statement], repeat: int, label: str) -> Timing | None:
+    try:
+        return timed(conn, statements, repeat)
+    except Exception as error:  # chDB raises RuntimeError for a query it cannot run
+        print(f"  ERROR {label}: {str(error).strip().splitlines()[0][:300]}", flush=True)
+        return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000_000)
-    parser.add_argument("--days", type=int, default=35)
-    parser.add_argument("--repeat", type=int, default=5, help="runs per rollup query (median)")
-    parser.add_argument("--raw-repeat", type=int, help="runs per raw query (default --repeat; 1 saves time at 100M)")
-    parser.add_argument("--data-dir", help="reuse (or keep) the generated store here")
-    parser.add_argument("--ranges", default="24h,7d,30d", help="which of 24h, 7d, 30d to time (default all)")
-    args = parser.parse_args()
+def open_store(args) -> tuple[object, datetime]:
+    """A chDB connection to the generated (or reused) store, and its data's end (the hour after its newest row)."""
     path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     store = ChdbStore(path, "llmcost")
-    store.ensure_schema()
+    store.ensure_schema()  # a reused store gets the migrations added since it was made
     existing = store.query("SELECT count() AS n, toString(max(ts)) AS last FROM llmcost.llm_usage")[0]
     store.close()
     conn = chdb.connect(path)
+    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     if existing["n"] == 0:
-        print(f"generation of {args.rows:,} rows: {generate(conn, args.rows, args.days, end):.0f} s")
+        took = generate(conn, args.rows, args.days, end)
+        print(f"generation of {args.rows:,} rows over {args.days} days: {took:.0f} s")
     else:
-        end = datetime.fromisoformat(existing["last"]).replace(tzinfo=timezone.utc, minute=0, second=0, microsecond=0)
+        newest = datetime.fromisoformat(existing["last"]).replace(tzinfo=timezone.utc) - timedelta(microseconds=1)
+        end = newest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # the hour generate() ended on
         print(f"reusing {existing['n']:,} rows in {path}")
-    busiest = conn.query("SELECT tenant_id FROM llmcost.usage_daily GROUP BY tenant_id ORDER BY sum(calls) DESC LIMIT 1",
-                         "CSV").bytes().decode().strip().strip('"')
-    print(f"{'query':40} {'range':>5} {'tenant':>10} {'raw ms':>9} {'rollup ms':>9} {'ratio':>7} {'raw rows':>12} "
+    print(f"spans of the last day's traces: {add_spans(conn, end):.0f} s")
+    return conn, end
+
+
+def dashboards_table(conn, args, windows, tenants, textboxes) -> list[Result]:
+    queries = dashboard_queries(args.only)
+    print(f"\ndashboards: {len(queries)} queries x {len(windows)} ranges x {len(tenants)} tenants "
+          f"(targets: {', '.join(f'{kind} {ms} ms' for kind, ms in TARGET_MS.items())})")
+    print(f"{'query':58} {'kind':8} {'range':>5} {'tenant':>9} {'ms':>9} {'rows read':>12} {'rows out':>8}")
+    results = []
+    for label, time_range in windows.items():
+        for tenant in tenants:
+            chosen = textboxes | ({"tenant": tenant} if tenant else {})
+            for query in queries:
+                where = f"{query.label} ({label}, {tenant or 'All'})"
+                try:
+                    sql = query.expanded(time_range, **chosen)
+                except Exception as error:  # a macro, variable or format the emulation does not know
+                    print(f"  ERROR {where}: cannot expand: {error!r}", flush=True)
+                    sql = None
+                timing = attempt(conn, [(sql, {})], args.repeat, where) if sql else None
+                results.append(Result(query.label, query.kind, label, tenant or "All", timing))
+                if timing:
+                    over = "" if results[-1].met else f"  > {TARGET_MS[query.kind]} ms"
+                    print(f"{query.label[:58]:58} {query.kind:8} {label:>5} {tenant or 'All':>9} {timing.ms:9.1f} "
+                          f"{timing.rows_read:12,} {timing.rows_out:8,}{over}", flush=True)
+    return results
+
+
+def summary(results: list[Result]) -> None:
+    print("\ntargets met")
+    for label in dict.fromkeys(r.range for r in results):
+        for tenant in dict.fromkeys(r.tenant for r in results):
+            chosen = [r for r in results if (r.range, r.tenant) == (label, tenant)]
+            by_kind = ", ".join(f"{kind} {sum(r.met for r in chosen if r.kind == kind)}/"
+                                f"{sum(r.kind == kind for r in chosen)}" for kind in TARGET_MS)
+            failed = sum(r.timing is None for r in chosen)
+            print(f"  {label:>4} {tenant:>9}: {sum(r.met for r in chosen)}/{len(chosen)} ({by_kind})"
+                  + (f", {failed} failed" if failed else ""))
+    print("slowest 10")
+    for r in sorted((r for r in results if r.timing), key=lambda r: -r.timing.ms)[:10]:
+        print(f"  {r.timing.ms:9.1f} ms  {r.label} ({r.kind}, {r.range}, {r.tenant}; target {TARGET_MS[r.kind]} ms)")
+
+
+def comparison_table(conn, args, windows, tenants) -> int:
+    """Prints the rollup vs raw table; returns how many queries failed."""
+    print("\nrollup vs raw: `stats` as the CLI runs it, and hand-written equivalents of overview panels")
+    print(f"{'query':34} {'range':>5} {'tenant':>9} {'raw ms':>9} {'rollup ms':>9} {'ratio':>7} {'raw rows':>12} "
           f"{'rollup rows':>11}")
-    ranges = [(label, hours) for label, hours in (("24h", 24), ("7d", 168), ("30d", 720))
-              if label in args.ranges.split(",")]
-    for label, hours in ranges:
-        start = end - timedelta(hours=hours) + timedelta(minutes=17)  # off the hour, as a dashboard's "now"
-        until = end + timedelta(minutes=17)
-        interval = max(3600, hours * 3600 // 200 // 3600 * 3600)
-        for tenant in (None, busiest):
-            cases = []
-            for name, (kind, raw, rolled) in panels(tenant, daily=hours > 24 * 7).items():
-                fill = {"start": int(start.timestamp()), "end": int(until.timestamp()), "interval": interval}
-                cases.append((name, kind, raw.format(**fill), rolled.format(**fill), {}, {}))
-            for name, (kind, query) in stats_queries(tenant).items():
-                where = f"AND tenant_id = '{tenant}'" if tenant else ""
-                raw = RAW_STATS.format(group={None: "'all'", "feature": "feature", "model": "request_model"}[query.by],
-                                       where=where)
-                window = {"since": start.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f")}
-                rolled = f"SELECT * FROM ({query.totals_sql('llmcost')}) AS t LEFT JOIN ({query.requests_sql('llmcost')}) AS q USING group"
-                params = query.totals_params(start, until) | query.requests_params(start, until)
-                cases.append((name, kind, raw, rolled, window, params))
-            for name, kind, raw, rolled, raw_params, rolled_params in cases:
-                raw_ms, raw_rows = timed(conn, raw, raw_params, args.raw_repeat or args.repeat)
-                rolled_ms, rolled_rows = timed(conn, rolled, rolled_params, args.repeat)
-                target = 100 if kind == "overview" else 300
-                mark = "" if rolled_ms < target else f"  > {target} ms target"
-                print(f"{name:40} {label:>5} {tenant or 'All':>10} {raw_ms:9.1f} {rolled_ms:9.1f} "
-                      f"{raw_ms / max(rolled_ms, 0.01):7.1f} {raw_rows:12,} {rolled_rows:11,}{mark}", flush=True)
+    failed = 0
+    for label, (since, until) in windows.items():
+        for tenant in tenants:
+            interval = max(3600, grafana_interval((until - since).total_seconds()))  # as the dashboards' buckets
+            for pair in pairs(since, until, interval, tenant):
+                if args.only.lower() not in pair.name.lower():
+                    continue
+                where = f"{pair.name} ({label}, {tenant or 'All'})"
+                raw = None if args.no_raw else attempt(conn, [pair.raw], args.raw_repeat or args.repeat, where + " raw")
+                rolled = attempt(conn, pair.rollup, args.repeat, where)
+                failed += (rolled is None) + (raw is None and not args.no_raw)
+                if rolled is None:
+                    continue
+                ratio = f"{raw.ms / max(rolled.ms, 0.01):7.1f}" if raw else f"{'-':>7}"
+                raw_figures = (f"{raw.ms:9.1f} {rolled.ms:9.1f} {ratio} {raw.rows_read:12,}" if raw
+                               else f"{'-':>9} {rolled.ms:9.1f} {ratio} {'-':>12}")
+                over = "" if pair.target_ms is None or rolled.ms < pair.target_ms else f"  > {pair.target_ms} ms"
+                print(f"{pair.name:34} {label:>5} {tenant or 'All':>9} {raw_figures} {rolled.rows_read:11,}{over}",
+                      flush=True)
+    return failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per query (median)")
+    parser.add_argument("--raw-repeat", type=int, help="runs per raw query (default --repeat; 1 saves time at 100M)")
+    parser.add_argument("--data-dir", help="reuse (or keep) the generated store here")
+    parser.add_argument("--ranges", default="24h,7d,30d", help="which of 24h, 7d, 30d to time (default all)")
+    parser.add_argument("--only", default="", help="time only the queries whose name contains this")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw-row timings of the rollup vs raw table")
+    args = parser.parse_args()
+    conn, end = open_store(args)
+    busiest = busiest_tenant(conn)
+    textboxes = newest_request(conn, busiest)
+    print(f"busiest tenant {busiest}; drill-down request_id {textboxes['request_id']}, "
+          f"trace_id {textboxes['trace_id']}")
+    windows = {label: (end - timedelta(hours=hours) + NOW_PAST_THE_HOUR, end + NOW_PAST_THE_HOUR)
+               for label, hours in RANGES.items() if label in args.ranges.split(",")}
+    tenants = (None, busiest)
+    results = dashboards_table(conn, args, windows, tenants, textboxes)
+    summary(results)
+    failed = sum(r.timing is None for r in results) + comparison_table(conn, args, windows, tenants)
     print("\ntable sizes")
-    sizes = conn.query(
-        "SELECT table, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts"
-        " WHERE database = 'llmcost' AND active GROUP BY table ORDER BY sum(bytes_on_disk) DESC", "PrettyCompactNoEscapes")
+    sizes = conn.query(  # every table that stores rows, empty ones too
+        "SELECT name AS table, sum(p.rows) AS rows, formatReadableSize(sum(p.bytes_on_disk)) AS disk"
+        " FROM system.tables AS t LEFT JOIN (SELECT table, rows, bytes_on_disk FROM system.parts"
+        " WHERE database = 'llmcost' AND active) AS p ON p.table = t.name"
+        " WHERE t.database = 'llmcost' AND t.engine LIKE '%MergeTree' GROUP BY name ORDER BY sum(p.bytes_on_disk) DESC",
+        "PrettyCompactNoEscapes")
     print(sizes.bytes().decode())
     conn.close()
+    if failed:
+        print(f"{failed} queries failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

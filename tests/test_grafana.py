@@ -1,7 +1,6 @@
 """Grafana dashboards: every query, macros expanded as by the plugin, runs on real chDB with known results.
 
-`expand()` emulates the ClickHouse data source plugin (grafana-clickhouse-datasource v4): first the frontend's
-$__conditionalAll, then Grafana's variable interpolation, then the backend's time macros.
+The plugin's emulation `expand()` and the dashboards as data are in grafana_plugin.py (the bench uses them too).
 """
 
 from __future__ import annotations
@@ -12,133 +11,23 @@ import re
 import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import yaml
 
 from demo_data import demo_receiver, hour_range
+from grafana_plugin import ALL, DASHBOARDS, FROM, ROOT, TO, by_uid, expand, panels, queries, settings, variables_of
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(ROOT))
 from scripts.build_dashboards import render as render_dashboards  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
-DASHBOARDS = {path.name: json.loads(path.read_text()) for path in sorted(GRAFANA.glob("dashboards/*.json"))}
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "llmcost-clickhouse"
-ALL = "$__all"
-
-# --- the plugin, emulated --------------------------------------------------------------------------------
-
-FROM = datetime(2026, 11, 1, tzinfo=timezone.utc)
-TO = datetime(2026, 11, 2, tzinfo=timezone.utc)
-INTERVAL_S = 3600
-
-
-def expand(sql: str, variables: dict[str, str | list[str]], time_range: tuple[datetime, datetime] = (FROM, TO)) -> str:
-    """The SQL the server receives for `sql` with these variable values (lists for multi-value variables),
-    over `time_range`."""
-    sql = _conditional_all(sql, variables)
-    sql = _interpolate(sql, variables)
-    return _time_macros(sql, *time_range)
-
-
-def _conditional_all(sql: str, variables: dict) -> str:
-    """$__conditionalAll(cond, $var) is `cond`, or 1=1 when $var is All or empty.
-
-    As CHDatasource.applyConditionalAll: innermost-last first, arguments split at top-level commas.
-    """
-    macro = "$__conditionalAll("
-    while (start := sql.rfind(macro)) != -1:
-        depth, args, arg_start = 0, [], start + len(macro)
-        for i in range(start + len(macro) - 1, len(sql)):
-            depth += {"(": 1, ")": -1}.get(sql[i], 0)
-            if (sql[i] == "," and depth == 1) or depth == 0:
-                args.append(sql[arg_start:i])
-                arg_start = i + 1
-            if depth == 0:
-                break
-        condition, var_ref = args
-        value = variables[re.fullmatch(r"\$\{?(\w+)\}?", var_ref.strip()).group(1)]
-        current = ",".join(value) if isinstance(value, list) else value  # JS Array.toString()
-        phrase = "1=1" if current in ("", ALL) else condition
-        sql = sql.replace(f"{macro}{condition},{var_ref})", phrase, 1)
-    return sql
-
-
-def _interpolate(sql: str, variables: dict) -> str:
-    """$var, ${var} and ${var:singlequote}, as Grafana's templateSrv and the plugin's format() write them."""
-
-    def replace(match: re.Match) -> str:
-        name, fmt = match.group(1) or match.group(3), match.group(2)
-        if name.startswith("__"):
-            return match.group(0)  # a backend macro
-        value = variables[name]
-        values = value if isinstance(value, list) else [value]
-        assert ALL not in values, f"${name} is All outside $__conditionalAll: Grafana would inline all values"
-        if fmt == "singlequote":  # Grafana: each value in '...', with ' escaped as \'
-            return ",".join("'" + v.replace("'", "\\'") + "'" for v in values)
-        assert fmt is None, f"format {fmt!r} is not emulated"
-        return "'" + "','".join(value) + "'" if isinstance(value, list) else value  # the plugin's format()
-
-    return re.sub(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)", replace, sql)
-
-
-def _time_macros(sql: str, since: datetime, until: datetime) -> str:
-    """The backend macros (pkg/macros/macros.go) for the range since..until and the interval INTERVAL_S."""
-    start, end = f"toDateTime({int(since.timestamp())})", f"toDateTime({int(until.timestamp())})"
-    bucket = f"INTERVAL {max(INTERVAL_S, 1)} second"
-    sql = re.sub(r"\$__timeFilter\(([^()]*)\)", lambda m: f"{m[1]} >= {start} AND {m[1]} <= {end}", sql)
-    sql = re.sub(r"\$__timeInterval\(([^()]*)\)",
-                 lambda m: f"toStartOfInterval(toDateTime({m[1]}), {bucket})", sql)
-    sql = re.sub(r"\$__interval_s\b", str(max(INTERVAL_S, 1)), sql)
-    sql = re.sub(r"\$__fromTime\b", start, sql)
-    sql = re.sub(r"\$__toTime\b", end, sql)
-    assert "$" not in sql, f"unexpanded macro or variable in: {sql}"
-    return sql
-
 
 # --- the dashboards as data ------------------------------------------------------------------------------
-
-
-def panels(dashboard: dict) -> list[dict]:
-    found = []
-    for panel in dashboard["panels"]:
-        found.extend(panel.get("panels", []) if panel["type"] == "row" else [panel])
-    return found
-
-
-def variables_of(dashboard: dict) -> dict[str, dict]:
-    return {var["name"]: var for var in dashboard["templating"]["list"]}
-
-
-def queries(dashboard: dict) -> dict[str, str]:
-    """Every SQL text of the dashboard, query variables and panel targets, by a readable name."""
-    found = {f"var {name}": var["query"]["rawSql"]
-             for name, var in variables_of(dashboard).items() if var["type"] == "query"}
-    for panel in panels(dashboard):
-        for target in panel["targets"]:
-            found[f"panel {panel['title']!r} {target['refId']}"] = target["rawSql"]
-    return found
-
-
-def by_uid(uid: str) -> dict:
-    return next(board for board in DASHBOARDS.values() if board["uid"] == uid)
-
-
-def settings(uid: str, **chosen: str) -> dict[str, str | list[str]]:
-    """Variable values: All for the query variables unless chosen, as lists for multi-value variables."""
-    values = {}
-    for name, var in variables_of(by_uid(uid)).items():
-        if var["type"] == "query":
-            value = chosen.get(name, ALL)
-            values[name] = [value] if var["multi"] else value
-        elif var["type"] == "textbox":
-            values[name] = chosen.get(name, "")
-    return values
 
 
 def data_links(dashboard: dict) -> list[tuple[dict, str, str]]:

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import clickhouse_connect
 import pytest
+from grafana_plugin import by_uid, expand, queries, settings
 from query_clients import node_runner, start_listener
-from test_grafana import ROWS, SCENARIOS, SEEDED_CASES, by_uid, expand, queries, settings
+from test_grafana import ROWS, SCENARIOS, SEEDED_CASES
 
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.store.chdb_store import ChdbStore
