@@ -40,6 +40,8 @@ def assert_rollups_match_raw(store) -> dict:
             merged = store.query(f"SELECT uniqExactMerge(requests) AS n FROM {database}.{rollup.table}")
             assert merged[0]["n"] == raw["requests"], rollup.table
             continue
+        if rollup.only:  # a part of the calls: equal to the fresh build above, not to all raw rows
+            continue
         totals = store.query(
             f"SELECT sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,"
             f" toString(sum(cost_usd)) AS cost_usd, toString(sum(input_cost_usd)) AS input_cost_usd"

@@ -92,7 +92,7 @@ class StoreSettings:
     #: llm_usage and requests rows are dropped this many days after their time (0 = never: an upgrade, or a
     #: backfill of old calls, must not delete rows nobody asked to expire)
     raw_ttl_days: int = 0
-    rollup_ttl_days: int = 0  #: usage_hourly, usage_daily, request_counts_hourly; at least raw_ttl_days (0 = never)
+    rollup_ttl_days: int = 0  #: every rollup but requests; at least raw_ttl_days (0 = never)
 
     @property
     def database_name(self) -> str:

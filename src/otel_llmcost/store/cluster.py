@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 _CREATE_LOCAL = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)_local ON CLUSTER (\w+)\b", re.M)
+_ADD_COLUMN_LOCAL = re.compile(r"^ALTER TABLE (\w+)\.(\w+)_local( ON CLUSTER \w+\s+ADD COLUMN .*)$", re.S)
 #: table -> the Distributed table's sharding key
 SHARDING_KEYS = {
     "otel_traces": "cityHash64(TraceId)",
@@ -23,10 +24,15 @@ _BY_TENANT = "cityHash64(tenant_id)"
 
 
 def with_distributed_tables(statements: list[str], options) -> list[str]:
-    """`statements` with a Distributed table of the plain name after each CREATE TABLE of a local one."""
+    """`statements` with a Distributed table of the plain name after each CREATE TABLE of a local one, and
+    each column added to a local table added to its Distributed table too."""
     rendered = []
     for statement in statements:
         rendered.append(statement)
+        added = _ADD_COLUMN_LOCAL.match(statement)
+        if added:
+            database, table, rest = added.groups()
+            rendered.append(f"ALTER TABLE {database}.{table}{rest}")
         created = _CREATE_LOCAL.search(statement)
         if created:
             database, table, name = created.groups()

@@ -88,7 +88,8 @@ def _rebuilding(*which: rollups.Rollup) -> Callable[[object, SchemaOptions], Non
 
 #: Steps after a migration's statements, by version (e.g. filling new rollups from the raw rows).
 _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS),
-          6: _rebuilding(rollups.REQUEST_COUNTS_HOURLY)}
+          6: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUEST_COUNTS_HOURLY,
+                         rollups.ERRORS_HOURLY, rollups.USERS_DAILY)}
 
 
 def _load() -> tuple[Migration, ...]:

@@ -14,6 +14,8 @@ _TABLES = {
     "usage_hourly": ("hour", "rollup_ttl_days"),
     "usage_daily": ("day", "rollup_ttl_days"),
     "request_counts_hourly": ("hour", "rollup_ttl_days"),
+    "errors_hourly": ("hour", "rollup_ttl_days"),
+    "users_daily": ("day", "rollup_ttl_days"),
     "otel_traces": ("toDateTime(Timestamp)", "traces_ttl_days"),
     "otel_traces_trace_id_ts": ("Start", "traces_ttl_days"),
 }

@@ -1,5 +1,5 @@
-"""The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests and
-request_counts_hourly.
+"""The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
+request_counts_hourly, errors_hourly and users_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
@@ -48,6 +48,8 @@ _ROLLUP_MEASURES = _CALL_MEASURES + (
     ("latency_ms_quantiles", _QUANTILE_STATE, "quantilesTDigestState(0.5, 0.95, 0.99)(u.latency_ms)"),
     ("ttft_ms_quantiles", _QUANTILE_STATE,
      "quantilesTDigestStateIf(0.5, 0.95, 0.99)(ifNull(u.ttft_ms, 0), u.ttft_ms IS NOT NULL)"),
+    # added by migration 006 (ADD COLUMN appends): keep it last, so old and new tables have one column order
+    ("retry_cost_usd", _SUM_USD, "sumIf(ifNull(u.cost_usd, 0), u.attempt > 1)"),
 )
 _ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
 _REQUEST_ATTRIBUTES = ("environment", "service_name", "feature", "user_id", "session_id")
@@ -60,6 +62,7 @@ class Rollup:
     table: str
     keys: tuple[tuple[str, str, str], ...]  # (column, type, expression): the GROUP BY, leading the sort key
     measures: tuple[tuple[str, str, str], ...]
+    only: str = ""  # a condition on the calls it keeps (all when empty)
 
     def columns(self) -> str:
         return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
@@ -69,7 +72,8 @@ class Rollup:
         Every group stays inside one month, so each row lands in the partition of its raw rows."""
         outputs = ",\n    ".join(f"{expression} AS {name}" for name, _, expression in self.keys + self.measures)
         keys = ", ".join(name for name, _, _ in self.keys)
-        return (f"SELECT\n    {outputs}\nFROM {source} AS u\n" + (f"WHERE {where}\n" if where else "")
+        condition = " AND ".join(f"({c})" for c in (self.only, where) if c)
+        return (f"SELECT\n    {outputs}\nFROM {source} AS u\n" + (f"WHERE {condition}\n" if condition else "")
                 + f"GROUP BY {keys}")
 
 
@@ -97,15 +101,29 @@ REQUESTS = Rollup(
      ("last_status", "AggregateFunction(argMax, LowCardinality(String), DateTime64(6, 'UTC'))",
       "argMaxState(u.status, u.ts)")),
 )
+_NO_STATUS = tuple(key for key in _DIMENSION_KEYS if key[0] != "status")
 # The request counts the overview and `stats` show, by the rollup dimensions but status (a request's
 # failed and successful attempts are one request): summing `requests`' rows per group would count a
 # request once per hour and per model it touched.
 REQUEST_COUNTS_HOURLY = Rollup(
-    "request_counts_hourly", (_HOUR_KEY,) + tuple(key for key in _DIMENSION_KEYS if key[0] != "status"),
+    "request_counts_hourly", (_HOUR_KEY,) + _NO_STATUS,
     (("requests", "AggregateFunction(uniqExact, String, String)",
       "uniqExactState(toString(u.tenant_id), u.request_id)"),),
 )
-ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY)
+# Failed calls by error type (no dimension of usage_hourly: its rows would multiply by error types).
+ERRORS_HOURLY = Rollup(
+    "errors_hourly", (_HOUR_KEY,) + _NO_STATUS + (("error_type", _TYPES["error_type"], "u.error_type"),),
+    (("failed_calls", _SUM_COUNT, "count()"), ("cost_usd", _SUM_USD, "sum(ifNull(u.cost_usd, 0))")),
+    only="u.status = 'error'",
+)
+# Spend per user and day: the user variable and the top-users tables (users are no dimension of the others).
+USERS_DAILY = Rollup(
+    "users_daily",
+    (("day", "Date", "toDate(u.ts)"), ("tenant_id", _TYPES["tenant_id"], "u.tenant_id"),
+     ("user_id", _TYPES["user_id"], "u.user_id")),
+    _CALL_MEASURES,
+)
+ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY)
 
 
 def placeholders(source: str) -> dict[str, str]:
@@ -142,6 +160,8 @@ def rebuild(store, partitions: list[str] | None, which: tuple[Rollup, ...] = ROL
         where = "u._partition_id IN {partitions:Array(String)}"
         store.command(f"INSERT INTO {staging} {rollup.select(f'{database}.llm_usage', where)}",
                       {"partitions": wanted})
-        for partition in wanted:
-            store.command(f"ALTER TABLE {target} REPLACE PARTITION ID '{partition}' FROM {staging}")
+        built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
+        for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with
+            store.command(f"ALTER TABLE {target} REPLACE PARTITION ID '{partition}' FROM {staging}" if partition
+                          in built else f"ALTER TABLE {target} DROP PARTITION ID '{partition}'")
         store.command(f"DROP TABLE {staging}")
