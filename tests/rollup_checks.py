@@ -48,6 +48,7 @@ def assert_rollups_match_raw(store) -> dict:
             f" FROM {database}.{rollup.table}"
         )[0]
         assert totals == {name: raw[name] for name in totals}, rollup.table
-    requests = store.query(f"SELECT count() AS n FROM (SELECT 1 FROM {database}.requests GROUP BY tenant_id, request_id)")
+    requests = store.query(
+        f"SELECT count() AS n FROM (SELECT 1 FROM {database}.requests GROUP BY tenant_id, request_id)")
     assert requests[0]["n"] == raw["requests"]
     return raw

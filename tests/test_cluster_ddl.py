@@ -8,7 +8,8 @@ from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.migrations import SchemaOptions, all_statements
 
 TABLES = {"schema_migrations", "llm_usage", "reprice_runs", "usage_hourly", "usage_daily", "requests",
-          "request_counts_hourly", "errors_hourly", "users_daily", "otel_traces", "otel_traces_trace_id_ts", "rejected_calls"}
+          "request_counts_hourly", "errors_hourly", "users_daily", "otel_traces", "otel_traces_trace_id_ts",
+          "rejected_calls"}
 VIEWS = {"usage_hourly_mv", "usage_daily_mv", "requests_mv", "request_counts_hourly_mv", "errors_hourly_mv",
          "users_daily_mv", "otel_traces_trace_id_ts_mv"}
 
