@@ -32,12 +32,20 @@ def demo_receiver(data_dir: Path, *extra_args: str,
         receiver.stop()
 
 
+#: The calls each table holds: the views fill the rollups after llm_usage, so a reader can be between them.
+_STORED = "SELECT " + ", ".join(
+    f"(SELECT {count} FROM llmcost.{table}) AS {table}" for table, count in (
+        ("llm_usage", "count()"), ("usage_hourly", "sum(calls)"), ("usage_daily", "sum(calls)"),
+        ("requests", "sum(calls)"), ("users_daily", "sum(calls)")))
+
+
 def wait_for_rows(store: RemoteStore, calls: int, timeout: float = 60.0) -> None:
+    """Until llm_usage and every rollup hold `calls` calls."""
     deadline = time.monotonic() + timeout
-    while (stored := store.query("SELECT count() AS n FROM llmcost.llm_usage")[0]["n"]) < calls:
-        assert time.monotonic() < deadline, f"{stored} of {calls} calls stored"
+    while min((stored := store.query(_STORED)[0]).values()) < calls:
+        assert time.monotonic() < deadline, f"of {calls} calls stored: {stored}"
         time.sleep(0.2)
-    assert stored == calls
+    assert set(stored.values()) == {calls}, stored
 
 
 def hour_range(now: datetime | None = None, days: int = 8) -> tuple[datetime, datetime]:

@@ -22,6 +22,7 @@ from test_store import BASE_ROW
 
 sys.path.insert(0, str(ROOT))
 from scripts.build_dashboards import render as render_dashboards  # noqa: E402
+from scripts.dashboards.sql import facts  # noqa: E402
 
 GRAFANA = ROOT / "grafana"
 PLUGIN = "grafana-clickhouse-datasource"
@@ -310,6 +311,29 @@ def test_demo_model_performance(demo):
         "SELECT DISTINCT request_model FROM llmcost.llm_usage WHERE ttft_ms IS NOT NULL")}
     errors = run(reader, "llmcost-models", "Errors by type", time_range)
     assert sum(r["failed_calls"] for r in errors) == raw(reader, "countIf(status = 'error') AS n", time_range)["n"]
+
+
+def test_panels_read_by_day_what_they_read_by_hour(demo):
+    """Whole days from usage_daily, the other hours from usage_hourly: the same sums as hours alone, for a
+    range that starts and ends mid-day."""
+    reader, (since, until) = demo
+    window = (since + timedelta(hours=29, minutes=17), until - timedelta(hours=5, minutes=40))
+    sums = "sum(calls), sum(cost_usd), sum(retry_cost_usd), sum(input_tokens), round(sum(latency_ms_sum), 3)"
+    by = {flag: reader.query(expand(f"WITH {facts(by_day=flag)}\nSELECT toDate(t) AS day, tenant_id, feature, "
+                                    f"status, {sums} FROM facts GROUP BY ALL ORDER BY ALL",
+                                    settings("llmcost-overview"), window)) for flag in (False, True)}
+    assert len(by[True]) > 10 and by[True] == by[False]
+    hours = "toStartOfHour(ts) >= toDateTime({}) AND toStartOfHour(ts) <= toDateTime({})".format(
+        *(int(t.timestamp()) for t in window))
+    direct = raw(reader, "sumIf(cost_usd, attempt > 1) AS retries, count() AS calls", (since, until), hours)
+    [retries] = run(reader, "llmcost-overview", "Cost of retries", window)
+    assert Decimal(retries["retry_cost"]) == Decimal(direct["retries"]) > 0
+    users = reader.query(f"SELECT tenant_id, user_id, toString(sum(cost_usd)) AS cost, count() AS calls "
+                         f"FROM llmcost.llm_usage WHERE {hours} GROUP BY ALL ORDER BY sum(cost_usd) DESC, calls DESC, "
+                         "tenant_id, user_id LIMIT 20")
+    top = run(reader, "llmcost-overview", "Top users", window)
+    assert [(r["tenant_id"], r["user_id"], Decimal(r["cost"]), r["calls"]) for r in top] == [
+        (r["tenant_id"], r["user_id"], Decimal(r["cost"]), r["calls"]) for r in users]
 
 
 def test_demo_tenants_against_budgets(demo):

@@ -6,7 +6,7 @@ from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, li
 from scripts.dashboards.sql import DB, REQUEST_HOURS, cond, facts, filters, request_counts, requests
 
 FEATURE_RANKING = f"""
-WITH {facts()},
+WITH {facts(by_day=True)},
 {request_counts()}
 SELECT tenant_id, feature, sum(cost_usd) AS cost, sum(calls) AS calls, any(r.requests) AS requests,
   sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_tokens) AS uncached_input,
@@ -25,7 +25,7 @@ ORDER BY cost DESC, calls DESC
 #: least 500 requests unless they average over 10 calls), so it reads those hours, not the whole range.
 LIST_CALLS = 5000
 #: A listed request's calls are summed from this long before those hours (a longer request shows less).
-LIST_LOOKBACK = "INTERVAL 1 DAY"
+LIST_LOOKBACK = "INTERVAL 3 HOUR"
 REQUESTS_OF_FEATURE = f"""
 WITH {facts()},
 (SELECT min(t) FROM (SELECT t, sum(sum(calls)) OVER (ORDER BY t DESC) - sum(calls) AS newer_calls

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DB, HOURS, RANGE, USER_ALL, facts, fill, filters, raw_calls
+from scripts.dashboards.sql import DB, HOURS, USER_ALL, facts, fill, filters, raw_calls, rollup_rows
 
 
 def _percentiles(state: str, raw: str) -> str:
@@ -11,8 +11,7 @@ def _percentiles(state: str, raw: str) -> str:
     return f"""
 SELECT provider, request_model AS model, q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms FROM (
   SELECT provider, request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)({state}) AS q
-  FROM {DB}.usage_hourly
-  WHERE {RANGE[0]} AND {filters()} AND {USER_ALL}
+  FROM ({rollup_rows(f"provider, request_model, {state}", by_day=True)})
   GROUP BY provider, request_model
   UNION ALL
   SELECT provider, request_model, {raw} AS q
@@ -27,29 +26,36 @@ ORDER BY provider, model
 LATENCY = _percentiles("latency_ms_quantiles", "quantilesTDigest(0.5, 0.95, 0.99)(latency_ms)")
 TTFT = _percentiles("ttft_ms_quantiles", "quantilesTDigestIf(0.5, 0.95, 0.99)(ifNull(ttft_ms, 0), ttft_ms IS NOT NULL)")
 
-#: Error types are no rollup dimension: the failed calls themselves are counted.
+#: Failed calls by error type from errors_hourly (the raw calls once users are picked), over all calls.
 ERRORS_BY_TYPE = f"""
-SELECT provider, request_model AS model, error_type, count() AS failed_calls,
-  round(count() / any(totals.calls), 4) AS share_of_calls
-FROM {DB}.llm_usage
-LEFT JOIN (SELECT provider, request_model, count() AS calls FROM {DB}.llm_usage WHERE {raw_calls()}
-           GROUP BY provider, request_model) AS totals USING (provider, request_model)
-WHERE {raw_calls("status = 'error'")}
+WITH {facts(by_day=True)},
+errors AS (
+  SELECT provider, request_model, error_type, failed_calls FROM {DB}.errors_hourly
+  WHERE $__timeFilter(hour) AND {filters()} AND {USER_ALL}
+  UNION ALL
+  SELECT provider, request_model, error_type, toUInt64(1) FROM {DB}.llm_usage
+  WHERE {raw_calls("status = 'error'")} AND NOT ({USER_ALL})
+)
+SELECT provider, request_model AS model, error_type, sum(failed_calls) AS failed_calls,
+  round(failed_calls / any(totals.calls), 4) AS share_of_calls
+FROM errors
+LEFT JOIN (SELECT provider, request_model, sum(calls) AS calls FROM facts GROUP BY provider, request_model) AS totals
+  USING (provider, request_model)
 GROUP BY provider, model, error_type
 ORDER BY failed_calls DESC
 """
 
 
 def build() -> dict:
-    f = facts()
+    f, by_day = facts(), facts(by_day=True)
     layout = Layout()
     ms = dict(p50_ms="ms", p95_ms="ms", p99_ms="ms")
     layout.add(panel("table", "Latency by model", LATENCY, "Call latency percentiles (t-digest).",
                      overrides=units(**ms)), 12, 8)
     layout.add(panel("table", "Time to first token by model", TTFT, "Streamed calls only.", overrides=units(**ms)),
                12, 8)
-    layout.add(panel("table", "Throughput and errors by model", f"WITH {f}\nSELECT provider, request_model AS model, "
-                     "sum(calls) AS calls, round(sum(failed_calls) / calls, 4) AS error_rate,\n"
+    layout.add(panel("table", "Throughput and errors by model", f"WITH {by_day}\nSELECT provider, request_model "
+                     "AS model, sum(calls) AS calls, round(sum(failed_calls) / calls, 4) AS error_rate,\n"
                      "  round(sumIf(output_tokens, status != 'error') / nullIf(sumIf(latency_ms_sum, status != "
                      "'error'), 0) * 1000, 1) AS output_tokens_per_second,\n"
                      "  round(sum(ttft_ms_sum) / nullIf(sum(ttft_calls), 0), 1) AS avg_ttft_ms,\n"
@@ -57,7 +63,8 @@ def build() -> dict:
                      "model ORDER BY calls DESC", "Output tokens per second of successful calls; error rate over "
                      "all calls.", overrides=units(error_rate="percentunit", avg_ttft_ms="ms", avg_latency_ms="ms")),
                12, 8)
-    layout.add(panel("table", "Errors by type", ERRORS_BY_TYPE, "Failed calls by error type (from the calls).",
+    layout.add(panel("table", "Errors by type", ERRORS_BY_TYPE, "Failed calls by error type, and their share of "
+                     "the model's calls.",
                      overrides=units(share_of_calls="percentunit")), 12, 8)
     layout.add(panel("timeseries", "Error rate per hour by model", f"WITH {f}\nSELECT * FROM (\n  SELECT {HOURS} AS "
                      "time, request_model AS model, sum(failed_calls) / greatest(sum(calls), 1) AS error_rate\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, request_counts, requests
+from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, request_counts, users
 
 #: (cost column, series name): every part of cost_usd.
 COST_KINDS = (("input_cost_usd", "uncached_input"), ("cache_read_cost_usd", "cache_read"),
@@ -14,7 +14,7 @@ UNCACHED_INPUT = ("sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_
                   " - sum(image_input_tokens)")
 #: What the cached tokens would have cost at the model's own uncached input rate, less what they cost.
 CACHE_SAVINGS = f"""
-WITH {facts()}
+WITH {facts(by_day=True)}
 SELECT sum(saved) AS cache_savings FROM (
   SELECT provider, request_model, {UNCACHED_INPUT} AS uncached,
     if(uncached > 0, sum(input_cost_usd) / uncached * sum(cache_read_tokens) - sum(cache_read_cost_usd),
@@ -24,27 +24,28 @@ SELECT sum(saved) AS cache_savings FROM (
 
 
 def build() -> dict:
-    f, r, c = facts(), requests(), request_counts()
+    # f: for panels that draw hours; d: the same rows by day where they can (rollup_rows)
+    f, d, c = facts(), facts(by_day=True), request_counts()
     layout = Layout()
     usd = "currencyUSD"
     stats = (
-        ("Spend", f"WITH {f}\nSELECT sum(cost_usd) AS cost FROM facts", usd,
+        ("Spend", f"WITH {d}\nSELECT sum(cost_usd) AS cost FROM facts", usd,
          "Priced and estimated calls. Unpriced calls cost nothing here: see their share."),
-        ("Calls", f"WITH {f}\nSELECT sum(calls) AS calls FROM facts", "short", "LLM calls, retries included."),
+        ("Calls", f"WITH {d}\nSELECT sum(calls) AS calls FROM facts", "short", "LLM calls, retries included."),
         ("Requests", f"WITH {c}\nSELECT uniqExactMerge(requests) AS requests FROM rcounts", "short",
          "Requests with a call in range."),
-        ("Tokens", f"WITH {f}\nSELECT sum(input_tokens) + sum(output_tokens) AS tokens FROM facts", "short",
+        ("Tokens", f"WITH {d}\nSELECT sum(input_tokens) + sum(output_tokens) AS tokens FROM facts", "short",
          "Input (cache included) plus output (reasoning included)."),
-        ("Cost per request", f"WITH {f},\n{c}\nSELECT (SELECT sum(cost_usd) FROM facts) / "
+        ("Cost per request", f"WITH {d},\n{c}\nSELECT (SELECT sum(cost_usd) FROM facts) / "
          "nullIf((SELECT uniqExactMerge(requests) FROM rcounts), 0) AS cost_per_request", usd, "Spend over requests."),
-        ("Projected month", f"WITH {facts(MONTH)}\nSELECT sum(cost_usd) * toDecimal64(dateDiff('second', "
+        ("Projected month", f"WITH {facts(MONTH, by_day=True)}\nSELECT sum(cost_usd) * toDecimal64(dateDiff('second', "
          "toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH) / greatest(dateDiff('second', "
          "toStartOfMonth($__toTime), $__toTime), 1), 6) AS projected_month FROM facts", usd,
          "The month of the range's end: its spend so far, extrapolated at the same pace."),
     )
     for title, sql, unit, description in stats:
         layout.add(panel("stat", title, sql, description, unit), 4, 4)
-    layout.add(panel("timeseries", "Spend per day", f"WITH {f}\nSELECT {DAYS} AS time, sum(cost_usd) AS cost "
+    layout.add(panel("timeseries", "Spend per day", f"WITH {d}\nSELECT {DAYS} AS time, sum(cost_usd) AS cost "
                      f"FROM facts\nGROUP BY time ORDER BY time {fill(days=True)}", "Every day, 0 when nothing ran.",
                      usd), 12, 8)
     layout.add(panel("timeseries", "Spend per hour by feature", f"WITH {f}\nSELECT * FROM (\n  SELECT {HOURS} AS "
@@ -62,11 +63,11 @@ def build() -> dict:
          "sum(unpriced_calls) AS unpriced_calls", "provider, model", []),
     )
     for title, columns, group, links in tables:
-        sql = f"WITH {f}\nSELECT {columns}\nFROM facts GROUP BY {group}\nORDER BY cost DESC, calls DESC LIMIT 20"
+        sql = f"WITH {d}\nSELECT {columns}\nFROM facts GROUP BY {group}\nORDER BY cost DESC, calls DESC LIMIT 20"
         layout.add(panel("table", title, sql, "By spend in range.", overrides=units(cost=usd) + links), 6, 8)
-    layout.add(panel("table", "Top users", f"WITH {r}\nSELECT tenant_id, user_id, sum(cost_usd) AS cost, count() "
-                     "AS requests, sum(calls) AS calls\nFROM reqs GROUP BY tenant_id, user_id\nORDER BY cost DESC, "
-                     "requests DESC LIMIT 20", "By spend in range, from the requests.", overrides=units(cost=usd)
+    layout.add(panel("table", "Top users", f"WITH {users()}\nSELECT tenant_id, user_id, sum(cost_usd) AS cost, "
+                     "sum(calls) AS calls\nFROM users GROUP BY tenant_id, user_id\nORDER BY cost DESC, calls DESC "
+                     "LIMIT 20", "By spend in range.", overrides=units(cost=usd)
                      + [link("tenant_id", "Tenant ${__value.raw}", "llmcost-tenants", tenant=CLICKED)]), 6, 8)
     layout.add(panel("timeseries", "Tokens per hour: input, cached, output", f"WITH {f}\nSELECT {HOURS} AS time, "
                      f"{UNCACHED_INPUT} AS uncached_input, sum(cache_read_tokens) AS cache_read, "
@@ -91,12 +92,11 @@ def build() -> dict:
          "Calls without a price (no cost recorded): add their models to a price book."),
         ("Estimated share", "sum(estimated_calls) / nullIf(sum(calls), 0) AS estimated_share",
          "Calls priced with an assumption (cost_note says which)."),
-        ("Retried requests' cost", None, "Spend of the requests that needed a retry."),
+        ("Cost of retries", "sum(retry_cost_usd) AS retry_cost", "Spend on attempts after the first."),
     )
     for title, expression, description in ratios:
-        sql = (f"WITH {f}\nSELECT {expression} FROM facts" if expression else
-               f"WITH {r}\nSELECT sumIf(cost_usd, retry_calls > 0) AS retried_requests_cost FROM reqs")
-        layout.add(panel("stat", title, sql, description, "percentunit" if expression else usd), 4, 4)
+        layout.add(panel("stat", title, f"WITH {d}\nSELECT {expression} FROM facts", description,
+                         usd if "cost" in expression else "percentunit"), 4, 4)
     layout.add(panel("stat", "Cache savings", CACHE_SAVINGS, "What the cached input would have cost uncached, "
                      "less what it cost (at each model's own uncached input rate).", usd), 4, 4)
     return dashboard("llmcost-overview", "LLM cost: overview", "How much, who and where: spend, tokens, cache, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from otel_llmcost.alerts.grafana import DATASOURCE_UID, PLUGIN
-from scripts.dashboards.sql import DB, REQUEST_HOURS, VARIABLES, cond
+from scripts.dashboards.sql import DB, VARIABLES, cond
 
 DATASOURCE = {"type": PLUGIN, "uid": "${datasource}"}
 FORMATS = {"timeseries": 0, "table": 1, "stat": 1, "barchart": 1, "traces": 3}
@@ -77,13 +77,11 @@ def variables(textboxes: tuple[str, ...] = ()) -> list[dict]:
               "current": {"selected": False, "text": "llmcost ClickHouse", "value": DATASOURCE_UID},
               "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}]
     for name, column, label in VARIABLES:
-        if name == "user":  # users are not a rollup dimension: listed from the requests
-            sql = (f"SELECT DISTINCT q.user_id AS user_id FROM {DB}.requests AS q\nWHERE {REQUEST_HOURS}\n"
-                   f"  AND {cond('q.tenant_id', 'tenant')} AND q.user_id != ''\nORDER BY user_id")
-        else:
-            narrowed = "" if name == "tenant" else f"\n  AND {cond('tenant_id', 'tenant')}"
-            sql = (f"SELECT DISTINCT {column} FROM {DB}.usage_daily\nWHERE day >= toDate($__fromTime) AND day <= "
-                   f"toDate($__toTime){narrowed}\nORDER BY {column}")
+        table = "users_daily" if name == "user" else "usage_daily"  # users: no dimension of usage_daily
+        narrowed = "" if name == "tenant" else f"\n  AND {cond('tenant_id', 'tenant')}"
+        named = " AND user_id != ''" if name == "user" else ""
+        sql = (f"SELECT DISTINCT {column} FROM {DB}.{table}\nWHERE day >= toDate($__fromTime) AND day <= "
+               f"toDate($__toTime){narrowed}{named}\nORDER BY {column}")
         found.append({
             "type": "query", "name": name, "label": label, "datasource": DATASOURCE, "definition": sql,
             "query": {"editorType": "sql", "format": 1, "rawSql": sql}, "refresh": 2, "multi": True,

@@ -36,7 +36,7 @@ def filters(*variables: str, prefix: str = "") -> str:
 
 
 _ROLLUP_MEASURES = ("calls", "failed_calls", "retry_calls", "unpriced_calls", "estimated_calls", *USAGE_KINDS,
-                    *COSTS, "latency_ms_sum", "ttft_ms_sum", "ttft_calls")
+                    *COSTS, "latency_ms_sum", "ttft_ms_sum", "ttft_calls", "retry_cost_usd")
 _RAW_MEASURES = {
     "calls": "toUInt64(1)", "failed_calls": "toUInt64(u.status = 'error')", "retry_calls": "toUInt64(u.attempt > 1)",
     "unpriced_calls": "toUInt64(isNull(u.cost_usd))", "estimated_calls": "toUInt64(u.cost_status = 'estimated')",
@@ -44,30 +44,53 @@ _RAW_MEASURES = {
     **{cost: f"ifNull(u.{cost}, toDecimal128(0, 12))" for cost in COSTS},
     "latency_ms_sum": "u.latency_ms", "ttft_ms_sum": "ifNull(u.ttft_ms, 0)",
     "ttft_calls": "toUInt64(isNotNull(u.ttft_ms))",
+    "retry_cost_usd": "if(u.attempt > 1, ifNull(u.cost_usd, toDecimal128(0, 12)), toDecimal128(0, 12))",
 }
 
-RANGE = ("$__timeFilter(hour)", "$__timeFilter(u.ts)")
+#: (from, to) of a window: the hour rows whose hour starts in it are read (the rollups' grain).
+RANGE = ("$__fromTime", "$__toTime")
 #: The month of the range's end, up to the end: month-to-date whatever the range's start.
-MONTH = ("hour >= toStartOfMonth($__toTime) AND hour <= $__toTime",
-         "u.ts >= toStartOfMonth($__toTime) AND u.ts <= $__toTime")
+MONTH = ("toStartOfMonth($__toTime)", "$__toTime")
 
 
-def facts(window: tuple[str, str] = RANGE) -> str:
-    """`facts`: hourly rows (t, the rollup's dimensions, its measures), filtered by every variable."""
-    rollup_time, raw_time = window
+def whole_day(day_start: str, window: tuple[str, str] = RANGE) -> str:
+    """The day starting at `day_start` has all its 24 hours in the window."""
+    since, until = window
+    return f"{day_start} >= {since} AND {day_start} + INTERVAL 23 HOUR <= {until}"
+
+
+def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
+    """SELECT `t` (the hour, or the day's start) and `columns` from the hourly rollup, filtered by every
+    variable but user, for the window's hours. `by_day`: the whole days from usage_daily and only the other
+    hours from usage_hourly: exactly the same rows' sums, from ~24 times fewer rows over long ranges (for
+    panels that do not draw hours)."""
+    since, until = window
+    keep = f"\n  AND {filters()}\n  AND {USER_ALL}"
+    hourly = f"SELECT hour AS t, {columns}\n  FROM {DB}.usage_hourly\n  WHERE hour >= {since} AND hour <= {until}"
+    if not by_day:
+        return hourly + keep
+    day = "toDateTime(day, 'UTC')"
+    return (f"SELECT {day} AS t, {columns}\n  FROM {DB}.usage_daily\n  WHERE {whole_day(day, window)}\n"
+            f"  AND day >= toDate({since}, 'UTC') AND day <= toDate({until}, 'UTC'){keep}\n  UNION ALL\n"
+            f"  {hourly} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
+
+
+def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
+    """`facts`: rows (t, the rollup's dimensions, its measures) of the window, filtered by every variable;
+    from the rollups (`by_day`: see rollup_rows), or from raw rows once users are picked."""
+    since, until = window
     dims = ", ".join(ROLLUP_DIMENSIONS)
     raw_dims = ", ".join(f"u.{d} AS {d}" for d in ROLLUP_DIMENSIONS)
     raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
+    rolled = rollup_rows(f"{dims}, {', '.join(_ROLLUP_MEASURES)}", window, by_day)
     return (
         f"facts AS (\n"
-        f"  SELECT hour AS t, {dims}, {', '.join(_ROLLUP_MEASURES)}\n"
-        f"  FROM {DB}.usage_hourly\n"
-        f"  WHERE {rollup_time}\n  AND {filters()}\n  AND {USER_ALL}\n"
+        f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_time}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
-        f"  AND NOT ({USER_ALL})\n"
+        f"  WHERE u.ts >= {since} AND u.ts <= {until}\n  AND {filters(prefix='u.')}\n"
+        f"  AND {cond('u.user_id', 'user')}\n  AND NOT ({USER_ALL})\n"
         f")"
     )
 
@@ -81,12 +104,12 @@ def request_counts() -> str:
         f"rcounts AS (\n"
         f"  SELECT hour AS t, {', '.join(dims)}, requests\n"
         f"  FROM {DB}.request_counts_hourly\n"
-        f"  WHERE {RANGE[0]}\n  AND {filters()}\n  AND {USER_ALL}\n"
+        f"  WHERE $__timeFilter(hour)\n  AND {filters()}\n  AND {USER_ALL}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
         f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {RANGE[1]}\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
+        f"  WHERE $__timeFilter(u.ts)\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
         f"  AND NOT ({USER_ALL})\n"
         f"  GROUP BY {', '.join(['t'] + dims)}\n"
         f")"
@@ -97,14 +120,42 @@ def request_counts() -> str:
 REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 
 
+#: The provider filter on requests rows (which keep no provider): the requests that called one, from raw rows.
+PROVIDER_OF_REQUEST = (
+    f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
+    f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
+#: 1=1 while every variable that users_daily has no column for is All, 0 once one is picked
+_USERS_DAILY_FITS = " AND ".join(f"$__conditionalAll(0, ${name})" for name, column, _ in VARIABLES
+                                 if column not in ("tenant_id", "user_id"))
+
+
+def users() -> str:
+    """`users`: (tenant_id, user_id, cost_usd, calls) rows of the range's hours, filtered by every variable:
+    usage per user from users_daily for whole days, from the requests rows for the other hours (or for all
+    once a variable users_daily has no column for is picked: models and providers as `reqs` filters them)."""
+    day = "toDateTime(day, 'UTC')"
+    users_filters = filters('tenant', 'user')
+    return (
+        f"users AS (\n"
+        f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.users_daily\n"
+        f"  WHERE {whole_day(day)} AND day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')\n"
+        f"  AND {users_filters} AND {_USERS_DAILY_FITS}\n"
+        f"  UNION ALL\n"
+        f"  SELECT q.tenant_id, q.user_id, q.cost_usd, q.calls FROM {DB}.requests AS q\n"
+        f"  WHERE q.hour >= $__fromTime AND q.hour <= $__toTime\n"
+        f"  AND (NOT ({whole_day('toStartOfDay(q.hour)')}) OR NOT ({_USERS_DAILY_FITS}))\n"
+        f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
+        f"  AND {PROVIDER_OF_REQUEST}\n"
+        f"  AND $__conditionalAll(hasAny(q.models, [${{model:singlequote}}]), $model)\n"
+        f")"
+    )
+
+
 def requests(extra_columns: str = "", only: str = "") -> str:
     """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
     several models: the model filter keeps those that used one of the chosen; the requests table has no
     provider, so that filter asks the raw rows which requests called one. `extra_columns`: more aggregates
     over the requests table `q`, after a comma; `only`: a condition on its rows."""
-    provider_filter = (
-        f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
-        f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
     sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *USAGE_KINDS, *COSTS))
     anys = ", ".join(f"any(q.{c}) AS {c}" for c in ("environment", "service_name", "feature", "user_id", "session_id"))
     return (
@@ -115,7 +166,7 @@ def requests(extra_columns: str = "", only: str = "") -> str:
         f"  FROM {DB}.requests AS q\n"
         f"  WHERE {REQUEST_HOURS}{f' AND {only}' if only else ''}\n"
         f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
-        f"  AND {provider_filter}\n"
+        f"  AND {PROVIDER_OF_REQUEST}\n"
         f"  GROUP BY q.tenant_id, q.request_id\n"
         f"  HAVING first_ts >= $__fromTime AND first_ts <= $__toTime\n"
         f"  AND $__conditionalAll(hasAny(models, [${{model:singlequote}}]), $model)\n"

@@ -6,7 +6,7 @@ from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, requests
+from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, users
 
 _MONTH_SECONDS = "dateDiff('second', toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH)"
 _ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__toTime), 1)"
@@ -16,7 +16,7 @@ def month_vs_budget(rules: AlertRules) -> str:
     """Per tenant: the month of the range's end so far, its budget (from the alert settings, written in),
     the share spent and the month projected at the same pace."""
     sql = f"""
-WITH {facts(MONTH)}
+WITH {facts(MONTH, by_day=True)}
 SELECT tenant_id, sum(cost_usd) AS month_to_date,
   if(has({{budget_tenants:Array(String)}}, tenant_id),
      toDecimal128({{budget_usd:Array(String)}}[indexOf({{budget_tenants:Array(String)}}, tenant_id)], 12), NULL)
@@ -31,7 +31,7 @@ ORDER BY month_to_date DESC
 
 
 def build(rules: AlertRules) -> dict:
-    f, usd = facts(), "currencyUSD"
+    f, usd = facts(by_day=True), "currencyUSD"
     layout = Layout()
     layout.add(panel("table", "Month to date against budget", month_vs_budget(rules), "The month of the range's "
                      "end. Budgets come from alerts.yaml (regenerate the dashboards after changing it).",
@@ -45,8 +45,9 @@ def build(rules: AlertRules) -> dict:
                      "Pick a tenant above to narrow.", overrides=units(cost=usd) + [
                          link("feature", "Drill into ${__value.raw}", "llmcost-drilldown", feature=CLICKED,
                               tenant=ROW_TENANT)]), 12, 9)
-    layout.add(panel("table", "Top users of the tenant", f"WITH {requests()}\nSELECT tenant_id, user_id, "
-                     "sum(cost_usd) AS cost, count() AS requests\nFROM reqs GROUP BY tenant_id, user_id\n"
-                     "ORDER BY cost DESC LIMIT 50", "From the requests.", overrides=units(cost=usd)), 12, 9)
+    layout.add(panel("table", "Top users of the tenant", f"WITH {users()}\nSELECT tenant_id, user_id, "
+                     "sum(cost_usd) AS cost, sum(calls) AS calls\nFROM users GROUP BY tenant_id, user_id\n"
+                     "ORDER BY cost DESC, calls DESC LIMIT 50", "By spend in range.", overrides=units(cost=usd)),
+               12, 9)
     return dashboard("llmcost-tenants", "LLM cost: tenants", "Each tenant's month against its budget, its trend, "
                      "features and users.", layout)
