@@ -1,5 +1,5 @@
 """Rollups against raw rows, for bench/query_speed.py: `stats` as the CLI runs it, and hand-written pairs for
-the overview's key panels (each once on llm_usage, once on usage_hourly / requests). The pairs are not the
+the overview's key panels (each once on llm_usage, once on the rollups the dashboards read). The pairs are not the
 dashboards' SQL (the main table times that): they show what reading the rollups saves."""
 
 from __future__ import annotations
@@ -51,20 +51,25 @@ PANELS = {
         "SELECT feature, cost, n_calls, requests, failed, retries, latency FROM (SELECT feature,"
         " sum(cost_usd) AS cost, sum(calls) AS n_calls, sum(failed_calls) AS failed, sum(retry_calls) AS retries,"
         " sum(latency_ms_sum) / sum(calls) AS latency FROM llmcost.usage_hourly WHERE {where} GROUP BY feature) AS a"
-        " LEFT JOIN (SELECT feature, uniqExact(tenant_id, request_id) AS requests FROM llmcost.requests"
+        " LEFT JOIN (SELECT feature, uniqExactMerge(requests) AS requests FROM llmcost.request_counts_hourly"
         " WHERE {where} GROUP BY feature) AS b USING feature ORDER BY cost DESC"),
     "latency p95 by model": (
         "SELECT request_model, quantileTDigest(0.95)(latency_ms) FROM llmcost.llm_usage WHERE {where}"
         " GROUP BY request_model",
         "SELECT request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms_quantiles)[2]"
         " FROM llmcost.usage_hourly WHERE {where} GROUP BY request_model"),
+    # as the drill-down's list: the newest 500 requests by their last call, reading the newest hours only
     "request list": (
-        "SELECT request_id, tenant_id, min(ts) AS started, count(), countIf(status = 'error'),"
-        " sum(cost_usd) AS cost, sum(input_tokens), sum(output_tokens), max(latency_ms) FROM llmcost.llm_usage"
-        " WHERE {where} GROUP BY tenant_id, request_id ORDER BY cost DESC NULLS LAST, started DESC LIMIT 500",
-        "SELECT request_id, tenant_id, min(first_ts) AS started, sum(calls), sum(failed_calls),"
-        " sum(cost_usd) AS cost, sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests"
-        " WHERE {where} GROUP BY tenant_id, request_id ORDER BY cost DESC, started DESC LIMIT 500"),
+        "SELECT request_id, tenant_id, max(ts) AS last, count(), countIf(status = 'error'), sum(cost_usd),"
+        " sum(input_tokens), sum(output_tokens), max(latency_ms) FROM llmcost.llm_usage"
+        " WHERE {where} GROUP BY tenant_id, request_id ORDER BY last DESC LIMIT 500",
+        "WITH (SELECT min(hour) FROM (SELECT hour, sum(sum(calls)) OVER (ORDER BY hour DESC) - sum(calls) AS newer"
+        " FROM llmcost.usage_hourly WHERE {where} GROUP BY hour) WHERE newer < 5000) AS list_since"
+        " SELECT request_id, tenant_id, max(last_ts) AS last, sum(calls), sum(failed_calls), sum(cost_usd),"
+        " sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests"
+        " WHERE {where} AND hour >= list_since - INTERVAL 3 HOUR AND (tenant_id, request_id) IN"
+        " (SELECT tenant_id, request_id FROM llmcost.requests WHERE {where} AND hour >= list_since)"
+        " GROUP BY tenant_id, request_id ORDER BY last DESC LIMIT 500"),
 }
 
 RAW_STATS = """

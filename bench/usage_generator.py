@@ -1,9 +1,10 @@
 """Realistic llm_usage rows for bench/query_speed.py, made inside chDB by INSERT ... SELECT FROM numbers().
 
-The materialized views fill usage_hourly, usage_daily and requests from these inserts as they do for the
-receiver's. Shape: 50 tenants and 12 features with skewed popularity, each feature in one of 6 services with a
-main model (of 8, 3 providers) and two fallbacks (20%), staging traffic for two tenants only, ~2 calls per
-request, 3% failures, 5% retries, 1% unpriced, 5,000 users. Spans (otel_traces) for the last day only.
+The materialized views fill every rollup from these inserts as they do for the receiver's. Shape: 50 tenants
+and 12 features with skewed popularity, each feature in one of 6 services with a main model (of 8, 3
+providers) and two fallbacks (20%), staging traffic for two tenants only, ~2 calls per request, 3% failures,
+5% retries, 1% unpriced, 100 users per tenant (a user belongs to one tenant). Spans (otel_traces) for the
+last day only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ INSERT INTO llmcost.llm_usage (ts, tenant_id, environment, service_name, feature
     cost_status, price_book_version, status, error_type, latency_ms, ttft_ms, streaming, ingested_at)
 SELECT ts, tenant_id, if(tenant_id IN ('tenant-0', 'tenant-1') AND r % 4 = 0, 'staging', 'prod'),
     concat('svc-', toString(feature_number % 6)), concat('feature-', toString(feature_number)),
-    concat('user-', toString(r % 5000)), concat('s-', toString(intDiv(n, 8))), request_id, attempt,
+    concat(tenant_id, '-user-', toString(r % 100)), concat('s-', toString(intDiv(n, 8))), request_id, attempt,
     lower(hex(cityHash64(intDiv(n, 2), 'trace'))) || lower(hex(cityHash64(intDiv(n, 2), 't2'))),
     lower(hex(cityHash64(n, 'span'))), concat('chat ', model.2), model.1, 'chat', model.2, model.2,
     input_tokens, cache_read_tokens, output_tokens, intDiv(output_tokens, 5),
