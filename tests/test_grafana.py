@@ -309,6 +309,11 @@ def test_demo_model_performance(demo):
     streamed = {r["model"] for r in run(reader, "llmcost-models", "Time to first token by model", time_range)}
     assert streamed == {r["request_model"] for r in reader.query(
         "SELECT DISTINCT request_model FROM llmcost.llm_usage WHERE ttft_ms IS NOT NULL")}
+    # a feature picked: the states come from usage_hourly (the latency rollups have no feature)
+    [narrowest] = reader.query("SELECT feature, uniqExact(provider, request_model) AS models "
+                               "FROM llmcost.llm_usage GROUP BY feature ORDER BY models, feature LIMIT 1")
+    narrowed = run(reader, "llmcost-models", "Latency by model", time_range, feature=narrowest["feature"])
+    assert len(narrowed) == narrowest["models"] < len(latency)
     errors = run(reader, "llmcost-models", "Errors by type", time_range)
     assert sum(r["failed_calls"] for r in errors) == raw(reader, "countIf(status = 'error') AS n", time_range)["n"]
 

@@ -63,7 +63,7 @@ def test_the_release_before_request_counts_migrates_and_counts_its_requests(tmp_
     assert migrate(store, SchemaOptions("llmcost"), target=5) == [1, 2, 3, 4, 5]
     store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
 
-    assert migrate(store, SchemaOptions("llmcost")) == [6]
+    assert migrate(store, SchemaOptions("llmcost")) == [6, 7]
 
     raw = assert_rollups_match_raw(store)  # request_counts_hourly was filled from the rows already there
     assert raw["requests"] == 225  # 75 request ids, each in three tenants: shared ids are not merged

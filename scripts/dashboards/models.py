@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DB, HOURS, USER_ALL, facts, fill, filters, raw_calls, rollup_rows
+from scripts.dashboards.sql import DB, HOURS, USER_ALL, all_of, facts, fill, filters, raw_calls, rollup_rows
+
+
+#: latency_hourly and latency_daily have no column for these
+_LATENCY_FITS = all_of("environment", "service", "feature")
 
 
 def _percentiles(state: str, raw: str) -> str:
-    """p50/p95/p99 per provider and model: merged rollup states, or raw rows once users are picked."""
+    """p50/p95/p99 per provider and model: merged rollup states (from the latency rollups while the variables
+    they have no column for are All), or raw rows once users are picked."""
+    columns = f"provider, request_model, {state}"
+    by_model = rollup_rows(columns, by_day=True, tables=("latency_hourly", "latency_daily"),
+                           where=f"{filters('tenant', 'provider', 'model')} AND {_LATENCY_FITS}")
+    by_everything = rollup_rows(columns, by_day=True, where=f"{filters()} AND NOT ({_LATENCY_FITS})")
     return f"""
 SELECT provider, request_model AS model, q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms FROM (
   SELECT provider, request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)({state}) AS q
-  FROM ({rollup_rows(f"provider, request_model, {state}", by_day=True)})
+  FROM ({by_model}
+  UNION ALL
+  {by_everything})
   GROUP BY provider, request_model
   UNION ALL
   SELECT provider, request_model, {raw} AS q

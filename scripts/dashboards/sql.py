@@ -22,7 +22,13 @@ VARIABLES = (
     ("user", "user_id", "User"),
 )
 ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
-USER_ALL = "$__conditionalAll(0, $user)"  # 1=1 while `user` is All, 0 once users are picked
+def all_of(*variables: str) -> str:
+    """1=1 while each of these variables is All, 0 once one is picked: picks a table that has no column
+    for them, or (with NOT) its complement."""
+    return " AND ".join(f"$__conditionalAll(0, ${name})" for name in variables)
+
+
+USER_ALL = all_of("user")
 
 
 def cond(column: str, variable: str) -> str:
@@ -59,18 +65,21 @@ def whole_day(day_start: str, window: tuple[str, str] = RANGE) -> str:
     return f"{day_start} >= {since} AND {day_start} + INTERVAL 23 HOUR <= {until}"
 
 
-def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
-    """SELECT `t` (the hour, or the day's start) and `columns` from the hourly rollup, filtered by every
-    variable but user, for the window's hours. `by_day`: the whole days from usage_daily and only the other
-    hours from usage_hourly: exactly the same rows' sums, from ~24 times fewer rows over long ranges (for
-    panels that do not draw hours)."""
+def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = False,
+                tables: tuple[str, str] = ("usage_hourly", "usage_daily"), where: str = "") -> str:
+    """SELECT `t` (the hour, or the day's start) and `columns` from an hourly rollup (of `tables`, hourly
+    and daily), for the window's hours, filtered by `where` (default: every variable but user) while users
+    are All. `by_day`: the whole days from the daily one and only the other hours from the hourly one:
+    exactly the same rows' sums, from ~24 times fewer rows over long ranges (for panels that draw no
+    hours)."""
     since, until = window
-    keep = f"\n  AND {filters()}\n  AND {USER_ALL}"
-    hourly = f"SELECT hour AS t, {columns}\n  FROM {DB}.usage_hourly\n  WHERE hour >= {since} AND hour <= {until}"
+    hourly_table, daily_table = tables
+    keep = f"\n  AND {where or filters()}\n  AND {USER_ALL}"
+    hourly = f"SELECT hour AS t, {columns}\n  FROM {DB}.{hourly_table}\n  WHERE hour >= {since} AND hour <= {until}"
     if not by_day:
         return hourly + keep
     day = "toDateTime(day, 'UTC')"
-    return (f"SELECT {day} AS t, {columns}\n  FROM {DB}.usage_daily\n  WHERE {whole_day(day, window)}\n"
+    return (f"SELECT {day} AS t, {columns}\n  FROM {DB}.{daily_table}\n  WHERE {whole_day(day, window)}\n"
             f"  AND day >= toDate({since}, 'UTC') AND day <= toDate({until}, 'UTC'){keep}\n  UNION ALL\n"
             f"  {hourly} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
 
@@ -124,9 +133,8 @@ REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 PROVIDER_OF_REQUEST = (
     f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
     f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
-#: 1=1 while every variable that users_daily has no column for is All, 0 once one is picked
-_USERS_DAILY_FITS = " AND ".join(f"$__conditionalAll(0, ${name})" for name, column, _ in VARIABLES
-                                 if column not in ("tenant_id", "user_id"))
+#: users_daily has no column for these
+_USERS_DAILY_FITS = all_of(*(name for name, column, _ in VARIABLES if column not in ("tenant_id", "user_id")))
 
 
 def users() -> str:

@@ -20,7 +20,8 @@ from otel_llmcost.traces import TABLE as TRACE_TABLE
 TENANT_TABLES = {
     "llm_usage": "tenant_id", "rejected_calls": "tenant_id", "usage_hourly": "tenant_id",
     "usage_daily": "tenant_id", "requests": "tenant_id", "request_counts_hourly": "tenant_id",
-    "errors_hourly": "tenant_id", "users_daily": "tenant_id", TRACE_TABLE: "SpanAttributes",
+    "errors_hourly": "tenant_id", "users_daily": "tenant_id", "latency_hourly": "tenant_id",
+    "latency_daily": "tenant_id", TRACE_TABLE: "SpanAttributes",
 }
 
 

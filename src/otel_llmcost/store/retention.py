@@ -16,6 +16,8 @@ _TABLES = {
     "request_counts_hourly": ("hour", "rollup_ttl_days"),
     "errors_hourly": ("hour", "rollup_ttl_days"),
     "users_daily": ("day", "rollup_ttl_days"),
+    "latency_hourly": ("hour", "rollup_ttl_days"),
+    "latency_daily": ("day", "rollup_ttl_days"),
     "otel_traces": ("toDateTime(Timestamp)", "traces_ttl_days"),
     "otel_traces_trace_id_ts": ("Start", "traces_ttl_days"),
 }

@@ -1,5 +1,5 @@
 """The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
-request_counts_hourly, errors_hourly and users_daily.
+request_counts_hourly, errors_hourly, users_daily, latency_hourly and latency_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
@@ -123,7 +123,14 @@ USERS_DAILY = Rollup(
      ("user_id", _TYPES["user_id"], "u.user_id")),
     _CALL_MEASURES,
 )
-ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY)
+# Latency percentiles by model alone: merging t-digest states costs ~1 us each, and usage_hourly has a state
+# per environment, service, feature and status too (~25 times as many).
+_MODEL_KEYS = tuple((name, _TYPES[name], f"u.{name}") for name in ("tenant_id", "provider", "request_model"))
+_QUANTILES = tuple(measure for measure in _ROLLUP_MEASURES if measure[1] == _QUANTILE_STATE)
+LATENCY_HOURLY = Rollup("latency_hourly", (_HOUR_KEY,) + _MODEL_KEYS, _QUANTILES)
+LATENCY_DAILY = Rollup("latency_daily", (("day", "Date", "toDate(u.ts)"),) + _MODEL_KEYS, _QUANTILES)
+ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY, LATENCY_HOURLY,
+           LATENCY_DAILY)
 
 
 def placeholders(source: str) -> dict[str, str]:
