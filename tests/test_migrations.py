@@ -13,8 +13,10 @@ from test_store import BASE_ROW
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.migrations import LATEST, SchemaOptions, applied_versions, migrate
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
+from otel_llmcost.usage_stats import StatsQuery, stats_rows
 
 PREVIOUS_RELEASE_DDL = Path(__file__).parent / "fixtures" / "schema_4030af6.sql"
+RELEASE_29B776E_DDL = Path(__file__).parent / "fixtures" / "schema_29b776e.sql"
 
 
 def _rows(count: int) -> list:
@@ -58,16 +60,38 @@ def test_previous_release_schema_migrates_with_every_row_and_total_intact(tmp_pa
     store.close()
 
 
-def test_the_release_before_request_counts_migrates_and_counts_its_requests(tmp_path):
+def _columns_of_every_table(store) -> dict:
+    return {row["table"]: row["columns"] for row in store.query(
+        "SELECT table, groupArray((name, type)) AS columns FROM (SELECT table, name, type FROM system.columns"
+        " WHERE database = 'llmcost' ORDER BY table, position) GROUP BY table")}
+
+
+def test_the_release_before_request_counts_migrates_to_the_fresh_schema(tmp_path):
+    """Release 29b776e's schema (version 5) with data: 006 adds columns and rollups, 007 more rollups. Every
+    table then has a fresh install's columns in a fresh install's order (stats reads usage_hourly by position
+    beside the views' SELECT), every rollup equals the raw rows, and the requests of all tenants count."""
+    fresh = ChdbStore(str(tmp_path / "fresh"), "llmcost")
+    migrate(fresh, SchemaOptions("llmcost"))
+    expected = _columns_of_every_table(fresh)
+    fresh.close()
     store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    assert migrate(store, SchemaOptions("llmcost"), target=5) == [1, 2, 3, 4, 5]
+    for statement in RELEASE_29B776E_DDL.read_text().split(";\n"):
+        if statement.strip():
+            store.command(statement.format(database="llmcost"))
     store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
 
-    assert migrate(store, SchemaOptions("llmcost")) == [6, 7]
+    try:
+        assert migrate(store, SchemaOptions("llmcost")) == [6, 7]
 
-    raw = assert_rollups_match_raw(store)  # request_counts_hourly was filled from the rows already there
-    assert raw["requests"] == 225  # 75 request ids, each in three tenants: shared ids are not merged
-    store.close()
+        assert _columns_of_every_table(store) == expected
+        raw = assert_rollups_match_raw(store)  # the new rollups and retry_cost_usd: filled from the rows there
+        assert raw["requests"] == 225  # 75 request ids, each in three tenants: shared ids are not merged
+        since, until = datetime(2026, 10, 1, 0, 30, tzinfo=timezone.utc), datetime(2027, 2, 1, tzinfo=timezone.utc)
+        by_feature = stats_rows(store, StatsQuery("feature", {}), since, until)
+        assert sum(row["calls"] for row in by_feature) == 300
+        assert sum(Decimal(row["cost_usd"]) for row in by_feature) == Decimal(raw["cost_usd"])
+    finally:
+        store.close()
 
 
 def test_migrate_twice_changes_nothing_the_second_time(tmp_path):

@@ -119,9 +119,8 @@ def applied_versions(store) -> set[int]:
     return {int(row["version"]) for row in rows}
 
 
-def migrate(store, options: SchemaOptions, target: int = LATEST) -> list[int]:
-    """Bring the store's schema to `target` (tests build earlier releases' schemas with it); returns the
-    versions applied now. `store`: a UsageStore."""
+def migrate(store, options: SchemaOptions) -> list[int]:
+    """Bring the store's schema to LATEST; returns the versions applied now. `store`: a UsageStore."""
     if options.database != store.database:
         raise StoreError(f"schema options name database {options.database}, the store {store.database}")
     for statement in BOOTSTRAP.statements(options):
@@ -129,7 +128,7 @@ def migrate(store, options: SchemaOptions, target: int = LATEST) -> list[int]:
     done = applied_versions(store)
     applied = []
     for migration in VERSIONED:
-        if migration.version in done or migration.version > target:
+        if migration.version in done:
             continue
         for statement in migration.statements(options):
             store.command(statement)
