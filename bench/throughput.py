@@ -48,7 +48,9 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TARGET = 100_000
 
 
-def in_process(batches: list[bytes], spool_fsync=(False, True), keep: str = "llm") -> list[tuple[str, float, float, str]]:
+def in_process(
+    batches: list[bytes], spool_fsync=(False, True), keep: str = "llm"
+) -> list[tuple[str, float, float, str]]:
     """Every stage in pipeline order, one flush (FLUSH_EVERY exports) at a time, so the live heap stays
     receiver-sized. Returns (stage, CPU s, wall s, side); side is ingest (gRPC threads), flush (flusher
     thread) or '' (not summed). CPU time is the cost measure: it holds up when other jobs share the cores."""
@@ -141,7 +143,8 @@ def proc_stat(pid: int) -> tuple[float, int]:
 def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: int, keep: str) -> tuple[float, list]:
     tmp = Path(tempfile.mkdtemp(prefix="llmcost-bench-"))
     (tmp / "config.yaml").write_text(yaml.safe_dump({
-        "spool_fsync": fsync, "log_level": "WARNING", "store": {"flush_interval_seconds": 0.5}, "traces": {"keep": keep},
+        "spool_fsync": fsync, "log_level": "WARNING", "store": {"flush_interval_seconds": 0.5},
+        "traces": {"keep": keep},
         "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 5.0}}))
     command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
                "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]

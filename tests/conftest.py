@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from otel_llmcost.store.chdb_store import ChdbStore
+
 # Short waits keep the suite fast; the behaviour under test does not depend on their length.
 FAST_CONFIG = {
     "spool_fsync": True,
@@ -88,6 +90,15 @@ def receiver_factory(tmp_path):
     for receiver in started:
         if receiver.process and receiver.process.poll() is None:
             receiver.kill()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A migrated chDB store in the test's own directory (test modules may override it with a shared one)."""
+    opened = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    opened.ensure_schema()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,8 @@ def llm_span_attributes(provider: str, model: str, operation: str = "chat", **us
 
 def emit_request(exporter, request_id: str, service: str = "summarizer-api") -> None:
     """Run the scenario once through `exporter` and flush it."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service, "deployment.environment.name": "prod"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "deployment.environment.name": "prod"}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracer = provider.get_tracer("scenario-app", "1.0")
     app_attributes = {"tenant.id": "acme", "feature.name": "summarize", "request.id": request_id, "user.id": "u-42"}

@@ -64,7 +64,8 @@ def test_sql_is_read_only(tmp_path):
     result = run_cli("sql", "--data-dir", str(tmp_path), "DROP TABLE llmcost.llm_usage", check=False)
     assert result.returncode == 2
     assert "readonly" in result.stderr.lower()
-    assert run_cli("sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llmcost.llm_usage").stdout == '{"n": 1}\n'
+    assert run_cli(
+        "sql", "--data-dir", str(tmp_path), "SELECT count() AS n FROM llmcost.llm_usage").stdout == '{"n": 1}\n'
 
 
 def test_clear_one_line_errors(tmp_path):

@@ -117,7 +117,8 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "rate_limited_retry": [ok(CHAT)],
     },
     "langfuse": {
-        "generation": [ok(MESSAGES)], "generation_anthropic_keys": [ok(MESSAGES)], "embedding": [ok(EMBED, "embeddings")],
+        "generation": [ok(MESSAGES)], "generation_anthropic_keys": [ok(MESSAGES)],
+        "embedding": [ok(EMBED, "embeddings")],
         "openai_integration": [ok(CHAT)], "openai_integration_stream": [ok(STREAM)],
         "openai_integration_embeddings": [ok(EMBED, "embeddings")],
         "openai_integration_rate_limited_retry": retried(CHAT),
@@ -184,7 +185,8 @@ EMITTER_COSTS = {("openlit", "chat"): "0.0000345", ("pydantic-ai", "agent_run"):
                  ("openlit", "messages"): "0.0009525", ("pydantic-ai", "anthropic_run"): "0.0009525"}
 
 ROWS = """
-SELECT emitter_cost_usd, tags, user_id, session_id, feature, metadata, request_id, attempt, status, operation, input_tokens, cache_read_tokens, cache_write_tokens,
+SELECT emitter_cost_usd, tags, user_id, session_id, feature, metadata, request_id, attempt, status, operation, \
+input_tokens, cache_read_tokens, cache_write_tokens,
        output_tokens, reasoning_tokens, request_model, response_model, cost_usd, cost_status, tenant_id,
        instrumentation
 FROM llmcost.llm_usage ORDER BY request_id, ts, attempt

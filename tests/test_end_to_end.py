@@ -39,7 +39,8 @@ def test_scenario_gives_exact_priced_rows(transport, receiver_factory, tmp_path)
         actual = {key: row[key] for key in expected}
         actual["cost_usd"] = None if row["cost_usd"] is None else Decimal(row["cost_usd"])
         assert actual == expected
-        assert (row["tenant_id"], row["feature"], row["request_id"], row["user_id"]) == ("acme", "summarize", "req-1", "u-42")
+        assert (row["tenant_id"], row["feature"], row["request_id"], row["user_id"]) == (
+            "acme", "summarize", "req-1", "u-42")
         assert (row["service_name"], row["environment"]) == ("summarizer-api", "prod")
     assert {row["provider"] for row in rows} == {"openai", "anthropic"}
     assert rows[1]["response_model"] == "gpt-4o-mini-2024-07-18"
@@ -63,7 +64,8 @@ def test_request_id_defaults_to_trace_id_and_bundled_prices_apply(receiver_facto
         pass
     provider.shutdown()
     receiver.stop()
-    [row] = receiver.sql("SELECT request_id, trace_id, cost_usd, cost_status, price_book_version FROM llmcost.llm_usage")
+    [row] = receiver.sql(
+        "SELECT request_id, trace_id, cost_usd, cost_status, price_book_version FROM llmcost.llm_usage")
     assert row["request_id"] == row["trace_id"]
     assert row["cost_status"] == "priced"
     # The bundled book's gpt-4o-mini price: 0.15 in + 0.60 out per million tokens.

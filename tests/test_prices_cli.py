@@ -43,7 +43,8 @@ deployments:
 adjustments:
   - {id: globex-discount, tenant: globex, multiplier: "0.5", effective_from: 2020-01-01}
 """
-MORE_ENTRIES = """  - {provider: azure.ai.openai, models: [acme-llm], effective_from: 2020-01-01, input: "1", output: "10"}
+MORE_ENTRIES = """\
+  - {provider: azure.ai.openai, models: [acme-llm], effective_from: 2020-01-01, input: "1", output: "10"}
   - {provider: aws.bedrock, models: ['anthropic.claude-3-5-haiku-20241022-v1:0'], effective_from: 2020-01-01,
      input: "0.8", output: "4"}
 """
@@ -105,7 +106,8 @@ def test_quote_applies_tiers_service_tiers_cache_kinds_fees_deployments_and_cont
     flex = _quote(config, *base, "--input", "1000", "--output", "100", "--service-tier", "flex")
     assert flex["status"] == "estimated" and "no 'flex' service-tier price" in flex["note"]
     contract = _quote(config, *base, "--input", "1000", "--output", "100", "--tenant", "globex")
-    assert (contract["cost_usd"], contract["price_multiplier"]) == ("0.001500000000", "0.5")  # (0.001 in + 0.001 out + 0.001 fee) / 2
+    # (0.001 in + 0.001 out + 0.001 fee) / 2
+    assert (contract["cost_usd"], contract["price_multiplier"]) == ("0.001500000000", "0.5")
     (tmp_path / "book.yaml").write_text(CONTRACT_BOOK.replace("deployments:", MORE_ENTRIES + "deployments:"))
     azure = _quote(config, "--provider", "azure.ai.openai", "--model", "prod-acme", "--input", "1000000")
     assert azure["cost_usd"] == "1.000000000000"
@@ -126,7 +128,8 @@ def test_coverage_reprice_and_whatif_on_stored_calls(receiver_factory, tmp_path)
                        llm_span(trace, "gpt-4o-mini", 1_000_000, 1_000_000)])
     receiver.stop()
     data = str(receiver.data_dir)
-    coverage = [json.loads(line) for line in run_cli("prices", "coverage", "--data-dir", data, "--json").stdout.splitlines()]
+    coverage = [json.loads(line)
+                for line in run_cli("prices", "coverage", "--data-dir", data, "--json").stdout.splitlines()]
     assert [(r["model"], r["calls"], r["input_tokens"], r["now_priced_by"]) for r in coverage] == [
         ("mystery-9000", 2, 3_000_000, "")]
 

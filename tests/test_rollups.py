@@ -12,7 +12,6 @@ from rollup_checks import assert_rollups_match_raw
 from test_durability import QUICK_FLUSH, SLOW_FLUSH, _send_orphan_calls, _stored_span_ids, _wait_for_rows
 from test_migrations import _rows
 from test_repricing import NEW_PRICES
-from test_store import store  # noqa: F401 (the fixture: a migrated store)
 
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.repricing import reprice

@@ -21,7 +21,8 @@ def test_v141_names_with_streaming_and_service_tier():
         "gen_ai.request.stream": True, "gen_ai.response.time_to_first_chunk": 0.25,
         "openai.response.service_tier": "flex", "server.address": "api.openai.com",
     }))
-    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (1000, 400, 500, 300)
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (
+        1000, 400, 500, 300)
     assert (call.streaming, call.ttft_ms, call.service_tier, call.response_id) == (True, 250.0, "flex", "resp_1")
 
 

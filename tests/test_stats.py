@@ -62,8 +62,9 @@ def test_filters_each_read_only_their_calls(data_dir):
     store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
     since, until = datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, 0, 30, tzinfo=timezone.utc)
     params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
-    for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"), ("user", "user_id", "u2"),
-                                ("model", "request_model", "m2"), ("provider", "provider", "openai")):
+    for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"),
+                                ("user", "user_id", "u2"), ("model", "request_model", "m2"),
+                                ("provider", "provider", "openai")):
         raw = store.query(_RAW.format(group="'all'", where=f"AND {column} = '{value}'"), params)
         [rolled] = stats_rows(store, StatsQuery(None, {flag: value}), since, until)
         assert {k: rolled[k] for k in raw[0]} == raw[0], flag

@@ -11,7 +11,6 @@ import pytest
 from conftest import run_cli
 from otel_llmcost.errors import StoreError
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.schema import COLUMN_TYPES
 from otel_llmcost.store.server_store import ServerStore
 
@@ -33,14 +32,6 @@ BASE_ROW = UsageRow(
     tags=[], metadata={},
     ingested_at=datetime(2026, 11, 1, 12, 30, 16, 1000, tzinfo=timezone.utc),
 )
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    opened.ensure_schema()
-    yield opened
-    opened.close()
 
 
 def test_table_columns_are_the_column_list(store):

@@ -101,7 +101,8 @@ def _prepare(name: str) -> tuple[list[str], str]:
     if script.endswith((".mjs", ".js")):
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "package.json").exists():
-            (home / "package.json").write_text(json.dumps({"name": f"capture-{name}", "private": True, "type": "module"}))
+            (home / "package.json").write_text(
+                json.dumps({"name": f"capture-{name}", "private": True, "type": "module"}))
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", *packages], cwd=home, check=True)
         version = json.loads((home / "node_modules" / package / "package.json").read_text())["version"]
         return ["node", str(SCENARIOS / script)], version
@@ -136,7 +137,8 @@ def capture(name: str) -> Path:
     document = {"library": name, "package": library(name)[0], "version": version, "captured": date.today().isoformat(),
                 "exports": exports}
     fixture.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
-    spans = sum(len(s.get("spans", [])) for e in exports for r in e.get("resourceSpans", []) for s in r.get("scopeSpans", []))
+    spans = sum(len(s.get("spans", []))
+                for e in exports for r in e.get("resourceSpans", []) for s in r.get("scopeSpans", []))
     print(f"{name} {version}: {len(exports)} exports, {spans} spans -> {fixture.relative_to(ROOT)}")
     return fixture
 

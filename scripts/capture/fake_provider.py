@@ -22,7 +22,8 @@ USAGE = {
     "chat": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
              "prompt_tokens_details": {"cached_tokens": 20}, "completion_tokens_details": {"reasoning_tokens": 0}},
     "chat_stream": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92,
-                    "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}},
+                    "prompt_tokens_details": {"cached_tokens": 0},
+                    "completion_tokens_details": {"reasoning_tokens": 0}},
     "embeddings": {"prompt_tokens": 16, "total_tokens": 16},
     "responses": {"input_tokens": 200, "input_tokens_details": {"cached_tokens": 50}, "output_tokens": 40,
                   "output_tokens_details": {"reasoning_tokens": 10}, "total_tokens": 240},
@@ -96,7 +97,8 @@ class FakeProvider:
         if refused:
             return refused
         model, created = body.get("model", "gpt-4o-mini"), int(time.time())
-        base = {"id": self._next_id("chatcmpl-standin"), "created": created, "model": f"{model}-2024-07-18", "system_fingerprint": "fp_1"}
+        base = {"id": self._next_id("chatcmpl-standin"), "created": created, "model": f"{model}-2024-07-18",
+                "system_fingerprint": "fp_1"}
         if not body.get("stream"):
             message, finish = {"role": "assistant", "content": TEXT}, "stop"
             if tool := _tool_call(body):
@@ -120,29 +122,32 @@ class FakeProvider:
         inputs = body.get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)]
-        return web.json_response({"object": "list", "data": data, "model": body.get("model"), "usage": USAGE["embeddings"]})
+        return web.json_response(
+            {"object": "list", "data": data, "model": body.get("model"), "usage": USAGE["embeddings"]})
 
     async def responses(self, request: web.Request) -> web.StreamResponse:
         body, refused = await self._read(request)
         if refused:
             return refused
         response = {
-            "id": self._next_id("resp_standin"), "object": "response", "created_at": int(time.time()), "status": "completed",
+            "id": self._next_id("resp_standin"), "object": "response", "created_at": int(time.time()),
+            "status": "completed",
             "model": body.get("model", "gpt-4o-mini"), "usage": USAGE["responses"], "error": None,
             "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                         "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}],
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "incomplete_details": None,
         }
         if tool := _tool_call(body):
-            response["output"] = [{"type": "function_call", "id": "fc_1", "call_id": "call_standin", "status": "completed",
-                                   "name": tool[0], "arguments": json.dumps(tool[1])}]
+            response["output"] = [{"type": "function_call", "id": "fc_1", "call_id": "call_standin",
+                                   "status": "completed", "name": tool[0], "arguments": json.dumps(tool[1])}]
         if not body.get("stream"):
             return web.json_response(response)
         in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
         events = [
             ("response.created", {"type": "response.created", "response": in_progress, "sequence_number": 0}),
             ("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_1",
-                                            "output_index": 0, "content_index": 0, "delta": TEXT, "sequence_number": 1}),
+                                            "output_index": 0, "content_index": 0, "delta": TEXT,
+                                            "sequence_number": 1}),
             ("response.completed", {"type": "response.completed", "response": response, "sequence_number": 2}),
         ]
         return web.Response(body=_sse(events), content_type="text/event-stream")
@@ -156,7 +161,8 @@ class FakeProvider:
                    "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
                    "usage": USAGE["messages"]}
         if tool := _tool_call(body):
-            message = {**message, "content": [{"type": "tool_use", "id": "toolu_standin", "name": tool[0], "input": tool[1]}],
+            message = {**message,
+                       "content": [{"type": "tool_use", "id": "toolu_standin", "name": tool[0], "input": tool[1]}],
                        "stop_reason": "tool_use"}
         if not body.get("stream"):
             return web.json_response(message)
@@ -164,8 +170,10 @@ class FakeProvider:
         start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
         events = [
             ("message_start", {"type": "message_start", "message": start}),
-            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TEXT}}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": TEXT}}),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                                "usage": {"output_tokens": usage["output_tokens"]}}),

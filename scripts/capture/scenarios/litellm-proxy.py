@@ -34,11 +34,14 @@ MASTER_KEY = "sk-proxy-capture"
 CONFIG = """
 model_list:
   - model_name: gpt-4o-mini
-    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/OPENAI_BASE_URL, api_key: os.environ/OPENAI_API_KEY, max_retries: 0}
+    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/OPENAI_BASE_URL, \
+api_key: os.environ/OPENAI_API_KEY, max_retries: 0}
   - model_name: text-embedding-3-small
-    litellm_params: {model: openai/text-embedding-3-small, api_base: os.environ/OPENAI_BASE_URL, api_key: os.environ/OPENAI_API_KEY, max_retries: 0}
+    litellm_params: {model: openai/text-embedding-3-small, api_base: os.environ/OPENAI_BASE_URL, \
+api_key: os.environ/OPENAI_API_KEY, max_retries: 0}
   - model_name: claude-sonnet-4-5
-    litellm_params: {model: anthropic/claude-sonnet-4-5, api_base: os.environ/ANTHROPIC_BASE_URL, api_key: os.environ/ANTHROPIC_API_KEY, max_retries: 0}
+    litellm_params: {model: anthropic/claude-sonnet-4-5, api_base: os.environ/ANTHROPIC_BASE_URL, \
+api_key: os.environ/ANTHROPIC_API_KEY, max_retries: 0}
 litellm_settings:
   callbacks: ["otel"]
   num_retries: 0
@@ -59,7 +62,8 @@ def start_proxy() -> tuple[subprocess.Popen, str]:
     folder = Path(tempfile.mkdtemp(prefix="litellm-proxy-"))
     (folder / "config.yaml").write_text(CONFIG)
     port = free_port()
-    env = {**os.environ, "OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
+    env = {**os.environ, "OTEL_EXPORTER": "otlp_http",
+           "OTEL_ENDPOINT": os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
            "OTEL_SERVICE_NAME": "capture-litellm-proxy", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
            "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true", "LITELLM_TELEMETRY": "False"}
     env.pop("OTEL_SEMCONV_STABILITY_OPT_IN", None)  # the proxy keeps LiteLLM's default (litellm_request) spans
