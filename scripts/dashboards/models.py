@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from otel_llmcost.store.rollups import ERRORS_HOURLY, LATENCY_DAILY, LATENCY_HOURLY
+
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DB, HOURS, USER_ALL, all_of, facts, fill, filters, raw_calls, rollup_rows
-
-
-#: latency_hourly and latency_daily have no column for these
-_LATENCY_FITS = all_of("environment", "service", "feature")
+from scripts.dashboards.sql import DB, HOURS, USER_ALL, facts, fill, fits, raw_calls, rollup_rows
 
 
 def _percentiles(state: str, raw: str) -> str:
     """p50/p95/p99 per provider and model: merged rollup states (from the latency rollups while the variables
     they have no column for are All), or raw rows once users are picked."""
     columns = f"provider, request_model, {state}"
-    by_model = rollup_rows(columns, by_day=True, tables=("latency_hourly", "latency_daily"),
-                           where=f"{filters('tenant', 'provider', 'model')} AND {_LATENCY_FITS}")
-    by_everything = rollup_rows(columns, by_day=True, where=f"{filters()} AND NOT ({_LATENCY_FITS})")
+    by_model = rollup_rows(columns, by_day=True, hourly=LATENCY_HOURLY, daily=LATENCY_DAILY)
+    by_everything = rollup_rows(columns, by_day=True, only=f"NOT ({fits(LATENCY_HOURLY)})")
     return f"""
 SELECT provider, request_model AS model, q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms FROM (
   SELECT provider, request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)({state}) AS q
@@ -41,8 +38,8 @@ TTFT = _percentiles("ttft_ms_quantiles", "quantilesTDigestIf(0.5, 0.95, 0.99)(if
 ERRORS_BY_TYPE = f"""
 WITH {facts(by_day=True)},
 errors AS (
-  SELECT provider, request_model, error_type, failed_calls FROM {DB}.errors_hourly
-  WHERE $__timeFilter(hour) AND {filters()} AND {USER_ALL}
+  SELECT provider, request_model, error_type, failed_calls FROM (
+  {rollup_rows("provider, request_model, error_type, failed_calls", hourly=ERRORS_HOURLY)})
   UNION ALL
   SELECT provider, request_model, error_type, toUInt64(1) FROM {DB}.llm_usage
   WHERE {raw_calls("status = 'error'")} AND NOT ({USER_ALL})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.store.rollups import COST_COLUMNS as COSTS
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, USAGE_DAILY, USAGE_HOURLY, USERS_DAILY, Rollup
 
 DB = "llmcost"
 #: (variable, column, label): every dashboard has these variables, in this order.
@@ -21,7 +22,9 @@ VARIABLES = (
     ("model", "request_model", "Model"),
     ("user", "user_id", "User"),
 )
-ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
+ROLLUP_DIMENSIONS = tuple(name for name, _, _ in USAGE_HOURLY.keys if name != "hour")
+
+
 def all_of(*variables: str) -> str:
     """1=1 while each of these variables is All, 0 once one is picked: picks a table that has no column
     for them, or (with NOT) its complement."""
@@ -65,29 +68,41 @@ def whole_day(day_start: str, window: tuple[str, str] = RANGE) -> str:
     return f"{day_start} >= {since} AND {day_start} + INTERVAL 23 HOUR <= {until}"
 
 
+def _variables_of(rollup: Rollup) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The variables but user that the rollup has a column for, and those it has none for."""
+    keys = {name for name, _, _ in rollup.keys}
+    names = [(name, column in keys) for name, column, _ in VARIABLES if name != "user"]
+    return tuple(name for name, has in names if has), tuple(name for name, has in names if not has)
+
+
+def fits(rollup: Rollup) -> str:
+    """1=1 while every variable (but user) the rollup has no column for is All, 0 once one is picked."""
+    return all_of(*_variables_of(rollup)[1]) or "1=1"
+
+
 def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = False,
-                tables: tuple[str, str] = ("usage_hourly", "usage_daily"), where: str = "") -> str:
-    """SELECT `t` (the hour, or the day's start) and `columns` from an hourly rollup (of `tables`, hourly
-    and daily), for the window's hours, filtered by `where` (default: every variable but user) while users
-    are All. `by_day`: the whole days from the daily one and only the other hours from the hourly one:
-    exactly the same rows' sums, from ~24 times fewer rows over long ranges (for panels that draw no
-    hours)."""
+                hourly: Rollup = USAGE_HOURLY, daily: Rollup = USAGE_DAILY, only: str = "") -> str:
+    """SELECT `t` (the hour, or the day's start) and `columns` from the `hourly` rollup for the window's
+    hours, filtered by every variable it has a column for, while users are All and the variables it has
+    none for are too (`only`: one more condition). `by_day`: the whole days from the `daily` one and only
+    the other hours from `hourly`: exactly the same rows' sums, from ~24 times fewer rows over long ranges
+    (for panels that draw no hours)."""
     since, until = window
-    hourly_table, daily_table = tables
-    keep = f"\n  AND {where or filters()}\n  AND {USER_ALL}"
-    hourly = f"SELECT hour AS t, {columns}\n  FROM {DB}.{hourly_table}\n  WHERE hour >= {since} AND hour <= {until}"
+    has, lacks = _variables_of(hourly)
+    conditions = [filters(*has), *([all_of(*lacks)] if lacks else []), *([only] if only else []), USER_ALL]
+    keep = "".join(f"\n  AND {condition}" for condition in conditions)
+    rows = f"SELECT hour AS t, {columns}\n  FROM {DB}.{hourly.table}\n  WHERE hour >= {since} AND hour <= {until}"
     if not by_day:
-        return hourly + keep
+        return rows + keep
     day = "toDateTime(day, 'UTC')"
-    return (f"SELECT {day} AS t, {columns}\n  FROM {DB}.{daily_table}\n  WHERE {whole_day(day, window)}\n"
+    return (f"SELECT {day} AS t, {columns}\n  FROM {DB}.{daily.table}\n  WHERE {whole_day(day, window)}\n"
             f"  AND day >= toDate({since}, 'UTC') AND day <= toDate({until}, 'UTC'){keep}\n  UNION ALL\n"
-            f"  {hourly} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
+            f"  {rows} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
 
 
 def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
     """`facts`: rows (t, the rollup's dimensions, its measures) of the window, filtered by every variable;
     from the rollups (`by_day`: see rollup_rows), or from raw rows once users are picked."""
-    since, until = window
     dims = ", ".join(ROLLUP_DIMENSIONS)
     raw_dims = ", ".join(f"u.{d} AS {d}" for d in ROLLUP_DIMENSIONS)
     raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
@@ -98,8 +113,7 @@ def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE u.ts >= {since} AND u.ts <= {until}\n  AND {filters(prefix='u.')}\n"
-        f"  AND {cond('u.user_id', 'user')}\n  AND NOT ({USER_ALL})\n"
+        f"  WHERE {raw_calls(prefix='u.', window=window)}\n  AND NOT ({USER_ALL})\n"
         f")"
     )
 
@@ -109,17 +123,15 @@ def request_counts() -> str:
     every variable; uniqExactMerge(requests) counts each request with a call in range once, whatever hours,
     models or groups it spans. Built from raw rows, like `facts`, once users are picked."""
     dims = [d for d in ROLLUP_DIMENSIONS if d != "status"]
+    rolled = rollup_rows(", ".join(dims + ["requests"]), hourly=REQUEST_COUNTS_HOURLY)
     return (
         f"rcounts AS (\n"
-        f"  SELECT hour AS t, {', '.join(dims)}, requests\n"
-        f"  FROM {DB}.request_counts_hourly\n"
-        f"  WHERE $__timeFilter(hour)\n  AND {filters()}\n  AND {USER_ALL}\n"
+        f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
         f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE $__timeFilter(u.ts)\n  AND {filters(prefix='u.')}\n  AND {cond('u.user_id', 'user')}\n"
-        f"  AND NOT ({USER_ALL})\n"
+        f"  WHERE {raw_calls(prefix='u.')}\n  AND NOT ({USER_ALL})\n"
         f"  GROUP BY {', '.join(['t'] + dims)}\n"
         f")"
     )
@@ -133,8 +145,6 @@ REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 PROVIDER_OF_REQUEST = (
     f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
     f"WHERE $__timeFilter(ts) AND provider IN (${{provider:singlequote}})), $provider)")
-#: users_daily has no column for these
-_USERS_DAILY_FITS = all_of(*(name for name, column, _ in VARIABLES if column not in ("tenant_id", "user_id")))
 
 
 def users() -> str:
@@ -142,16 +152,15 @@ def users() -> str:
     usage per user from users_daily for whole days, from the requests rows for the other hours (or for all
     once a variable users_daily has no column for is picked: models and providers as `reqs` filters them)."""
     day = "toDateTime(day, 'UTC')"
-    users_filters = filters('tenant', 'user')
     return (
         f"users AS (\n"
         f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.users_daily\n"
         f"  WHERE {whole_day(day)} AND day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')\n"
-        f"  AND {users_filters} AND {_USERS_DAILY_FITS}\n"
+        f"  AND {filters(*_variables_of(USERS_DAILY)[0], 'user')} AND {fits(USERS_DAILY)}\n"
         f"  UNION ALL\n"
         f"  SELECT q.tenant_id, q.user_id, q.cost_usd, q.calls FROM {DB}.requests AS q\n"
         f"  WHERE q.hour >= $__fromTime AND q.hour <= $__toTime\n"
-        f"  AND (NOT ({whole_day('toStartOfDay(q.hour)')}) OR NOT ({_USERS_DAILY_FITS}))\n"
+        f"  AND (NOT ({whole_day('toStartOfDay(q.hour)')}) OR NOT ({fits(USERS_DAILY)}))\n"
         f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
         f"  AND {PROVIDER_OF_REQUEST}\n"
         f"  AND $__conditionalAll(hasAny(q.models, [${{model:singlequote}}]), $model)\n"
@@ -182,9 +191,12 @@ def requests(extra_columns: str = "", only: str = "") -> str:
     )
 
 
-def raw_calls(*extra: str) -> str:
-    """Conditions on raw rows (single calls listed): the range and every variable, user included."""
-    return "\n  AND ".join(("$__timeFilter(ts)", filters(*(n for n, _, _ in VARIABLES)), *extra))
+def raw_calls(*extra: str, prefix: str = "", window: tuple[str, str] = RANGE) -> str:
+    """Conditions on raw rows (`prefix`: their table's alias and a dot): the window and every variable, user
+    included."""
+    since, until = window
+    return "\n  AND ".join((f"{prefix}ts >= {since} AND {prefix}ts <= {until}",
+                            filters(*(n for n, _, _ in VARIABLES), prefix=prefix), *extra))
 
 
 #: The time series bucket: the panel's interval, but never finer than the rollup's hour.
