@@ -77,16 +77,22 @@ class Rollup:
                 + f"GROUP BY {keys}")
 
 
-_DIMENSION_KEYS = tuple((name, _TYPES[name], f"u.{name}") for name in _ROLLUP_DIMENSIONS)
+def _keys(*names: str) -> tuple[tuple[str, str, str], ...]:
+    """Group keys that are llm_usage columns, under their own names."""
+    return tuple((name, _TYPES[name], f"u.{name}") for name in names)
+
+
+_DIMENSION_KEYS = _keys(*_ROLLUP_DIMENSIONS)
 _HOUR_KEY = ("hour", "DateTime('UTC')", "toStartOfHour(u.ts)")
+_DAY_KEY = ("day", "Date", "toDate(u.ts)")
 USAGE_HOURLY = Rollup("usage_hourly", (_HOUR_KEY,) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
-USAGE_DAILY = Rollup("usage_daily", (("day", "Date", "toDate(u.ts)"),) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
+USAGE_DAILY = Rollup("usage_daily", (_DAY_KEY,) + _DIMENSION_KEYS, _ROLLUP_MEASURES)
 # `hour` is in the key so a list of a day's requests reads a day of the table, and `stats` can take whole
 # hours from here and only the partial hours at a range's ends from raw rows. Readers GROUP BY tenant_id,
 # request_id (a request spanning an hour boundary, or written in two batches, has several rows).
 REQUESTS = Rollup(
     "requests",
-    (("tenant_id", _TYPES["tenant_id"], "u.tenant_id"), _HOUR_KEY, ("request_id", "String", "u.request_id")),
+    (*_keys("tenant_id"), _HOUR_KEY, *_keys("request_id")),
     (("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
      ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)"),
      *((name, f"SimpleAggregateFunction(any, {_TYPES[name]})", f"any(u.{name})") for name in _REQUEST_ATTRIBUTES),
@@ -112,23 +118,22 @@ REQUEST_COUNTS_HOURLY = Rollup(
 )
 # Failed calls by error type (no dimension of usage_hourly: its rows would multiply by error types).
 ERRORS_HOURLY = Rollup(
-    "errors_hourly", (_HOUR_KEY,) + _NO_STATUS + (("error_type", _TYPES["error_type"], "u.error_type"),),
+    "errors_hourly", (_HOUR_KEY,) + _NO_STATUS + _keys("error_type"),
     (("failed_calls", _SUM_COUNT, "count()"), ("cost_usd", _SUM_USD, "sum(ifNull(u.cost_usd, 0))")),
     only="u.status = 'error'",
 )
 # Spend per user and day: the user variable and the top-users tables (users are no dimension of the others).
 USERS_DAILY = Rollup(
     "users_daily",
-    (("day", "Date", "toDate(u.ts)"), ("tenant_id", _TYPES["tenant_id"], "u.tenant_id"),
-     ("user_id", _TYPES["user_id"], "u.user_id")),
+    (_DAY_KEY,) + _keys("tenant_id", "user_id"),
     _CALL_MEASURES,
 )
 # Latency percentiles by model alone: merging t-digest states costs ~1 us each, and usage_hourly has a state
 # per environment, service, feature and status too (~25 times as many).
-_MODEL_KEYS = tuple((name, _TYPES[name], f"u.{name}") for name in ("tenant_id", "provider", "request_model"))
+_MODEL_KEYS = _keys("tenant_id", "provider", "request_model")
 _QUANTILES = tuple(measure for measure in _ROLLUP_MEASURES if measure[1] == _QUANTILE_STATE)
 LATENCY_HOURLY = Rollup("latency_hourly", (_HOUR_KEY,) + _MODEL_KEYS, _QUANTILES)
-LATENCY_DAILY = Rollup("latency_daily", (("day", "Date", "toDate(u.ts)"),) + _MODEL_KEYS, _QUANTILES)
+LATENCY_DAILY = Rollup("latency_daily", (_DAY_KEY,) + _MODEL_KEYS, _QUANTILES)
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY, LATENCY_HOURLY,
            LATENCY_DAILY)
 
