@@ -4,10 +4,15 @@ dashboards' SQL (the main table times that): they show what reading the rollups 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from otel_llmcost.usage_stats import StatsQuery
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.dashboards.drilldown import LIST_CALLS, LIST_LOOKBACK  # noqa: E402  (the repository's scripts/)
 
 Statement = tuple[str, dict[str, str]]  # SQL, its query parameters
 
@@ -64,10 +69,10 @@ PANELS = {
         " sum(input_tokens), sum(output_tokens), max(latency_ms) FROM llmcost.llm_usage"
         " WHERE {where} GROUP BY tenant_id, request_id ORDER BY last DESC LIMIT 500",
         "WITH (SELECT min(hour) FROM (SELECT hour, sum(sum(calls)) OVER (ORDER BY hour DESC) - sum(calls) AS newer"
-        " FROM llmcost.usage_hourly WHERE {where} GROUP BY hour) WHERE newer < 5000) AS list_since"
+        f" FROM llmcost.usage_hourly WHERE {{where}} GROUP BY hour) WHERE newer < {LIST_CALLS}) AS list_since"
         " SELECT request_id, tenant_id, max(last_ts) AS last, sum(calls), sum(failed_calls), sum(cost_usd),"
         " sum(input_tokens), sum(output_tokens), max(max_latency_ms) FROM llmcost.requests"
-        " WHERE {where} AND hour >= list_since - INTERVAL 3 HOUR AND (tenant_id, request_id) IN"
+        f" WHERE {{where}} AND hour >= list_since - {LIST_LOOKBACK} AND (tenant_id, request_id) IN"
         " (SELECT tenant_id, request_id FROM llmcost.requests WHERE {where} AND hour >= list_since)"
         " GROUP BY tenant_id, request_id ORDER BY last DESC LIMIT 500"),
 }

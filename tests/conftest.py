@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.reader import ReadSession
 
 # Short waits keep the suite fast; the behaviour under test does not depend on their length.
 FAST_CONFIG = {
@@ -90,6 +91,14 @@ def receiver_factory(tmp_path):
     for receiver in started:
         if receiver.process and receiver.process.poll() is None:
             receiver.kill()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """A read session on an empty chDB store of the module's own (parsing and engine checks)."""
+    opened = ReadSession(str(tmp_path_factory.mktemp("session") / "chdb"))
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from conftest import FAST_CONFIG, Receiver, run_cli
 from otel_llmcost.store.remote import RemoteStore
+from otel_llmcost.store.rollups import ROLLUPS
 
 SPIKED = "summarize"
 #: One week of history, 150 requests a day: enough for every panel, quick to send.
@@ -32,11 +33,11 @@ def demo_receiver(data_dir: Path, *extra_args: str,
         receiver.stop()
 
 
-#: The calls each table holds: the views fill the rollups after llm_usage, so a reader can be between them.
-_STORED = "SELECT " + ", ".join(
-    f"(SELECT {count} FROM llmcost.{table}) AS {table}" for table, count in (
-        ("llm_usage", "count()"), ("usage_hourly", "sum(calls)"), ("usage_daily", "sum(calls)"),
-        ("requests", "sum(calls)"), ("users_daily", "sum(calls)")))
+#: The calls llm_usage and each rollup that counts all calls hold: the views fill the rollups after
+#: llm_usage, so a reader can be between them.
+_STORED = "SELECT (SELECT count() FROM llmcost.llm_usage) AS llm_usage, " + ", ".join(
+    f"(SELECT sum(calls) FROM llmcost.{rollup.table}) AS {rollup.table}" for rollup in ROLLUPS
+    if not rollup.only and "calls" in {name for name, _, _ in rollup.measures})
 
 
 def wait_for_rows(store: RemoteStore, calls: int, timeout: float = 60.0) -> None:

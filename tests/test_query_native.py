@@ -8,7 +8,6 @@ from clickhouse_driver.streams.native import BlockInputStream
 
 from otel_llmcost.query import native
 from otel_llmcost.query.errors import QueryError
-from otel_llmcost.store.reader import ReadSession
 
 RICH = (
     "SELECT toDecimal128(number / 3, 12) AS d, toDateTime64('2026-01-01 00:00:00.123', 3, 'UTC') AS t,"
@@ -59,13 +58,6 @@ def decode(data: bytes, revision: int) -> list:
             return [types, rows]
         types = block.columns_with_types
         rows.extend(block.get_rows())
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    opened = ReadSession(str(tmp_path_factory.mktemp("native") / "chdb"))
-    yield opened
-    opened.close()
 
 
 def test_every_common_type_decodes_the_same_at_54460(session):

@@ -8,14 +8,7 @@ import pytest
 from conftest import run_cli
 
 from otel_llmcost.query.grants import TENANT_TABLES, grant_statements, user_name
-from otel_llmcost.store.reader import EngineError, ReadSession
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    opened = ReadSession(str(tmp_path_factory.mktemp("grants") / "chdb"))
-    yield opened
-    opened.close()
+from otel_llmcost.store.reader import EngineError
 
 
 def test_every_statement_parses_in_clickhouse(session):
