@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from otel_llmcost.queries import sql_time
-from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, USAGE_HOURLY
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY
 
 #: --by -> the group expression over rollup-shaped rows `r` (model is the requested model: the rollups' key)
 GROUPS: dict[str | None, str] = {
@@ -40,12 +40,15 @@ _EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime
           "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
 _TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _BY_USER = (("user_id", "", "u.user_id"),)  # a key added to the rollups' SELECT (its type is not used)
-# request_counts_hourly's columns with a user, from the requests table (rows per request and hour)
-_REQUESTS_BY_USER = """
-SELECT hour, tenant_id, environment, service_name, feature, '' AS provider, '' AS request_model, user_id,
+# request_counts_hourly's keys (in its column order, as the UNION ALL beside it needs) and a user, from the
+# requests table (rows per request and hour), which keeps no provider or model
+_IN_REQUESTS = {name for name, _, _ in REQUESTS.keys + REQUESTS.measures}
+_BY_USER_KEYS = [name for name, _, _ in REQUEST_COUNTS_HOURLY.keys + _BY_USER]
+_REQUESTS_BY_USER = f"""
+SELECT {", ".join(name if name in _IN_REQUESTS else f"'' AS {name}" for name in _BY_USER_KEYS)},
     uniqExactState(toString(tenant_id), request_id) AS requests
-FROM {database}.requests WHERE {whole}
-GROUP BY hour, tenant_id, environment, service_name, feature, user_id"""
+FROM {{database}}.requests WHERE {{whole}}
+GROUP BY {", ".join(name for name in _BY_USER_KEYS if name in _IN_REQUESTS)}"""
 
 
 @dataclass(frozen=True)
