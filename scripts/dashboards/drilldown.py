@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DB, REQUEST_HOURS, cond, facts, filters, request_counts, requests
+from scripts.dashboards.sql import DB, REQUEST_FILTERS, REQUEST_HOURS, cond, facts, request_counts, requests
 
 FEATURE_RANKING = f"""
 WITH {facts(by_day=True)},
@@ -33,7 +33,7 @@ WITH {facts()},
 listed AS (
   SELECT DISTINCT q.tenant_id, q.request_id FROM {DB}.requests AS q
   WHERE q.hour >= list_since AND q.hour <= $__toTime
-  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}
+  AND {REQUEST_FILTERS}
 ),
 {requests(", argMaxMerge(q.last_status) AS last_status, max(q.max_latency_ms) AS slowest_call_ms, "
           "sum(q.unpriced_calls) AS unpriced_calls",

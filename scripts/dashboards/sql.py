@@ -141,6 +141,8 @@ def request_counts() -> str:
 REQUEST_HOURS = "q.hour >= toStartOfHour($__fromTime) AND q.hour <= $__toTime"
 
 
+#: The variables the requests table `q` has a column for, as conditions on it.
+REQUEST_FILTERS = filters("tenant", "environment", "service", "feature", "user", prefix="q.")
 #: The provider filter on requests rows (which keep no provider): the requests that called one, from raw rows.
 PROVIDER_OF_REQUEST = (
     f"$__conditionalAll((q.tenant_id, q.request_id) IN (SELECT tenant_id, request_id FROM {DB}.llm_usage "
@@ -161,7 +163,7 @@ def users() -> str:
         f"  SELECT q.tenant_id, q.user_id, q.cost_usd, q.calls FROM {DB}.requests AS q\n"
         f"  WHERE q.hour >= $__fromTime AND q.hour <= $__toTime\n"
         f"  AND (NOT ({whole_day('toStartOfDay(q.hour)')}) OR NOT ({fits(USERS_DAILY)}))\n"
-        f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
+        f"  AND {REQUEST_FILTERS}\n"
         f"  AND {PROVIDER_OF_REQUEST}\n"
         f"  AND $__conditionalAll(hasAny(q.models, [${{model:singlequote}}]), $model)\n"
         f")"
@@ -182,7 +184,7 @@ def requests(extra_columns: str = "", only: str = "") -> str:
         f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
         f"  FROM {DB}.requests AS q\n"
         f"  WHERE {REQUEST_HOURS}{f' AND {only}' if only else ''}\n"
-        f"  AND {filters('tenant', 'environment', 'service', 'feature', 'user', prefix='q.')}\n"
+        f"  AND {REQUEST_FILTERS}\n"
         f"  AND {PROVIDER_OF_REQUEST}\n"
         f"  GROUP BY q.tenant_id, q.request_id\n"
         f"  HAVING first_ts >= $__fromTime AND first_ts <= $__toTime\n"
