@@ -110,7 +110,8 @@ class FakeProvider:
         from stand_in_gemini import add_gemini_routes
 
         app = web.Application()
-        for prefix in ("", "/v1", "/openai/v1"):  # /openai/v1: Azure OpenAI's v1 API (deployment as model)
+        # /openai and /openai/v1: Azure OpenAI's Responses URL and its v1 API, the deployment named as the model.
+        for prefix in ("", "/v1", "/openai", "/openai/v1"):
             app.router.add_post(f"{prefix}/chat/completions", self.chat)
             app.router.add_post(f"{prefix}/embeddings", self.embeddings)
             app.router.add_post(f"{prefix}/responses", self.responses)

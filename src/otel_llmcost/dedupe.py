@@ -3,8 +3,9 @@
 Two rules, applied to the calls of one trace:
 
 1. **One call, two spans.** Two call spans describe the same call when they carry the same
-   `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one is
-   the other's ancestor or sibling, their time ranges overlap, they name the same model and operation, and
+   `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one
+   hangs off the other or off one of its ancestors (ancestor, sibling, or a framework's span nested in its
+   own spans beside the provider span that hangs off the app span), their time ranges overlap, they name the same model and operation, and
    their token counts do not contradict each other. (An instrumentation library wrapping the provider
    SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
    and each of its missing facts is filled from the other. Which provider and model were called is taken
@@ -61,7 +62,7 @@ class _Candidates:
     """The kept calls indexed by what `_same_call` requires, so that each lookup returns a superset of the
     kept calls it can accept, and not much more: by response id; and, for spans of another scope with the
     same operation and model prefix whose time overlaps, by span id (the call's ancestors), by ancestor (its
-    descendants) and by parent (its siblings). A merged call is indexed again under its new span and facts."""
+    descendants) and by parent (the calls hanging off it or off one of its ancestors). A merged call is indexed again under its new span and facts."""
 
     def __init__(self, ancestors: Mapping[str, set[str]], structural: bool):
         self._ancestors = ancestors
@@ -94,9 +95,10 @@ class _Candidates:
         model = _model(call)
         if model and self._structural:
             keys = [("self", ancestor, call.operation) for ancestor in self._ancestors[span.span_id]]
+            keys += [("parent", ancestor, call.operation) for ancestor in self._ancestors[span.span_id]]
             keys.append(("below", span.span_id, call.operation))
             if span.parent_span_id:
-                keys.append(("parent", span.parent_span_id, call.operation))
+                keys.append(("below", span.parent_span_id, call.operation))
             for key in keys:
                 for (scope, model_key), times in self._related.get(key, {}).items():
                     if scope != span.scope_name and (model.startswith(model_key) or model_key.startswith(model)):
@@ -153,7 +155,8 @@ def _same_call(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> bool:
     related = (
         span_a.span_id in ancestors[span_b.span_id]
         or span_b.span_id in ancestors[span_a.span_id]
-        or (span_a.parent_span_id and span_a.parent_span_id == span_b.parent_span_id)
+        or span_a.parent_span_id in ancestors[span_b.span_id]
+        or span_b.parent_span_id in ancestors[span_a.span_id]
     )
     overlap = span_a.start_ns < span_b.end_ns and span_b.start_ns < span_a.end_ns
     return bool(related and overlap and _same_model(call_a, call_b) and _tokens_agree(call_a, call_b))

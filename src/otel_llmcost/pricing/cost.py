@@ -26,6 +26,9 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
             entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
             if entry is not None:
                 break
+    if entry is None and call.error_type and not (call.response_model or call.request_model) and not _billable(call):
+        # A try that failed before the span learnt its model used nothing: it costs nothing, whoever served it.
+        return Cost("priced", "failed call without usage", "", price_book.version, **_ZERO_PARTS)
     if entry is None:
         model = call.response_model or call.request_model
         reason = "no model name on the span" if not model else (
@@ -101,6 +104,15 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         search_fee_usd=parts[8],
         cost_usd=sum(parts, _ZERO),
     )
+
+
+_ZERO_PARTS = dict.fromkeys(
+    ("input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd", "reasoning_cost_usd",
+     "audio_cost_usd", "image_cost_usd", "request_fee_usd", "search_fee_usd", "cost_usd"), _ZERO)
+
+
+def _billable(call: LlmCall) -> bool:
+    return bool(call.input_tokens or call.output_tokens or call.web_searches)
 
 
 def _amount(tokens: int, usd_per_million: Decimal) -> Decimal:
