@@ -64,10 +64,11 @@ def test_a_failed_try_without_usage_or_operation_name_is_a_row_that_costs_nothin
     assert call is not None and call.error_type == "_OTHER" and call.input_tokens == 0
     # Without the error status the same span is not a call (nothing says one was made).
     assert extract_call(replace(span, status_code=0)) is None
-    # Failed before the library learnt the model: priced at zero, not "unpriced".
-    cost = price_call(replace(CALL, request_model="", input_tokens=0, cache_read_tokens=0, output_tokens=0,
-                              error_type="RateLimitError"), AT, load_price_book())
-    assert (cost.status, cost.cost_usd, cost.note) == ("priced", 0, "failed call without usage")
+    # Failed before the library learnt the model (or naming a deployment): priced at zero, not "unpriced".
+    for model in ("", "prod-chat"):
+        cost = price_call(replace(CALL, request_model=model, input_tokens=0, cache_read_tokens=0, output_tokens=0,
+                                  error_type="RateLimitError"), AT, load_price_book())
+        assert (cost.status, cost.cost_usd, cost.note) == ("priced", 0, "failed call without usage")
 
 
 def test_tries_inside_a_framework_are_numbered_even_when_the_failed_try_names_no_model():

@@ -26,8 +26,9 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
             entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
             if entry is not None:
                 break
-    if entry is None and call.error_type and not (call.response_model or call.request_model) and not _billable(call):
-        # A try that failed before the span learnt its model used nothing: it costs nothing, whoever served it.
+    if entry is None and call.error_type and not _billable(call):
+        # A failed try that used nothing costs nothing, whatever model it names (or none: it failed before the
+        # library learnt it; a deployment name only its answer would have resolved).
         return Cost("priced", "failed call without usage", "", price_book.version, **_ZERO_PARTS)
     if entry is None:
         model = call.response_model or call.request_model
