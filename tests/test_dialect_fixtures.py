@@ -166,7 +166,8 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
     "google-genai-otel": {
         # Automatic function calling: the SDK calls the model three times inside one generate_content, and the
         # instrumentation makes one span with the last answer's usage: two calls are lost at the source.
-        **{name: [ok(GEMINI, "generate_content")] for name in ("generate", "cached", "thinking", "tool_loop", "sdk_retry")},
+        **{name: [ok(GEMINI, "generate_content")]
+           for name in ("generate", "cached", "thinking", "tool_loop", "sdk_retry")},
         "stream": [ok(GEMINI_STREAM, "generate_content")],
         "rate_limited_retry": [failed(1, "generate_content"), ok(GEMINI, "generate_content", attempt=2)],
         "failed": [failed(1, "generate_content")],

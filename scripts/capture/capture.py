@@ -134,7 +134,8 @@ def capture(name: str) -> Path:
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink_port}/v1/traces",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # Gemini (google-genai reads GOOGLE_GEMINI_BASE_URL; others take GEMINI_BASE_URL from the script).
-        "GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}", "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}",
+        "GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}",
+        "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}",
         "GOOGLE_API_KEY": "stand-in-google-key",
         # Bedrock: botocore's per-service endpoint variable, and credentials it can sign with.
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{provider_port}", "AWS_REGION": "us-east-1",

@@ -46,8 +46,10 @@ SNAPSHOT = "-2024-07-18"
 
 #: The error bodies per API family, for "rate" (429) and "fail" (400); stand_in_* modules add theirs.
 OPENAI_ERRORS = {
-    "rate": {"error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)", "code": "rate_limit_exceeded"}},
-    "fail": {"error": {"type": "invalid_request_error", "message": "Invalid request (stand-in)", "code": "invalid_value"}},
+    "rate": {"error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)",
+                       "code": "rate_limit_exceeded"}},
+    "fail": {"error": {"type": "invalid_request_error", "message": "Invalid request (stand-in)",
+                       "code": "invalid_value"}},
 }
 ANTHROPIC_ERRORS = {
     "rate": {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)"}},
@@ -80,8 +82,8 @@ def count_results(node) -> int:
 
 def tool_call(body: dict, tools: list[dict]) -> tuple[str, dict] | None:
     """(name, arguments) of the first of `tools` (each with a name and a JSON schema under `parameters`,
-    `parametersJsonSchema`, `input_schema` or `inputSchema.json`), when the request asks for a tool loop and has not got all its
-    tool results yet."""
+    `parametersJsonSchema`, `input_schema` or `inputSchema.json`), when the request asks for a tool loop
+    and has not got all its tool results yet."""
     raw = json.dumps(body)
     wanted = 2 if "call-tool-twice" in raw else 1 if "call-tool-once" in raw else 0
     if not tools or count_results({k: v for k, v in body.items() if k not in ("tools", "toolConfig")}) >= wanted:
@@ -124,7 +126,8 @@ class FakeProvider:
         add_bedrock_routes(app, self)
         return app
 
-    async def read(self, request: web.Request, errors: Callable[[str], web.Response]) -> tuple[dict, web.Response | None]:
+    async def read(self, request: web.Request,
+                   errors: Callable[[str], web.Response]) -> tuple[dict, web.Response | None]:
         """The request body, and the refusal to send instead of an answer (`errors(kind)` builds it), if any."""
         raw = await request.text()
         body = json.loads(raw or "{}")
@@ -252,8 +255,9 @@ def anthropic_events(message: dict) -> list[tuple[str, dict]]:
 def _responses_events(response: dict) -> list[tuple[str, dict]]:
     """The Responses API stream of `response`: every output item added, its text or arguments, done."""
     in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
-    events: list[tuple[str, dict]] = [("response.created", {"type": "response.created", "response": in_progress}),
-                                      ("response.in_progress", {"type": "response.in_progress", "response": in_progress})]
+    events: list[tuple[str, dict]] = [
+        ("response.created", {"type": "response.created", "response": in_progress}),
+        ("response.in_progress", {"type": "response.in_progress", "response": in_progress})]
 
     def add(kind: str, **fields) -> None:
         events.append((kind, {"type": kind, **fields}))

@@ -27,7 +27,8 @@ ERRORS = {
 
 def _error(kind: str) -> web.Response:
     status, name, message = ERRORS[kind]
-    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"})
+    error_type = f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})
 
 
 def event_stream(events: list[tuple[str, dict]]) -> bytes:

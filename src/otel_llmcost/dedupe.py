@@ -5,8 +5,8 @@ Two rules, applied to the calls of one trace:
 1. **One call, two spans.** Two call spans describe the same call when they carry the same
    `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one
    hangs off the other or off one of its ancestors (ancestor, sibling, or a framework's span nested in its
-   own spans beside the provider span that hangs off the app span), their time ranges overlap, they name the same model and operation, and
-   their token counts do not contradict each other. (An instrumentation library wrapping the provider
+   own spans beside the provider span that hangs off the app span), their time ranges overlap, they
+   name the same model and operation, and their token counts do not contradict each other. (An instrumentation library wrapping the provider
    SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
    and each of its missing facts is filled from the other. Which provider and model were called is taken
    from the inner span when it says: it is closer to the provider (a proxy knows the upstream that the
@@ -62,7 +62,8 @@ class _Candidates:
     """The kept calls indexed by what `_same_call` requires, so that each lookup returns a superset of the
     kept calls it can accept, and not much more: by response id; and, for spans of another scope with the
     same operation and model prefix whose time overlaps, by span id (the call's ancestors), by ancestor (its
-    descendants) and by parent (the calls hanging off it or off one of its ancestors). A merged call is indexed again under its new span and facts."""
+    descendants) and by parent (the calls hanging off it or off one of its ancestors). A merged call is
+    indexed again under its new span and facts."""
 
     def __init__(self, ancestors: Mapping[str, set[str]], structural: bool):
         self._ancestors = ancestors

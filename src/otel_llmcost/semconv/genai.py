@@ -61,4 +61,5 @@ def recognises(span: SpanRecord) -> bool:
 def extract(span: SpanRecord) -> LlmCall | None:
     if span.attributes.get("gen_ai.operation.name", "chat") not in BILLABLE_OPERATIONS:
         return None
-    return read_call(span, FIELDS, NAME, input_convention=named_input_convention(span.attributes, FIELDS.provider), output_convention=UNKNOWN)
+    convention = named_input_convention(span.attributes, FIELDS.provider)
+    return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)
