@@ -120,3 +120,27 @@ def test_a_deployment_name_is_priced_through_the_response_model_and_never_silent
     assert price_call(deployment, AT, book).status in ("priced", "estimated")
     unknown = price_call(replace(deployment, response_model=""), AT, book)
     assert unknown.status == "unpriced" and "prod-chat" in unknown.note
+
+
+def test_thinking_and_cache_only_in_a_providers_metadata_are_read_in_its_convention():
+    # Vercel AI SDK 5 with @ai-sdk/google: the span's usage is Gemini's candidates only; thoughts and the cache
+    # are in the provider metadata's usageMetadata, whose total says the thoughts were beside the output.
+    metadata = ('{"google":{"usageMetadata":{"cachedContentTokenCount":20,"thoughtsTokenCount":10,'
+                '"promptTokenCount":120,"candidatesTokenCount":30,"totalTokenCount":160}}}')
+    call = extract_call(_span("v", attributes={
+        "ai.operationId": "ai.generateText.doGenerate", "ai.model.provider": "google.generative-ai",
+        "ai.model.id": "gemini-2.5-flash", "ai.usage.promptTokens": 120, "ai.usage.completionTokens": 30,
+        "ai.response.providerMetadata": metadata}))
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (120, 20, 40, 10)
+    # The same SDK's OpenAI numbers already include reasoning in the output: nothing is added.
+    openai = extract_call(_span("o", attributes={
+        "ai.operationId": "ai.streamText.doStream", "ai.model.provider": "openai.responses",
+        "ai.model.id": "gpt-4o-mini", "ai.usage.inputTokens": 200, "ai.usage.outputTokens": 40,
+        "ai.usage.reasoningTokens": 10, "ai.usage.totalTokens": 240}))
+    assert (openai.output_tokens, openai.reasoning_tokens) == (40, 10)
+
+
+def test_a_framework_named_as_the_provider_of_a_bedrock_model_id_is_bedrock():
+    # Strands names itself ("strands-agents"); the cross-region Bedrock id is priced only by hosts.
+    call = replace(CALL, provider="strands-agents", request_model="us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    assert _with_provider(call, load_price_book()).provider == "aws.bedrock"

@@ -176,10 +176,38 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         **{name: [ok(BEDROCK)] for name in ("converse", "converse_stream", "invoke_model", "reasoning", "sdk_retry")},
         # Its InvokeModel stream sums the prompt but drops the cache details: priced as uncached input.
         "invoke_model_stream": [ok((450, 0, 0, 25, 0))],
+        "tool_loop": [ok(BEDROCK)] * 3, "rate_limited_retry": retried(BEDROCK), "failed": [failed()],
+    },
+    "strands-agents": {
+        # Strands names itself as the provider ("strands-agents"): the Bedrock model id finds aws.bedrock.
+        **{name: [ok(BEDROCK)] for name in ("invoke", "non_streaming", "reasoning")},
         "tool_loop": [ok(BEDROCK)] * 3,
-        # The throttled first try of the app's retry makes no span (0.1.61): only the retry is seen.
-        "rate_limited_retry": [ok(BEDROCK)],
+        # Strands' ModelRetryStrategy: the throttled try and its retry are siblings under one event loop cycle.
+        "framework_retry": [failed(1), ok(BEDROCK, attempt=2)],
+        # The app runs the agent again: a new cycle, so a new call.
+        "rate_limited_retry": [failed(1), ok(BEDROCK)],
         "failed": [failed()],
+        # Its OpenAI model streams chat completions.
+        "openai": [ok(STREAM)], "openai_tool_loop": [ok(STREAM)] * 3,
+    },
+    "vercel-ai-v5": {
+        # v5's doGenerate spans carry only prompt and completion tokens for OpenAI (no cache or reasoning
+        # details; its providerMetadata has only the response id); its doStream spans carry them.
+        **{name: [ok((200, 0, 0, 40, 0))] for name in ("generate_text", "reasoning")},
+        "stream_text": [ok(RESPONSES)], "tool_loop": [ok((200, 0, 0, 40, 0))] * 3,
+        # Gemini: completionTokens are the candidates only; the thoughts and the cache are read from Gemini's
+        # usageMetadata in ai.response.providerMetadata.
+        "gemini": [ok(GEMINI)], "gemini_thinking": [ok(GEMINI)], "gemini_stream": [ok(GEMINI_STREAM)],
+        "gemini_tool_loop": [ok(GEMINI)] * 3, "failed": [failed()],
+        "rate_limited_retry": [failed(1), ok((200, 0, 0, 40, 0), attempt=2)], "rate_limited_error": [failed()],
+    },
+    "llamaindex-openinference": {
+        "chat": [ok(CHAT)], "complete": [ok(CHAT)], "stream": [ok(STREAM)], "sdk_retry": [ok(CHAT)],
+        # LlamaIndex's OpenAIResponses usage drops the cache and reasoning details.
+        "reasoning": [ok((200, 0, 0, 40, 0))],
+        # The FunctionAgent streams; each step's _prepare_chat_with_tools LLM span is preparation, not a call.
+        "tool_loop": [ok(STREAM)] * 3,
+        "rate_limited_retry": retried(CHAT), "failed": [failed()],
     },
     "openai-agents-openinference": {
         **{name: [ok(RESPONSES)] for name in ("run", "reasoning", "stream", "sdk_retry")},

@@ -166,9 +166,15 @@ class FakeProvider:
             return web.json_response({**base, "object": "chat.completion", "usage": USAGE["chat"],
                                       "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
         chunk = {**base, "object": "chat.completion.chunk"}
-        events = [(None, {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": word + " "},
-                                                "finish_reason": None}]}) for word in TEXT.split()]
-        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        if tool := tool_call(body, [t.get("function", t) for t in body.get("tools") or []]):
+            call = {"index": 0, "id": f"call_standin_{self._responses}", "type": "function",
+                    "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}
+            deltas, finish = [{"role": "assistant", "content": None, "tool_calls": [call]}], "tool_calls"
+        else:
+            deltas, finish = [{"role": "assistant", "content": word + " "} for word in TEXT.split()], "stop"
+        events = [(None, {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                  for delta in deltas]
+        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}))
         events.append((None, {**chunk, "choices": [], "usage": USAGE["chat_stream"]}))
         events.append((None, "[DONE]"))
         return web.Response(body=sse(events), content_type="text/event-stream")

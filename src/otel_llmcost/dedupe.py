@@ -1,6 +1,6 @@
 """Every LLM call counted exactly once, whatever mix of instrumentations reported it.
 
-Two rules, applied to the calls of one trace:
+Three rules, applied to the calls of one trace:
 
 1. **One call, two spans.** Two call spans describe the same call when they carry the same
    `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one
@@ -14,6 +14,9 @@ Two rules, applied to the calls of one trace:
    in the app (retries of a call are recognised by it).
 2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
    (an agent or chain span that reports its children's usage) and is not billed.
+3. **Preparation is not a call.** A call span that learnt nothing of an answer (no usage, no response id,
+   no error) is not billed when a call of the same model and operation that reports usage
+   hangs off the same span or below it and starts no earlier: it prepared or wrapped that call.
 
 The same scope never reports one call twice, so spans from one scope are only merged on equal
 response ids: two identical parallel calls from one library stay two calls.
@@ -55,7 +58,32 @@ def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> 
         candidates.add(index, merged[index])
     billed_ids = {span.span_id for span, _ in merged}
     has_call_below = {a for span, _ in merged for a in ancestors[span.span_id] if a in billed_ids}
-    return [(span, call) for span, call in merged if span.span_id not in has_call_below]
+    kept = [(span, call) for span, call in merged if span.span_id not in has_call_below]
+    return _without_empty_wrappers(kept, ancestors)
+
+
+def _without_empty_wrappers(calls: list[Pair], ancestors: Mapping[str, set[str]]) -> list[Pair]:
+    """Rule 3: an LLM-kind span that learnt nothing of an answer (no usage, no response id, no error) is request preparation or a wrapper, not a call, when a call of the same model and operation that
+    does report usage hangs off the same span (or below it) and starts no earlier (LlamaIndex's
+    `_prepare_chat_with_tools` beside its `astream_chat`)."""
+    by_place: dict[str, list[Pair]] = defaultdict(list)
+    for pair in calls:
+        if not _empty(pair[1]):
+            for place in (pair[0].parent_span_id, *ancestors[pair[0].span_id]):
+                by_place[place].append(pair)
+
+    def prepares_another(pair: Pair) -> bool:
+        span, call = pair
+        return any(other.start_ns >= span.start_ns and other_call.operation == call.operation
+                   and _same_model(call, other_call)
+                   for place in (span.parent_span_id, span.span_id) for other, other_call in by_place.get(place, ()))
+
+    return [pair for pair in calls if not (_empty(pair[1]) and prepares_another(pair))]
+
+
+def _empty(call: LlmCall) -> bool:
+    # Not the response model: some dialects read the one model name they have as both.
+    return not (call.error_type or call.response_id or any(getattr(call, name) for name in _TOKEN_FIELDS))
 
 
 class _Candidates:

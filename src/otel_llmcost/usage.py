@@ -134,5 +134,5 @@ def _with_provider(call: LlmCall, price_book: PriceBook) -> LlmCall:
         return call
     family = UMBRELLAS.get(call.provider, "")
     providers = sorted((p for p in price_book.providers_for(model) if p.startswith(family)),
-                       key=lambda p: p in RESELLERS)  # stable: the model's vendor before its hosts
+                       key=lambda p: p in RESELLERS or p in UMBRELLAS)  # stable: the vendor before hosts
     return replace(call, provider=providers[0]) if providers else call

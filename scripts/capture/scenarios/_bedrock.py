@@ -1,6 +1,6 @@
 """Bedrock scenarios with boto3's bedrock-runtime client, shared by the scripts that instrument it (bedrock-*.py).
 
-`client` is a bedrock-runtime client with retries off (max_attempts=1); `retry_client` one with botocore's
+`client` is a bedrock-runtime client with retries off (total_max_attempts=1); `retry_client` one with botocore's
 standard retries. The stand-in (stand_in_bedrock.py) reports Converse usage as Bedrock does: inputTokens
 without the cache reads and writes beside it.
 """

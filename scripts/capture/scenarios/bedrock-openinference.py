@@ -26,5 +26,6 @@ def client(**retries):
     return boto3.client("bedrock-runtime", config=Config(retries=retries))
 
 
-bedrock_scenarios(client(max_attempts=1, mode="standard"), client(max_attempts=2, mode="standard"))
+# total_max_attempts counts the first try (botocore's max_attempts does not: max_attempts=1 is one retry).
+bedrock_scenarios(client(total_max_attempts=1, mode="standard"), client(total_max_attempts=2, mode="standard"))
 provider.shutdown()

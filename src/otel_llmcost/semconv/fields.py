@@ -88,6 +88,8 @@ def read_call(
     issues = []
     input_tokens, issue = _include(input_tokens, cache_read + cache_write, input_convention, "input", "cache")
     issues.append(issue)
+    if output_convention == UNKNOWN and reasoning and total == input_tokens + output_tokens + reasoning:
+        output_convention = EXCLUSIVE  # a total that adds the reasoning to the output (Gemini's thoughts)
     output_tokens, issue = _include(output_tokens, reasoning, output_convention, "output", "reasoning")
     issues.append(issue)
     if not reasoning and not any(issues):
