@@ -14,7 +14,7 @@ import re
 
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.query.scope import TRACE_LOOKUP_SUFFIX, identifier, row_condition, sql_string
-from otel_llmcost.traces import TABLE as TRACE_TABLE
+from otel_llmcost.rows.traces import TABLE as TRACE_TABLE
 
 #: table -> the column (or attribute map) naming its tenant
 TENANT_TABLES = {

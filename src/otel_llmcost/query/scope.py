@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from otel_llmcost.rows.traces import TENANT_ATTRIBUTE
 from otel_llmcost.store.reader import TableInfo
-from otel_llmcost.traces import TENANT_ATTRIBUTE
 
 #: The span attribute the receiver sets from the ingest key (CONTRACT B): unforgeable by clients.
 #: The Collector's trace id -> time range table beside a trace table (Grafana's trace view uses it).
