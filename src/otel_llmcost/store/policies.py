@@ -23,8 +23,8 @@ import re
 from xml.sax.saxutils import escape
 
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.traces import TABLE as TRACE_TABLE
-from otel_llmcost.traces import TENANT_ATTRIBUTE
+from otel_llmcost.rows.traces import TABLE as TRACE_TABLE
+from otel_llmcost.rows.traces import TENANT_ATTRIBUTE
 
 ALL_TENANTS = "*all*"  # the carrier value that reads every tenant (writer and admin sessions); no tenant's id
 CARRIER = "log_comment"  # a built-in setting: chDB refuses unknown (custom) settings in profiles and SET
