@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from otel_llmcost.attribution import Attributor
 from otel_llmcost.config import DEFAULT_ATTRIBUTION_KEYS
-from otel_llmcost.dedupe import count_once
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.pricing import load_price_book, price_call
+from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.dedupe import count_once
+from otel_llmcost.rows.usage import _with_provider
 from otel_llmcost.semconv import extract_call
-from otel_llmcost.usage import _with_provider
 
 CALL = LlmCall("openinference", "openai", "chat", "gpt-4o-mini", "", "", 120, 20, 0, 30, 0, "", False, None, "", "")
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -35,7 +35,7 @@ def test_same_call_from_a_framework_nested_in_its_own_spans_and_a_provider_span_
     sdk = (_span("sdk", "app", "provider-sdk", 12, 38), replace(CALL, dialect="otel-genai",
                                                                   response_model="gpt-4o-mini-2024-07-18"))
     spans = {s.span_id: s for s in (app, agent, turn, framework[0], sdk[0])}
-    [(span, call)] = count_once([framework, sdk], spans)
+    [(_, call)] = count_once([framework, sdk], spans)
     assert call.response_model == "gpt-4o-mini-2024-07-18" and call.input_tokens == 120
     # Two real calls in those places (one after the other) stay two.
     later = (_span("sdk2", "app", "provider-sdk", 50, 60), sdk[1])

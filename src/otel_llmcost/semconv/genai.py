@@ -9,8 +9,8 @@ Semantic Kernel, hand-written spans), hence the common non-standard aliases belo
 from __future__ import annotations
 
 from otel_llmcost.model import LlmCall, SpanRecord
-from otel_llmcost.semconv.values import STATUS_ERROR
 from otel_llmcost.semconv.fields import UNKNOWN, Fields, named_input_convention, read_call
+from otel_llmcost.semconv.values import STATUS_ERROR
 
 NAME = "otel-genai"
 
