@@ -35,8 +35,9 @@ def test_same_call_from_a_framework_nested_in_its_own_spans_and_a_provider_span_
     sdk = (_span("sdk", "app", "provider-sdk", 12, 38), replace(CALL, dialect="otel-genai",
                                                                   response_model="gpt-4o-mini-2024-07-18"))
     spans = {s.span_id: s for s in (app, agent, turn, framework[0], sdk[0])}
-    [(_, call)] = count_once([framework, sdk], spans)
+    [(span, call)] = count_once([framework, sdk], spans)
     assert call.response_model == "gpt-4o-mini-2024-07-18" and call.input_tokens == 120
+    assert span.parent_span_id == "turn"  # the framework's place, where its retries are siblings
     # Two real calls in those places (one after the other) stay two.
     later = (_span("sdk2", "app", "provider-sdk", 50, 60), sdk[1])
     spans["sdk2"] = later[0]

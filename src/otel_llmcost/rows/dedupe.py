@@ -11,7 +11,7 @@ Three rules, applied to the calls of one trace:
    and each of its missing facts is filled from the other. Which provider and model were called is taken
    from the inner span when it says: it is closer to the provider (a proxy knows the upstream that the
    app's OpenAI-protocol span cannot). The row's parent is the outer span's parent, where the call sits
-   in the app (retries of a call are recognised by it).
+   in the app (retries of a call are recognised by it); for spans not nested, the deeper of their parents.
 2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
    (an agent or chain span that reports its children's usage) and is not billed.
 3. **Preparation is not a call.** A call span that learnt nothing of an answer (no usage, no response id,
@@ -211,9 +211,14 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
     primary = max(inner_first, key=lambda pair: _completeness(pair[1]))  # max keeps the first on a tie
     other = inner_first[1] if primary is inner_first[0] else inner_first[0]
     span, call = primary
-    outer = inner_first[1][0]
-    if outer.span_id in ancestors[inner_first[0][0].span_id]:
+    inner, outer = inner_first[0][0], inner_first[1][0]
+    if outer.span_id in ancestors[inner.span_id]:
         span = replace(span, parent_span_id=outer.parent_span_id)
+    elif outer.parent_span_id != inner.parent_span_id:
+        # Not nested: the row sits at the deeper of the two places (the framework's, under which its retries
+        # and steps are siblings), not at the app span the provider span fell back to.
+        deeper = inner if outer.parent_span_id in ancestors[inner.span_id] else outer
+        span = replace(span, parent_span_id=deeper.parent_span_id)
     filled = {}
     for field in fields(LlmCall):
         mine, theirs = getattr(call, field.name), getattr(other[1], field.name)
