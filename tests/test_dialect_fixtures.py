@@ -201,6 +201,13 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "gemini_tool_loop": [ok(GEMINI)] * 3, "failed": [failed()],
         "rate_limited_retry": [failed(1), ok((200, 0, 0, 40, 0), attempt=2)], "rate_limited_error": [failed()],
     },
+    "google-adk": {
+        # ADK's own GenAI spans (gcp.vertex.agent): generate_content per model call, provider gcp.gemini, no
+        # retry of its own (the 429 fails the run).
+        "run": [ok(GEMINI, "generate_content")], "thinking": [ok(GEMINI, "generate_content")],
+        "tool_loop": [ok(GEMINI, "generate_content")] * 3,
+        "rate_limited": [failed(1, "generate_content")], "failed": [failed(1, "generate_content")],
+    },
     "llamaindex-openinference": {
         "chat": [ok(CHAT)], "complete": [ok(CHAT)], "stream": [ok(STREAM)], "sdk_retry": [ok(CHAT)],
         # LlamaIndex's OpenAIResponses usage drops the cache and reasoning details.
