@@ -101,3 +101,15 @@ def test_an_llm_kind_span_that_only_prepared_the_call_is_not_billed():
     assert len(_bill(call, after)) == 2
     assert len(_bill((prepare[0], replace(empty, error_type="429")), call)) == 2
     assert len(_bill((prepare[0], replace(empty, request_model="gpt-4o")), call)) == 2
+
+
+def test_tries_inside_a_wrapped_call_sit_beside_its_row():
+    # A framework's LLM span (DSPy's LM call) around a library's tries (LiteLLM's retry): the failed try and
+    # the merged call end up under the same parent, so attempts number them 1, 2.
+    outer = (_span("lm", "app", "framework", 0, 100), replace(CALL, request_model="openai/claude-sonnet-4-5"))
+    failed = (_span("try1", "lm", "litellm", 10, 20), replace(CALL, input_tokens=0, cache_read_tokens=0,
+                                                               cache_write_tokens=0, output_tokens=0, error_type="429"))
+    retry = (_span("try2", "lm", "litellm", 30, 90), CALL)
+    spans = {span.span_id: span for span, _ in (outer, failed, retry)}
+    billed = count_once([outer, failed, retry], spans)
+    assert [(span.span_id, span.parent_span_id) for span, _ in billed] == [("try2", "app"), ("try1", "app")]

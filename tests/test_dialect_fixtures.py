@@ -208,6 +208,12 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "tool_loop": [ok(GEMINI, "generate_content")] * 3,
         "rate_limited": [failed(1, "generate_content")], "failed": [failed(1, "generate_content")],
     },
+    "dspy-openinference": {
+        # DSPy's LM span and LiteLLM's span of each call merge (nested; "openai/gpt-4o-mini" is gpt-4o-mini).
+        "call": [ok(CHAT)], "messages": [ok(CHAT)], "responses": [ok(RESPONSES)],
+        # LiteLLM's own retry inside DSPy's LM call: its failed try sits beside the merged call, attempts 1, 2.
+        "sdk_retry": retried(CHAT), "rate_limited_retry": retried(CHAT), "failed": [failed()],
+    },
     "llamaindex-openinference": {
         "chat": [ok(CHAT)], "complete": [ok(CHAT)], "stream": [ok(STREAM)], "sdk_retry": [ok(CHAT)],
         # LlamaIndex's OpenAIResponses usage drops the cache and reasoning details.

@@ -47,6 +47,7 @@ def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> 
     merged: list[Pair] = []
     # One scope never reports a call twice: with one scope in the trace, only response ids can match.
     candidates = _Candidates(ancestors, structural=len({span.scope_name for span, _ in calls}) > 1)
+    absorbed: dict[str, str] = {}  # an outer span merged into the call it wraps -> where that row sits
     for pair in calls:
         # The first kept call that is the same call, as a scan of all of them in order would find it.
         index = next((i for i in sorted(candidates.of(pair)) if _same_call(pair, merged[i], ancestors)), None)
@@ -54,17 +55,26 @@ def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> 
             index = len(merged)
             merged.append(pair)
         else:
-            merged[index] = _merge(merged[index], pair, ancestors)
+            before = merged[index]
+            merged[index] = _merge(before, pair, ancestors)
+            for outer, inner in ((before[0], pair[0]), (pair[0], before[0])):
+                if outer.span_id in ancestors[inner.span_id]:
+                    absorbed[outer.span_id] = merged[index][0].parent_span_id
         candidates.add(index, merged[index])
     billed_ids = {span.span_id for span, _ in merged}
     has_call_below = {a for span, _ in merged for a in ancestors[span.span_id] if a in billed_ids}
     kept = [(span, call) for span, call in merged if span.span_id not in has_call_below]
+    # Tries made inside a call that another library wrapped (DSPy's LM span around LiteLLM's retries) sit where
+    # that call's row sits, beside it, so attempts number them together.
+    kept = [(replace(span, parent_span_id=absorbed[span.parent_span_id]), call)
+            if span.parent_span_id in absorbed and span.span_id not in absorbed else (span, call)
+            for span, call in kept]
     return _without_empty_wrappers(kept, ancestors)
 
 
 def _without_empty_wrappers(calls: list[Pair], ancestors: Mapping[str, set[str]]) -> list[Pair]:
-    """Rule 3: an LLM-kind span that learnt nothing of an answer (no usage, no response id, no error) is request preparation or a wrapper, not a call, when a call of the same model and operation that
-    does report usage hangs off the same span (or below it) and starts no earlier (LlamaIndex's
+    """Rule 3: an LLM-kind span that learnt nothing of an answer (no usage, no response id, no error) is request
+    preparation or a wrapper, not a call, when a call of the same model and operation that does report usage hangs off the same span (or below it) and starts no earlier (LlamaIndex's
     `_prepare_chat_with_tools` beside its `astream_chat`)."""
     by_place: dict[str, list[Pair]] = defaultdict(list)
     for pair in calls:
@@ -162,7 +172,8 @@ class _Times:
 
 
 def _model(call: LlmCall) -> str:
-    return (call.response_model or call.request_model).lower()
+    # "openai/gpt-4o-mini" (LiteLLM), "models/gemini-2.5-flash": the model is after the last slash.
+    return (call.response_model or call.request_model).lower().rsplit("/", 1)[-1]
 
 
 def _ancestors(span: SpanRecord, spans_by_id: Mapping[str, SpanRecord]) -> set[str]:
@@ -181,6 +192,8 @@ def _same_call(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> bool:
         return call_a.response_id == call_b.response_id
     if span_a.scope_name == span_b.scope_name or call_a.operation != call_b.operation:
         return False
+    if bool(call_a.error_type) != bool(call_b.error_type):
+        return False  # a failed try inside a call that succeeded (its retry did) is not that call
     related = (
         span_a.span_id in ancestors[span_b.span_id]
         or span_b.span_id in ancestors[span_a.span_id]
@@ -213,7 +226,9 @@ def _merge(a: Pair, b: Pair, ancestors: Mapping[str, set[str]]) -> Pair:
     span, call = primary
     inner, outer = inner_first[0][0], inner_first[1][0]
     if outer.span_id in ancestors[inner.span_id]:
-        span = replace(span, parent_span_id=outer.parent_span_id)
+        # The row is the inner span (the leaf: tries made inside the outer one stay apart from it), where the
+        # outer one sits.
+        span = replace(span, span_id=inner.span_id, parent_span_id=outer.parent_span_id)
     elif outer.parent_span_id != inner.parent_span_id:
         # Not nested: the row sits at the deeper of the two places (the framework's, under which its retries
         # and steps are siblings), not at the app span the provider span fell back to.
