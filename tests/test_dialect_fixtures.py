@@ -337,7 +337,10 @@ def test_every_fixture_has_expectations():
 def test_fixture_rows(name, receiver_factory, tmp_path):
     prices = tmp_path / "prices.yaml"
     prices.write_text(PRICE_BOOK)
-    receiver = receiver_factory({"pricing": {"price_books": [str(prices)]}})
+    # Traces wait longer than the suite's default: a fixture's exports must meet in one trace even on a loaded
+    # machine (a proxy's spans and the app's arrive in different exports); stop() flushes them all anyway.
+    receiver = receiver_factory({"pricing": {"price_books": [str(prices)]},
+                                 "attribution": {"trace_wait_seconds": 10.0, "max_trace_wait_seconds": 60.0}})
     fixture = json.loads((FIXTURES / f"{name}.json").read_text())
     for export in fixture["exports"]:
         status, _, _ = post(receiver.http_url, json_body(export), "application/json")
