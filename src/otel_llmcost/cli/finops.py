@@ -1,0 +1,126 @@
+"""`otel-llmcost reconcile` (the provider's bill beside the stored calls) and `prices drift` (the costs
+spans carried beside ours)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from otel_llmcost import queries
+from otel_llmcost.cli.query import print_table, time_window
+from otel_llmcost.config import Settings
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.reports.exports import read_export
+from otel_llmcost.reports.finops_sql import cost_drift
+from otel_llmcost.reports.reconcile import reconcile, save, status
+from otel_llmcost.store import open_reader, open_store
+from otel_llmcost.store.migrations import SchemaOptions
+
+
+def add_commands(commands, store_flags) -> None:
+    command = commands.add_parser(
+        "reconcile", help="the providers' usage/cost exports beside the stored calls: gaps and their reasons")
+    store_flags(command)
+    command.add_argument("files", nargs="+", metavar="FILE",
+                         help="OpenAI/Anthropic usage or cost JSON, AWS CUR 2.0 CSV, Google billing NDJSON, "
+                              "Azure cost details CSV, FOCUS CSV")
+    command.add_argument("--account", action="append", default=[], metavar="ID=TENANT",
+                         help="the export's project/API key/workspace/account id is this tenant (repeatable): "
+                              "then match per tenant too")
+    command.add_argument("--tolerance", default="0.01", metavar="USD", help="gaps up to this are matched (0.01)")
+    command.add_argument("--no-store", action="store_true", help="print only; do not record the run")
+    command.add_argument("--json", action="store_true", help="JSON lines: the totals, then each gap")
+    command.set_defaults(run=run_reconcile)
+
+
+def add_drift(actions, store_flags) -> None:
+    drift = actions.add_parser("drift", help="models whose spans' own cost (provider, gateway, SDK) differs "
+                                             "from ours: by how much, with examples")
+    store_flags(drift)
+    drift.add_argument("--since", default="30d")
+    drift.add_argument("--until")
+    drift.add_argument("--tolerance", default="0.01", metavar="SHARE",
+                       help="a call differs when the two costs differ by more than this share (0.01 = 1%%)")
+    drift.add_argument("--json", action="store_true")
+    drift.set_defaults(run=run_drift)
+
+
+def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    tolerance = _decimal(args.tolerance, "--tolerance")
+    accounts = {}
+    for pair in args.account:
+        account, sep, tenant = pair.partition("=")
+        if not sep or not account:
+            raise ConfigError(f"--account {pair!r}: expected ID=TENANT")
+        accounts[account] = tenant
+    lines = [line for path in args.files for line in read_export(path)]
+    store = open_reader(settings) if args.no_store else open_store(settings)
+    try:
+        if not args.no_store:
+            store.ensure_schema(SchemaOptions.of(settings))
+        result = reconcile(store, lines, accounts, tolerance)
+        run_id = uuid.uuid4().hex[:12]
+        if not args.no_store:
+            save(store, result, run_id, datetime.now(timezone.utc))
+    finally:
+        store.close()
+    totals = {"run_id": run_id, "sources": "+".join(result.sources), "billed_usd": _usd(result.billed_usd),
+              "ours_usd": _usd(result.ours_usd), "matched_usd": _usd(result.matched_usd),
+              "ours_over_usd": _usd(result.over_usd), "ours_under_usd": _usd(result.under_usd),
+              "matched_pct": None if result.matched_pct is None else str(result.matched_pct),
+              "unexplained_usd": _usd(result.unexplained_usd)}
+    gaps = [{"day": g.day.isoformat(), "provider": g.provider, "model": g.model, "tenant": g.tenant,
+             "billed_usd": _usd(g.billed_usd), "ours_usd": _usd(g.ours_usd), "gap_usd": _usd(g.gap_usd),
+             "status": status(g, tolerance), "calls": g.calls, "reason": g.reason} for g in result.gaps()]
+    if args.json:
+        for row in [totals, *gaps]:
+            print(json.dumps(row))
+        return 0
+    print(f"billed {totals['billed_usd']} USD, ours {totals['ours_usd']} USD: matched {totals['matched_usd']} "
+          f"({totals['matched_pct'] or '-'}%), ours over {totals['ours_over_usd']}, ours under "
+          f"{totals['ours_under_usd']}, unexplained {totals['unexplained_usd']} (run {run_id}, {len(lines)} lines"
+          f" of {totals['sources']})")
+    print_table(gaps, "day", f"no gap above {tolerance} USD")
+    return 0
+
+
+def run_drift(args: argparse.Namespace, settings: Settings) -> int:
+    tolerance = _decimal(args.tolerance, "--tolerance")
+    store = open_reader(settings)
+    try:
+        window = queries.time_range(*time_window(args.since, args.until, datetime.now(timezone.utc)))
+        rows = store.query(cost_drift(store.database), window | {"tolerance": str(tolerance)})
+    finally:
+        store.close()
+    for row in rows:
+        ours = Decimal(row["ours_usd"])
+        row["difference_pct"] = str((Decimal(row["difference_usd"]) / ours * 100).quantize(Decimal("0.1"))) \
+            if ours else None
+        row["examples"] = [dict(zip(("trace_id", "span_id", "ts", "emitter_usd", "ours_usd", "input_tokens",
+                                     "output_tokens", "price_id"), example)) for example in row["examples"]]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    table = [{key: value for key, value in row.items() if key != "examples"} |
+             {"example": " ".join(f"{e['trace_id']}/{e['span_id']}: {e['emitter_usd']} vs {e['ours_usd']}"
+                                  for e in row["examples"][:1])} for row in rows]
+    print_table(table, "provider", "no span's own cost differs from ours in this range")
+    return 0
+
+
+def _decimal(text: str, flag: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"{flag} {text!r}: not a number") from None
+    if value < 0:
+        raise ConfigError(f"{flag} {text!r}: must not be negative")
+    return value
+
+
+def _usd(amount: Decimal) -> str:
+    return format(amount, "f")

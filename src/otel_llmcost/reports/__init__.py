@@ -1,0 +1,1 @@
+"""Read side for FinOps: reconciliation with providers' bills, FOCUS export, chargeback statements."""
