@@ -15,7 +15,7 @@ import pytest
 from finops_data import DAYS, ledger
 
 from otel_llmcost.reports.exports import read_export
-from otel_llmcost.reports.reconcile import UNEXPLAINED, reconcile
+from otel_llmcost.reports.reconcile import reconcile
 from otel_llmcost.store.chdb_store import ChdbStore
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"

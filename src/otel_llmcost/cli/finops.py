@@ -1,5 +1,5 @@
-"""`otel-llmcost reconcile` (the provider's bill beside the stored calls) and `prices drift` (the costs
-spans carried beside ours)."""
+"""`otel-llmcost reconcile` (the provider's bill beside the stored calls), `prices drift` (the costs spans
+carried beside ours) and `export focus` (a month as a FOCUS dataset)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from otel_llmcost import queries
 from otel_llmcost.cli.query import print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
+from otel_llmcost.reports import focus
 from otel_llmcost.reports.exports import read_export
 from otel_llmcost.reports.finops_sql import cost_drift
 from otel_llmcost.reports.reconcile import reconcile, save, status
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import SchemaOptions
+from otel_llmcost.store.parquet import csv_to_parquet
 
 
 def add_commands(commands, store_flags) -> None:
@@ -34,6 +36,17 @@ def add_commands(commands, store_flags) -> None:
     command.add_argument("--no-store", action="store_true", help="print only; do not record the run")
     command.add_argument("--json", action="store_true", help="JSON lines: the totals, then each gap")
     command.set_defaults(run=run_reconcile)
+
+    export = commands.add_parser("export", help="stored usage in a standard format for FinOps tools")
+    formats = export.add_subparsers(dest="standard", metavar="STANDARD", required=True)
+    focus_cmd = formats.add_parser("focus", help="a month as a FOCUS 1.3 Cost and Usage dataset (CSV or Parquet)")
+    store_flags(focus_cmd)
+    focus_cmd.add_argument("--month", required=True, metavar="YYYY-MM")
+    focus_cmd.add_argument("--tenant", default="", help="only this tenant's calls")
+    focus_cmd.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    focus_cmd.add_argument("--output", metavar="FILE",
+                           help="default focus-YYYY-MM[-TENANT].csv|parquet; FOCUS metadata goes to FILE.metadata.json")
+    focus_cmd.set_defaults(run=run_export_focus)
 
 
 def add_drift(actions, store_flags) -> None:
@@ -57,16 +70,21 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(f"--account {pair!r}: expected ID=TENANT")
         accounts[account] = tenant
     lines = [line for path in args.files for line in read_export(path)]
-    store = open_reader(settings) if args.no_store else open_store(settings)
-    try:
-        if not args.no_store:
+    run_id = uuid.uuid4().hex[:12]
+    if args.no_store:
+        reader = open_reader(settings)
+        try:
+            result = reconcile(reader, lines, accounts, tolerance)
+        finally:
+            reader.close()
+    else:
+        store = open_store(settings)
+        try:
             store.ensure_schema(SchemaOptions.of(settings))
-        result = reconcile(store, lines, accounts, tolerance)
-        run_id = uuid.uuid4().hex[:12]
-        if not args.no_store:
+            result = reconcile(store, lines, accounts, tolerance)
             save(store, result, run_id, datetime.now(timezone.utc))
-    finally:
-        store.close()
+        finally:
+            store.close()
     totals = {"run_id": run_id, "sources": "+".join(result.sources), "billed_usd": _usd(result.billed_usd),
               "ours_usd": _usd(result.ours_usd), "matched_usd": _usd(result.matched_usd),
               "ours_over_usd": _usd(result.over_usd), "ours_under_usd": _usd(result.under_usd),
@@ -109,6 +127,31 @@ def run_drift(args: argparse.Namespace, settings: Settings) -> int:
              {"example": " ".join(f"{e['trace_id']}/{e['span_id']}: {e['emitter_usd']} vs {e['ours_usd']}"
                                   for e in row["examples"][:1])} for row in rows]
     print_table(table, "provider", "no span's own cost differs from ours in this range")
+    return 0
+
+
+def run_export_focus(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        month = focus.Month.parse(args.month)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    output = args.output or f"focus-{args.month}{'-' + args.tenant if args.tenant else ''}.{args.format}"
+    store = open_reader(settings)
+    try:
+        rows = focus.focus_rows(store, month, args.tenant)
+    finally:
+        store.close()
+    text = focus.to_csv(rows)
+    if args.format == "parquet":
+        csv_to_parquet(text, focus.COLUMNS, output)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+    with open(f"{output}.metadata.json", "w", encoding="utf-8") as out:
+        json.dump(focus.metadata(month, args.tenant), out, indent=2)
+    billed = sum((Decimal(row["BilledCost"]) for row in rows), Decimal(0))
+    print(f"{output}: {len(rows)} rows, FOCUS {focus.FOCUS_VERSION}, billed {_usd(billed)} USD "
+          f"(metadata in {output}.metadata.json)")
     return 0
 
 

@@ -148,8 +148,8 @@ def reconcile(store, lines: list[BilledLine], accounts: dict[str, str] | None = 
         day, provider, key_of_model, tenant = key
         theirs, mine = billed.get(key, Side()), ours.get(key, Side())
         _value_usage(theirs, mine)
-        groups.append(Gap(day, provider, key_of_model, sorted(theirs.names or mine.names or {""})[0], tenant, theirs.total,
-                          mine.total, theirs.usage_tokens(), mine.usage_tokens(), mine.calls, mine.unpriced_calls,
+        groups.append(Gap(day, provider, key_of_model, min(theirs.names or mine.names or {""}), tenant,
+                          theirs.total, mine.total, theirs.usage_tokens(), mine.usage_tokens(), mine.calls, mine.unpriced_calls,
                           _reason(theirs, mine, (day, provider) in billed_days)))
     return Reconciliation(tuple(sorted({line.source for line in lines})), tuple(groups), tolerance)
 

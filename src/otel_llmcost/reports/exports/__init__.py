@@ -60,8 +60,8 @@ def _read(text: str) -> list[BilledLine]:
         raise _Unknown
     reader = csv.DictReader(io.StringIO(text))
     header = list(reader.fieldnames or ())
-    for matches, read_rows in _CSV_READERS:
-        if matches(header):
+    for is_format, read_rows in _CSV_READERS:
+        if is_format(header):
             return read_rows(list(reader))
     raise _Unknown
 

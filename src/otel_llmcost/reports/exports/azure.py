@@ -14,7 +14,7 @@ import re
 from otel_llmcost.reports.exports.lines import DISCOUNT, OTHER, BilledLine, usd, utc_day
 
 PROVIDER = "azure.ai.openai"
-_KIND = re.compile(r"\s(?P<cached>cached\s+|cchd\s+)?(?P<dir>inpt?|outp|input|output)\b", re.I)
+_KIND = re.compile(r"\s(?P<cached>cached\s+|cchd\s+)?(?P<dir>inpt?|outp|input|output)\b", re.IGNORECASE)
 _VERSION = re.compile(r"\s\d{4}$")
 _SCALE = {"1k": 1000, "1m": 1_000_000, "1000": 1000, "1000000": 1_000_000}
 
@@ -27,7 +27,7 @@ def read(rows: list[dict[str, str]]) -> list[BilledLine]:
     lines = []
     for row in rows:
         category = (row.get("MeterCategory") or "") + " " + (row.get("MeterSubCategory") or "")
-        if not re.search(r"openai|cognitive|foundry", category, re.I):
+        if not re.search(r"openai|cognitive|foundry", category, re.IGNORECASE):
             continue
         currency = row.get("BillingCurrencyCode") or row.get("BillingCurrency") or "USD"
         if currency != "USD":
@@ -47,11 +47,11 @@ def read(rows: list[dict[str, str]]) -> list[BilledLine]:
         kind = "cache_read" if found.group("cached") else (
             "output" if found.group("dir").lower().startswith("out") else "input")
         model = _VERSION.sub("", meter[: found.start()].strip())
-        if re.match(r"^gpt \S", model, re.I):  # "gpt 4o" -> "gpt-4o"
+        if re.match(r"^gpt \S", model, re.IGNORECASE):  # "gpt 4o" -> "gpt-4o"
             model = "gpt-" + model[4:]
         unit = (row.get("UnitOfMeasure") or "1").lower().split()[0]
         scale = _SCALE.get(unit, 1)
-        if re.search(r"\b1m tokens\b", meter, re.I):
+        if re.search(r"\b1m tokens\b", meter, re.IGNORECASE):
             scale = 1_000_000
         tokens = int(usd(row.get("Quantity") or "0") * scale)
         discount = "batch" if "batch" in meter.lower() else ""

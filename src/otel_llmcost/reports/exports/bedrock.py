@@ -22,8 +22,8 @@ _KINDS = (("cache-read", "cache_read"), ("cachereadinput", "cache_read"), ("cach
           ("cache-write", "cache_write"), ("cachewriteinput", "cache_write"), ("cache_write", "cache_write"),
           ("input", "input"), ("output", "output"))
 _FIRST_PARTY = re.compile(r"^[A-Z0-9]+-(?P<model>.+?)-(?:mantle-)?(?:cache-(?:read|write)-)?(?:input|output)-token",
-                          re.I)
-_EDITION = re.compile(r"\s*\((?:amazon )?bedrock edition\)\s*$", re.I)
+                          re.IGNORECASE)
+_EDITION = re.compile(r"\s*\((?:amazon )?bedrock edition\)\s*$", re.IGNORECASE)
 _SCALE = (("million", 1_000_000), ("1m", 1_000_000), ("thousand", 1000), ("1k", 1000))
 
 

@@ -16,11 +16,11 @@ from otel_llmcost.reports.exports.lines import DISCOUNT, OTHER, BilledLine, usd,
 
 _SERVICES = {"vertex ai": "gcp.vertex_ai", "gemini api": "gcp.gemini"}
 #: SKU text -> kind, in order (caching before input, output after thinking)
-_KINDS = ((re.compile(r"\s(?:input\s+)?(?:text\s+)?caching\b(?!\s+storage)", re.I), "cache_read"),
-          (re.compile(r"\scached input", re.I), "cache_read"),
-          (re.compile(r"\s(?:thinking\s+)?(?:text\s+)?output\b", re.I), "output"),
-          (re.compile(r"\s(?:text\s+)?input\b", re.I), "input"))
-_NOISE = re.compile(r"\b(GA|Global|Regional|Preview|Thinking|Text|Short|Long|Predictions?)\b|\s-\s.*$", re.I)
+_KINDS = ((re.compile(r"\s(?:input\s+)?(?:text\s+)?caching\b(?!\s+storage)", re.IGNORECASE), "cache_read"),
+          (re.compile(r"\scached input", re.IGNORECASE), "cache_read"),
+          (re.compile(r"\s(?:thinking\s+)?(?:text\s+)?output\b", re.IGNORECASE), "output"),
+          (re.compile(r"\s(?:text\s+)?input\b", re.IGNORECASE), "input"))
+_NOISE = re.compile(r"\b(GA|Global|Regional|Preview|Thinking|Text|Short|Long|Predictions?)\b|\s-\s.*$", re.IGNORECASE)
 
 
 def is_billing_row(row: dict) -> bool:

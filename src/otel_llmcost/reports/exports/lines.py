@@ -42,8 +42,7 @@ def model_key(model: str) -> str:
     "claude-sonnet-4-5@20250929", "Claude Sonnet 4.5" and "claude-sonnet-4-5" are one model)."""
     name = candidate_names("", model)[-1] if model else ""
     for vendor in _VENDORS:
-        if name.startswith(vendor):
-            name = name[len(vendor):]
+        name = name.removeprefix(vendor)
     name = _BEDROCK_VERSION.sub("", name)
     name = re.sub(r"[\s._/]+", "-", name.strip())
     while (stripped := _DATE_SUFFIX.sub("", name)) != name:
@@ -51,7 +50,7 @@ def model_key(model: str) -> str:
     return name
 
 
-def utc_day(value: str | int | float) -> date:
+def utc_day(value: str | float) -> date:
     """The UTC day of a unix time or an ISO 8601 / 'YYYY-MM-DD HH:MM:SS' / 'MM/DD/YYYY' text."""
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc).date()
