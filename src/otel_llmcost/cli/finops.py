@@ -1,5 +1,5 @@
 """`otel-llmcost reconcile` (the provider's bill beside the stored calls), `prices drift` (the costs spans
-carried beside ours) and `export focus` (a month as a FOCUS dataset)."""
+carried beside ours), `export focus` (a month as a FOCUS dataset) and `statement` (a tenant's chargeback)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from otel_llmcost.cli.query import print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.reports import focus
+from otel_llmcost.reports.chargeback import load_chargeback
 from otel_llmcost.reports.exports import read_export
 from otel_llmcost.reports.finops_sql import cost_drift
 from otel_llmcost.reports.reconcile import reconcile, save, status
+from otel_llmcost.reports.statement import statement
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.parquet import csv_to_parquet
@@ -47,6 +49,16 @@ def add_commands(commands, store_flags) -> None:
     focus_cmd.add_argument("--output", metavar="FILE",
                            help="default focus-YYYY-MM[-TENANT].csv|parquet; FOCUS metadata goes to FILE.metadata.json")
     focus_cmd.set_defaults(run=run_export_focus)
+
+    statement_cmd = commands.add_parser("statement", help="a tenant's monthly chargeback statement: list, effective "
+                                                          "and billed cost per day, feature and model")
+    store_flags(statement_cmd)
+    statement_cmd.add_argument("--tenant", required=True)
+    statement_cmd.add_argument("--month", required=True, metavar="YYYY-MM")
+    statement_cmd.add_argument("--chargeback", metavar="FILE",
+                               help="markups, currencies and exchange rates (default: list cost, USD)")
+    statement_cmd.add_argument("--format", choices=["csv", "json"], default="csv")
+    statement_cmd.set_defaults(run=run_statement)
 
 
 def add_drift(actions, store_flags) -> None:
@@ -131,10 +143,7 @@ def run_drift(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_export_focus(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        month = focus.Month.parse(args.month)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    month = _month(args.month)
     output = args.output or f"focus-{args.month}{'-' + args.tenant if args.tenant else ''}.{args.format}"
     store = open_reader(settings)
     try:
@@ -153,6 +162,26 @@ def run_export_focus(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{output}: {len(rows)} rows, FOCUS {focus.FOCUS_VERSION}, billed {_usd(billed)} USD "
           f"(metadata in {output}.metadata.json)")
     return 0
+
+
+def run_statement(args: argparse.Namespace, settings: Settings) -> int:
+    chargeback = load_chargeback(args.chargeback)
+    month = _month(args.month)
+    store = open_reader(settings)
+    try:
+        result = statement(store, chargeback, args.tenant, month)
+    finally:
+        store.close()
+    print(json.dumps(result.as_document(), indent=2) if args.format == "json" else result.as_csv(), end="\n"
+          if args.format == "json" else "")
+    return 0
+
+
+def _month(text: str) -> focus.Month:
+    try:
+        return focus.Month.parse(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _decimal(text: str, flag: str) -> Decimal:
