@@ -37,6 +37,8 @@ def find(store: QueryableStore, rules: AlertRules) -> list[Finding]:
         for row in store.query(queries.bind(sql, store.database), params):
             labels = {column: str(row[column]) for column in label_columns}
             values = {**row, "baseline_days": rules.baseline_days, value_column: float(row[value_column])}
+            if "history_days" in row:
+                values["history_days"] = float(row["history_days"])
             found.append(Finding(rule, labels, float(row[value_column]), template.format(**values)))
     return found
 

@@ -22,7 +22,8 @@ CONTACT_POINT = "llmcost-webhook"
 RULES = {
     "spend_anomaly": ("llmcost-spend-anomaly", "LLM spend anomaly",
                       "{{ $labels.feature }} ({{ $labels.tenant_id }}, {{ $labels.model }}) spent "
-                      "{{ printf \"%.1f\" $values.A.Value }}x its {baseline_days}-day daily average today"),
+                      "{{ printf \"%.1f\" $values.A.Value }}x its daily average today (over the days with history, at "
+                      "most {baseline_days})"),
     "budget_threshold": ("llmcost-budget", "LLM budget threshold",
                          "{{ $labels.tenant_id }} has spent {{ printf \"%.1f\" $values.A.Value }}% of its "
                          "{{ $labels.period }} budget, past {{ $labels.threshold }}%"),
