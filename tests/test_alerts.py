@@ -179,6 +179,8 @@ def test_grafana_provisioning_is_generated_from_the_alerts_file_and_its_queries_
     [contact] = provisioning["contactPoints"]
     assert contact["receivers"][0]["settings"]["url"] == "${LLMCOST_ALERT_WEBHOOK_URL}"
     [policy] = provisioning["policies"]
-    [budget_route] = policy["routes"]
+    [budget_route, scoped_route] = policy["routes"]
     assert budget_route["object_matchers"] == [["llmcost_rule", "=", "budget_threshold"]]
     assert {"tenant_id", "period", "threshold"} <= set(budget_route["group_by"])
+    assert scoped_route["object_matchers"] == [["llmcost_rule", "=", "scoped_budget_threshold"]]
+    assert {"tenant_id", "budget", "period", "threshold"} <= set(scoped_route["group_by"])

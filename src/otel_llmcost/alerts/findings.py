@@ -47,6 +47,10 @@ def budget_status(store: QueryableStore, rules: AlertRules) -> list[dict[str, An
     return store.query(queries.bind(queries.BUDGET_STATUS, store.database), queries.parameters(rules))
 
 
+#: the rules notified once per period and threshold (their labels name the period)
+BUDGET_RULES = ("budget_threshold", "scoped_budget_threshold")
+
+
 class SentBudgetThresholds:
     """The budget thresholds already notified, in a small JSON file, so each is sent once per period.
     The key names tenant, period and threshold: a new month starts afresh."""
@@ -59,10 +63,10 @@ class SentBudgetThresholds:
             self._sent = set()
 
     def unsent(self, findings: list[Finding]) -> list[Finding]:
-        return [f for f in findings if f.rule != "budget_threshold" or f.key not in self._sent]
+        return [f for f in findings if f.rule not in BUDGET_RULES or f.key not in self._sent]
 
     def record(self, findings: list[Finding]) -> None:
-        self._sent.update(f.key for f in findings if f.rule == "budget_threshold")
+        self._sent.update(f.key for f in findings if f.rule in BUDGET_RULES)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(prefix=self._path.name, dir=self._path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:

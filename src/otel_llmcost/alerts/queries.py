@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from otel_llmcost.alerts import budgets
 from otel_llmcost.alerts.rules import AlertRules
 
 _TODAY = "toStartOfHour(now('UTC')) - INTERVAL 23 HOUR"
@@ -96,6 +97,9 @@ ALERTS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "budget_threshold": (BUDGET_THRESHOLDS, ("tenant_id", "period", "threshold"), "percent",
                          "{tenant_id} has spent {percent:.1f}% of its {period} budget ({spent_usd} of "
                          "{budget_usd} USD), past {threshold}%"),
+    "scoped_budget_threshold": (budgets.SCOPED_BUDGET_THRESHOLDS, ("tenant_id", "budget", "period", "threshold"),
+                                "percent", "{tenant_id}'s {budget} budget for {period}: {percent:.1f}% spent ("
+                                "{spent_usd} of {budget_usd} USD), past {threshold}%"),
     "unpriced_usage": (UNPRICED_APPEARING, ("provider", "model"), "unpriced_recent_calls",
                        "{unpriced_recent_calls} calls to {provider}/{model} in the last two hours have no price "
                        "(none in the {baseline_days} days before): add it to a price book"),
@@ -112,6 +116,7 @@ def parameters(rules: AlertRules) -> dict[str, Any]:
         "factor": rules.factor, "min_usd": str(rules.min_usd), "baseline_days": rules.baseline_days,
         "silence_minutes": rules.silence_minutes, "thresholds": [str(t) for t in rules.thresholds],
         "budget_tenants": tenants, "budget_usd": [str(rules.budgets[tenant]) for tenant in tenants],
+        **budgets.parameters(rules.scoped_budgets),
     }
 
 
