@@ -94,9 +94,9 @@ def test_every_level_that_applies_with_spent_remaining_and_reset(api):
     by_budget = {(b["budget"], b["period"]): b for b in body["budgets"]}
     assert set(by_budget) == {("tenant", "monthly"), ("tenant", "daily"), ("feature=chat", "daily"),
                               ("user=u1", "monthly")}
-    expected = {("tenant", "monthly"): (spent(ROWS, tenant_id="acme"), Decimal("10")),
-                ("tenant", "daily"): (spent(ROWS, tenant_id="acme", daily=True), Decimal("3")),
-                ("feature=chat", "daily"): (spent(ROWS, tenant_id="acme", feature="chat", daily=True), Decimal("2")),
+    expected = {("tenant", "monthly"): (spent(ROWS, tenant_id="acme"), Decimal(10)),
+                ("tenant", "daily"): (spent(ROWS, tenant_id="acme", daily=True), Decimal(3)),
+                ("feature=chat", "daily"): (spent(ROWS, tenant_id="acme", feature="chat", daily=True), Decimal(2)),
                 ("user=u1", "monthly"): (spent(ROWS, tenant_id="acme", user_id="u1"), Decimal("1.5"))}
     for key, (used, budget) in expected.items():
         answer = by_budget[key]
@@ -118,7 +118,7 @@ def test_a_tenant_key_reads_only_its_own_budgets(api):
     status, body = get(secrets["acme"], tenant="globex")
     assert status == 403 and body["name"] == "ACCESS_DENIED"
     status, body = get(secrets["globex"], user="u9")
-    assert [(b["budget"], Decimal(b["spent_usd"])) for b in body["budgets"]] == [("tenant", Decimal("4"))]
+    assert [(b["budget"], Decimal(b["spent_usd"])) for b in body["budgets"]] == [("tenant", Decimal(4))]
     assert get()[0] == 400  # an admin key names the tenant
 
 
