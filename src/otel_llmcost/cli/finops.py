@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from otel_llmcost import queries
+from otel_llmcost.reports import queries
 from otel_llmcost.cli.query import print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError

@@ -1,1 +1,2 @@
-"""Read side for FinOps: reconciliation with providers' bills, FOCUS export, chargeback statements."""
+"""The read side's reports: usage stats, what-if, repricing, time ranges, and the SQL they run; for FinOps,
+reconciliation with the providers' bills, the FOCUS export and chargeback statements."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from otel_llmcost.queries import sql_time
+from otel_llmcost.reports.queries import sql_time
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, KIND_NAMES
 from otel_llmcost.reports.exports import DISCOUNT, OTHER, BilledLine, model_key
 from otel_llmcost.reports.finops_sql import RECONCILIATION_COLUMNS, stored_calls

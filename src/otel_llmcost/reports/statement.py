@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from otel_llmcost.queries import sql_time
+from otel_llmcost.reports.queries import sql_time
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, TOKEN_KINDS
 from otel_llmcost.reports.chargeback import Chargeback
 from otel_llmcost.reports.finops_sql import focus_usage
