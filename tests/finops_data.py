@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 from test_store import BASE_ROW
 
@@ -33,6 +34,14 @@ def usage_of(model_index: int, day_index: int, call: int) -> dict[str, int]:
     if MODELS[model_index][0] in ("anthropic", "aws.bedrock"):
         usage["cache_write_tokens"] = 12_000 + 509 * seed
     return usage
+
+
+def with_contract_discount(rows: list[UsageRow], tenant: str, multiplier: Decimal) -> list[UsageRow]:
+    """The rows, the tenant's priced as under a contract adjustment of the price book (cost x multiplier)."""
+    costs = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd")
+    return [dataclasses.replace(row, price_multiplier=multiplier,
+                                **{name: getattr(row, name) * multiplier for name in costs})
+            if row.tenant_id == tenant else row for row in rows]
 
 
 def ledger(book=None) -> list[UsageRow]:

@@ -4,17 +4,13 @@ threshold of each budget notified once per period."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from query_clients import api_get
 from test_store import BASE_ROW
 
 from otel_llmcost.alerts import grafana
@@ -67,13 +63,7 @@ def api(tmp_path_factory):
     listener.start()
 
     def get(secret: str = admin, **params) -> tuple[int, dict]:
-        url = f"http://127.0.0.1:{listener.port}/api/v1/budgets/status?" + urllib.parse.urlencode(params)
-        auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth})) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return api_get(listener.port, "/api/v1/budgets/status", secret, **params)
 
     yield get, writer, rules, {"acme": acme, "globex": globex}
     listener.stop()

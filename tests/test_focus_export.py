@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import run_cli
-from finops_data import ledger
+from finops_data import ledger, with_contract_discount
 from focus_spec import MANDATORY, violations
 
 from otel_llmcost.reports.exports import read_export
@@ -22,11 +22,7 @@ from otel_llmcost.store.chdb_store import ChdbStore
 
 def stored_rows():
     rows = ledger()
-    contract = [dataclasses.replace(row, price_multiplier=Decimal("0.8"), cost_usd=row.cost_usd * Decimal("0.8"),
-                                    input_cost_usd=row.input_cost_usd * Decimal("0.8"),
-                                    output_cost_usd=row.output_cost_usd * Decimal("0.8"),
-                                    cache_read_cost_usd=row.cache_read_cost_usd * Decimal("0.8"))
-                if row.tenant_id == "initech" else row for row in rows]
+    contract = with_contract_discount(rows, "initech", Decimal("0.8"))
     unpriced = dataclasses.replace(rows[0], span_id="f" * 16, provider="self-hosted", request_model="llama-local",
                                    response_model="", cost_usd=None, input_cost_usd=None, output_cost_usd=None,
                                    cache_read_cost_usd=None, cost_status="unpriced")

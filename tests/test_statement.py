@@ -4,7 +4,6 @@ the sum of the rows after markup and currency, to the cent."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from collections import defaultdict
@@ -12,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from conftest import run_cli
-from finops_data import ledger
+from finops_data import ledger, with_contract_discount
 
 from otel_llmcost.store.chdb_store import ChdbStore
 
@@ -31,11 +30,7 @@ tenants:
 
 
 def stored_rows():  # initech has a 20 % contract discount in the price book
-    return [dataclasses.replace(row, price_multiplier=Decimal("0.8"), cost_usd=row.cost_usd * Decimal("0.8"),
-                                input_cost_usd=row.input_cost_usd * Decimal("0.8"),
-                                output_cost_usd=row.output_cost_usd * Decimal("0.8"),
-                                cache_read_cost_usd=row.cache_read_cost_usd * Decimal("0.8"))
-            if row.tenant_id == "initech" else row for row in ledger()]
+    return with_contract_discount(ledger(), "initech", Decimal("0.8"))
 
 
 @pytest.fixture(scope="module")
