@@ -16,7 +16,7 @@ from test_store import BASE_ROW
 from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, find
 from otel_llmcost.alerts.rules import load_alert_rules
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.executor import QueryEngine
@@ -55,9 +55,9 @@ def api(tmp_path_factory):
     writer.ensure_schema()
     writer.insert_usage(ROWS)
     keys = KeyStore(root / "keys.json")
-    _, admin = keys.create(None)
-    _, acme = keys.create("acme")
-    _, globex = keys.create("globex")
+    _, admin = keys.create(None, (QUERY,))
+    _, acme = keys.create("acme", (QUERY,))
+    _, globex = keys.create("globex", (QUERY,))
     engine = QueryEngine(str(root / "chdb"), "llmcost", Limits(10, 100_000, 10**8, 10**9), 4, 20)
     listener = QueryListener(engine, Gate(keys, "local"), "127.0.0.1", 0, engine.server_info(), alert_rules=rules)
     listener.start()
