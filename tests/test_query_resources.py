@@ -90,7 +90,7 @@ def test_an_error_after_the_first_chunk_ends_the_body(served):
 def test_whole_answers_share_a_budget(served):
     receiver, (key, _) = served
     status, _, body = _ask(receiver, "SELECT number FROM numbers(100000) FORMAT JSON", key)
-    assert status == 500 and b"max_buffered_bytes" in body and b"MEMORY_LIMIT_EXCEEDED" in body
+    assert status == 500 and b"max_buffered_bytes" in body and b"TOO_MANY_ROWS_OR_BYTES" in body
     assert _ask(receiver, "SELECT number FROM numbers(100) FORMAT JSON", key)[0] == 200
     assert _ask(receiver, "SELECT number FROM numbers(100000) FORMAT JSONEachRow", key)[0] == 200  # streamed
 

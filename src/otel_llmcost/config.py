@@ -147,7 +147,9 @@ class QuerySettings:
     max_threads: int = 1  #: threads per query: dashboards must not starve ingest of cores
     max_concurrent_queries: int = 2  #: more wait (up to queue_seconds), beyond 4x this are refused
     max_concurrent_queries_per_key: int = 1  #: so one key (tenant, dashboard) never takes every slot
-    max_buffered_bytes: int = 256 * 1024 * 1024  #: whole answers (JSON, Parquet...) held until sent, all together
+    #: answers made whole (JSON, Parquet...; chDB needs several times their size), all together; each SELECT
+    #: answered whole is capped at this over max_concurrent_queries. Streamed formats (Native...) are not
+    max_buffered_bytes: int = 64 * 1024 * 1024
     queue_seconds: float = 30.0
 
 

@@ -3,8 +3,9 @@
 A SELECT in a format whose chunks concatenate to the whole answer (rows without a header or footer,
 measured in chDB) streams: its first chunk is fetched before anything is sent (errors before any data stay
 HTTP errors), later ones as the client takes them, so each such query holds about one chunk. Other answers
-(JSON, Parquet, *WithNames, SHOW, DESCRIBE...) are made whole by chDB, bounded by max_result_bytes, and are
-held until sent within `query.max_buffered_bytes`, a budget shared by every answer being sent. Closing an
+(JSON, Parquet, *WithNames, SHOW, DESCRIBE...) are made whole by chDB, which needs several times their size
+to do so: a SELECT answered whole reserves its share of `query.max_buffered_bytes` before it runs, is capped
+at that share (max_result_bytes), and holds what it made until sent. Closing an
 answer ends its query (between chunks; a running one is killed by the engine) and gives back its slot and
 budget.
 """
@@ -19,7 +20,7 @@ from otel_llmcost.query import native
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.store.reader import Chunks, EngineError
 
-MEMORY_LIMIT_EXCEEDED = 241
+TOO_MANY_SIMULTANEOUS_QUERIES = 202
 STREAMED_FORMATS = frozenset({
     "TabSeparated", "TSV", "TSVRaw", "TabSeparatedRaw", "CSV", "JSONEachRow", "JSONLines", "NDJSON",
     "JSONCompactEachRow", "JSONStringsEachRow", "JSONCompactStringsEachRow", "Native", "RowBinary", "TSKV",
@@ -39,23 +40,27 @@ class QueryResult:
 
 
 class Budget:
-    """Bytes of whole answers held until sent, across requests."""
+    """Bytes of whole answers being made or sent, across requests: each SELECT answered whole reserves its
+    share (the budget over max_concurrent_queries) before it runs and holds what it made until sent."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, concurrent: int):
         self.limit, self.held = limit, 0
-        self._lock = threading.Lock()
+        self.share = max(1, limit // max(1, concurrent))
+        self._room = threading.Condition()
 
-    def take(self, size: int) -> None:
-        with self._lock:
-            if self.held + size > self.limit:
-                raise QueryError(MEMORY_LIMIT_EXCEEDED, f"answers being sent would hold over {self.limit} bytes "
-                                 "(query.max_buffered_bytes): retry, narrow the query, or ask for a streamed "
-                                 "format (Native, JSONEachRow, TabSeparated, CSV)")
+    def reserve(self, size: int, wait_seconds: float, force: bool = False) -> None:
+        """Take `size` bytes, waiting for room up to `wait_seconds`; `force`: what is already in memory."""
+        with self._room:
+            if not force and not self._room.wait_for(lambda: self.held + size <= self.limit, wait_seconds):
+                raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, f"answers being made or sent hold {self.held} "
+                                 f"bytes of {self.limit} (query.max_buffered_bytes); retry shortly, or ask for "
+                                 "a streamed format (Native, JSONEachRow, TabSeparated, CSV)")
             self.held += size
 
     def give(self, size: int) -> None:
-        with self._lock:
+        with self._room:
             self.held -= size
+            self._room.notify_all()
 
 
 class Answer:

@@ -25,7 +25,7 @@ from otel_llmcost.store.policies import sql_string
 from otel_llmcost.store.reader import EngineError, ReadSession, TableInfo
 
 __all__ = ["TOO_MANY_SIMULTANEOUS_QUERIES", "QueryEngine", "QueryRequest", "QueryResult", "engine_for"]
-QUERY_WAS_CANCELLED = 394
+QUERY_WAS_CANCELLED, TOO_MANY_ROWS_OR_BYTES = 394, 396
 _SELECTS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery"})  # what chDB streams
 
 
@@ -48,7 +48,7 @@ class QueryEngine:
         self.database = database
         self.limits = limits
         self._slots = Slots(max_concurrent, per_key, queue_seconds)
-        self.budget = Budget(max_buffered_bytes or limits.max_result_bytes)
+        self.budget = Budget(max_buffered_bytes or limits.max_result_bytes, max_concurrent)
         self.max_waiting = max_concurrent * 4  # requests beyond this are refused without waiting
         self._static: tuple[frozenset[str], frozenset[str]] | None = None  # system tables, table functions
         self._running: set[str] = set()  # tokens of the queries running now
@@ -138,28 +138,44 @@ class QueryEngine:
         tables = session.catalog(self.database)
         ast = session.explain_ast(canonical, request.params)
         statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
+        output_format = statement.output_format or request.output_format
+        streamed = statement.kind in _SELECTS and output_format in STREAMED_FORMATS
+        # A SELECT answered whole (JSON, Parquet...) is capped at its share of the budget, reserved before it
+        # runs: chDB needs several times an answer's size to make it whole.
+        share = self.budget.share if statement.kind in _SELECTS and not streamed else 0
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
+        if share:
+            applied["max_result_bytes"] = str(min(int(float(applied["max_result_bytes"])), share))
         session.run("SET " + ", ".join(f"{name} = {value}" for name, value in applied.items()))
         if not request.who.is_admin:
             session.scope_to(request.who.tenant or "")  # last: the tenant profile's lock checks every SET
         session.run(f"USE {current_db}")
-        output_format = statement.output_format or request.output_format
         sql = f"{_marker(request.token)}{canonical}"
         with self._lock:
             if request.token in self._cancelled:
                 raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled: its client went away")
-        if statement.kind in _SELECTS and output_format in STREAMED_FORMATS:
+        if streamed:
             chunks = session.stream(sql, output_format, request.params)
             first = chunks.fetch()
             if first is not None:
                 return Answer(output_format, current_db, first[0], first[1], end_query, chunks,
                               request.client_revision, lambda exc: self._error(request, exc))
             body, stats = b"", (0, 0, 0.0)
-        else:
+            return Answer(output_format, current_db, body, stats, end_query)
+        self.budget.reserve(share, self._slots.queue_seconds)
+        try:
             body, stats = session.run_with_stats(sql, output_format, request.params)
-        self.budget.take(len(body))  # a whole answer counts until it is sent; its query is over
+        except EngineError as exc:
+            self.budget.give(share)
+            if share and exc.code == TOO_MANY_ROWS_OR_BYTES:
+                raise QueryError(exc.code, f"{exc.message}: an answer in {output_format} is made whole, up to "
+                                 f"{share} bytes (query.max_buffered_bytes / max_concurrent_queries); Native, "
+                                 "JSONEachRow, TabSeparated and CSV stream without that cap") from exc
+            raise
+        held = max(share, len(body))  # counted until it is sent; its query is over
+        self.budget.reserve(held - share, 0, force=True)
         end_query()
-        return Answer(output_format, current_db, body, stats, lambda: self.budget.give(len(body)),
+        return Answer(output_format, current_db, body, stats, lambda: self.budget.give(held),
                       revision=request.client_revision)
 
     def _current_database(self, requested: str | None) -> str:

@@ -16,16 +16,16 @@ class Slots:
     def __init__(self, total: int, per_key: int, queue_seconds: float):
         self._total = threading.BoundedSemaphore(total)
         self.per_key = per_key
-        self._queue_seconds = queue_seconds
+        self.queue_seconds = queue_seconds
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[threading.BoundedSemaphore, int]] = {}  # key -> (its slots, users)
         self.running = 0  # queries holding a slot now
 
     def acquire(self, key: str) -> Callable[[], None]:
         """Hold a slot of `key` and one of the listener; the returned function gives both back (once)."""
-        deadline = time.monotonic() + self._queue_seconds
+        deadline = time.monotonic() + self.queue_seconds
         own = self._key_slots(key)
-        if not own.acquire(timeout=self._queue_seconds):
+        if not own.acquire(timeout=self.queue_seconds):
             self._forget(key)
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, f"this key already runs {self.per_key} queries "
                              "(query.max_concurrent_queries_per_key); retry shortly")
