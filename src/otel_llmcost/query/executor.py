@@ -9,6 +9,7 @@ one at shutdown.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from otel_llmcost.store.policies import sql_string
 from otel_llmcost.store.reader import EngineError, ReadSession, TableInfo
 
 __all__ = ["TOO_MANY_SIMULTANEOUS_QUERIES", "QueryEngine", "QueryRequest", "QueryResult", "engine_for"]
-QUERY_WAS_CANCELLED, TOO_MANY_ROWS_OR_BYTES = 394, 396
+QUERY_WAS_CANCELLED, TOO_MANY_ROWS_OR_BYTES, BAD_QUERY_PARAMETER = 394, 396, 457
 _SELECTS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery"})  # what chDB streams
 
 
@@ -134,6 +135,7 @@ class QueryEngine:
                     ((n, classify(n, v, self.limits)) for n, v in request.settings.items()) if value is not None}
         # The client's settings come after the guard's own queries: `limit`, say, must not cut the catalog
         # that decides which tables a tenant may read.
+        _check_identifier_params(request.sql, request.params)
         canonical = session.single_line(request.sql)  # fails on more than one statement
         tables = session.catalog(self.database)
         ast = session.explain_ast(canonical, request.params)
@@ -206,6 +208,19 @@ _VOLUME_ERRORS = {
 def tenant_message(code: int, message: str) -> str:
     """What a tenant key is told of an engine error: counts of storage reads are left out."""
     return _VOLUME_ERRORS.get(code, message)
+
+
+_IDENTIFIER_PARAM = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*Identifier\s*\}", re.IGNORECASE)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_identifier_params(sql: str, params: dict[str, str]) -> None:
+    """`{t:Identifier}` takes one plain name: EXPLAIN AST prints `a.b` as a database and a table, while the
+    query reads it as one name, so the guard would check one table and the query read another."""
+    for name in _IDENTIFIER_PARAM.findall(sql):
+        if name in params and not _PLAIN_NAME.fullmatch(params[name]):
+            raise QueryError(BAD_QUERY_PARAMETER, f"parameter {name} (Identifier) must be one plain name (letters, "
+                             "digits, _); write {db:Identifier}.{table:Identifier} for a qualified name")
 
 
 def _marker(token: str) -> str:
