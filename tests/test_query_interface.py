@@ -123,6 +123,13 @@ def test_a_client_that_went_away_does_not_pin_the_listener(served):
     assert time.monotonic() - started < 30
 
 
+def test_a_query_id_with_a_line_break_is_refused_cleanly(served):
+    receiver, admin, _ = served
+    status, headers, body = _http(receiver, "SELECT 1", admin, params={"query_id": "q\r\nX-Evil: 1"})
+    assert status == 400 and b"query_id must be printable" in body and "X-Evil" not in headers
+    assert "\n" not in headers["X-ClickHouse-Query-Id"]
+
+
 def test_browsers_are_kept_out(served):
     receiver, admin, _ = served
     for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
