@@ -36,8 +36,9 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class Receiver:
     """`otel-llmcost serve` as a subprocess; `ports` come from its ready line."""
 
-    def __init__(self, data_dir: Path, config: dict):
+    def __init__(self, data_dir: Path, config: dict, extra_args: tuple[str, ...] = ()):
         self.data_dir = data_dir
+        self.extra_args = extra_args
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen | None = None
@@ -47,7 +48,7 @@ class Receiver:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file),
              "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-             "--query-port", "0"],
+             "--query-port", "0", *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self.process.stdout.readline()

@@ -1,4 +1,5 @@
-"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317.
+"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317 (and, when forwarding,
+the metrics and logs services, whose exports are passed on unchanged).
 
 The method is registered with raw-bytes (de)serializers so an undecodable body gets our INVALID_ARGUMENT
 with a reason, instead of grpcio's generic INTERNAL error. The port is never shared (SO_REUSEPORT off):
@@ -48,7 +49,15 @@ class GrpcReceiver:
                 self._export, request_deserializer=_identity, response_serializer=_identity
             )},
         )
-        self._server.add_generic_rpc_handlers((handler,))
+        handlers = [handler]
+        if intake.forwarding:  # metrics and logs are taken only to be passed on
+            handlers.extend(
+                grpc.method_handlers_generic_handler(f"opentelemetry.proto.collector.{signal}.v1.{service}", {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        self._pass_through(signal), request_deserializer=_identity, response_serializer=_identity)})
+                for signal, service in (("metrics", "MetricsService"), ("logs", "LogsService"))
+            )
+        self._server.add_generic_rpc_handlers(tuple(handlers))
         address = f"{host}:{settings.grpc_port}"
         if settings.grpc_port:
             # Probe first: grpc's own failure is a log line from its C core plus a bare "0".
@@ -93,6 +102,25 @@ class GrpcReceiver:
                 PB2ExportTracePartialSuccess(rejected_spans=result.rejected_spans, error_message=result.message)
             )
         return response.SerializeToString()
+
+
+    def _pass_through(self, signal: str):
+        def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                metadata = dict(context.invocation_metadata())
+                self._intake.authenticator.check(metadata.get("authorization"))
+                self._intake.pass_through(signal, body)
+            except Unauthenticated as exc:
+                self._intake.refused("unauthenticated", str(exc))
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            except DecodeError as exc:
+                self._intake.refused("undecodable", str(exc))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except OverloadedError as exc:
+                self._intake.refused("overloaded", str(exc))
+                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            return b""  # an empty Export*ServiceResponse: everything accepted
+        return export
 
 
 def _credentials(settings: ReceiverSettings) -> grpc.ServerCredentials:
