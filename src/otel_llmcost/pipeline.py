@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llmcost.config import Settings
+from otel_llmcost.errors import OverloadedError
 from otel_llmcost.flush.flusher import Flusher
 from otel_llmcost.flush.writer import BatchWriter
-from otel_llmcost.errors import OverloadedError
 from otel_llmcost.forward import Forwarder
 from otel_llmcost.forward.outbox import PASS_LOGS, PASS_METRICS
 from otel_llmcost.ingest.admit import Admission

@@ -163,6 +163,34 @@ def _set(span: PB2Span, attributes: Mapping[str, str | int | float]) -> None:
             any_value.string_value = value
 
 
+def split_by_size(request: PB2ExportTraceServiceRequest, max_bytes: int
+                  ) -> list[tuple[PB2ExportTraceServiceRequest, int]]:
+    """The request cut into requests of about `max_bytes` at most (a span larger than that goes alone), each
+    with its span count: a destination takes exports of a bounded size (gRPC's default is 4 MiB)."""
+    parts: list[tuple[PB2ExportTraceServiceRequest, int]] = []
+    out, count, size = PB2ExportTraceServiceRequest(), 0, 0
+    for resource_spans in request.resource_spans:
+        resource = None
+        for scope_spans in resource_spans.scope_spans:
+            scope = None
+            for span in scope_spans.spans:
+                span_size = span.ByteSize() + 16
+                if count and size + span_size > max_bytes:
+                    parts.append((out, count))
+                    out, count, size, resource, scope = PB2ExportTraceServiceRequest(), 0, 0, None, None
+                if resource is None:
+                    resource = _resource_of(out, resource_spans)
+                    size += resource.resource.ByteSize() + 16
+                if scope is None:
+                    scope = _scope_of(resource, scope_spans)
+                    size += scope.scope.ByteSize() + 16
+                scope.spans.append(span)
+                count, size = count + 1, size + span_size
+    if count:
+        parts.append((out, count))
+    return parts
+
+
 def _resource_of(out: PB2ExportTraceServiceRequest, source: PB2ResourceSpans) -> PB2ResourceSpans:
     resource = out.resource_spans.add()
     resource.resource.CopyFrom(source.resource)

@@ -41,6 +41,7 @@ class Forwarder:
     def __init__(self, settings: Settings):
         forward = settings.forward
         self._max_bytes = forward.max_queue_bytes
+        self._max_batch_bytes = forward.max_batch_bytes
         #: held spans whose trace got no price this long after arriving are sent without one
         self._stale_seconds = 2 * settings.attribution.max_trace_wait_seconds + 60
         self._lock = threading.Lock()
@@ -93,19 +94,20 @@ class Forwarder:
             if calls[index] is not None:
                 call_keys.add(key)
         parts = enrich.split(request, fresh_keys, call_keys)
+        now = self._parts(parts.now) if parts.now is not None else []
         with self._lock:
             mark = None
-            if parts.now is not None:
-                mark = self._outbox.append(PASS_TRACES, parts.now_count, parts.now.SerializeToString())
-            if parts.held is not None:
-                try:
+            try:
+                for _, count, body in now:
+                    mark = mark or self._outbox.append(PASS_TRACES, count, body)
+                if parts.held is not None:  # held spans are sent again, priced, in parts of a bounded size
                     held_mark = self._outbox.append(HOLD, len(parts.held_keys), parts.held.SerializeToString())
-                except OSError:
-                    if mark is not None:
-                        self._outbox.undo(mark)
-                    raise
-                mark = mark or held_mark
-                self._hold(enrich.held_spans(parts.held, held_mark[0]))
+                    mark = mark or held_mark
+                    self._hold(enrich.held_spans(parts.held, held_mark[0]))
+            except OSError:
+                if mark is not None:
+                    self._outbox.undo(mark)
+                raise
             self.passed_spans += parts.now_count
         self._wake()
 
@@ -116,6 +118,14 @@ class Forwarder:
                 if mark is not None:
                     self._outbox.undo(mark)
         return undo
+
+    def _parts(self, request: PB2ExportTraceServiceRequest) -> list[tuple[PB2ExportTraceServiceRequest, int, bytes]]:
+        """(request, spans, serialized) parts of at most max_batch_bytes, the most one export carries."""
+        if request.ByteSize() <= self._max_batch_bytes:
+            count = sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
+            return [(request, count, request.SerializeToString())]
+        return [(part, count, part.SerializeToString())
+                for part, count in enrich.split_by_size(request, self._max_batch_bytes)]
 
     def passthrough(self, kind: int, items: int, body: bytes) -> None:
         """Queue a metrics or logs export as it came. Raises OSError when the queue cannot be written."""
@@ -147,23 +157,25 @@ class Forwarder:
         return claimed
 
     def _send_settled(self, claimed: list[enrich.Held], outcomes: dict[str, UsageRow | str]) -> None:
+        """Queue claimed spans with their cost; each record settles the spans it holds, in the same write."""
         for start in range(0, len(claimed), _PRICED_RECORD_SPANS):
-            part = claimed[start:start + _PRICED_RECORD_SPANS]
-            body = enrich.priced(part, outcomes).SerializeToString()
+            part = {(h.span.trace_id.hex(), h.span.span_id.hex()): h for h in claimed[start:start + _PRICED_RECORD_SPANS]}
+            pieces = self._parts(enrich.priced(list(part.values()), outcomes))
             with self._lock:
-                try:
-                    self._outbox.append(PRICED, len(part), body)
-                except OSError as exc:  # they are held again: the keeper's sweep or the next start retries
-                    logger.warning("forward queue: %d priced spans could not be queued: %s", len(part), exc)
-                    for held in part:
-                        trace_id = held.span.trace_id.hex()
-                        self._held.setdefault(trace_id, {})[held.span.span_id.hex()] = held
-                        self._held_since.setdefault(trace_id, time.monotonic())
-                    continue
-                for held in part:
-                    self._outbox.holds[held.segment] -= 1
-                self._held_count -= len(part)
-                self.priced_spans += len(part)
+                for request, count, body in pieces:
+                    try:
+                        self._outbox.append(PRICED, count, body)
+                    except OSError as exc:  # held again: the keeper's sweep or the next start retries
+                        logger.warning("forward queue: %d priced spans could not be queued: %s", len(part), exc)
+                        for (trace_id, span_id), held in part.items():
+                            self._held.setdefault(trace_id, {})[span_id] = held
+                            self._held_since.setdefault(trace_id, time.monotonic())
+                        break
+                    for key in enrich.span_keys(request):
+                        held = part.pop(key)
+                        self._outbox.holds[held.segment] -= 1
+                        self._held_count -= 1
+                        self.priced_spans += 1
         self._wake()
 
     # -- held spans (the lock is held)

@@ -102,8 +102,9 @@ class Outbox:
 
     def read(self, cursor: Cursor, limit: int, max_bytes: int, kinds: frozenset[int] | None = SENT_TYPES
              ) -> Iterator[Record]:
-        """Records of `cursor`'s segment from its offset up to `limit` bytes (what is written), stopping after
-        `max_bytes` of bodies; records not of `kinds` are passed over (their end still advances)."""
+        """Records of `cursor`'s segment from its offset up to `limit` bytes (what is written), at most
+        `max_bytes` of bodies (at least one record); records not of `kinds` are passed over (their end still
+        advances)."""
         segment, offset = cursor
         try:
             handle = self._path(segment).open("rb")
@@ -115,7 +116,7 @@ class Outbox:
             while offset + _HEADER.size <= limit and taken < max_bytes:
                 header = handle.read(_HEADER.size)
                 kind, items, length, crc = _HEADER.unpack(header)
-                if offset + _HEADER.size + length > limit:
+                if offset + _HEADER.size + length > limit or (taken and taken + length > max_bytes):
                     return
                 body = handle.read(length)
                 if len(body) != length or zlib.crc32(body) != crc:

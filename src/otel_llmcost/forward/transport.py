@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -55,7 +56,7 @@ class Transport:
         if destination.protocol == "grpc":
             target = destination.endpoint.split("://", 1)[-1].rstrip("/")
             if destination.uses_tls:
-                read = lambda path: Path(path).read_bytes() if path else None  # noqa: E731
+                read = lambda path: Path(path).read_bytes() if path else None
                 credentials = grpc.ssl_channel_credentials(read(destination.ca_file), read(destination.key_file),
                                                            read(destination.cert_file))
                 self._channel = grpc.secure_channel(target, credentials)
@@ -77,7 +78,7 @@ class Transport:
         response = response_type()
         try:
             response.ParseFromString(answer)
-        except Exception:  # an answer we cannot read still acknowledged the batch
+        except DecodeError:  # an answer we cannot read still acknowledged the batch
             return 0, ""
         partial = response.partial_success
         return getattr(partial, rejected_field), partial.error_message
