@@ -190,3 +190,49 @@ def test_store_none_is_a_pure_pricing_processor(tmp_path, forwarded):
     finally:
         receiver.kill()
         sink.stop()
+
+
+def test_a_queue_over_its_byte_bound_drops_its_oldest_spans_and_counts_them(tmp_path):
+    """A destination down for good: the queue stays near max_queue_bytes, the dropped spans are counted, and
+    once the destination is back every span not dropped arrives once."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    sink = Sink(tmp_path / "bound.out", grpc_port=_free_port())
+    config = _config(_destinations(sink))
+    config["forward"]["max_queue_bytes"] = 1024 * 1024  # segments of 128 KiB
+    receiver = Receiver(tmp_path / "data", config).start()
+    try:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{receiver.grpc_port}",
+                                                                        insecure=True)))
+        tracer = provider.get_tracer("bulk")
+        for index in range(400):  # ~4 MB of spans, 4x the bound
+            with tracer.start_as_current_span(f"bulk {index}", attributes={"payload": "x" * 10_000}):
+                pass
+            if index % 50 == 49:
+                provider.force_flush()
+                time.sleep(0.6)  # the keeper rotates and bounds twice a second
+        provider.shutdown()
+        time.sleep(1.5)
+        figures = _metrics(receiver)
+        dropped = int(figures['llmcost_forward_dropped_items_total{destination="grpc-sink"}'])
+        assert 0 < dropped < 400
+        assert figures["llmcost_forward_queue_bytes"] <= 1.3 * 1024 * 1024
+        sink.start()
+        arrived = sink.wait_for_spans(400 - dropped)
+        time.sleep(1)
+        arrived = sink.spans()
+        assert len(arrived) == len({span for _, span, _, _ in arrived}) == 400 - dropped
+        # the oldest went: what arrived is the newest
+        assert {name for _, _, name, _ in arrived} == {f"bulk {index}" for index in range(dropped, 400)}
+    finally:
+        receiver.kill()
+        sink.stop()
+
+
+def _metrics(receiver: Receiver) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{receiver.http_port}/metrics", timeout=10).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}

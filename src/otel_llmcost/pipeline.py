@@ -72,8 +72,9 @@ class Pipeline:
         """Validate, then durably accept the request's spans. Raises OverloadedError to ask for a retry."""
         export = validate(request, self._wanted)
         forwarder = self.forwarder
-        forward = None if forwarder is None else (
-            lambda fresh: forwarder.record(request, export.spans, export.calls, fresh))
+        if forwarder is not None:
+            prepared = forwarder.prepare(request, export.spans, export.calls)  # the CPU part, outside the lock
+        forward = None if forwarder is None else (lambda fresh: forwarder.record(prepared, fresh))
         self._admission.admit(export, self._flusher.unsent_rows, forward)
         return export.result()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -35,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 _PRICED_RECORD_SPANS = 500  # spans per PRICED record: a destination export stays a few hundred KB
 _KEEPER_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An export ready to be queued (Forwarder.prepare)."""
+
+    request: PB2ExportTraceServiceRequest
+    spans: Sequence[SpanRecord]
+    calls: Sequence[LlmCall | None]
+    split: tuple[enrich.Split, list]
 
 
 class Forwarder:
@@ -83,10 +93,12 @@ class Forwarder:
 
     # -- ingest: the admission's lock is held
 
-    def record(self, request: PB2ExportTraceServiceRequest, spans: Sequence[SpanRecord],
-               calls: Sequence[LlmCall | None], fresh: Iterable[int]) -> Callable[[], None]:
-        """Queue the export's `fresh` spans; returns what undoes it (the spool then refused the export).
-        Raises OSError when the queue cannot be written (nothing of it stays)."""
+    def prepare(self, request: PB2ExportTraceServiceRequest, spans: Sequence[SpanRecord],
+                calls: Sequence[LlmCall | None]) -> Prepared:
+        """Outside admission's lock: the export split as if every span is new, as it nearly always is."""
+        return Prepared(request, spans, calls, self._split(request, spans, calls, range(len(spans))))
+
+    def _split(self, request, spans, calls, fresh: Iterable[int]) -> tuple[enrich.Split, list]:
         fresh_keys, call_keys = set(), set()
         for index in fresh:
             key = (spans[index].trace_id, spans[index].span_id)
@@ -94,20 +106,20 @@ class Forwarder:
             if calls[index] is not None:
                 call_keys.add(key)
         parts = enrich.split(request, fresh_keys, call_keys)
-        now = self._parts(parts.now) if parts.now is not None else []
+        return parts, self._parts(parts.now) if parts.now is not None else []
+
+    def record(self, prepared: Prepared, fresh: Sequence[int]) -> Callable[[], None]:
+        """Queue the export's `fresh` spans; returns what undoes it (the spool then refused the export).
+        Raises OSError when the queue cannot be written (nothing of it stays)."""
+        parts, now = prepared.split if len(fresh) == len(prepared.spans) else self._split(
+            prepared.request, prepared.spans, prepared.calls, fresh)
         with self._lock:
-            mark = None
-            try:
-                for _, count, body in now:
-                    mark = mark or self._outbox.append(PASS_TRACES, count, body)
-                if parts.held is not None:  # held spans are sent again, priced, in parts of a bounded size
-                    held_mark = self._outbox.append(HOLD, len(parts.held_keys), parts.held.SerializeToString())
-                    mark = mark or held_mark
-                    self._hold(enrich.held_spans(parts.held, held_mark[0]))
-            except OSError:
-                if mark is not None:
-                    self._outbox.undo(mark)
-                raise
+            records = [(PASS_TRACES, count, body) for count, body in now]
+            if parts.held is not None:  # held spans are sent again, priced, in parts of a bounded size
+                records.append((HOLD, len(parts.held_keys), parts.held.SerializeToString()))
+            mark = self._outbox.append(records) if records else None
+            if parts.held is not None:
+                self._hold(enrich.held_spans(parts.held, mark[0]))
             self.passed_spans += parts.now_count
         self._wake()
 
@@ -119,18 +131,17 @@ class Forwarder:
                     self._outbox.undo(mark)
         return undo
 
-    def _parts(self, request: PB2ExportTraceServiceRequest) -> list[tuple[PB2ExportTraceServiceRequest, int, bytes]]:
-        """(request, spans, serialized) parts of at most max_batch_bytes, the most one export carries."""
+    def _parts(self, request: PB2ExportTraceServiceRequest) -> list[tuple[int, bytes]]:
+        """(spans, serialized request) parts of at most max_batch_bytes, the most one export carries."""
         if request.ByteSize() <= self._max_batch_bytes:
             count = sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
-            return [(request, count, request.SerializeToString())]
-        return [(part, count, part.SerializeToString())
-                for part, count in enrich.split_by_size(request, self._max_batch_bytes)]
+            return [(count, request.SerializeToString())]
+        return [(count, part.SerializeToString()) for part, count in enrich.split_by_size(request, self._max_batch_bytes)]
 
     def passthrough(self, kind: int, items: int, body: bytes) -> None:
         """Queue a metrics or logs export as it came. Raises OSError when the queue cannot be written."""
         with self._lock:
-            self._outbox.append(kind, items, body)
+            self._outbox.append([(kind, items, body)])
         self._wake()
 
     # -- the flusher's thread, once traces are priced
@@ -159,23 +170,22 @@ class Forwarder:
     def _send_settled(self, claimed: list[enrich.Held], outcomes: dict[str, UsageRow | str]) -> None:
         """Queue claimed spans with their cost; each record settles the spans it holds, in the same write."""
         for start in range(0, len(claimed), _PRICED_RECORD_SPANS):
-            part = {(h.span.trace_id.hex(), h.span.span_id.hex()): h for h in claimed[start:start + _PRICED_RECORD_SPANS]}
-            pieces = self._parts(enrich.priced(list(part.values()), outcomes))
+            part = claimed[start:start + _PRICED_RECORD_SPANS]
+            pieces = self._parts(enrich.priced(part, outcomes))
             with self._lock:
-                for request, count, body in pieces:
-                    try:
-                        self._outbox.append(PRICED, count, body)
-                    except OSError as exc:  # held again: the keeper's sweep or the next start retries
-                        logger.warning("forward queue: %d priced spans could not be queued: %s", len(part), exc)
-                        for (trace_id, span_id), held in part.items():
-                            self._held.setdefault(trace_id, {})[span_id] = held
-                            self._held_since.setdefault(trace_id, time.monotonic())
-                        break
-                    for key in enrich.span_keys(request):
-                        held = part.pop(key)
-                        self._outbox.holds[held.segment] -= 1
-                        self._held_count -= 1
-                        self.priced_spans += 1
+                try:  # each record settles the spans it holds: on replay, those are not held again
+                    self._outbox.append([(PRICED, count, body) for count, body in pieces])
+                except OSError as exc:  # held again: the keeper's sweep or the next start retries
+                    logger.warning("forward queue: %d priced spans could not be queued: %s", len(part), exc)
+                    for held in part:
+                        trace_id = held.span.trace_id.hex()
+                        self._held.setdefault(trace_id, {})[held.span.span_id.hex()] = held
+                        self._held_since.setdefault(trace_id, time.monotonic())
+                    continue
+                for held in part:
+                    self._outbox.holds[held.segment] -= 1
+                self._held_count -= len(part)
+                self.priced_spans += len(part)
         self._wake()
 
     # -- held spans (the lock is held)
@@ -264,7 +274,7 @@ class Forwarder:
             pinned = [held for trace in self._held.values() for held in trace.values() if held.segment == oldest]
             if pinned:
                 request, _ = enrich.regroup(pinned)
-                segment, _ = self._outbox.append(HOLD, len(pinned), request.SerializeToString())
+                segment, _ = self._outbox.append([(HOLD, len(pinned), request.SerializeToString())])
                 for held in pinned:
                     held.segment = segment
                 self._outbox.holds[segment] = self._outbox.holds.get(segment, 0) + len(pinned)

@@ -20,7 +20,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +67,15 @@ class Outbox:
             for record in self.read((segment, 0), self.sizes[segment], 1 << 62, kinds=None):
                 yield segment, record
 
-    def append(self, kind: int, items: int, body: bytes) -> tuple[int, int]:
-        """Durably add a record; returns (segment, size before it) for undo(). Raises OSError (then the
-        segment is as it was)."""
+    def append(self, records: Sequence[tuple[int, int, bytes]]) -> tuple[int, int]:
+        """Durably add (kind, items, body) records in one write; returns (segment, size before them) for
+        undo(). Raises OSError (then the segment is as it was)."""
         if self._file is None:
             self._file = self._path(self.current).open("ab", buffering=0)
             self._opened_at = time.monotonic()
             self.sizes[self.current] = 0
         start = self.sizes[self.current]
-        data = _HEADER.pack(kind, items, len(body), zlib.crc32(body)) + body
+        data = b"".join(_HEADER.pack(kind, items, len(body), zlib.crc32(body)) + body for kind, items, body in records)
         try:
             written, view = 0, memoryview(data)
             while written < len(data):
