@@ -184,6 +184,23 @@ class ForwardSettings:
     max_batch_bytes: int = 4 * 1024 * 1024  #: an export to a destination carries at most this much
 
 
+#: Row attributes cost metrics may be keyed by (ops/costmetrics.py SERIES_ATTRIBUTES, the row's text fields).
+METRIC_ATTRIBUTES = ("tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id",
+                     "provider", "operation", "request_model", "response_model", "status", "error_type",
+                     "cost_status", "price_id", "service_tier", "instrumentation")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Cost as metrics (ops/costmetrics.py): on /metrics, and as OTLP to the forward destinations."""
+
+    #: the attributes of each series; every one multiplies the series count (user_id or request_id rarely fit)
+    attributes: tuple[str, ...] = ("tenant_id", "feature", "service_name", "environment", "provider",
+                                   "request_model")
+    max_series: int = 2000  #: beyond, calls go to one overflow series (otel_metric_overflow="true"), counted
+    export_interval_seconds: float = 60.0  #: how often OTLP metrics go to the forward destinations
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     file: str | None = None  #: alerts.yaml: budgets, anomaly factor and floor, webhook (otel_llmcost.alerts.rules)
@@ -203,6 +220,7 @@ class Settings:
     traces: TracesSettings = field(default_factory=TracesSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     forward: ForwardSettings = field(default_factory=ForwardSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def forward_dir(self) -> str:
@@ -266,6 +284,11 @@ def _build(cls, document: Any, path: str, errors: list[str]):
         value, default = document[name], getattr(cls(), name)
         if dataclasses.is_dataclass(default):
             values[name] = _build(type(default), value, f"{path}{name}.", errors)
+        elif name == "attributes":
+            ok = isinstance(value, list) and all(isinstance(v, str) and v in METRIC_ATTRIBUTES for v in value)
+            values[name] = tuple(value) if ok else ()
+            if not ok:
+                errors.append(f"{path}{name} must be a list of: {', '.join(METRIC_ATTRIBUTES)}")
         elif name == "destinations":
             values[name] = _destinations(value, f"{path}{name}", errors)
         elif name == "headers":
@@ -420,6 +443,8 @@ def _validate_forward(settings: Settings) -> list[str]:
     if forward.max_queue_bytes < 1024 * 1024 or forward.max_batch_bytes < 1024 or forward.max_retry_delay_seconds <= 0:
         errors.append("forward.max_queue_bytes must be at least 1 MiB, max_batch_bytes at least 1024,"
                       " max_retry_delay_seconds positive")
+    if settings.metrics.max_series < 1 or settings.metrics.export_interval_seconds <= 0:
+        errors.append("metrics.max_series must be at least 1 and metrics.export_interval_seconds positive")
     if not settings.store.enabled and not forward.destinations:
         errors.append("store.enabled false (--store none) needs forward.destinations: the spans would go nowhere")
     return errors

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
         ops = OpsSources(
             metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
-                                       pipeline.forwarder.figures() if pipeline.forwarder else None),
+                                       pipeline.forwarder.figures() if pipeline.forwarder else None,
+                                       pipeline.cost_metrics),
             readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
         )
         http_receiver = HttpReceiver(intake, http_host, receiver, ops)

@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.config import Settings
 from otel_llmcost.forward import enrich
-from otel_llmcost.forward.outbox import HOLD, PASS_TRACES, PRICED, Cursor, Outbox, Record
+from otel_llmcost.forward.outbox import HOLD, PASS_METRICS, PASS_TRACES, PRICED, Cursor, Outbox, Record
 from otel_llmcost.forward.sender import Sender
 from otel_llmcost.forward.transport import Transport
 from otel_llmcost.ingest.tracebuffer import TraceGroup
@@ -48,8 +48,12 @@ class Prepared:
 
 
 class Forwarder:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, metrics: Callable[[], tuple[int, bytes] | None] | None = None):
+        """`metrics`: an OTLP metrics export (data points, body) to send every metrics.export_interval_seconds."""
         forward = settings.forward
+        self._metrics = metrics
+        self._metrics_interval = settings.metrics.export_interval_seconds
+        self._metrics_due = time.monotonic() + self._metrics_interval
         self._max_bytes = forward.max_queue_bytes
         self._max_batch_bytes = forward.max_batch_bytes
         #: held spans whose trace got no price this long after arriving are sent without one
@@ -86,6 +90,10 @@ class Forwarder:
         self._stop.set()
         if self._keeper.is_alive():
             self._keeper.join()
+        try:
+            self._export_metrics(final=True)  # the last figures; delivered now or after the next start
+        except OSError:
+            logger.warning("forward queue: the last cost metrics could not be queued")
         for sender in self._senders:
             sender.stop()
         with self._lock:
@@ -243,12 +251,21 @@ class Forwarder:
         while not self._stop.wait(_KEEPER_SECONDS):
             try:
                 self._sweep_stale()
+                self._export_metrics(final=False)
                 with self._lock:
                     self._outbox.rotate_if_due()
                     self._bound()
                     self._outbox.collect()
             except Exception:
                 logger.exception("forward queue upkeep failed")
+
+    def _export_metrics(self, final: bool) -> None:
+        if self._metrics is None or not (final or time.monotonic() >= self._metrics_due):
+            return
+        self._metrics_due = time.monotonic() + self._metrics_interval
+        export = self._metrics()
+        if export is not None:
+            self.passthrough(PASS_METRICS, *export)
 
     def _sweep_stale(self) -> None:
         deadline = time.monotonic() - self._stale_seconds

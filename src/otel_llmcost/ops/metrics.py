@@ -120,7 +120,8 @@ FORWARD_FIGURES = {
 
 
 def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineStats,
-               forward: dict[str, Any] | None = None) -> str:
+               forward: dict[str, Any] | None = None, cost: Any = None) -> str:
+    """The text exposition; `forward`: Forwarder.figures(); `cost`: ops.costmetrics.CostMetrics."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -152,12 +153,14 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
         for name, (field, kind, help_text) in FORWARD_FIGURES.items():
             metric(name, kind, help_text, [("", forward[field])])
         for name, (field, kind, help_text) in FORWARD_DESTINATION_FIGURES.items():
-            metric(name, kind, help_text, [(f'{{destination="{_label(destination)}"}}', figures[field])
+            metric(name, kind, help_text, [(f'{{destination="{label_value(destination)}"}}', figures[field])
                                            for destination, figures in forward["destinations"].items()])
+    if cost is not None:
+        lines.extend(cost.prometheus_lines(label_value))
     return "\n".join(lines) + "\n"
 
 
-def _label(value: str) -> str:
+def label_value(value: str) -> str:
     """A Prometheus label value, escaped."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
