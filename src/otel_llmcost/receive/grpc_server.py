@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
+_REFUSALS = {  # what a refused export is counted as, and answered with
+    Unauthenticated: ("unauthenticated", grpc.StatusCode.UNAUTHENTICATED),
+    DecodeError: ("undecodable", grpc.StatusCode.INVALID_ARGUMENT),
+    OverloadedError: ("overloaded", grpc.StatusCode.UNAVAILABLE),
+}
+_REFUSED = tuple(_REFUSALS)
+
+
 def _identity(data: bytes) -> bytes:
     return data
 
@@ -81,18 +89,10 @@ class GrpcReceiver:
 
     def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            metadata = dict(context.invocation_metadata())
-            key = self._intake.authenticator.check(metadata.get("authorization"))
+            key = self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
             result = self._intake.accept(parse_protobuf(body), key)
-        except Unauthenticated as exc:
-            self._intake.refused("unauthenticated", str(exc))
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except DecodeError as exc:
-            self._intake.refused("undecodable", str(exc))
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except OverloadedError as exc:
-            self._intake.refused("overloaded", str(exc))
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except _REFUSED as exc:
+            self._refuse(exc, context)
         except Exception:
             logger.exception("OTLP/gRPC export failed")
             context.abort(grpc.StatusCode.UNAVAILABLE, "internal error while storing spans; retry later")
@@ -103,24 +103,21 @@ class GrpcReceiver:
             )
         return response.SerializeToString()
 
-
     def _pass_through(self, signal: str):
         def export(body: bytes, context: grpc.ServicerContext) -> bytes:
             try:
-                metadata = dict(context.invocation_metadata())
-                self._intake.authenticator.check(metadata.get("authorization"))
+                self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
                 self._intake.pass_through(signal, body)
-            except Unauthenticated as exc:
-                self._intake.refused("unauthenticated", str(exc))
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-            except DecodeError as exc:
-                self._intake.refused("undecodable", str(exc))
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            except OverloadedError as exc:
-                self._intake.refused("overloaded", str(exc))
-                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            except _REFUSED as exc:
+                self._refuse(exc, context)
             return b""  # an empty Export*ServiceResponse: everything accepted
         return export
+
+    def _refuse(self, exc: Exception, context: grpc.ServicerContext) -> None:
+        """Count the refusal and answer it (abort raises)."""
+        reason, code = next(answer for kind, answer in _REFUSALS.items() if isinstance(exc, kind))
+        self._intake.refused(reason, str(exc))
+        context.abort(code, str(exc))
 
 
 def _credentials(settings: ReceiverSettings) -> grpc.ServerCredentials:
