@@ -13,11 +13,11 @@ import urllib.parse
 
 import clickhouse_connect
 import pytest
+
 from conftest import FAST_CONFIG, Receiver, run_cli
+from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from query_clients import node_runner
-
-from otel_llmcost.store.chdb_store import ChdbStore
 
 
 @pytest.fixture(scope="module")

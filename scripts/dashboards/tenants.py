@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
-
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
 from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, users
 

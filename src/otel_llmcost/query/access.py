@@ -13,7 +13,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
-from typing import Mapping
+from collections.abc import Mapping
 
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError

@@ -8,8 +8,8 @@ and `merge()` would bypass it; the guard refuses both. Tables that cannot be sco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from otel_llmcost.rows.traces import TENANT_ATTRIBUTE
 from otel_llmcost.store.reader import TableInfo
