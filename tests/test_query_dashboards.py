@@ -10,7 +10,7 @@ import clickhouse_connect
 import pytest
 
 from grafana_plugin import by_uid, expand, queries, settings
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.store.chdb_store import ChdbStore
 from query_clients import node_runner, start_listener
 from test_grafana import ROWS, SCENARIOS, SEEDED_CASES
@@ -27,7 +27,7 @@ def served(tmp_path_factory):
     writer.ensure_schema()
     writer.insert_usage(ROWS)
     keys = KeyStore(root / "keys.json")
-    _, admin = keys.create(None)
+    _, admin = keys.create(None, (QUERY,))
     listener = start_listener(str(root / "chdb"), keys)
     yield writer, listener.port, admin
     listener.stop()

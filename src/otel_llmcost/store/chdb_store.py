@@ -11,6 +11,7 @@ from typing import Any
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
+from otel_llmcost.store.policies import connection_string
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
@@ -25,7 +26,8 @@ class ChdbStore(StoreWrites):
 
         os.makedirs(path, exist_ok=True)
         try:
-            self._conn = chdb.connect(path)
+            # Every tenant (*all*): materialized views and rollup rebuilds read through the row policies.
+            self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
         except RuntimeError as exc:
             raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
