@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -314,16 +315,23 @@ def _build(cls, document: Any, path: str, errors: list[str]):
             if not ok:
                 errors.append(f"{path}{name} must be a list of file paths")
         else:
-            values[name] = _scalar(value, fld.type, f"{path}{name}", errors, default)
+            values[name] = _scalar(value, str(fld.type), f"{path}{name}", errors, default)
     return cls(**values)
 
 
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _has_kind(value: object, kind: str) -> bool:
+    """Whether `value` is a setting of this kind (a bool is not a number)."""
+    return not (isinstance(value, bool) and kind != "bool") and isinstance(value, _SCALAR_TYPES[kind])
+
+
 def _scalar(value: Any, type_name: str, where: str, errors: list[str], default: Any) -> Any:
-    expected = {"int": int, "float": (int, float), "bool": bool, "str": str}
     if "None" in type_name and value is None:
         return None
     kind = type_name.replace(" | None", "")
-    if isinstance(value, bool) and kind != "bool" or not isinstance(value, expected[kind]):
+    if not _has_kind(value, kind):
         errors.append(f"{where} must be {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
         return default
     return float(value) if kind == "float" else value

@@ -31,13 +31,13 @@ from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.build import RowBuilder, TraceRows
 from otel_llmcost.rows.traces import TraceKeeper
 from otel_llmcost.semconv import WANTED_ATTRIBUTES
-from otel_llmcost.store import UsageStore
+from otel_llmcost.store import WritableStore
 
 logger = logging.getLogger(__name__)
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, store: UsageStore, price_book: PriceBook):
+    def __init__(self, settings: Settings, store: WritableStore, price_book: PriceBook):
         attributor, keeper = Attributor(settings.attribution.keys), TraceKeeper(settings.traces)
         self._wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)
         self._admission = Admission(settings)

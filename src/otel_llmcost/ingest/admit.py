@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import OverloadedError

@@ -58,7 +58,7 @@ class IngestCounters:
 
 
 class MeasuredStore:
-    """A UsageStore that times its inserts, remembers whether the last one failed (for /readyz), and warns
+    """A store that times its inserts, remembers whether the last one failed (for /readyz), and warns
     the first time each model is stored unpriced (its calls have no cost until a price book names it)."""
 
     def __init__(self, store: Any):
@@ -142,7 +142,7 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
     metric("llmcost_insert_failures_total", "counter", "Store inserts that failed (and are retried).",
            [("", store.insert_failures)])
     cumulative, buckets = 0, []
-    for bound, count in zip((*map(str, _LATENCY_BUCKETS), "+Inf"), store.insert_seconds):
+    for bound, count in zip((*map(str, _LATENCY_BUCKETS), "+Inf"), store.insert_seconds, strict=True):
         cumulative += count
         buckets.append((f'_bucket{{le="{bound}"}}', cumulative))
     lines.extend(("# HELP llmcost_insert_seconds Time per store insert.", "# TYPE llmcost_insert_seconds histogram"))
