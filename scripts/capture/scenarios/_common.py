@@ -50,7 +50,7 @@ def app_retry(call: Callable[[list[dict]], object], prompt: str = "rate-limit-on
     """The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds. `call(messages)` makes one call;
     `errors` names the SDK's rate-limit exception classes (openai / anthropic: RateLimitError)."""
     messages = [{"role": "user", "content": prompt}]
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             call(messages)
             return
