@@ -14,8 +14,8 @@ import struct
 import zlib
 
 from aiohttp import web
-
-from fake_provider import TEXT, USAGE as PROVIDER_USAGE, FakeProvider, anthropic_events, tool_call
+from fake_provider import TEXT, FakeProvider, anthropic_events, tool_call
+from fake_provider import USAGE as PROVIDER_USAGE
 
 USAGE = {"inputTokens": 100, "cacheReadInputTokens": 300, "cacheWriteInputTokens": 50, "outputTokens": 25,
          "totalTokens": 475}

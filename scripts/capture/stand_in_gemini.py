@@ -8,7 +8,6 @@ thinkingConfig that asks for includeThoughts gets a thought part first. A 429 is
 from __future__ import annotations
 
 from aiohttp import web
-
 from fake_provider import TEXT, FakeProvider, sse, tool_call
 
 #: usageMetadata by endpoint: (prompt incl. cached, cached, candidates, thoughts).

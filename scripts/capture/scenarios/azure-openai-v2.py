@@ -1,4 +1,6 @@
-"""AzureOpenAI with opentelemetry-instrumentation-openai-v2 (chat, streamed usage, embeddings): azure-openai-openinference.py's scenarios."""
+"""AzureOpenAI with opentelemetry-instrumentation-openai-v2 (chat, streamed usage, embeddings):
+azure-openai-openinference.py's scenarios.
+"""
 
 import os
 import runpy

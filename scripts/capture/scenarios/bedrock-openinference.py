@@ -7,10 +7,9 @@ opentelemetry-instrumentation-bedrock (bedrock-traceloop.py).
 import os
 
 import boto3
-from botocore.config import Config
-
 from _bedrock import bedrock_scenarios
 from _common import setup
+from botocore.config import Config
 
 instrumentor = os.environ.get("CAPTURE_INSTRUMENTOR", "openinference")
 provider = setup(f"capture-bedrock-{instrumentor}")

@@ -1,4 +1,6 @@
-"""boto3 bedrock-runtime with Traceloop's opentelemetry-instrumentation-bedrock: bedrock-openinference.py's scenarios."""
+"""boto3 bedrock-runtime with Traceloop's opentelemetry-instrumentation-bedrock:
+bedrock-openinference.py's scenarios.
+"""
 
 import os
 import runpy

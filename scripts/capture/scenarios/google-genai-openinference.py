@@ -1,4 +1,6 @@
-"""google-genai with the OpenInference instrumentation (openinference-instrumentation-google-genai): google-genai-otel.py's scenarios."""
+"""google-genai with the OpenInference instrumentation (openinference-instrumentation-google-genai):
+google-genai-otel.py's scenarios.
+"""
 
 import os
 import runpy

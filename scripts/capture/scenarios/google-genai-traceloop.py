@@ -1,4 +1,6 @@
-"""google-genai with the Traceloop instrumentation (opentelemetry-instrumentation-google-generativeai): google-genai-otel.py's scenarios."""
+"""google-genai with the Traceloop instrumentation (opentelemetry-instrumentation-google-generativeai):
+google-genai-otel.py's scenarios.
+"""
 
 import os
 import runpy

@@ -47,7 +47,9 @@ with scenario("reasoning"):
     # The Responses API with reasoning (usage 200 in incl. 50 cached, 40 out incl. 10 reasoning).
     ChatOpenAI(model=MODEL, max_retries=0, use_responses_api=True, reasoning={"effort": "low"}).invoke(PROMPT)
 with scenario("embeddings"):
-    OpenAIEmbeddings(model="text-embedding-3-small", max_retries=0, check_embedding_ctx_length=False)  # no tiktoken download.embed_query("hello")
+    # check_embedding_ctx_length=False: no tiktoken download (no internet here).
+    OpenAIEmbeddings(model="text-embedding-3-small", max_retries=0, check_embedding_ctx_length=False).embed_query(
+        "hello")
 with scenario("tool_loop"):
     # A LangGraph ReAct agent: get_capital twice, then the answer: three model calls.
     create_react_agent(llm, [get_capital]).invoke({"messages": [("user", f"call-tool-twice: {PROMPT}")]})

@@ -1,4 +1,6 @@
-"""LangChain / LangGraph with the traceloop LangChain instrumentation and the same family's OpenAI instrumentation beside it: langchain-openinference.py's scenarios."""
+"""LangChain / LangGraph with the traceloop LangChain instrumentation and the same family's OpenAI
+instrumentation beside it: langchain-openinference.py's scenarios.
+"""
 
 import os
 import runpy

@@ -11,8 +11,16 @@ import asyncio
 import os
 
 from _common import PROMPT, scenario, setup
-from agents import (Agent, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel, Runner, function_tool,
-                    retry_policies, set_trace_processors)
+from agents import (
+    Agent,
+    ModelSettings,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    Runner,
+    function_tool,
+    retry_policies,
+    set_trace_processors,
+)
 from agents.retry import ModelRetrySettings
 from openai import AsyncOpenAI
 from openai.types.shared import Reasoning
@@ -73,7 +81,7 @@ async def main() -> None:
                          "rate-limit-once runner retry")
     with scenario("rate_limited_retry"):
         # The app's own retry: the whole run again after a RateLimitError.
-        for attempt in range(2):
+        for _ in range(2):
             try:
                 await Runner.run(agent(), "rate-limit-once please")
                 break

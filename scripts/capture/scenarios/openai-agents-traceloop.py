@@ -1,4 +1,6 @@
-"""The OpenAI Agents SDK with Traceloop's opentelemetry-instrumentation-openai-agents: openai-agents-openinference.py's scenarios."""
+"""The OpenAI Agents SDK with Traceloop's opentelemetry-instrumentation-openai-agents:
+openai-agents-openinference.py's scenarios.
+"""
 
 import os
 import runpy

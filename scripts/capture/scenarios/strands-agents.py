@@ -5,10 +5,9 @@ OpenAI model. Strands' own ModelRetryStrategy retries throttling; botocore's ret
 
 import os
 
-from botocore.config import Config
-
 from _bedrock import CLAUDE_BEDROCK
 from _common import PROMPT, scenario, setup
+from botocore.config import Config
 from strands import Agent, tool
 from strands.agent.agent import ModelRetryStrategy
 from strands.models import BedrockModel
@@ -48,7 +47,7 @@ run("non_streaming", model=bedrock(streaming=False))
 run("framework_retry", "rate-limit-once framework retry",
     retry=ModelRetryStrategy(max_attempts=2, initial_delay=0, max_delay=0))
 with scenario("rate_limited_retry"):
-    for attempt in range(2):
+    for _ in range(2):
         try:
             agent()("rate-limit-once please")
             break

@@ -29,7 +29,7 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     if entry is None and call.error_type and not _billable(call):
         # A failed try that used nothing costs nothing, whatever model it names (or none: it failed before the
         # library learnt it; a deployment name only its answer would have resolved).
-        return Cost("priced", "failed call without usage", "", price_book.version, **_ZERO_PARTS)
+        return _zero_cost("failed call without usage", price_book.version)
     if entry is None:
         model = call.response_model or call.request_model
         reason = "no model name on the span" if not model else (
@@ -107,9 +107,10 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
     )
 
 
-_ZERO_PARTS = dict.fromkeys(
-    ("input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd", "reasoning_cost_usd",
-     "audio_cost_usd", "image_cost_usd", "request_fee_usd", "search_fee_usd", "cost_usd"), _ZERO)
+def _zero_cost(note: str, version: str) -> Cost:
+    return Cost("priced", note, "", version, input_cost_usd=_ZERO, cache_read_cost_usd=_ZERO,
+                cache_write_cost_usd=_ZERO, output_cost_usd=_ZERO, reasoning_cost_usd=_ZERO, audio_cost_usd=_ZERO,
+                image_cost_usd=_ZERO, request_fee_usd=_ZERO, search_fee_usd=_ZERO, cost_usd=_ZERO)
 
 
 def _billable(call: LlmCall) -> bool:

@@ -89,13 +89,13 @@ class Attributor:
             place = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation)
             # A try that failed before the span learnt its model (no model on it) is a try of whichever call
             # comes next in the same place, and a try without a model follows whatever was tried there last.
-            tries = [previous.get((*place, model)), previous.get((*place, ""))] if model else [
-                previous.get((*place, None))]
+            tries = [previous.get(place + (model,)), previous.get(place + ("",))] if model else [
+                previous.get(place + (None,))]
             last = max((t for t in tries if t is not None), key=lambda t: t[2], default=None)
             attempts[index] = last[0] + 1 if last is not None and last[1] else 1
             entry = (attempts[index], bool(call.error_type), span.start_ns)
-            previous[(*place, model)] = entry
-            previous[(*place, None)] = entry  # the last try in this place, whatever its model
+            previous[place + (model,)] = entry
+            previous[place + (None,)] = entry  # the last try in this place, whatever its model
         return attempts
 
 

@@ -5,13 +5,14 @@ Three rules, applied to the calls of one trace:
 1. **One call, two spans.** Two call spans describe the same call when they carry the same
    `response_id`, or, when either lacks one, when they come from different instrumentation scopes, one
    hangs off the other or off one of its ancestors (ancestor, sibling, or a framework's span nested in its
-   own spans beside the provider span that hangs off the app span), their time ranges overlap, they
-   name the same model and operation, and their token counts do not contradict each other. (An instrumentation library wrapping the provider
-   SDK's own span; a proxy's span under the app's.) They become one row: the more complete span is kept,
-   and each of its missing facts is filled from the other. Which provider and model were called is taken
-   from the inner span when it says: it is closer to the provider (a proxy knows the upstream that the
-   app's OpenAI-protocol span cannot). The row's parent is the outer span's parent, where the call sits
-   in the app (retries of a call are recognised by it); for spans not nested, the deeper of their parents.
+   own spans beside the provider span that hangs off the app span), neither failed while the other did,
+   their time ranges overlap, they name the same model and operation, and their token counts do not
+   contradict each other. (An instrumentation library wrapping the provider SDK's own span; a proxy's span
+   under the app's.) They become one row: the more complete span is kept, and each of its missing facts is
+   filled from the other. Which provider and model were called is taken from the inner span when it says:
+   it is closer to the provider (a proxy knows the upstream that the app's OpenAI-protocol span cannot).
+   The row's parent is the outer span's parent, where the call sits in the app (retries of a call are
+   recognised by it); for spans not nested, the deeper of their parents.
 2. **Sums are not calls.** A call span that has another, different call span below it is an aggregate
    (an agent or chain span that reports its children's usage) and is not billed.
 3. **Preparation is not a call.** A call span that learnt nothing of an answer (no usage, no response id,
@@ -74,8 +75,9 @@ def count_once(calls: Sequence[Pair], spans_by_id: Mapping[str, SpanRecord]) -> 
 
 def _without_empty_wrappers(calls: list[Pair], ancestors: Mapping[str, set[str]]) -> list[Pair]:
     """Rule 3: an LLM-kind span that learnt nothing of an answer (no usage, no response id, no error) is request
-    preparation or a wrapper, not a call, when a call of the same model and operation that does report usage hangs off the same span (or below it) and starts no earlier (LlamaIndex's
-    `_prepare_chat_with_tools` beside its `astream_chat`)."""
+    preparation or a wrapper, not a call, when a call of the same model and operation that does report usage
+    hangs off the same span (or below it) and starts no earlier (LlamaIndex's `_prepare_chat_with_tools` beside
+    its `astream_chat`)."""
     by_place: dict[str, list[Pair]] = defaultdict(list)
     for pair in calls:
         if not _empty(pair[1]):
