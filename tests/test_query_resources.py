@@ -130,10 +130,13 @@ def test_a_client_that_leaves_frees_its_slot(served):
 def test_sigterm_does_not_wait_for_running_queries(tmp_path):
     data_dir = tmp_path / "data"
     keys = (_key(data_dir), _key(data_dir), _key(data_dir))
-    receiver = Receiver(data_dir, {**CONFIG, "query": {**CONFIG["query"], "max_concurrent_queries": 3}}).start()
+    receiver = Receiver(data_dir, {**CONFIG, "query": {**CONFIG["query"], "max_concurrent_queries": 3,
+                                                        "queue_seconds": 30}}).start()
     try:
         running = [_send(receiver, HEAVY, key) for key in keys[:2]]
         _wait_running(receiver, keys[2], 2)
+        running.append(_send(receiver, HEAVY, keys[0]))  # waits for its key's slot: must not start at the stop
+        time.sleep(0.5)
         started = time.monotonic()
         receiver.process.send_signal(signal.SIGTERM)
         receiver.process.communicate(timeout=60)
