@@ -14,8 +14,8 @@ import urllib.parse
 
 import clickhouse_connect
 import pytest
-from conftest import FAST_CONFIG, Receiver
 
+from conftest import FAST_CONFIG, Receiver
 from otel_llmcost.keys import QUERY, KeyStore
 
 HEAVY = "SELECT count() FROM numbers(1e12) WHERE NOT ignore(sipHash64(number))"  # minutes, one block

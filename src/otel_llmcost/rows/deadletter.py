@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Sequence
 
 from otel_llmcost.model import SpanRecord, UsageRow
 
@@ -58,6 +58,6 @@ def _rejected(trace_id: str, span_id: str, tenant_id: str, reason: str, document
                         _utf8(reason)[:_MAX_REASON_CHARS], text)
 
 
-def _utf8(value) -> str:
+def _utf8(value: object) -> str:
     """Text that encodes as UTF-8 whatever it held (a lone surrogate from a JSON escape does not)."""
     return str(value).encode("utf-8", "replace").decode("utf-8")

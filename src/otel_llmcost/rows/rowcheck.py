@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing.quote import USAGE_KINDS
@@ -217,5 +218,14 @@ def _check_for(name: str, ch_type: str) -> Check:
 
 
 _COUNT_TYPES = {name: ch_type for name, ch_type in COLUMN_TYPES if name in USAGE_KINDS}
-_COUNT_LIMITS = {name: 2 ** int(_UINT.match(ch_type).group(1)) - 1 for name, ch_type in _COUNT_TYPES.items()}
+
+
+def _uint_max(ch_type: str) -> int:
+    bits = _UINT.match(ch_type)
+    if bits is None:
+        raise RuntimeError(f"a count column is {ch_type}, not a UInt; rowcheck cannot bound it")
+    return 2 ** int(bits.group(1)) - 1
+
+
+_COUNT_LIMITS = {name: _uint_max(ch_type) for name, ch_type in _COUNT_TYPES.items()}
 _CHECKS: tuple[tuple[str, Check], ...] = tuple((name, _check_for(name, ch_type)) for name, ch_type in COLUMN_TYPES)

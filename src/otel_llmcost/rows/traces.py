@@ -15,13 +15,13 @@ reads of otel_traces by it. What a client sent under that key is overwritten, so
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from itertools import islice
-from typing import Sequence
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
-from otel_llmcost.model import SpanRecord
+from otel_llmcost.model import AttributeValue, SpanRecord
 
 TABLE = "otel_traces"
 _MAP = "Map(LowCardinality(String), String)"
@@ -65,7 +65,7 @@ class TraceKeeper:
         """A columnar batch in COLUMN_TYPES order."""
         self._resources.clear()
         rows = [self._row(span, tenant) for span, tenant in spans]
-        return [list(column) for column in zip(*rows)] if rows else [[] for _ in COLUMN_TYPES]
+        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMN_TYPES]
 
     def _row(self, span: SpanRecord, tenant: str) -> tuple:
         resource = self._resources.get(id(span.resource))
@@ -81,21 +81,21 @@ class TraceKeeper:
             span.status_message,
         )
 
-    def _strings(self, attributes) -> dict[str, str]:
+    def _strings(self, attributes: Mapping[str, AttributeValue]) -> dict[str, str]:
         size = self._settings.max_attribute_bytes
         # the cheap test first: a string of at most size/4 characters fits in size bytes
         return {key: value if type(value) is str and len(value) * 4 <= size else _fit(value, size)
                 for key, value in islice(attributes.items(), self._settings.max_attributes)}
 
 
-def _fit(value, size: int) -> str:
+def _fit(value: AttributeValue, size: int) -> str:
     """The value as text, cut to `size` UTF-8 bytes (never half a character)."""
     text = value if isinstance(value, str) else _text(value)
     encoded = text.encode()
     return encoded[:size].decode("utf-8", "ignore") if len(encoded) > size else text
 
 
-def _text(value) -> str:
+def _text(value: AttributeValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
