@@ -7,6 +7,8 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from fault_receiver import STORED_TABLES, ReceiverProcess  # bench/ is on sys.path when faults.py is run as a script
@@ -272,8 +274,49 @@ def huge_trace(s: Scenario) -> None:
     load.finish()
 
 
+def query_memory(s: Scenario) -> None:
+    """OTLP traffic while query clients read big answers at once (four 1M-row Native, one JSON over its
+    whole-answer cap), abandon two heavy queries, then the stop (SIGTERM) lands with heavy queries running."""
+    s.start()
+    load = s.load(clients=2)
+    base = f"http://127.0.0.1:{s.receiver.query_port}/?"
+    big = "SELECT number, toString(number) AS id, repeat('x', 80) AS padding FROM numbers(1000000)"
+    heavy = "SELECT count() FROM numbers(1e12) WHERE NOT ignore(sipHash64(number))"
+    statuses: list[int] = []
+
+    def ask(sql: str, output_format: str) -> None:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(base + f"default_format={output_format}",
+                                                               data=sql.encode()), timeout=300) as answer:
+                while answer.read(1 << 16):
+                    pass
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    readers = [threading.Thread(target=ask, args=(big, "Native")) for _ in range(4)]
+    readers.append(threading.Thread(target=ask, args=(big, "JSON")))
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    for _ in range(2):  # clients that leave: their queries are killed, their slots come back
+        connection = socket.create_connection(("127.0.0.1", s.receiver.query_port))
+        connection.sendall(f"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(heavy)}\r\n\r\n"
+                           f"{heavy}".encode())
+        time.sleep(1)
+        connection.close()
+    ask("SELECT 1", "TabSeparated")
+    for _ in range(2):  # left running for the stop
+        threading.Thread(target=ask, args=(heavy, "TabSeparated"), daemon=True).start()
+    time.sleep(2)
+    load.finish()
+    s.notes.append(f"answers {sorted(statuses)}; peak RSS {s.receiver.peak_rss_mb():.0f} MiB")
+
+
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
     kill9_early, kill9_midflush, kill9_twice, sigterm]} | {name: store_full(under) for name, under in
     STORE_FULL.items()} | {f.__name__.replace("_", "-"): f for f in [
     store_server_unreachable, disk_full, overload, resend_after_restart]} | {
-    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace}
+    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace,
+                                                                         "query-memory": query_memory}
