@@ -11,7 +11,8 @@ land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) i
 `attempt` numbers the tries of one logical call within a request. Unless the app states it (the
 `attempt` keys), tries are the calls of the same request with the same parent span, provider, operation and
 model (a dated snapshot counting as its alias), in start order: a call right after a failed one is its
-retry (attempt + 1), a call after a successful one starts again at attempt 1.
+retry (attempt + 1), a call after a successful one starts again at attempt 1. A failed try whose span names no
+model (it failed before the library learnt it) is a try of the next call in the same place.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Attributor:
     def _attempts(calls: Sequence[tuple[SpanRecord, LlmCall]], found: list[dict[str, str]]) -> list[int]:
         attempts = [1] * len(calls)
         order = sorted(range(len(calls)), key=lambda i: calls[i][0].start_ns)
-        previous: dict[tuple, tuple[int, bool]] = {}  # logical call -> (attempt, failed) of its last try
+        previous: dict[tuple, tuple[int, bool, int]] = {}  # logical call -> (attempt, failed, start) of its last try
         for index in order:
             span, call = calls[index]
             stated = found[index]["attempt"]
@@ -85,10 +86,16 @@ class Attributor:
                 attempts[index] = int(stated)
                 continue
             model = _SNAPSHOT_SUFFIX.sub("", (call.request_model or call.response_model).lower())
-            key = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation, model)
-            last = previous.get(key)
+            place = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation)
+            # A try that failed before the span learnt its model (no model on it) is a try of whichever call
+            # comes next in the same place, and a try without a model follows whatever was tried there last.
+            tries = [previous.get(place + (model,)), previous.get(place + ("",))] if model else [
+                previous.get(place + (None,))]
+            last = max((t for t in tries if t is not None), key=lambda t: t[2], default=None)
             attempts[index] = last[0] + 1 if last is not None and last[1] else 1
-            previous[key] = (attempts[index], bool(call.error_type))
+            entry = (attempts[index], bool(call.error_type), span.start_ns)
+            previous[place + (model,)] = entry
+            previous[place + (None,)] = entry  # the last try in this place, whatever its model
         return attempts
 
 
