@@ -37,6 +37,7 @@ from otel_llmcost.ingest.tracebuffer import TraceBuffer
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.traces import TraceKeeper
+from otel_llmcost.rows.traces import to_columns as trace_columns
 from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
 from otel_llmcost.store.chdb_store import ChdbStore
@@ -114,9 +115,9 @@ def in_process(
             built = timed("build_usage_rows (attribute+price)", "flush",
                           lambda: [(g, build_usage_rows(g, attributor, book, now)) for g in groups])
             rows = [row for _, group_rows in built for row in group_rows]
-            spans = timed(f"trace spans to columns (traces.keep {keep})", "flush", lambda: keeper.columns(
+            spans = timed(f"trace spans to checked rows (traces.keep {keep})", "flush", lambda: keeper.rows(
                 [span for g, group_rows in built for span in keeper.spans(g, {row.tenant_id for row in group_rows})]))
-            timed("ChdbStore.insert_traces", "flush", lambda: store.insert_traces(spans))
+            timed("ChdbStore.insert_traces", "flush", lambda: store.insert_traces(trace_columns(spans)))
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)]
             timed("  of which to_columns + encode_native", "",
                   lambda: [encode_native(COLUMN_TYPES, to_columns(part)) for part in parts])

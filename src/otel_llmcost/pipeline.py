@@ -50,7 +50,8 @@ class Pipeline:
         return PipelineStats(
             **self._admission.figures(), rows_adjusted=self._rows.rows_adjusted, rows_written=counts.rows_written,
             rows_already_stored=counts.rows_already_stored, rows_dead_lettered=counts.rows_dead_lettered,
-            unsent_rows=self._flusher.unsent_rows,
+            spans_written=counts.spans_written, unsent_rows=self._flusher.unsent_rows,
+            oldest_unsent_seconds=self._flusher.oldest_unsent_seconds,
         )
 
     def start(self) -> None:

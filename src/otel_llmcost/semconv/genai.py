@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.values import InvalidSpan
 
 NAME = "otel-genai"
 
@@ -54,8 +55,17 @@ def recognises(span: SpanRecord) -> bool:
     return has_provider and any(key in attributes for key in FIELDS.input + FIELDS.output)
 
 
+def operation_name(attributes) -> str:
+    """gen_ai.operation.name ("chat" when absent). One that is not text (an integer) makes the span unusable
+    (InvalidSpan, reported to the exporter) rather than silently taken for no call."""
+    value = attributes.get("gen_ai.operation.name", "chat")
+    if not isinstance(value, str):
+        raise InvalidSpan(f"gen_ai.operation.name={value!r} is not an operation name")
+    return value
+
+
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.attributes.get("gen_ai.operation.name", "chat") not in BILLABLE_OPERATIONS:
+    if operation_name(span.attributes) not in BILLABLE_OPERATIONS:
         return None
     return read_call(span, FIELDS, NAME, input_convention=_input_convention(span), output_convention=UNKNOWN)
 

@@ -55,7 +55,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
     if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
         return None
     if "gen_ai.operation.name" in attributes:
-        operation = attributes["gen_ai.operation.name"]
+        operation = genai.operation_name(attributes)
         if operation not in genai.BILLABLE_OPERATIONS:
             return None
     else:
