@@ -133,10 +133,11 @@ def test_a_batch_over_many_partitions_is_split():
     from otel_llmcost.flush.writer import MAX_PARTITIONS, by_partition
 
     rows = [(day, n) for day in range(160) for n in range(2)]
-    parts = by_partition(rows, lambda row: row[0])
+    parts = by_partition(rows, lambda row: row[0], 1000)
     assert [len({day for day, _ in part}) for part in parts] == [MAX_PARTITIONS] * 3 + [160 - 3 * MAX_PARTITIONS]
     assert sorted(row for part in parts for row in part) == rows
-    assert by_partition(rows[:20], lambda row: row[0]) == [rows[:20]]  # few partitions: as it was
+    assert by_partition(rows[:20], lambda row: row[0], 1000) == [rows[:20]]  # few partitions: as it was
+    assert by_partition(rows[:20], lambda row: row[0], 8) == [rows[:8], rows[8:16], rows[16:20]]
 
 
 def test_readiness_reports_a_batch_waiting_too_long(tmp_path):

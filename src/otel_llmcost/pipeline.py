@@ -36,7 +36,7 @@ class Pipeline:
         self._wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)
         self._admission = Admission(settings)
         self._rows = RowBuilder(attributor, keeper, price_book, settings.attribution.max_trace_wait_seconds)
-        self._writer = BatchWriter(store)
+        self._writer = BatchWriter(store, settings.store.batch_max_rows)
         self._flusher = Flusher(self._admission, self._rows.build, self._writer,
                                 settings.store.flush_interval_seconds, settings.store.batch_max_rows)
 

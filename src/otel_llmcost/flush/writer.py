@@ -7,7 +7,8 @@
   months, its spans over days): the engine refuses an INSERT touching more than
   max_partitions_per_insert_block (100), and the refusal would be retried for ever.
 - A retryable store failure (down, slow, full) is raised to the caller, which keeps the batch and its spool
-  segments and tries again later.
+  segments and tries again later. A disk too full for an INSERT is tried with halves first: after a disk
+  filled, the backlog's batch can be larger than the disk ever has free, and would wait for ever.
 - A permanent one (the data's fault) splits the INSERT in halves, recursively, until the rows at fault are
   alone; in every table (otel_traces, llm_usage and with it the rollups its views fill): those go to the
   dead-letter table, the rest is stored.
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Hashable, Sequence, TypeVar
 
-from otel_llmcost.errors import StoreError
+from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush import queries
 from otel_llmcost.model import UsageRow
 from otel_llmcost.rows import deadletter, traces
@@ -46,8 +47,9 @@ class WriterCounts:
 
 
 class BatchWriter:
-    def __init__(self, store: UsageStore):
+    def __init__(self, store: UsageStore, max_rows: int = 50_000):
         self._store = store
+        self._max_rows = max_rows  # per INSERT, in every table
         self.counts = WriterCounts()
 
     def write(
@@ -56,13 +58,13 @@ class BatchWriter:
         """Store the trace spans (otel_traces rows, deduplicated by the store), the rows not stored yet and
         the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
         refused: list[RejectedCall] = []
-        for part in by_partition(spans or [], _span_day):
+        for part in by_partition(spans or [], _span_day, self._max_rows):
             self.counts.spans_written += self._isolate(
                 lambda chunk: self._store.insert_traces(traces.to_columns(chunk)), part,
                 lambda span, exc: refused.append(deadletter.of_trace_span(span, f"otel_traces refused the span: {exc}")))
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
-        for part in by_partition(fresh, _usage_month):
+        for part in by_partition(fresh, _usage_month, self._max_rows):
             self.counts.rows_written += self._isolate(
                 self._store.insert_usage, part,
                 lambda row, exc: refused.append(deadletter.of_row(row, f"the store refused the row: {exc}")))
@@ -92,7 +94,7 @@ class BatchWriter:
         try:
             insert(rows)
         except StoreError as exc:
-            if exc.retryable:
+            if exc.retryable and not (isinstance(exc, StoreFullError) and len(rows) > 1):
                 raise
             if len(rows) == 1:
                 refuse(rows[0], exc)
@@ -116,16 +118,19 @@ class BatchWriter:
             logger.warning("... and %d more calls dead-lettered", len(rejected) - 5)
 
 
-def by_partition(rows: Sequence[Row], partition: Callable[[Row], Hashable]) -> list[list[Row]]:
-    """The rows in groups of at most MAX_PARTITIONS partitions each (one group, in order, when they fit)."""
+def by_partition(rows: Sequence[Row], partition: Callable[[Row], Hashable], max_rows: int) -> list[list[Row]]:
+    """The rows in INSERTs of at most MAX_PARTITIONS partitions and `max_rows` rows each (in order when
+    they span few partitions)."""
     groups: dict[Hashable, list[Row]] = {}
     for row in rows:
         groups.setdefault(partition(row), []).append(row)
     if len(groups) <= MAX_PARTITIONS:
-        return [list(rows)] if rows else []
-    keys = sorted(groups)  # type: ignore[type-var]  # days and months: ints and tuples of ints
-    return [[row for key in keys[i:i + MAX_PARTITIONS] for row in groups[key]]
-            for i in range(0, len(keys), MAX_PARTITIONS)]
+        parts = [list(rows)] if rows else []
+    else:
+        keys = sorted(groups)  # type: ignore[type-var]  # days and months: ints and tuples of ints
+        parts = [[row for key in keys[i:i + MAX_PARTITIONS] for row in groups[key]]
+                 for i in range(0, len(keys), MAX_PARTITIONS)]
+    return [part[i:i + max_rows] for part in parts for i in range(0, len(part), max_rows)]
 
 
 def _usage_month(row: UsageRow) -> tuple[int, int]:
