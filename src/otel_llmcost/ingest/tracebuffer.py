@@ -52,6 +52,7 @@ class TraceGroup:
     context: Mapping[str, SpanRecord]
     segments: frozenset[int]
     timed_out: bool = False  # released without its root (and not for a remote parent): attribution may lack it
+    size: int = 0  # approximate bytes of its spans, counted against the buffer's cap until stored
 
 
 class TraceBuffer:
@@ -132,7 +133,7 @@ class TraceBuffer:
             context = {**earlier, **trace.spans}
             timed_out = not trace.has_root and not self._only_remote_parents_missing(trace_id, trace)
             groups.append(TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context,
-                                     frozenset(trace.segments), timed_out))
+                                     frozenset(trace.segments), timed_out, trace.size))
             self._remember(trace_id, context, earlier_size + trace.size)
         return groups
 

@@ -30,7 +30,8 @@ PIPELINE_FIGURES = {
     "llmcost_spans_duplicate_total": ("duplicate_spans", "counter", "Re-sent spans acknowledged again."),
     "llmcost_spool_write_failures_total": ("spool_write_failures", "counter", "Spool writes that failed."),
     "llmcost_buffered_spans": ("buffered_spans", "gauge", "Spans waiting in the trace buffer."),
-    "llmcost_buffered_bytes": ("buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer."),
+    "llmcost_buffered_bytes": (
+        "buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer or, taken from it, for the store."),
     "llmcost_spans_written_total": ("spans_written", "counter", "Trace spans stored in otel_traces."),
     "llmcost_unsent_rows": ("unsent_rows", "gauge", "Priced rows waiting for the store."),
     "llmcost_oldest_unsent_age_seconds": (
