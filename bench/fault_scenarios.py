@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from fault_receiver import STORED_TABLES, ReceiverProcess  # bench/ is on sys.path when faults.py is run as a script
@@ -259,6 +263,100 @@ def poison(attributes: dict):
     return scenario
 
 
+def far_future(s: Scenario) -> None:
+    """Good traffic, then calls stamped past what otel_traces' DateTime64(9) holds (2262-04-11) and at the
+    largest OTLP time (2554), then more: once they stopped every insert, for ever."""
+    s.start()
+    load = s.load()
+    time.sleep(1)
+    for label, start in (("2262-04-12", 2 ** 63 + 86_400 * 10 ** 9), ("2554", 2 ** 64 - 2_000_000)):
+        body, keys = export(traces=1, calls=1, start_ns=start)
+        s.special[f"call at {label}"] = set(keys)
+        s.ledger.deliver(s.receiver.url, body, keys)
+    time.sleep(5)
+    load.finish()
+    s.notes.append(f"stored before the restart: {stored_now(s)}")
+
+
+def small_disk_wedge(s: Scenario) -> None:
+    """The tables' parts alone on a 64 MB tmpfs, filled for 10 s under load, with calls held 8 s for their
+    roots (a backlog released in one flush); then freed. Counts what is stored before any restart, and
+    whether /readyz said so while full."""
+    parts = s.data_dir / "chdb" / "store"
+    parts.mkdir(parents=True)
+    mount_tmpfs(s, parts, "64m")
+    s.start({"attribution": {"trace_wait_seconds": 8.0, "max_trace_wait_seconds": 8.0}})
+    load = s.load(traces=50)
+    time.sleep(1)
+    filler = fill(parts)
+    readiness = []
+    for _ in range(10):
+        time.sleep(1)
+        readiness.append(ready_status(s.receiver))
+    filler.unlink()
+    load.finish(drain=60)
+    time.sleep(10)
+    s.notes.append(f"/readyz while full: {sorted(set(readiness))}; after: {ready_status(s.receiver)}")
+    s.notes.append(f"stored before any restart: {stored_now(s)}")
+
+
+def query_memory(s: Scenario) -> None:
+    """Ingest load while 4 clients read big query answers (~200k rows each, the rows crossed with
+    themselves) through the query listener with the local secret, 64 KiB at a time; notes the receiver's
+    peak RSS. Once answers were held whole in Python (4 took it from 482 MB to 3.2 GB)."""
+    s.start()
+    load = s.load()
+    time.sleep(5)
+    announced = json.loads((s.data_dir / "receiver.json").read_text())
+    idle = peak_rss_mb(s.receiver)
+    sql = ("SELECT a.*, b.span_id AS other FROM llmcost.llm_usage AS a CROSS JOIN llmcost.llm_usage AS b "
+           "LIMIT 200000 FORMAT JSONEachRow")
+    answers: list[str] = []
+
+    def read() -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{announced['query_port']}/", data=sql.encode(),
+                                         headers={"X-ClickHouse-Key": announced["query_secret"]})
+        size = 0
+        try:
+            with urllib.request.urlopen(request, timeout=300) as answer:
+                while chunk := answer.read(65536):
+                    size += len(chunk)
+            answers.append(f"{size / 2 ** 20:.0f} MB")
+        except (urllib.error.URLError, OSError) as exc:
+            answers.append(f"refused: {str(exc)[:60]}")
+
+    clients = [threading.Thread(target=read) for _ in range(4)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    load.finish()
+    s.notes.append(f"RSS idle {idle:.0f} MB, peak {peak_rss_mb(s.receiver):.0f} MB; answers {answers}")
+
+
+def peak_rss_mb(receiver: ReceiverProcess) -> float:
+    status = Path(f"/proc/{receiver.process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+
+
+def ready_status(receiver: ReceiverProcess) -> int:
+    try:
+        with urllib.request.urlopen(receiver.url.replace("/v1/traces", "/readyz"), timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def stored_now(s: Scenario) -> str:
+    """Acknowledged calls in llm_usage or rejected_calls while the receiver runs (read through its listener)."""
+    found = set()
+    for table in STORED_TABLES:
+        out = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(s.data_dir),
+                              f"SELECT trace_id, span_id FROM llmcost.{table}"], capture_output=True, text=True)
+        found |= {(row["trace_id"], row["span_id"]) for row in map(json.loads, out.stdout.splitlines())}
+    return f"{len(found & s.ledger.acked)}/{len(s.ledger.acked)} acked"
+
+
 def huge_trace(s: Scenario) -> None:
     """One export of one trace of 100k spans (a root and 99,999 calls), then normal traffic."""
     s.start()
@@ -276,4 +374,5 @@ SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
     kill9_early, kill9_midflush, kill9_twice, sigterm]} | {name: store_full(under) for name, under in
     STORE_FULL.items()} | {f.__name__.replace("_", "-"): f for f in [
     store_server_unreachable, disk_full, overload, resend_after_restart]} | {
-    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace}
+    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace} | {
+    f.__name__.replace("_", "-"): f for f in [far_future, small_disk_wedge, query_memory]}

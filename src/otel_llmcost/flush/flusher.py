@@ -102,6 +102,7 @@ class Flusher:
         groups = self._source.take_ready(everything)
         if groups:
             built = self._build(groups)
+            groups = [group.receipt() for group in groups]  # the spans can go: rows were built from them
             rows, limit = built.rows, self._batch_max_rows
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)] or [[]]
             # The traces' spool segments are released only after the last of their batches is stored.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
@@ -53,6 +53,11 @@ class TraceGroup:
     segments: frozenset[int]
     timed_out: bool = False  # released without its root (and not for a remote parent): attribution may lack it
     size: int = 0  # approximate bytes of its spans, counted against the buffer's cap until stored
+
+    def receipt(self) -> TraceGroup:
+        """What releasing the trace once it is stored needs (its id, segments and size), without its spans:
+        a flusher waiting for the store holds rows, not the spans they were built from too."""
+        return replace(self, spans=(), calls={}, context={})
 
 
 class TraceBuffer:
