@@ -352,7 +352,8 @@ def stored_now(s: Scenario) -> str:
     found = set()
     for table in STORED_TABLES:
         out = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(s.data_dir),
-                              f"SELECT trace_id, span_id FROM llmcost.{table}"], capture_output=True, text=True)
+                              f"SELECT trace_id, span_id FROM llmcost.{table}"],
+                             capture_output=True, text=True, check=False)
         found |= {(row["trace_id"], row["span_id"]) for row in map(json.loads, out.stdout.splitlines())}
     return f"{len(found & s.ledger.acked)}/{len(s.ledger.acked)} acked"
 

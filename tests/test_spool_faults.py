@@ -17,6 +17,7 @@ from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from test_store import BASE_ROW
 from test_durability import QUICK_FLUSH, SLOW_FLUSH, _stored_span_ids, _wait_for_rows
+from test_receiver_ops import get
 
 
 def _mount_small_tmpfs(directory, size: str) -> None:
@@ -129,17 +130,6 @@ def test_a_full_disk_under_the_parts_refuses_inserts_until_it_has_room(tmp_path)
         subprocess.run(["umount", "-l", str(path / "store")], capture_output=True)
 
 
-def _ops(receiver, path: str) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(receiver.http_url.replace("/v1/traces", path), timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def test_a_small_parts_disk_that_filled_takes_the_whole_backlog_once_freed(receiver_factory, tmp_path):
     """The disk wedge (issue 16 item 5): the tables' parts alone on a 16 MB filesystem, filled while 6,000
     calls arrive. /readyz says why storage stalls; once the filler is removed the backlog, whose one INSERT of
@@ -168,13 +158,13 @@ def test_a_small_parts_disk_that_filled_takes_the_whole_backlog_once_freed(recei
             assert status == 200, body
             sent += [span.span_id.hex() for span in spans]
         deadline = time.monotonic() + 60
-        while (ready := _ops(receiver, "/readyz"))[0] == 200 and time.monotonic() < deadline:
+        while (ready := get(receiver, "/readyz"))[0] == 200 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert ready[0] == 503 and "not enough free disk" in ready[1], ready
         filler.unlink()
         _wait_for_rows(receiver, len(sent))
         assert _stored_span_ids(receiver) == sorted(sent)
-        assert _ops(receiver, "/readyz") == (200, "ready\n")
+        assert get(receiver, "/readyz") == (200, "ready\n")
         receiver.stop()
         assert not list((data_dir / "spool").glob("*.jsonl"))
     finally:

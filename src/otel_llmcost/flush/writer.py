@@ -58,16 +58,20 @@ class BatchWriter:
         """Store the trace spans (otel_traces rows, deduplicated by the store), the rows not stored yet and
         the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
         refused: list[RejectedCall] = []
-        for part in by_partition(spans or [], _span_day, self._max_rows):
+
+        def refuse_span(span: list, exc: StoreError) -> None:
+            refused.append(deadletter.of_trace_span(span, f"otel_traces refused the span: {exc}"))
+
+        def refuse_row(row: UsageRow, exc: StoreError) -> None:
+            refused.append(deadletter.of_row(row, f"the store refused the row: {exc}"))
+
+        for span_rows in by_partition(spans or [], _span_day, self._max_rows):
             self.counts.spans_written += self._isolate(
-                lambda chunk: self._store.insert_traces(traces.to_columns(chunk)), part,
-                lambda span, exc: refused.append(deadletter.of_trace_span(span, f"otel_traces refused the span: {exc}")))
+                lambda chunk: self._store.insert_traces(traces.to_columns(chunk)), span_rows, refuse_span)
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
-        for part in by_partition(fresh, _usage_month, self._max_rows):
-            self.counts.rows_written += self._isolate(
-                self._store.insert_usage, part,
-                lambda row, exc: refused.append(deadletter.of_row(row, f"the store refused the row: {exc}")))
+        for usage_rows in by_partition(fresh, _usage_month, self._max_rows):
+            self.counts.rows_written += self._isolate(self._store.insert_usage, usage_rows, refuse_row)
         self._dead_letter([*rejected, *refused])
 
     def _not_stored(self, rows: Sequence[UsageRow]) -> list[UsageRow]:

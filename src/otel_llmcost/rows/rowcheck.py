@@ -51,8 +51,8 @@ def unpriceable_counts(call: LlmCall) -> str:
                      f"not priced" for name in USAGE_KINDS if getattr(call, name) > MAX_BILLABLE_COUNT)
 
 
-_COUNT_TYPES = dict(ch_type for ch_type in COLUMN_TYPES if ch_type[0] in USAGE_KINDS)
-if any(2 ** int(UINT.match(ch_type).group(1)) - 1 < MAX_BILLABLE_COUNT for ch_type in _COUNT_TYPES.values()):
+_COUNT_BITS = [UINT.match(ch_type) for name, ch_type in COLUMN_TYPES if name in USAGE_KINDS]
+if any(bits is None or 2 ** int(bits.group(1)) - 1 < MAX_BILLABLE_COUNT for bits in _COUNT_BITS):
     raise RuntimeError("a count column holds less than MAX_BILLABLE_COUNT: a billable count would be clamped")
 
 __all__ = ["MAX_BILLABLE_COUNT", "RowRejected", "check_row", "unpriceable_counts"]
