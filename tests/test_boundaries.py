@@ -123,15 +123,16 @@ def run(tmp_path_factory):
         for spans in (backfill, years):
             assert _export(receiver, request(*spans)) == {}
         good += _good(receiver, 100)
-        expected = good + [span.span_id.hex() for span in backfill + years] + [
-            span_id for name, span_id in sent.items() if name not in REFUSED]
+        expected = dict.fromkeys(good, "good") | {span.span_id.hex(): "backfill" for span in backfill} | {
+            span.span_id.hex(): "years" for span in years} | {
+            span_id: name for name, span_id in sent.items() if name not in REFUSED}
         _wait_for(receiver, expected)
         before_restart = metrics(receiver)
         ready = get(receiver, "/readyz")
         first_log = receiver.stop()
         receiver.start()
         after = _good(receiver, 100)
-        _wait_for(receiver, after)
+        _wait_for(receiver, dict.fromkeys(after, "after the restart"))
         yield {"receiver": receiver, "sent": sent, "answers": answers, "good": good + after, "metrics": before_restart,
                "ready": ready, "backfill": backfill, "years": years, "log": first_log + receiver.stop()}
     finally:
@@ -139,15 +140,17 @@ def run(tmp_path_factory):
             receiver.kill()
 
 
-def _wait_for(receiver, span_ids: list[str], within: float = 90.0) -> None:
-    wanted, stored = set(span_ids), set()
+def _wait_for(receiver, expected: dict[str, str], within: float = 120.0) -> None:
+    """Until every span id of `expected` (id -> what it is) is in llm_usage; else names the missing."""
+    stored: set[str] = set()
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         stored = {row["span_id"] for row in receiver.sql("SELECT span_id FROM llmcost.llm_usage")}
-        if wanted <= stored:
+        if set(expected) <= stored:
             return
         time.sleep(0.5)
-    raise AssertionError(f"{len(wanted - stored)} of {len(wanted)} calls not stored")
+    missing = sorted({expected[span_id] for span_id in set(expected) - stored})
+    raise AssertionError(f"{len(set(expected) - stored)} of {len(expected)} calls not stored: {missing}")
 
 
 def _rows(receiver, *span_ids: str) -> dict[str, dict]:
