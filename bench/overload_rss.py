@@ -63,7 +63,8 @@ def main() -> None:
     (tmp / "config.yaml").write_text(yaml.safe_dump({"log_level": "INFO", "spool_fsync": False,
                                                      "attribution": attribution}))
     command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
-               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
+               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
+               "--query-port", "0"]
     with open(tmp / "receiver.log", "w") as log:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
     url = f"http://127.0.0.1:{json.loads(proc.stdout.readline())['http_port']}/v1/traces"

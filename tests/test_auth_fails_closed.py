@@ -101,3 +101,13 @@ def test_a_key_file_from_before_uses_keeps_requiring_ingest_keys(tmp_path):
     finally:
         log = receiver.stop()
     assert "set receiver.require_keys to say so explicitly" in log
+
+
+def test_a_dual_stack_query_listener_answers_ipv4_loopback_clients(tmp_path):
+    """query.host "::" takes IPv4 clients too; they arrive as ::ffff:127.0.0.1 and are loopback (the CLI,
+    which asks 127.0.0.1, included)."""
+    receiver = Receiver(tmp_path / "data", {**FAST_CONFIG, "query": {"host": "::"}}).start()
+    try:
+        assert receiver.sql("SELECT 40 + 2 AS n") == [{"n": 42}]
+    finally:
+        receiver.stop()

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from payloads import llm_span, post, request, to_otlp_json
 from test_receiver_ops import get, metrics
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from otel_llmcost.rows.dedupe import count_once
 from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.rows.dedupe import count_once
 
 CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", 450, 300, 50, 25, 0, "", False,
                None, "", "")

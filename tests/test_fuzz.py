@@ -22,9 +22,22 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from conftest import FAST_CONFIG, Receiver
 from otlp_fuzz import (
-    BAD_IDS, BAD_SPAN_IDS, BOUNDARY_COUNTS, BOUNDARY_DURATIONS, BOUNDARY_STARTS, EDITS, JSON_ANY_VALUES, JSON_IDS,
-    MUTANT_ATTRIBUTES, PLACEHOLDER, READ_KEYS, TRANSPORTS,
-    any_value, field, mutate, nested_json,
+    BAD_IDS,
+    BAD_SPAN_IDS,
+    BOUNDARY_COUNTS,
+    BOUNDARY_DURATIONS,
+    BOUNDARY_STARTS,
+    EDITS,
+    JSON_ANY_VALUES,
+    JSON_IDS,
+    MUTANT_ATTRIBUTES,
+    PLACEHOLDER,
+    READ_KEYS,
+    TRANSPORTS,
+    any_value,
+    field,
+    mutate,
+    nested_json,
 )
 from payloads import llm_span, post, request, to_otlp_json
 

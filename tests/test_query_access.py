@@ -80,3 +80,10 @@ def test_query_auth_fails_closed(tmp_path):
     (tmp_path / "keys.json").write_text("{ half written")
     for gate in (optional, required):  # unreadable: no keyless loopback admin either
         assert refusal(gate, {"Host": "127.0.0.1"}, "127.0.0.1").code == 516
+
+
+def test_ipv4_clients_of_a_dual_stack_listener_are_loopback(tmp_path):
+    gate = Gate(KeyStore(tmp_path / "keys.json"), LOCAL)
+    assert gate.admit({"Host": "localhost:8123"}, {}, "::ffff:127.0.0.1").is_admin  # query.host: "::"
+    assert gate.admit({"X-ClickHouse-Key": LOCAL}, {}, "::ffff:127.0.0.1").is_admin  # the CLI's local secret
+    assert refusal(gate, {"Host": "localhost:8123"}, "::ffff:10.1.2.3").code == 497

@@ -31,10 +31,9 @@ from datetime import date
 from pathlib import Path
 
 from aiohttp import web
+from fake_provider import FakeProvider
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-from fake_provider import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".capture"

@@ -6,10 +6,11 @@ the store receives UsageRow, whose field order *is* the table's column order (st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 AttributeValue = Any  # str | bool | int | float | list | dict after decoding
 

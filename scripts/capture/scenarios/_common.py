@@ -48,7 +48,7 @@ def scenario(name: str, feature: str = "capture"):
 def app_retry(call: Callable[[list[dict]], object], prompt: str = "rate-limit-once please") -> None:
     """The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds. `call(messages)` makes one call."""
     messages = [{"role": "user", "content": prompt}]
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             call(messages)
             return

@@ -44,6 +44,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "log_level": getattr(args, "log_level", None),
             "query.port": getattr(args, "query_port", None),
             "query.enabled": False if getattr(args, "no_query_listener", False) else None,
+            "store.enabled": False if getattr(args, "store", None) == "none" else None,
         },
     )
 
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve_cmd.add_argument("--query-port", type=int, metavar="PORT",
                            help="ClickHouse HTTP interface for Grafana and SQL clients (default 8123, 0 = any)")
+    serve_cmd.add_argument("--store", choices=("none",),
+                           help="none: store nothing, only price spans and forward them (needs forward: settings)")
     serve_cmd.add_argument("--no-query-listener", action="store_true",
                            help="do not serve the ClickHouse HTTP interface over the embedded store")
     serve_cmd.set_defaults(run=serve.run)

@@ -52,14 +52,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
         ops = OpsSources(
-            metrics=lambda: exposition(intake.counters, store, pipeline.stats()),
+            metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
+                                       pipeline.forwarder.figures() if pipeline.forwarder else None,
+                                       pipeline.cost_metrics),
             readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
                                                  receiver.max_request_bytes),
         )
         http_receiver = HttpReceiver(intake, http_host, receiver, ops)
         # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
         local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
-        if settings.query.enabled and not settings.store.clickhouse:
+        if settings.query.enabled and settings.store.enabled and not settings.store.clickhouse:
             query_listener = open_query_listener(settings, keys, local_secret)
     except BaseException:
         store.close()
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "tls": bool(receiver.tls_cert_file),
         "query_port": query_listener.port if query_listener else None,
         "keys_required": sorted(required),
-        "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
+        "store": "none" if not settings.store.enabled else settings.store.clickhouse and "clickhouse"
+        or f"chdb:{settings.chdb_path}",
         "price_book": price_book.version,
     }
     announcement = Path(settings.data_dir) / RECEIVER_FILE

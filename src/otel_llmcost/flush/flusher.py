@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Protocol
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.flush.writer import BatchWriter

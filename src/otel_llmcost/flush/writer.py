@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import TypeVar
 
 from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush import queries
 from otel_llmcost.model import UsageRow
 from otel_llmcost.rows import deadletter, traces
 from otel_llmcost.rows.deadletter import RejectedCall
-from otel_llmcost.store import UsageStore, sql_time
+from otel_llmcost.store import WritableStore, sql_time
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ class WriterCounts:
 
 
 class BatchWriter:
-    def __init__(self, store: UsageStore, max_rows: int = 50_000):
+    def __init__(self, store: WritableStore, on_stored: Callable[[Sequence[UsageRow]], None] | None = None,
+                 max_rows: int = 50_000):
         self._store = store
+        self._on_stored = on_stored  # told of the rows each successful insert stored (cost metrics)
         self._max_rows = max_rows  # per INSERT, in every table
         self.counts = WriterCounts()
 
@@ -71,8 +74,13 @@ class BatchWriter:
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
         for usage_rows in by_partition(fresh, _usage_month, self._max_rows):
-            self.counts.rows_written += self._isolate(self._store.insert_usage, usage_rows, refuse_row)
+            self.counts.rows_written += self._isolate(self._insert_usage, usage_rows, refuse_row)
         self._dead_letter([*rejected, *refused])
+
+    def _insert_usage(self, rows: list[UsageRow]) -> None:
+        self._store.insert_usage(rows)
+        if self._on_stored is not None:
+            self._on_stored(rows)
 
     def _not_stored(self, rows: Sequence[UsageRow]) -> list[UsageRow]:
         if not rows:

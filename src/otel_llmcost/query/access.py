@@ -15,7 +15,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
-from typing import Mapping
+from collections.abc import Mapping
 
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.keys import QUERY, KeyStore
@@ -85,10 +85,13 @@ def _secret(headers: Mapping[str, str], url_params: Mapping[str, str]) -> str:
 
 
 def _is_loopback(remote: str | None) -> bool:
+    """127.0.0.0/8 and ::1, also as an IPv4 client of a dual-stack listener sees it (::ffff:127.0.0.1)."""
     try:
-        return ipaddress.ip_address(remote or "").is_loopback
+        address = ipaddress.ip_address(remote or "")
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 def _host_is_loopback(host: str) -> bool:

@@ -1,4 +1,5 @@
-"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317.
+"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317 (and, when forwarding,
+the metrics and logs services, whose exports are passed on unchanged).
 
 The method is registered with raw-bytes (de)serializers so an undecodable body gets our INVALID_ARGUMENT
 with a reason, instead of grpcio's generic INTERNAL error. The port is never shared (SO_REUSEPORT off):
@@ -31,6 +32,14 @@ logger = logging.getLogger(__name__)
 _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
+_REFUSALS = {  # what a refused export is counted as, and answered with
+    Unauthenticated: ("unauthenticated", grpc.StatusCode.UNAUTHENTICATED),
+    DecodeError: ("undecodable", grpc.StatusCode.INVALID_ARGUMENT),
+    OverloadedError: ("overloaded", grpc.StatusCode.UNAVAILABLE),
+}
+_REFUSED = tuple(_REFUSALS)
+
+
 def _identity(data: bytes) -> bytes:
     return data
 
@@ -48,14 +57,23 @@ class GrpcReceiver:
                 self._export, request_deserializer=_identity, response_serializer=_identity
             )},
         )
-        self._server.add_generic_rpc_handlers((handler,))
+        handlers = [handler]
+        if intake.forwarding:  # metrics and logs are taken only to be passed on
+            handlers.extend(
+                grpc.method_handlers_generic_handler(f"opentelemetry.proto.collector.{signal}.v1.{service}", {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        self._pass_through(signal), request_deserializer=_identity, response_serializer=_identity)})
+                for signal, service in (("metrics", "MetricsService"), ("logs", "LogsService"))
+            )
+        self._server.add_generic_rpc_handlers(tuple(handlers))
         address = f"{host}:{settings.grpc_port}"
         if settings.grpc_port:
             # Probe first: grpc's own failure is a log line from its C core plus a bare "0".
             bind_socket(host, settings.grpc_port, "OTLP/gRPC").close()
         try:
-            if settings.tls_cert_file:
-                self.port = self._server.add_secure_port(address, _credentials(settings))
+            if settings.tls_cert_file and settings.tls_key_file:  # the settings have both or neither
+                credentials = _credentials(settings, settings.tls_key_file, settings.tls_cert_file)
+                self.port = self._server.add_secure_port(address, credentials)
             else:
                 self.port = self._server.add_insecure_port(address)
         except RuntimeError:  # grpcio >= 1.5x raises instead of returning 0
@@ -72,18 +90,10 @@ class GrpcReceiver:
 
     def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            metadata = dict(context.invocation_metadata())
-            key = self._intake.authenticator.check(metadata.get("authorization"))
+            key = self._intake.authenticator.check(_authorization(context))
             result = self._intake.accept(parse_protobuf(body), key)
-        except Unauthenticated as exc:
-            self._intake.refused("unauthenticated", str(exc))
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except DecodeError as exc:
-            self._intake.refused("undecodable", str(exc))
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except OverloadedError as exc:
-            self._intake.refused("overloaded", str(exc))
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except _REFUSED as exc:
+            self._refuse(exc, context)
         except Exception:
             logger.exception("OTLP/gRPC export failed")
             context.abort(grpc.StatusCode.UNAVAILABLE, "internal error while storing spans; retry later")
@@ -94,10 +104,32 @@ class GrpcReceiver:
             )
         return response.SerializeToString()
 
+    def _pass_through(self, signal: str):
+        def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                self._intake.authenticator.check(_authorization(context))
+                self._intake.pass_through(signal, body)
+            except _REFUSED as exc:
+                self._refuse(exc, context)
+            return b""  # an empty Export*ServiceResponse: everything accepted
+        return export
 
-def _credentials(settings: ReceiverSettings) -> grpc.ServerCredentials:
+    def _refuse(self, exc: Exception, context: grpc.ServicerContext) -> None:
+        """Count the refusal and answer it (abort raises)."""
+        reason, code = next(answer for kind, answer in _REFUSALS.items() if isinstance(exc, kind))
+        self._intake.refused(reason, str(exc))
+        context.abort(code, str(exc))
+
+
+def _credentials(settings: ReceiverSettings, key_file: str, cert_file: str) -> grpc.ServerCredentials:
     client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
     return grpc.ssl_server_credentials(
-        [(Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())],
+        [(Path(key_file).read_bytes(), Path(cert_file).read_bytes())],
         root_certificates=client_ca, require_client_auth=client_ca is not None,
     )
+
+
+def _authorization(context: grpc.ServicerContext) -> str | None:
+    """The request's authorization header, as text: only "-bin" metadata keys carry bytes."""
+    header = dict(context.invocation_metadata()).get("authorization")
+    return header if isinstance(header, str) else None

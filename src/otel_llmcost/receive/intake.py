@@ -6,11 +6,13 @@ Runs on a worker thread (the gRPC pool or the HTTP receiver's executor), never o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
 
+from otel_llmcost.decode.signals import count_items
 from otel_llmcost.decode.tenant import bind_tenant
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
@@ -31,7 +33,7 @@ class Intake:
         self._warnings = RateLimitedLog(logger)
 
     def accept(
-        self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: list[str] = (),
+        self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: Sequence[str] = (),
     ) -> IngestResult:
         """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
         if key is not None and key.tenant is not None:
@@ -50,6 +52,15 @@ class Intake:
                 result.rejected_spans + result.accepted_spans, result.message,
             )
         return result
+
+    @property
+    def forwarding(self) -> bool:
+        """Metrics and logs are received only to be passed on."""
+        return self._pipeline.forwarder is not None
+
+    def pass_through(self, signal: str, body: bytes) -> None:
+        """A metrics or logs export (protobuf), checked and queued for the forward destinations unchanged."""
+        self._pipeline.pass_through(signal, count_items(signal, body), body)
 
     def refused(self, reason: str, detail: str) -> None:
         """An export refused as a whole (undecodable, unauthenticated, too large...): count it, warn rarely."""

@@ -22,6 +22,8 @@ def bind_socket(host: str, port: int, protocol: str = "OTLP/HTTP") -> socket.soc
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not REUSEPORT: the port is ours alone
+    if family == socket.AF_INET6 and host in ("::", "[::]"):
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "every interface" takes IPv4 clients too
     try:
         sock.bind((host, port))
         sock.listen(1024)
@@ -79,7 +81,10 @@ class CappedSite(web.BaseSite):
             del self._open[oldest]
             self._closing.add(oldest)
             oldest.evict()
-        counted = _Counted(self._runner.server(), self)
+        server = self._runner.server
+        if server is None:
+            raise RuntimeError("the site started before its runner was set up")
+        counted = _Counted(server(), self)
         self._open[counted] = None
         return counted
 
@@ -94,7 +99,8 @@ class _Refusal(asyncio.Protocol):
 
 
 def _refuse(transport: asyncio.BaseTransport) -> None:
-    transport.write(_FULL)
+    if isinstance(transport, asyncio.WriteTransport):  # a socket's transport always is
+        transport.write(_FULL)
     transport.close()
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from otel_llmcost.config import AUTH_TENANT_KEY, METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
-from otel_llmcost.model import Attribution, LlmCall, SpanRecord
+from otel_llmcost.model import AttributeValue, Attribution, LlmCall, SpanRecord
 from otel_llmcost.semconv.values import json_value
 
 _MAX_DEPTH = 256  # guards against parent cycles in malformed traces
@@ -35,8 +35,8 @@ class Attributor:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._keys = {dimension: tuple(keys[dimension]) for dimension in (*_DIMENSIONS, "attempt")}
         self._keys["tenant_id"] = (AUTH_TENANT_KEY, *self._keys["tenant_id"])
-        keys = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
-        self.wanted = AttributeFilter(frozenset(keys), METADATA_PREFIXES)
+        read = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
+        self.wanted = AttributeFilter(frozenset(read), METADATA_PREFIXES)
 
     def attribute(
         self, calls: Sequence[tuple[SpanRecord, LlmCall]], spans_by_id: Mapping[str, SpanRecord]
@@ -59,7 +59,7 @@ class Attributor:
                 tags=_tags(view),
                 metadata=_metadata(view),
             )
-            for (span, _), values, attempt, view in zip(calls, found, attempts, merged)
+            for (span, _), values, attempt, view in zip(calls, found, attempts, merged, strict=True)
         ]
 
     def _dimensions(self, view: Mapping) -> dict[str, str]:
@@ -137,7 +137,7 @@ def _tags(view: Mapping) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in json_value(view.get(key), list)))
 
 
-def _text(value) -> str:
+def _text(value: AttributeValue) -> str:
     """Metadata as text; Langfuse v5 JSON-encodes string values ('"cust-3"'), which we decode once."""
     if isinstance(value, str):
         if len(value) >= 2 and value[0] == value[-1] == '"':

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 MAX_NAME_CHARS = 1024  # LowCardinality(String): names, models, dimensions
 MAX_TEXT_CHARS = 16 * 1024  # String: ids, notes, metadata values
@@ -65,7 +66,8 @@ class ColumnChecks:
     def check(self, values: Sequence[Any], findings: Findings) -> list[Any]:
         """The values, each storable in its column (a new list; `values` is left as it was); changes are
         recorded in `findings`. Raises RowRejected."""
-        return [check(name, value, findings) for name, value, check in zip(self.names, values, self._checks)]
+        checks = zip(self.names, values, self._checks, strict=True)
+        return [check(name, value, findings) for name, value, check in checks]
 
 
 def _unsigned(bits: int) -> Check:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Sequence
 
 from otel_llmcost.model import SpanRecord, UsageRow
 from otel_llmcost.rows import traces
@@ -51,7 +51,7 @@ def of_span(span: SpanRecord, reason: str) -> RejectedCall:
 
 def of_trace_span(row: Sequence, reason: str) -> RejectedCall:
     """A span otel_traces refused (its row in rows/traces.py COLUMN_TYPES order)."""
-    document = dict(zip((name for name, _ in traces.COLUMN_TYPES), row))
+    document = dict(zip((name for name, _ in traces.COLUMN_TYPES), row, strict=True))
     tenant = document.get("SpanAttributes", {}).get(traces.TENANT_ATTRIBUTE, "")
     return _rejected(document["TraceId"], document["SpanId"], tenant, reason, document)
 
@@ -59,7 +59,7 @@ def of_trace_span(row: Sequence, reason: str) -> RejectedCall:
 def to_columns(rejected: Sequence[RejectedCall]) -> list[list]:
     """A columnar batch in COLUMNS order, each value checked against its column like every table's."""
     rows = [_CHECKS.check([getattr(call, name) for name, _ in COLUMNS], Findings()) for call in rejected]
-    return [list(column) for column in zip(*rows)] if rows else [[] for _ in COLUMNS]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMNS]
 
 
 def _rejected(trace_id: str, span_id: str, tenant_id: str, reason: str, document: dict) -> RejectedCall:

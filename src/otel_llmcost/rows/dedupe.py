@@ -25,8 +25,8 @@ model of the same prefix and an overlapping time), never with all of them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields, replace
-from typing import Iterator, Mapping, Sequence
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
@@ -108,7 +108,7 @@ class _Times:
     """Indexes of kept calls by time: each interval is filed at the level whose cells are at least as long
     as it is, in the one or two cells it touches, so an overlapping interval shares a cell with it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cells: dict[tuple[int, int], list[int]] = defaultdict(list)
         self._levels: dict[int, list[int]] = defaultdict(list)  # level -> every index filed at it
 

@@ -31,7 +31,7 @@ def check_row(row: UsageRow) -> UsageRow:
     RowRejected, leaving the row as it was (a refused row is dead-lettered as it was built)."""
     findings = Findings()
     values = [getattr(row, name) for name in _CHECKS.names]
-    for name, value, fixed in zip(_CHECKS.names, values, _CHECKS.check(values, findings)):
+    for name, value, fixed in zip(_CHECKS.names, values, _CHECKS.check(values, findings), strict=True):
         if fixed is not value:
             setattr(row, name, fixed)
     if findings.changed & _UNPRICEABLE_IF_CHANGED and any(getattr(row, name) is not None for name in _COSTS):

@@ -19,13 +19,13 @@ reads of otel_traces by it. What a client sent under that key is overwritten, so
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from itertools import islice
-from typing import Sequence
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
-from otel_llmcost.model import SpanRecord
+from otel_llmcost.model import AttributeValue, SpanRecord
 from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings
 
 TABLE = "otel_traces"
@@ -89,7 +89,7 @@ class TraceKeeper:
             span.status_message,
         )
 
-    def _strings(self, attributes) -> dict[str, str]:
+    def _strings(self, attributes: Mapping[str, AttributeValue]) -> dict[str, str]:
         size = self._settings.max_attribute_bytes
         # the cheap test first: a string of at most size/4 characters fits in size bytes
         return {key: value if type(value) is str and len(value) * 4 <= size else _fit(value, size)
@@ -107,17 +107,17 @@ def check_span(row: Sequence) -> list:
 
 def to_columns(rows: Sequence[Sequence]) -> list[list]:
     """A columnar batch in COLUMN_TYPES order (what UsageStore.insert_traces takes)."""
-    return [list(column) for column in zip(*rows)] if rows else [[] for _ in COLUMN_TYPES]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMN_TYPES]
 
 
-def _fit(value, size: int) -> str:
+def _fit(value: AttributeValue, size: int) -> str:
     """The value as text, cut to `size` UTF-8 bytes (never half a character)."""
     text = value if isinstance(value, str) else _text(value)
     encoded = text.encode()
     return encoded[:size].decode("utf-8", "ignore") if len(encoded) > size else text
 
 
-def _text(value) -> str:
+def _text(value: AttributeValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

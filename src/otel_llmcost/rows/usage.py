@@ -40,7 +40,7 @@ def build_usage_rows(
     calls = [(span, _with_provider(call, price_book)) for span, call in count_once(calls, group.context)]
     attributions = attributor.attribute(calls, group.context)
     rows = []
-    for (span, call), who in zip(calls, attributions):
+    for (span, call), who in zip(calls, attributions, strict=True):
         ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
         cost = _price(call, ts, price_book, who.tenant_id)
         rows.append(

@@ -54,6 +54,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
     if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
         return None
+    operation: str | None
     if "gen_ai.operation.name" in attributes:
         operation = genai.operation_name(attributes)
         if operation not in genai.BILLABLE_OPERATIONS:

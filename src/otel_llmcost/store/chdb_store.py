@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
