@@ -55,7 +55,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
                                        pipeline.forwarder.figures() if pipeline.forwarder else None,
                                        pipeline.cost_metrics),
-            readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
+            readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
+                                                 receiver.max_request_bytes),
         )
         http_receiver = HttpReceiver(intake, http_host, receiver, ops)
         # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
