@@ -441,3 +441,17 @@ def test_requests_of_a_feature(store):
     assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
     assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
                                           model="gpt-4o-mini")] == ["r6", "r4"]  # the requests that used it
+
+
+@pytest.mark.parametrize("chosen", [{}, {"model": "gpt-4o", "provider": "openai"}])
+def test_session_costs_equal_the_raw_calls(store, chosen):
+    """From the requests table, or from raw calls once a model or provider is picked: the same sums."""
+    sessions = run(store, "llmcost-tenants", "Most expensive sessions", **chosen)
+    where = " AND ".join(["session_id != ''"] + [f"{column} = '{chosen[name]}'" for name, column in
+                                                   (("model", "request_model"), ("provider", "provider"))
+                                                   if name in chosen])
+    expected = store.query("SELECT tenant_id, session_id, sum(ifNull(cost_usd, 0)) AS cost, count() AS calls "
+                           f"FROM llmcost.llm_usage WHERE ts >= '2026-11-01' AND ts <= '2026-11-02' AND {where} "
+                           "GROUP BY tenant_id, session_id")
+    assert sessions and {(r["tenant_id"], r["session_id"]): (Decimal(r["cost"]), r["calls"]) for r in sessions} == {
+        (r["tenant_id"], r["session_id"]): (Decimal(r["cost"]), r["calls"]) for r in expected}

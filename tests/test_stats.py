@@ -22,7 +22,7 @@ WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')
 GROUP BY group ORDER BY group
 """
 _RAW_GROUPS = {None: "'all'", "tenant": "tenant_id", "feature": "feature", "user": "user_id", "model": "request_model",
-               "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
+               "session": "session_id", "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("stats")
     store = ChdbStore(str(path / "chdb"), "llmcost")
     store.ensure_schema()
-    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", request_model=("m1", "m2")[n % 3 == 0],
+    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", session_id=f"s{n % 7}",
+                                request_model=("m1", "m2")[n % 3 == 0],
                                 ts=row.ts + timedelta(minutes=13 * n))
             for n, row in enumerate(_rows(240))]
     for start in range(0, len(rows), 50):  # several batches: requests rows of one request merge on read
@@ -64,7 +65,7 @@ def test_filters_each_read_only_their_calls(data_dir):
     params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
     for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"),
                                 ("user", "user_id", "u2"), ("model", "request_model", "m2"),
-                                ("provider", "provider", "openai")):
+                                ("provider", "provider", "openai"), ("session", "session_id", "s3")):
         raw = store.query(_RAW.format(group="'all'", where=f"AND {column} = '{value}'"), params)
         [rolled] = stats_rows(store, StatsQuery(None, {flag: value}), since, until)
         assert {k: rolled[k] for k in raw[0]} == raw[0], flag
@@ -120,4 +121,4 @@ def test_compare_shows_the_change_per_group(data_dir):
     changes = [abs(Decimal(row["change_usd"])) for row in rows]
     assert changes == sorted(changes, reverse=True)
     assert set(GROUPS) - {None} == {"tenant", "feature", "model", "provider", "environment", "service", "user",
-                                    "day", "hour"}
+                                    "session", "day", "hour"}

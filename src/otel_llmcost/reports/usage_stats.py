@@ -5,7 +5,8 @@ requests); only the partial hours at the range's two ends come from llm_usage, s
 the views' own SELECT (store/rollups.py). So `--since 24h` is as exact as a range on the hour, and reads ~2
 hours of raw rows. A request is counted once per group it has a call in.
 
-The rollups keep no user (a user per row would defeat them). With the user filter or grouping, the totals
+The rollups keep no user or session (one per row would defeat them). With the user or session filter or
+grouping (a session's cost: what one conversation cost), the totals
 read llm_usage for the whole range, and the request counts read the requests table for whole hours, or
 llm_usage for the whole range when model or provider are asked too (`requests` keeps neither per call).
 """
@@ -24,14 +25,14 @@ from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HO
 GROUPS: dict[str | None, str] = {
     None: "'all'", "tenant": "r.tenant_id", "feature": "r.feature", "model": "r.request_model",
     "provider": "r.provider", "environment": "r.environment", "service": "r.service_name", "user": "r.user_id",
-    "day": "toString(toDate(r.hour))", "hour": "toString(r.hour)",
+    "session": "r.session_id", "day": "toString(toDate(r.hour))", "hour": "toString(r.hour)",
 }
 #: filter flag -> column
 FILTERS = {
     "tenant": "tenant_id", "feature": "feature", "model": "request_model", "provider": "provider",
-    "environment": "environment", "service": "service_name", "user": "user_id",
+    "environment": "environment", "service": "service_name", "user": "user_id", "session": "session_id",
 }
-_NEEDS_USER = {"user"}
+_NEEDS_USER = {"user", "session"}  # no rollup keeps them
 _NOT_IN_REQUESTS = {"model", "provider"}
 _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime('UTC')}"
 # The partial hours before and after the whole ones: two branches of plain ranges (an OR of the two would
@@ -39,7 +40,8 @@ _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime
 _EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')}",
           "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
 _TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-_BY_USER = (("user_id", "", "u.user_id"),)  # a key added to the rollups' SELECT (its type is not used)
+# keys added to the rollups' SELECT (their types are not used): a user and a session (a conversation)
+_BY_USER = (("user_id", "", "u.user_id"), ("session_id", "", "u.session_id"))
 # request_counts_hourly's keys (in its column order, as the UNION ALL beside it needs) and a user, from the
 # requests table (rows per request and hour), which keeps no provider or model
 _IN_REQUESTS = {name for name, _, _ in REQUESTS.keys + REQUESTS.measures}
