@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import chdb
-from usage_generator import busiest_tenant, generate, scalar
 
 from otel_llmcost.alerts.rules import load_alert_rules
 from otel_llmcost.keys import QUERY, KeyStore
@@ -28,6 +27,7 @@ from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.executor import QueryEngine
 from otel_llmcost.query.interface import QueryListener
 from otel_llmcost.store.chdb_store import ChdbStore
+from usage_generator import busiest_tenant, generate, scalar
 
 TARGET_MS = 10
 
