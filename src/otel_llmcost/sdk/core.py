@@ -59,7 +59,7 @@ class InAppPricer:
         for record in records:
             try:
                 calls.append(extract_call(record))
-            except Exception:  # a span no dialect can read is handed on as it is, not lost
+            except Exception:  # noqa: BLE001 (a span no dialect can read is handed on as it is, not lost)
                 calls.append(None)
         with self._lock:
             fresh = self._buffer.new_spans(records)
