@@ -29,6 +29,7 @@ FIELDS = Fields(
         "gen_ai.usage.cache_write_input_tokens", "gen_ai.usage.cache_creation_input_tokens",
     ),
     reasoning=("gen_ai.usage.reasoning.output_tokens",),
+    emitter_cost=("gen_ai.usage.cost.amount",),  # proposed in semantic-conventions-genai PR #443
     streaming=("gen_ai.request.stream",),
     ttft_seconds=("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"),
     service_tier=(
