@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import alerts, demo, finops, keys, prices, query, serve, tenants
+from otel_llmcost.cli import alerts, demo, events, finops, keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_commands(commands, _store_flags)
     tenants.add_commands(commands, _store_flags)
     alerts.add_commands(commands, _store_flags)
+    events.add_command(commands, _store_flags)
     demo.add_command(commands)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")

@@ -31,6 +31,7 @@ FIELDS = Fields(
     ),
     reasoning=("gen_ai.usage.reasoning.output_tokens",),
     total=("gen_ai.usage.total_tokens",),  # not a GenAI name, but many emitters add it (Traceloop, Strands...)
+    emitter_cost=("gen_ai.usage.cost.amount",),  # proposed in semantic-conventions-genai PR #443
     streaming=("gen_ai.request.stream",),
     ttft_seconds=("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"),
     service_tier=(
