@@ -9,7 +9,7 @@ once. No network, no chDB: the exporters in this package do the rest.
 from __future__ import annotations
 
 import threading
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
