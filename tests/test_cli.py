@@ -41,9 +41,9 @@ def _rows_two_features():
 def test_stats_by_feature(tmp_path):
     _seed(tmp_path, _rows_two_features())
     out = run_cli("stats", "--data-dir", str(tmp_path), "--by", "feature", "--json").stdout
-    rows = {row["group"]: row for row in map(json.loads, out.splitlines())}
+    rows = {row["feature"]: row for row in map(json.loads, out.splitlines())}
     assert rows["summarize"] == {
-        "group": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
+        "feature": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
         "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 10, "reasoning_tokens": 0,
         "cost_usd": "0.001", "unpriced_calls": 0, "avg_latency_ms": 200,
     }
@@ -55,8 +55,11 @@ def test_stats_by_feature(tmp_path):
     assert (total["calls"], total["requests"], Decimal(total["cost_usd"])) == (4, 3, Decimal("5.001"))
 
     table = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant").stdout
-    assert table.splitlines()[0].split()[:3] == ["tenant", "requests", "calls"]
-    assert table.splitlines()[1].split()[:3] == ["acme", "2", "3"]
+    assert table.splitlines()[0].split()[:4] == ["tenant", "cost_usd", "requests", "calls"]
+    assert table.splitlines()[1].split()[:4] == ["acme", "$0.0010", "2", "3"]
+    assert max(map(len, table.splitlines())) <= 100
+    wide = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant", "--wide")
+    assert wide.stdout.splitlines()[0].split()[-1] == "latency_ms" and "more columns" not in wide.stderr
 
 
 def test_sql_is_read_only(tmp_path):

@@ -13,7 +13,7 @@ from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, budget_status, find
 from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
 from otel_llmcost.alerts.webhook import post_findings
-from otel_llmcost.cli.query import print_table
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.store import open_reader

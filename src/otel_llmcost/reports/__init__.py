@@ -1,0 +1,1 @@
+"""The read side's reports: totals, why a cost changed, one request's attempts."""
