@@ -4,8 +4,12 @@ exactly. Real rows, priced by the real pricing path with a real price book, in r
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -191,3 +195,58 @@ def test_request_shows_its_attempts(data_dir):
     assert "request retries-03-summarize-big-0 of tenant retries: 2 calls, 1 failed" in text
     missing = run_cli("request", "nope", "--data-dir", str(data_dir), check=False)
     assert missing.returncode == 1 and "no such request" in missing.stdout
+
+
+def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its_tenant(data_dir):
+    from query_clients import start_listener
+
+    from otel_llmcost.keys import KeyStore
+
+    keys = KeyStore(data_dir / "keys.json")
+    _, admin = keys.create(None)
+    _, prompt_key = keys.create("prompt")
+    writer = ChdbStore(str(data_dir / "chdb"), "llmcost")
+    listener = start_listener(str(data_dir / "chdb"), keys)
+
+    def get(path: str, secret: str, **params) -> tuple[int, dict]:
+        url = f"http://127.0.0.1:{listener.port}{path}?" + urllib.parse.urlencode(params)
+        auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth})) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+        status, body = get("/api/v1/why", admin, tenant="cache", **window)
+        assert status == 200, body
+        assert body == _why(writer, {"tenant": "cache"})
+        assert body["causes"][0]["cause"] == "cache"
+        # a tenant's key answers for its own calls only, whatever the scope asks
+        status, own = get("/api/v1/why", prompt_key, **window)
+        assert status == 200 and own["causes"][0]["cause"] == "prompt"
+        assert own["change_usd"] == _why(writer, {"tenant": "prompt"})["change_usd"]
+        status, other = get("/api/v1/why", prompt_key, tenant="cache", **window)
+        assert status == 200 and other["figures"]["current"]["calls"] == 0
+        status, one = get("/api/v1/request", admin, id="retries-03-summarize-big-0")
+        assert status == 200 and [call["attempt"] for call in one["attempts"]] == [1, 2]
+        status, hidden = get("/api/v1/request", prompt_key, id="retries-03-summarize-big-0")
+        assert status == 200 and hidden == {"request_id": "retries-03-summarize-big-0", "tenants": []}
+        assert get("/api/v1/why", admin, since="yesterday")[0] == 400
+        assert get("/api/v1/request", admin)[0] == 400
+    finally:
+        listener.stop()
+        writer.close()
+
+
+def test_the_openapi_document_lists_every_cause():
+    from pathlib import Path
+
+    import yaml
+
+    from otel_llmcost.reports.why import CAUSES
+
+    document = yaml.safe_load((Path(__file__).parent.parent / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    causes = document["paths"]["/api/v1/why"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert causes["properties"]["causes"]["items"]["properties"]["cause"]["enum"] == [name for name, _ in CAUSES]
