@@ -441,3 +441,26 @@ def test_requests_of_a_feature(store):
     assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
     assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
                                           model="gpt-4o-mini")] == ["r6", "r4"]  # the requests that used it
+
+
+def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
+    """The overview reads the partial hours at a range's ends from raw rows, as `stats` does: the same totals
+    for the same range (Grafana's end is inclusive, to the second; stats' is exclusive)."""
+    from otel_llmcost.usage_stats import StatsQuery, stats_rows
+
+    reader, (start, end) = demo
+    since, until = start + timedelta(days=2, minutes=17, seconds=23), end - timedelta(hours=30, minutes=41, seconds=7)
+    [total] = stats_rows(reader, StatsQuery(None, {}), since, until + timedelta(microseconds=1))
+    direct = raw(reader, "sum(cost_usd) AS cost, count() AS calls, uniqExact(tenant_id, request_id) AS requests",
+                 (since, until))
+    assert (total["cost_usd"], total["calls"], total["requests"]) == (direct["cost"], direct["calls"],
+                                                                     direct["requests"])
+    overview = "llmcost-overview"
+    assert run(reader, overview, "Spend", (since, until)) == [{"cost": total["cost_usd"]}]
+    assert run(reader, overview, "Calls", (since, until)) == [{"calls": total["calls"]}]
+    assert run(reader, overview, "Requests", (since, until)) == [{"requests": total["requests"]}]
+    days = run(reader, overview, "Spend per day", (since, until))
+    assert sum(Decimal(day["cost"]) for day in days) == Decimal(total["cost_usd"])
+    # within one hour: raw rows only
+    inside = (since + timedelta(days=1), since + timedelta(days=1, minutes=20))
+    assert run(reader, overview, "Calls", inside) == [{"calls": raw(reader, "count() AS calls", inside)["calls"]}]
