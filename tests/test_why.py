@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +21,7 @@ from test_store import BASE_ROW
 from otel_llmcost.pricing.loader import load_price_book
 from otel_llmcost.pricing.quote import quote
 from otel_llmcost.reports import why_report
+from otel_llmcost.reports.why import CAUSES
 from otel_llmcost.store.chdb_store import ChdbStore
 
 # The ranges are off the hour, so the partial hours at both ends come from raw rows and the rest from rollups.
@@ -245,8 +247,30 @@ def test_the_openapi_document_lists_every_cause():
 
     import yaml
 
-    from otel_llmcost.reports.why import CAUSES
-
     document = yaml.safe_load((Path(__file__).parent.parent / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
     causes = document["paths"]["/api/v1/why"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert causes["properties"]["causes"]["items"]["properties"]["cause"]["enum"] == [name for name, _ in CAUSES]
+
+
+def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(data_dir):
+    from grafana_plugin import ALL, ROOT, by_uid, expand, queries, settings
+
+    sys.path.insert(0, str(ROOT))
+    panel = queries(by_uid("llmcost-overview"))["panel 'Why the cost changed (against the period before)' A"]
+    labels = {label: cause for cause, label in CAUSES}
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        for tenant in [*CASES, ALL]:
+            variables = settings("llmcost-overview", tenant=tenant)
+            rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
+            report = _why(store, {"tenant": tenant} if tenant != ALL else {})
+            cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
+            shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
+            assert shown.keys() == cli.keys()
+            assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
+            for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
+                assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
+            if tenant != ALL:
+                assert labels[rows[0]["cause"]] == tenant
+    finally:
+        store.close()

@@ -114,7 +114,7 @@ def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = Fa
             f"  {rows} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
 
 
-def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
+def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "facts") -> str:
     """`facts`: rows (t, the rollup's dimensions, its measures) of the window, filtered by every variable;
     from the rollups for its whole hours (`by_day`: see rollup_rows) and raw rows for the partial hours at
     its ends, so a range off the hour sums exactly its calls; from raw rows alone once users are picked."""
@@ -123,7 +123,7 @@ def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
     raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
     rolled = rollup_rows(f"{dims}, {', '.join(_ROLLUP_MEASURES)}", whole_hours(window), by_day)
     return (
-        f"facts AS (\n"
+        f"{name} AS (\n"
         f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
@@ -134,21 +134,21 @@ def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
     )
 
 
-def request_counts() -> str:
+def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts") -> str:
     """`rcounts`: hourly sets of requests (t, the rollup's dimensions but status, `requests`), filtered by
     every variable; uniqExactMerge(requests) counts each request with a call in range once, whatever hours,
     models or groups it spans. The partial hours at the range's ends come from raw rows, like `facts`, and
     everything once users are picked."""
     dims = [d for d in ROLLUP_DIMENSIONS if d != "status"]
-    rolled = rollup_rows(", ".join(dims + ["requests"]), whole_hours(), hourly=REQUEST_COUNTS_HOURLY)
+    rolled = rollup_rows(", ".join(dims + ["requests"]), whole_hours(window), hourly=REQUEST_COUNTS_HOURLY)
     return (
-        f"rcounts AS (\n"
+        f"{name} AS (\n"
         f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
         f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_calls(prefix='u.')}\n  AND (NOT ({USER_ALL}) OR {partial_hours('u.')})\n"
+        f"  WHERE {raw_calls(prefix='u.', window=window)}\n  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
         f"  GROUP BY {', '.join(['t'] + dims)}\n"
         f")"
     )
