@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+from otel_llmcost.cli.alerts import remember_alerts_file
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ListenError
 from otel_llmcost.keys import KeyStore
@@ -114,6 +115,7 @@ def _serve(settings: Settings, started: list[bool]) -> int:
     descriptor = os.open(announcement, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump({**ready, "query_secret": local_secret, "tls_cert_file": receiver.tls_cert_file}, out)
+    remember_alerts_file(settings)
     started.append(True)
     print(json.dumps(ready), flush=True)
     tune_gc()
