@@ -114,3 +114,20 @@ def test_sql_and_stats_while_the_receiver_runs(receiver_factory):
     assert refused.returncode == 2 and "readonly" in refused.stderr.lower()
     receiver.stop()
     assert not (receiver.data_dir / "receiver.json").exists()
+
+
+def test_a_store_held_by_another_process_is_one_clean_line(tmp_path):
+    """chDB prints its own "Code: 76 ... Cannot lock file" line before raising: held back, one line is left."""
+    held = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    held.ensure_schema()
+    try:
+        for command in ("stats", "migrate", "why"):
+            result = run_cli(command, "--data-dir", str(tmp_path), check=False)
+            assert result.returncode == 2
+            [line] = result.stderr.splitlines()
+            assert line.startswith(f"otel-llmcost {command}: error: cannot open the embedded store at ")
+            assert "Code:" not in line and "another process" in line
+    finally:
+        held.close()
+    empty = run_cli("why", "--data-dir", str(tmp_path))
+    assert empty.stdout == "" and empty.stderr.startswith("no LLM calls from ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -51,8 +52,11 @@ def run_why(args: argparse.Namespace, settings: Settings) -> int:
                                             max(args.top, 0)))
     if args.json:
         print(json.dumps(report, indent=1))
-        return 0
-    _print_why(report, args.wide)
+    elif not report["figures"]["current"]["calls"] and not report["figures"]["baseline"]["calls"]:
+        print(f"no LLM calls from {_when(report['baseline']['since'])} to {_when(report['range']['until'])}",
+              file=sys.stderr)
+    else:
+        _print_why(report, args.wide)
     return 0
 
 

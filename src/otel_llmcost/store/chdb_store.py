@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
+from otel_llmcost.store.quiet import engine_errors_held_back
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
@@ -24,7 +25,8 @@ class ChdbStore(StoreWrites):
 
         os.makedirs(path, exist_ok=True)
         try:
-            self._conn = chdb.connect(path)
+            with engine_errors_held_back():
+                self._conn = chdb.connect(path)
         except RuntimeError as exc:
             raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
