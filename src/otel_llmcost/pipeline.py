@@ -59,6 +59,7 @@ class Pipeline:
         self._writer = BatchWriter(store)
         self._lock = threading.Lock()
         self._unsent: list[_Batch] = []
+        self._stored_log = _StoredLog()
         self._unsent_rows = 0
         self._retry_at = 0.0
         self._retry_delay = 1.0
@@ -161,6 +162,7 @@ class Pipeline:
             self._spool.close()
         if waiting:
             logger.info("%d spans of traces still waiting for their ancestors stay in the spool", waiting)
+        self._stored_log.close()
         logger.info("pipeline: %s", self.stats())
 
     def _run_flusher(self) -> None:
@@ -234,14 +236,43 @@ class Pipeline:
             with self._lock:
                 for group in batch.release:
                     self._spool.release(group.segments, group.trace_id)
-            _log_stored(batch)
+            self._stored_log.add(batch)
 
 
-def _log_stored(batch: _Batch) -> None:
-    """One line per stored batch: its rows, and the lag from the oldest call's start to now."""
-    if batch.rows or batch.rejected:
+class _StoredLog:
+    """What was stored, as an INFO line for the first insert and then one per interval, and at close (a
+    line per insert was hundreds of lines an hour): rows, inserts, dead letters, the largest lag from a
+    call's start to its insert."""
+
+    def __init__(self, interval_seconds: float = 60.0):
+        self._interval = interval_seconds
+        self._lock = threading.Lock()
+        self._logged_at: float | None = None
+        self._rows = self._inserts = self._rejected = 0
+        self._lag = 0.0
+
+    def add(self, batch: _Batch) -> None:
+        if not (batch.rows or batch.rejected):
+            return
         lag = (datetime.now(timezone.utc) - min(row.ts for row in batch.rows)).total_seconds() if batch.rows else 0.0
-        logger.info("stored %d rows (%d dead-lettered); lag %.1fs", len(batch.rows), len(batch.rejected), lag)
+        with self._lock:
+            self._rows, self._inserts = self._rows + len(batch.rows), self._inserts + 1
+            self._rejected, self._lag = self._rejected + len(batch.rejected), max(self._lag, lag)
+            if self._logged_at is None or time.monotonic() - self._logged_at >= self._interval:
+                self._log()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._inserts:
+                self._log()
+
+    def _log(self) -> None:
+        since = "" if self._logged_at is None else f" in the last {time.monotonic() - self._logged_at:.0f}s"
+        logger.info("stored %d rows in %d inserts%s (%d dead-lettered); largest lag %.1fs", self._rows,
+                    self._inserts, since, self._rejected, self._lag)
+        self._logged_at = time.monotonic()
+        self._rows = self._inserts = self._rejected = 0
+        self._lag = 0.0
 
 
 def _call_spans(group: TraceGroup) -> list:
