@@ -7,6 +7,7 @@ the cap until `max_execution_time` ends it (chDB cannot cancel a running query).
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 
@@ -104,7 +105,8 @@ class QueryEngine:
         output_format = statement.output_format or request.output_format
         body, stats = session.run_with_stats(canonical, output_format, request.params)
         if output_format == "Native" and request.client_revision > 0:
-            body = native.at_revision(body, request.client_revision)
+            body = native.at_revision(body, request.client_revision,
+                                      lambda: _result_types(session, canonical, request.params))
         return QueryResult(body, output_format, *stats, current_db)
 
     def _current_database(self, requested: str | None) -> str:
@@ -120,6 +122,16 @@ class QueryEngine:
             self._static = (session.names("SELECT name FROM system.tables WHERE database = 'system'"),
                             session.names("SELECT lower(name) FROM system.table_functions"))
         return guard.Catalog(self.database, {table.name: table for table in tables}, *self._static)
+
+
+def _result_types(session: ReadSession, canonical: str, params: dict[str, str]) -> list[str]:
+    """The result's column types, time zones included (chDB's revision-0 Native drops a top-level
+    DateTime's); [] for a statement DESCRIBE cannot wrap (SHOW, EXISTS, ...): its types stay as written."""
+    try:
+        text = session.run(f"DESCRIBE TABLE ({canonical})", "JSONEachRow", params).decode()
+    except EngineError:
+        return []
+    return [json.loads(line)["type"] for line in text.splitlines() if line]
 
 
 def _setting_literal(value: str) -> str:
