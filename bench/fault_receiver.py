@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from fault_traffic import TENANT, Key  # bench/ is on sys.path when faults.py is run as a script
 
 # Short waits, as tests/conftest.py: a trace whose root arrived is written at the next 0.2 s flush.

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest as Request
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Response
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
 from workload import add_attrs, template  # bench/ is on sys.path when faults.py is run as a script
 
 RETRYABLE = {429, 502, 503, 504}  # what the OTLP/HTTP exporters retry, with backoff

@@ -26,13 +26,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from otel_llmcost.attribution import Attributor
 from otel_llmcost.config import load_settings
 from otel_llmcost.decode import decode_spans
+from otel_llmcost.ingest.tracebuffer import TraceBuffer
 from otel_llmcost.pricing import load_price_book
+from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import WANTED_ATTRIBUTES, extract_call
-from otel_llmcost.tracebuffer import TraceBuffer
-from otel_llmcost.usage import build_usage_rows
 
 
 def _attributes(**values) -> list[KeyValue]:

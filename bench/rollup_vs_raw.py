@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from otel_llmcost.usage_stats import StatsQuery
+from otel_llmcost.reports.usage_stats import StatsQuery
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.dashboards.drilldown import LIST_CALLS, LIST_LOOKBACK  # noqa: E402  (the repository's scripts/)

@@ -26,22 +26,22 @@ from pathlib import Path
 import grpc
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Response
+from workload import BATCH, make_batches  # bench/ is on sys.path when this file is run as a script
 
-from otel_llmcost.attribution import Attributor
 from otel_llmcost.cli.serve import tune_gc
 from otel_llmcost.config import load_settings
 from otel_llmcost.decode import decode_spans, parse_protobuf
+from otel_llmcost.flush.writer import BatchWriter
+from otel_llmcost.ingest.spool import Spool
+from otel_llmcost.ingest.tracebuffer import TraceBuffer
 from otel_llmcost.pricing import load_price_book
+from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.traces import TraceKeeper
+from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
-from otel_llmcost.spool import Spool
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, to_columns
-from otel_llmcost.tracebuffer import TraceBuffer
-from otel_llmcost.traces import TraceKeeper
-from otel_llmcost.usage import build_usage_rows
-from otel_llmcost.writer import BatchWriter
-from workload import BATCH, make_batches  # bench/ is on sys.path when this file is run as a script
 
 FLUSH_EVERY = 100  # exports (~51k spans) per take_ready + INSERT: one flusher tick at ~50-100k spans/s
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

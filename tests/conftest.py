@@ -96,7 +96,7 @@ def receiver_factory(tmp_path):
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """A read session on an empty chDB store of the module's own (parsing and engine checks)."""
-    opened = ReadSession(str(tmp_path_factory.mktemp("session") / "chdb"))
+    opened = ReadSession(str(tmp_path_factory.mktemp("session") / "chdb"), "llmcost", every_tenant=True)
     yield opened
     opened.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from otel_llmcost.dedupe import count_once
+from otel_llmcost.rows.dedupe import count_once
 from otel_llmcost.model import LlmCall, SpanRecord
 
 CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", 450, 300, 50, 25, 0, "", False,
@@ -57,7 +57,7 @@ def test_retries_and_parallel_calls_stay_separate():
 
 def _counting_comparisons(monkeypatch) -> list[int]:
     """Counts the pairs count_once compares: the algorithm's cost, whatever the machine's speed."""
-    import otel_llmcost.dedupe as dedupe
+    import otel_llmcost.rows.dedupe as dedupe
 
     compared, same_call = [0], dedupe._same_call
 

@@ -446,7 +446,7 @@ def test_requests_of_a_feature(store):
 def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
     """The overview reads the partial hours at a range's ends from raw rows, as `stats` does: the same totals
     for the same range (Grafana's end is inclusive, to the second; stats' is exclusive)."""
-    from otel_llmcost.usage_stats import StatsQuery, stats_rows
+    from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 
     reader, (start, end) = demo
     since, until = start + timedelta(days=2, minutes=17, seconds=23), end - timedelta(hours=30, minutes=41, seconds=7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from otel_llmcost.ratelog import RateLimitedLog
+from otel_llmcost.ops.ratelog import RateLimitedLog
 
 
 def test_one_line_per_key_per_interval_then_the_count_held_back(caplog):

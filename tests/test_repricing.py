@@ -9,7 +9,7 @@ from decimal import Decimal
 from test_store import BASE_ROW
 
 from otel_llmcost.pricing import load_price_book
-from otel_llmcost.repricing import reprice
+from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.store.chdb_store import ChdbStore
 
 NEW_PRICES = """

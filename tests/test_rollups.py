@@ -14,7 +14,7 @@ from test_migrations import _rows
 from test_repricing import NEW_PRICES
 
 from otel_llmcost.pricing import load_price_book
-from otel_llmcost.repricing import reprice
+from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.schema import dedup_token
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from otel_llmcost.rowcheck import RowRejected, check_row
+from otel_llmcost.rows.rowcheck import RowRejected, check_row
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.writer import BatchWriter
+from otel_llmcost.flush.writer import BatchWriter
 from test_store import BASE_ROW
 
 

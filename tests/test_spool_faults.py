@@ -12,7 +12,7 @@ import time
 import pytest
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.spool import Spool
+from otel_llmcost.ingest.spool import Spool
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from test_store import BASE_ROW
@@ -92,7 +92,7 @@ def test_torn_and_damaged_spool_lines_are_skipped_and_the_rest_replayed(tmp_path
 def test_a_replayed_trace_waits_on_from_its_first_arrival(tmp_path):
     from otel_llmcost.decode import decode_spans
     from otel_llmcost.semconv import WANTED_ATTRIBUTES
-    from otel_llmcost.tracebuffer import TraceBuffer
+    from otel_llmcost.ingest.tracebuffer import TraceBuffer
 
     orphan = llm_span(os.urandom(16), "gpt-4o-mini", 1, 1, parent=os.urandom(8))  # its parent never comes
     spool = Spool(str(tmp_path / "spool"), fsync=False)

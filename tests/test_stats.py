@@ -12,7 +12,7 @@ from conftest import run_cli
 from test_migrations import _rows
 
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.usage_stats import GROUPS, StatsQuery, stats_rows
+from otel_llmcost.reports.usage_stats import GROUPS, StatsQuery, stats_rows
 
 _RAW = """
 SELECT {group} AS group, uniqExact(tenant_id, request_id) AS requests, count() AS calls,

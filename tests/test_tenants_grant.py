@@ -7,7 +7,8 @@ import hashlib
 import pytest
 from conftest import run_cli
 
-from otel_llmcost.query.grants import TENANT_TABLES, grant_statements, user_name
+from otel_llmcost.query.grants import grant_statements, user_name
+from otel_llmcost.store.policies import TENANT_TABLES
 from otel_llmcost.store.reader import EngineError
 
 
@@ -21,7 +22,7 @@ def test_every_statement_parses_in_clickhouse(session):
         assert canonical.split()[0] in ("CREATE", "GRANT")
     assert hashlib.sha256(b"s3cret").hexdigest() in statements[0] and "s3cret" not in statements[0]
     assert "tenant_id = 'o\\'hara `x`'" in statements[2]
-    # chDB itself has no users or row policies: the embedded store's listener filters rows instead.
+    # chDB has no SQL-managed users or policies: the embedded store's come from its users file.
     with pytest.raises(EngineError) as refused:
         session.run(statements[0])
     assert refused.value.name == "ACCESS_DENIED"

@@ -11,7 +11,7 @@ from payloads import attribute, llm_span, post, request
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.model import SpanRecord
-from otel_llmcost.traces import COLUMN_TYPES, TENANT_ATTRIBUTE, TraceKeeper
+from otel_llmcost.rows.traces import COLUMN_TYPES, TENANT_ATTRIBUTE, TraceKeeper
 
 # The trace view's query, as clickhouse-and-grafana.md §2.4 and the Collector's README give it.
 TRACE_VIEW = """

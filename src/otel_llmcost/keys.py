@@ -56,6 +56,10 @@ class KeyStore:
         """A new key and its secret (the only time the secret is seen)."""
         if tenant is not None and not tenant.strip():
             raise ConfigError("a tenant key needs a non-empty tenant")
+        from otel_llmcost.store.policies import ALL_TENANTS  # here: the store package imports this module
+
+        if tenant == ALL_TENANTS:
+            raise ConfigError(f"{ALL_TENANTS!r} is what admin sessions read, never a tenant: use --admin")
         key_id = secrets.token_hex(6)
         secret = f"{_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id, tenant, label, datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -181,7 +181,8 @@ class IngestResult:
 
 @dataclass(frozen=True, slots=True)
 class PipelineStats:
-    """What the pipeline has done since it started, and what it holds now (Pipeline.stats())."""
+    """What the pipeline has done since it started, and what it holds now (Pipeline.stats()). The store's
+    insert timings and failures are counted once, by ops.metrics.MeasuredStore."""
 
     received_spans: int  # usable and rejected, in exports that were not refused
     accepted_spans: int  # new spans written to the spool
@@ -193,10 +194,6 @@ class PipelineStats:
     rows_written: int
     rows_already_stored: int  # left out of an INSERT because the store had them (re-sent, replayed)
     rows_dead_lettered: int  # calls written to rejected_calls
-    inserts: int
-    insert_failures: int
-    insert_seconds_total: float
-    last_insert_seconds: float
     buffered_spans: int
     buffered_bytes: int  # approximate
     spool_bytes: int

@@ -12,7 +12,7 @@ from otel_llmcost import __version__
 from otel_llmcost.cli import alerts, demo, keys, prices, query, serve, tenants, why
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
-from otel_llmcost.usage_stats import FILTERS, GROUPS
+from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
 
 
 def main(argv: list[str] | None = None) -> int:

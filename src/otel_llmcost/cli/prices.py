@@ -8,17 +8,17 @@ import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from otel_llmcost import queries
 from otel_llmcost.cli.query import parse_time, time_window
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.pricing import load_price_book, quote, validate_file
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.repricing import reprice
+from otel_llmcost.reports import queries
+from otel_llmcost.reports.repricing import reprice
+from otel_llmcost.reports.whatif import what_if
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import SchemaOptions
-from otel_llmcost.whatif import what_if
 
 QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind
 

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
+from otel_llmcost.reports.timerange import parse_time, time_window
+from otel_llmcost.reports.usage_stats import FILTERS, TIME_GROUPS, StatsQuery, compare, stats_rows
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
-from otel_llmcost.timerange import parse_time, time_window
-from otel_llmcost.usage_stats import FILTERS, TIME_GROUPS, StatsQuery, compare, stats_rows
 
 __all__ = ["parse_time", "run_schema", "run_sql", "run_stats", "time_window"]
 

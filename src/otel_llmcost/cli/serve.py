@@ -18,7 +18,7 @@ from otel_llmcost.cli.alerts import remember_alerts_file
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ListenError
 from otel_llmcost.keys import KeyStore
-from otel_llmcost.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
+from otel_llmcost.ops.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import Pipeline
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.query.interface import open_query_listener

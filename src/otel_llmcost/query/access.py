@@ -18,6 +18,7 @@ from typing import Mapping
 from otel_llmcost.keys import KeyStore
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
 from otel_llmcost.query.scope import Principal
+from otel_llmcost.store.policies import ALL_TENANTS
 
 AUTHENTICATION_FAILED = 516
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -35,7 +36,7 @@ class Gate:
             return Principal(None, "local")
         if self._keys.configured:
             key = self._keys.verify(secret) if secret else None
-            if key is None:
+            if key is None or key.tenant == ALL_TENANTS:  # *all*: a hand-edited key file; never a tenant
                 raise QueryError(AUTHENTICATION_FAILED, "Authentication failed: password is incorrect, or there "
                                  "is no key with this secret (send an API key as the password)")
             return Principal(key.tenant, key.key_id)

@@ -17,14 +17,14 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.queries import time_range
 from otel_llmcost.query import endpoint_sql
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryRequest
 from otel_llmcost.reports import why_report
+from otel_llmcost.reports.queries import time_range
+from otel_llmcost.reports.timerange import parse_time, time_window
 from otel_llmcost.reports.why_sql import SCOPES
 from otel_llmcost.store.chdb_store import param_text
-from otel_llmcost.timerange import parse_time, time_window
 
 _BAD_ARGUMENTS = 36
 # Decimals as strings (money stays exact); 64-bit counts as numbers.

@@ -1,4 +1,4 @@
-"""Run one guarded query: a fresh read-only session, our limits, the tenant's filters, a concurrency cap.
+"""Run one guarded query: a fresh read-only session, our limits, the tenant's rows only, a concurrency cap.
 
 `execute` blocks (chDB releases the GIL while it works); callers run it in a worker thread. A slot is
 held until chDB returns, not until the client does: a query whose client went away still counts against
@@ -15,7 +15,8 @@ from otel_llmcost.config import Settings
 from otel_llmcost.query import guard, native
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
-from otel_llmcost.query.scope import METADATA_DATABASES, Principal, sql_string, table_filters
+from otel_llmcost.query.scope import METADATA_DATABASES, Principal
+from otel_llmcost.store.policies import sql_string
 from otel_llmcost.store.reader import EngineError, ReadSession, TableInfo
 
 TOO_MANY_SIMULTANEOUS_QUERIES = 202
@@ -59,13 +60,14 @@ class QueryEngine:
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
         self._count(1)
         try:
-            session = ReadSession(self.chdb_path)
+            session = ReadSession(self.chdb_path, self.database, every_tenant=request.who.is_admin)
             try:
                 return self._run(session, request)
             finally:
                 session.close()
         except EngineError as exc:
-            raise QueryError(exc.code, exc.message, exc.name or None) from exc
+            message = exc.message if request.who.is_admin else tenant_message(exc.code, exc.message)
+            raise QueryError(exc.code, message, exc.name or None) from exc
         finally:
             self._count(-1)
             self._slots.release()
@@ -80,7 +82,7 @@ class QueryEngine:
 
     def server_info(self) -> dict[str, str]:
         """What the engine says it is (the answers to displayName(), version(), timezone())."""
-        session = ReadSession(self.chdb_path)
+        session = ReadSession(self.chdb_path, self.database, every_tenant=True)
         try:
             name, version, timezone = session.run("SELECT displayName(), version(), timezone()").decode().split()
         finally:
@@ -92,15 +94,15 @@ class QueryEngine:
         settings = {name: value for name, value in
                     ((n, classify(n, v, self.limits)) for n, v in request.settings.items()) if value is not None}
         # The client's settings come after the guard's own queries: `limit`, say, must not cut the catalog
-        # that decides which tables get a tenant filter.
+        # that decides which tables a tenant may read.
         canonical = session.single_line(request.sql)  # fails on more than one statement
         tables = session.catalog(self.database)
         ast = session.explain_ast(canonical, request.params)
         statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
-        if not request.who.is_admin:
-            applied["additional_table_filters"] = table_filters(tables, request.who.tenant or "")
         session.run("SET " + ", ".join(f"{name} = {value}" for name, value in applied.items()))
+        if not request.who.is_admin:
+            session.scope_to(request.who.tenant or "")  # last: the tenant profile's lock checks every SET
         session.run(f"USE {current_db}")
         output_format = statement.output_format or request.output_format
         body, stats = session.run_with_stats(canonical, output_format, request.params)
@@ -132,6 +134,20 @@ def _result_types(session: ReadSession, canonical: str, params: dict[str, str]) 
     except EngineError:
         return []
     return [json.loads(line)["type"] for line in text.splitlines() if line]
+
+
+# Limit errors whose text counts rows or bytes read: reads before the row policy's filter include other
+# tenants' rows in the same granules, so a tenant gets the limit's name, not the count.
+_VOLUME_ERRORS = {
+    158: "Limit for rows to read exceeded (max_rows_to_read)",
+    307: "Limit for bytes to read exceeded (max_bytes_to_read)",
+    241: "Memory limit (for query) exceeded (max_memory_usage): narrow the query",
+}
+
+
+def tenant_message(code: int, message: str) -> str:
+    """What a tenant key is told of an engine error: counts of storage reads are left out."""
+    return _VOLUME_ERRORS.get(code, message)
 
 
 def _setting_literal(value: str) -> str:

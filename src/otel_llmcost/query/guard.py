@@ -20,8 +20,9 @@ from otel_llmcost.query.scope import (
     METADATA_DATABASES,
     TENANT_SYSTEM_TABLES,
     Principal,
-    tenant_condition,
+    tenant_scoped,
 )
+from otel_llmcost.store.policies import CARRIER
 from otel_llmcost.store.reader import TableInfo
 
 _READ_STATEMENTS = frozenset({
@@ -36,6 +37,20 @@ ALLOWED_TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt
 _BLOCKED_FUNCTIONS = frozenset({"file", "joinget", "joingetornull", "catboostevaluate", "naivebayesclassifier",
                                 "evalmlmethod", "filesystemcapacity", "filesystemavailable", "filesystemunreserved"})
 _BLOCKED_PREFIXES = ("dictget", "dicthas", "dictisin")
+# What a tenant key must not see of other tenants: the data directory, and the volume of their rows.
+_TENANT_BLOCKED_FUNCTIONS = frozenset({"getserversetting", "getmergetreesetting"})
+# Virtual columns of MergeTree tables count rows and inserts of every tenant (part names, row offsets).
+_VIRTUAL_PREFIXES = ("_part", "_block", "_partition", "_row_exists", "_disk_name", "_sample_factor")
+# Columns of metadata tables that show volume or paths: their names say so (rows, bytes, parts, marks,
+# path, lengths, cardinality), this interface's engine's present and future columns alike.
+_VOLUME_COLUMN = re.compile(r"rows|bytes|parts|marks|path|length|size|free|cardinality", re.IGNORECASE)
+_VOLUME_TABLES = frozenset({("system", "tables"), ("system", "columns"), ("system", "databases")})
+# SHOW forms a tenant may run; MERGES, DICTIONARIES, CLUSTERS, CHANGED SETTINGS... parse to the same
+# ShowTables node, so the canonical text's leading words decide.
+_TENANT_SHOW = ("SHOW TABLES", "SHOW FULL TABLES", "SHOW DATABASES", "SHOW FULL DATABASES")
+_TENANT_EXPLAIN = ("EXPLAIN AST", "EXPLAIN SYNTAX", "EXPLAIN QUERY TREE")  # no index or part counts
+_ASTERISKS = ("Asterisk", "QualifiedAsterisk", "ColumnsRegexpMatcher", "ColumnsListMatcher",
+              "QualifiedColumnsRegexpMatcher", "QualifiedColumnsListMatcher")
 _IN_FUNCTIONS = frozenset({"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
                            "globalnotnullin"})
 
@@ -82,8 +97,12 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
         raise QueryError(READONLY, "INTO OUTFILE is not allowed: answers go to the client only")
     if root.kind == "Explain" and any(child.kind not in _READ_STATEMENTS for child in root.children):
         raise QueryError(READONLY, "EXPLAIN here explains reads only")
-    if root.kind == "Explain" and "ESTIMATE" in root.label and not who.is_admin:
-        raise QueryError(ACCESS_DENIED, "EXPLAIN ESTIMATE counts every tenant's rows: not for tenant keys")
+    if root.kind == "Explain" and not who.is_admin and not canonical.upper().startswith(_TENANT_EXPLAIN):
+        raise QueryError(ACCESS_DENIED, "EXPLAIN of plans, pipelines and estimates counts every tenant's rows "
+                                        "and parts: tenant keys get EXPLAIN AST, SYNTAX and QUERY TREE")
+    if root.kind == "ShowTables" and not who.is_admin and not canonical.upper().startswith(_TENANT_SHOW):
+        raise QueryError(ACCESS_DENIED, "tenant keys may SHOW TABLES and SHOW DATABASES, not "
+                                        + " ".join(canonical.split()[:2]))
     if root.kind == "ShowCreateTableQuery":
         _check_table(root.word, root.label.split(" ")[2] if root.label.count(" ") >= 2 else "", catalog, who)
     toks = lexer.tokens(canonical)
@@ -93,14 +112,40 @@ def check(ast_text: str, canonical: str, catalog: Catalog, who: Principal, curre
     _check_settings(root, toks, limits)
     tables: list[tuple[str, str]] = []
     _walk(root, _Scope(catalog, who, current_db, lexer.cte_names(toks)), tables, in_table_expression=False)
+    if not who.is_admin:
+        _check_tenant_names(root, tables)
     return Statement(root.kind, lexer.trailing_format(toks), tuple(tables))
+
+
+def _check_tenant_names(root: _Node, tables: list[tuple[str, str]]) -> None:
+    """Names that would show a tenant other tenants' volume: virtual columns anywhere; on a metadata table,
+    its volume and path columns, and `*` (which includes them)."""
+    reads_volume = any((db, table) in _VOLUME_TABLES or db in METADATA_DATABASES for db, table in tables)
+    for node in _nodes(root):
+        if node.kind == "Identifier":
+            name = node.word.rsplit(".", 1)[-1]
+            if name.startswith(_VIRTUAL_PREFIXES):
+                raise QueryError(ACCESS_DENIED, f"virtual column {name} counts every tenant's rows: not for "
+                                                "tenant keys")
+            if reads_volume and _VOLUME_COLUMN.search(name):
+                raise QueryError(ACCESS_DENIED, f"{name} shows every tenant's volume or the data path: not for "
+                                                "tenant keys")
+        elif reads_volume and node.kind in _ASTERISKS:
+            raise QueryError(ACCESS_DENIED, "name the metadata columns you want: * includes every tenant's "
+                                            "volume, not for tenant keys")
+
+
+def _nodes(node: _Node):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
 
 
 def _parse(ast_text: str) -> _Node:
     """EXPLAIN AST's indented dump (one space per level) as a tree."""
     stack: list[tuple[int, _Node]] = []
     root = None
-    for line in ast_text.splitlines():
+    for line in ast_text.split("\n"):  # not splitlines(): U+2028 and friends inside a name are not lines
         if not line.strip():
             continue
         depth = len(line) - len(line.lstrip(" "))
@@ -139,6 +184,8 @@ def _walk(node: _Node, scope: _Scope, tables: list, in_table_expression: bool):
         reaches_out = name in catalog.table_functions and name not in ALLOWED_TABLE_FUNCTIONS
         if reaches_out or name in _BLOCKED_FUNCTIONS or name.startswith(_BLOCKED_PREFIXES):
             raise QueryError(ACCESS_DENIED, f"function {node.word}() reads outside the query: not allowed here")
+        if name in _TENANT_BLOCKED_FUNCTIONS and not scope.who.is_admin:
+            raise QueryError(ACCESS_DENIED, f"function {node.word}() shows the server's paths: not for tenant keys")
         if name in _IN_FUNCTIONS:
             _check_in_operand(node, catalog, scope.current_db)
     elif node.kind == "TableIdentifier":
@@ -174,8 +221,8 @@ def _check_table(db: str, table: str, catalog: Catalog, who: Principal) -> None:
         info = catalog.tables.get(table)
         if info is None:
             raise QueryError(UNKNOWN_TABLE, f"Table {db}.{table} does not exist")
-        if not who.is_admin and tenant_condition(info, who.tenant or "", catalog.tables) is None:
-            raise QueryError(ACCESS_DENIED, f"{db}.{table} has no tenant column: not readable with a tenant key")
+        if not who.is_admin and not tenant_scoped(info):
+            raise QueryError(ACCESS_DENIED, f"{db}.{table} has no tenant row policy: not readable with a tenant key")
     elif db == "system":
         allowed = ADMIN_SYSTEM_TABLES if who.is_admin else TENANT_SYSTEM_TABLES
         if table not in allowed:
@@ -189,15 +236,12 @@ def _check_table(db: str, table: str, catalog: Catalog, who: Principal) -> None:
 def _check_settings(root: _Node, toks: list[str], limits: Limits) -> None:
     """A query's own SETTINGS override the session's: each must be one a client may send, no limit raised."""
     clauses = lexer.settings_clauses(toks)
-    if len(clauses) != _count(root, "Set"):
+    if len(clauses) != sum(node.kind == "Set" for node in _nodes(root)):
         raise QueryError(ACCESS_DENIED, "cannot read this statement's SETTINGS clauses; put settings in the URL")
     for name, value in (pair for clause in clauses for pair in clause):
-        if name == "additional_table_filters":
-            raise QueryError(ACCESS_DENIED, "additional_table_filters is set by this interface, not by queries")
+        if name in ("additional_table_filters", CARRIER):
+            raise QueryError(ACCESS_DENIED, f"{name} is set by this interface, not by queries")
         applied = classify(name, value, limits)
         if applied is not None and applied != value.strip().strip("'"):
             raise QueryError(READONLY, f"SETTINGS {name} = {value} is over this interface's limit ({applied})")
 
-
-def _count(node: _Node, kind: str) -> int:
-    return (node.kind == kind) + sum(_count(child, kind) for child in node.children)

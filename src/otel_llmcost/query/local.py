@@ -28,7 +28,7 @@ class LocalReader:
             raise StoreError(f"no embedded store at {settings.chdb_path} yet: run `otel-llmcost serve` first")
         try:  # opened once here, in one clean line if another process holds it
             with engine_errors_held_back():
-                ReadSession(settings.chdb_path).close()
+                ReadSession(settings.chdb_path, settings.store.database, every_tenant=True).close()
         except EngineError as exc:
             raise StoreError(f"cannot open the embedded store at {settings.chdb_path}: another process holds it (a "
                              "receiver without its query listener? The commands read through the listener of a "

@@ -13,10 +13,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.decode.tenant import bind_tenant
 from otel_llmcost.keys import ApiKey
-from otel_llmcost.metrics import IngestCounters
 from otel_llmcost.model import IngestResult
+from otel_llmcost.ops.metrics import IngestCounters
+from otel_llmcost.ops.ratelog import RateLimitedLog
 from otel_llmcost.pipeline import Pipeline
-from otel_llmcost.ratelog import RateLimitedLog
 from otel_llmcost.receive.auth import Authenticator
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Intake:
                 reasons += f"; and {len(dropped) - _MAX_REASONS} more"
             message = "; ".join(part for part in (reasons, result.message) if part)
             result = IngestResult(result.accepted_spans, result.rejected_spans + len(dropped), message)
-        self.counters.accepted(result.accepted_spans, result.rejected_spans)
+            self.counters.dropped(len(dropped))
         if result.rejected_spans:
             self._warnings.warn_rarely(
                 "rejected", "rejected %d of %d spans of an export: %s", result.rejected_spans,

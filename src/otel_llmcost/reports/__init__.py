@@ -1,1 +1,2 @@
-"""The read side's reports: totals, why a cost changed, one request's attempts."""
+"""The read side's reports: usage stats, why a cost changed, one request's attempts, what-if, repricing, time
+ranges, and the SQL they run."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY
-from otel_llmcost.usage_stats import rollup_source
+from otel_llmcost.reports.usage_stats import rollup_source
 
 #: scope flag -> column of usage_hourly, request_counts_hourly and llm_usage
 SCOPES = {"tenant": "tenant_id", "feature": "feature", "model": "request_model"}

@@ -5,7 +5,7 @@ Spec: https://github.com/Arize-ai/openinference/blob/main/spec/semantic_conventi
 `llm.system` names the model vendor and `llm.provider` the host (azure, aws, google...). The OpenAI
 instrumentation names only the response model; the requested model and streaming are read from the small
 `llm.invocation_parameters` JSON. The response id is only inside `output.value` (the whole response), which
-we do not keep, so duplicates of these spans are recognised by time, model and tokens (dedupe.py).
+we do not keep, so duplicates of these spans are recognised by time, model and tokens (rows/dedupe.py).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from otel_llmcost.config import Settings
@@ -31,6 +32,11 @@ class UsageStore(Protocol):
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None: ...
 
     def close(self) -> None: ...
+
+
+def sql_time(moment: datetime) -> str:
+    """A UTC time as a DateTime64(6) query parameter (llm_usage.ts's type)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def open_store(settings: Settings, read_only: bool = False) -> UsageStore:
@@ -69,4 +75,4 @@ def open_reader(settings: Settings) -> QueryableStore:
     return open_store(settings, read_only=True)
 
 
-__all__ = ["QueryableStore", "UsageStore", "open_reader", "open_store"]
+__all__ = ["QueryableStore", "UsageStore", "open_reader", "open_store", "sql_time"]

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
+from otel_llmcost.store.policies import connection_string
 from otel_llmcost.store.quiet import engine_errors_held_back
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
@@ -25,8 +26,9 @@ class ChdbStore(StoreWrites):
 
         os.makedirs(path, exist_ok=True)
         try:
+            # Every tenant (*all*): materialized views and rollup rebuilds read through the row policies.
             with engine_errors_held_back():
-                self._conn = chdb.connect(path)
+                self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
         except RuntimeError as exc:
             raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"

@@ -1,7 +1,8 @@
 """Read-only chDB sessions for the query interface: a fresh connection per request, beside the writer.
 
 `chdb.connect("file:<path>?mode=ro")` in the receiver's process shares the writer's engine (one engine per
-path) and opens in about a millisecond, so no session, `SET` or temporary table outlives its request.
+path) and opens in about a millisecond, so no session, `SET` or temporary table outlives its request. An
+admin session reads every tenant; any other reads no tenant's rows until `scope_to` (store/policies.py).
 chDB releases the GIL while a query runs, so sessions run in worker threads. chDB cannot cancel a running
 query: `max_execution_time` is what bounds one whose client went away.
 """
@@ -13,10 +14,15 @@ import re
 from dataclasses import dataclass
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.store.policies import ALL_TENANTS, CARRIER, connection_string, sql_string, tenant_profile
 
 # The innermost "Code: N. DB::Exception: message (NAME)": chDB sometimes wraps one error in another.
 _CODE = re.compile(r"Code: (\d+)\. DB::Exception: (?!.*Code: \d+\. DB::Exception)(.*)", re.S)
 _TAIL = re.compile(r"(?: \(([A-Z_0-9]+)\))?(?: \(version [^)]*\))?\.?\s*$")
+
+
+ACCESS_DENIED = 497
+THERE_IS_NO_PROFILE = 180
 
 
 class EngineError(StoreError):
@@ -36,16 +42,34 @@ class TableInfo:
 
 
 class ReadSession:
-    """One read-only connection, used for one request and closed."""
+    """One read-only connection, used for one request and closed. `every_tenant`: an admin's session."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, database: str, every_tenant: bool):
         import chdb
 
         self._chdb_error = chdb.ChdbError
+        self._database = database
         try:
-            self._conn = chdb.connect(f"file:{path}?mode=ro")
+            self._conn = chdb.connect(connection_string(path, database, read_only=True, all_tenants=every_tenant))
         except (chdb.ChdbError, RuntimeError) as exc:
             raise _engine_error(exc) from exc
+
+    def scope_to(self, tenant: str) -> None:
+        """From now on this session reads `tenant`'s rows only, and nothing can change that; call it after
+        the session's own SETs (which the profile's constraint then checks too)."""
+        if tenant == ALL_TENANTS or not tenant:
+            raise EngineError(ACCESS_DENIED, "ACCESS_DENIED", f"{tenant!r} cannot be a tenant")
+        self.run(f"SET {CARRIER} = {sql_string(tenant)}")
+        try:
+            self.run(f"SET profile = {sql_string(tenant_profile(self._database))}")
+        except EngineError as exc:
+            if exc.code != THERE_IS_NO_PROFILE:
+                raise
+            raise EngineError(ACCESS_DENIED, "ACCESS_DENIED", "tenant row policies are not loaded in this process's "
+                              "engine (it was started without this build's policy file): tenant queries are "
+                              "refused; restart the receiver") from exc
+        if self.run(f"SELECT getSetting({sql_string(CARRIER)})").decode().rstrip("\n") != tenant:
+            raise EngineError(ACCESS_DENIED, "ACCESS_DENIED", "the session's tenant did not hold: query refused")
 
     def run(self, sql: str, fmt: str = "TSVRaw", params: dict[str, str] | None = None) -> bytes:
         try:

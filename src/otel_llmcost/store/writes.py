@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Sequence
 
 from otel_llmcost.model import UsageRow
+from otel_llmcost.rows.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES
+from otel_llmcost.rows.traces import TABLE as TRACE_TABLE
 from otel_llmcost.store import migrations
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_token, span_dedup_token, to_columns
-from otel_llmcost.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES, TABLE as TRACE_TABLE
 
 
 class StoreWrites:

@@ -20,8 +20,8 @@ from typing import Sequence
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
+from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import SpanRecord
-from otel_llmcost.tracebuffer import TraceGroup
 
 TABLE = "otel_traces"
 _MAP = "Map(LowCardinality(String), String)"

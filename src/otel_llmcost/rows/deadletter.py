@@ -9,15 +9,19 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from otel_llmcost.model import SpanRecord, UsageRow
-from otel_llmcost.queries import REJECTED_CALL_COLUMNS
 
 TABLE = "rejected_calls"
+#: llmcost.rejected_calls (clickhouse/migrations/005_rejected_calls.sql), in its column order.
+COLUMNS = (
+    ("ts", "DateTime64(3, 'UTC')"), ("trace_id", "String"), ("span_id", "String"),
+    ("tenant_id", "LowCardinality(String)"), ("reason", "String"), ("span", "String"),
+)
 _MAX_REASON_CHARS = 4096
 
 
 @dataclasses.dataclass(slots=True)
 class RejectedCall:
-    """One row of rejected_calls (queries.REJECTED_CALL_COLUMNS order)."""
+    """One row of rejected_calls (COLUMNS order)."""
 
     ts: datetime  # when it was rejected
     trace_id: str
@@ -27,8 +31,8 @@ class RejectedCall:
     span: str  # JSON of the span (a trace that could not be priced) or the row (a value no column holds)
 
 
-if tuple(field.name for field in dataclasses.fields(RejectedCall)) != tuple(name for name, _ in REJECTED_CALL_COLUMNS):
-    raise RuntimeError("deadletter.RejectedCall and queries.REJECTED_CALL_COLUMNS disagree; keep them in one order")
+if tuple(field.name for field in dataclasses.fields(RejectedCall)) != tuple(name for name, _ in COLUMNS):
+    raise RuntimeError("deadletter.RejectedCall and deadletter.COLUMNS disagree; keep them in one order")
 
 
 def of_row(row: UsageRow, reason: str) -> RejectedCall:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from otel_llmcost.queries import sql_time
+from otel_llmcost.store import sql_time
 from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 
 #: --by -> the group expression over rollup-shaped rows `r` (model is the requested model: the rollups' key)

@@ -10,7 +10,7 @@ call). So a trace is released:
 
 Released traces stay in a `recent` cache bounded by bytes, so a late span (another service's exporter, a
 retry of an export) still finds its ancestors. (That a re-sent span is not stored twice does not depend on
-this cache: the pipeline asks the store.)
+this cache: the flusher asks the store.)
 
 Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line, plus
 a fixed cost for its Python objects (a decoded span takes ~1.9 KB of memory for ~350 bytes of JSON:
@@ -55,7 +55,7 @@ class TraceGroup:
 
 
 class TraceBuffer:
-    """Not thread-safe: the pipeline serialises access."""
+    """Not thread-safe: ingest/admit.py serialises access."""
 
     def __init__(self, wait: float, max_wait: float, recent_max_bytes: int = 64 * 1024 * 1024,
                  clock: Callable[[], float] = time.monotonic):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from otel_llmcost import queries
 from otel_llmcost.pricing import PriceBook, quote
 from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.reports import queries
 from otel_llmcost.store import QueryableStore
 
 

@@ -1,4 +1,5 @@
-"""Every SQL query the code runs against llm_usage (the DDL lives in clickhouse/*.sql).
+"""The reports' SQL against llm_usage (the DDL lives in clickhouse/*.sql, the flusher's lookup in
+flush/queries.py).
 
 Identifiers ({database}, a group-by expression from a fixed list) are formatted in; values are always
 ClickHouse query parameters ({name:Type}), which both chDB and clickhouse-driver bind server-side.
@@ -9,37 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.store import sql_time
 
 _USAGE = ", ".join(USAGE_KINDS)  # every count pricing reads
-
-
-def sql_time(moment: datetime) -> str:
-    """A UTC time as a DateTime64(6) query parameter."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def time_range(since: datetime, until: datetime) -> dict[str, str]:
     """The {since} / {until} parameters of the queries below: ts >= since AND ts < until."""
     return {"since": sql_time(since), "until": sql_time(until)}
-
-# Which calls of a batch are stored already (an export re-sent after a restart, a spool replayed after a
-# crash). A call's ts is its span's start, so the time range prunes partitions and the sort key's hour, and
-# the trace_id bloom filter skips granules. The ids go through a subquery: `IN {ids:Array(String)}` was
-# evaluated as a scan of the array per row (50k ids over 50k matching rows: 27 s, against 1.2 s).
-STORED_SPANS = """
-SELECT trace_id, span_id FROM {database}.llm_usage
-WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts <= {{until:DateTime64(6, 'UTC')}}
-  AND trace_id IN (SELECT arrayJoin({{trace_ids:Array(String)}}))
-"""
-
-#: llmcost.rejected_calls (clickhouse/migrations/005_rejected_calls.sql), in its column order: the dead letter.
-REJECTED_CALL_COLUMNS = (
-    ("ts", "DateTime64(3, 'UTC')"), ("trace_id", "String"), ("span_id", "String"),
-    ("tenant_id", "LowCardinality(String)"), ("reason", "String"), ("span", "String"),
-)
-
-def stored_spans(database: str) -> str:
-    return STORED_SPANS.format(database=database)
 
 
 # --- otel-llmcost reprice (repricing.py) ---------------------------------------------------------------

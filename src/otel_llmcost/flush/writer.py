@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from otel_llmcost import deadletter, queries
-from otel_llmcost.deadletter import RejectedCall
 from otel_llmcost.errors import StoreError
+from otel_llmcost.flush import queries
 from otel_llmcost.model import UsageRow
-from otel_llmcost.store import UsageStore
+from otel_llmcost.rows import deadletter
+from otel_llmcost.rows.deadletter import RejectedCall
+from otel_llmcost.store import UsageStore, sql_time
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +31,6 @@ class WriterCounts:
     rows_written: int = 0
     rows_already_stored: int = 0  # left out: the store had them
     rows_dead_lettered: int = 0
-    inserts: int = 0
-    insert_failures: int = 0
-    insert_seconds_total: float = 0.0
-    last_insert_seconds: float = 0.0
     lookup_seconds_total: float = 0.0  # asking the store which calls it has
 
 
@@ -60,8 +57,8 @@ class BatchWriter:
             return []
         began = time.perf_counter()
         stored = self._store.query(queries.stored_spans(self._store.database), {
-            "since": queries.sql_time(min(row.ts for row in rows)),
-            "until": queries.sql_time(max(row.ts for row in rows)),
+            "since": sql_time(min(row.ts for row in rows)),
+            "until": sql_time(max(row.ts for row in rows)),
             "trace_ids": sorted({row.trace_id for row in rows}),
         })
         self.counts.lookup_seconds_total += time.perf_counter() - began
@@ -74,7 +71,7 @@ class BatchWriter:
         if not rows:
             return
         try:
-            self._timed(self._store.insert_usage, rows)
+            self._store.insert_usage(rows)
         except StoreError as exc:
             if exc.retryable:
                 raise
@@ -91,8 +88,7 @@ class BatchWriter:
         if not rejected:
             return
         try:
-            self._timed(self._store.insert_columns, deadletter.TABLE, queries.REJECTED_CALL_COLUMNS,
-                        deadletter.to_columns(rejected))
+            self._store.insert_columns(deadletter.TABLE, deadletter.COLUMNS, deadletter.to_columns(rejected))
         except StoreError as exc:
             if exc.retryable:
                 raise
@@ -107,15 +103,3 @@ class BatchWriter:
                            call.reason)
         if len(rejected) > 5:
             logger.warning("... and %d more calls dead-lettered", len(rejected) - 5)
-
-    def _timed(self, insert, *args) -> None:
-        began = time.perf_counter()
-        self.counts.inserts += 1
-        try:
-            insert(*args)
-        except StoreError:
-            self.counts.insert_failures += 1
-            raise
-        finally:
-            self.counts.last_insert_seconds = time.perf_counter() - began
-            self.counts.insert_seconds_total += self.counts.last_insert_seconds

@@ -6,13 +6,13 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from otel_llmcost.attribution import Attributor
-from otel_llmcost.dedupe import count_once
+from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
-from otel_llmcost.rowcheck import unstorable_counts
+from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.dedupe import count_once
+from otel_llmcost.rows.rowcheck import unstorable_counts
 from otel_llmcost.semconv import InvalidSpan, extract_call
-from otel_llmcost.tracebuffer import TraceGroup
 
 logger = logging.getLogger(__name__)
 

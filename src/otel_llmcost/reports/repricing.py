@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
-from otel_llmcost import queries
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.reports import queries
 from otel_llmcost.store import UsageStore, rollups
 from otel_llmcost.store.schema import COLUMN_TYPES
 

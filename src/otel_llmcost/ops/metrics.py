@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_llmcost.model import PipelineStats, UsageRow
-from otel_llmcost.ratelog import RateLimitedLog
+from otel_llmcost.ops.ratelog import RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +40,17 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 
 class IngestCounters:
-    """Spans as the receivers saw them; thread-safe (gRPC workers and the HTTP executor update them)."""
+    """What only the receivers see: spans their parsers left out, and exports refused as a whole (the
+    pipeline counts the spans it was handed). Thread-safe: gRPC workers and the HTTP executor update it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.received = self.rejected = self.acknowledged = 0
+        self.dropped_spans = 0  # left out by the parser (OTLP/JSON spans it could not read), rejected
         self.refused_requests: dict[str, int] = {}  # reason (bad_request, unauthenticated, ...) -> requests
 
-    def accepted(self, acknowledged: int, rejected: int) -> None:
+    def dropped(self, spans: int) -> None:
         with self._lock:
-            self.received += acknowledged + rejected
-            self.acknowledged += acknowledged
-            self.rejected += rejected
+            self.dropped_spans += spans
 
     def refused(self, reason: str) -> None:
         with self._lock:
@@ -75,7 +74,7 @@ class MeasuredStore:
         return getattr(self._store, name)
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
-        if not rows:  # the pipeline's empty batches release spool segments; they are not inserts
+        if not rows:  # the flusher's empty batches release spool segments; they are not inserts
             self._store.insert_usage(rows)
             return
         started = time.perf_counter()
@@ -107,11 +106,11 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
                      for labels, value in samples)
 
     metric("llmcost_spans_received_total", "counter", "Spans in exports that were decoded.",
-           [("", counters.received)])
+           [("", stats.received_spans + counters.dropped_spans)])
     metric("llmcost_spans_rejected_total", "counter", "Spans refused one by one (partial success).",
-           [("", counters.rejected)])
+           [("", stats.rejected_spans + counters.dropped_spans)])
     metric("llmcost_spans_acknowledged_total", "counter", "Spans acknowledged (on disk in the spool).",
-           [("", counters.acknowledged)])
+           [("", stats.accepted_spans + stats.duplicate_spans)])
     metric("llmcost_requests_refused_total", "counter", "Exports refused as a whole, by reason.",
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
     for name, (field, kind, help_text) in PIPELINE_FIGURES.items():

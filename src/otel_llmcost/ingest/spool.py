@@ -40,7 +40,7 @@ class Replayed:
 
 
 class Spool:
-    """Not thread-safe: the pipeline serialises access."""
+    """Not thread-safe: ingest/admit.py serialises access."""
 
     def __init__(self, directory: str, fsync: bool = True):
         self._dir = Path(directory)

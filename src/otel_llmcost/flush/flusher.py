@@ -1,0 +1,131 @@
+"""The flusher: a thread that, every interval, takes the traces ready in the buffer, has them turned into
+rows, and writes them in batches of at most `batch_max_rows`.
+
+Batches that fail for the store's sake stay in the unsent list and are retried with backoff; their traces'
+spool entries are released only once the last batch holding their rows is stored. The unsent list is
+guarded by its lock (stats() reads it from other threads); only one thread sends at a time: the flusher's,
+or the closing one once the flusher has stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.flush.storedlog import StoredLog
+from otel_llmcost.flush.writer import BatchWriter
+from otel_llmcost.ingest.tracebuffer import TraceGroup
+from otel_llmcost.model import UsageRow
+from otel_llmcost.rows.build import TraceRows
+from otel_llmcost.rows.deadletter import RejectedCall
+
+logger = logging.getLogger(__name__)
+
+_MAX_RETRY_DELAY = 30.0
+
+
+class TraceSource(Protocol):
+    """Where released traces come from, and where their stored state is reported (ingest.admit.Admission)."""
+
+    def take_ready(self, everything: bool) -> list[TraceGroup]: ...
+
+    def release(self, groups: list[TraceGroup]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Batch:
+    rows: list[UsageRow]
+    rejected: list[RejectedCall]  # dead letters to store with this batch
+    release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
+    spans: list[list] | None = None  # otel_traces columns (rows/traces.py), stored first
+
+
+class Flusher:
+    def __init__(self, source: TraceSource, build: Callable[[list[TraceGroup]], TraceRows], writer: BatchWriter,
+                 interval_seconds: float, batch_max_rows: int):
+        self._source = source
+        self._build = build
+        self._writer = writer
+        self._interval = interval_seconds
+        self._batch_max_rows = batch_max_rows
+        self._lock = threading.Lock()
+        self._unsent: list[_Batch] = []
+        self._unsent_rows = 0
+        self._stored_log = StoredLog()
+        self._retry_at = 0.0
+        self._retry_delay = 1.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="llmcost-flusher", daemon=True)
+
+    @property
+    def unsent_rows(self) -> int:
+        """Rows built but not stored yet (the store is failing, or the batch is being written)."""
+        with self._lock:
+            return self._unsent_rows
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread, write the traces that are ready, try the unsent batches a last few times."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush(everything=False)
+        for attempt in range(3):
+            if not self._unsent:
+                break
+            time.sleep(attempt)
+            self._send_unsent()
+        if self._unsent:
+            logger.error("%d rows could not be stored; they stay in the spool for the next start", self.unsent_rows)
+        self._stored_log.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.flush(everything=False)
+            except Exception:  # the flusher must outlive any one bad batch
+                logger.exception("flush failed")
+
+    def flush(self, everything: bool) -> None:
+        """Build and queue the rows of the ready traces (all traces when `everything`); send what is due."""
+        groups = self._source.take_ready(everything)
+        if groups:
+            built = self._build(groups)
+            rows, limit = built.rows, self._batch_max_rows
+            parts = [rows[i:i + limit] for i in range(0, len(rows), limit)] or [[]]
+            # The traces' spool segments are released only after the last of their batches is stored.
+            batches = []
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                batches.append(_Batch(part, built.rejected if last else [], groups if last else [],
+                                      built.trace_columns if index == 0 else None))
+            with self._lock:
+                self._unsent.extend(batches)
+                self._unsent_rows += len(rows)
+        if self._unsent and (everything or time.monotonic() >= self._retry_at):
+            self._send_unsent()
+
+    def _send_unsent(self) -> None:
+        while self._unsent:
+            batch = self._unsent[0]  # only this thread removes batches: the first stays the first
+            try:
+                self._writer.write(batch.rows, batch.rejected, batch.spans)
+            except StoreError as exc:
+                self._retry_at = time.monotonic() + self._retry_delay
+                logger.warning(
+                    "insert of %d rows failed, retrying in %.0fs: %s", len(batch.rows), self._retry_delay, exc
+                )
+                self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_DELAY)
+                return
+            with self._lock:
+                self._unsent.pop(0)
+                self._unsent_rows -= len(batch.rows)
+            self._retry_delay = 1.0
+            self._source.release(batch.release)
+            self._stored_log.add(batch.rows, len(batch.rejected))

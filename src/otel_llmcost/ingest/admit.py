@@ -1,0 +1,114 @@
+"""Admission: an export's valid spans are written to the spool, then held in the trace buffer; only then
+is the export acknowledged, so a refused export leaves nothing a retry could be deduplicated against.
+
+The spool and the buffer sit behind one lock: the receivers' threads admit exports, the flusher takes the
+released traces and, once they are stored, releases their spool entries. An export is refused (the client
+retries later) while the buffer is full, while the store lags too far behind, or while the spool cannot be
+written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from otel_llmcost.config import Settings
+from otel_llmcost.errors import OverloadedError
+from otel_llmcost.ingest.spool import Spool
+from otel_llmcost.ingest.tracebuffer import TraceBuffer, TraceGroup
+from otel_llmcost.ingest.validate import ValidExport
+
+logger = logging.getLogger(__name__)
+
+MAX_UNSENT_ROWS = 200_000  # rows priced but not stored (the store is failing): ~1 KB each in memory
+
+
+@dataclass(slots=True)
+class AdmissionCounts:
+    received_spans: int = 0  # usable and rejected, in exports that were not refused
+    accepted_spans: int = 0  # new spans written to the spool
+    duplicate_spans: int = 0  # re-sent spans acknowledged without spooling them again
+    rejected_spans: int = 0  # unusable spans (partial_success)
+    refused_exports: int = 0  # answered "retry later": buffer full, store backlog, spool write failed
+    spool_write_failures: int = 0
+
+
+class Admission:
+    def __init__(self, settings: Settings):
+        attribution = settings.attribution
+        self._max_buffered_bytes = attribution.max_buffered_bytes
+        self._buffer = TraceBuffer(attribution.trace_wait_seconds, attribution.max_trace_wait_seconds,
+                                   recent_max_bytes=attribution.max_buffered_bytes // 4)
+        self._spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
+        self._lock = threading.Lock()
+        self._counts = AdmissionCounts()
+
+    def replay(self) -> int:
+        """Buffer again what a previous run left in the spool; returns the spans replayed."""
+        replayed = 0
+        with self._lock:
+            for export in self._spool.replay():
+                self._buffer.add(export.spans, export.segment, export.size, age=export.age)
+                replayed += len(export.spans)
+        return replayed
+
+    def admit(self, export: ValidExport, unsent_rows: int) -> None:
+        """Spool and buffer the export's new spans; raises OverloadedError to ask for a retry.
+        `unsent_rows`: rows the flusher holds for a failing store."""
+        with self._lock:
+            self._refuse_if_full(unsent_rows)
+            # Only new spans go to the spool: a re-sent export must not pin a segment no trace will release.
+            fresh = self._buffer.new_spans(export.spans)
+            spans, calls = [export.spans[i] for i in fresh], [export.calls[i] for i in fresh]
+            segment = self._spool.current
+            try:
+                size = self._spool.append(spans)
+            except OSError as exc:
+                failures = self._counts.spool_write_failures = self._counts.spool_write_failures + 1
+                self._counts.refused_exports += 1
+                if failures & (failures - 1) == 0:  # the 1st, 2nd, 4th, 8th...: a full disk does not flood the log
+                    logger.warning("spool write failed (%d times), exports refused until it works: %s", failures, exc)
+                raise OverloadedError(f"cannot write the spool ({exc.strerror or exc}); retry later") from exc
+            self._buffer.add(spans, segment, size, calls)
+            self._counts.received_spans += len(export.spans) + export.rejected
+            self._counts.accepted_spans += len(spans)
+            self._counts.duplicate_spans += len(export.spans) - len(spans)
+            self._counts.rejected_spans += export.rejected
+
+    def _refuse_if_full(self, unsent_rows: int) -> None:
+        if self._buffer.buffered_bytes >= self._max_buffered_bytes:
+            self._counts.refused_exports += 1
+            raise OverloadedError("receiver buffer is full; retry later")
+        if unsent_rows >= MAX_UNSENT_ROWS:
+            self._counts.refused_exports += 1
+            raise OverloadedError("the store is not accepting rows; retry later")
+
+    def take_ready(self, everything: bool) -> list[TraceGroup]:
+        """The traces ready to be written (all of them when `everything`)."""
+        with self._lock:
+            groups = self._buffer.take_ready(everything)
+            self._spool.rotate_if_due()
+        return groups
+
+    def release(self, groups: list[TraceGroup]) -> None:
+        """These traces are stored: their spool entries can go."""
+        with self._lock:
+            for group in groups:
+                self._spool.release(group.segments, group.trace_id)
+
+    def close(self) -> int:
+        """Close the spool; returns the spans still buffered (they stay in the spool for the next start)."""
+        with self._lock:
+            waiting = self._buffer.span_count
+            self._spool.close()
+        return waiting
+
+    def figures(self) -> dict[str, Any]:
+        """The counts, and what is held now (PipelineStats' fields of that name)."""
+        with self._lock:
+            return {**dataclasses.asdict(self._counts), "buffered_spans": self._buffer.span_count,
+                    "buffered_bytes": self._buffer.buffered_bytes, "spool_bytes": self._spool.bytes,
+                    "oldest_unflushed_seconds": self._buffer.oldest_age()}

@@ -1,0 +1,1 @@
+"""What an operator reads: metrics, readiness, and warnings that cannot flood the log."""

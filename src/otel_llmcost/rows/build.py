@@ -1,0 +1,91 @@
+"""Released traces to rows: each trace's calls attributed, priced and checked against their columns; a call
+that cannot be stored becomes a dead letter; the spans to keep become otel_traces columns.
+
+One trace's failure (a bug on its data) dead-letters that trace's calls, never its neighbours'.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from otel_llmcost.ingest.tracebuffer import TraceGroup
+from otel_llmcost.model import SpanRecord, UsageRow
+from otel_llmcost.ops.ratelog import RateLimitedLog
+from otel_llmcost.pricing import PriceBook
+from otel_llmcost.rows import deadletter
+from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.deadletter import RejectedCall
+from otel_llmcost.rows.rowcheck import RowRejected, check_row
+from otel_llmcost.rows.traces import TraceKeeper
+from otel_llmcost.rows.usage import build_usage_rows
+from otel_llmcost.semconv import extract_call
+
+logger = logging.getLogger(__name__)
+_rare = RateLimitedLog(logger)
+
+
+@dataclass(slots=True)
+class TraceRows:
+    """What the released traces become."""
+
+    rows: list[UsageRow]  # priced and checked
+    rejected: list[RejectedCall]  # calls that cannot be stored: dead letters
+    trace_columns: list[list]  # the spans to keep, as otel_traces columns (traces.py)
+
+
+class RowBuilder:
+    """Not thread-safe: the flusher's thread alone builds rows."""
+
+    def __init__(self, attributor: Attributor, keeper: TraceKeeper, price_book: PriceBook,
+                 max_trace_wait_seconds: float):
+        self._attributor = attributor
+        self._keeper = keeper
+        self._price_book = price_book
+        self._max_trace_wait = max_trace_wait_seconds
+        self.rows_adjusted = 0  # rows with a value clamped, truncated or dropped to fit its column
+
+    def build(self, groups: list[TraceGroup]) -> TraceRows:
+        now = datetime.now(timezone.utc)
+        rows: list[UsageRow] = []
+        rejected: list[RejectedCall] = []
+        spans: list[tuple[SpanRecord, str]] = []
+        for group in groups:
+            try:
+                group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
+            except Exception as exc:  # a bug on one trace's data must not stop every other trace being written
+                logger.exception("trace %s could not be priced; its calls are dead-lettered", group.trace_id)
+                reason = f"the trace could not be priced: {type(exc).__name__}: {exc}"
+                rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
+                continue
+            spans.extend(self._keeper.spans(group, {row.tenant_id for row in group_rows}))
+            if group.timed_out and group_rows:
+                _rare.warn_rarely("trace-without-root", "trace %s written without its root span after %.0fs:"
+                                  " its %d calls miss what the root would have said (tenant, feature, request)",
+                                  group.trace_id, self._max_trace_wait, len(group_rows))
+            for row in group_rows:
+                note = row.cost_note
+                try:
+                    rows.append(check_row(row))
+                except RowRejected as exc:
+                    rejected.append(deadletter.of_row(row, str(exc)))
+                    continue
+                self.rows_adjusted += row.cost_note != note
+        return TraceRows(rows, rejected, self._keeper.columns(spans))
+
+
+def _call_spans(group: TraceGroup) -> list[SpanRecord]:
+    """The spans of the group that are (or may be) LLM calls: what a failed trace dead-letters."""
+    found = []
+    for span in group.spans:
+        if span.span_id in group.calls:
+            is_call = group.calls[span.span_id] is not None
+        else:  # replayed from the spool: read it again
+            try:
+                is_call = extract_call(span) is not None
+            except Exception:  # unreadable: keep it, it may be one
+                is_call = True
+        if is_call:
+            found.append(span)
+    return found
