@@ -109,8 +109,10 @@ GROUP BY group
 def rollup_source(database: str, rollup: Rollup, whole: str | None = None) -> str:
     """Rows shaped like `rollup`'s over [since, until): its own rows for the whole hours [whole_since,
     whole_until), the view's SELECT over llm_usage for the partial hours at the two ends (range_params).
-    `whole`: another SELECT of the whole hours, in the rollup's column order (default: the rollup table)."""
-    whole = whole or f"SELECT * FROM {database}.{rollup.table} WHERE {_WHOLE}"
+    `whole`: another SELECT of the whole hours, in the rollup's column order (default: the rollup table's
+    columns that `rollup` names: a rollup narrowed to some measures reads, and computes, only those)."""
+    columns = ", ".join(name for name, _, _ in rollup.keys + rollup.measures)
+    whole = whole or f"SELECT {columns} FROM {database}.{rollup.table} WHERE {_WHOLE}"
     return "\nUNION ALL\n".join([whole] + [rollup.select(f"{database}.llm_usage", edge) for edge in _EDGES])
 
 

@@ -51,12 +51,9 @@ def why(database: str, scope: dict[str, str], since: datetime, until: datetime,
     common = common_segments(segments["baseline"], segments["current"])
     requests: dict[str, dict[str, int]] = {}
     for name, (start, end) in ranges.items():
-        counts = {}
-        for which, keys in (("common", common), ("all", sorted(segments[name]))):
-            [row] = yield (why_sql.requests_in(database, scope),
-                           range_params(start, end) | scoped | why_sql.segment_params(keys))
-            counts[which] = int(row["requests"])
-        requests[name] = counts
+        [row] = yield (why_sql.requests_in(database, scope),
+                       range_params(start, end) | scoped | why_sql.segment_params(common))
+        requests[name] = {"common": int(row["in_segments"]), "all": int(row["requests"])}
     causes = decompose(Range(segments["baseline"], requests["baseline"]["common"]),
                        Range(segments["current"], requests["current"]["common"]))
     rows = yield why_sql.top_requests(database, scope), range_params(since, until) | scoped | {"limit": top}

@@ -8,8 +8,10 @@ filters are columns of all three sources.
 
 from __future__ import annotations
 
+import dataclasses
+
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY
+from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 from otel_llmcost.reports.usage_stats import rollup_source
 
 #: scope flag -> column of usage_hourly, request_counts_hourly and llm_usage
@@ -17,6 +19,16 @@ SCOPES = {"tenant": "tenant_id", "feature": "feature", "model": "request_model"}
 #: what a segment's figures hold: counts, then token sums, then cost sums (our costs; not the emitter's)
 COUNTS = ("calls", "retry_calls", "failed_calls", "unpriced_calls")
 COSTS = tuple(name for name in COST_COLUMNS if name != "emitter_cost_usd")
+
+def _narrowed(rollup: Rollup, names: tuple[str, ...]) -> Rollup:
+    """The rollup with only these measures: its partial hours compute no quantile states, its whole hours
+    read no columns the report does not use."""
+    return dataclasses.replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in names))
+
+
+_USAGE = _narrowed(USAGE_HOURLY, COUNTS + USAGE_KINDS + COSTS)
+_REQUESTS = _narrowed(REQUESTS, ("first_ts", "feature", "user_id", "attempts", "calls", "failed_calls", "cost_usd",
+                                 "models"))
 _IN_SEGMENTS = ("(r.feature, r.provider, r.request_model) IN (SELECT arrayJoin(arrayZip("
                 "{features:Array(String)}, {providers:Array(String)}, {models:Array(String)})))")
 
@@ -35,18 +47,19 @@ def segments(database: str, scope: dict[str, str]) -> str:
     return f"""
 SELECT r.feature AS feature, r.provider AS provider, r.request_model AS model,
     {sums}
-FROM ({rollup_source(database, USAGE_HOURLY)}) AS r
+FROM ({rollup_source(database, _USAGE)}) AS r
 WHERE {scope_where(scope)}
 GROUP BY feature, provider, model
 """
 
 
 def requests_in(database: str, scope: dict[str, str]) -> str:
-    """Distinct (tenant, request) with a call in one of the segments (segment_params)."""
+    """Distinct (tenant, request) with a call in range (`requests`), and with one in the segments of
+    segment_params (`in_segments`)."""
     return f"""
-SELECT uniqExactMerge(r.requests) AS requests
+SELECT uniqExactMerge(r.requests) AS requests, uniqExactMergeIf(r.requests, {_IN_SEGMENTS}) AS in_segments
 FROM ({rollup_source(database, REQUEST_COUNTS_HOURLY)}) AS r
-WHERE {scope_where(scope)} AND {_IN_SEGMENTS}
+WHERE {scope_where(scope)}
 """
 
 
@@ -66,7 +79,7 @@ SELECT r.tenant_id AS tenant_id, r.request_id AS request_id, toString(min(r.firs
     any(r.feature) AS request_feature, any(r.user_id) AS user, sum(r.calls) AS request_calls,
     max(r.attempts) AS request_attempts, sum(r.failed_calls) AS request_failed_calls,
     toString(sum(r.cost_usd)) AS request_cost_usd
-FROM ({rollup_source(database, REQUESTS)}) AS r
+FROM ({rollup_source(database, _REQUESTS)}) AS r
 WHERE {" AND ".join(conditions) or "1"}
 GROUP BY tenant_id, request_id
 ORDER BY sum(r.cost_usd) DESC, tenant_id, request_id
