@@ -7,13 +7,14 @@ Generates N calls (default 2 million) over D days (default 30) into chDB with be
 skewed tenants, 12 features, 8 models, retries, failures), or reuses --data-dir. Ranges end 17 minutes past
 the newest row's hour (so both ends have partial hours, read from raw rows); each is compared with the
 period of the same length before it. For all tenants and the busiest one: the median ms of the whole `why`
-report (its 6 queries: segments and request counts of both ranges, top requests and their calls), the
-rows it read, and the panel's one query as Grafana sends it.
+report (its 6 queries: segments and request counts of both ranges, top requests and their calls) and of
+the panel's one query as Grafana sends it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -33,19 +34,12 @@ from otel_llmcost.store.chdb_store import param_text  # noqa: E402
 PANEL = "panel 'Why the cost changed (against the period before)' A"
 
 
-def run_report(conn, report) -> tuple[dict, int]:
-    """The report, and the rows its queries read (storage_rows_read)."""
-    read = 0
-
+def run_report(conn, report) -> dict:
     def query(sql: str, params: dict) -> list[dict]:
-        nonlocal read
-        import json
-
         result = conn.query(sql, "JSONEachRow", params={name: param_text(value) for name, value in params.items()})
-        read += result.rows_read()
         return [json.loads(line) for line in result.bytes().decode().splitlines() if line]
 
-    return why_report.run(query, report), read
+    return why_report.run(query, report)
 
 
 def main() -> int:
@@ -61,7 +55,7 @@ def main() -> int:
     until = end - timedelta(hours=1) + NOW_PAST_THE_HOUR
     tenant = busiest_tenant(conn)
     panel = queries(by_uid("llmcost-overview"))[PANEL]
-    print(f"{'range':>5}  {'tenant':<10} {'why ms':>8} {'rows read':>12}  {'panel ms':>8}  largest cause")
+    print(f"{'range':>5}  {'tenant':<10} {'why ms':>8}  {'panel ms':>8}  largest cause")
     for label, hours in RANGES.items():
         since = until - timedelta(hours=hours)
         if since - (until - since) < end - timedelta(days=args.days):
@@ -69,10 +63,10 @@ def main() -> int:
         for who in (ALL, tenant):
             scope = {} if who == ALL else {"tenant": who}
             baseline = why_report.baseline_of(since, until, None)
-            times, report, read = [], {}, 0
+            times, report = [], {}
             for _ in range(args.repeat):
                 began = time.perf_counter()
-                report, read = run_report(conn, why_report.why("llmcost", scope, since, until, baseline))
+                report = run_report(conn, why_report.why("llmcost", scope, since, until, baseline))
                 times.append((time.perf_counter() - began) * 1000)
             sql = expand(panel, settings("llmcost-overview", tenant=who), (since, until))
             panel_times = []
@@ -81,7 +75,7 @@ def main() -> int:
                 conn.query(sql, "JSONEachRow")
                 panel_times.append((time.perf_counter() - began) * 1000)
             top = report["causes"][0]
-            print(f"{label:>5}  {who if who != ALL else 'all':<10} {statistics.median(times):8.0f} {read:12,}  "
+            print(f"{label:>5}  {who if who != ALL else 'all':<10} {statistics.median(times):8.0f}  "
                   f"{statistics.median(panel_times):8.0f}  {top['label']} {top['change_usd'][:12]}")
     return 0
 
