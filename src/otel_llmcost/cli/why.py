@@ -129,7 +129,7 @@ def _attempt_rows(calls: list[dict]) -> list[dict]:
              "trace_id": call["trace_id"]} for call in calls]
 
 
-_TOKEN_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+_TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
 def _per(figures: dict, name: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from otel_llmcost.model import UsageRow
 
-logger = logging.getLogger("otel_llmcost.flush")
+logger = logging.getLogger(__name__)
 
 
 class StoredLog:
