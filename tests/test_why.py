@@ -4,13 +4,9 @@ exactly. Real rows, priced by the real pricing path with a real price book, in r
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -200,7 +196,7 @@ def test_request_shows_its_attempts(data_dir):
 
 
 def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its_tenant(data_dir):
-    from query_clients import start_listener
+    from query_clients import get_json, start_listener
 
     from otel_llmcost.keys import KeyStore
 
@@ -211,13 +207,7 @@ def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its
     listener = start_listener(str(data_dir / "chdb"), keys)
 
     def get(path: str, secret: str, **params) -> tuple[int, dict]:
-        url = f"http://127.0.0.1:{listener.port}{path}?" + urllib.parse.urlencode(params)
-        auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth})) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return get_json(listener.port, path, secret, **params)
 
     try:
         window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
