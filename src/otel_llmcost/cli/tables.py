@@ -32,7 +32,7 @@ def money(value, decimals: int = 4, signed: bool = False) -> str:
     return ("+" + text) if signed and text.strip("$0.,") else text
 
 
-def print_table(rows: list[dict], first_title: str, empty: str, wide: bool = False, decimals: int = 4,
+def print_table(rows: list[dict], first_title: str, empty: str, wide: bool | None = None, decimals: int = 4,
                 signed: tuple[str, ...] = ()) -> None:
     """Rows as aligned columns under their keys (the first titled `first_title`; numbers and money, keys ending
     in _usd, right-aligned, text left-aligned). Columns beyond WIDTH characters are left out, and named on
@@ -54,7 +54,8 @@ def print_table(rows: list[dict], first_title: str, empty: str, wide: bool = Fal
         print(_GAP.join(text.rjust(width) if right[index] else text.ljust(width)
                         for index, (text, width) in enumerate(zip(line[:shown], widths))).rstrip())
     if shown < len(keys):
-        print(f"({len(keys) - shown} more columns: {', '.join(headers[shown:])}; --wide shows them, --json has all)",
+        flag = "--wide shows them, " if wide is not None else ""  # None: the command has no --wide
+        print(f"({len(keys) - shown} more columns: {', '.join(headers[shown:])}; {flag}--json has all)",
               file=sys.stderr)
 
 
