@@ -48,8 +48,8 @@ def start_listener(chdb_path: str, keys):
     return listener
 
 
-def get_json(port: int, path: str, secret: str, **params) -> tuple[int, dict]:
-    """GET a named endpoint of the listener on `port` with an API key: (status, the JSON answer)."""
+def api_get(port: int, path: str, secret: str, **params) -> tuple[int, dict]:
+    """A named endpoint of the listener, as a client with an API key calls it: (HTTP status, JSON answer)."""
     url = f"http://127.0.0.1:{port}{path}?" + urllib.parse.urlencode(params)
     auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
     try:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from query_clients import get_json, start_listener
+from query_clients import api_get, start_listener
 
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
 from otel_llmcost.store.chdb_store import ChdbStore
 
@@ -37,12 +37,12 @@ def api(tmp_path_factory):
              "l": latency, "ttft": ttft, "i": tokens_in, "o": tokens_out, "c": cost,
              "s": status})
     keys = KeyStore(root / "keys.json")
-    _, admin = keys.create(None)
-    _, acme = keys.create("acme")
+    _, admin = keys.create(None, (QUERY,))
+    _, acme = keys.create("acme", (QUERY,))
     listener = start_listener(str(root / "chdb"), keys)
 
     def get(path: str, secret: str = admin, **params) -> tuple[int, dict]:
-        return get_json(listener.port, path, secret, **params)
+        return api_get(listener.port, path, secret, **params)
 
     yield get, writer, acme
     listener.stop()

@@ -187,7 +187,8 @@ def test_tenant_break_outs_fail(engine, sql, code):
 
 
 def test_identifier_parameters_are_checked_as_tables(engine):
-    assert refused(engine, "SELECT count() FROM {t:Identifier}", ACME, params={"t": "system.processes"}).code == 497
+    assert refused(engine, "SELECT count() FROM {t:Identifier}", ACME, params={"t": "system.processes"}).code == 457
+    assert refused(engine, "SELECT count() FROM system.{t:Identifier}", ACME, params={"t": "processes"}).code == 497
     assert refused(engine, "SELECT * FROM {d:Identifier}.{t:Identifier}", ACME,
                    params={"d": "llmcost", "t": "reprice_runs"}).code == 497
     assert run(engine, "SELECT tenant_id FROM {t:Identifier}", ACME, params={"t": "llm_usage"}) == "acme\n"
@@ -229,3 +230,21 @@ def test_the_cli_without_a_receiver_uses_the_same_guard(tmp_path):
     refused = run_cli("sql", "--data-dir", str(tmp_path), "SELECT * FROM url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
                       check=False)
     assert refused.returncode == 2 and "Code: 497" in refused.stderr
+
+
+def test_identifier_parameters_are_one_plain_name(engine):
+    """EXPLAIN AST prints `llmcost.reprice_runs` as a database and a table; the query reads it as one name:
+    such a value is refused rather than checked as one table and read as another."""
+    for value in ("llmcost.reprice_runs", "`llm_usage`", "llm_usage\\.x", "a b"):
+        error = refused(engine, "SELECT count() FROM {t:Identifier}", ACME, params={"t": value})
+        assert error.code == 457 and "one plain name" in error.message
+    assert run(engine, "SELECT count() FROM {d:Identifier}.{t:Identifier}", ACME,
+               params={"d": "llmcost", "t": "llm_usage"}) == "1\n"
+
+
+def test_line_separators_inside_names_forge_no_ast_lines(engine):
+    """str.splitlines() also splits on U+2028 and friends: an alias holding one would have forged a
+    `Function file` line of its own in the dump the guard reads."""
+    for separator in ("\u2028", "\u2029", "\x85", "\x1c"):
+        sql = f"SELECT 1 AS `a{separator}       Function file`"
+        assert run(engine, sql, ACME).startswith("1"), separator

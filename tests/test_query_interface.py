@@ -24,8 +24,8 @@ from otel_llmcost.store.chdb_store import ChdbStore
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("iface") / "data"
     data_dir.mkdir()
-    admin = json.loads(run_cli("keys", "create", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
-    acme = json.loads(run_cli("keys", "create", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
+    admin = json.loads(run_cli("keys", "create", "--ingest", "--query", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
+    acme = json.loads(run_cli("keys", "create", "--ingest", "--query", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
     receiver = Receiver(data_dir, FAST_CONFIG).start()
     # acme's call comes with acme's key (the key names the tenant), globex's with the admin key and an attribute.
     calls = (("acme", acme, "gpt-4o-mini", 1_000_000), ("globex", admin, "gpt-4o", 2_000_000))
@@ -121,6 +121,13 @@ def test_a_client_that_went_away_does_not_pin_the_listener(served):
     started = time.monotonic()
     assert _http(receiver, "SELECT 1", admin)[2] == b"1\n"  # waits for a slot at most max_execution_time
     assert time.monotonic() - started < 30
+
+
+def test_a_query_id_with_a_line_break_is_refused_cleanly(served):
+    receiver, admin, _ = served
+    status, headers, body = _http(receiver, "SELECT 1", admin, params={"query_id": "q\r\nX-Evil: 1"})
+    assert status == 400 and b"query_id must be printable" in body and "X-Evil" not in headers
+    assert "\n" not in headers["X-ClickHouse-Query-Id"]
 
 
 def test_browsers_are_kept_out(served):

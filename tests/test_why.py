@@ -196,18 +196,18 @@ def test_request_shows_its_attempts(data_dir):
 
 
 def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its_tenant(data_dir):
-    from query_clients import get_json, start_listener
+    from query_clients import api_get, start_listener
 
-    from otel_llmcost.keys import KeyStore
+    from otel_llmcost.keys import QUERY, KeyStore
 
     keys = KeyStore(data_dir / "keys.json")
-    _, admin = keys.create(None)
-    _, prompt_key = keys.create("prompt")
+    _, admin = keys.create(None, (QUERY,))
+    _, prompt_key = keys.create("prompt", (QUERY,))
     writer = ChdbStore(str(data_dir / "chdb"), "llmcost")
     listener = start_listener(str(data_dir / "chdb"), keys)
 
     def get(path: str, secret: str, **params) -> tuple[int, dict]:
-        return get_json(listener.port, path, secret, **params)
+        return api_get(listener.port, path, secret, **params)
 
     try:
         window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}

@@ -64,27 +64,32 @@ TAG_KEYS = ("otel_llmcost.tags", "langfuse.trace.tags", "tag.tags")
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface once API keys exist or are required
+    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface when ingest keys are required
     grpc_port: int = 4317  #: 0 picks a free port (printed in the "ready" line)
     http_host: str | None = None  #: as grpc_host
     http_port: int = 4318
     max_request_bytes: int = 64 * 1024 * 1024  #: after decompression; the OTLP spec recommends 64 MiB
-    require_keys: bool = False  #: refuse exports without a valid API key even before any key exists
+    #: refuse exports without a valid ingest key; once true, a missing key file or none left stops `serve`.
+    #: None: false, unless the key file predates ingest/query keys (its keys required ingest keys then)
+    require_keys: bool | None = None
     tls_cert_file: str | None = None  #: PEM certificate (chain) for both listeners; None = plain text
     tls_key_file: str | None = None  #: PEM private key of tls_cert_file
     tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
 
-    def hosts(self, keys_configured: bool) -> tuple[str, str]:
-        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only once keys guard them."""
-        default = "0.0.0.0" if keys_configured or self.require_keys else "127.0.0.1"
+    def hosts(self, keys_required: bool) -> tuple[str, str]:
+        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only when keys are required
+        (the setting, never the mere presence of keys)."""
+        default = "0.0.0.0" if keys_required else "127.0.0.1"
         return self.grpc_host or default, self.http_host or default
 
 
 @dataclass(frozen=True)
 class StoreSettings:
     clickhouse: str | None = None  #: clickhouse://user:pass@host:9000/db; None = embedded chDB in data_dir
+    #: false (`serve --store none`): nothing is stored; the receiver prices spans and forwards them only
+    enabled: bool = True
     database: str = "llmcost"
     batch_max_rows: int = 50_000  #: rows per INSERT at most
     flush_interval_seconds: float = 1.0  #: how often finished traces are priced and written
@@ -134,13 +139,76 @@ class QuerySettings:
     enabled: bool = True  #: off with `serve --no-query-listener`; never on with store.clickhouse (use the server)
     host: str = "127.0.0.1"
     port: int = 8123
+    #: every request needs a query key (the CLI's local secret aside); once true, a missing key file or none
+    #: left stops `serve`. False: keys are needed once a query key exists, keyless loopback clients otherwise
+    require_keys: bool = False
     max_execution_time: float = 60.0  #: seconds per query (clients may ask for less, never more)
     max_result_rows: int = 1_000_000
     max_result_bytes: int = 256 * 1024 * 1024
     max_memory_usage: int = 512 * 1024 * 1024  #: bytes per query
     max_threads: int = 1  #: threads per query: dashboards must not starve ingest of cores
     max_concurrent_queries: int = 2  #: more wait (up to queue_seconds), beyond 4x this are refused
+    max_concurrent_queries_per_key: int = 1  #: so one key (tenant, dashboard) never takes every slot
+    #: answers made whole (JSON, Parquet...; chDB needs several times their size), all together; each SELECT
+    #: answered whole is capped at this over max_concurrent_queries. Streamed formats (Native...) are not
+    max_buffered_bytes: int = 64 * 1024 * 1024
     queue_seconds: float = 30.0
+
+
+FORWARD_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+@dataclass(frozen=True)
+class ForwardDestination:
+    """One OTLP destination every accepted span (and metric and log) is sent on to."""
+
+    endpoint: str = ""  #: grpc: host:port or http(s)://host:port; http/protobuf: base URL (/v1/traces is added)
+    name: str = ""  #: names its queue cursor and its /metrics series; default: the endpoint
+    protocol: str = "grpc"  #: grpc or http/protobuf
+    headers: Mapping[str, str] = field(default_factory=dict)  #: sent with every export (e.g. an API key)
+    compression: str = "gzip"  #: gzip or none
+    timeout_seconds: float = 10.0  #: per export attempt
+    tls: bool | None = None  #: None: TLS when the endpoint starts with https://
+    ca_file: str | None = None  #: PEM CAs to trust instead of the system's
+    cert_file: str | None = None  #: PEM client certificate (mutual TLS)
+    key_file: str | None = None  #: PEM private key of cert_file
+
+    @property
+    def label(self) -> str:
+        return self.name or self.endpoint
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls if self.tls is not None else self.endpoint.startswith("https://")
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    """The processor role: spans go on to these destinations, LLM calls with their cost (forward/)."""
+
+    destinations: tuple[ForwardDestination, ...] = ()
+    #: bytes the forward queue may hold on disk; beyond it the oldest unsent data of the destinations that
+    #: are behind is dropped (counted in llmcost_forward_dropped_spans_total), never ingest slowed
+    max_queue_bytes: int = 1024 * 1024 * 1024
+    max_retry_delay_seconds: float = 30.0  #: backoff cap between attempts to a destination that fails
+    max_batch_bytes: int = 4 * 1024 * 1024  #: an export to a destination carries at most this much
+
+
+#: Row attributes cost metrics may be keyed by (ops/costmetrics.py SERIES_ATTRIBUTES, the row's text fields).
+METRIC_ATTRIBUTES = ("tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id",
+                     "provider", "operation", "request_model", "response_model", "status", "error_type",
+                     "cost_status", "price_id", "service_tier", "instrumentation")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Cost as metrics (ops/costmetrics.py): on /metrics, and as OTLP to the forward destinations."""
+
+    #: the attributes of each series; every one multiplies the series count (user_id or request_id rarely fit)
+    attributes: tuple[str, ...] = ("tenant_id", "feature", "service_name", "environment", "provider",
+                                   "request_model")
+    max_series: int = 2000  #: beyond, calls go to one overflow series (otel_metric_overflow="true"), counted
+    export_interval_seconds: float = 60.0  #: how often OTLP metrics go to the forward destinations
 
 
 @dataclass(frozen=True)
@@ -161,6 +229,12 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     traces: TracesSettings = field(default_factory=TracesSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
+    forward: ForwardSettings = field(default_factory=ForwardSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+
+    @property
+    def forward_dir(self) -> str:
+        return os.path.join(self.data_dir, "forward")
 
     @property
     def chdb_path(self) -> str:
@@ -220,6 +294,18 @@ def _build(cls, document: Any, path: str, errors: list[str]):
         value, default = document[name], getattr(cls(), name)
         if dataclasses.is_dataclass(default):
             values[name] = _build(type(default), value, f"{path}{name}.", errors)
+        elif name == "attributes":
+            ok = isinstance(value, list) and all(isinstance(v, str) and v in METRIC_ATTRIBUTES for v in value)
+            values[name] = tuple(value) if ok else ()
+            if not ok:
+                errors.append(f"{path}{name} must be a list of: {', '.join(METRIC_ATTRIBUTES)}")
+        elif name == "destinations":
+            values[name] = _destinations(value, f"{path}{name}", errors)
+        elif name == "headers":
+            ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            values[name] = MappingProxyType(dict(value)) if ok else MappingProxyType({})
+            if not ok:
+                errors.append(f"{path}{name} must map header names to string values")
         elif name == "keys":
             values[name] = _attribution_keys(value, f"{path}{name}", errors)
         elif name == "price_books":
@@ -241,6 +327,13 @@ def _scalar(value: Any, type_name: str, where: str, errors: list[str], default: 
         errors.append(f"{where} must be {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
         return default
     return float(value) if kind == "float" else value
+
+
+def _destinations(value: Any, where: str, errors: list[str]) -> tuple[ForwardDestination, ...]:
+    if not isinstance(value, list):
+        errors.append(f"{where} must be a list of destinations")
+        return ()
+    return tuple(_build(ForwardDestination, item, f"{where}[{index}].", errors) for index, item in enumerate(value))
 
 
 def _attribution_keys(value: Any, where: str, errors: list[str]) -> Mapping[str, tuple[str, ...]]:
@@ -269,9 +362,10 @@ def _validate(settings: Settings) -> list[str]:
     if not 0 <= query.port <= 65535:
         errors.append(f"query.port must be between 0 and 65535, got {query.port}")
     if query.max_execution_time <= 0 or min(query.max_result_rows, query.max_result_bytes, query.max_memory_usage,
-                                            query.max_threads, query.max_concurrent_queries) < 1:
+                                            query.max_threads, query.max_concurrent_queries,
+                                            query.max_concurrent_queries_per_key, query.max_buffered_bytes) < 1:
         errors.append("query limits (max_execution_time, max_result_*, max_memory_usage, max_threads, "
-                      "max_concurrent_queries) must be positive")
+                      "max_concurrent_queries*, max_buffered_bytes) must be positive")
     if receiver.grpc_port and receiver.grpc_port == receiver.http_port:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:
@@ -323,6 +417,7 @@ def _validate(settings: Settings) -> list[str]:
     for path in settings.pricing.price_books:
         if not os.path.isfile(path):
             errors.append(f"pricing.price_books: no such file {path}")
+    errors.extend(_validate_forward(settings))
     if settings.alerts.file:
         from otel_llmcost.alerts.rules import load_alert_rules  # the file is read once here to reject it early
 
@@ -330,4 +425,37 @@ def _validate(settings: Settings) -> list[str]:
             load_alert_rules(settings.alerts.file)
         except ConfigError as exc:
             errors.append(f"alerts.file: {exc}")
+    return errors
+
+
+def _validate_forward(settings: Settings) -> list[str]:
+    errors, forward = [], settings.forward
+    labels = [destination.label for destination in forward.destinations]
+    if len(set(labels)) != len(labels):
+        errors.append("forward.destinations: two destinations have the same name (or endpoint)")
+    for index, destination in enumerate(forward.destinations):
+        where = f"forward.destinations[{index}]"
+        if not destination.endpoint:
+            errors.append(f"{where}.endpoint is required")
+        if destination.protocol not in FORWARD_PROTOCOLS:
+            errors.append(f"{where}.protocol must be one of {', '.join(FORWARD_PROTOCOLS)}")
+        if destination.protocol == "http/protobuf" and not destination.endpoint.startswith(("http://", "https://")):
+            errors.append(f"{where}.endpoint must be an http:// or https:// URL for http/protobuf")
+        if destination.compression not in ("gzip", "none"):
+            errors.append(f"{where}.compression must be gzip or none")
+        if destination.timeout_seconds <= 0:
+            errors.append(f"{where}.timeout_seconds must be positive")
+        if bool(destination.cert_file) != bool(destination.key_file):
+            errors.append(f"{where}.cert_file and key_file go together")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(destination, name)
+            if path and not os.path.isfile(path):
+                errors.append(f"{where}.{name}: no such file {path}")
+    if forward.max_queue_bytes < 1024 * 1024 or forward.max_batch_bytes < 1024 or forward.max_retry_delay_seconds <= 0:
+        errors.append("forward.max_queue_bytes must be at least 1 MiB, max_batch_bytes at least 1024,"
+                      " max_retry_delay_seconds positive")
+    if settings.metrics.max_series < 1 or settings.metrics.export_interval_seconds <= 0:
+        errors.append("metrics.max_series must be at least 1 and metrics.export_interval_seconds positive")
+    if not settings.store.enabled and not forward.destinations:
+        errors.append("store.enabled false (--store none) needs forward.destinations: the spans would go nowhere")
     return errors

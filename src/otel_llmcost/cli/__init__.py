@@ -1,5 +1,5 @@
-"""Command line: `otel-llmcost serve | sql | stats | why | request | prices | whatif | reprice | keys | tenants | schema | migrate
-| anomalies | budgets | grafana-alerts | demo`.
+"""Command line: `otel-llmcost serve | sql | stats | why | request | prices | whatif | reprice | reconcile | keys
+| tenants | schema | migrate | anomalies | budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import alerts, demo, keys, prices, query, serve, tenants, why
+from otel_llmcost.cli import alerts, demo, finops, keys, prices, query, serve, tenants, why
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
@@ -44,6 +44,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "log_level": getattr(args, "log_level", None),
             "query.port": getattr(args, "query_port", None),
             "query.enabled": False if getattr(args, "no_query_listener", False) else None,
+            "store.enabled": False if getattr(args, "store", None) == "none" else None,
         },
     )
 
@@ -66,13 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="receive OTLP (gRPC 4317, HTTP 4318) and store priced rows")
     _store_flags(serve_cmd)
     serve_cmd.add_argument(
-        "--host", help="listen address for both receivers (default 127.0.0.1; 0.0.0.0 once API keys exist)"
+        "--host", help="listen address for both receivers (default 127.0.0.1; 0.0.0.0 when receiver.require_keys)"
     )
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve_cmd.add_argument("--query-port", type=int, metavar="PORT",
                            help="ClickHouse HTTP interface for Grafana and SQL clients (default 8123, 0 = any)")
+    serve_cmd.add_argument("--store", choices=("none",),
+                           help="none: store nothing, only price spans and forward them (needs forward: settings)")
     serve_cmd.add_argument("--no-query-listener", action="store_true",
                            help="do not serve the ClickHouse HTTP interface over the embedded store")
     serve_cmd.set_defaults(run=serve.run)
@@ -96,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     stats_cmd.set_defaults(run=query.run_stats)
 
     prices.add_commands(commands, _store_flags)
+    finops.add_commands(commands, _store_flags)
     keys.add_commands(commands, _store_flags)
     tenants.add_commands(commands, _store_flags)
     alerts.add_commands(commands, _store_flags)

@@ -1,4 +1,4 @@
-"""`otel-llmcost prices validate | quote | coverage`, `whatif` and `reprice`."""
+"""`otel-llmcost prices validate | quote | coverage | drift`, `whatif` and `reprice`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from otel_llmcost.cli import finops
 from otel_llmcost.cli.query import parse_time, time_window
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
@@ -44,6 +45,7 @@ def add_commands(commands, store_flags) -> None:
     coverage.add_argument("--since", default="30d")
     coverage.add_argument("--json", action="store_true")
     coverage.set_defaults(run=run_coverage)
+    finops.add_drift(actions, store_flags)
 
     whatif = commands.add_parser("whatif", help="what recorded usage would have cost on another model")
     store_flags(whatif)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.flush import queries
@@ -35,8 +35,9 @@ class WriterCounts:
 
 
 class BatchWriter:
-    def __init__(self, store: UsageStore):
+    def __init__(self, store: UsageStore, on_stored: Callable[[Sequence[UsageRow]], None] | None = None):
         self._store = store
+        self._on_stored = on_stored  # told of the rows each successful insert stored (cost metrics)
         self.counts = WriterCounts()
 
     def write(
@@ -83,6 +84,8 @@ class BatchWriter:
             self._insert(rows[half:], refused)
             return
         self.counts.rows_written += len(rows)
+        if self._on_stored is not None:
+            self._on_stored(rows)
 
     def _dead_letter(self, rejected: list[RejectedCall]) -> None:
         if not rejected:

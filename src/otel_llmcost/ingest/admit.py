@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import OverloadedError
@@ -55,18 +55,25 @@ class Admission:
                 replayed += len(export.spans)
         return replayed
 
-    def admit(self, export: ValidExport, unsent_rows: int) -> None:
+    def admit(self, export: ValidExport, unsent_rows: int,
+              forward: Callable[[list[int]], Callable[[], None]] | None = None) -> None:
         """Spool and buffer the export's new spans; raises OverloadedError to ask for a retry.
-        `unsent_rows`: rows the flusher holds for a failing store."""
+        `unsent_rows`: rows the flusher holds for a failing store. `forward`: queues the new spans (by index)
+        for forwarding first, returning how to undo that if the spool refuses them: a crash in between sends
+        a span twice rather than never."""
         with self._lock:
             self._refuse_if_full(unsent_rows)
             # Only new spans go to the spool: a re-sent export must not pin a segment no trace will release.
             fresh = self._buffer.new_spans(export.spans)
             spans, calls = [export.spans[i] for i in fresh], [export.calls[i] for i in fresh]
             segment = self._spool.current
+            undo_forward = None
             try:
+                undo_forward = forward(fresh) if forward is not None and fresh else None
                 size = self._spool.append(spans)
             except OSError as exc:
+                if undo_forward is not None:
+                    undo_forward()
                 failures = self._counts.spool_write_failures = self._counts.spool_write_failures + 1
                 self._counts.refused_exports += 1
                 if failures & (failures - 1) == 0:  # the 1st, 2nd, 4th, 8th...: a full disk does not flood the log

@@ -97,7 +97,31 @@ class MeasuredStore:
                                        model, row.cost_note)
 
 
-def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineStats) -> str:
+#: metric name -> (Forwarder.figures() destination field, type, help); labelled by destination.
+FORWARD_DESTINATION_FIGURES = {
+    "llmcost_forward_sent_items_total": ("sent_items", "counter",
+                                         "Spans, metric points and log records a destination took."),
+    "llmcost_forward_requests_total": ("sent_requests", "counter", "Exports a destination took."),
+    "llmcost_forward_failed_attempts_total": ("failed_attempts", "counter", "Export attempts retried later."),
+    "llmcost_forward_refused_items_total": ("refused_items", "counter", "Items in exports refused for good."),
+    "llmcost_forward_rejected_items_total": ("rejected_items", "counter", "Items reported rejected (partial success)."),
+    "llmcost_forward_dropped_items_total": ("dropped_items", "counter",
+                                            "Items dropped unsent to keep the queue under its byte bound."),
+    "llmcost_forward_queued_bytes": ("queued_bytes", "gauge", "Bytes of the queue a destination has still to read."),
+    "llmcost_forward_last_success_timestamp_seconds": ("last_success", "gauge", "When a destination last took an export."),
+}
+FORWARD_FIGURES = {
+    "llmcost_forward_held_spans": ("held_spans", "gauge", "LLM call spans waiting for their price."),
+    "llmcost_forward_passed_spans_total": ("passed_spans", "counter", "Spans queued to leave unchanged."),
+    "llmcost_forward_priced_spans_total": ("priced_spans", "counter", "LLM call spans queued with their cost."),
+    "llmcost_forward_stale_spans_total": ("stale_spans", "counter", "LLM call spans sent without a price, never priced."),
+    "llmcost_forward_queue_bytes": ("queue_bytes", "gauge", "Bytes of the forward queue on disk."),
+}
+
+
+def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineStats,
+               forward: dict[str, Any] | None = None, cost: Any = None) -> str:
+    """The text exposition; `forward`: Forwarder.figures(); `cost`: ops.costmetrics.CostMetrics."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -125,7 +149,20 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
     lines.extend(f"llmcost_insert_seconds{suffix} {count}" for suffix, count in buckets)
     lines.append(f"llmcost_insert_seconds_sum {store.insert_seconds_sum:.6f}")
     lines.append(f"llmcost_insert_seconds_count {cumulative}")
+    if forward is not None:
+        for name, (field, kind, help_text) in FORWARD_FIGURES.items():
+            metric(name, kind, help_text, [("", forward[field])])
+        for name, (field, kind, help_text) in FORWARD_DESTINATION_FIGURES.items():
+            metric(name, kind, help_text, [(f'{{destination="{label_value(destination)}"}}', figures[field])
+                                           for destination, figures in forward["destinations"].items()])
+    if cost is not None:
+        lines.extend(cost.prometheus_lines(label_value))
     return "\n".join(lines) + "\n"
+
+
+def label_value(value: str) -> str:
+    """A Prometheus label value, escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def readiness_problems(store: MeasuredStore, spool_dir: str, spool_reserve_bytes: int) -> list[str]:

@@ -1,25 +1,34 @@
-"""Run one guarded query: a fresh read-only session, our limits, the tenant's rows only, a concurrency cap.
+"""Run one guarded query: a fresh read-only session, our limits, the tenant's rows only, concurrency caps.
 
-`execute` blocks (chDB releases the GIL while it works); callers run it in a worker thread. A slot is
-held until chDB returns, not until the client does: a query whose client went away still counts against
-the cap until `max_execution_time` ends it (chDB cannot cancel a running query).
+`open` blocks (chDB releases the GIL while it works); callers run it and the answer's `next_chunk` in
+worker threads. A slot (the listener's and its key's) is held while the query runs: until a streamed
+answer's last chunk, or until a whole answer is made. `cancel` ends a running query whose client went
+away (KILL QUERY by a marker at the head of its text: chDB stops it within a block), and `cancel_all` every
+one at shutdown.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query import guard, native
+from otel_llmcost.query import guard
+from otel_llmcost.query.answer import STREAMED_FORMATS, Answer, Budget, QueryResult
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
 from otel_llmcost.query.scope import METADATA_DATABASES, Principal
+from otel_llmcost.query.slots import TOO_MANY_SIMULTANEOUS_QUERIES, Slots
 from otel_llmcost.store.policies import sql_string
 from otel_llmcost.store.reader import EngineError, ReadSession, TableInfo
 
-TOO_MANY_SIMULTANEOUS_QUERIES = 202
+__all__ = ["TOO_MANY_SIMULTANEOUS_QUERIES", "QueryEngine", "QueryRequest", "QueryResult", "engine_for"]
+QUERY_WAS_CANCELLED, TOO_MANY_ROWS_OR_BYTES, BAD_QUERY_PARAMETER = 394, 396, 457
+_SELECTS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery"})  # what chDB streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,54 +40,86 @@ class QueryRequest:
     params: dict[str, str] = field(default_factory=dict)  # {name:Type} query parameters, as text
     settings: dict[str, str] = field(default_factory=dict)  # what the client sent
     client_revision: int = 0  # Native layout asked for (client_protocol_version)
-
-
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    body: bytes
-    output_format: str
-    rows_read: int
-    bytes_read: int
-    elapsed_seconds: float
-    database: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the running query for `cancel`
 
 
 class QueryEngine:
-    def __init__(self, chdb_path: str, database: str, limits: Limits, max_concurrent: int, queue_seconds: float):
+    def __init__(self, chdb_path: str, database: str, limits: Limits, max_concurrent: int, queue_seconds: float,
+                 per_key: int = 1, max_buffered_bytes: int | None = None):
         self.chdb_path = chdb_path
         self.database = database
         self.limits = limits
-        self._slots = threading.BoundedSemaphore(max_concurrent)
-        self._running = 0  # queries holding a slot now
-        self._count_lock = threading.Lock()
+        self._slots = Slots(max_concurrent, per_key, queue_seconds)
+        self.budget = Budget(max_buffered_bytes or limits.max_result_bytes, max_concurrent)
         self.max_waiting = max_concurrent * 4  # requests beyond this are refused without waiting
-        self._queue_seconds = queue_seconds
         self._static: tuple[frozenset[str], frozenset[str]] | None = None  # system tables, table functions
-
-    def execute(self, request: QueryRequest) -> QueryResult:
-        if not self._slots.acquire(timeout=self._queue_seconds):
-            raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
-        self._count(1)
-        try:
-            session = ReadSession(self.chdb_path, self.database, every_tenant=request.who.is_admin)
-            try:
-                return self._run(session, request)
-            finally:
-                session.close()
-        except EngineError as exc:
-            message = exc.message if request.who.is_admin else tenant_message(exc.code, exc.message)
-            raise QueryError(exc.code, message, exc.name or None) from exc
-        finally:
-            self._count(-1)
-            self._slots.release()
+        self._running: set[str] = set()  # tokens of the queries running now
+        self._cancelled: set[str] = set()  # of those, the ones whose client went away
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> int:
-        return self._running
+        return self._slots.running
 
-    def _count(self, change: int) -> None:
-        with self._count_lock:
-            self._running += change
+    def execute(self, request: QueryRequest) -> QueryResult:
+        """The whole answer (for callers that need it whole: the CLI, the named endpoints, tests)."""
+        answer = self.open(request)
+        try:
+            return answer.whole()
+        finally:
+            answer.close()
+
+    def open(self, request: QueryRequest) -> Answer:
+        """The answer, its first chunk fetched; the caller must `close` it."""
+        release = self._slots.acquire(request.who.key_id)
+        try:
+            session = ReadSession(self.chdb_path, self.database, every_tenant=request.who.is_admin)
+        except EngineError as exc:
+            release()
+            raise self._error(request, exc) from exc
+        with self._lock:
+            self._running.add(request.token)
+        ended = threading.Lock()
+
+        def end_query() -> None:
+            if not ended.acquire(blocking=False):
+                return  # once
+            with self._lock:
+                self._running.discard(request.token)
+                self._cancelled.discard(request.token)
+            session.close()
+            release()
+
+        try:
+            return self._answer(session, request, end_query)
+        except EngineError as exc:
+            end_query()
+            raise self._error(request, exc) from exc
+        except BaseException:
+            end_query()
+            raise
+
+    def cancel(self, token: str) -> None:
+        """End the running query of `token` (its client went away), if it still runs."""
+        with self._lock:
+            if token not in self._running:
+                return
+            self._cancelled.add(token)  # not started yet: it never will be
+        killer = ReadSession(self.chdb_path, self.database, every_tenant=True)
+        try:
+            killer.kill(_marker(token))
+        finally:
+            killer.close()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            tokens = list(self._running)
+        for token in tokens:
+            self.cancel(token)
+
+    def _error(self, request: QueryRequest, exc: EngineError) -> QueryError:
+        message = exc.message if request.who.is_admin else tenant_message(exc.code, exc.message)
+        return QueryError(exc.code, message, exc.name or None)
 
     def server_info(self) -> dict[str, str]:
         """What the engine says it is (the answers to displayName(), version(), timezone())."""
@@ -89,27 +130,59 @@ class QueryEngine:
             session.close()
         return {"display_name": name, "version": version, "timezone": timezone}
 
-    def _run(self, session: ReadSession, request: QueryRequest) -> QueryResult:
+    def _answer(self, session: ReadSession, request: QueryRequest, end_query: Callable[[], None]) -> Answer:
         current_db = self._current_database(request.database)
         settings = {name: value for name, value in
                     ((n, classify(n, v, self.limits)) for n, v in request.settings.items()) if value is not None}
         # The client's settings come after the guard's own queries: `limit`, say, must not cut the catalog
         # that decides which tables a tenant may read.
+        _check_identifier_params(request.sql, request.params)
         canonical = session.single_line(request.sql)  # fails on more than one statement
         tables = session.catalog(self.database)
         ast = session.explain_ast(canonical, request.params)
         statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
+        output_format = statement.output_format or request.output_format
+        streamed = statement.kind in _SELECTS and output_format in STREAMED_FORMATS
+        # A SELECT answered whole (JSON, Parquet...) is capped at its share of the budget, reserved before it
+        # runs: chDB needs several times an answer's size to make it whole.
+        share = self.budget.share if statement.kind in _SELECTS and not streamed else 0
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
+        if share:
+            applied["max_result_bytes"] = str(min(int(float(applied["max_result_bytes"])), share))
         session.run("SET " + ", ".join(f"{name} = {value}" for name, value in applied.items()))
         if not request.who.is_admin:
             session.scope_to(request.who.tenant or "")  # last: the tenant profile's lock checks every SET
         session.run(f"USE {current_db}")
-        output_format = statement.output_format or request.output_format
-        body, stats = session.run_with_stats(canonical, output_format, request.params)
-        if output_format == "Native" and request.client_revision > 0:
-            body = native.at_revision(body, request.client_revision,
-                                      lambda: _result_types(session, canonical, request.params))
-        return QueryResult(body, output_format, *stats, current_db)
+        # chDB's Native drops a top-level DateTime's zone; a client from revision 54337 on gets it from these
+        zoned = output_format == "Native" and request.client_revision >= native.TIME_ZONE_REVISION
+        types = _result_types(session, canonical, request.params) if zoned else None
+        sql = f"{_marker(request.token)}{canonical}"
+        with self._lock:
+            if request.token in self._cancelled:
+                raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled: its client went away")
+        if streamed:
+            chunks = session.stream(sql, output_format, request.params)
+            first = chunks.fetch()
+            if first is not None:
+                return Answer(output_format, current_db, first[0], first[1], end_query, chunks,
+                              request.client_revision, lambda exc: self._error(request, exc), types)
+            body, stats = b"", (0, 0, 0.0)
+            return Answer(output_format, current_db, body, stats, end_query)
+        self.budget.reserve(share, self._slots.queue_seconds)
+        try:
+            body, stats = session.run_with_stats(sql, output_format, request.params)
+        except EngineError as exc:
+            self.budget.give(share)
+            if share and exc.code == TOO_MANY_ROWS_OR_BYTES:
+                raise QueryError(exc.code, f"{exc.message}: an answer in {output_format} is made whole, up to "
+                                 f"{share} bytes (query.max_buffered_bytes / max_concurrent_queries); Native, "
+                                 "JSONEachRow, TabSeparated and CSV stream without that cap") from exc
+            raise
+        held = max(share, len(body))  # counted until it is sent; its query is over
+        self.budget.reserve(held - share, 0, force=True)
+        end_query()
+        return Answer(output_format, current_db, body, stats, lambda: self.budget.give(held),
+                      revision=request.client_revision, result_types=types)
 
     def _current_database(self, requested: str | None) -> str:
         """The project database unless the client names system metadata; `default` means ours here."""
@@ -142,12 +215,31 @@ _VOLUME_ERRORS = {
     158: "Limit for rows to read exceeded (max_rows_to_read)",
     307: "Limit for bytes to read exceeded (max_bytes_to_read)",
     241: "Memory limit (for query) exceeded (max_memory_usage): narrow the query",
+    160: "Estimated query execution time is too long (max_execution_time): narrow the query",
 }
 
 
 def tenant_message(code: int, message: str) -> str:
     """What a tenant key is told of an engine error: counts of storage reads are left out."""
     return _VOLUME_ERRORS.get(code, message)
+
+
+_IDENTIFIER_PARAM = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*Identifier\s*\}", re.IGNORECASE)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_identifier_params(sql: str, params: dict[str, str]) -> None:
+    """`{t:Identifier}` takes one plain name: EXPLAIN AST prints `a.b` as a database and a table, while the
+    query reads it as one name, so the guard would check one table and the query read another."""
+    for name in _IDENTIFIER_PARAM.findall(sql):
+        if name in params and not _PLAIN_NAME.fullmatch(params[name]):
+            raise QueryError(BAD_QUERY_PARAMETER, f"parameter {name} (Identifier) must be one plain name (letters, "
+                             "digits, _); write {db:Identifier}.{table:Identifier} for a qualified name")
+
+
+def _marker(token: str) -> str:
+    """The head of a query's text that names it in system.processes (KILL QUERY)."""
+    return f"/* llmcost-query {token} */ "
 
 
 def _setting_literal(value: str) -> str:
@@ -162,4 +254,5 @@ def engine_for(settings: Settings, max_concurrent: int | None = None) -> QueryEn
     limits = Limits(config.max_execution_time, config.max_result_rows, config.max_result_bytes,
                     config.max_memory_usage, config.max_threads)
     return QueryEngine(settings.chdb_path, settings.store.database, limits,
-                       max_concurrent or config.max_concurrent_queries, config.queue_seconds)
+                       max_concurrent or config.max_concurrent_queries, config.queue_seconds,
+                       config.max_concurrent_queries_per_key, config.max_buffered_bytes)

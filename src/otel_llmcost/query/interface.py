@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
-import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -23,17 +21,14 @@ from aiohttp import web
 
 from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
-from otel_llmcost.query import api
+from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
+from otel_llmcost.query import api, budget_api
 from otel_llmcost.query.access import Gate
+from otel_llmcost.query.answer import Answer, QueryResult
 from otel_llmcost.query.errors import QueryError
-from otel_llmcost.query.executor import (
-    TOO_MANY_SIMULTANEOUS_QUERIES,
-    QueryEngine,
-    QueryRequest,
-    QueryResult,
-    engine_for,
-)
+from otel_llmcost.query.executor import TOO_MANY_SIMULTANEOUS_QUERIES, QueryEngine, QueryRequest, engine_for
 from otel_llmcost.query.scope import Principal
+from otel_llmcost.query.sending import in_worker, send_stream, summary
 from otel_llmcost.receive.listener import ServedApp, bind_socket
 
 logger = logging.getLogger(__name__)
@@ -57,7 +52,7 @@ class QueryListener:
     receiver's connection cap and read timeout hold here too."""
 
     def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
-                 receiver: ReceiverSettings | None = None):
+                 receiver: ReceiverSettings | None = None, alert_rules: AlertRules | None = None):
         self._engine, self._gate = engine, gate
         self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
         self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
@@ -69,6 +64,7 @@ class QueryListener:
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
+        budget_api.add_routes(app, self, alert_rules or AlertRules())
         self._served = ServedApp(app, self._socket, self._site_settings, "query-http", access_log=None,
                                  shutdown_timeout=_SHUTDOWN_SECONDS,
                                  keepalive_timeout=self._site_settings.read_timeout_seconds)
@@ -77,6 +73,8 @@ class QueryListener:
         self._served.start()
 
     def stop(self) -> None:
+        """Running queries are killed first, so a stop takes a block of work, not max_execution_time."""
+        self._engine.cancel_all()
         self._served.stop()
         self._workers.shutdown(wait=False, cancel_futures=True)
 
@@ -90,52 +88,66 @@ class QueryListener:
     def admit(self, request: web.Request) -> Principal:
         return self._gate.admit(request.headers, dict(request.query), request.remote)
 
-    async def run(self, query: QueryRequest) -> QueryResult:
-        """Run on a worker thread; refused at once when every worker is busy or waiting."""
+    async def run(self, query: QueryRequest, request: web.Request | None = None) -> QueryResult:
+        """The whole answer (the named endpoints); refused at once when every worker is busy or waiting."""
+        answer = await self.open(query, request)
+        try:
+            return await in_worker(self._workers, answer.whole, lambda: self._engine.cancel(query.token), request)
+        finally:
+            answer.close()
+
+    async def open(self, query: QueryRequest, request: web.Request | None) -> Answer:
+        """The query started on a worker thread, its first chunk fetched; the caller must close the answer."""
         if self._in_flight >= self._engine.max_waiting:
             raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "Too many simultaneous queries; retry shortly")
         self._in_flight += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._workers, self._engine.execute, query)
+            return await in_worker(self._workers, lambda: self._engine.open(query),
+                                   lambda: self._engine.cancel(query.token), request)
         finally:
             self._in_flight -= 1
 
-    async def _query(self, request: web.Request) -> web.Response:
+    async def _query(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
         query_id = params.get("query_id") or str(uuid.uuid4())
         if request.method == "GET" and "query" not in params:
             return web.Response(text="Ok.\n")  # ClickHouse's root handler: a liveness answer, no credentials
+        answer = None
         try:
+            if not query_id.isprintable():  # it goes back in a header: no CR/LF or other controls
+                query_id = str(uuid.uuid4())
+                raise QueryError(36, "query_id must be printable text")
             who = self.admit(request)
             if request.method not in ("GET", "POST"):
                 raise QueryError(1, f"HTTP method {request.method} is not supported; use GET or POST")
             sql = await _query_text(request, params)
             if not sql.strip():
                 return web.Response(text="Ok.\n")
-            result = await self.run(QueryRequest(
+            query = QueryRequest(
                 sql=sql, who=who, output_format=params.get("default_format") or "TabSeparated",
                 database=params.get("database"),
                 params={name[6:]: value for name, value in params.items() if name.startswith("param_")},
                 settings={name: value for name, value in params.items()
                           if name not in _INTERFACE_PARAMS and not name.startswith("param_")},
                 client_revision=_revision(params.get("client_protocol_version")),
-            ))
+            )
+            answer = await self.open(query, request)
+            response = web.StreamResponse(headers={
+                **self._headers(query_id, answer.output_format), "X-ClickHouse-Summary": summary(answer),
+                "Content-Type": _CONTENT_TYPES.get(answer.output_format, "text/plain")})
+            gzip = params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("Accept-Encoding", "")
+            return await send_stream(request, response, answer, gzip, lambda: in_worker(
+                self._workers, answer.next_chunk, lambda: self._engine.cancel(query.token), request))
         except QueryError as exc:
             return self._error(exc, query_id)
+        except ConnectionError:  # the client left while we wrote: nobody to answer
+            raise
         except Exception:
             logger.exception("query failed")
             return self._error(QueryError(1001, "internal error in the query interface"), query_id)
-        response = web.Response(body=result.body, content_type=_CONTENT_TYPES.get(result.output_format, "text/plain"))
-        response.headers.update(self._headers(query_id, result.output_format))
-        response.headers["X-ClickHouse-Summary"] = json.dumps({
-            "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
-            "written_bytes": "0", "total_rows_to_read": str(result.rows_read),
-            "elapsed_ns": str(int(result.elapsed_seconds * 1e9)),
-        })
-        if params.get("enable_http_compression") == "1" and "gzip" in request.headers.get("Accept-Encoding", ""):
-            response.body = gzip.compress(result.body, compresslevel=3)
-            response.headers["Content-Encoding"] = "gzip"
-        return response
+        finally:
+            if answer is not None:
+                await asyncio.get_running_loop().run_in_executor(None, answer.close)
 
     def _headers(self, query_id: str, output_format: str | None = None) -> dict[str, str]:
         headers = {"X-ClickHouse-Query-Id": query_id, "X-ClickHouse-Timezone": self._server["timezone"],
@@ -181,5 +193,6 @@ def _revision(text: str | None) -> int:
 def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -> QueryListener:
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
     engine = engine_for(settings)
-    return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
-                         engine.server_info(), settings.receiver)
+    gate = Gate(keys, local_secret, settings.query.require_keys)
+    return QueryListener(engine, gate, settings.query.host, settings.query.port, engine.server_info(),
+                         settings.receiver, load_alert_rules(settings.alerts.file))

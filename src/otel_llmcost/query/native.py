@@ -32,7 +32,7 @@ _INTERVAL = re.compile(r"^Interval[A-Za-z]+$")
 
 def at_revision(data: bytes, revision: int, result_types: Callable[[], list[str]] | None = None) -> bytes:
     """`data` (chDB's Native, revision 0) as a client of `revision` decodes it. `result_types`: the result's
-    column types as the engine names them, asked for only when a top-level column is a bare `DateTime`: at
+    column types as the engine names them, asked for when a top-level column is a bare `DateTime`: at
     revision 0 ClickHouse writes `DateTime('zone')` as `DateTime` (older clients could not parse the zone),
     and a client from revision 54337 on must get the zone back."""
     if revision <= 0 or not data:

@@ -1,4 +1,5 @@
-"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317.
+"""OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on port 4317 (and, when forwarding,
+the metrics and logs services, whose exports are passed on unchanged).
 
 The method is registered with raw-bytes (de)serializers so an undecodable body gets our INVALID_ARGUMENT
 with a reason, instead of grpcio's generic INTERNAL error. The port is never shared (SO_REUSEPORT off):
@@ -31,6 +32,14 @@ logger = logging.getLogger(__name__)
 _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
+_REFUSALS = {  # what a refused export is counted as, and answered with
+    Unauthenticated: ("unauthenticated", grpc.StatusCode.UNAUTHENTICATED),
+    DecodeError: ("undecodable", grpc.StatusCode.INVALID_ARGUMENT),
+    OverloadedError: ("overloaded", grpc.StatusCode.UNAVAILABLE),
+}
+_REFUSED = tuple(_REFUSALS)
+
+
 def _identity(data: bytes) -> bytes:
     return data
 
@@ -48,7 +57,15 @@ class GrpcReceiver:
                 self._export, request_deserializer=_identity, response_serializer=_identity
             )},
         )
-        self._server.add_generic_rpc_handlers((handler,))
+        handlers = [handler]
+        if intake.forwarding:  # metrics and logs are taken only to be passed on
+            handlers.extend(
+                grpc.method_handlers_generic_handler(f"opentelemetry.proto.collector.{signal}.v1.{service}", {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        self._pass_through(signal), request_deserializer=_identity, response_serializer=_identity)})
+                for signal, service in (("metrics", "MetricsService"), ("logs", "LogsService"))
+            )
+        self._server.add_generic_rpc_handlers(tuple(handlers))
         address = f"{host}:{settings.grpc_port}"
         if settings.grpc_port:
             # Probe first: grpc's own failure is a log line from its C core plus a bare "0".
@@ -72,18 +89,10 @@ class GrpcReceiver:
 
     def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            metadata = dict(context.invocation_metadata())
-            key = self._intake.authenticator.check(metadata.get("authorization"))
+            key = self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
             result = self._intake.accept(parse_protobuf(body), key)
-        except Unauthenticated as exc:
-            self._intake.refused("unauthenticated", str(exc))
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        except DecodeError as exc:
-            self._intake.refused("undecodable", str(exc))
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except OverloadedError as exc:
-            self._intake.refused("overloaded", str(exc))
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except _REFUSED as exc:
+            self._refuse(exc, context)
         except Exception:
             logger.exception("OTLP/gRPC export failed")
             context.abort(grpc.StatusCode.UNAVAILABLE, "internal error while storing spans; retry later")
@@ -93,6 +102,22 @@ class GrpcReceiver:
                 PB2ExportTracePartialSuccess(rejected_spans=result.rejected_spans, error_message=result.message)
             )
         return response.SerializeToString()
+
+    def _pass_through(self, signal: str):
+        def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
+                self._intake.pass_through(signal, body)
+            except _REFUSED as exc:
+                self._refuse(exc, context)
+            return b""  # an empty Export*ServiceResponse: everything accepted
+        return export
+
+    def _refuse(self, exc: Exception, context: grpc.ServicerContext) -> None:
+        """Count the refusal and answer it (abort raises)."""
+        reason, code = next(answer for kind, answer in _REFUSALS.items() if isinstance(exc, kind))
+        self._intake.refused(reason, str(exc))
+        context.abort(code, str(exc))
 
 
 def _credentials(settings: ReceiverSettings) -> grpc.ServerCredentials:

@@ -1,4 +1,5 @@
-"""OTLP/HTTP: POST /v1/traces on port 4318, protobuf or JSON, optionally gzip-compressed (aiohttp).
+"""OTLP/HTTP: POST /v1/traces on port 4318, protobuf or JSON, optionally gzip-compressed (aiohttp); when
+forwarding, POST /v1/metrics and /v1/logs (protobuf), passed on unchanged.
 
 Answers follow the OTLP spec: the response is encoded like the request; 400 for an undecodable body,
 401 without a valid API key (once keys are in force), 413 over the size limit (checked after decompression
@@ -22,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.config import ReceiverSettings
 from otel_llmcost.decode import parse_json, parse_protobuf
+from otel_llmcost.decode.signals import SIGNALS
 from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
@@ -60,6 +62,10 @@ class HttpReceiver:
         app = web.Application(client_max_size=self._max_bytes)
         for path in _PATHS:
             app.router.add_post(path, self._export)
+        if intake.forwarding:  # metrics and logs are taken only to be passed on
+            for signal in SIGNALS:
+                for prefix in ("", "/otlp"):
+                    app.router.add_post(f"{prefix}/v1/{signal}", self._pass_through(signal))
         add_ops_routes(app, ops)
         # We decompress ourselves, so the size limit also holds after decompression.
         # On stop, in-flight exports get a few seconds (aiohttp's default is 60); a client cut off retries.
@@ -104,6 +110,34 @@ class HttpReceiver:
             response.partial_success.rejected_spans = result.rejected_spans
             response.partial_success.error_message = result.message
         return _message_response(200, response, answer_type)
+
+    def _pass_through(self, signal: str):
+        async def export(request: web.Request) -> web.Response:
+            try:
+                if request.content_type.lower() not in _PROTOBUF_TYPES:
+                    raise _HttpError(415, f"{signal} are passed on as {_PROTOBUF} only")
+                try:
+                    self._intake.authenticator.check(request.headers.get("Authorization"))
+                except Unauthenticated as exc:
+                    raise _HttpError(401, str(exc)) from exc
+                raw = await self._read(request)
+                encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+                await asyncio.get_running_loop().run_in_executor(None, self._pass, signal, raw, encoding)
+            except _HttpError as exc:
+                self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
+                return _status_response(exc.status, str(exc), _PROTOBUF)
+            except OverloadedError as exc:
+                return _status_response(503, str(exc), _PROTOBUF)
+            return web.Response(status=200, body=b"", content_type=_PROTOBUF)
+        return export
+
+    def _pass(self, signal: str, raw: bytes, encoding: str) -> None:
+        try:
+            self._intake.pass_through(signal, raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes))
+        except InflateError as exc:
+            raise _HttpError(exc.status, str(exc)) from exc
+        except DecodeError as exc:
+            raise _HttpError(400, str(exc)) from exc
 
     def _accept(self, raw: bytes, encoding: str, is_json: bool, key: ApiKey | None) -> IngestResult:
         """Off the event loop: decompress, parse, ingest."""

@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
 
+from otel_llmcost.decode.signals import count_items
 from otel_llmcost.decode.tenant import bind_tenant
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
@@ -50,6 +51,15 @@ class Intake:
                 result.rejected_spans + result.accepted_spans, result.message,
             )
         return result
+
+    @property
+    def forwarding(self) -> bool:
+        """Metrics and logs are received only to be passed on."""
+        return self._pipeline.forwarder is not None
+
+    def pass_through(self, signal: str, body: bytes) -> None:
+        """A metrics or logs export (protobuf), checked and queued for the forward destinations unchanged."""
+        self._pipeline.pass_through(signal, count_items(signal, body), body)
 
     def refused(self, reason: str, detail: str) -> None:
         """An export refused as a whole (undecodable, unauthenticated, too large...): count it, warn rarely."""

@@ -22,6 +22,8 @@ def bind_socket(host: str, port: int, protocol: str = "OTLP/HTTP") -> socket.soc
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not REUSEPORT: the port is ours alone
+    if family == socket.AF_INET6 and host in ("::", "[::]"):
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "every interface" takes IPv4 clients too
     try:
         sock.bind((host, port))
         sock.listen(1024)

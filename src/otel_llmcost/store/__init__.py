@@ -41,6 +41,10 @@ def sql_time(moment: datetime) -> str:
 
 def open_store(settings: Settings, read_only: bool = False) -> UsageStore:
     """The configured store; raises StoreError with a one-line reason when it cannot be reached."""
+    if not settings.store.enabled:
+        from otel_llmcost.store.null import NullStore
+
+        return NullStore()
     if settings.store.clickhouse:
         from otel_llmcost.store.server_store import ServerStore
 

@@ -86,6 +86,21 @@ class ReadSession:
             raise _engine_error(exc) from exc
         return result.bytes(), (result.rows_read(), result.bytes_read(), result.elapsed())
 
+    def stream(self, sql: str, fmt: str, params: dict[str, str]) -> Chunks:
+        """The answer chunk by chunk (a few hundred KB each), fetched as they are asked for."""
+        try:
+            return Chunks(self._conn.send_query(sql, fmt, params=params or None), self._chdb_error)
+        except (self._chdb_error, RuntimeError) as exc:
+            raise _engine_error(exc) from exc
+
+    def kill(self, marker: str) -> None:
+        """Cancel the running queries whose text starts with `marker` (another session's; chDB stops them
+        within a block, where a streaming cancel waits for the query to end)."""
+        ids = self.run("SELECT query_id FROM system.processes WHERE startsWith(query, {m:String})", "TSVRaw",
+                       {"m": marker}).decode().split()
+        for query_id in ids:
+            self.run("KILL QUERY WHERE query_id = {id:String} ASYNC", "TSVRaw", {"id": query_id})
+
     def explain_ast(self, sql: str, params: dict[str, str]) -> str:
         return self.run(f"EXPLAIN AST {sql}", "TSVRaw", params).decode("utf-8", "replace")
 
@@ -114,6 +129,29 @@ class ReadSession:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class Chunks:
+    """A streaming answer: `fetch` gives (bytes, (rows, bytes read, seconds)) per chunk, then None."""
+
+    def __init__(self, stream, chdb_error):
+        self._stream, self._chdb_error = stream, chdb_error
+
+    def fetch(self) -> tuple[bytes, tuple[int, int, float]] | None:
+        try:
+            chunk = self._stream.fetch()
+        except (self._chdb_error, RuntimeError) as exc:
+            raise _engine_error(exc) from exc
+        if chunk is None:
+            return None
+        return chunk.bytes(), (chunk.rows_read(), chunk.bytes_read(), chunk.elapsed())
+
+    def close(self) -> None:
+        """Stop between chunks (a client that went away); a no-op once the answer ended."""
+        try:
+            self._stream.cancel()
+        except (self._chdb_error, RuntimeError):
+            pass  # the query already failed or ended
 
 
 def escaped_text(value: str) -> str:
