@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query import guard
+from otel_llmcost.query import guard, native
 from otel_llmcost.query.answer import STREAMED_FORMATS, Answer, Budget, QueryResult
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
