@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from fault_traffic import TENANT, Key  # bench/ is on sys.path when faults.py is run as a script
 
 # Short waits, as tests/conftest.py: a trace whose root arrived is written at the next 0.2 s flush.
@@ -42,6 +43,7 @@ class ReceiverProcess:
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
         self.starts, self.events = 0, []  # events: how each run ended, for the notes column
+        self.query_port = 0
 
     @property
     def url(self) -> str:
@@ -62,7 +64,12 @@ class ReceiverProcess:
             self.stop(5)
             self.events.append(f"start {self.starts} failed (exit {self.process.returncode}): {self.last_log_line()}")
             return False
+        self.query_port = json.loads(ready)["query_port"]
         return True
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -27,6 +27,7 @@ from pathlib import Path
 import grpc
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from workload import make_batches  # bench/ is on sys.path when this file is run as a script
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

@@ -191,7 +191,7 @@ def main() -> None:
     prices, cases, inconsistent = load_cases(args.golden)
 
     tools, missing = {}, {}
-    for name, loader in zip(TOOLS, (load_ours, load_genai, load_litellm)):
+    for name, loader in zip(TOOLS, (load_ours, load_genai, load_litellm), strict=True):
         try:
             tools[name] = loader()
         except ImportError as exc:

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import chdb  # directly, for each query's rows read (storage_rows_read)
+
 from dashboard_queries import TARGET_MS, dashboard_queries, grafana_interval  # bench/ is on sys.path
+from otel_llmcost.store.chdb_store import ChdbStore
 from rollup_vs_raw import Statement, pairs
 from usage_generator import add_spans, busiest_tenant, generate, newest_request
-
-from otel_llmcost.store.chdb_store import ChdbStore
 
 RANGES = {"24h": 24, "7d": 168, "30d": 720}  # label -> hours
 NOW_PAST_THE_HOUR = timedelta(minutes=17)

@@ -36,7 +36,7 @@ def _one_start(data_dir: str) -> tuple[float, float, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "otel_llmcost", "serve", "--data-dir", data_dir, "--host", "127.0.0.1",
-         "--grpc-port", "0", "--http-port", "0"],
+         "--grpc-port", "0", "--http-port", "0", "--query-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     line = process.stdout.readline()
@@ -61,7 +61,7 @@ def main() -> None:
         later = [_one_start(data_dir) for _ in range(args.runs)]
     print(f"first start (creates the store): {first[0]:.2f} s to ready ({first[1]:.2f} CPU s), "
           f"idle RSS {first[2]:.0f} MB")
-    wall, cpu, rss = (statistics.median(figures) for figures in zip(*later))
+    wall, cpu, rss = (statistics.median(figures) for figures in zip(*later, strict=True))
     print(f"restart, median of {args.runs}: {wall:.2f} s to ready ({cpu:.2f} CPU s), idle RSS {rss:.0f} MB")
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 

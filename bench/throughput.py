@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Throughput: each stage's cost per span in-process, then the real receiver end to end over OTLP/gRPC.
 
-    python bench/throughput.py [--spans N] [--llm-fraction F] [--clients C] [--traces KEEP] [--profile] [--skip-e2e]
+    python bench/throughput.py [--spans N] [--llm-fraction F] [--firehose] [--clients C] [--traces KEEP] [--profile]
+                               [--skip-e2e]
 
 Prints figures only, no pass/fail. The project's target is 100k spans/s on two cores.
 """
@@ -20,28 +21,29 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import grpc
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse as Response
-from workload import BATCH, make_batches  # bench/ is on sys.path when this file is run as a script
 
 from otel_llmcost.cli.serve import tune_gc
 from otel_llmcost.config import load_settings
-from otel_llmcost.decode import decode_spans, parse_protobuf
+from otel_llmcost.decode import parse_protobuf
 from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.ingest.spool import Spool
 from otel_llmcost.ingest.tracebuffer import TraceBuffer
+from otel_llmcost.ingest.validate import validate
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.rows.attribution import Attributor
+from otel_llmcost.rows.build import RowBuilder
 from otel_llmcost.rows.traces import TraceKeeper
-from otel_llmcost.rows.usage import build_usage_rows
-from otel_llmcost.semconv import WANTED_ATTRIBUTES, InvalidSpan, extract_call
+from otel_llmcost.rows.traces import to_columns as trace_columns
+from otel_llmcost.semconv import WANTED_ATTRIBUTES
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, to_columns
+from workload import BATCH, make_batches, make_firehose  # bench/ is on sys.path when this file is run as a script
 
 FLUSH_EVERY = 100  # exports (~51k spans) per take_ready + INSERT: one flusher tick at ~50-100k spans/s
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -51,40 +53,33 @@ TARGET = 100_000
 def in_process(
     batches: list[bytes], spool_fsync=(False, True), keep: str = "llm"
 ) -> list[tuple[str, float, float, str]]:
-    """Every stage in pipeline order, one flush (FLUSH_EVERY exports) at a time, so the live heap stays
-    receiver-sized. Returns (stage, CPU s, wall s, side); side is ingest (gRPC threads), flush (flusher
-    thread) or '' (not summed). CPU time is the cost measure: it holds up when other jobs share the cores."""
+    """Every stage in pipeline order, with the pipeline's own stage objects, one flush (FLUSH_EVERY exports)
+    at a time, so the live heap stays receiver-sized. Returns (stage, CPU s, wall s, side); side is ingest
+    (gRPC threads), flush (flusher thread) or '' (not summed). CPU time is the cost measure: it holds up
+    when other jobs share the cores."""
     settings = load_settings(overrides={"traces.keep": keep})
     attributor, keeper = Attributor(settings.attribution.keys), TraceKeeper(settings.traces)
     wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)  # exactly the filter Pipeline uses
-    book, limit, now = load_price_book(), settings.store.batch_max_rows, datetime.now(timezone.utc)
+    builder = RowBuilder(attributor, keeper, load_price_book(), settings.attribution.max_trace_wait_seconds)
+    limit = settings.store.batch_max_rows
     buffer = TraceBuffer(settings.attribution.trace_wait_seconds, settings.attribution.max_trace_wait_seconds)
-    seconds, sides, gc_clock = {}, {}, [0.0, 0.0]
+    seconds: dict[str, list[float]] = {}
+    sides: dict[str, str] = {}
+    gc_clock = [0.0, 0.0]
     clocks = (time.process_time, time.perf_counter)  # process CPU time includes chDB's own threads
 
-    def timed(name, side, work):
+    def timed(name, side, work, *args):
         began = [clock() for clock in clocks]
-        out = work()
+        out = work(*args)
         spent = seconds.setdefault(name, [0.0, 0.0])
         for i, clock in enumerate(clocks):
             spent[i] += clock() - began[i]
         sides[name] = side
         return out
 
-    def validate(decoded):  # Pipeline.ingest extracts every span once, rejects unusable LLM spans, keeps the calls
-        calls = []
-        for spans in decoded:
-            calls.append(found := [])
-            for span in spans:
-                try:
-                    found.append(extract_call(span))
-                except InvalidSpan:
-                    found.append(None)
-        return calls
-
-    def buffer_all(decoded, calls, everything):  # as Pipeline.ingest: the calls go with their spans
-        for spans, found in zip(decoded, calls):
-            buffer.add(spans, 1, calls=found)
+    def buffer_all(exports, everything):  # as Admission.admit: the calls go with their spans
+        for export in exports:
+            buffer.add(export.spans, 1, calls=export.calls)
         return buffer.take_ready(everything)
 
     def on_gc(phase, _info):  # the cyclic GC walks every live container: its cost grows with the heap
@@ -102,25 +97,22 @@ def in_process(
         writer = BatchWriter(store)
         for first in range(0, len(batches), FLUSH_EVERY):
             chunk, last = batches[first:first + FLUSH_EVERY], first + FLUSH_EVERY >= len(batches)
-            requests = timed("protobuf parse, 512-span exports", "ingest",
-                             lambda: [*map(parse_protobuf, chunk)])
-            decoded = timed("decode_spans (pipeline filter)", "ingest",
-                            lambda: [decode_spans(request, wanted).spans for request in requests])
-            calls = timed("extract_call (ingest validation)", "ingest", lambda: validate(decoded))
+            requests = timed("protobuf parse, 512-span exports", "ingest", lambda chunk: [*map(parse_protobuf, chunk)],
+                             chunk)
+            exports = timed("validate (decode + extract_call)", "ingest",
+                            lambda requests: [validate(request, wanted) for request in requests], requests)
             for fsync, spool in spools.items():  # one spool line per export, as the receiver writes it
                 timed(f"spool append (fsync {'on' if fsync else 'off'})", "" if fsync else "ingest",
-                      lambda: [spool.append(spans) for spans in decoded])
-            groups = timed("TraceBuffer add + take_ready", "ingest", lambda: buffer_all(decoded, calls, last))
-            built = timed("build_usage_rows (attribute+price)", "flush",
-                          lambda: [(g, build_usage_rows(g, attributor, book, now)) for g in groups])
-            rows = [row for _, group_rows in built for row in group_rows]
-            spans = timed(f"trace spans to columns (traces.keep {keep})", "flush", lambda: keeper.columns(
-                [span for g, group_rows in built for span in keeper.spans(g, {row.tenant_id for row in group_rows})]))
-            timed("ChdbStore.insert_traces", "flush", lambda: store.insert_traces(spans))
-            parts = [rows[i:i + limit] for i in range(0, len(rows), limit)]
+                      lambda spool, exports: [spool.append(export.spans) for export in exports], spool, exports)
+            groups = timed("TraceBuffer add + take_ready", "ingest", buffer_all, exports, last)
+            built = timed(f"RowBuilder.build (rows + traces.keep {keep})", "flush", builder.build, groups)
+            timed("ChdbStore.insert_traces", "flush", lambda rows: store.insert_traces(trace_columns(rows)),
+                  built.trace_rows)
+            parts = [built.rows[i:i + limit] for i in range(0, len(built.rows), limit)]
             timed("  of which to_columns + encode_native", "",
-                  lambda: [encode_native(COLUMN_TYPES, to_columns(part)) for part in parts])
-            timed("BatchWriter.write (lookup + insert)", "flush", lambda: [writer.write(part, []) for part in parts])
+                  lambda parts: [encode_native(COLUMN_TYPES, to_columns(part)) for part in parts], parts)
+            timed("BatchWriter.write (lookup + insert)", "flush",
+                  lambda parts: [writer.write(part, []) for part in parts], parts)
         for spool in spools.values():
             spool.close()
         store.close()
@@ -147,7 +139,8 @@ def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: in
         "traces": {"keep": keep},
         "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 5.0}}))
     command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
-               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
+               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
+               "--query-port", "0"]
     children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the receiver's whole CPU, once reaped
     with open(tmp / "receiver.log", "w") as log:  # a file, not a pipe: an unread pipe can block the receiver
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -201,23 +194,29 @@ def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: in
 
 
 def table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(map(len, column)) for column in zip(header, *rows)]
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
     for row in [header, *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans", type=int, default=200_000)
-    parser.add_argument("--llm-fraction", type=float, default=0.3)
+    parser.add_argument("--llm-fraction", type=float, default=None, help="default 0.3 (0.05 with --firehose)")
+    parser.add_argument("--firehose", action="store_true", help="deep app traces with few LLM calls")
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC client threads (default 8)")
     parser.add_argument("--traces", choices=["llm", "all", "none"], default="llm",
                         help="traces.keep for both runs (default llm, as the receiver's): spans kept in otel_traces")
     parser.add_argument("--profile", action="store_true", help="also cProfile the in-process path: top 10")
     parser.add_argument("--skip-e2e", action="store_true", help="in-process figures only")
     args = parser.parse_args()
+    if args.llm_fraction is None:
+        args.llm_fraction = 0.05 if args.firehose else 0.3
     began = time.perf_counter()
-    batches, counts, traces, n_llm = make_batches(args.spans, args.llm_fraction)
+    if args.firehose:
+        batches, counts, traces, n_llm = make_firehose(args.spans, args.llm_fraction)
+    else:
+        batches, counts, traces, n_llm = make_batches(args.spans, args.llm_fraction)
     n, size = sum(counts), sum(map(len, batches))
     print(f"workload: {n:,} spans in {traces:,} traces, {n_llm:,} LLM spans ({n_llm / n:.0%}), "
           f"{len(batches)} exports of <={BATCH} spans, {size / 1e6:.0f} MB ({size / n:.0f} B/span), made in "
@@ -227,7 +226,7 @@ def main() -> None:
     results = in_process(batches, keep=args.traces)
     totals = [(f"= {side} total", *(sum(r[i] for r in results if r[3] == side) for i in (1, 2)))
               for side in ("ingest", "flush")]
-    totals.append(("= all, one core", *(a + b for a, b in zip(totals[0][1:], totals[1][1:]))))  # one GIL
+    totals.append(("= all, one core", *(a + b for a, b in zip(totals[0][1:], totals[1][1:], strict=True))))  # one GIL
     ceiling = totals[-1][1]
     print(f"\n1. in-process, one thread, per span of all {n:,} spans (spans/s from CPU time)")
     table(["stage", "CPU µs/span", "wall µs/span", "spans/s"], [

@@ -25,11 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from grafana_plugin import ALL, by_uid, expand, queries, settings  # noqa: E402
-from query_speed import NOW_PAST_THE_HOUR, RANGES, open_store  # noqa: E402
-from usage_generator import busiest_tenant  # noqa: E402
-
 from otel_llmcost.reports import why_report  # noqa: E402
 from otel_llmcost.store.chdb_store import param_text  # noqa: E402
+from query_speed import NOW_PAST_THE_HOUR, RANGES, open_store  # noqa: E402
+from usage_generator import busiest_tenant  # noqa: E402
 
 PANEL = "panel 'Why the cost changed (against the period before)' A"
 

@@ -1,7 +1,8 @@
-"""A realistic OTLP trace workload for the benchmarks: serialized ExportTraceServiceRequest bodies.
+"""Realistic OTLP trace workloads for the benchmarks: serialized ExportTraceServiceRequest bodies.
 
-Each trace: an app root span (tenant.id, feature.name, request.id and HTTP noise), 2-4 non-LLM children,
-and LLM call spans with GenAI v1.41 attributes plus the usual noise (1-2 KB gen_ai.input.messages).
+make_batches: each trace an app root span (tenant.id, feature.name, request.id and HTTP noise), 2-4 non-LLM
+children, and LLM call spans with GenAI v1.41 attributes plus the usual noise (1-2 KB gen_ai.input.messages).
+make_firehose: deep app traces of plain spans (HTTP, database, cache, queue) with a few LLM calls among them.
 """
 
 import json
@@ -100,6 +101,10 @@ def make_batches(n_spans: int, llm_fraction: float, seed: int = 7):
         root = (0, rng.choice(roots), root_id, b"", {"request.id": f"req-{rng.getrandbits(64):x}"})
         plan += [(*span, trace_id, start + depth * 1000) for depth, span in enumerate(calls + kids + [root])]
         traces, n_llm = traces + 1, n_llm + count
+    return _serialize(plan, rng) + (traces, n_llm)
+
+
+def _serialize(plan: list, rng: random.Random) -> tuple[list[bytes], list[int]]:
     batches, counts = [], []
     for first in range(0, len(plan), BATCH):
         request = Request()
@@ -115,4 +120,51 @@ def make_batches(n_spans: int, llm_fraction: float, seed: int = 7):
             add_attrs(span.attributes, extra)
         batches.append(request.SerializeToString())
         counts.append(len(plan[first:first + BATCH]))
-    return batches, counts, traces, n_llm
+    return batches, counts
+
+
+APP_SPANS = [  # a deep app trace's plain spans: HTTP, database, cache, queue, internal work
+    ("GET /api/orders/{id}", Span.SPAN_KIND_SERVER, {"http.request.method": "GET", "http.route": "/api/orders/{id}",
+     "http.response.status_code": 200, "url.scheme": "http", "url.path": "/api/orders/81723",
+     "server.address": "orders.internal", "network.protocol.version": "1.1"}),
+    ("SELECT shop.orders", Span.SPAN_KIND_CLIENT, {"db.system.name": "postgresql", "db.namespace": "shop",
+     "db.operation.name": "SELECT", "db.collection.name": "orders",
+     "db.query.text": "SELECT id, status, total FROM orders WHERE customer_id = $1", "server.address": "pg.internal",
+     "server.port": 5432}),
+    ("GET", Span.SPAN_KIND_CLIENT, {"db.system.name": "redis", "db.operation.name": "GET",
+     "server.address": "cache.internal", "server.port": 6379}),
+    ("publish order-events", Span.SPAN_KIND_PRODUCER, {"messaging.system": "kafka", "messaging.operation.type": "send",
+     "messaging.destination.name": "order-events", "server.address": "kafka.internal"}),
+    ("GET", Span.SPAN_KIND_CLIENT, {"http.request.method": "GET", "url.full": "http://inventory.internal/v2/stock",
+     "http.response.status_code": 200, "server.address": "inventory.internal", "server.port": 80}),
+    ("validate_cart", Span.SPAN_KIND_INTERNAL, {"code.function.name": "validate_cart", "app.items": 3}),
+]
+
+
+def make_firehose(n_spans: int, llm_fraction: float = 0.05, trace_spans: int = 40, seed: int = 11):
+    """Serialized exports of 512 spans of deep app traces (depth up to 8) in which `llm_fraction` of the
+    spans are LLM calls: what an app fleet sends when it exports every span. Same return as make_batches."""
+    rng = random.Random(seed)
+    roots = [template(f"POST /api/{FEATURES[i % 4]}", Span.SPAN_KIND_SERVER, {
+        "tenant.id": f"tenant-{i % 5}", "feature.name": FEATURES[i % 4], "http.request.method": "POST",
+        "http.route": f"/api/{FEATURES[i % 4]}", "http.response.status_code": 200, "url.scheme": "https",
+        "client.address": f"10.0.3.{i}", "network.protocol.version": "1.1"}) for i in range(8)]
+    plain = [template(*span) for span in APP_SPANS]
+    llms = [llm_template(rng, i) for i in range(32)]
+    calls_per_trace = max(1, round(trace_spans * llm_fraction))
+    plan, traces, n_llm, t0 = [], 0, 0, time.time_ns() - 3600 * 10**9
+    while len(plan) < n_spans:
+        trace_id, root_id, start = rng.randbytes(16), rng.randbytes(8), t0 + traces * 1_000_000
+        chain, spans = [root_id], []
+        for _ in range(trace_spans - 1 - calls_per_trace):
+            span_id = rng.randbytes(8)
+            parent = chain[rng.randrange(len(chain))]
+            spans.append((0, rng.choice(plain), span_id, parent, {}))
+            if len(chain) < 8 and rng.random() < 0.3:  # deeper: the next spans may hang below this one
+                chain.append(span_id)
+        calls = [(1, rng.choice(llms), rng.randbytes(8), rng.choice(chain),
+                  {"gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):x}"}) for _ in range(calls_per_trace)]
+        root = (0, rng.choice(roots), root_id, b"", {"request.id": f"req-{rng.getrandbits(64):x}"})
+        plan += [(*span, trace_id, start + depth * 1000) for depth, span in enumerate(calls + spans + [root])]
+        traces, n_llm = traces + 1, n_llm + calls_per_trace
+    return _serialize(plan, rng) + (traces, n_llm)

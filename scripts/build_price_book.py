@@ -24,8 +24,9 @@ from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
 
-import price_rules
 import yaml
+
+import price_rules
 from genai_names import notes, represented, skipped
 from genai_source import DEFAULT_EFFECTIVE_FROM, OUT_FIELDS, PROVIDERS, build, dec
 from litellm_source import (

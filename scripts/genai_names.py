@@ -109,7 +109,10 @@ def convert_scope(scope: list[tuple], key: str) -> list[tuple[list[str], str | N
     the first model in scope order that matches; our loader prefers exact ids, then the matching pattern with
     the latest date. So a pattern excludes (by negative lookahead) the earlier patterns it overlaps, judged
     on the literal names in genai-prices' rules (a name two patterns match belongs to the earlier one)."""
-    resolve = lambda name: next((m for m, *_ in scope if m.is_match(name)), None)
+
+    def resolve(name):
+        return next((m for m, *_ in scope if m.is_match(name)), None)
+
     rules = [convert_match(m, resolve, f"{key}/{sub}{m.id}") for m, sub, _ in scope]
     own = [
         {w.lower() + s for w in literals(m.match) + [bare_id(m)] for s in ("", *DATE_SUFFIXES)}
@@ -123,7 +126,7 @@ def convert_scope(scope: list[tuple], key: str) -> list[tuple[list[str], str | N
         for n, i in enumerate(hits):
             overlaps[i].update(hits[:n])
     out = []
-    for i, ((models, pattern), (model, sub, _)) in enumerate(zip(rules, scope)):
+    for i, ((models, pattern), (model, sub, _)) in enumerate(zip(rules, scope, strict=True)):
         if not models and not pattern or not models and not any(resolve(w) is model for w in own[i]):
             # e.g. OpenAI's o1 under Azure: Azure's own o1 takes all its names
             notes.append(f"{key}/{sub}{model.id}: no id or pattern of its own, skipped")

@@ -233,7 +233,7 @@ def build() -> tuple[list[tuple[str, dict]], dict, dict]:
         scope = [(m, "", names) for m in by_id[pid].models]
         scope += [(m, f"{fb}/", fb_names) for fb, fb_names in fallbacks.items() for m in by_id[fb].models]
         scopes[pid] = scope
-        for (model, sub, served), rule in zip(scope, convert_scope(scope, pid)):
+        for (model, sub, served), rule in zip(scope, convert_scope(scope, pid), strict=True):
             key = f"{pid}/{sub}{model.id}"
             if rule is None:
                 continue

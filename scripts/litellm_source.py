@@ -15,7 +15,6 @@ from pathlib import Path
 from genai_names import bare_id
 from genai_source import DEFAULT_EFFECTIVE_FROM, OUT_FIELDS, dec, spec
 
-
 # ---- LiteLLM: the secondary source ------------------------------------------------------------------------
 # LiteLLM's model price map fills only what genai-prices lacks (audio rates, context-length tiers, batch/flex/
 # priority prices, models genai-prices does not list). It never replaces a genai-prices price: where both price
@@ -293,7 +292,7 @@ def litellm_pass(scopes, by_key, data, lver):
         litellm_by_key.setdefault(key, []).append((pid_new, spec(comments, served_here, names, None, std["start"],
                                                                  tier, prices)))
         yield litellm_by_key[key][-1]
-    for (lp, base, flat_items), names in sorted(new.items(), key=lambda kv: (kv[0][0], kv[0][1], repr(kv[0][2]))):
+    for (lp, _base, flat_items), names in sorted(new.items(), key=lambda kv: (kv[0][0], kv[0][1], repr(kv[0][2]))):
         pid, prefix, served = LITELLM_PROVIDERS[lp]
         flat = dict(flat_items)
         names = sorted(names, key=lambda n: (len(n), n))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 from conftest import FAST_CONFIG, Receiver, run_cli
 from otel_llmcost.store.remote import RemoteStore

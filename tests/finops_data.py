@@ -8,11 +8,10 @@ import dataclasses
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from test_store import BASE_ROW
-
 from otel_llmcost.model import UsageRow
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.pricing.quote import quote
+from test_store import BASE_ROW
 
 DAYS = (date(2026, 11, 3), date(2026, 11, 4), date(2026, 11, 5))
 #: provider, the model the app asked for, the model the provider answered with, tenant, feature

@@ -7,6 +7,7 @@ import json
 import re
 
 import yaml
+
 from conftest import run_cli
 from demo_data import SPIKED, demo_receiver
 

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from query_clients import api_get
-from test_store import BASE_ROW
 
 from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, find
@@ -22,6 +20,8 @@ from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.executor import QueryEngine
 from otel_llmcost.query.interface import QueryListener
 from otel_llmcost.store.chdb_store import ChdbStore
+from query_clients import api_get
+from test_store import BASE_ROW
 
 BUDGETS = """
 budgets:

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from conftest import run_cli
-from payloads import llm_span, post, request
 from otel_llmcost.store.chdb_store import ChdbStore
+from payloads import llm_span, post, request
 from test_store import BASE_ROW
 
 

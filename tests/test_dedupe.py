@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from otel_llmcost.rows.dedupe import count_once
 from otel_llmcost.model import LlmCall, SpanRecord
+from otel_llmcost.rows.dedupe import count_once
 
 CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", 450, 300, 50, 25, 0, "", False,
                None, "", "")
@@ -85,3 +85,31 @@ def test_one_huge_trace_is_deduplicated_in_linear_comparisons(monkeypatch):
     billed = _bill(*nested)
     assert [span_id for span_id, _ in billed] == [f"i{i}" for i in range(5_000)]  # the inner span, on a tie
     assert compared[0] <= 3 * len(nested)  # a scan of every kept call would make ~12.5 million
+
+
+def test_an_llm_kind_span_that_only_prepared_the_call_is_not_billed():
+    empty = replace(CALL, input_tokens=0, cache_read_tokens=0, cache_write_tokens=0, output_tokens=0)
+    prepare = (_span("prep", "turn", "x", 10, 11), empty)
+    call = (_span("call", "turn", "x", 12, 20), CALL)
+    assert [span_id for span_id, _ in _bill(prepare, call)] == ["call"]
+    # A wrapper around the call it made: the same.
+    wrapper = (_span("wrap", "turn", "x", 10, 30), empty)
+    inner = (_span("inner", "wrap", "x", 12, 20), CALL)
+    assert [span_id for span_id, _ in _bill(wrapper, inner)] == ["inner"]
+    # An empty span after the last call with usage, a failed one, or one of another model stays a row.
+    after = (_span("after", "turn", "x", 40, 50), empty)
+    assert len(_bill(call, after)) == 2
+    assert len(_bill((prepare[0], replace(empty, error_type="429")), call)) == 2
+    assert len(_bill((prepare[0], replace(empty, request_model="gpt-4o")), call)) == 2
+
+
+def test_tries_inside_a_wrapped_call_sit_beside_its_row():
+    # A framework's LLM span (DSPy's LM call) around a library's tries (LiteLLM's retry): the failed try and
+    # the merged call end up under the same parent, so attempts number them 1, 2.
+    outer = (_span("lm", "app", "framework", 0, 100), replace(CALL, request_model="openai/claude-sonnet-4-5"))
+    failed = (_span("try1", "lm", "litellm", 10, 20), replace(CALL, input_tokens=0, cache_read_tokens=0,
+                                                               cache_write_tokens=0, output_tokens=0, error_type="429"))
+    retry = (_span("try2", "lm", "litellm", 30, 90), CALL)
+    spans = {span.span_id: span for span, _ in (outer, failed, retry)}
+    billed = count_once([outer, failed, retry], spans)
+    assert [(span.span_id, span.parent_span_id) for span, _ in billed] == [("try2", "app"), ("try1", "app")]

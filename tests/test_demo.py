@@ -20,10 +20,10 @@ NOW = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
 def test_spike_makes_only_that_features_prompts_ten_times_longer():
     plain = [plan_request(random.Random(n), NOW, n) for n in range(200)]
     spiked = [plan_request(random.Random(n), NOW, n, spike="summarize") for n in range(200)]
-    for before, after in zip(plain, spiked):
+    for before, after in zip(plain, spiked, strict=True):
         factor = SPIKE_FACTOR if before.feature.name == "summarize" else 1
-        for call_before, call_after in zip(before.calls, after.calls):
-            for a, b in zip(call_before.attempts, call_after.attempts):
+        for call_before, call_after in zip(before.calls, after.calls, strict=True):
+            for a, b in zip(call_before.attempts, call_after.attempts, strict=True):
                 assert b.input_tokens == a.input_tokens * factor or b.input_tokens == a.input_tokens == 0
 
 

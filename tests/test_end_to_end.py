@@ -35,7 +35,7 @@ def test_scenario_gives_exact_priced_rows(transport, receiver_factory, tmp_path)
 
     rows = receiver.sql(ROW_QUERY)
     assert len(rows) == len(EXPECTED_ROWS), rows
-    for row, expected in zip(rows, EXPECTED_ROWS):
+    for row, expected in zip(rows, EXPECTED_ROWS, strict=True):
         actual = {key: row[key] for key in expected}
         actual["cost_usd"] = None if row["cost_usd"] is None else Decimal(row["cost_usd"])
         assert actual == expected

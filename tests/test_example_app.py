@@ -76,7 +76,7 @@ def test_example_app_gives_exact_priced_rows(protocol, tenant, feature, receiver
     keys = ("request_id", "attempt", "status", "error_type", "user_id", "input_tokens", "cache_read_tokens",
             "output_tokens")
     assert [tuple(row[key] for key in keys) for row in rows] == EXPECTED
-    for row, (*_, input_tokens, cache_read_tokens, output_tokens) in zip(rows, EXPECTED):
+    for row, (*_, input_tokens, cache_read_tokens, output_tokens) in zip(rows, EXPECTED, strict=True):
         assert (row["tenant_id"], row["feature"]) == (tenant, feature)
         assert (row["service_name"], row["environment"]) == ("llmcost-example-app", "dev")
         assert (row["span_name"], row["provider"], row["operation"], row["request_model"]) == (

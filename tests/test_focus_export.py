@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+
 from conftest import run_cli
 from finops_data import ledger, with_contract_discount
 from focus_spec import MANDATORY, violations
-
 from otel_llmcost.reports.exports import read_export
 from otel_llmcost.reports.focus import COLUMN_NAMES
 from otel_llmcost.store.chdb_store import ChdbStore

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import FAST_CONFIG, Receiver
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.resources import Resource
@@ -19,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from conftest import FAST_CONFIG, Receiver
 from otel_llmcost.config import AUTH_TENANT_KEY, ReceiverSettings
 from otel_llmcost.keys import INGEST, QUERY, USES, KeyStore
 

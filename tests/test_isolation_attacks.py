@@ -17,9 +17,10 @@ import urllib.request
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
-from conftest import FAST_CONFIG, Receiver, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import FAST_CONFIG, Receiver, run_cli
 from isolation_attacks import (
     ATTACKER,
     FORMS,
@@ -31,13 +32,13 @@ from isolation_attacks import (
     form_sql,
     seed_statements,
 )
-from payloads import llm_span, post, request
-
 from otel_llmcost.store.chdb_store import ChdbStore
+from payloads import llm_span, post, request
 
 
 def _key(data_dir, *args: str) -> str:
-    return json.loads(run_cli("keys", "create", "--ingest", "--query", *args, "--data-dir", str(data_dir)).stdout)["secret"]
+    created = run_cli("keys", "create", "--ingest", "--query", *args, "--data-dir", str(data_dir))
+    return json.loads(created.stdout)["secret"]
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,8 @@ def test_tenant_must_not_be_blank(tmp_path):
 
 def test_cli_create_list_revoke(tmp_path):
     data = str(tmp_path / "data")
-    created = json.loads(run_cli("keys", "create", "--ingest", "--tenant", "acme", "--label", "app", "--data-dir", data).stdout)
+    created = json.loads(
+        run_cli("keys", "create", "--ingest", "--tenant", "acme", "--label", "app", "--data-dir", data).stdout)
     assert created["tenant"] == "acme" and created["secret"].startswith("llmc_")
     run_cli("keys", "create", "--query", "--admin", "--data-dir", data)
     listed = [json.loads(line) for line in run_cli("keys", "list", "--json", "--data-dir", data).stdout.splitlines()]

@@ -7,13 +7,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from rollup_checks import assert_rollups_match_raw
-from test_store import BASE_ROW
-
+from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.migrations import VERSIONED, SchemaOptions, applied_versions, migrate
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
-from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
+from rollup_checks import assert_rollups_match_raw
+from test_store import BASE_ROW
 
 ALL = [migration.version for migration in VERSIONED]  # numbers are reserved per issue: not always consecutive
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from query_clients import api_get, start_listener
 
 from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
 from otel_llmcost.store.chdb_store import ChdbStore
+from query_clients import api_get, start_listener
 
 OPENAPI = Path(__file__).parent.parent / "docs" / "openapi.yaml"
 SINCE, UNTIL = "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"

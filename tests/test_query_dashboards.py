@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import clickhouse_connect
 import pytest
-from grafana_plugin import by_uid, expand, queries, settings
-from query_clients import node_runner, start_listener
-from test_grafana import ROWS, SCENARIOS, SEEDED_CASES
 
+from grafana_plugin import by_uid, expand, queries, settings
 from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.store.chdb_store import ChdbStore
+from query_clients import node_runner, start_listener
+from test_grafana import ROWS, SCENARIOS, SEEDED_CASES
 
 JSON_SETTINGS = {"output_format_json_quote_decimals": 1, "output_format_json_quote_64bit_integers": 0}
 PANEL_SQL = [(f"{uid}:{name}:{scenario}", expand(queries(by_uid(uid))[name], settings(uid, **SCENARIOS[scenario])))

@@ -13,19 +13,21 @@ import urllib.parse
 
 import clickhouse_connect
 import pytest
+
 from conftest import FAST_CONFIG, Receiver, run_cli
+from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from query_clients import node_runner
-
-from otel_llmcost.store.chdb_store import ChdbStore
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("iface") / "data"
     data_dir.mkdir()
-    admin = json.loads(run_cli("keys", "create", "--ingest", "--query", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
-    acme = json.loads(run_cli("keys", "create", "--ingest", "--query", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
+    admin = json.loads(
+        run_cli("keys", "create", "--ingest", "--query", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
+    acme = json.loads(run_cli(
+        "keys", "create", "--ingest", "--query", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
     receiver = Receiver(data_dir, FAST_CONFIG).start()
     # acme's call comes with acme's key (the key names the tenant), globex's with the admin key and an attribute.
     calls = (("acme", acme, "gpt-4o-mini", 1_000_000), ("globex", admin, "gpt-4o", 2_000_000))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import clickhouse_connect
 import pytest
+
 from conftest import run_cli
 
 

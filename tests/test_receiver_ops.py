@@ -15,6 +15,7 @@ import urllib.request
 
 import grpc
 import pytest
+
 from conftest import FAST_CONFIG, Receiver
 from payloads import json_body, llm_span, post, request, to_otlp_json
 

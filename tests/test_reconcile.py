@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from finops_data import DAYS, ledger
 
+from finops_data import DAYS, ledger
 from otel_llmcost.reports.exports import read_export
 from otel_llmcost.reports.reconcile import reconcile
 from otel_llmcost.store.chdb_store import ChdbStore

@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 from finops_data import DAYS, ledger
-
 from otel_llmcost.store.chdb_store import ChdbStore
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"

@@ -6,11 +6,10 @@ import dataclasses
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from test_store import BASE_ROW
-
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.store.chdb_store import ChdbStore
+from test_store import BASE_ROW
 
 NEW_PRICES = """
 version: corrected

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from test_grafana import run
-from test_store import BASE_ROW
+from scripts.dashboards.drilldown import LIST_CALLS
 
 from otel_llmcost.store.chdb_store import ChdbStore
-from scripts.dashboards.drilldown import LIST_CALLS
+from test_grafana import run
+from test_store import BASE_ROW
 
 START = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
 HOURS, PER_HOUR = 6, 1200  # 7,200 one-call requests: more calls than LIST_CALLS, so the list skips hours

@@ -8,15 +8,15 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from rollup_checks import assert_rollups_match_raw
-from test_durability import QUICK_FLUSH, SLOW_FLUSH, _send_orphan_calls, _stored_span_ids, _wait_for_rows
-from test_migrations import _rows
-from test_repricing import NEW_PRICES
 
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.schema import dedup_token
+from rollup_checks import assert_rollups_match_raw
+from test_durability import QUICK_FLUSH, SLOW_FLUSH, _send_orphan_calls, _stored_span_ids, _wait_for_rows
+from test_migrations import _rows
+from test_repricing import NEW_PRICES
 
 
 def test_the_same_batch_inserted_twice_is_counted_once_everywhere(store):
@@ -48,7 +48,7 @@ def test_rollups_read_with_plain_sql(store):
     assert [(r["tenant_id"], r["calls"], r["usd"]) for r in summed] == [
         (r["tenant_id"], r["calls"], r["usd"]) for r in raw]
     assert {r["type"] for r in summed} == {"Decimal(38, 12)"}
-    for rolled, exact in zip(summed, raw):  # t-digest: close, not exact
+    for rolled, exact in zip(summed, raw, strict=True):  # t-digest: close, not exact
         assert rolled["latency"][0] == pytest.approx(exact["median"], rel=0.05)
 
 

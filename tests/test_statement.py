@@ -10,9 +10,9 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+
 from conftest import run_cli
 from finops_data import ledger, with_contract_discount
-
 from otel_llmcost.store.chdb_store import ChdbStore
 
 CHARGEBACK = """

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from conftest import run_cli
-from test_migrations import _rows
 
-from otel_llmcost.store.chdb_store import ChdbStore
+from conftest import run_cli
 from otel_llmcost.reports.usage_stats import GROUPS, StatsQuery, stats_rows
+from otel_llmcost.store.chdb_store import ChdbStore
+from test_migrations import _rows
 
 _RAW = """
 SELECT {group} AS group, uniqExact(tenant_id, request_id) AS requests, count() AS calls,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from otel_llmcost.query.grants import grant_statements, user_name
 from otel_llmcost.store.policies import TENANT_TABLES
 from otel_llmcost.store.reader import EngineError

@@ -11,14 +11,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from conftest import run_cli
-from test_store import BASE_ROW
 
+from conftest import run_cli
 from otel_llmcost.pricing.loader import load_price_book
 from otel_llmcost.pricing.quote import quote
 from otel_llmcost.reports import why_report
 from otel_llmcost.reports.why import CAUSES
 from otel_llmcost.store.chdb_store import ChdbStore
+from test_store import BASE_ROW
 
 # The ranges are off the hour, so the partial hours at both ends come from raw rows and the rest from rollups.
 SINCE = datetime(2026, 11, 3, 0, 30, tzinfo=timezone.utc)
@@ -29,7 +29,8 @@ prices:
   - {{provider: testco, models: [big], effective_from: 2026-01-01, input: "3", cache_read: "0.3", output: "15"}}
   - {{provider: testco, models: [small], effective_from: 2026-01-01, input: "0.5", cache_read: "0.05", output: "2"}}
   - {{provider: testco, models: [pricey], effective_from: 2026-01-01, input: "1", cache_read: "0.1", output: "4"}}
-  - {{provider: testco, models: [pricey], effective_from: {SINCE.isoformat()}, input: "3", cache_read: "0.3", output: "12"}}
+  - {{provider: testco, models: [pricey], effective_from: {SINCE.isoformat()}, input: "3", cache_read: "0.3",
+      output: "12"}}
 """
 
 
@@ -110,10 +111,12 @@ def data_dir(tmp_path_factory):
 def _stored_change(store, tenant: str | None) -> Decimal:
     where = "tenant_id = {tenant:String}" if tenant else "1"
     [row] = store.query(
-        f"SELECT toString(sumIf(cost_usd, ts >= {{since:DateTime64(6)}}) - sumIf(cost_usd, ts < {{since:DateTime64(6)}}))"
-        f" AS change FROM llmcost.llm_usage WHERE {where} AND ts >= {{start:DateTime64(6)}} AND ts < {{end:DateTime64(6)}}",
+        "SELECT toString(sumIf(cost_usd, ts >= {since:DateTime64(6)}) - sumIf(cost_usd, ts < {since:DateTime64(6)}))"
+        f" AS change FROM llmcost.llm_usage WHERE {where}"
+        " AND ts >= {start:DateTime64(6)} AND ts < {end:DateTime64(6)}",
         {"since": SINCE.strftime("%Y-%m-%d %H:%M:%S"), "tenant": tenant or "",
-         "start": (SINCE - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"), "end": UNTIL.strftime("%Y-%m-%d %H:%M:%S")})
+         "start": (SINCE - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+         "end": UNTIL.strftime("%Y-%m-%d %H:%M:%S")})
     return Decimal(row["change"])
 
 
@@ -196,9 +199,8 @@ def test_request_shows_its_attempts(data_dir):
 
 
 def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its_tenant(data_dir):
-    from query_clients import api_get, start_listener
-
     from otel_llmcost.keys import QUERY, KeyStore
+    from query_clients import api_get, start_listener
 
     keys = KeyStore(data_dir / "keys.json")
     _, admin = keys.create(None, (QUERY,))

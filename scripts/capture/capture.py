@@ -13,7 +13,10 @@ to install one per line (pinned), whose first line is `# version-of: <package>` 
 whose version the fixture records.
 
 A scenario script gets these environment variables: OPENAI_BASE_URL, ANTHROPIC_BASE_URL, OPENAI_API_KEY,
-ANTHROPIC_API_KEY, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf. It runs
+ANTHROPIC_API_KEY, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, the Gemini
+ones (GEMINI_BASE_URL, GOOGLE_GEMINI_BASE_URL, GOOGLE_API_KEY), the Bedrock ones (AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
+AWS_REGION and stand-in credentials) and the Azure OpenAI ones (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
+OPENAI_API_VERSION). It runs
 each scenario in its own trace under an app span carrying request.id=<scenario name>, and flushes.
 """
 
@@ -31,10 +34,9 @@ from datetime import date
 from pathlib import Path
 
 from aiohttp import web
+from fake_provider import FakeProvider
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-from fake_provider import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".capture"
@@ -130,6 +132,16 @@ def capture(name: str) -> Path:
         "ANTHROPIC_API_KEY": "sk-ant-stand-in",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink_port}/v1/traces",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        # Gemini (google-genai reads GOOGLE_GEMINI_BASE_URL; others take GEMINI_BASE_URL from the script).
+        "GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}",
+        "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{provider_port}",
+        "GOOGLE_API_KEY": "stand-in-google-key",
+        # Bedrock: botocore's per-service endpoint variable, and credentials it can sign with.
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{provider_port}", "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIASTANDIN", "AWS_SECRET_ACCESS_KEY": "stand-in",
+        # Azure OpenAI: deployments under the endpoint (fake_provider.AZURE_DEPLOYMENTS).
+        "AZURE_OPENAI_ENDPOINT": f"http://127.0.0.1:{provider_port}", "AZURE_OPENAI_API_KEY": "stand-in-azure-key",
+        "OPENAI_API_VERSION": "2024-10-21",
     }
     subprocess.run(command, env=env, check=True, timeout=600)
     FIXTURES.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,17 @@
-"""A local stand-in for the OpenAI and Anthropic HTTP APIs that answers with known token usage.
+"""A local stand-in for the LLM provider HTTP APIs that answers with known token usage.
 
 Real instrumentation libraries run against it (scripts/capture/capture.py), so the spans they emit can be
-checked against exact numbers. Usage is fixed per endpoint (USAGE below). A request whose body contains
-"rate-limit-once" is refused once with 429 (and a zero retry delay), then served: the SDKs' retry paths.
-A non-streaming request whose body contains "call-tool-once" and offers tools, but holds no tool result yet,
-is answered with a call of its first tool (same usage): agent/tool loops make two model requests.
+checked against exact numbers. It speaks OpenAI chat completions, embeddings and the Responses API (also as
+Azure OpenAI deployments), Anthropic messages (here), Gemini generateContent (stand_in_gemini.py) and
+Bedrock Converse / InvokeModel (stand_in_bedrock.py). Usage is fixed per endpoint (USAGE below and in those
+modules). Behaviour is keyed off the request content:
+
+* "rate-limit-once": refused once with 429 in the API's own error format (and a zero retry delay), then
+  served: the SDKs' and apps' retry paths.
+* "fail-always": always refused with 400 (invalid request): a call that fails for good.
+* "call-tool-once" / "call-tool-twice": a request that offers tools and holds fewer tool results than
+  asked for is answered with a call of its first tool (same usage): a tool loop makes two / three calls.
+* Responses API: a request with `reasoning` gets a reasoning item before its message.
 
 Run alone: python scripts/capture/fake_provider.py --port 8999
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -31,34 +39,61 @@ USAGE = {
                  "output_tokens": 25},
 }
 TEXT = "Paris is the capital of France."
+#: Azure OpenAI deployments (named by the user, not by the model) and the model each one serves.
+AZURE_DEPLOYMENTS = {"prod-chat": "gpt-4o-mini", "prod-embed": "text-embedding-3-small"}
+#: The dated snapshot providers answer with for an alias.
+SNAPSHOT = "-2024-07-18"
+
+#: The error bodies per API family, for "rate" (429) and "fail" (400); stand_in_* modules add theirs.
+OPENAI_ERRORS = {
+    "rate": {"error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)",
+                       "code": "rate_limit_exceeded"}},
+    "fail": {"error": {"type": "invalid_request_error", "message": "Invalid request (stand-in)",
+                       "code": "invalid_value"}},
+}
+ANTHROPIC_ERRORS = {
+    "rate": {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)"}},
+    "fail": {"type": "error", "error": {"type": "invalid_request_error", "message": "Invalid request (stand-in)"}},
+}
+RETRY_HEADERS = {"retry-after": "0", "retry-after-ms": "10", "x-should-retry": "true"}
 
 
-def _sse(events: list[tuple[str | None, dict | str]]) -> bytes:
+def sse(events: list[tuple[str | None, dict | str]], separator: str = "\n") -> bytes:
     lines = []
     for event, data in events:
         if event:
             lines.append(f"event: {event}")
         lines.append(f"data: {data if isinstance(data, str) else json.dumps(data)}")
         lines.append("")
-    return ("\n".join(lines) + "\n").encode()
+    return (separator.join(lines) + separator).encode()
 
 
-def _tool_call(body: dict) -> tuple[str, dict] | None:
-    """(name, arguments) of the first offered tool, for a "call-tool-once" request that holds no tool result yet."""
-    def has_result(node) -> bool:
-        if isinstance(node, dict):
-            return (node.get("role") == "tool" or node.get("type") in ("function_call_output", "tool_result")
-                    or any(has_result(v) for v in node.values()))
-        return isinstance(node, list) and any(has_result(v) for v in node)
+_RESULT_TYPES = ("function_call_output", "tool_result")
+_RESULT_KEYS = ("functionResponse", "toolResult", "function_response")
 
-    tools = body.get("tools") or []
-    if not tools or body.get("stream") or "call-tool-once" not in json.dumps(body) \
-            or has_result({k: v for k, v in body.items() if k != "tools"}):
+
+def count_results(node) -> int:
+    """Tool results a request holds, in any of the APIs' shapes."""
+    if isinstance(node, dict):
+        own = node.get("role") == "tool" or node.get("type") in _RESULT_TYPES or any(k in node for k in _RESULT_KEYS)
+        return int(own) + sum(count_results(v) for v in node.values())
+    return sum(count_results(v) for v in node) if isinstance(node, list) else 0
+
+
+def tool_call(body: dict, tools: list[dict]) -> tuple[str, dict] | None:
+    """(name, arguments) of the first of `tools` (each with a name and a JSON schema under `parameters`,
+    `parametersJsonSchema`, `input_schema` or `inputSchema.json`), when the request asks for a tool loop
+    and has not got all its tool results yet."""
+    raw = json.dumps(body)
+    wanted = 2 if "call-tool-twice" in raw else 1 if "call-tool-once" in raw else 0
+    if not tools or count_results({k: v for k, v in body.items() if k not in ("tools", "toolConfig")}) >= wanted:
         return None
-    tool = tools[0].get("function", tools[0])
-    schema = tool.get("parameters") or tool.get("input_schema") or {}
+    tool = tools[0]
+    schema = (tool.get("parameters") or tool.get("parametersJsonSchema") or tool.get("input_schema")
+              or (tool.get("inputSchema") or {}).get("json") or {})
     sample = {"integer": 1, "number": 1, "boolean": True}
-    return tool["name"], {k: sample.get(v.get("type"), "Paris") for k, v in (schema.get("properties") or {}).items()}
+    properties = schema.get("properties") or {}
+    return tool["name"], {k: sample.get(str(v.get("type", "")).lower(), "Paris") for k, v in properties.items()}
 
 
 class FakeProvider:
@@ -67,119 +102,194 @@ class FakeProvider:
         self._responses = 0
         self.requests: list[tuple[str, dict]] = []
 
-    def _next_id(self, prefix: str) -> str:
+    def next_id(self, prefix: str) -> str:
         """Every response gets its own id, as real APIs do: equal ids mean one call to a cost tool."""
         self._responses += 1
         return f"{prefix}-{self._responses}"
 
     def app(self) -> web.Application:
+        from stand_in_bedrock import add_bedrock_routes
+        from stand_in_gemini import add_gemini_routes
+
         app = web.Application()
-        for prefix in ("", "/v1"):
+        # /openai and /openai/v1: Azure OpenAI's Responses URL and its v1 API, the deployment named as the model.
+        for prefix in ("", "/v1", "/openai", "/openai/v1"):
             app.router.add_post(f"{prefix}/chat/completions", self.chat)
             app.router.add_post(f"{prefix}/embeddings", self.embeddings)
             app.router.add_post(f"{prefix}/responses", self.responses)
             app.router.add_post(f"{prefix}/messages", self.messages)
+        # Azure OpenAI's deployment URLs: the deployment is in the path, the body may not name a model.
+        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self.chat)
+        app.router.add_post("/openai/deployments/{deployment}/embeddings", self.embeddings)
+        app.router.add_post("/openai/deployments/{deployment}/responses", self.responses)
+        add_gemini_routes(app, self)
+        add_bedrock_routes(app, self)
         return app
 
-    async def _read(self, request: web.Request) -> tuple[dict, web.Response | None]:
+    async def read(self, request: web.Request,
+                   errors: Callable[[str], web.Response]) -> tuple[dict, web.Response | None]:
+        """The request body, and the refusal to send instead of an answer (`errors(kind)` builds it), if any."""
         raw = await request.text()
         body = json.loads(raw or "{}")
         self.requests.append((request.path, body))
+        if "fail-always" in raw:
+            return body, errors("fail")
         if "rate-limit-once" in raw and raw not in self._refused:
             self._refused.add(raw)
-            error = {"error": {"type": "rate_limit_error", "message": "Rate limited (stand-in)"}}
-            headers = {"retry-after": "0", "retry-after-ms": "10", "x-should-retry": "true"}
-            return body, web.json_response(error, status=429, headers=headers)
+            return body, errors("rate")
         return body, None
 
+    @staticmethod
+    def _openai_error(kind: str) -> web.Response:
+        return web.json_response(OPENAI_ERRORS[kind], status=429 if kind == "rate" else 400,
+                                 headers=RETRY_HEADERS if kind == "rate" else None)
+
+    @staticmethod
+    def _model(request: web.Request, body: dict, default: str) -> str:
+        """The model served: an Azure deployment (in the path or as the model) is the model behind it."""
+        name = request.match_info.get("deployment") or body.get("model") or default
+        return AZURE_DEPLOYMENTS.get(name, name)
+
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        body, refused = await self._read(request)
+        body, refused = await self.read(request, self._openai_error)
         if refused:
             return refused
-        model, created = body.get("model", "gpt-4o-mini"), int(time.time())
-        base = {"id": self._next_id("chatcmpl-standin"), "created": created, "model": f"{model}-2024-07-18",
+        model, created = self._model(request, body, "gpt-4o-mini"), int(time.time())
+        base = {"id": self.next_id("chatcmpl-standin"), "created": created, "model": f"{model}{SNAPSHOT}",
                 "system_fingerprint": "fp_1"}
         if not body.get("stream"):
             message, finish = {"role": "assistant", "content": TEXT}, "stop"
-            if tool := _tool_call(body):
+            if tool := tool_call(body, [t.get("function", t) for t in body.get("tools") or []]):
                 message, finish = {"role": "assistant", "content": None, "tool_calls": [{
-                    "id": "call_standin", "type": "function",
+                    "id": f"call_standin_{self._responses}", "type": "function",
                     "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}]}, "tool_calls"
             return web.json_response({**base, "object": "chat.completion", "usage": USAGE["chat"],
                                       "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
         chunk = {**base, "object": "chat.completion.chunk"}
-        events = [(None, {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": word + " "},
-                                                "finish_reason": None}]}) for word in TEXT.split()]
-        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        if tool := tool_call(body, [t.get("function", t) for t in body.get("tools") or []]):
+            call = {"index": 0, "id": f"call_standin_{self._responses}", "type": "function",
+                    "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}
+            deltas, finish = [{"role": "assistant", "content": None, "tool_calls": [call]}], "tool_calls"
+        else:
+            deltas, finish = [{"role": "assistant", "content": word + " "} for word in TEXT.split()], "stop"
+        events = [(None, {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                  for delta in deltas]
+        events.append((None, {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}))
         events.append((None, {**chunk, "choices": [], "usage": USAGE["chat_stream"]}))
         events.append((None, "[DONE]"))
-        return web.Response(body=_sse(events), content_type="text/event-stream")
+        return web.Response(body=sse(events), content_type="text/event-stream")
 
     async def embeddings(self, request: web.Request) -> web.Response:
-        body, refused = await self._read(request)
+        body, refused = await self.read(request, self._openai_error)
         if refused:
             return refused
         inputs = body.get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
         data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)]
-        return web.json_response(
-            {"object": "list", "data": data, "model": body.get("model"), "usage": USAGE["embeddings"]})
+        return web.json_response({"object": "list", "data": data, "model": self._model(request, body, ""),
+                                  "usage": USAGE["embeddings"]})
 
     async def responses(self, request: web.Request) -> web.StreamResponse:
-        body, refused = await self._read(request)
+        body, refused = await self.read(request, self._openai_error)
         if refused:
             return refused
+        model = self._model(request, body, "gpt-4o-mini")
+        output: list[dict] = []
+        if body.get("reasoning"):
+            output.append({"type": "reasoning", "id": "rs_1", "summary": [
+                {"type": "summary_text", "text": "The user asks for a capital."}]})
+        if tool := tool_call(body, [t for t in body.get("tools") or [] if t.get("type") == "function"]):
+            output.append({"type": "function_call", "id": "fc_1", "call_id": f"call_standin_{self._responses}",
+                           "status": "completed", "name": tool[0], "arguments": json.dumps(tool[1])})
+        else:
+            output.append({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                           "content": [{"type": "output_text", "text": TEXT, "annotations": []}]})
         response = {
-            "id": self._next_id("resp_standin"), "object": "response", "created_at": int(time.time()),
-            "status": "completed",
-            "model": body.get("model", "gpt-4o-mini"), "usage": USAGE["responses"], "error": None,
-            "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-                        "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}],
-            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "incomplete_details": None,
+            "id": self.next_id("resp_standin"), "object": "response", "created_at": int(time.time()),
+            "status": "completed", "model": f"{model}{SNAPSHOT}", "usage": USAGE["responses"], "error": None,
+            "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "incomplete_details": None, "reasoning": body.get("reasoning"),
         }
-        if tool := _tool_call(body):
-            response["output"] = [{"type": "function_call", "id": "fc_1", "call_id": "call_standin",
-                                   "status": "completed", "name": tool[0], "arguments": json.dumps(tool[1])}]
         if not body.get("stream"):
             return web.json_response(response)
-        in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
-        events = [
-            ("response.created", {"type": "response.created", "response": in_progress, "sequence_number": 0}),
-            ("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_1",
-                                            "output_index": 0, "content_index": 0, "delta": TEXT,
-                                            "sequence_number": 1}),
-            ("response.completed", {"type": "response.completed", "response": response, "sequence_number": 2}),
-        ]
-        return web.Response(body=_sse(events), content_type="text/event-stream")
+        return web.Response(body=sse(_responses_events(response)), content_type="text/event-stream")
+
+    @staticmethod
+    def _anthropic_error(kind: str) -> web.Response:
+        return web.json_response(ANTHROPIC_ERRORS[kind], status=429 if kind == "rate" else 400,
+                                 headers=RETRY_HEADERS if kind == "rate" else None)
+
+    def anthropic_message(self, body: dict) -> dict:
+        """An Anthropic Messages answer to `body` (also what Bedrock's InvokeModel returns for Claude)."""
+        message = {"id": self.next_id("msg_standin"), "type": "message", "role": "assistant",
+                   "model": body.get("model", "claude-sonnet-4-5"), "content": [{"type": "text", "text": TEXT}],
+                   "stop_reason": "end_turn", "stop_sequence": None, "usage": USAGE["messages"]}
+        if tool := tool_call(body, body.get("tools") or []):
+            message = {**message,
+                       "content": [{"type": "tool_use", "id": f"toolu_standin_{self._responses}", "name": tool[0],
+                                    "input": tool[1]}],
+                       "stop_reason": "tool_use"}
+        return message
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        body, refused = await self._read(request)
+        body, refused = await self.read(request, self._anthropic_error)
         if refused:
             return refused
-        model = body.get("model", "claude-sonnet-4-5")
-        message = {"id": self._next_id("msg_standin"), "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
-                   "usage": USAGE["messages"]}
-        if tool := _tool_call(body):
-            message = {**message,
-                       "content": [{"type": "tool_use", "id": "toolu_standin", "name": tool[0], "input": tool[1]}],
-                       "stop_reason": "tool_use"}
+        message = self.anthropic_message(body)
         if not body.get("stream"):
             return web.json_response(message)
-        usage = USAGE["messages"]
-        start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-        events = [
-            ("message_start", {"type": "message_start", "message": start}),
-            ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": {"type": "text", "text": ""}}),
-            ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": TEXT}}),
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                               "usage": {"output_tokens": usage["output_tokens"]}}),
-            ("message_stop", {"type": "message_stop"}),
-        ]
-        return web.Response(body=_sse(events), content_type="text/event-stream")
+        return web.Response(body=sse(anthropic_events(message)), content_type="text/event-stream")
+
+
+def anthropic_events(message: dict) -> list[tuple[str, dict]]:
+    """The Messages stream of `message` (a text answer): usage in message_start, the final output in message_delta."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    return [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "text_delta", "text": TEXT}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": usage["output_tokens"]}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def _responses_events(response: dict) -> list[tuple[str, dict]]:
+    """The Responses API stream of `response`: every output item added, its text or arguments, done."""
+    in_progress = {**response, "status": "in_progress", "output": [], "usage": None}
+    events: list[tuple[str, dict]] = [
+        ("response.created", {"type": "response.created", "response": in_progress}),
+        ("response.in_progress", {"type": "response.in_progress", "response": in_progress})]
+
+    def add(kind: str, **fields) -> None:
+        events.append((kind, {"type": kind, **fields}))
+
+    for index, item in enumerate(response["output"]):
+        add("response.output_item.added", output_index=index,
+            item={**item, "status": "in_progress", **({"content": []} if item["type"] == "message" else {})})
+        if item["type"] == "message":
+            part = item["content"][0]
+            add("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
+                part={**part, "text": ""})
+            add("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0,
+                delta=part["text"], logprobs=[])
+            add("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
+                text=part["text"], logprobs=[])
+            add("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
+        elif item["type"] == "function_call":
+            add("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                delta=item["arguments"])
+            add("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                arguments=item["arguments"])
+        add("response.output_item.done", output_index=index, item=item)
+    add("response.completed", response=response)
+    for number, (_, data) in enumerate(events):
+        data["sequence_number"] = number
+    return events
 
 
 if __name__ == "__main__":

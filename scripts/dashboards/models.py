@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from otel_llmcost.store.rollups import ERRORS_HOURLY, LATENCY_DAILY, LATENCY_HOURLY
-
 from scripts.dashboards.panels import Layout, dashboard, panel, units
 from scripts.dashboards.sql import DB, HOURS, USER_ALL, facts, fill, fits, raw_calls, rollup_rows
 

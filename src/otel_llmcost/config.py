@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -149,9 +150,6 @@ class QuerySettings:
     max_threads: int = 1  #: threads per query: dashboards must not starve ingest of cores
     max_concurrent_queries: int = 2  #: more wait (up to queue_seconds), beyond 4x this are refused
     max_concurrent_queries_per_key: int = 1  #: so one key (tenant, dashboard) never takes every slot
-    #: answers made whole (JSON, Parquet...; chDB needs several times their size), all together; each SELECT
-    #: answered whole is capped at this over max_concurrent_queries. Streamed formats (Native...) are not
-    max_buffered_bytes: int = 64 * 1024 * 1024
     queue_seconds: float = 30.0
 
 
@@ -314,16 +312,23 @@ def _build(cls, document: Any, path: str, errors: list[str]):
             if not ok:
                 errors.append(f"{path}{name} must be a list of file paths")
         else:
-            values[name] = _scalar(value, fld.type, f"{path}{name}", errors, default)
+            values[name] = _scalar(value, str(fld.type), f"{path}{name}", errors, default)
     return cls(**values)
 
 
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _has_kind(value: object, kind: str) -> bool:
+    """Whether `value` is a setting of this kind (a bool is not a number)."""
+    return not (isinstance(value, bool) and kind != "bool") and isinstance(value, _SCALAR_TYPES[kind])
+
+
 def _scalar(value: Any, type_name: str, where: str, errors: list[str], default: Any) -> Any:
-    expected = {"int": int, "float": (int, float), "bool": bool, "str": str}
     if "None" in type_name and value is None:
         return None
     kind = type_name.replace(" | None", "")
-    if isinstance(value, bool) and kind != "bool" or not isinstance(value, expected[kind]):
+    if not _has_kind(value, kind):
         errors.append(f"{where} must be {'a number' if kind == 'float' else 'a ' + kind}, got {value!r}")
         return default
     return float(value) if kind == "float" else value
@@ -363,9 +368,9 @@ def _validate(settings: Settings) -> list[str]:
         errors.append(f"query.port must be between 0 and 65535, got {query.port}")
     if query.max_execution_time <= 0 or min(query.max_result_rows, query.max_result_bytes, query.max_memory_usage,
                                             query.max_threads, query.max_concurrent_queries,
-                                            query.max_concurrent_queries_per_key, query.max_buffered_bytes) < 1:
+                                            query.max_concurrent_queries_per_key) < 1:
         errors.append("query limits (max_execution_time, max_result_*, max_memory_usage, max_threads, "
-                      "max_concurrent_queries*, max_buffered_bytes) must be positive")
+                      "max_concurrent_queries*) must be positive")
     if receiver.grpc_port and receiver.grpc_port == receiver.http_port:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:

@@ -12,11 +12,12 @@ arriving or on which library made the span. Needs opentelemetry-sdk (`pip instal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.util.types import AttributeValue
 
 _CONTEXT_KEY = otel_context.create_key("otel_llmcost.attribution")
 
@@ -46,7 +47,8 @@ def llm_context(
     """Attribution for every span started inside; nested contexts override only what they set."""
     given = {"tenant": tenant, "feature": feature, "request_id": request_id, "user": user,
              "session": session, "attempt": attempt}
-    attributes = dict(otel_context.get_value(_CONTEXT_KEY) or {})
+    current = otel_context.get_value(_CONTEXT_KEY)
+    attributes: dict[str, AttributeValue] = dict(current) if isinstance(current, dict) else {}
     attributes.update({ATTRIBUTES[name]: value for name, value in given.items() if value is not None})
     attributes.update({_METADATA_PREFIX + key: str(value) for key, value in metadata.items()})
     token = otel_context.attach(otel_context.set_value(_CONTEXT_KEY, attributes))
@@ -61,7 +63,7 @@ class LlmContextSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         attributes = otel_context.get_value(_CONTEXT_KEY, parent_context)
-        if attributes:
+        if isinstance(attributes, dict) and attributes:
             span.set_attributes(attributes)
 
     def on_end(self, span: ReadableSpan) -> None:

@@ -45,15 +45,20 @@ def scenario(name: str, feature: str = "capture"):
         yield
 
 
-def app_retry(call: Callable[[list[dict]], object], prompt: str = "rate-limit-once please") -> None:
-    """The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds. `call(messages)` makes one call."""
+def app_retry(call: Callable[[list[dict]], object], prompt: str = "rate-limit-once please",
+              errors: tuple[str, ...] = ("RateLimitError",)) -> None:
+    """The app's own retry loop: attempt 1 fails with 429, attempt 2 succeeds. `call(messages)` makes one call;
+    `errors` names the SDK's rate-limit exception classes (openai / anthropic: RateLimitError)."""
     messages = [{"role": "user", "content": prompt}]
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             call(messages)
             return
-        except Exception as error:  # the SDK's RateLimitError (openai / anthropic); anything else is a real failure
-            if type(error).__name__ != "RateLimitError":
+        except Exception as error:  # anything but the SDK's rate-limit error is a real failure
+            name = type(error).__name__
+            code = getattr(error, "response", None)
+            code = code.get("Error", {}).get("Code") if isinstance(code, dict) else None  # botocore ClientError
+            if name not in errors and code not in errors:
                 raise
     raise SystemExit(f"app retry ({prompt!r}): no attempt succeeded")
 
@@ -102,10 +107,48 @@ def _chat_sdk_retry(client) -> None:
         model=GPT, messages=[{"role": "user", "content": "rate-limit-once sdk retry"}])
 
 
+def _failed(call: Callable[[], object]) -> None:
+    """A call the provider refuses for good (400): the app sees the error and goes on."""
+    try:
+        call()
+    except Exception as error:  # the SDK's BadRequestError / ClientError / ValidationException
+        print("failed:", type(error).__name__)
+    else:
+        raise SystemExit("the stand-in accepted a fail-always request")
+
+
+def _chat_failed(client) -> None:
+    _failed(lambda: client.chat.completions.create(
+        model=GPT, messages=[{"role": "user", "content": "fail-always please"}]))
+
+
+def _responses_reasoning(client) -> None:
+    # A reasoning request: the stand-in adds a reasoning item (usage as _responses).
+    client.responses.create(model=GPT, input=PROMPT, reasoning={"effort": "low", "summary": "auto"})
+
+
+def _chat_tool_loop(client) -> None:
+    """The app's own tool loop: the stand-in asks for get_capital twice, then answers: three calls."""
+    tools = [{"type": "function", "function": {"name": "get_capital", "description": "The capital of a country.",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"country": {"type": "string"}}}}}]
+    messages: list[dict] = [{"role": "user", "content": f"call-tool-twice: {PROMPT}"}]
+    for _ in range(5):
+        message = client.chat.completions.create(model=GPT, messages=messages, tools=tools).choices[0].message
+        if not message.tool_calls:
+            return
+        messages.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in message.tool_calls]})
+        messages += [{"role": "tool", "tool_call_id": c.id, "content": "Paris"} for c in message.tool_calls]
+    raise SystemExit("tool loop did not end")
+
+
 #: The OpenAI scenarios, in the order they run. rate_limited_retry also takes the retry prompt.
 OPENAI_SCENARIOS: dict[str, Callable] = {
     "chat": _chat, "chat_stream": _chat_stream, "embeddings": _embeddings, "responses": _responses,
     "responses_stream": _responses_stream, "rate_limited_retry": _chat_app_retry, "sdk_retry": _chat_sdk_retry,
+    "failed": _chat_failed, "responses_reasoning": _responses_reasoning, "tool_loop": _chat_tool_loop,
 }
 
 

@@ -48,8 +48,7 @@ litellm_settings:
 router_settings:
   num_retries: 0
 general_settings:
-  master_key: %s
-""" % MASTER_KEY
+  master_key: """ + MASTER_KEY + "\n"
 
 
 def free_port() -> int:

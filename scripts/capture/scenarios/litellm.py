@@ -74,7 +74,7 @@ with scenario("anthropic_messages"):
 with scenario("rate_limited_retry"):
     # The app's own retry loop: attempt 1 fails with 429 (no LiteLLM or SDK retry), attempt 2 succeeds.
     retry_messages = [{"role": "user", "content": "rate-limit-once please"}]
-    for attempt in range(2):
+    for _attempt in range(2):
         try:
             litellm.completion(model="openai/gpt-4o-mini", messages=retry_messages, num_retries=0, max_retries=0,
                                **OPENAI, **parent())

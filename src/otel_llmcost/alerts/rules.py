@@ -7,11 +7,12 @@ it, and `otel-llmcost grafana-alerts` renders Grafana's alert rules from it: one
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

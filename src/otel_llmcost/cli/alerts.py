@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, budget_status, find
@@ -75,7 +76,7 @@ def _alerts_file(args: argparse.Namespace, settings: Settings) -> str | None:
 def _rules(args: argparse.Namespace, settings: Settings) -> tuple[AlertRules, str]:
     path = _alerts_file(args, settings)
     rules = load_alert_rules(path)
-    changes = {}
+    changes: dict[str, Any] = {}  # AlertRules fields
     if getattr(args, "since", None):
         age = re.fullmatch(r"(\d+)([dw])", args.since.strip())
         if not age or int(age.group(1)) < 1:

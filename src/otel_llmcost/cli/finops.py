@@ -9,12 +9,11 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from otel_llmcost.reports import queries
 from otel_llmcost.cli.query import time_window
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
-from otel_llmcost.reports import focus
+from otel_llmcost.reports import focus, queries
 from otel_llmcost.reports.chargeback import load_chargeback
 from otel_llmcost.reports.exports import read_export
 from otel_llmcost.reports.finops_sql import cost_drift

@@ -83,7 +83,8 @@ def _serve(settings: Settings, started: list[bool]) -> int:
             metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
                                        pipeline.forwarder.figures() if pipeline.forwarder else None,
                                        pipeline.cost_metrics),
-            readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
+            readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
+                                                 receiver.max_request_bytes),
         )
         http_receiver = _listening(lambda: HttpReceiver(intake, http_host, receiver, ops), _MOVE_HTTP)
         # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.

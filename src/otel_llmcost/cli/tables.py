@@ -52,7 +52,7 @@ def print_table(rows: list[dict], first_title: str, empty: str, wide: bool | Non
     right = [index > 0 and all(_NUMERIC.fullmatch(row[index]) for row in cells) for index in range(len(keys))]
     for line in [headers] + cells:
         print(_GAP.join(text.rjust(width) if right[index] else text.ljust(width)
-                        for index, (text, width) in enumerate(zip(line[:shown], widths))).rstrip())
+                        for index, (text, width) in enumerate(zip(line[:shown], widths[:shown], strict=True))).rstrip())
     if shown < len(keys):
         flag = "--wide shows them, " if wide is not None else ""  # None: the command has no --wide
         print(f"({len(keys) - shown} more columns: {', '.join(headers[shown:])}; {flag}--json has all)",

@@ -11,9 +11,9 @@ from decimal import Decimal
 from otel_llmcost.cli.tables import money, print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.reports import why_report
+from otel_llmcost.reports.timerange import parse_time
 from otel_llmcost.reports.why_sql import SCOPES
 from otel_llmcost.store import open_reader
-from otel_llmcost.reports.timerange import parse_time
 
 
 def add_commands(commands, store_flags) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from otel_llmcost.demo.workload import backfill_starts, plan_request
 

@@ -18,6 +18,7 @@ try:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.util.types import AttributeValue
 except ImportError as exc:  # the receiver itself does not need the SDK
     raise ImportError("otel-llmcost demo needs the OpenTelemetry SDK and OTLP exporters: "
                       "pip install 'otel-llmcost[demo]'") from exc
@@ -136,7 +137,7 @@ def _call_span(tracer: trace.Tracer, parent, call: Call, attempt: Attempt) -> No
         span.set_attribute("error.type", attempt.error_type)
         span.set_status(Status(StatusCode.ERROR, f"{attempt.error_type} from {model.server}"))
     else:
-        usage = {
+        usage: dict[str, AttributeValue] = {
             "gen_ai.response.model": model.name,
             "gen_ai.response.finish_reasons": ["stop"],
             "gen_ai.usage.input_tokens": attempt.input_tokens,

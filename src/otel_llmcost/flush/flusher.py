@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.flush.storedlog import StoredLog
@@ -41,7 +42,8 @@ class _Batch:
     rows: list[UsageRow]
     rejected: list[RejectedCall]  # dead letters to store with this batch
     release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
-    spans: list[list] | None = None  # otel_traces columns (rows/traces.py), stored first
+    spans: list[list] | None = None  # otel_traces rows (rows/traces.py), stored first
+    queued_at: float = 0.0  # time.monotonic() when built
 
 
 class Flusher:
@@ -66,6 +68,12 @@ class Flusher:
         """Rows built but not stored yet (the store is failing, or the batch is being written)."""
         with self._lock:
             return self._unsent_rows
+
+    @property
+    def oldest_unsent_seconds(self) -> float:
+        """How long the first unsent batch has waited (0.0 when none waits): a stalled store shows here."""
+        with self._lock:
+            return time.monotonic() - self._unsent[0].queued_at if self._unsent else 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -97,14 +105,15 @@ class Flusher:
         groups = self._source.take_ready(everything)
         if groups:
             built = self._build(groups)
+            groups = [group.receipt() for group in groups]  # the spans can go: rows were built from them
             rows, limit = built.rows, self._batch_max_rows
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)] or [[]]
             # The traces' spool segments are released only after the last of their batches is stored.
-            batches = []
+            batches, now = [], time.monotonic()
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 batches.append(_Batch(part, built.rejected if last else [], groups if last else [],
-                                      built.trace_columns if index == 0 else None))
+                                      built.trace_rows if index == 0 else None, now))
             with self._lock:
                 self._unsent.extend(batches)
                 self._unsent_rows += len(rows)

@@ -18,9 +18,9 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 logger = logging.getLogger(__name__)
 

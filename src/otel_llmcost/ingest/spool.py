@@ -17,9 +17,11 @@ import logging
 import os
 import time
 import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from otel_llmcost.model import SpanRecord
 
@@ -51,7 +53,7 @@ class Spool:
         self._sizes = {segment: self._path(segment).stat().st_size for segment in self._replayable}
         self.bytes = sum(self._sizes.values())  # on disk, all segments
         self.current = (self._replayable[-1] + 1) if self._replayable else 1
-        self._file = None
+        self._file: FileIO | None = None
         self._opened_at = 0.0
 
     def replay(self) -> Iterator[Replayed]:
@@ -78,8 +80,9 @@ class Spool:
         if not spans:
             return 0
         line = _encode_line(spans)
-        if self._file is None:
-            self._file = self._path(self.current).open("ab", buffering=0)  # unbuffered: a failed write is undone
+        file = self._file
+        if file is None:
+            file = self._file = self._path(self.current).open("ab", buffering=0)  # unbuffered: a failed write is undone
             self._opened_at = time.monotonic()
             self._traces.setdefault(self.current, set())
             self._sizes.setdefault(self.current, 0)
@@ -87,32 +90,32 @@ class Spool:
         try:
             written, view = 0, memoryview(line)
             while written < len(line):  # an unbuffered write may be short
-                written += self._file.write(view[written:])
+                written += file.write(view[written:])
             if self._fsync:
-                os.fsync(self._file.fileno())
+                os.fsync(file.fileno())
         except OSError:
-            self._cut_back(start)
+            self._cut_back(file, start)
             raise
         self._sizes[self.current] = start + len(line)
         self.bytes += len(line)
         self._traces[self.current].update(span.trace_id for span in spans)
         return len(line)
 
-    def _cut_back(self, size: int) -> None:
+    def _cut_back(self, file: FileIO, size: int) -> None:
         """Drop a failed write's fragment; if even that fails, the segment is closed and the next write
         starts a new one, so nothing ever follows the fragment."""
         try:
-            self._file.truncate(size)
+            file.truncate(size)
         except OSError:
             logger.warning("spool %s: a failed write could not be cut off; starting a new segment",
                            self._path(self.current).name)
-            self._file.close()
+            file.close()
             self._file = None
             finished = self.current
             self.current += 1
             self._release_if_done(finished)  # a segment holding nothing acknowledged goes, fragment and all
 
-    def release(self, segments, trace_id: str) -> None:
+    def release(self, segments: Iterable[int], trace_id: str) -> None:
         """The trace's spans are stored; segments holding nothing else unstored are deleted."""
         for segment in segments:
             traces = self._traces.get(segment)
@@ -150,7 +153,7 @@ class Spool:
 
 def _encode_line(spans: list[SpanRecord]) -> bytes:
     resources: dict[int, int] = {}
-    resource_list = []
+    resource_list: list[Mapping[str, Any]] = []
     rows = []
     for span in spans:
         index = resources.get(id(span.resource))

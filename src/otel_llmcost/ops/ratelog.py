@@ -20,7 +20,7 @@ class RateLimitedLog:
         self._lock = threading.Lock()
         self._last: dict[str, tuple[float, int]] = {}  # key -> (when last logged, held back since)
 
-    def warn_rarely(self, key: str, message: str, *args) -> None:
+    def warn_rarely(self, key: str, message: str, *args: object) -> None:
         """Log `message % args` as a warning, unless `key` was logged less than the interval ago."""
         now = time.monotonic()
         with self._lock:

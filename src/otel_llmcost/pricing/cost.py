@@ -26,6 +26,10 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
             entry, note = price_book.lookup(call.provider, model, at, call.service_tier)
             if entry is not None:
                 break
+    if entry is None and call.error_type and not _billable(call):
+        # A failed try that used nothing costs nothing, whatever model it names (or none: it failed before the
+        # library learnt it; a deployment name only its answer would have resolved).
+        return _zero_cost("failed call without usage", price_book.version)
     if entry is None:
         model = call.response_model or call.request_model
         reason = "no model name on the span" if not model else (
@@ -101,6 +105,16 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         search_fee_usd=parts[8],
         cost_usd=sum(parts, _ZERO),
     )
+
+
+def _zero_cost(note: str, version: str) -> Cost:
+    return Cost("priced", note, "", version, input_cost_usd=_ZERO, cache_read_cost_usd=_ZERO,
+                cache_write_cost_usd=_ZERO, output_cost_usd=_ZERO, reasoning_cost_usd=_ZERO, audio_cost_usd=_ZERO,
+                image_cost_usd=_ZERO, request_fee_usd=_ZERO, search_fee_usd=_ZERO, cost_usd=_ZERO)
+
+
+def _billable(call: LlmCall) -> bool:
+    return bool(call.input_tokens or call.output_tokens or call.web_searches)
 
 
 def _amount(tokens: int, usd_per_million: Decimal) -> Decimal:

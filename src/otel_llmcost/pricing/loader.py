@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -143,13 +144,13 @@ def _item_lines(root) -> dict[tuple[str, int], int]:
     return lines
 
 
-def _entry(raw: object, version: str) -> PriceEntry:
-    _check_keys(raw, _ENTRY_KEYS)
+def _entry(item: object, version: str) -> PriceEntry:
+    raw = _mapping(item, _ENTRY_KEYS)
     providers, models, pattern = _match(raw, required=True)
     rates = _rates(raw, None)
     tiers = []
-    for tier in raw.get("tiers") or []:
-        _check_keys(tier, _TIER_KEYS, "tier")
+    for tier_item in raw.get("tiers") or []:
+        tier = _mapping(tier_item, _TIER_KEYS, "tier")
         threshold = tier.get("above_input_tokens")
         if not isinstance(threshold, int) or threshold <= 0:
             raise ValueError("a tier needs 'above_input_tokens', a positive whole number")
@@ -189,9 +190,9 @@ def _time_of_day(raw_hours: object, base: Rates) -> tuple[tuple[int, int, Rates]
     must not overlap."""
     if not isinstance(raw_hours, list):
         raise ValueError("'time_of_day' must be a list")
-    hours, taken = [], set()
-    for item in raw_hours:
-        _check_keys(item, _HOURS_KEYS, "time_of_day item")
+    hours, taken = [], set[int]()
+    for raw_item in raw_hours:
+        item = _mapping(raw_item, _HOURS_KEYS, "time_of_day item")
         found = _HOURS.fullmatch(str(item.get("utc", "")))
         if not found:
             raise ValueError("a time_of_day item needs 'utc': \"HH:MM-HH:MM\" (UTC, the end exclusive)")
@@ -209,21 +210,23 @@ def _rates(raw: dict, base: Rates | None) -> Rates:
     prices = {kind: _price(raw, kind) for kind in RATE_KEYS}
     if base is not None:  # a tier inherits every rate it does not change
         prices = {kind: prices[kind] if prices[kind] is not None else getattr(base, kind) for kind in RATE_KEYS}
-    for kind in ("input", "output"):
-        if prices[kind] is None:
-            raise ValueError(f"'{kind}' price is required")
-    return Rates(**prices)
+    input_price, output_price = prices.pop("input"), prices.pop("output")
+    if input_price is None:
+        raise ValueError("'input' price is required")
+    if output_price is None:
+        raise ValueError("'output' price is required")
+    return Rates(input=input_price, output=output_price, **prices)
 
 
-def _deployment(raw: object, _version: str) -> tuple[tuple[str, str], str]:
-    _check_keys(raw, _DEPLOYMENT_KEYS, "deployment")
+def _deployment(item: object, _version: str) -> tuple[tuple[str, str], str]:
+    raw = _mapping(item, _DEPLOYMENT_KEYS, "deployment")
     if not all(isinstance(raw.get(k), str) and raw.get(k) for k in _DEPLOYMENT_KEYS):
         raise ValueError("a deployment needs 'provider', 'name' and 'model'")
     return (raw["provider"].lower(), raw["name"].lower()), raw["model"]
 
 
-def _adjustment(raw: object, _version: str) -> Adjustment:
-    _check_keys(raw, _ADJUSTMENT_KEYS, "adjustment")
+def _adjustment(item: object, _version: str) -> Adjustment:
+    raw = _mapping(item, _ADJUSTMENT_KEYS, "adjustment")
     providers, models, pattern = _match(raw, required=False)
     multiplier = _price(raw, "multiplier")
     if multiplier is None:
@@ -237,12 +240,14 @@ def _adjustment(raw: object, _version: str) -> Adjustment:
     )
 
 
-def _check_keys(raw: object, allowed: frozenset[str], what: str = "entry") -> None:
+def _mapping(raw: object, allowed: frozenset[str], what: str = "entry") -> dict[str, Any]:
+    """`raw` itself, once it is a mapping of allowed keys only."""
     if not isinstance(raw, dict):
         raise ValueError(f"an {what} must be a mapping")
     unknown = set(raw) - allowed
     if unknown:
         raise ValueError(f"unknown keys {sorted(unknown)}")
+    return raw
 
 
 def _match(raw: dict, required: bool) -> tuple[tuple[str, ...], frozenset[str], re.Pattern | None]:

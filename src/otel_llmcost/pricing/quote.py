@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing.book import PriceBook
@@ -17,7 +18,7 @@ def quote(price_book: PriceBook, provider: str, model: str, usage: dict[str, int
           service_tier: str = "", tenant: str = "") -> Cost:
     """Cost of a call with this usage (our convention: input includes cache and audio input; output
     includes reasoning and audio output)."""
-    counts = {kind: int(usage.get(kind, 0)) for kind in USAGE_KINDS}
+    counts: dict[str, Any] = {kind: int(usage.get(kind, 0)) for kind in USAGE_KINDS}  # LlmCall keywords
     call = LlmCall(
         dialect="quote", provider=provider, operation="chat", request_model=model, response_model="",
         response_id="", error_type="", streaming=False, ttft_ms=None, service_tier=service_tier,

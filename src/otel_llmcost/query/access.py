@@ -15,7 +15,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
-from typing import Mapping
+from collections.abc import Mapping
 
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.keys import QUERY, KeyStore

@@ -3,8 +3,9 @@
 The embedded store carries the same policies in its users file, keyed on a per-session setting (chDB has
 one user: store/policies.py); a server has users, so there each tenant gets a read-only user limited to its
 rows in every table that holds tenants (store/policies.TENANT_TABLES, CONTRACT C's tables). Each tenant's
-policy is permissive (policies of one user are OR-ed), so the tenant user sees exactly its rows. Once any row policy exists on a table, ClickHouse shows
-users without a policy on it no rows at all, hence the `USING 1` policy for the admin users named.
+policy is permissive (policies of one user are OR-ed), so the tenant user sees exactly its rows. Once any
+row policy exists on a table, ClickHouse shows users without a policy on it no rows at all, hence the
+`USING 1` policy for the admin users named.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
 from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
-from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
 from otel_llmcost.query import api, budget_api
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.answer import Answer, QueryResult

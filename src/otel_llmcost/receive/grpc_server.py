@@ -71,8 +71,9 @@ class GrpcReceiver:
             # Probe first: grpc's own failure is a log line from its C core plus a bare "0".
             bind_socket(host, settings.grpc_port, "OTLP/gRPC").close()
         try:
-            if settings.tls_cert_file:
-                self.port = self._server.add_secure_port(address, _credentials(settings))
+            if settings.tls_cert_file and settings.tls_key_file:  # the settings have both or neither
+                credentials = _credentials(settings, settings.tls_key_file, settings.tls_cert_file)
+                self.port = self._server.add_secure_port(address, credentials)
             else:
                 self.port = self._server.add_insecure_port(address)
         except RuntimeError:  # grpcio >= 1.5x raises instead of returning 0
@@ -89,7 +90,7 @@ class GrpcReceiver:
 
     def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            key = self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
+            key = self._intake.authenticator.check(_authorization(context))
             result = self._intake.accept(parse_protobuf(body), key)
         except _REFUSED as exc:
             self._refuse(exc, context)
@@ -106,7 +107,7 @@ class GrpcReceiver:
     def _pass_through(self, signal: str):
         def export(body: bytes, context: grpc.ServicerContext) -> bytes:
             try:
-                self._intake.authenticator.check(dict(context.invocation_metadata()).get("authorization"))
+                self._intake.authenticator.check(_authorization(context))
                 self._intake.pass_through(signal, body)
             except _REFUSED as exc:
                 self._refuse(exc, context)
@@ -120,9 +121,15 @@ class GrpcReceiver:
         context.abort(code, str(exc))
 
 
-def _credentials(settings: ReceiverSettings) -> grpc.ServerCredentials:
+def _credentials(settings: ReceiverSettings, key_file: str, cert_file: str) -> grpc.ServerCredentials:
     client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
     return grpc.ssl_server_credentials(
-        [(Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())],
+        [(Path(key_file).read_bytes(), Path(cert_file).read_bytes())],
         root_certificates=client_ca, require_client_auth=client_ca is not None,
     )
+
+
+def _authorization(context: grpc.ServicerContext) -> str | None:
+    """The request's authorization header, as text: only "-bin" metadata keys carry bytes."""
+    header = dict(context.invocation_metadata()).get("authorization")
+    return header if isinstance(header, str) else None

@@ -6,6 +6,7 @@ Runs on a worker thread (the gRPC pool or the HTTP receiver's executor), never o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
@@ -32,7 +33,7 @@ class Intake:
         self._warnings = RateLimitedLog(logger)
 
     def accept(
-        self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: list[str] = (),
+        self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: Sequence[str] = (),
     ) -> IngestResult:
         """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
         if key is not None and key.tenant is not None:

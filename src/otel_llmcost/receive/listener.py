@@ -81,7 +81,10 @@ class CappedSite(web.BaseSite):
             del self._open[oldest]
             self._closing.add(oldest)
             oldest.evict()
-        counted = _Counted(self._runner.server(), self)
+        server = self._runner.server
+        if server is None:
+            raise RuntimeError("the site started before its runner was set up")
+        counted = _Counted(server(), self)
         self._open[counted] = None
         return counted
 
@@ -96,7 +99,8 @@ class _Refusal(asyncio.Protocol):
 
 
 def _refuse(transport: asyncio.BaseTransport) -> None:
-    transport.write(_FULL)
+    if isinstance(transport, asyncio.WriteTransport):  # a socket's transport always is
+        transport.write(_FULL)
     transport.close()
 
 

@@ -23,9 +23,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from otel_llmcost import __version__
-from otel_llmcost.reports.queries import sql_time
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS
 from otel_llmcost.reports.finops_sql import focus_usage
+from otel_llmcost.reports.queries import sql_time
 
 FOCUS_VERSION = "1.3"
 #: our provider -> (ServiceName, the company: ServiceProviderName = HostProviderName = InvoiceIssuerName)

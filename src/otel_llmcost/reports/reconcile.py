@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from otel_llmcost.reports.queries import sql_time
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, KIND_NAMES
 from otel_llmcost.reports.exports import DISCOUNT, OTHER, BilledLine, model_key
 from otel_llmcost.reports.finops_sql import RECONCILIATION_COLUMNS, stored_calls
+from otel_llmcost.reports.queries import sql_time
 
 #: providers whose calls one bill covers (Vertex AI's spans may name the older gcp.gen_ai)
 PROVIDER_ALIASES = {"gcp.gen_ai": "gcp.vertex_ai"}

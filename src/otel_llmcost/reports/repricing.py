@@ -21,10 +21,11 @@ import dataclasses
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Callable
+from typing import Any
 
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing import PriceBook, price_call
@@ -68,7 +69,7 @@ def reprice(store: UsageStore, price_book: PriceBook, since: datetime, until: da
     for number, partition in enumerate(partitions, 1):
         rows = store.query(queries.priced_rows(database), {**window, "partition": partition})
         costs = [_reprice_row(row, price_book) for row in rows]
-        for row, cost in zip(rows, costs):
+        for row, cost in zip(rows, costs, strict=True):
             _count(summary, row, cost)
         if not dry_run and rows:
             _update_partition(store, partition, rows, costs)
@@ -121,6 +122,7 @@ def _record(store: UsageStore, summary: RepriceSummary, started: datetime, since
                 for model, t in sorted(summary.by_model.items())}
     old = sum((t.old_total for t in summary.by_model.values()), Decimal(0))
     new = sum((t.new_total for t in summary.by_model.values()), Decimal(0))
-    columns = [[summary.run_id], [started], [datetime.now(timezone.utc)], [since], [until], [dry_run], [version],
-               [summary.rows], [summary.changed_rows], [old], [new], [json.dumps(by_model)]]
+    row: list[Any] = [summary.run_id, started, datetime.now(timezone.utc), since, until, dry_run, version,
+                      summary.rows, summary.changed_rows, old, new, json.dumps(by_model)]
+    columns = [[value] for value in row]
     store.insert_columns("reprice_runs", queries.REPRICE_RUN_COLUMNS, columns)

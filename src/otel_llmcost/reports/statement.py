@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from otel_llmcost.reports.queries import sql_time
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, TOKEN_KINDS
 from otel_llmcost.reports.chargeback import Chargeback
 from otel_llmcost.reports.finops_sql import focus_usage
 from otel_llmcost.reports.focus import Month
+from otel_llmcost.reports.queries import sql_time
 
 #: currencies whose minor unit is not the cent (ISO 4217)
 _MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3}

@@ -121,7 +121,7 @@ def decompose(baseline: Range, current: Range) -> list[Cause]:
                 state = state.with_factor(step, after)
                 costs.append(_usd(state.cost(rates)))
             costs.append(current.segments[key].cost)  # the price step: the stored current cost
-            for step, (start, end) in zip(_CHAIN, pairwise(costs)):
+            for step, (start, end) in zip(_CHAIN, pairwise(costs), strict=True):
                 causes[step].by_segment[key] = end - start
     for cause in causes.values():
         cause.change_usd = sum(cause.by_segment.values(), Decimal(0))
@@ -138,7 +138,7 @@ _KINDS = ("uncached_input", "cache_read", "cache_write", "visible_output", "reas
           "fee")
 _KIND_COST = dict(zip(_KINDS, ("input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd",
                                "reasoning_cost_usd", "audio_cost_usd", "image_cost_usd", "search_fee_usd",
-                               "request_fee_usd")))
+                               "request_fee_usd"), strict=True))
 #: which factors each cause's step replaces
 _STEP_FACTORS = {
     "requests": ("requests",), "calls_per_request": ("calls_per_request",), "feature_mix": ("feature_share",),

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from otel_llmcost.reports.queries import time_range
 from otel_llmcost.reports import why_sql
-from otel_llmcost.reports.why import Range, Segment, common_segments, decompose, total_cost
+from otel_llmcost.reports.queries import time_range
 from otel_llmcost.reports.usage_stats import range_params
+from otel_llmcost.reports.why import Range, Segment, common_segments, decompose, total_cost
 
 Query = tuple[str, dict[str, Any]]
 Report = Generator[Query, list[dict], dict]

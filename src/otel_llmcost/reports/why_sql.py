@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
-from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 from otel_llmcost.reports.usage_stats import rollup_source
+from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 
 #: scope flag -> column of usage_hourly, request_counts_hourly and llm_usage
 SCOPES = {"tenant": "tenant_id", "feature": "feature", "model": "request_model"}

@@ -11,18 +11,19 @@ land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) i
 `attempt` numbers the tries of one logical call within a request. Unless the app states it (the
 `attempt` keys), tries are the calls of the same request with the same parent span, provider, operation and
 model (a dated snapshot counting as its alias), in start order: a call right after a failed one is its
-retry (attempt + 1), a call after a successful one starts again at attempt 1.
+retry (attempt + 1), a call after a successful one starts again at attempt 1. A failed try whose span names no
+model (it failed before the library learnt it) is a try of the next call in the same place.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from otel_llmcost.config import AUTH_TENANT_KEY, METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
-from otel_llmcost.model import Attribution, LlmCall, SpanRecord
+from otel_llmcost.model import AttributeValue, Attribution, LlmCall, SpanRecord
 from otel_llmcost.semconv.values import json_value
 
 _MAX_DEPTH = 256  # guards against parent cycles in malformed traces
@@ -35,8 +36,8 @@ class Attributor:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._keys = {dimension: tuple(keys[dimension]) for dimension in (*_DIMENSIONS, "attempt")}
         self._keys["tenant_id"] = (AUTH_TENANT_KEY, *self._keys["tenant_id"])
-        keys = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
-        self.wanted = AttributeFilter(frozenset(keys), METADATA_PREFIXES)
+        read = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
+        self.wanted = AttributeFilter(frozenset(read), METADATA_PREFIXES)
 
     def attribute(
         self, calls: Sequence[tuple[SpanRecord, LlmCall]], spans_by_id: Mapping[str, SpanRecord]
@@ -59,7 +60,7 @@ class Attributor:
                 tags=_tags(view),
                 metadata=_metadata(view),
             )
-            for (span, _), values, attempt, view in zip(calls, found, attempts, merged)
+            for (span, _), values, attempt, view in zip(calls, found, attempts, merged, strict=True)
         ]
 
     def _dimensions(self, view: Mapping) -> dict[str, str]:
@@ -77,7 +78,7 @@ class Attributor:
     def _attempts(calls: Sequence[tuple[SpanRecord, LlmCall]], found: list[dict[str, str]]) -> list[int]:
         attempts = [1] * len(calls)
         order = sorted(range(len(calls)), key=lambda i: calls[i][0].start_ns)
-        previous: dict[tuple, tuple[int, bool]] = {}  # logical call -> (attempt, failed) of its last try
+        previous: dict[tuple, tuple[int, bool, int]] = {}  # logical call -> (attempt, failed, start) of its last try
         for index in order:
             span, call = calls[index]
             stated = found[index]["attempt"]
@@ -85,10 +86,16 @@ class Attributor:
                 attempts[index] = int(stated)
                 continue
             model = _SNAPSHOT_SUFFIX.sub("", (call.request_model or call.response_model).lower())
-            key = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation, model)
-            last = previous.get(key)
+            place = (found[index]["request_id"], span.parent_span_id, call.provider, call.operation)
+            # A try that failed before the span learnt its model (no model on it) is a try of whichever call
+            # comes next in the same place, and a try without a model follows whatever was tried there last.
+            tries = [previous.get(place + (model,)), previous.get(place + ("",))] if model else [
+                previous.get(place + (None,))]
+            last = max((t for t in tries if t is not None), key=lambda t: t[2], default=None)
             attempts[index] = last[0] + 1 if last is not None and last[1] else 1
-            previous[key] = (attempts[index], bool(call.error_type))
+            entry = (attempts[index], bool(call.error_type), span.start_ns)
+            previous[place + (model,)] = entry
+            previous[place + (None,)] = entry  # the last try in this place, whatever its model
         return attempts
 
 
@@ -137,7 +144,7 @@ def _tags(view: Mapping) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(tag) for key in TAG_KEYS for tag in json_value(view.get(key), list)))
 
 
-def _text(value) -> str:
+def _text(value: AttributeValue) -> str:
     """Metadata as text; Langfuse v5 JSON-encodes string values ('"cust-3"'), which we decode once."""
     if isinstance(value, str):
         if len(value) >= 2 and value[0] == value[-1] == '"':

@@ -11,8 +11,9 @@ from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.dedupe import count_once
-from otel_llmcost.rows.rowcheck import unstorable_counts
+from otel_llmcost.rows.rowcheck import unpriceable_counts
 from otel_llmcost.semconv import InvalidSpan, extract_call
+from otel_llmcost.semconv.providers import KNOWN_PROVIDERS, RESELLERS, UMBRELLAS, provider_from_host
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def build_usage_rows(
     calls = [(span, _with_provider(call, price_book)) for span, call in count_once(calls, group.context)]
     attributions = attributor.attribute(calls, group.context)
     rows = []
-    for (span, call), who in zip(calls, attributions):
+    for (span, call), who in zip(calls, attributions, strict=True):
         ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
         cost = _price(call, ts, price_book, who.tenant_id)
         rows.append(
@@ -108,8 +109,8 @@ def build_usage_rows(
 
 
 def _price(call: LlmCall, ts: datetime, price_book: PriceBook, tenant: str) -> Cost:
-    """The call's cost; counts no column holds, or too large for exact arithmetic, are not priced."""
-    issue = unstorable_counts(call)
+    """The call's cost; counts beyond what one call can hold, or too large for exact arithmetic, are not priced."""
+    issue = unpriceable_counts(call)
     if issue:
         call = replace(call, usage_issue="; ".join(filter(None, (call.usage_issue, issue))))
     try:
@@ -120,8 +121,18 @@ def _price(call: LlmCall, ts: datetime, price_book: PriceBook, tenant: str) -> C
 
 
 def _with_provider(call: LlmCall, price_book: PriceBook) -> LlmCall:
-    """Some emitters (Langfuse, LiteLLM embeddings) name no provider: the price book knows the model's."""
-    if call.provider or not (call.request_model or call.response_model):
+    """The provider that billed the call, when the span does not name one. Some emitters name none (Langfuse,
+    LiteLLM embeddings); frameworks put their own name where the provider goes ("langchain", "openai_agents");
+    an umbrella name ("gcp.gen_ai") covers several price lists. The server address says, else the price
+    book's providers of the model (within the umbrella's family), its vendor before the hosts reselling it."""
+    if call.provider in KNOWN_PROVIDERS and call.provider not in UMBRELLAS:
         return call
-    providers = price_book.providers_for(call.response_model or call.request_model)
+    model = call.response_model or call.request_model
+    if call.provider not in UMBRELLAS and (host := provider_from_host(call.server_address)):
+        return replace(call, provider=host)
+    if not model:
+        return call
+    family = UMBRELLAS.get(call.provider, "")
+    providers = sorted((p for p in price_book.providers_for(model) if p.startswith(family)),
+                       key=lambda p: p in RESELLERS or p in UMBRELLAS)  # stable: the vendor before hosts
     return replace(call, provider=providers[0]) if providers else call

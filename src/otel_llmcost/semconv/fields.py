@@ -11,10 +11,21 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from otel_llmcost.model import LlmCall, SpanRecord
-from otel_llmcost.semconv.providers import normalize_provider
+from otel_llmcost.semconv.providers import RAW_INPUT_EXCLUDES_CACHE, normalize_provider
 from otel_llmcost.semconv.values import error_type, first, flag, text, token_count
 
 INCLUSIVE, EXCLUSIVE, UNKNOWN = "inclusive", "exclusive", "unknown"
+
+
+def named_input_convention(attributes, provider_keys: tuple[str, ...]) -> str:
+    """The input convention of an emitter that passes provider numbers through, told by its key names: the
+    GenAI v1.40 cache names mean inclusive, unless the provider's own API excludes the cache from its input
+    count (Bedrock Converse, Anthropic) and the emitter may have put that raw number under the new name; then,
+    as for older names, only the numbers can tell (UNKNOWN)."""
+    if "gen_ai.usage.cache_read.input_tokens" not in attributes:
+        return UNKNOWN
+    provider = normalize_provider(text(attributes, provider_keys), text(attributes, ("server.address",)))
+    return UNKNOWN if provider in RAW_INPUT_EXCLUDES_CACHE else INCLUSIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,7 @@ class Fields:
     cache_read: tuple[str, ...] = ()
     cache_write: tuple[str, ...] = ()
     reasoning: tuple[str, ...] = ()
+    total: tuple[str, ...] = ()  # the emitter's total: a gap above input + output is unreported thinking
     cache_write_1h: tuple[str, ...] = ("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",)
     audio_input: tuple[str, ...] = ("gen_ai.usage.audio.input_tokens",)  # the genai repo's per-modality names
     audio_output: tuple[str, ...] = ("gen_ai.usage.audio.output_tokens",)
@@ -69,11 +81,22 @@ def read_call(
     cache_write = token_count(attributes, fields.cache_write)
     output_tokens = token_count(attributes, fields.output)
     reasoning = token_count(attributes, fields.reasoning)
+    total = token_count(attributes, fields.total)
+    if input_convention == UNKNOWN and cache_read + cache_write and total == input_tokens + cache_read + cache_write \
+            + output_tokens:
+        input_convention = EXCLUSIVE  # a total that adds the cache to the input: the input excluded it
     issues = []
     input_tokens, issue = _include(input_tokens, cache_read + cache_write, input_convention, "input", "cache")
     issues.append(issue)
+    if output_convention == UNKNOWN and reasoning and total == input_tokens + output_tokens + reasoning:
+        output_convention = EXCLUSIVE  # a total that adds the reasoning to the output (Gemini's thoughts)
     output_tokens, issue = _include(output_tokens, reasoning, output_convention, "output", "reasoning")
     issues.append(issue)
+    if not reasoning and not any(issues):
+        # Gemini counts thoughts beside the candidates (thoughtsTokenCount) and its total includes them: an
+        # emitter that drops the thoughts count still reports that total. The gap is billed output (thinking).
+        reasoning = max(total - input_tokens - output_tokens, 0)
+        output_tokens += reasoning
     ttft_ms = _float(first(attributes, fields.ttft_seconds), 1000.0)
     if ttft_ms is None:
         ttft_ms = _float(first(attributes, fields.ttft_ms), 1.0)

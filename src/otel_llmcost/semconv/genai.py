@@ -9,7 +9,8 @@ Semantic Kernel, hand-written spans), hence the common non-standard aliases belo
 from __future__ import annotations
 
 from otel_llmcost.model import LlmCall, SpanRecord
-from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import UNKNOWN, Fields, named_input_convention, read_call
+from otel_llmcost.semconv.values import STATUS_ERROR, InvalidSpan
 
 NAME = "otel-genai"
 
@@ -29,6 +30,7 @@ FIELDS = Fields(
         "gen_ai.usage.cache_write_input_tokens", "gen_ai.usage.cache_creation_input_tokens",
     ),
     reasoning=("gen_ai.usage.reasoning.output_tokens",),
+    total=("gen_ai.usage.total_tokens",),  # not a GenAI name, but many emitters add it (Traceloop, Strands...)
     streaming=("gen_ai.request.stream",),
     ttft_seconds=("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"),
     service_tier=(
@@ -49,18 +51,24 @@ def recognises(span: SpanRecord) -> bool:
     attributes = span.attributes
     if "gen_ai.operation.name" in attributes:
         return True
-    # Emitters older than v1.27 had no operation name: a provider plus usage marks a model call.
+    # Emitters older than v1.27 had no operation name: a provider plus usage marks a model call, and a provider
+    # plus a requested model on a failed span a call that failed before any usage (a try that must stay a row).
     has_provider = "gen_ai.provider.name" in attributes or "gen_ai.system" in attributes
-    return has_provider and any(key in attributes for key in FIELDS.input + FIELDS.output)
+    return has_provider and (any(key in attributes for key in FIELDS.input + FIELDS.output)
+                             or (span.status_code == STATUS_ERROR and "gen_ai.request.model" in attributes))
+
+
+def operation_name(attributes) -> str:
+    """gen_ai.operation.name ("chat" when absent). One that is not text (an integer) makes the span unusable
+    (InvalidSpan, reported to the exporter) rather than silently taken for no call."""
+    value = attributes.get("gen_ai.operation.name", "chat")
+    if not isinstance(value, str):
+        raise InvalidSpan(f"gen_ai.operation.name={value!r} is not an operation name")
+    return value
 
 
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.attributes.get("gen_ai.operation.name", "chat") not in BILLABLE_OPERATIONS:
+    if operation_name(span.attributes) not in BILLABLE_OPERATIONS:
         return None
-    return read_call(span, FIELDS, NAME, input_convention=_input_convention(span), output_convention=UNKNOWN)
-
-
-def _input_convention(span: SpanRecord) -> str:
-    # Since v1.40 the spec says input includes the cache; before, emitters passed the provider's own
-    # number through, which for Anthropic excludes it.
-    return INCLUSIVE if "gen_ai.usage.cache_read.input_tokens" in span.attributes else UNKNOWN
+    convention = named_input_convention(span.attributes, FIELDS.provider)
+    return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)

@@ -27,6 +27,7 @@ FIELDS = Fields(
     cache_read=("llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_input"),
     cache_write=("llm.token_count.prompt_details.cache_write",),
     reasoning=("llm.token_count.completion_details.reasoning",),
+    total=("llm.token_count.total",),
     audio_input=("llm.token_count.prompt_details.audio",),
     audio_output=("llm.token_count.completion_details.audio",),
     emitter_cost=("llm.cost.total",),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
-from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
+from otel_llmcost.semconv.fields import UNKNOWN, Fields, named_input_convention, read_call
 
 NAME = "openllmetry"
 
@@ -28,6 +28,7 @@ FIELDS = Fields(
                  "gen_ai.usage.cache_write.input_tokens"),
     reasoning=("gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"),
     streaming=("gen_ai.is_streaming", "llm.is_streaming"),
+    total=("gen_ai.usage.total_tokens", "llm.usage.total_tokens"),
     service_tier=genai.FIELDS.service_tier,
 )
 _REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
@@ -54,14 +55,16 @@ def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
     if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
         return None
+    operation: str | None
     if "gen_ai.operation.name" in attributes:
-        operation = attributes["gen_ai.operation.name"]
+        operation = genai.operation_name(attributes)
         if operation not in genai.BILLABLE_OPERATIONS:
             return None
     else:
         operation = _REQUEST_TYPES.get(str(attributes.get("llm.request.type", "chat")).lower())
         if operation is None:
             return None  # rerank, unknown: not token-priced calls we can read
-    # The renamed cache keys arrived with the inclusive Anthropic counts; before them, raw provider numbers.
-    convention = INCLUSIVE if "gen_ai.usage.cache_read.input_tokens" in attributes else UNKNOWN
+    # The renamed cache keys arrived with the inclusive Anthropic counts; before them, raw provider numbers. Its
+    # Bedrock instrumentation still passes Converse's exclusive inputTokens under the new names.
+    convention = named_input_convention(attributes, FIELDS.provider)
     return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN, operation=operation)

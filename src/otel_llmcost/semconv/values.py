@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 class InvalidSpan(ValueError):
@@ -70,7 +70,7 @@ def flag(attributes: Mapping, keys: Iterable[str]) -> bool:
     return bool(value)
 
 
-_STATUS_OK, _STATUS_ERROR = 1, 2
+_STATUS_OK, STATUS_ERROR = 1, 2  # OTLP Status.code
 # "RateLimitError: Error code: 429 ..." -> RateLimitError (instrumentations that only set the status)
 _EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception))\b")
 
@@ -85,7 +85,7 @@ def error_type(span, keys: Iterable[str]) -> str:
     stated = text(span.attributes, keys)
     if stated:
         return stated
-    if span.status_code != _STATUS_ERROR:
+    if span.status_code != STATUS_ERROR:
         return ""
     named = _EXCEPTION_NAME.match(span.status_message)
     return named.group(1).rsplit(".", 1)[-1] if named else "_OTHER"

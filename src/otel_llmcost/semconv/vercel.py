@@ -5,9 +5,10 @@ Only the provider calls (`ai.*.doGenerate`, `ai.*.doStream`, `ai.*.doEmbed`) are
 `ai.generateText` / `ai.streamText` / `ai.embed` spans carry the sum of their steps and are never billed.
 In v7's semconv spans, `invoke_agent` and `step` sum their calls and `chat`/`embeddings` are the calls;
 with supplemental usage on, they also carry the ai.usage.* details (reasoning tokens among them).
-v6+ count input inclusive of the cache (`inputTokenDetails` spells it out); v4 passed the provider's own
-numbers (Anthropic's input excludes the cache) and reported cache tokens only inside the
-`ai.response.providerMetadata` JSON, which we read as a fallback.
+v6+ count input inclusive of the cache (`inputTokenDetails` spells it out); v4 and v5 passed the provider's own
+numbers (Anthropic's input excludes the cache; Gemini's output excludes its thoughts) and reported cache and
+thinking tokens only inside the `ai.response.providerMetadata` JSON (Gemini: its usageMetadata), which we read
+as a fallback, in the provider's own convention (a total that adds them says they were excluded).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FIELDS = Fields(
                  "gen_ai.usage.cache_write.input_tokens", "providerMetadata.cacheWrite"),
     reasoning=("ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens",
                "gen_ai.usage.reasoning.output_tokens", "providerMetadata.reasoning"),
+    total=("ai.usage.totalTokens", "providerMetadata.total"),
     ttft_ms=("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"),
 )
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "ai.model.provider")
@@ -43,7 +45,11 @@ _METADATA_USAGE = {
     "anthropic": {"cacheReadInputTokens": "cacheRead", "cacheCreationInputTokens": "cacheWrite"},
     "openai": {"cachedPromptTokens": "cacheRead", "reasoningTokens": "reasoning"},
     "bedrock": {"cacheReadInputTokens": "cacheRead", "cacheWriteInputTokens": "cacheWrite"},
+    # Gemini's usageMetadata as the API sent it: thoughts beside the candidates, both in the total.
+    "google": {"cachedContentTokenCount": "cacheRead", "thoughtsTokenCount": "reasoning", "totalTokenCount": "total"},
+    "vertex": {"cachedContentTokenCount": "cacheRead", "thoughtsTokenCount": "reasoning", "totalTokenCount": "total"},
 }
+_NESTED_USAGE = {"bedrock": "usage", "google": "usageMetadata", "vertex": "usageMetadata"}
 _CALL_SUFFIXES = {".doGenerate": "chat", ".doStream": "chat", ".doEmbed": "embeddings"}
 
 KEYS = FIELDS.keys() | {"ai.operationId", _PROVIDER_METADATA, *_PROVIDER_KEYS}
@@ -59,7 +65,7 @@ def recognises(span: SpanRecord) -> bool:
 
 def extract(span: SpanRecord) -> LlmCall | None:
     if "ai.operationId" not in span.attributes:
-        operation = span.attributes.get("gen_ai.operation.name")
+        operation = genai.operation_name(span.attributes) if "gen_ai.operation.name" in span.attributes else None
         if operation not in genai.BILLABLE_OPERATIONS:
             return None
         return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, output_convention=UNKNOWN,
@@ -96,7 +102,9 @@ def _provider_metadata_usage(value) -> dict:
     for vendor, names in _METADATA_USAGE.items():
         details = metadata.get(vendor)
         if isinstance(details, dict):
-            details = details.get("usage", details) if vendor == "bedrock" else details
+            details = details.get(_NESTED_USAGE[vendor], details) if vendor in _NESTED_USAGE else details
+            if not isinstance(details, dict):
+                continue
             found.update({f"providerMetadata.{ours}": details[theirs] for theirs, ours in names.items()
                           if theirs in details})
     return found

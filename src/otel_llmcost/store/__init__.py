@@ -2,36 +2,78 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from otel_llmcost.config import Settings
 from otel_llmcost.model import UsageRow
 
+if TYPE_CHECKING:  # migrations imports this package
+    from otel_llmcost.store.migrations import SchemaOptions
+
 
 @runtime_checkable
-class UsageStore(Protocol):
-    """What the pipeline and the CLI need from a store. One INSERT per insert_usage call."""
+class QueryableStore(Protocol):
+    """What readers need (`sql`, `stats`, reports, alerts): queries, nothing written."""
 
     database: str
 
-    def ensure_schema(self, options=None) -> None:
-        """Apply pending migrations (store/migrations.py); `options`: SchemaOptions, default for this database."""
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
+        """Rows as dicts, values as chDB's JSON gives them: Decimals and times as strings, so no float ever
+        touches money."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class WritableStore(Protocol):
+    """What the flusher needs (flush/writer.py): its inserts, and the lookup of calls stored already."""
+
+    database: str
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         """One INSERT with the batch's dedup token: a retry or replay of the same rows is stored once."""
+        ...
 
     def insert_traces(self, columns: list[list], /) -> None:
-        """Spans into otel_traces (columns from traces.TraceKeeper), one INSERT with a dedup token."""
+        """Spans into otel_traces (columns from rows/traces.TraceKeeper), one INSERT with a dedup token."""
+        ...
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
+        """One INSERT of a columnar batch; a StoreError says whether retrying can help (`retryable`)."""
+        ...
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
+
+
+class SchemaStore(Protocol):
+    """What migrations, retention and rollup rebuilds run on (store/migrations.py)."""
+
+    database: str
+
+    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None: ...
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None: ...
 
-    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None: ...
 
-    def close(self) -> None: ...
+@runtime_checkable
+class UsageStore(WritableStore, QueryableStore, Protocol):
+    """A whole store, as the receiver and the CLI open it: both of the above, plus schema and statements.
+    Implemented by store/chdb_store.ChdbStore and store/server_store.ServerStore (tests/test_store_contract.py)."""
+
+    def ensure_schema(self, options: SchemaOptions | None = None) -> None:
+        """Apply pending migrations (store/migrations.py); default options: this database's."""
+        ...
+
+    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
+        """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
+        ...
 
 
 def sql_time(moment: datetime) -> str:
@@ -54,16 +96,6 @@ def open_store(settings: Settings, read_only: bool = False) -> UsageStore:
     return ChdbStore(settings.chdb_path, settings.store.database, read_only)
 
 
-class QueryableStore(Protocol):
-    """Read access, as `sql` and `stats` need it."""
-
-    database: str
-
-    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
-
-    def close(self) -> None: ...
-
-
 def open_reader(settings: Settings) -> QueryableStore:
     """A read-only store. The embedded one is read through the query guard only: the running receiver's
     query listener when there is one (asked first: opening a directory another process holds makes chDB
@@ -79,4 +111,4 @@ def open_reader(settings: Settings) -> QueryableStore:
     return open_store(settings, read_only=True)
 
 
-__all__ = ["QueryableStore", "UsageStore", "open_reader", "open_store", "sql_time"]
+__all__ = ["QueryableStore", "SchemaStore", "UsageStore", "WritableStore", "open_reader", "open_store", "sql_time"]

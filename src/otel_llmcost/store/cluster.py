@@ -9,6 +9,11 @@ against a real cluster: a test checks that chDB parses every rendered statement.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # migrations imports this module
+    from otel_llmcost.store.migrations import SchemaOptions
+
 import re
 
 _CREATE_LOCAL = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)_local ON CLUSTER (\w+)\b", re.M)
@@ -23,7 +28,7 @@ SHARDING_KEYS = {
 _BY_TENANT = "cityHash64(tenant_id)"
 
 
-def with_distributed_tables(statements: list[str], options) -> list[str]:
+def with_distributed_tables(statements: list[str], options: SchemaOptions) -> list[str]:
     """`statements` with a Distributed table of the plain name after each CREATE TABLE of a local one, and
     each column added to a local table added to its Distributed table too."""
     rendered = []

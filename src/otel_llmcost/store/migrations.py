@@ -14,13 +14,18 @@ that other writers insert meanwhile twice.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.resources import files
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store import cluster, retention, rollups
+
+if TYPE_CHECKING:
+    from otel_llmcost.config import Settings
+    from otel_llmcost.store import SchemaStore
 
 _DEDUP_WINDOW_BLOCKS = 1000  # inserts remembered per table: a retry later than this many batches is not caught
 _FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -38,7 +43,7 @@ class SchemaOptions:
     traces_ttl_days: int = 0
 
     @classmethod
-    def of(cls, settings) -> SchemaOptions:
+    def of(cls, settings: Settings) -> SchemaOptions:
         store = settings.store
         return cls(store.database_name, store.cluster, store.raw_ttl_days, store.rollup_ttl_days,
                    settings.traces.ttl_days)
@@ -64,7 +69,7 @@ class Migration:
     name: str
     template: str
     #: run after the statements, before the version is recorded (must be idempotent too)
-    after: Callable[[object, SchemaOptions], None] | None = None
+    after: Callable[[SchemaStore, SchemaOptions], None] | None = None
 
     def statements(self, options: SchemaOptions) -> list[str]:
         text = self.template.format(**options.values())
@@ -76,10 +81,10 @@ def _code(part: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in part.splitlines())
 
 
-def _rebuilding(*which: rollups.Rollup) -> Callable[[object, SchemaOptions], None]:
+def _rebuilding(*which: rollups.Rollup) -> Callable[[SchemaStore, SchemaOptions], None]:
     """The step that fills the rollups a migration adds from the raw rows already stored."""
 
-    def rebuild(store, options: SchemaOptions) -> None:
+    def rebuild(store: SchemaStore, options: SchemaOptions) -> None:
         if not options.cluster:  # a cluster starts empty; its rollups are per-shard tables (see store/cluster.py)
             rollups.rebuild(store, None, which)
 
@@ -114,13 +119,13 @@ def all_statements(options: SchemaOptions) -> list[str]:
     return [statement for migration in MIGRATIONS for statement in migration.statements(options)]
 
 
-def applied_versions(store) -> set[int]:
+def applied_versions(store: SchemaStore) -> set[int]:
     rows = store.query(f"SELECT DISTINCT version FROM {store.database}.schema_migrations")
     return {int(row["version"]) for row in rows}
 
 
-def migrate(store, options: SchemaOptions) -> list[int]:
-    """Bring the store's schema to LATEST; returns the versions applied now. `store`: a UsageStore."""
+def migrate(store: SchemaStore, options: SchemaOptions) -> list[int]:
+    """Bring the store's schema to LATEST; returns the versions applied now."""
     if options.database != store.database:
         raise StoreError(f"schema options name database {options.database}, the store {store.database}")
     for statement in BOOTSTRAP.statements(options):

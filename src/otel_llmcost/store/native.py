@@ -28,10 +28,10 @@ class _ServerInfo:
 class _Chunks:
     """Stands in for a socket: the buffered writer hands it each filled buffer."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parts: list[bytes] = []
 
-    def write(self, data) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         self.parts.append(bytes(data))
 
 

@@ -6,7 +6,8 @@ every row on, which is all there is to do with them).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from otel_llmcost.model import UsageRow
 

@@ -47,7 +47,8 @@ def tenant_conditions(database: str, tenant_sql: str) -> dict[str, str]:
     conditions = {table: row_condition(column, tenant_sql) for table, column in TENANT_TABLES.items()}
     # Grafana's trace view reads the lookup table: its rows follow the traces the tenant may see (the
     # subquery's read of the trace table is itself under that table's policy).
-    conditions[TRACE_LOOKUP_TABLE] = f"TraceId IN (SELECT TraceId FROM {identifier(database)}.{identifier(TRACE_TABLE)})"
+    traces = f"{identifier(database)}.{identifier(TRACE_TABLE)}"
+    conditions[TRACE_LOOKUP_TABLE] = f"TraceId IN (SELECT TraceId FROM {traces})"
     return conditions
 
 
@@ -74,7 +75,8 @@ def users_xml(database: str) -> tuple[str, str]:
     profile = "llmcost_tenant_" + hashlib.sha256(policies.encode()).hexdigest()[:16]
     text = (
         "<clickhouse>\n"
-        f"  <profiles><default/><{profile}><constraints><{CARRIER}><const/></{CARRIER}></constraints></{profile}></profiles>\n"
+        f"  <profiles><default/><{profile}><constraints><{CARRIER}><const/></{CARRIER}></constraints>"
+        f"</{profile}></profiles>\n"
         "  <users><default><password/><networks><ip>::/0</ip></networks><profile>default</profile>"
         f"<quota>default</quota>\n    {policies}\n  </default></users>\n"
         "  <quotas><default/></quotas>\n"

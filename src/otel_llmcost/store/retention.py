@@ -7,6 +7,12 @@ changed TTL applies to new merges only (materialize_ttl_after_modify = 0: no rew
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # both import this module
+    from otel_llmcost.store import SchemaStore
+    from otel_llmcost.store.migrations import SchemaOptions
+
 #: table -> (time column as DateTime, which SchemaOptions field holds its days)
 _TABLES = {
     "llm_usage": ("toDateTime(ts)", "raw_ttl_days"),
@@ -31,8 +37,8 @@ def ttl_clause(table: str, days: int) -> str:
     return f"TTL {column} + toIntervalDay({days})"
 
 
-def apply(store, options) -> None:
-    """Set each table's TTL to the configured one where it differs. `store`: a UsageStore."""
+def apply(store: SchemaStore, options: SchemaOptions) -> None:
+    """Set each table's TTL to the configured one where it differs."""
     local = "_local" if options.cluster else ""
     on_cluster = f" ON CLUSTER {options.cluster}" if options.cluster else ""
     names = {f"{table}{local}": table for table in _TABLES}

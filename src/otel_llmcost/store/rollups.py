@@ -17,6 +17,11 @@ ClickHouse would otherwise read a later `u.cost_usd` as the sum.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # migrations imports this module
+    from otel_llmcost.store import SchemaStore
+
 import re
 from dataclasses import dataclass
 
@@ -151,10 +156,10 @@ _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage a
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
 
-def rebuild(store, partitions: list[str] | None, which: tuple[Rollup, ...] = ROLLUPS) -> None:
+def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollup, ...] = ROLLUPS) -> None:
     """Make these rollups' monthly partitions (all when None) exactly what the views would build from the
     raw rows in llm_usage now. Each is built in a fresh staging table (no dedup history there) and swapped
-    in with REPLACE PARTITION, so readers see the old totals or the new, never a gap. `store`: a UsageStore.
+    in with REPLACE PARTITION, so readers see the old totals or the new, never a gap.
     """
     database = store.database
     for rollup in which:

@@ -103,7 +103,7 @@ def dedup_token(rows: list[UsageRow]) -> str:
 def span_dedup_token(trace_ids: list[str], span_ids: list[str]) -> str:
     """A token naming a batch by its spans, whatever their order."""
     digest = hashlib.sha256()
-    for trace_id, span_id in sorted(zip(trace_ids, span_ids)):
+    for trace_id, span_id in sorted(zip(trace_ids, span_ids, strict=True)):
         digest.update(f"{trace_id}/{span_id}\n".encode())
     return digest.hexdigest()
 

@@ -7,9 +7,10 @@ the receiver then creates it over a connection without one, and connects again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store import migrations
@@ -68,12 +69,12 @@ class ServerStore(StoreWrites):
             self._client.execute, sql, params or {}, with_column_types=True, settings=self._settings
         )
         names = [name for name, _ in columns]
-        return [{name: _json_value(value) for name, value in zip(names, row)} for row in rows]
+        return [{name: _json_value(value) for name, value in zip(names, row, strict=True)} for row in rows]
 
     def close(self) -> None:
         self._client.disconnect()
 
-    def _call(self, method, *args, **kwargs):
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except (self._driver_error, OSError, EOFError) as exc:

@@ -3,7 +3,9 @@ INSERT with its dedup token."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
 
 from otel_llmcost.model import UsageRow
 from otel_llmcost.rows.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES
@@ -12,8 +14,20 @@ from otel_llmcost.store import migrations
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_token, span_dedup_token, to_columns
 
 
-class StoreWrites:
+class StoreWrites(ABC):
     """Base of ChdbStore and ServerStore, which provide `database`, insert_columns, command and query."""
+
+    database: str
+
+    @abstractmethod
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None: ...
+
+    @abstractmethod
+    def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]: ...
 
     def ensure_schema(self, options: migrations.SchemaOptions | None = None) -> None:
         migrations.migrate(self, options or migrations.SchemaOptions(self.database))

@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""Ingest end to end: a real receiver (`otel-llmcost serve`, default settings, every port picked free) fed
+by OTLP senders in their own processes, half over HTTP/protobuf and half over gRPC.
+
+    python bench/ingest.py [--mix half|firehose|both] [--spans N] [--senders 4] [--rates 5000,20000]
+                           [--seconds 10]
+
+For each mix (half: half the spans are LLM calls; firehose: 5 % LLM calls in deep app traces):
+1. as fast as it goes: the senders send --spans spans, each export as soon as the last was acknowledged
+   (two in flight per sender); end to end = spans / (first send -> every row and trace span queryable);
+   receiver CPU per span over that time; its peak RSS (VmHWM).
+2. paced: each offered rate for --seconds; acknowledgement latency p50/p99, measured from each export's
+   scheduled send time, so a receiver that falls behind is charged for the wait (no coordinated omission).
+A fresh receiver per run. Prints figures only; the machine's load goes with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from otel_llmcost.store.remote import RemoteStore
+from workload import BATCH, make_batches, make_firehose  # bench/ is on sys.path when run as a script
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+MIXES = {"half": "half the spans LLM calls", "firehose": "5% LLM calls in deep app traces"}
+TARGETS = {"half": 50_000, "firehose": 100_000}  # end-to-end spans/s (issue 17)
+
+
+def build(mix: str, spans: int, seed: int) -> tuple[list[bytes], list[int], int]:
+    """(export bodies, spans per export, LLM calls) of one sender's share."""
+    if mix == "half":
+        batches, counts, _traces, calls = make_batches(spans, 0.5, seed=seed)
+    else:
+        batches, counts, _traces, calls = make_firehose(spans, 0.05, seed=seed)
+    return batches, counts, calls
+
+
+class Transport:
+    """One connection; send() returns once the export is acknowledged, retrying while it is refused."""
+
+    def __init__(self, kind: str, ports: dict[str, int]):
+        self.kind, self.retries = kind, 0
+        if kind == "grpc":
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{ports['grpc_port']}")
+            self._export = self._channel.unary_unary(EXPORT)  # raw bytes out and in
+        else:
+            self._http = http.client.HTTPConnection("127.0.0.1", ports["http_port"], timeout=120)
+
+    def send(self, body: bytes) -> None:
+        while True:
+            if self.kind == "grpc":
+                try:
+                    self._export(body, timeout=120)
+                    return
+                except grpc.RpcError as exc:  # UNAVAILABLE: "retry later", as OTLP exporters do
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+            else:
+                self._http.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                response = self._http.getresponse()
+                response.read()
+                if response.status == 200:
+                    return
+                if response.status not in (429, 503):
+                    raise RuntimeError(f"HTTP {response.status}")
+            self.retries += 1
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.kind == "grpc":
+            self._channel.close()
+        else:
+            self._http.close()
+
+
+def sender(index: int, mix: str, spans: int, kind: str, ports: dict[str, int], rate: float,
+           go: multiprocessing.synchronize.Event, results: multiprocessing.Queue) -> None:
+    """One sender process: builds its exports, waits for `go`, sends them (paced at `rate` spans/s when
+    rate > 0), reports (LLM calls, spans, latencies, retries, first send, last ack)."""
+    batches, counts, calls = build(mix, spans, seed=1000 + index)
+    results.put(("ready", index))
+    go.wait()
+    began = time.time()
+    latencies: list[float] = []
+    todo = iter(range(len(batches)))  # next() on a range iterator is atomic under the GIL
+    lock = threading.Lock()
+    retries = [0]
+    in_flight = 2 if rate <= 0 else 8  # paced: enough connections that a slow ack does not delay the next send
+
+    def run() -> None:
+        transport = Transport(kind, ports)
+        while (i := next(todo, None)) is not None:
+            due = began + (i * BATCH / rate if rate > 0 else 0.0)
+            if rate > 0 and (wait := due - time.time()) > 0:
+                time.sleep(wait)
+            transport.send(batches[i])
+            done = time.time()
+            with lock:
+                latencies.append(done - (due if rate > 0 else done))
+        with lock:
+            retries[0] += transport.retries
+        transport.close()
+
+    threads = [threading.Thread(target=run) for _ in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(("done", index, calls, sum(counts), latencies, retries[0], began, time.time()))
+
+
+@dataclass
+class Receiver:
+    proc: subprocess.Popen
+    tmp: Path
+    ports: dict
+    ready_seconds: float
+
+    @classmethod
+    def start(cls) -> Receiver:
+        tmp = Path(tempfile.mkdtemp(prefix="llmcost-ingest-bench-"))
+        (tmp / "config.yaml").write_text("log_level: WARNING\n")
+        command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
+                   "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
+                   "--query-port", "0"]
+        began = time.perf_counter()
+        with open(tmp / "receiver.log", "w") as log:  # a file, not a pipe: an unread pipe can block the receiver
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"receiver did not start: {(tmp / 'receiver.log').read_text()[-2000:]}")
+        return cls(proc, tmp, json.loads(line), time.perf_counter() - began)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+    def counts(self) -> tuple[int, int]:
+        reader = RemoteStore.of_running_receiver(str(self.tmp / "data"), "llmcost")
+        assert reader is not None
+        calls = reader.query("SELECT count() AS n FROM llm_usage")[0]["n"]
+        spans = reader.query("SELECT count() AS n FROM otel_traces")[0]["n"]
+        return int(calls), int(spans)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=300)
+        if code == 0:
+            shutil.rmtree(self.tmp)
+        else:
+            print(f"  receiver exited {code}; its log stays in {self.tmp}")
+
+
+def run_once(mix: str, spans: int, senders: int, rate: float) -> dict:
+    """One receiver, `senders` processes sharing `spans` spans (and `rate`); returns the figures."""
+    receiver = Receiver.start()
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    kinds = ["http" if i % 2 == 0 else "grpc" for i in range(senders)]
+    procs = [context.Process(target=sender, args=(i, mix, spans // senders, kinds[i], receiver.ports,
+                                                  rate / senders, go, results)) for i in range(senders)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        assert results.get(timeout=600)[0] == "ready"
+    cpu_before = receiver.cpu_seconds()
+    load_before = os.getloadavg()[0]
+    go.set()
+    done = [results.get(timeout=1800) for _ in procs]
+    for proc in procs:
+        proc.join()
+    calls, sent = sum(d[2] for d in done), sum(d[3] for d in done)
+    first_send, last_ack = min(d[6] for d in done), max(d[7] for d in done)
+    while True:  # every call row and every span of a trace with a call (all of them in both mixes)
+        stored_calls, stored_spans = receiver.counts()
+        if stored_calls >= calls and stored_spans >= sent:
+            break
+        if time.time() - last_ack > 300:
+            raise SystemExit(f"not queryable 300 s after the last ack: {stored_calls}/{calls} calls, "
+                             f"{stored_spans}/{sent} spans")
+        time.sleep(0.1)
+    queryable = time.time()
+    cpu = receiver.cpu_seconds() - cpu_before
+    figures = {
+        "spans": sent, "calls": calls, "ack_rate": sent / (last_ack - first_send),
+        "e2e_rate": sent / (queryable - first_send), "lag_after_last_ack": queryable - last_ack,
+        "cpu_us_per_span": cpu / sent * 1e6, "receiver_cores": cpu / (queryable - first_send),
+        "peak_rss_mb": receiver.peak_rss_mb(), "ready_seconds": receiver.ready_seconds,
+        "retries": sum(d[5] for d in done), "load": (load_before, os.getloadavg()[0]),
+        "stored": (stored_calls, stored_spans),
+    }
+    latencies = sorted(latency for d in done for latency in d[4])
+    if rate > 0 and latencies:
+        figures.update(p50_ms=statistics.median(latencies) * 1e3,
+                       p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
+                       offered=rate, achieved=sent / (last_ack - first_send))
+    receiver.stop()
+    return figures
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mix", choices=["half", "firehose", "both"], default="both")
+    parser.add_argument("--spans", type=int, default=200_000, help="spans of the as-fast-as-it-goes run")
+    parser.add_argument("--senders", type=int, default=4, help="sender processes, alternately HTTP and gRPC")
+    parser.add_argument("--rates", default="5000,20000", help="offered spans/s of the paced runs ('' for none)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced run")
+    args = parser.parse_args()
+    rates = [float(rate) for rate in args.rates.split(",") if rate]
+    print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}; "
+          f"{args.senders} sender processes (HTTP and gRPC alternately), {BATCH} spans per export; "
+          "receiver: default settings (spool fsync on, traces.keep llm), one process")
+    for mix in (["half", "firehose"] if args.mix == "both" else [args.mix]):
+        print(f"\n== {mix}: {MIXES[mix]}")
+        fast = run_once(mix, args.spans, args.senders, 0)
+        print(f"as fast as it goes: {fast['spans']:,} spans ({fast['calls']:,} calls), ready in "
+              f"{fast['ready_seconds']:.2f} s, load {fast['load'][0]:.1f} -> {fast['load'][1]:.1f}")
+        table(["figure", "value"], [
+            ["acknowledged spans/s", f"{fast['ack_rate']:,.0f}"],
+            ["end to end spans/s (sent -> queryable)", f"{fast['e2e_rate']:,.0f}"],
+            [f"  target ({TARGETS[mix]:,})", f"{fast['e2e_rate'] / TARGETS[mix]:.0%}"],
+            ["last row queryable after last ack, s", f"{fast['lag_after_last_ack']:.1f}"],
+            ["receiver CPU µs/span", f"{fast['cpu_us_per_span']:.1f}"],
+            ["receiver cores busy", f"{fast['receiver_cores']:.2f}"],
+            ["receiver peak RSS, MB", f"{fast['peak_rss_mb']:.0f}"],
+            ["exports refused and retried", f"{fast['retries']:,}"],
+        ])
+        rows = []
+        for rate in rates:
+            paced = run_once(mix, int(rate * args.seconds), args.senders, rate)
+            rows.append([f"{rate:,.0f}", f"{paced['achieved']:,.0f}", f"{paced['p50_ms']:.1f}",
+                         f"{paced['p99_ms']:.1f}", f"{paced['cpu_us_per_span']:.1f}", f"{paced['peak_rss_mb']:.0f}",
+                         f"{paced['retries']:,}", f"{paced['load'][1]:.1f}"])
+        if rows:
+            print(f"paced, {args.seconds:g} s each:")
+            table(["offered spans/s", "acked spans/s", "ack p50 ms", "ack p99 ms", "CPU µs/span", "peak RSS MB",
+                   "retries", "load"], rows)
+
+
+if __name__ == "__main__":
+    main()

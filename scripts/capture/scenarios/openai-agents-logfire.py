@@ -1,0 +1,8 @@
+"""The OpenAI Agents SDK with Logfire's instrument_openai_agents(): openai-agents-openinference.py's scenarios."""
+
+import os
+import runpy
+from pathlib import Path
+
+os.environ["CAPTURE_INSTRUMENTOR"] = "logfire"
+runpy.run_path(str(Path(__file__).with_name("openai-agents-openinference.py")), run_name="__main__")
