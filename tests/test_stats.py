@@ -44,6 +44,10 @@ def _by_group(rows):
     return {row["group"]: row for row in rows}
 
 
+def _by_tenant(rows):
+    return {row["tenant"]: row for row in rows}
+
+
 @pytest.mark.parametrize("by", list(_RAW_GROUPS))
 def test_stats_equal_raw_rows_for_ranges_off_the_hour(data_dir, by):
     store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
@@ -105,19 +109,37 @@ def test_equal_request_ids_of_two_tenants_are_two_requests(tmp_path):
     store.close()
 
 
+def test_time_groups_are_in_time_order_and_json_keys_say_what_they_hold(data_dir):
+    args = ("stats", "--data-dir", str(data_dir), "--since", "2026-11-10", "--until", "2026-11-20T05:00")
+    for by, length in (("day", 10), ("hour", 19)):
+        rows = [json.loads(line) for line in run_cli(*args, "--by", by, "--json").stdout.splitlines()]
+        times = [row[by] for row in rows]
+        assert len(times) > 5 and times == sorted(times) and {len(t) for t in times} == {length}
+        assert "group" not in rows[0]
+        compared = [json.loads(line) for line in run_cli(*args, "--by", by, "--compare", "--json").stdout.splitlines()]
+        assert [row[by] for row in compared] == sorted(row[by] for row in compared)
+    [total] = [json.loads(line) for line in run_cli(*args, "--json").stdout.splitlines()]
+    assert "group" not in total and total["calls"] > 0
+    table = run_cli(*args, "--by", "day").stdout.splitlines()
+    days = [line.split()[0] for line in table[1:]]
+    assert days == sorted(days) and table[0].split()[:2] == ["day", "cost_usd"]
+    assert all(line.split()[1].startswith("$") and len(line.split()[1].split(".")[1]) == 4 for line in table[1:])
+
+
 def test_compare_shows_the_change_per_group(data_dir):
     args = ("stats", "--data-dir", str(data_dir), "--since", "2026-11-10", "--until", "2026-11-20", "--by", "tenant",
             "--compare", "--json")
     rows = [json.loads(line) for line in run_cli(*args).stdout.splitlines()]
-    now = _by_group(json.loads(line) for line in run_cli(*args[:-2], "--json").stdout.splitlines())
-    before = _by_group(json.loads(line) for line in run_cli(
+    now = _by_tenant(json.loads(line) for line in run_cli(*args[:-2], "--json").stdout.splitlines())
+    before = _by_tenant(json.loads(line) for line in run_cli(
         "stats", "--data-dir", str(data_dir), "--since", "2026-10-31", "--until", "2026-11-10", "--by", "tenant",
         "--json").stdout.splitlines())
-    assert {row["group"] for row in rows} == set(now) | set(before)
+    assert {row["tenant"] for row in rows} == set(now) | set(before)
     for row in rows:
-        cost, last = Decimal(now[row["group"]]["cost_usd"]), Decimal(before[row["group"]]["cost_usd"])
+        cost, last = Decimal(now[row["tenant"]]["cost_usd"]), Decimal(before[row["tenant"]]["cost_usd"])
         assert Decimal(row["change_usd"]) == cost - last
-        assert (row["calls"], row["calls_previous"]) == (now[row["group"]]["calls"], before[row["group"]]["calls"])
+        for name in ("calls", "input_tokens", "output_tokens", "cache_read_tokens"):
+            assert (row[name], row[f"{name}_previous"]) == (now[row["tenant"]][name], before[row["tenant"]][name])
     changes = [abs(Decimal(row["change_usd"])) for row in rows]
     assert changes == sorted(changes, reverse=True)
     assert set(GROUPS) - {None} == {"tenant", "feature", "model", "provider", "environment", "service", "user",

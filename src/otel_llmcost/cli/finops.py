@@ -9,7 +9,8 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from otel_llmcost.cli.query import print_table, time_window
+from otel_llmcost.cli.query import time_window
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.reports import focus, queries

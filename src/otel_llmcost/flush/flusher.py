@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Protocol
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.flush.storedlog import StoredLog
 from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import UsageRow
@@ -57,6 +57,7 @@ class Flusher:
         self._lock = threading.Lock()
         self._unsent: list[_Batch] = []
         self._unsent_rows = 0
+        self._stored_log = StoredLog()
         self._retry_at = 0.0
         self._retry_delay = 1.0
         self._stop = threading.Event()
@@ -90,6 +91,7 @@ class Flusher:
             self._send_unsent()
         if self._unsent:
             logger.error("%d rows could not be stored; they stay in the spool for the next start", self.unsent_rows)
+        self._stored_log.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -135,11 +137,4 @@ class Flusher:
                 self._unsent_rows -= len(batch.rows)
             self._retry_delay = 1.0
             self._source.release(batch.release)
-            _log_stored(batch)
-
-
-def _log_stored(batch: _Batch) -> None:
-    """One line per stored batch: its rows, and the lag from the oldest call's start to now."""
-    if batch.rows or batch.rejected:
-        lag = (datetime.now(timezone.utc) - min(row.ts for row in batch.rows)).total_seconds() if batch.rows else 0.0
-        logger.info("stored %d rows (%d dead-lettered); lag %.1fs", len(batch.rows), len(batch.rejected), lag)
+            self._stored_log.add(batch.rows, len(batch.rejected))

@@ -61,9 +61,10 @@ class Answer:
 
     def __init__(self, output_format: str, database: str, first: bytes, stats: Stats, on_close: Callable[[], None],
                  chunks: Chunks | SpilledChunks | None = None, revision: int = 0,
-                 errors: Callable[[EngineError], QueryError] | None = None):
+                 errors: Callable[[EngineError], QueryError] | None = None, result_types: list[str] | None = None):
         self.output_format, self.database, self.stats = output_format, database, stats
         self._chunks, self._revision, self._errors, self._on_close = chunks, revision, errors, on_close
+        self._result_types = result_types  # the columns' types with their zones (native.at_revision)
         self.first = self._relaid(first)
         self._ended = chunks is None
         self._closed = False
@@ -90,7 +91,8 @@ class Answer:
 
     def _relaid(self, body: bytes) -> bytes:
         if self.output_format == "Native" and self._revision > 0:
-            return native.at_revision(body, self._revision)
+            types = self._result_types
+            return native.at_revision(body, self._revision, None if types is None else lambda: types)
         return body
 
     def close(self) -> None:

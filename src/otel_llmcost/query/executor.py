@@ -9,6 +9,7 @@ one at shutdown.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query import guard
+from otel_llmcost.query import guard, native
 from otel_llmcost.query.answer import STREAMED_FORMATS, Answer, QueryResult, SpilledChunks
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
 from otel_llmcost.query.errors import ACCESS_DENIED, SYNTAX_ERROR, QueryError
@@ -159,6 +160,9 @@ class QueryEngine:
         if not request.who.is_admin:
             session.scope_to(request.who.tenant or "")  # last: the tenant profile's lock checks every SET
         session.run(f"USE {current_db}")
+        # chDB's Native drops a top-level DateTime's zone; a client from revision 54337 on gets it from these
+        zoned = output_format == "Native" and request.client_revision >= native.TIME_ZONE_REVISION
+        types = _result_types(session, canonical, request.params) if zoned else None
         sql = f"{_marker(request.token)}{canonical}"
         with self._lock:
             if request.token in self._cancelled or self._closing:
@@ -169,13 +173,15 @@ class QueryEngine:
             if first is None:
                 return Answer(output_format, current_db, b"", (0, 0, 0.0), end_query)
             return Answer(output_format, current_db, first[0], first[1], end_query, chunks,
-                          request.client_revision, lambda exc: self._error(request, exc))
+                          request.client_revision, lambda exc: self._error(request, exc), types)
         if statement.kind in _SELECTS and (spilled := self._spill(session, sql, output_format, request)):
             end_query()  # the query is over; its answer is in a file
-            return Answer(output_format, current_db, b"", spilled.stats, lambda: None, spilled)
+            return Answer(output_format, current_db, b"", spilled.stats, lambda: None, spilled,
+                          request.client_revision, result_types=types)
         body, stats = session.run_with_stats(sql, output_format, request.params)  # metadata: small
         end_query()
-        return Answer(output_format, current_db, body, stats, lambda: None, revision=request.client_revision)
+        return Answer(output_format, current_db, body, stats, lambda: None, revision=request.client_revision,
+                      result_types=types)
 
     def _spill(self, session: ReadSession, sql: str, output_format: str, request: QueryRequest) -> SpilledChunks | None:
         """The SELECT's answer written by chDB to a file; None when its text does not take INTO OUTFILE
@@ -206,6 +212,16 @@ class QueryEngine:
             self._static = (session.names("SELECT name FROM system.tables WHERE database = 'system'"),
                             session.names("SELECT lower(name) FROM system.table_functions"))
         return guard.Catalog(self.database, {table.name: table for table in tables}, *self._static)
+
+
+def _result_types(session: ReadSession, canonical: str, params: dict[str, str]) -> list[str]:
+    """The result's column types, time zones included (chDB's revision-0 Native drops a top-level
+    DateTime's); [] for a statement DESCRIBE cannot wrap (SHOW, EXISTS, ...): its types stay as written."""
+    try:
+        text = session.run(f"DESCRIBE TABLE ({canonical})", "JSONEachRow", params).decode()
+    except EngineError:
+        return []
+    return [json.loads(line)["type"] for line in text.splitlines() if line]
 
 
 # Limit errors whose text counts rows or bytes read: reads before the row policy's filter include other

@@ -12,6 +12,7 @@ from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.policies import connection_string
+from otel_llmcost.store.quiet import engine_errors_held_back
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
@@ -28,7 +29,8 @@ class ChdbStore(StoreWrites):
         os.makedirs(path, exist_ok=True)
         try:
             # Every tenant (*all*): materialized views and rollup rebuilds read through the row policies.
-            self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
+            with engine_errors_held_back():
+                self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
         except RuntimeError as exc:
             raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
