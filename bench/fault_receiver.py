@@ -43,6 +43,7 @@ class ReceiverProcess:
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
         self.starts, self.events = 0, []  # events: how each run ended, for the notes column
+        self.query_port = 0
 
     @property
     def url(self) -> str:
@@ -63,7 +64,12 @@ class ReceiverProcess:
             self.stop(5)
             self.events.append(f"start {self.starts} failed (exit {self.process.returncode}): {self.last_log_line()}")
             return False
+        self.query_port = json.loads(ready)["query_port"]
         return True
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

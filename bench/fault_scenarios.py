@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from fault_receiver import STORED_TABLES, ReceiverProcess  # bench/ is on sys.path when faults.py is run as a script
@@ -259,6 +263,62 @@ def poison(attributes: dict):
     return scenario
 
 
+def far_future(s: Scenario) -> None:
+    """Good traffic, then calls stamped past what otel_traces' DateTime64(9) holds (2262-04-11) and at the
+    largest OTLP time (2554), then more: once they stopped every insert, for ever."""
+    s.start()
+    load = s.load()
+    time.sleep(1)
+    for label, start in (("2262-04-12", 2 ** 63 + 86_400 * 10 ** 9), ("2554", 2 ** 64 - 2_000_000)):
+        body, keys = export(traces=1, calls=1, start_ns=start)
+        s.special[f"call at {label}"] = set(keys)
+        s.ledger.deliver(s.receiver.url, body, keys)
+    time.sleep(5)
+    load.finish()
+    s.notes.append(f"stored before the restart: {stored_now(s)}")
+
+
+def small_disk_wedge(s: Scenario) -> None:
+    """The tables' parts alone on a 64 MB tmpfs, filled for 10 s under load, with calls held 8 s for their
+    roots (a backlog released in one flush); then freed. Counts what is stored before any restart, and
+    whether /readyz said so while full."""
+    parts = s.data_dir / "chdb" / "store"
+    parts.mkdir(parents=True)
+    mount_tmpfs(s, parts, "64m")
+    s.start({"attribution": {"trace_wait_seconds": 8.0, "max_trace_wait_seconds": 8.0}})
+    load = s.load(traces=50)
+    time.sleep(1)
+    filler = fill(parts)
+    readiness = []
+    for _ in range(10):
+        time.sleep(1)
+        readiness.append(ready_status(s.receiver))
+    filler.unlink()
+    load.finish(drain=60)
+    time.sleep(10)
+    s.notes.append(f"/readyz while full: {sorted(set(readiness))}; after: {ready_status(s.receiver)}")
+    s.notes.append(f"stored before any restart: {stored_now(s)}")
+
+
+def ready_status(receiver: ReceiverProcess) -> int:
+    try:
+        with urllib.request.urlopen(receiver.url.replace("/v1/traces", "/readyz"), timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def stored_now(s: Scenario) -> str:
+    """Acknowledged calls in llm_usage or rejected_calls while the receiver runs (read through its listener)."""
+    found = set()
+    for table in STORED_TABLES:
+        out = subprocess.run([sys.executable, "-m", "otel_llmcost", "sql", "--data-dir", str(s.data_dir),
+                              f"SELECT trace_id, span_id FROM llmcost.{table}"],
+                             capture_output=True, text=True, check=False)
+        found |= {(row["trace_id"], row["span_id"]) for row in map(json.loads, out.stdout.splitlines())}
+    return f"{len(found & s.ledger.acked)}/{len(s.ledger.acked)} acked"
+
+
 def huge_trace(s: Scenario) -> None:
     """One export of one trace of 100k spans (a root and 99,999 calls), then normal traffic."""
     s.start()
@@ -272,8 +332,49 @@ def huge_trace(s: Scenario) -> None:
     load.finish()
 
 
+def query_memory(s: Scenario) -> None:
+    """OTLP traffic while query clients read big answers at once (four 1M-row Native, one JSON over its
+    whole-answer cap), abandon two heavy queries, then the stop (SIGTERM) lands with heavy queries running."""
+    s.start()
+    load = s.load(clients=2)
+    base = f"http://127.0.0.1:{s.receiver.query_port}/?"
+    big = "SELECT number, toString(number) AS id, repeat('x', 80) AS padding FROM numbers(1000000)"
+    heavy = "SELECT count() FROM numbers(1e12) WHERE NOT ignore(sipHash64(number))"
+    statuses: list[int] = []
+
+    def ask(sql: str, output_format: str) -> None:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(base + f"default_format={output_format}",
+                                                               data=sql.encode()), timeout=300) as answer:
+                while answer.read(1 << 16):
+                    pass
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    readers = [threading.Thread(target=ask, args=(big, "Native")) for _ in range(4)]
+    readers.append(threading.Thread(target=ask, args=(big, "JSON")))
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    for _ in range(2):  # clients that leave: their queries are killed, their slots come back
+        connection = socket.create_connection(("127.0.0.1", s.receiver.query_port))
+        connection.sendall(f"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(heavy)}\r\n\r\n"
+                           f"{heavy}".encode())
+        time.sleep(1)
+        connection.close()
+    ask("SELECT 1", "TabSeparated")
+    for _ in range(2):  # left running for the stop
+        threading.Thread(target=ask, args=(heavy, "TabSeparated"), daemon=True).start()
+    time.sleep(2)
+    load.finish()
+    s.notes.append(f"answers {sorted(statuses)}; peak RSS {s.receiver.peak_rss_mb():.0f} MiB")
+
+
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
     kill9_early, kill9_midflush, kill9_twice, sigterm]} | {name: store_full(under) for name, under in
     STORE_FULL.items()} | {f.__name__.replace("_", "-"): f for f in [
     store_server_unreachable, disk_full, overload, resend_after_restart]} | {
-    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace}
+    name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace} | {
+    f.__name__.replace("_", "-"): f for f in [far_future, small_disk_wedge, query_memory]}

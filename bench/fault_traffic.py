@@ -21,9 +21,10 @@ Key = tuple[str, str]  # (trace_id hex, span_id hex) of one LLM call
 TENANT = "acme"  # on every root span: a call stored with another tenant_id lost its attribution
 
 
-def export(traces: int = 10, calls: int = 5, **attributes) -> tuple[bytes, list[Key]]:
+def export(traces: int = 10, calls: int = 5, start_ns: int | None = None, **attributes) -> tuple[bytes, list[Key]]:
     """One OTLP export: `traces` traces of an app root span and `calls` LLM calls beneath it, all new ids.
-    `attributes` are added to every LLM call (a poison value, for instance)."""
+    `attributes` are added to every LLM call (a poison value, for instance); `start_ns` (default: now) is when
+    the calls start (a clock in 2262, for instance)."""
     request = Request()
     resource_spans = request.resource_spans.add()
     add_attrs(resource_spans.resource.attributes, {"service.name": "fault-driver"})
@@ -34,7 +35,8 @@ def export(traces: int = 10, calls: int = 5, **attributes) -> tuple[bytes, list[
             span = spans.add()
             span.CopyFrom(_CALL)
             span.trace_id, span.span_id, span.parent_span_id = trace_id, os.urandom(8), root_id
-            span.start_time_unix_nano, span.end_time_unix_nano = now - 2_000_000, now - 1_000_000
+            span.start_time_unix_nano = now - 2_000_000 if start_ns is None else start_ns
+            span.end_time_unix_nano = span.start_time_unix_nano + 1_000_000
             if attributes:  # replace the template's values of the same keys
                 kept = [kv for kv in span.attributes if kv.key not in attributes]
                 del span.attributes[:]

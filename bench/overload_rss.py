@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Overload: the receiver's peak memory when clients send faster than traces can be released.
 
-    python bench/overload_rss.py [--max-buffered-bytes N] [--clients C] [--seconds S]
+    python bench/overload_rss.py [--max-buffered-bytes N] [--clients C] [--seconds S] [--trace-wait W]
 
-Every span waits for a parent that never comes (held for max_trace_wait_seconds), so the buffer only grows
-until the byte cap answers 503. Prints accepted spans, refusals and the receiver's peak RSS (VmHWM).
+Every span waits for a parent that never comes (held for max_trace_wait_seconds, W: 600 s by default), so
+the buffer only grows until the byte cap answers 503. With W shorter than the run, held traces are released
+under overload: the flusher then holds a buffer's worth of traces while exports keep coming (the cap counts
+both). Prints accepted spans, refusals and the receiver's peak RSS (VmHWM).
 """
 
 import argparse
@@ -52,9 +54,10 @@ def main() -> None:
     parser.add_argument("--max-buffered-bytes", type=int, default=None, help="default: the receiver's")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--trace-wait", type=float, default=600.0, help="seconds a trace waits for its parents")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="llmcost-overload-"))
-    attribution = {"trace_wait_seconds": 600.0, "max_trace_wait_seconds": 600.0}
+    attribution = {"trace_wait_seconds": args.trace_wait, "max_trace_wait_seconds": args.trace_wait}
     if args.max_buffered_bytes:
         attribution["max_buffered_bytes"] = args.max_buffered_bytes
     (tmp / "config.yaml").write_text(yaml.safe_dump({"log_level": "INFO", "spool_fsync": False,
@@ -92,7 +95,8 @@ def main() -> None:
     code = proc.wait(timeout=600)
     stats = re.search(r"PipelineStats\((.*)\)", (tmp / "receiver.log").read_text())
     buffered = re.search(r"buffered_bytes=(\d+)", stats.group(1)).group(1) if stats else "?"
-    print(f"{args.seconds:.0f} s, {args.clients} clients: {counts['accepted']:,} spans accepted, "
+    print(f"{args.seconds:.0f} s, {args.clients} clients, traces held {args.trace_wait:.0f} s: "
+          f"{counts['accepted']:,} spans accepted, "
           f"{counts['refused']:,} exports refused (503); buffered {int(buffered) / 2**20:.0f} MiB at the end")
     print(f"receiver RSS: idle {idle_rss:.0f} MB, peak {peak:.0f} MB; SIGTERM exit {code}")
     if code == 0:

@@ -114,7 +114,8 @@ def _period_violations(row: dict) -> list[str]:
     if not all(_DATETIME.match(row.get(name) or "") for name in _PERIODS):
         return []  # a missing or malformed time is reported as such
     charge = [datetime.fromisoformat(row[n].replace("Z", "+00:00")) for n in ("ChargePeriodStart", "ChargePeriodEnd")]
-    billing = [datetime.fromisoformat(row[n].replace("Z", "+00:00")) for n in ("BillingPeriodStart", "BillingPeriodEnd")]
+    billing = [datetime.fromisoformat(row[n].replace("Z", "+00:00"))
+               for n in ("BillingPeriodStart", "BillingPeriodEnd")]
     problems = []
     if not charge[0] < charge[1]:
         problems.append("ChargePeriodEnd (exclusive) is not after ChargePeriodStart")

@@ -91,7 +91,13 @@ def run_app(grpc_port: int, traces: int, tag: str) -> list[ReadableSpan]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}",
                                                                     insecure=True)))
-    tracer = provider.get_tracer("forward-app", "1.0")
+    emit_calls(provider.get_tracer("forward-app", "1.0"), traces, tag)
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def emit_calls(tracer, traces: int, tag: str) -> None:
+    """The requests of run_app through `tracer`."""
     for index in range(traces):
         with tracer.start_as_current_span("POST /ask", kind=SpanKind.SERVER, attributes={
                 "tenant.id": f"tenant-{index % 3}", "feature.name": "ask", "request.id": f"{tag}-{index}"}):
@@ -107,8 +113,6 @@ def run_app(grpc_port: int, traces: int, tag: str) -> list[ReadableSpan]:
                 pass
     with tracer.start_as_current_span("GET /health", kind=SpanKind.SERVER, attributes={"http.route": "/health"}):
         pass
-    provider.shutdown()
-    return list(memory.get_finished_spans())
 
 
 def ids(span: ReadableSpan) -> tuple[str, str]:

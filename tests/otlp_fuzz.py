@@ -52,6 +52,16 @@ BAD_SPAN_IDS = st.sampled_from([b"", b"\x00" * 8, b"\x01" * 7, b"\x01" * 9, os.u
 
 TRANSPORTS = st.sampled_from(["protobuf", "json", "grpc"])
 
+# Span fields at their types' boundaries (issue 16 item 3): start times at 1970, where the store's times end
+# (2100, 2106), DateTime64(9)'s end (2262-04-11), DateTime64's (2300) and OTLP's (2554); counts at 2**32,
+# 2**63 and 2**64, the largest billed count (1e9) and past it; durations up to OTLP's largest time.
+_NS = 10 ** 9
+BOUNDARY_STARTS = st.sampled_from([1, 4_102_444_800 * _NS - 1, 4_102_444_800 * _NS, 2 ** 32 * _NS, 2 ** 63 - 1,
+                                   2 ** 63, 10_413_792_000 * _NS, 2 ** 64 - 2, None])  # None: now
+BOUNDARY_DURATIONS = st.sampled_from([0, 1, 10 ** 6, None])  # None: up to 2**64 - 1
+BOUNDARY_COUNTS = st.sampled_from([0, 10 ** 9, 10 ** 9 + 1, 2 ** 32 - 1, 2 ** 32, 2 ** 63 - 1, str(2 ** 63),
+                                   str(2 ** 64 - 1), str(2 ** 64), float(2 ** 64), float("nan"), float("inf"), 1e300])
+
 
 JSON_IDS = st.one_of(st.integers(), st.text(max_size=40), st.none(), st.booleans(), st.lists(st.integers(), max_size=2),
                      st.sampled_from(["0" * 32, "f" * 31, "F" * 32, "g" * 32, "ab" * 64]))

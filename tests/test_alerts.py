@@ -108,6 +108,18 @@ def test_budget_thresholds_and_the_month_against_budget(spiked):
     assert acme["percent"] == round(float(Decimal(acme["spent_usd"]) / Decimal("0.01") * 100), 2)
     table = run_cli("budgets", "--data-dir", str(receiver.data_dir), "--alerts", str(alerts_file)).stdout
     assert table.splitlines()[0].split()[:3] == ["tenant", "spent_usd", "budget_usd"]
+    # without --alerts: the settings the receiver runs with
+    found = run_cli("budgets", "--data-dir", str(receiver.data_dir), "--json")
+    budgets = {row["tenant_id"]: row["budget_usd"] for row in map(json.loads, found.stdout.splitlines())}
+    assert budgets == {tenant: row["budget_usd"] for tenant, row in status.items()}  # the projection moves on
+
+
+def test_budgets_without_alert_settings_say_where_they_looked(tmp_path):
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.close()
+    result = run_cli("budgets", "--data-dir", str(tmp_path))
+    assert "no alert settings" in result.stderr and str(tmp_path) in result.stderr and "--alerts" in result.stderr
 
 
 def test_a_model_unpriced_for_the_first_time_fires_and_one_unpriced_all_week_does_not(spiked):

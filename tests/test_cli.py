@@ -41,9 +41,9 @@ def _rows_two_features():
 def test_stats_by_feature(tmp_path):
     _seed(tmp_path, _rows_two_features())
     out = run_cli("stats", "--data-dir", str(tmp_path), "--by", "feature", "--json").stdout
-    rows = {row["group"]: row for row in map(json.loads, out.splitlines())}
+    rows = {row["feature"]: row for row in map(json.loads, out.splitlines())}
     assert rows["summarize"] == {
-        "group": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
+        "feature": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
         "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 10, "reasoning_tokens": 0,
         "cost_usd": "0.001", "unpriced_calls": 0, "avg_latency_ms": 200,
     }
@@ -55,8 +55,11 @@ def test_stats_by_feature(tmp_path):
     assert (total["calls"], total["requests"], Decimal(total["cost_usd"])) == (4, 3, Decimal("5.001"))
 
     table = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant").stdout
-    assert table.splitlines()[0].split()[:3] == ["tenant", "requests", "calls"]
-    assert table.splitlines()[1].split()[:3] == ["acme", "2", "3"]
+    assert table.splitlines()[0].split()[:4] == ["tenant", "cost_usd", "requests", "calls"]
+    assert table.splitlines()[1].split()[:4] == ["acme", "$0.0010", "2", "3"]
+    assert max(map(len, table.splitlines())) <= 100
+    wide = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant", "--wide")
+    assert wide.stdout.splitlines()[0].split()[-1] == "latency_ms" and "more columns" not in wide.stderr
 
 
 def test_sql_is_read_only(tmp_path):
@@ -111,3 +114,20 @@ def test_sql_and_stats_while_the_receiver_runs(receiver_factory):
     assert refused.returncode == 2 and "readonly" in refused.stderr.lower()
     receiver.stop()
     assert not (receiver.data_dir / "receiver.json").exists()
+
+
+def test_a_store_held_by_another_process_is_one_clean_line(tmp_path):
+    """chDB prints its own "Code: 76 ... Cannot lock file" line before raising: held back, one line is left."""
+    held = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    held.ensure_schema()
+    try:
+        for command in ("stats", "migrate", "why"):
+            result = run_cli(command, "--data-dir", str(tmp_path), check=False)
+            assert result.returncode == 2
+            [line] = result.stderr.splitlines()
+            assert line.startswith(f"otel-llmcost {command}: error: cannot open the embedded store at ")
+            assert "Code:" not in line and "another process" in line
+    finally:
+        held.close()
+    empty = run_cli("why", "--data-dir", str(tmp_path))
+    assert empty.stdout == "" and empty.stderr.startswith("no LLM calls from ")

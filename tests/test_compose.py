@@ -130,3 +130,38 @@ def test_the_collector_config_receives_otlp_and_forwards_it_to_the_receiver():
     assert config["exporters"][exporter]["sending_queue"]["batch"]  # batched before it leaves
     published = {port.split(":")[0] for port in service["ports"]}
     assert published == {"4317", "4318"}
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore rule, as far as our file uses it: the last pattern matching the path or one of
+    its parent directories decides; `!` re-includes; `**/` matches at any depth."""
+    from fnmatch import fnmatchcase
+
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for pattern in patterns:
+        negated, glob = pattern.startswith("!"), pattern.lstrip("!").rstrip("/")
+        if glob.startswith("**/"):
+            matched = any(fnmatchcase(part, glob[3:]) for part in parts)
+        else:
+            matched = any(fnmatchcase(prefix, glob) for prefix in prefixes if prefix.count("/") == glob.count("/"))
+        if matched:
+            ignored = not negated
+    return ignored
+
+
+def test_the_build_context_holds_only_what_the_dockerfile_copies():
+    import subprocess
+
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    copied = [source for line in re.findall(r"^COPY (.+)$", (ROOT / "Dockerfile").read_text(), re.M)
+              for source in line.split()[:-1]]
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for path in files:
+        wanted = any(path == source.rstrip("/") or path.startswith(source.rstrip("/") + "/") for source in copied)
+        assert _ignored(path, patterns) != wanted, path
+    for path in (".venv/bin/python", "llmcost-data/chdb/store/x", "src/otel_llmcost/__pycache__/a.pyc",
+                 "src/otel_llmcost.egg-info/PKG-INFO", "tests/test_compose.py", "bench/query_speed.py"):
+        assert _ignored(path, patterns), path

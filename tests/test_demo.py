@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
+import signal
 import socket
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 from conftest import run_cli
@@ -68,3 +72,21 @@ def test_demo_backfills_days_with_every_kind_of_call(receiver_factory):
         " WHERE feature = 'summarize' AND status = 'ok' GROUP BY today ORDER BY today")
     assert [p["today"] for p in prompts] == [False, True]
     assert 6 < prompts[1]["prompt"] / prompts[0]["prompt"] < 15
+
+
+def test_the_live_progress_never_passes_its_total_and_ctrl_c_prints_the_summary(receiver_factory):
+    receiver = receiver_factory()
+    endpoint = f"http://127.0.0.1:{receiver.http_port}"
+    quick = run_cli("demo", "--endpoint", endpoint, "--duration", "1", "--rate", "40", "--seed", "3")
+    counts = [tuple(map(int, found)) for found in re.findall(r"(\d+)/(\d+) requests", quick.stderr)]
+    assert counts and all(done <= total == 40 for done, total in counts)
+
+    demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint", endpoint, "--duration",
+                             "inf", "--rate", "20"], stderr=subprocess.PIPE, text=True)
+    assert demo.stderr is not None
+    assert "live: 1 requests" in demo.stderr.readline()  # sending
+    demo.send_signal(signal.SIGINT)
+    _, rest = demo.communicate(timeout=60)
+    assert demo.returncode == 130
+    summary = re.search(r"interrupted: sent (\d+) requests \((\d+) spans\) over OTLP/HTTP", rest)
+    assert summary and int(summary.group(1)) >= 1, rest

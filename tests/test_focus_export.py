@@ -111,7 +111,8 @@ def test_parquet_export_has_the_same_rows_typed(data_dir, tmp_path):
 def test_the_focus_check_finds_what_the_specification_forbids():
     good = {"BilledCost": "1.5", "ChargePeriodStart": "2026-11-03T00:00:00Z", "ChargePeriodEnd": "2026-11-04T00:00:00Z",
             "BillingPeriodStart": "2026-11-01T00:00:00Z", "BillingPeriodEnd": "2026-12-01T00:00:00Z",
-            "ChargeCategory": "Usage", "BillingCurrency": "USD", "PricingQuantity": "1", "PricingUnit": "1000000 Tokens",
+            "ChargeCategory": "Usage", "BillingCurrency": "USD", "PricingQuantity": "1",
+            "PricingUnit": "1000000 Tokens",
             "ConsumedQuantity": "1000000", "ConsumedUnit": "Tokens", "ListUnitPrice": "1.5", "ListCost": "1.5",
             "Tags": '{"tenant": "acme"}'}
     assert [v for v in violations(list(good), [good]) if v.startswith("row")] == []

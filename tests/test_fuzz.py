@@ -24,6 +24,9 @@ from conftest import FAST_CONFIG, Receiver
 from otlp_fuzz import (
     BAD_IDS,
     BAD_SPAN_IDS,
+    BOUNDARY_COUNTS,
+    BOUNDARY_DURATIONS,
+    BOUNDARY_STARTS,
     EDITS,
     JSON_ANY_VALUES,
     JSON_IDS,
@@ -165,6 +168,33 @@ def test_mutated_attribute_values_keep_the_good_spans(receiver):
         assert code in ("200", "OK"), (transport, code, answer[:300])
         assert_alive(receiver)
         acknowledged.update(dict.fromkeys(keys, repr((transport, where, attributes))))
+
+    example()
+    assert_stored(receiver, acknowledged)
+
+
+def test_span_fields_at_their_boundaries_keep_the_good_calls(receiver):
+    """Times, durations and counts at their types' limits, on a call of its own trace beside good calls:
+    the export is answered 200 and the good calls are stored (the mutant stored with its changes noted, or
+    rejected with a reason), whatever the store's columns hold."""
+    acknowledged = {}
+
+    @FUZZ
+    @given(transport=TRANSPORTS, start=BOUNDARY_STARTS, duration=BOUNDARY_DURATIONS, input_tokens=BOUNDARY_COUNTS,
+           output_tokens=BOUNDARY_COUNTS, attempt=st.sampled_from([1, 2 ** 16, 2 ** 63 - 1]))
+    def example(transport, start, duration, input_tokens, output_tokens, attempt):
+        mutant = llm_span(os.urandom(16), "gpt-4o-mini", input_tokens, output_tokens, **{"llm.attempt": attempt})
+        if start is not None:
+            mutant.start_time_unix_nano = start
+        if duration is None:
+            mutant.end_time_unix_nano = 2 ** 64 - 1
+        else:
+            mutant.end_time_unix_nano = min(mutant.start_time_unix_nano + duration, 2 ** 64 - 1)
+        message, keys = mixed_export(mutant)
+        code, answer = send(receiver, transport, message)
+        assert code in ("200", "OK"), (transport, code, answer[:300])
+        assert_alive(receiver)
+        acknowledged.update(dict.fromkeys(keys, repr((transport, start, duration, input_tokens, output_tokens))))
 
     example()
     assert_stored(receiver, acknowledged)

@@ -330,7 +330,8 @@ def test_panels_read_by_day_what_they_read_by_hour(demo):
     assert len(by[True]) > 10 and by[True] == by[False]
     hours = "toStartOfHour(ts) >= toDateTime({}) AND toStartOfHour(ts) <= toDateTime({})".format(
         *(int(t.timestamp()) for t in window))
-    direct = raw(reader, "sumIf(cost_usd, attempt > 1) AS retries, count() AS calls", (since, until), hours)
+    # facts read the window to the second (partial hours from raw rows); the users' table reads its hours
+    direct = raw(reader, "sumIf(cost_usd, attempt > 1) AS retries, count() AS calls", window)
     [retries] = run(reader, "llmcost-overview", "Cost of retries", window)
     assert Decimal(retries["retry_cost"]) == Decimal(direct["retries"]) > 0
     users = reader.query(f"SELECT tenant_id, user_id, toString(sum(cost_usd)) AS cost, count() AS calls "
@@ -441,3 +442,40 @@ def test_requests_of_a_feature(store):
     assert (rows[1]["input_tokens"], rows[1]["slowest_call_ms"]) == (1000, 900)
     assert [r["request_id"] for r in run(store, "llmcost-drilldown", "Requests of feature ${feature}",
                                           model="gpt-4o-mini")] == ["r6", "r4"]  # the requests that used it
+
+
+@pytest.mark.parametrize("chosen", [{}, {"model": "gpt-4o", "provider": "openai"}])
+def test_session_costs_equal_the_raw_calls(store, chosen):
+    """From the requests table, or from raw calls once a model or provider is picked: the same sums."""
+    sessions = run(store, "llmcost-tenants", "Most expensive sessions", **chosen)
+    where = " AND ".join(["session_id != ''"] + [f"{column} = '{chosen[name]}'" for name, column in
+                                                   (("model", "request_model"), ("provider", "provider"))
+                                                   if name in chosen])
+    expected = store.query("SELECT tenant_id, session_id, sum(ifNull(cost_usd, 0)) AS cost, count() AS calls "
+                           f"FROM llmcost.llm_usage WHERE ts >= '2026-11-01' AND ts <= '2026-11-02' AND {where} "
+                           "GROUP BY tenant_id, session_id")
+    assert sessions and {(r["tenant_id"], r["session_id"]): (Decimal(r["cost"]), r["calls"]) for r in sessions} == {
+        (r["tenant_id"], r["session_id"]): (Decimal(r["cost"]), r["calls"]) for r in expected}
+
+
+def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
+    """The overview reads the partial hours at a range's ends from raw rows, as `stats` does: the same totals
+    for the same range (Grafana's end is inclusive, to the second; stats' is exclusive)."""
+    from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
+
+    reader, (start, end) = demo
+    since, until = start + timedelta(days=2, minutes=17, seconds=23), end - timedelta(hours=30, minutes=41, seconds=7)
+    [total] = stats_rows(reader, StatsQuery(None, {}), since, until + timedelta(microseconds=1))
+    direct = raw(reader, "sum(cost_usd) AS cost, count() AS calls, uniqExact(tenant_id, request_id) AS requests",
+                 (since, until))
+    assert (total["cost_usd"], total["calls"], total["requests"]) == (direct["cost"], direct["calls"],
+                                                                     direct["requests"])
+    overview = "llmcost-overview"
+    assert run(reader, overview, "Spend", (since, until)) == [{"cost": total["cost_usd"]}]
+    assert run(reader, overview, "Calls", (since, until)) == [{"calls": total["calls"]}]
+    assert run(reader, overview, "Requests", (since, until)) == [{"requests": total["requests"]}]
+    days = run(reader, overview, "Spend per day", (since, until))
+    assert sum(Decimal(day["cost"]) for day in days) == Decimal(total["cost_usd"])
+    # within one hour: raw rows only
+    inside = (since + timedelta(days=1), since + timedelta(days=1, minutes=20))
+    assert run(reader, overview, "Calls", inside) == [{"calls": raw(reader, "count() AS calls", inside)["calls"]}]

@@ -168,6 +168,10 @@ def test_native_at_the_revision_grafanas_driver_asks_for(served):
     # Revision 0 (or none): chDB's own layout, no BlockInfo, no serialization byte.
     plain = _http(receiver, "SELECT 1 AS x", admin, params={"default_format": "Native"})[2]
     assert plain == b"\x01\x01" + string("x") + string("UInt8") + b"\x01"
+    # A DateTime keeps its zone at this revision, as ClickHouse sends it (chDB's revision 0 drops it).
+    zoned = _http(receiver, "SELECT toDateTime(0, 'Europe/Berlin') AS t", admin, params=params)[2]
+    assert zoned == (b"\x01\x00\x02\xff\xff\xff\xff\x00\x01\x01" + string("t")
+                     + string("DateTime('Europe/Berlin')") + b"\x00" + struct.pack("<I", 0))
 
 
 def test_clickhouse_connect_browses_and_queries(served):

@@ -81,3 +81,31 @@ def test_aggregate_states_are_refused_clearly(session):
     original = session.run("SELECT quantilesTDigestState(0.5)(number) AS q FROM numbers(10)", "Native")
     with pytest.raises(QueryError, match="AggregateFunction cannot be sent"):
         native.at_revision(original, 54460)
+
+
+ZONED = ("SELECT toDateTime('2026-01-01 10:00:00', 'Europe/Berlin') AS berlin, toDateTime(0, 'UTC') AS utc,"
+         " toDateTime64('2026-01-01 10:00:00', 3, 'Asia/Tokyo') AS tokyo, [toDateTime(0, 'UTC')] AS arr, number AS n"
+         " FROM numbers(3)")
+
+
+def test_a_date_time_keeps_its_zone_at_the_revision_grafanas_driver_asks_for(session):
+    """chDB's revision-0 Native writes DateTime('Europe/Berlin') as DateTime; ClickHouse sends the zone to a
+    client from revision 54337 on, and the re-laid bytes do too: the same type names and wall-clock times."""
+    original = session.run(ZONED, "Native")
+    assert b"\x08DateTime" in original and b"Europe/Berlin" not in original  # what chDB writes
+    types = [row.split("\t")[1] for row in session.run(f"DESCRIBE TABLE ({ZONED})", "TSVRaw").decode().splitlines()]
+    asked = []
+
+    def result_types() -> list[str]:
+        asked.append(True)
+        return types
+
+    relaid = native.at_revision(original, 54460, result_types)
+    decoded_types, rows = decode(relaid, 54460)
+    assert [name for _, name in decoded_types] == ["DateTime('Europe/Berlin')", "DateTime('UTC')",
+                                                   "DateTime64(3, 'Asia/Tokyo')", "Array(DateTime('UTC'))", "UInt64"]
+    assert asked == [True]  # once per answer, not per block or column
+    berlin = rows[0][0]
+    assert (berlin.hour, str(berlin.tzinfo)) == (10, "Europe/Berlin")  # the wall-clock time in its zone
+    assert decode(native.at_revision(original, 54460), 54460)[0][0][1] == "DateTime"  # without the types: as is
+    assert native.at_revision(original, 54336, result_types) == native.at_revision(original, 54336)  # older client

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import json
 import signal
 import time
 import urllib.parse
@@ -19,7 +20,7 @@ from otel_llmcost.keys import QUERY, KeyStore
 
 HEAVY = "SELECT count() FROM numbers(1e12) WHERE NOT ignore(sipHash64(number))"  # minutes, one block
 CONFIG = {**FAST_CONFIG, "query": {"queue_seconds": 2, "max_concurrent_queries": 2,
-                                   "max_concurrent_queries_per_key": 1, "max_buffered_bytes": 200_000}}
+                                   "max_concurrent_queries_per_key": 1}}
 
 
 def _key(data_dir) -> str:
@@ -87,12 +88,21 @@ def test_an_error_after_the_first_chunk_ends_the_body(served):
     connection.close()
 
 
-def test_whole_answers_share_a_budget(served):
+def test_whole_answers_are_made_in_a_file_not_in_memory(served):
+    """JSON cannot be streamed chunk by chunk: chDB writes it to a file (INTO OUTFILE), read back in chunks."""
     receiver, (key, _) = served
-    status, _, body = _ask(receiver, "SELECT number FROM numbers(100000) FORMAT JSON", key)
-    assert status == 500 and b"max_buffered_bytes" in body and b"TOO_MANY_ROWS_OR_BYTES" in body
-    assert _ask(receiver, "SELECT number FROM numbers(100) FORMAT JSON", key)[0] == 200
-    assert _ask(receiver, "SELECT number FROM numbers(100000) FORMAT JSONEachRow", key)[0] == 200  # streamed
+    status, headers, body = _ask(receiver, "SELECT number, toString(number) AS s FROM numbers(300000) FORMAT JSON",
+                                 key)
+    assert status == 200 and headers.get("Transfer-Encoding") == "chunked"
+    document = json.loads(body)
+    assert document["rows"] == 300_000 and document["data"][-1]["s"] == "299999"
+    status, _, body = _ask(receiver, "SELECT 1 AS x FORMAT JSON SETTINGS max_threads = 1", key)  # FORMAT first
+    assert status == 200 and json.loads(body)["data"] == [{"x": 1}]
+    assert _ask(receiver, "SELECT 1 FROM numbers(10) WHERE throwIf(number = 3) FORMAT JSON", key)[0] == 500
+    deadline = time.monotonic() + 10  # each file goes once sent (just after the client has the answer)
+    while list((receiver.data_dir / "query-answers").iterdir()):
+        assert time.monotonic() < deadline, list((receiver.data_dir / "query-answers").iterdir())
+        time.sleep(0.1)
 
 
 def test_one_key_cannot_take_every_slot(served):
@@ -120,10 +130,13 @@ def test_a_client_that_leaves_frees_its_slot(served):
 def test_sigterm_does_not_wait_for_running_queries(tmp_path):
     data_dir = tmp_path / "data"
     keys = (_key(data_dir), _key(data_dir), _key(data_dir))
-    receiver = Receiver(data_dir, {**CONFIG, "query": {**CONFIG["query"], "max_concurrent_queries": 3}}).start()
+    receiver = Receiver(data_dir, {**CONFIG, "query": {**CONFIG["query"], "max_concurrent_queries": 3,
+                                                        "queue_seconds": 30}}).start()
     try:
         running = [_send(receiver, HEAVY, key) for key in keys[:2]]
         _wait_running(receiver, keys[2], 2)
+        running.append(_send(receiver, HEAVY, keys[0]))  # waits for its key's slot: must not start at the stop
+        time.sleep(0.5)
         started = time.monotonic()
         receiver.process.send_signal(signal.SIGTERM)
         receiver.process.communicate(timeout=60)

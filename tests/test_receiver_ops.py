@@ -80,18 +80,23 @@ def test_health_readiness_and_metrics(receiver):
     assert "llmcost_spool_bytes" in after
 
 
-@pytest.mark.parametrize("transport", ["grpc", "http"])
-def test_a_busy_port_is_one_line_and_exit_2(receiver, tmp_path, transport):
-    ports = {"grpc": ["--grpc-port", str(receiver.grpc_port), "--http-port", "0"],
-             "http": ["--grpc-port", "0", "--http-port", str(receiver.http_port)]}[transport]
+@pytest.mark.parametrize("transport", ["grpc", "http", "query"])
+def test_a_busy_port_is_one_line_naming_the_flag_and_exit_2(receiver, tmp_path, transport):
+    ports = {"grpc": ["--grpc-port", str(receiver.grpc_port), "--http-port", "0", "--query-port", "0"],
+             "http": ["--grpc-port", "0", "--http-port", str(receiver.http_port), "--query-port", "0"],
+             "query": ["--grpc-port", "0", "--http-port", "0", "--query-port", str(receiver.query_port)]}[transport]
+    data_dir = tmp_path / "second"
     second = subprocess.run(
-        [sys.executable, "-m", "otel_llmcost", "serve", "--data-dir", str(tmp_path / "second"), "--host",
+        [sys.executable, "-m", "otel_llmcost", "serve", "--data-dir", str(data_dir), "--host",
          "127.0.0.1", *ports], capture_output=True, text=True, timeout=120, check=False,
     )
     assert second.returncode == 2
     [line] = second.stderr.splitlines()
-    protocol = {"grpc": "OTLP/gRPC", "http": "OTLP/HTTP"}[transport]
+    protocol = {"grpc": "OTLP/gRPC", "http": "OTLP/HTTP", "query": "the ClickHouse HTTP interface"}[transport]
     assert line.startswith(f"otel-llmcost serve: error: cannot listen for {protocol} on 127.0.0.1:")
+    assert {"grpc": "--grpc-port", "http": "--http-port", "query": "--query-port"}[transport] in line
+    assert ("--no-query-listener" in line) == (transport == "query")
+    assert not data_dir.exists()  # a failed start leaves no data directory it made itself
 
 
 def test_gzip_is_read_to_its_end_and_checked(receiver):

@@ -74,7 +74,8 @@ def test_a_day_missing_from_the_export_and_a_day_missing_from_our_calls(data_dir
     _, store = data_dir
     rows = rows_of("bedrock-cur2.csv")
     kept = [row for row in rows if not row["line_item_usage_start_date"].startswith("2026-11-04")]
-    extra = [dict(row, line_item_usage_start_date="2026-11-06T00:00:00Z", line_item_usage_end_date="2026-11-07T00:00:00Z")
+    extra = [dict(row, line_item_usage_start_date="2026-11-06T00:00:00Z",
+                  line_item_usage_end_date="2026-11-07T00:00:00Z")
              for row in rows if row["line_item_usage_start_date"].startswith("2026-11-05")]
     result = reconcile(store, lines_of("bedrock-cur2.csv", text={"bedrock-cur2.csv": _csv(kept + extra)}, tmp=tmp_path))
 
@@ -138,10 +139,12 @@ def test_unpriced_calls_are_named(data_dir, tmp_path):
                                  cost_status="unpriced", price_id="") for n in (1, 2)]
     store.insert_usage(calls)
     bill = [{"ChargePeriodStart": "2026-11-05T00:00:00Z", "ChargePeriodEnd": "2026-11-06T00:00:00Z",
-             "ChargeCategory": "Usage", "BilledCost": cost, "BillingCurrency": "USD", "ServiceProviderName": "Mistral AI",
-             "SkuMeter": meter, "ConsumedQuantity": str(tokens), "SkuPriceDetails": '{"x_ModelId": "mistral-medium-2611"}',
+             "ChargeCategory": "Usage", "BilledCost": cost, "BillingCurrency": "USD",
+             "ServiceProviderName": "Mistral AI", "SkuMeter": meter, "ConsumedQuantity": str(tokens),
+             "SkuPriceDetails": '{"x_ModelId": "mistral-medium-2611"}',
              "PricingCategory": "Standard"}
-            for meter, tokens, cost in (("Input Tokens", 2 * (book_row.input_tokens - book_row.cache_read_tokens), "0.12"),
+            for meter, tokens, cost in (("Input Tokens", 2 * (book_row.input_tokens - book_row.cache_read_tokens),
+                                         "0.12"),
                                         ("Cache Read Input Tokens", 2 * book_row.cache_read_tokens, "0.01"),
                                         ("Output Tokens", 2 * book_row.output_tokens, "0.13"))]
     (tmp_path / "mistral-focus.csv").write_text(_csv(bill))

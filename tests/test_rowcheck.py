@@ -90,3 +90,65 @@ def test_a_refused_row_is_dead_lettered_as_it_was_built():
     with pytest.raises(RowRejected):
         check_row(row)
     assert row.tenant_id == "t" * 5000 and row.cost_note == ""  # nothing half-fixed
+
+
+def _span_row(span_id: str, start_ns: int) -> list:
+    from otel_llmcost.rows.traces import COLUMN_TYPES as TRACE_COLUMNS
+
+    values = {"Timestamp": start_ns, "TraceId": "c" * 32, "SpanId": span_id, "SpanAttributes": {}, "Duration": 5,
+              "ResourceAttributes": {}}
+    return [values.get(name, "") for name, _ in TRACE_COLUMNS]
+
+
+def test_a_span_otel_traces_refuses_is_dead_lettered_and_counted(store):
+    """Rows not passed through the checks: one start past 2262 (DateTime64(9)) fails the encoding of its
+    INSERT; the span alone is dead-lettered, its neighbours and the usage rows are stored, and the failed
+    inserts are counted where /metrics reads them."""
+    from otel_llmcost.ops.metrics import MeasuredStore
+
+    measured = MeasuredStore(store)
+    now = int(datetime.now(timezone.utc).timestamp()) * 10 ** 9
+    spans = [_span_row(f"d{i:015d}", now + i) for i in range(6)] + [_span_row("dbad000000000000", 2 ** 63)]
+    writer = BatchWriter(measured)
+    writer.write([_row("d100000000000000")], [], spans)
+    stored = store.query("SELECT SpanId FROM llmcost.otel_traces WHERE startsWith(SpanId, 'd') ORDER BY SpanId")
+    assert [row["SpanId"] for row in stored] == [f"d{i:015d}" for i in range(6)]
+    rejected = store.query("SELECT reason FROM llmcost.rejected_calls WHERE span_id = 'dbad000000000000'")
+    assert len(rejected) == 1 and rejected[0]["reason"].startswith("otel_traces refused the span")
+    assert _stored(store, "d100000000000000")["trace_id"] == BASE_ROW.trace_id
+    assert measured.insert_failures >= 1 and measured.last_insert_error is None  # the later inserts succeeded
+    assert writer.counts.spans_written == 6 and writer.counts.rows_dead_lettered == 1
+
+
+def test_a_checked_span_keeps_a_time_every_column_holds():
+    from otel_llmcost.rows.traces import NOTE_ATTRIBUTE, check_span
+
+    checked = check_span(_span_row("e000000000000001", 2 ** 63))
+    assert 0 < checked[0] < 2 ** 32 * 10 ** 9
+    assert "Timestamp" in checked[11][NOTE_ATTRIBUTE]
+    assert check_span(_span_row("e000000000000002", 10 ** 18)) == _span_row("e000000000000002", 10 ** 18)
+
+
+def test_a_batch_over_many_partitions_is_split():
+    from otel_llmcost.flush.writer import MAX_PARTITIONS, by_partition
+
+    rows = [(day, n) for day in range(160) for n in range(2)]
+    parts = by_partition(rows, lambda row: row[0], 1000)
+    assert [len({day for day, _ in part}) for part in parts] == [MAX_PARTITIONS] * 3 + [160 - 3 * MAX_PARTITIONS]
+    assert sorted(row for part in parts for row in part) == rows
+    assert by_partition(rows[:20], lambda row: row[0], 1000) == [rows[:20]]  # few partitions: as it was
+    assert by_partition(rows[:20], lambda row: row[0], 8) == [rows[:8], rows[8:16], rows[16:20]]
+
+
+def test_readiness_reports_a_batch_waiting_too_long(tmp_path):
+    import dataclasses as dc
+
+    from otel_llmcost.model import PipelineStats
+    from otel_llmcost.ops.metrics import STALL_SECONDS, MeasuredStore, readiness_problems
+
+    stats = PipelineStats(**{f.name: 0 for f in dc.fields(PipelineStats)})
+    measured = MeasuredStore(None)
+    assert readiness_problems(measured, stats, str(tmp_path), 0) == []
+    stalled = dc.replace(stats, unsent_rows=7, oldest_unsent_seconds=STALL_SECONDS + 1)
+    assert readiness_problems(measured, stalled, str(tmp_path), 0) == [
+        f"storage stalled: 7 rows unsent for {STALL_SECONDS + 1:.0f}s"]

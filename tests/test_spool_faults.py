@@ -16,6 +16,7 @@ from otel_llmcost.ingest.spool import Spool
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from test_durability import QUICK_FLUSH, SLOW_FLUSH, _stored_span_ids, _wait_for_rows
+from test_receiver_ops import get
 from test_store import BASE_ROW
 
 
@@ -127,3 +128,44 @@ def test_a_full_disk_under_the_parts_refuses_inserts_until_it_has_room(tmp_path)
             store.close()
     finally:
         subprocess.run(["umount", "-l", str(path / "store")], capture_output=True)
+
+
+def test_a_small_parts_disk_that_filled_takes_the_whole_backlog_once_freed(receiver_factory, tmp_path):
+    """The disk wedge (issue 16 item 5): the tables' parts alone on a 16 MB filesystem, filled while 6,000
+    calls arrive. /readyz says why storage stalls; once the filler is removed the backlog, whose one INSERT of
+    spans would need more room than the disk has (chDB is asked for twice the batch), is stored in smaller
+    INSERTs, without a restart."""
+    data_dir = tmp_path / "data"
+    parts = data_dir / "chdb" / "store"
+    _mount_small_tmpfs(parts, "16m")
+    try:
+        # Orphan calls wait for their parents 6 s: all are released in one flush, one batch.
+        held = {"attribution": {"trace_wait_seconds": 6.0, "max_trace_wait_seconds": 6.0}}
+        receiver = receiver_factory({**held, "log_level": "WARNING"}, data_dir=data_dir)
+        filler = parts / "filler"
+        with open(filler, "wb") as out:  # to the last byte: ENOSPC ends it
+            try:
+                while out.write(b"\0" * 65536):
+                    out.flush()
+            except OSError:
+                pass
+        sent = []
+        for _ in range(12):
+            trace_id = os.urandom(16)
+            spans = [llm_span(trace_id, "gpt-4o-mini", 100, 10, parent=os.urandom(8), padding="x" * 1500)
+                     for _ in range(500)]
+            status, _, body = post(receiver.http_url, request(*spans).SerializeToString(), "application/x-protobuf")
+            assert status == 200, body
+            sent += [span.span_id.hex() for span in spans]
+        deadline = time.monotonic() + 60
+        while (ready := get(receiver, "/readyz"))[0] == 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert ready[0] == 503 and "not enough free disk" in ready[1], ready
+        filler.unlink()
+        _wait_for_rows(receiver, len(sent))
+        assert _stored_span_ids(receiver) == sorted(sent)
+        assert get(receiver, "/readyz") == (200, "ready\n")
+        receiver.stop()
+        assert not list((data_dir / "spool").glob("*.jsonl"))
+    finally:
+        subprocess.run(["umount", "-l", str(parts)], capture_output=True)

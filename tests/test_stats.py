@@ -22,7 +22,7 @@ WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')
 GROUP BY group ORDER BY group
 """
 _RAW_GROUPS = {None: "'all'", "tenant": "tenant_id", "feature": "feature", "user": "user_id", "model": "request_model",
-               "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
+               "session": "session_id", "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("stats")
     store = ChdbStore(str(path / "chdb"), "llmcost")
     store.ensure_schema()
-    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", request_model=("m1", "m2")[n % 3 == 0],
+    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", session_id=f"s{n % 7}",
+                                request_model=("m1", "m2")[n % 3 == 0],
                                 ts=row.ts + timedelta(minutes=13 * n))
             for n, row in enumerate(_rows(240))]
     for start in range(0, len(rows), 50):  # several batches: requests rows of one request merge on read
@@ -41,6 +42,10 @@ def data_dir(tmp_path_factory):
 
 def _by_group(rows):
     return {row["group"]: row for row in rows}
+
+
+def _by_tenant(rows):
+    return {row["tenant"]: row for row in rows}
 
 
 @pytest.mark.parametrize("by", list(_RAW_GROUPS))
@@ -64,7 +69,7 @@ def test_filters_each_read_only_their_calls(data_dir):
     params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
     for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"),
                                 ("user", "user_id", "u2"), ("model", "request_model", "m2"),
-                                ("provider", "provider", "openai")):
+                                ("provider", "provider", "openai"), ("session", "session_id", "s3")):
         raw = store.query(_RAW.format(group="'all'", where=f"AND {column} = '{value}'"), params)
         [rolled] = stats_rows(store, StatsQuery(None, {flag: value}), since, until)
         assert {k: rolled[k] for k in raw[0]} == raw[0], flag
@@ -104,20 +109,38 @@ def test_equal_request_ids_of_two_tenants_are_two_requests(tmp_path):
     store.close()
 
 
+def test_time_groups_are_in_time_order_and_json_keys_say_what_they_hold(data_dir):
+    args = ("stats", "--data-dir", str(data_dir), "--since", "2026-11-10", "--until", "2026-11-20T05:00")
+    for by, length in (("day", 10), ("hour", 19)):
+        rows = [json.loads(line) for line in run_cli(*args, "--by", by, "--json").stdout.splitlines()]
+        times = [row[by] for row in rows]
+        assert len(times) > 5 and times == sorted(times) and {len(t) for t in times} == {length}
+        assert "group" not in rows[0]
+        compared = [json.loads(line) for line in run_cli(*args, "--by", by, "--compare", "--json").stdout.splitlines()]
+        assert [row[by] for row in compared] == sorted(row[by] for row in compared)
+    [total] = [json.loads(line) for line in run_cli(*args, "--json").stdout.splitlines()]
+    assert "group" not in total and total["calls"] > 0
+    table = run_cli(*args, "--by", "day").stdout.splitlines()
+    days = [line.split()[0] for line in table[1:]]
+    assert days == sorted(days) and table[0].split()[:2] == ["day", "cost_usd"]
+    assert all(line.split()[1].startswith("$") and len(line.split()[1].split(".")[1]) == 4 for line in table[1:])
+
+
 def test_compare_shows_the_change_per_group(data_dir):
     args = ("stats", "--data-dir", str(data_dir), "--since", "2026-11-10", "--until", "2026-11-20", "--by", "tenant",
             "--compare", "--json")
     rows = [json.loads(line) for line in run_cli(*args).stdout.splitlines()]
-    now = _by_group(json.loads(line) for line in run_cli(*args[:-2], "--json").stdout.splitlines())
-    before = _by_group(json.loads(line) for line in run_cli(
+    now = _by_tenant(json.loads(line) for line in run_cli(*args[:-2], "--json").stdout.splitlines())
+    before = _by_tenant(json.loads(line) for line in run_cli(
         "stats", "--data-dir", str(data_dir), "--since", "2026-10-31", "--until", "2026-11-10", "--by", "tenant",
         "--json").stdout.splitlines())
-    assert {row["group"] for row in rows} == set(now) | set(before)
+    assert {row["tenant"] for row in rows} == set(now) | set(before)
     for row in rows:
-        cost, last = Decimal(now[row["group"]]["cost_usd"]), Decimal(before[row["group"]]["cost_usd"])
+        cost, last = Decimal(now[row["tenant"]]["cost_usd"]), Decimal(before[row["tenant"]]["cost_usd"])
         assert Decimal(row["change_usd"]) == cost - last
-        assert (row["calls"], row["calls_previous"]) == (now[row["group"]]["calls"], before[row["group"]]["calls"])
+        for name in ("calls", "input_tokens", "output_tokens", "cache_read_tokens"):
+            assert (row[name], row[f"{name}_previous"]) == (now[row["tenant"]][name], before[row["tenant"]][name])
     changes = [abs(Decimal(row["change_usd"])) for row in rows]
     assert changes == sorted(changes, reverse=True)
     assert set(GROUPS) - {None} == {"tenant", "feature", "model", "provider", "environment", "service", "user",
-                                    "day", "hour"}
+                                    "session", "day", "hour"}

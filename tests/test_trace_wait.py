@@ -48,7 +48,7 @@ def test_a_remote_parent_is_not_waited_for(receiver_factory):
         time.sleep(0.25)
     assert rows == [{"span_id": call.span_id.hex()}]
     log = receiver.stop()
-    assert "stored 1 rows (0 dead-lettered); lag " in log  # the operator sees each stored batch
+    assert "stored 1 rows in 1 inserts (0 dead-lettered); largest lag " in log  # the operator sees the first
     assert "without its root span" not in log  # a remote parent is no missing root
 
 
@@ -62,3 +62,19 @@ def test_a_trace_written_without_its_root_is_named_in_the_log(receiver_factory):
         time.sleep(0.25)
     log = receiver.stop()
     assert f"trace {orphan.trace_id.hex()} written without its root span after 0s: its 1 calls miss" in log
+
+
+def test_stored_rows_are_one_log_line_per_minute_not_one_per_insert(receiver_factory):
+    receiver = receiver_factory({"attribution": {"trace_wait_seconds": 0.1, "max_trace_wait_seconds": 1.0},
+                                 "store": {"flush_interval_seconds": 0.1}})
+    for n in range(8):  # eight exports, each written in its own insert
+        call = llm_span(os.urandom(16), "gpt-4o-mini", 10, 1)
+        assert post(receiver.http_url, request(call).SerializeToString(), "application/x-protobuf")[0] == 200
+        for _ in range(40):
+            if receiver.sql("SELECT count() AS n FROM llmcost.llm_usage") == [{"n": n + 1}]:
+                break
+            time.sleep(0.1)
+    log = receiver.stop()
+    stored = [line for line in log.splitlines() if " stored " in line]
+    assert len(stored) == 2, stored  # the first insert, then the rest at close
+    assert "stored 1 rows in 1 inserts" in stored[0] and "stored 7 rows in 7 inserts in the last" in stored[1]

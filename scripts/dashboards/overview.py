@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
 from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, request_counts, users
+from scripts.dashboards.why import why_sql
 
 #: (cost column, series name): every part of cost_usd.
 COST_KINDS = (("input_cost_usd", "uncached_input"), ("cache_read_cost_usd", "cache_read"),
@@ -99,6 +100,12 @@ def build() -> dict:
                          usd if "cost" in expression else "percentunit"), 4, 4)
     layout.add(panel("stat", "Cache savings", CACHE_SAVINGS, "What the cached input would have cost uncached, "
                      "less what it cost (at each model's own uncached input rate).", usd), 4, 4)
+    layout.add(panel("table", "Why the cost changed (against the period before)", why_sql(),
+                     "The change of spend from the period of the same length just before the range, split into "
+                     "causes that add up to it exactly: volume (requests, calls per request), feature and model "
+                     "mix, retries, prompt and completion length, cache hit rate, prices, new and vanished "
+                     "features/models. The same as `otel-llmcost why`; `otel-llmcost request ID` shows a request.",
+                     overrides=units(change_usd=usd)), 24, 10)
     return dashboard("llmcost-overview", "LLM cost: overview", "How much, who and where: spend, tokens, cache, "
                      "failures and unpriced usage. Reads the hourly rollup (raw rows once users are picked).",
                      layout)

@@ -62,6 +62,20 @@ RANGE = ("$__fromTime", "$__toTime")
 MONTH = ("toStartOfMonth($__toTime)", "$__toTime")
 
 
+def whole_hours(window: tuple[str, str] = RANGE) -> tuple[str, str]:
+    """The first and the last whole hour of a window, as a window of hours (both inclusive): the rollups
+    answer for these, raw rows for the partial hours before and after (`partial_hours`), as `stats` reads."""
+    since, until = window
+    return (f"toStartOfHour(toDateTime({since}, 'UTC') + INTERVAL 3599 SECOND)",
+            f"toStartOfHour(toDateTime({until}, 'UTC')) - INTERVAL 1 HOUR")
+
+
+def partial_hours(prefix: str = "", window: tuple[str, str] = RANGE) -> str:
+    """Raw rows of the window outside its whole hours (all of it when it holds none)."""
+    first, last = whole_hours(window)
+    return f"({prefix}ts < {first} OR {prefix}ts >= {last} + INTERVAL 1 HOUR)"
+
+
 def whole_day(day_start: str, window: tuple[str, str] = RANGE) -> str:
     """The day starting at `day_start` has all its 24 hours in the window."""
     since, until = window
@@ -100,38 +114,41 @@ def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = Fa
             f"  {rows} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
 
 
-def facts(window: tuple[str, str] = RANGE, by_day: bool = False) -> str:
+def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "facts") -> str:
     """`facts`: rows (t, the rollup's dimensions, its measures) of the window, filtered by every variable;
-    from the rollups (`by_day`: see rollup_rows), or from raw rows once users are picked."""
+    from the rollups for its whole hours (`by_day`: see rollup_rows) and raw rows for the partial hours at
+    its ends, so a range off the hour sums exactly its calls; from raw rows alone once users are picked."""
     dims = ", ".join(ROLLUP_DIMENSIONS)
     raw_dims = ", ".join(f"u.{d} AS {d}" for d in ROLLUP_DIMENSIONS)
     raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
-    rolled = rollup_rows(f"{dims}, {', '.join(_ROLLUP_MEASURES)}", window, by_day)
+    rolled = rollup_rows(f"{dims}, {', '.join(_ROLLUP_MEASURES)}", whole_hours(window), by_day)
     return (
-        f"facts AS (\n"
+        f"{name} AS (\n"
         f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_calls(prefix='u.', window=window)}\n  AND NOT ({USER_ALL})\n"
+        f"  WHERE {raw_calls(prefix='u.', window=window)}\n"
+        f"  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
         f")"
     )
 
 
-def request_counts() -> str:
+def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts") -> str:
     """`rcounts`: hourly sets of requests (t, the rollup's dimensions but status, `requests`), filtered by
     every variable; uniqExactMerge(requests) counts each request with a call in range once, whatever hours,
-    models or groups it spans. Built from raw rows, like `facts`, once users are picked."""
+    models or groups it spans. The partial hours at the range's ends come from raw rows, like `facts`, and
+    everything once users are picked."""
     dims = [d for d in ROLLUP_DIMENSIONS if d != "status"]
-    rolled = rollup_rows(", ".join(dims + ["requests"]), hourly=REQUEST_COUNTS_HOURLY)
+    rolled = rollup_rows(", ".join(dims + ["requests"]), whole_hours(window), hourly=REQUEST_COUNTS_HOURLY)
     return (
-        f"rcounts AS (\n"
+        f"{name} AS (\n"
         f"  {rolled}\n"
         f"  UNION ALL\n"
         f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
         f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
         f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_calls(prefix='u.')}\n  AND NOT ({USER_ALL})\n"
+        f"  WHERE {raw_calls(prefix='u.', window=window)}\n  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
         f"  GROUP BY {', '.join(['t'] + dims)}\n"
         f")"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, DB, MONTH, all_of, cond, facts, fill, users
+from scripts.dashboards.sql import DAYS, DB, MONTH, all_of, cond, facts, fill, filters, raw_calls, users
 
 _MONTH_SECONDS = "dateDiff('second', toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH)"
 _ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__toTime), 1)"
@@ -44,6 +44,28 @@ ORDER BY time, provider
 """
 
 
+#: What each conversation cost: sessions by spend, from the requests table (a row per request and hour, with the
+#: request's session), or from the raw calls once a provider or model is picked (requests keeps neither).
+TOP_SESSIONS = f"""
+SELECT tenant_id, session_id, sum(cost) AS cost, sum(calls) AS calls, uniqExact(request_id) AS requests,
+  min(started) AS started, max(last_call) AS last_call
+FROM (
+  SELECT tenant_id, session_id, toDecimal128(cost_usd, 12) AS cost, toUInt64(calls) AS calls, request_id,
+    toDateTime64(first_ts, 6, 'UTC') AS started, toDateTime64(last_ts, 6, 'UTC') AS last_call
+  FROM {DB}.requests
+  WHERE hour >= toStartOfHour($__fromTime) AND hour <= $__toTime AND session_id != ''
+    AND {filters("tenant", "environment", "service", "feature", "user")}
+    AND {all_of("provider", "model")}
+  UNION ALL
+  SELECT tenant_id, session_id, toDecimal128(ifNull(cost_usd, 0), 12), toUInt64(1), request_id, ts, ts
+  FROM {DB}.llm_usage
+  WHERE {raw_calls("session_id != ''")} AND NOT ({all_of("provider", "model")})
+)
+GROUP BY tenant_id, session_id
+ORDER BY cost DESC, calls DESC LIMIT 50
+"""
+
+
 def build(rules: AlertRules) -> dict:
     f, usd = facts(by_day=True), "currencyUSD"
     layout = Layout()
@@ -63,6 +85,8 @@ def build(rules: AlertRules) -> dict:
                      "sum(cost_usd) AS cost, sum(calls) AS calls\nFROM users GROUP BY tenant_id, user_id\n"
                      "ORDER BY cost DESC, calls DESC LIMIT 50", "By spend in range.", overrides=units(cost=usd)),
                12, 9)
+    layout.add(panel("table", "Most expensive sessions", TOP_SESSIONS, "Each conversation's cost (the session id "
+                     "the app sets), from its requests in range.", overrides=units(cost=usd)), 24, 8)
     layout.add(panel("timeseries", "Provider bill minus ours per day", RECONCILIATION_GAP, "From `otel-llmcost "
                      "reconcile` runs over the providers' exports: above 0, the bill is higher than the stored calls "
                      "(ours under); below 0, ours over. The reasons are in llmcost.reconciliations.", usd), 24, 8)

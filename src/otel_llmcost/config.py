@@ -150,9 +150,6 @@ class QuerySettings:
     max_threads: int = 1  #: threads per query: dashboards must not starve ingest of cores
     max_concurrent_queries: int = 2  #: more wait (up to queue_seconds), beyond 4x this are refused
     max_concurrent_queries_per_key: int = 1  #: so one key (tenant, dashboard) never takes every slot
-    #: answers made whole (JSON, Parquet...; chDB needs several times their size), all together; each SELECT
-    #: answered whole is capped at this over max_concurrent_queries. Streamed formats (Native...) are not
-    max_buffered_bytes: int = 64 * 1024 * 1024
     queue_seconds: float = 30.0
 
 
@@ -371,9 +368,9 @@ def _validate(settings: Settings) -> list[str]:
         errors.append(f"query.port must be between 0 and 65535, got {query.port}")
     if query.max_execution_time <= 0 or min(query.max_result_rows, query.max_result_bytes, query.max_memory_usage,
                                             query.max_threads, query.max_concurrent_queries,
-                                            query.max_concurrent_queries_per_key, query.max_buffered_bytes) < 1:
+                                            query.max_concurrent_queries_per_key) < 1:
         errors.append("query limits (max_execution_time, max_result_*, max_memory_usage, max_threads, "
-                      "max_concurrent_queries*, max_buffered_bytes) must be positive")
+                      "max_concurrent_queries*) must be positive")
     if receiver.grpc_port and receiver.grpc_port == receiver.http_port:
         errors.append("receiver.grpc_port and receiver.http_port must differ")
     if receiver.max_request_bytes < 1024:

@@ -26,6 +26,11 @@ class StoreError(OtelLlmCostError):
         self.retryable = retryable
 
 
+class StoreFullError(StoreError):
+    """The store's disk lacks room for this INSERT (retryable): a smaller INSERT may fit now, and a full disk
+    that is freed takes them all again."""
+
+
 class OverloadedError(OtelLlmCostError):
     """The receiver cannot take more data right now; clients should retry later."""
 

@@ -198,5 +198,7 @@ class PipelineStats:
     buffered_spans: int
     buffered_bytes: int  # approximate
     spool_bytes: int
+    spans_written: int  # otel_traces rows stored
     unsent_rows: int  # priced, waiting for the store
+    oldest_unsent_seconds: float  # how long the oldest batch not stored yet has waited (0: none)
     oldest_unflushed_seconds: float  # age of the oldest trace still in the buffer

@@ -43,7 +43,7 @@ class Pipeline:
         self._admission = Admission(settings)
         self._rows = RowBuilder(attributor, keeper, price_book, settings.attribution.max_trace_wait_seconds)
         self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series)
-        self._writer = BatchWriter(store, on_stored=self.cost_metrics.observe)
+        self._writer = BatchWriter(store, on_stored=self.cost_metrics.observe, max_rows=settings.store.batch_max_rows)
         self.forwarder = Forwarder(settings, self.cost_metrics.otlp) if settings.forward.destinations else None
         self._flusher = Flusher(self._admission, self._build, self._writer,
                                 settings.store.flush_interval_seconds, settings.store.batch_max_rows)
@@ -58,7 +58,8 @@ class Pipeline:
         return PipelineStats(
             **self._admission.figures(), rows_adjusted=self._rows.rows_adjusted, rows_written=counts.rows_written,
             rows_already_stored=counts.rows_already_stored, rows_dead_lettered=counts.rows_dead_lettered,
-            unsent_rows=self._flusher.unsent_rows,
+            spans_written=counts.spans_written, unsent_rows=self._flusher.unsent_rows,
+            oldest_unsent_seconds=self._flusher.oldest_unsent_seconds,
         )
 
     def start(self) -> None:

@@ -157,7 +157,8 @@ def status(budgets: list[Budget], spend: dict[str, Any], now: datetime) -> list[
 def applying(budgets: tuple[Budget, ...], tenant: str, feature: str, user: str) -> list[Budget]:
     """The budgets a call of this tenant, feature and user counts against."""
     return [b for b in budgets if b.tenant == tenant and (
-        b.level == "tenant" or (b.level == "feature" and b.scope == feature) or (b.level == "user" and b.scope == user))]
+        b.level == "tenant" or (b.level == "feature" and b.scope == feature)
+        or (b.level == "user" and b.scope == user))]
 
 
 def _text(amount: Decimal) -> str:

@@ -29,7 +29,8 @@ RULES = {
                          "{{ $labels.period }} budget, past {{ $labels.threshold }}%"),
     "scoped_budget_threshold": ("llmcost-scoped-budget", "LLM budget threshold of a feature, user or day",
                                 "{{ $labels.tenant_id }}'s {{ $labels.budget }} budget: {{ printf \"%.1f\" "
-                                "$values.A.Value }}% of its {{ $labels.period }} budget, past {{ $labels.threshold }}%"),
+                                "$values.A.Value }}% of its {{ $labels.period }} budget, "
+                                "past {{ $labels.threshold }}%"),
     "unpriced_usage": ("llmcost-unpriced", "Unpriced LLM usage",
                        "{{ printf \"%.0f\" $values.A.Value }} calls to {{ $labels.provider }}/{{ $labels.model }} "
                        "in the last two hours have no price"),

@@ -1,5 +1,5 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | reconcile | keys | tenants | schema
-| migrate | anomalies | budgets | grafana-alerts | demo`.
+"""Command line: `otel-llmcost serve | sql | stats | why | request | prices | whatif | reprice | reconcile | keys
+| tenants | schema | migrate | anomalies | budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import alerts, demo, finops, keys, prices, query, serve, tenants
+from otel_llmcost.cli import alerts, demo, events, finops, keys, prices, query, serve, tenants, why
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     stats_cmd.add_argument("--since", default="30d", help="start: ISO time or age like 24h, 7d (default 30d)")
     stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
     stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    stats_cmd.add_argument("--wide", action="store_true", help="every column, however wide the table")
     stats_cmd.set_defaults(run=query.run_stats)
 
     prices.add_commands(commands, _store_flags)
@@ -102,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_commands(commands, _store_flags)
     tenants.add_commands(commands, _store_flags)
     alerts.add_commands(commands, _store_flags)
+    events.add_command(commands, _store_flags)
+    why.add_commands(commands, _store_flags)
     demo.add_command(commands)
 
     schema_cmd = commands.add_parser("schema", help="print the DDL for a ClickHouse server")

@@ -14,19 +14,23 @@ from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, budget_status, find
 from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
 from otel_llmcost.alerts.webhook import post_findings
-from otel_llmcost.cli.query import print_table
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.store import open_reader
 
 SENT_FILE = "alerts-sent.json"  # in the data directory: budget thresholds already posted
+ALERTS_USED_FILE = "alerts-file"  # in the data directory: the alert settings the receiver last started with
+
+
+_ALERTS_HELP = "alert settings (default: the config's alerts.file, else the file the receiver last ran with)"
 
 
 def add_commands(commands, store_flags) -> None:
     anomalies = commands.add_parser("anomalies", help="what the alert rules find now: spend anomalies, budgets, "
                                     "unpriced usage, a silent feed")
     store_flags(anomalies)
-    anomalies.add_argument("--alerts", metavar="FILE", help="alert settings (default: the config's alerts.file)")
+    anomalies.add_argument("--alerts", metavar="FILE", help=_ALERTS_HELP)
     anomalies.add_argument("--since", help="the trailing days today is compared with, e.g. 7d (default: the file's)")
     anomalies.add_argument("--factor", type=float, help="today over the daily average that counts (default 3)")
     anomalies.add_argument("--webhook", metavar="URL", help="also POST the findings here (budget thresholds once "
@@ -36,18 +40,41 @@ def add_commands(commands, store_flags) -> None:
 
     budgets = commands.add_parser("budgets", help="each tenant's month so far against its budget")
     store_flags(budgets)
-    budgets.add_argument("--alerts", metavar="FILE", help="alert settings (default: the config's alerts.file)")
+    budgets.add_argument("--alerts", metavar="FILE", help=_ALERTS_HELP)
     budgets.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     budgets.set_defaults(run=run_budgets)
 
     rules = commands.add_parser("grafana-alerts", help="print Grafana alerting provisioning for the alert settings")
     store_flags(rules)
-    rules.add_argument("--alerts", metavar="FILE", help="alert settings (default: the config's alerts.file)")
+    rules.add_argument("--alerts", metavar="FILE", help=_ALERTS_HELP)
     rules.set_defaults(run=run_grafana_alerts)
 
 
+def remember_alerts_file(settings: Settings) -> None:
+    """Note in the data directory which alert settings the receiver runs with, for the commands below."""
+    used = Path(settings.data_dir) / ALERTS_USED_FILE
+    if settings.alerts.file:
+        used.write_text(str(Path(settings.alerts.file).resolve()) + "\n", encoding="utf-8")
+    else:
+        used.unlink(missing_ok=True)
+
+
+def _alerts_file(args: argparse.Namespace, settings: Settings) -> str | None:
+    """--alerts, else the config's alerts.file, else the file the receiver of this data directory last ran
+    with; None (and where it looked, on stderr) when there is none."""
+    if args.alerts or settings.alerts.file:
+        return args.alerts or settings.alerts.file
+    used = Path(settings.data_dir) / ALERTS_USED_FILE
+    if used.exists():
+        return used.read_text(encoding="utf-8").strip()
+    hint = " (./alerts.yaml is here: --alerts alerts.yaml)" if Path("alerts.yaml").exists() else ""
+    print(f"no alert settings: no --alerts, no alerts.file in --config, and the receiver of {settings.data_dir} "
+          f"ran without one ({used} does not exist); using the defaults, with no budgets{hint}", file=sys.stderr)
+    return None
+
+
 def _rules(args: argparse.Namespace, settings: Settings) -> tuple[AlertRules, str]:
-    path = args.alerts or settings.alerts.file
+    path = _alerts_file(args, settings)
     rules = load_alert_rules(path)
     changes: dict[str, Any] = {}  # AlertRules fields
     if getattr(args, "since", None):

@@ -37,13 +37,14 @@ def run(args: argparse.Namespace, settings: None) -> int:
         seed=args.seed,
     )
     try:
-        requests, spans, refused = run_demo(plan)
+        result = run_demo(plan)
     except ImportError as exc:
         raise ConfigError(str(exc)) from exc
-    print(f"sent {requests} requests ({spans} spans) over OTLP/{plan.protocol.upper()} to {plan.endpoint}"
-          + (f", feature {plan.spike!r} spiked today" if plan.spike else ""), file=sys.stderr)
-    if refused:
-        print(f"otel-llmcost demo: error: {refused} of the {spans} spans were not accepted by {plan.endpoint} "
-              "(the exporter's errors are above)", file=sys.stderr)
+    print(("interrupted: " if result.interrupted else "")
+          + f"sent {result.requests} requests ({result.spans} spans) over OTLP/{plan.protocol.upper()} to "
+          f"{plan.endpoint}" + (f", feature {plan.spike!r} spiked today" if plan.spike else ""), file=sys.stderr)
+    if result.refused:
+        print(f"otel-llmcost demo: error: {result.refused} of the {result.spans} spans were not accepted by "
+              f"{plan.endpoint} (the exporter's errors are above)", file=sys.stderr)
         return 1
-    return 0
+    return 130 if result.interrupted else 0

@@ -9,7 +9,8 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from otel_llmcost.cli.query import print_table, time_window
+from otel_llmcost.cli.query import time_window
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.reports import focus, queries
@@ -128,8 +129,8 @@ def run_drift(args: argparse.Namespace, settings: Settings) -> int:
         ours = Decimal(row["ours_usd"])
         row["difference_pct"] = str((Decimal(row["difference_usd"]) / ours * 100).quantize(Decimal("0.1"))) \
             if ours else None
-        row["examples"] = [dict(zip(("trace_id", "span_id", "ts", "emitter_usd", "ours_usd", "input_tokens",
-                                     "output_tokens", "price_id"), example)) for example in row["examples"]]
+        names = ("trace_id", "span_id", "ts", "emitter_usd", "ours_usd", "input_tokens", "output_tokens", "price_id")
+        row["examples"] = [dict(zip(names, example, strict=True)) for example in row["examples"]]
     if args.json:
         for row in rows:
             print(json.dumps(row))

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from otel_llmcost.cli import finops
-from otel_llmcost.cli.query import parse_time, print_table, time_window
+from otel_llmcost.cli.query import parse_time, time_window
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.pricing import load_price_book, quote, validate_file

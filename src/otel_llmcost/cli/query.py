@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import datetime, timezone
 
+from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.reports.timerange import parse_time, time_window
-from otel_llmcost.reports.usage_stats import FILTERS, StatsQuery, compare, stats_rows
+from otel_llmcost.reports.usage_stats import FILTERS, TIME_GROUPS, StatsQuery, compare, stats_rows
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import LATEST, SchemaOptions, all_statements, migrate
 
-__all__ = ["parse_time", "print_table", "run_schema", "run_sql", "run_stats", "time_window"]
+__all__ = ["parse_time", "run_schema", "run_sql", "run_stats", "time_window"]
 
 
 def run_sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,15 +33,26 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     try:
         rows = stats_rows(store, query, since, until)
         if args.compare:
-            rows = compare(rows, stats_rows(store, query, since - (until - since), since))
+            shift = until - since if args.by in TIME_GROUPS else None
+            rows = compare(rows, stats_rows(store, query, since - (until - since), since), shift)
     finally:
         store.close()
+    # the group's key says what it holds (--by's name); without --by there is one row and no group
+    rows = [({args.by: row["group"]} if args.by else {}) | {k: v for k, v in row.items() if k != "group"}
+            for row in rows]
     if args.json:
         for row in rows:
             print(json.dumps(row))
     else:
-        print_table(rows, args.by or "group", "no LLM calls in this time range")
+        print_table([_table_order(row) for row in rows], args.by or "", "no LLM calls in this time range",
+                    wide=args.wide, signed=("change_usd",))
     return 0
+
+
+def _table_order(row: dict) -> dict:
+    """Money first after the group, then counts and tokens, then the rest (the table may be cut on the right)."""
+    first = [key for key in row if key.endswith("_usd") or key == "change_pct"]
+    return {key: row[key] for key in list(row)[:1] + first + [k for k in list(row)[1:] if k not in first]}
 
 
 def run_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,16 +70,3 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print(f"schema at version {LATEST}; migrations applied: {', '.join(map(str, applied)) or 'none'}")
     return 0
-
-
-def print_table(rows: list[dict], group_title: str, empty: str) -> None:
-    """Rows as aligned text columns (the first column left-aligned, titled `group_title`)."""
-    if not rows:
-        print(empty, file=sys.stderr)
-        return
-    headers = [group_title if name == "group" else name for name in rows[0]]
-    cells = [["" if value is None else str(value) for value in row.values()] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    for row in cells:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))

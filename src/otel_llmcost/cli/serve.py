@@ -9,13 +9,15 @@ import logging
 import os
 import resource
 import secrets
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
+from otel_llmcost.cli.alerts import remember_alerts_file
 from otel_llmcost.config import Settings
-from otel_llmcost.errors import ConfigError
+from otel_llmcost.errors import ConfigError, ListenError
 from otel_llmcost.keys import INGEST, QUERY, KeyStore
 from otel_llmcost.ops.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import Pipeline
@@ -35,7 +37,33 @@ _SIGNAL_POLL_SECONDS = 0.1
 _KEY_CHECK_SECONDS = 1.0  # how soon a lost key file or the last key revoked stops a receiver that needs keys
 
 
+#: what to do about a listener whose port is taken
+_MOVE_GRPC = "another port: --grpc-port PORT (0 = any free port), or receiver.grpc_port in the settings"
+_MOVE_HTTP = "another port: --http-port PORT (0 = any free port), or receiver.http_port in the settings"
+_MOVE_QUERY = ("another port: --query-port PORT (0 = any free port), or no SQL listener: --no-query-listener "
+               "(query.port / query.enabled in the settings)")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve; a start that fails leaves no data directory behind that it created itself."""
+    created, started = not os.path.exists(settings.data_dir), list[bool]()
+    try:
+        return _serve(settings, started)
+    except BaseException:
+        if created and not started:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+        raise
+
+
+def _listening(make, move: str):
+    try:
+        return make()
+    except ListenError as exc:
+        raise ListenError(f"{exc}; {move}") from exc
+
+
+def _serve(settings: Settings, started: list[bool]) -> int:
+    """Run until a signal; `started` gets True once listening (with the data directory in use)."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_open_files_limit()
     receiver = settings.receiver
@@ -50,18 +78,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         pipeline = Pipeline(settings, store, price_book)
         intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
-        grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
+        grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)
         ops = OpsSources(
             metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
                                        pipeline.forwarder.figures() if pipeline.forwarder else None,
                                        pipeline.cost_metrics),
-            readiness=lambda: readiness_problems(store, settings.spool_dir, receiver.max_request_bytes),
+            readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
+                                                 receiver.max_request_bytes),
         )
-        http_receiver = HttpReceiver(intake, http_host, receiver, ops)
+        http_receiver = _listening(lambda: HttpReceiver(intake, http_host, receiver, ops), _MOVE_HTTP)
         # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
         local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
         if settings.query.enabled and settings.store.enabled and not settings.store.clickhouse:
-            query_listener = open_query_listener(settings, keys, local_secret)
+            query_listener = _listening(lambda: open_query_listener(settings, keys, local_secret), _MOVE_QUERY)
     except BaseException:
         store.close()
         raise
@@ -95,6 +124,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump({**ready, "query_secret": local_secret, "tls_cert_file": receiver.tls_cert_file}, out)
     report_keys(settings, required)
+    remember_alerts_file(settings)
+    started.append(True)
     print(json.dumps(ready), flush=True)
     tune_gc()
     exit_code = 0

@@ -31,8 +31,16 @@ def today_start(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
 
 
-def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr) -> tuple[int, int, int]:
-    """Returns (requests, spans) sent and how many of the spans the endpoint refused."""
+@dataclass(frozen=True)
+class DemoResult:
+    requests: int
+    spans: int
+    refused: int  # spans the endpoint did not accept
+    interrupted: bool  # stopped by Ctrl-C: what was sent so far was still flushed
+
+
+def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr) -> DemoResult:
+    """Send the plan's traffic; Ctrl-C stops it (the spans already made are still sent)."""
     from otel_llmcost.demo.spans import Emitter  # needs the SDK; imported only when the demo runs
 
     rng = random.Random(plan.seed)
@@ -40,6 +48,7 @@ def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stde
     spike_from = today_start(now)
     emitter = Emitter(plan.protocol, plan.endpoint)
     requests = spans = 0
+    interrupted = False
     try:
         if plan.backfill_days:
             starts = backfill_starts(rng, spike_from - timedelta(days=plan.backfill_days), now, plan.per_day)
@@ -47,19 +56,25 @@ def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stde
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike if start >= spike_from else None))
         if plan.duration:
-            for start in _progress(_live_starts(rng, plan.rate, plan.duration), _live_total(plan), "live", out):
+            total = _live_total(plan)
+            for start in _progress(_live_starts(rng, plan.rate, plan.duration, total), total, "live", out):
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike))
+    except KeyboardInterrupt:
+        interrupted = True
+        out.write("\n")
     finally:
         emitter.shutdown()
-    return requests, spans, emitter.refused
+    return DemoResult(requests, spans, emitter.refused, interrupted)
 
 
-def _live_starts(rng: random.Random, rate: float, duration: float) -> Iterable[datetime]:
-    """Now, then again after exponential gaps of mean 1/rate (a Poisson stream), for `duration` seconds."""
-    deadline = time.monotonic() + duration
-    while time.monotonic() < deadline:
+def _live_starts(rng: random.Random, rate: float, duration: float, limit: int | None) -> Iterable[datetime]:
+    """Now, then again after exponential gaps of mean 1/rate (a Poisson stream), for `duration` seconds and
+    at most `limit` requests (the progress bar's total: a Poisson stream may run ahead of rate x duration)."""
+    deadline, sent = time.monotonic() + duration, 0
+    while time.monotonic() < deadline and (limit is None or sent < limit):
         yield datetime.now(timezone.utc)
+        sent += 1
         time.sleep(min(rng.expovariate(rate), max(0.0, deadline - time.monotonic())))
 
 

@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Protocol
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.flush.storedlog import StoredLog
 from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import UsageRow
@@ -42,7 +42,8 @@ class _Batch:
     rows: list[UsageRow]
     rejected: list[RejectedCall]  # dead letters to store with this batch
     release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
-    spans: list[list] | None = None  # otel_traces columns (rows/traces.py), stored first
+    spans: list[list] | None = None  # otel_traces rows (rows/traces.py), stored first
+    queued_at: float = 0.0  # time.monotonic() when built
 
 
 class Flusher:
@@ -56,6 +57,7 @@ class Flusher:
         self._lock = threading.Lock()
         self._unsent: list[_Batch] = []
         self._unsent_rows = 0
+        self._stored_log = StoredLog()
         self._retry_at = 0.0
         self._retry_delay = 1.0
         self._stop = threading.Event()
@@ -66,6 +68,12 @@ class Flusher:
         """Rows built but not stored yet (the store is failing, or the batch is being written)."""
         with self._lock:
             return self._unsent_rows
+
+    @property
+    def oldest_unsent_seconds(self) -> float:
+        """How long the first unsent batch has waited (0.0 when none waits): a stalled store shows here."""
+        with self._lock:
+            return time.monotonic() - self._unsent[0].queued_at if self._unsent else 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -83,6 +91,7 @@ class Flusher:
             self._send_unsent()
         if self._unsent:
             logger.error("%d rows could not be stored; they stay in the spool for the next start", self.unsent_rows)
+        self._stored_log.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -96,14 +105,15 @@ class Flusher:
         groups = self._source.take_ready(everything)
         if groups:
             built = self._build(groups)
+            groups = [group.receipt() for group in groups]  # the spans can go: rows were built from them
             rows, limit = built.rows, self._batch_max_rows
             parts = [rows[i:i + limit] for i in range(0, len(rows), limit)] or [[]]
             # The traces' spool segments are released only after the last of their batches is stored.
-            batches = []
+            batches, now = [], time.monotonic()
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 batches.append(_Batch(part, built.rejected if last else [], groups if last else [],
-                                      built.trace_columns if index == 0 else None))
+                                      built.trace_rows if index == 0 else None, now))
             with self._lock:
                 self._unsent.extend(batches)
                 self._unsent_rows += len(rows)
@@ -127,11 +137,4 @@ class Flusher:
                 self._unsent_rows -= len(batch.rows)
             self._retry_delay = 1.0
             self._source.release(batch.release)
-            _log_stored(batch)
-
-
-def _log_stored(batch: _Batch) -> None:
-    """One line per stored batch: its rows, and the lag from the oldest call's start to now."""
-    if batch.rows or batch.rejected:
-        lag = (datetime.now(timezone.utc) - min(row.ts for row in batch.rows)).total_seconds() if batch.rows else 0.0
-        logger.info("stored %d rows (%d dead-lettered); lag %.1fs", len(batch.rows), len(batch.rejected), lag)
+            self._stored_log.add(batch.rows, len(batch.rejected))

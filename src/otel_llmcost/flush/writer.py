@@ -1,29 +1,41 @@
-"""Writes one batch of rows: each call stored once, a bad row never holding back the others.
+"""Writes one batch of rows: each call stored once, a bad row never holding back the others, in any table.
 
 - Calls already in llm_usage are left out (an export re-sent after a restart or after the buffer forgot it,
   a spool replayed after a crash): one indexed lookup per batch. This also makes a retried batch safe when
   part of it was stored before the failure.
+- Each table's rows go in INSERTs of at most MAX_PARTITIONS partitions (a backfill's calls spread over
+  months, its spans over days): the engine refuses an INSERT touching more than
+  max_partitions_per_insert_block (100), and the refusal would be retried for ever.
 - A retryable store failure (down, slow, full) is raised to the caller, which keeps the batch and its spool
-  segments and tries again later.
-- A permanent one (the data's fault) splits the batch in halves, recursively, until the rows at fault are
-  alone; those go to the dead-letter table, the rest is stored.
+  segments and tries again later. A disk too full for an INSERT is tried with halves first: after a disk
+  filled, the backlog's batch can be larger than the disk ever has free, and would wait for ever.
+- A permanent one (the data's fault) splits the INSERT in halves, recursively, until the rows at fault are
+  alone; in every table (otel_traces, llm_usage and with it the rollups its views fill): those go to the
+  dead-letter table, the rest is stored.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from otel_llmcost.errors import StoreError
+from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush import queries
 from otel_llmcost.model import UsageRow
-from otel_llmcost.rows import deadletter
+from otel_llmcost.rows import deadletter, traces
 from otel_llmcost.rows.deadletter import RejectedCall
 from otel_llmcost.store import WritableStore, sql_time
 
 logger = logging.getLogger(__name__)
+
+#: Partitions one INSERT may touch: half the engine's default max_partitions_per_insert_block, as the
+#: views' targets partition alike (monthly) or coarser.
+MAX_PARTITIONS = 50
+_NS_PER_DAY = 86_400 * 10 ** 9
+Row = TypeVar("Row")
 
 
 @dataclass(slots=True)
@@ -31,27 +43,44 @@ class WriterCounts:
     rows_written: int = 0
     rows_already_stored: int = 0  # left out: the store had them
     rows_dead_lettered: int = 0
+    spans_written: int = 0  # otel_traces rows
     lookup_seconds_total: float = 0.0  # asking the store which calls it has
 
 
 class BatchWriter:
-    def __init__(self, store: WritableStore, on_stored: Callable[[Sequence[UsageRow]], None] | None = None):
+    def __init__(self, store: WritableStore, on_stored: Callable[[Sequence[UsageRow]], None] | None = None,
+                 max_rows: int = 50_000):
         self._store = store
         self._on_stored = on_stored  # told of the rows each successful insert stored (cost metrics)
+        self._max_rows = max_rows  # per INSERT, in every table
         self.counts = WriterCounts()
 
     def write(
         self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: list[list] | None = None
     ) -> None:
-        """Store the trace spans (otel_traces columns, deduplicated by the store), the rows not stored yet and
+        """Store the trace spans (otel_traces rows, deduplicated by the store), the rows not stored yet and
         the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
-        if spans:
-            self._store.insert_traces(spans)
+        refused: list[RejectedCall] = []
+
+        def refuse_span(span: list, exc: StoreError) -> None:
+            refused.append(deadletter.of_trace_span(span, f"otel_traces refused the span: {exc}"))
+
+        def refuse_row(row: UsageRow, exc: StoreError) -> None:
+            refused.append(deadletter.of_row(row, f"the store refused the row: {exc}"))
+
+        for span_rows in by_partition(spans or [], _span_day, self._max_rows):
+            self.counts.spans_written += self._isolate(
+                lambda chunk: self._store.insert_traces(traces.to_columns(chunk)), span_rows, refuse_span)
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
-        refused: list[RejectedCall] = []
-        self._insert(fresh, refused)
+        for usage_rows in by_partition(fresh, _usage_month, self._max_rows):
+            self.counts.rows_written += self._isolate(self._insert_usage, usage_rows, refuse_row)
         self._dead_letter([*rejected, *refused])
+
+    def _insert_usage(self, rows: list[UsageRow]) -> None:
+        self._store.insert_usage(rows)
+        if self._on_stored is not None:
+            self._on_stored(rows)
 
     def _not_stored(self, rows: Sequence[UsageRow]) -> list[UsageRow]:
         if not rows:
@@ -68,41 +97,58 @@ class BatchWriter:
         stored_keys = {(row["trace_id"], row["span_id"]) for row in stored}
         return [row for row in rows if (row.trace_id, row.span_id) not in stored_keys]
 
-    def _insert(self, rows: list[UsageRow], refused: list[RejectedCall]) -> None:
+    def _isolate(self, insert: Callable[[list[Row]], None], rows: list[Row],
+                 refuse: Callable[[Row, StoreError], None]) -> int:
+        """Insert `rows`; on the data's fault, halves until the rows at fault are alone and `refuse`d. Returns
+        the rows stored; raises a retryable StoreError."""
         if not rows:
-            return
+            return 0
         try:
-            self._store.insert_usage(rows)
+            insert(rows)
         except StoreError as exc:
-            if exc.retryable:
+            if exc.retryable and not (isinstance(exc, StoreFullError) and len(rows) > 1):
                 raise
             if len(rows) == 1:
-                refused.append(deadletter.of_row(rows[0], f"the store refused the row: {exc}"))
-                return
+                refuse(rows[0], exc)
+                return 0
             half = len(rows) // 2
-            self._insert(rows[:half], refused)
-            self._insert(rows[half:], refused)
-            return
-        self.counts.rows_written += len(rows)
-        if self._on_stored is not None:
-            self._on_stored(rows)
+            return self._isolate(insert, rows[:half], refuse) + self._isolate(insert, rows[half:], refuse)
+        return len(rows)
 
     def _dead_letter(self, rejected: list[RejectedCall]) -> None:
-        if not rejected:
-            return
-        try:
-            self._store.insert_columns(deadletter.TABLE, deadletter.COLUMNS, deadletter.to_columns(rejected))
-        except StoreError as exc:
-            if exc.retryable:
-                raise
-            # Text columns only: this cannot be the data's fault; say loudly what is lost rather than loop.
-            for call in rejected:
-                logger.error("dead letter not storable (%s): %s %s %s %s", exc, call.trace_id, call.span_id,
-                             call.reason, call.span)
-            return
-        self.counts.rows_dead_lettered += len(rejected)
+        def lost(call: RejectedCall, exc: StoreError) -> None:  # checked values: a bug, said loudly
+            logger.error("dead letter not storable (%s): %s %s %s %s", exc, call.trace_id, call.span_id,
+                         call.reason, call.span[:10_000])
+
+        stored = self._isolate(lambda calls: self._store.insert_columns(
+            deadletter.TABLE, deadletter.COLUMNS, deadletter.to_columns(calls)), rejected, lost)
+        self.counts.rows_dead_lettered += stored
         for call in rejected[:5]:
             logger.warning("call %s/%s dead-lettered to %s: %s", call.trace_id, call.span_id, deadletter.TABLE,
                            call.reason)
         if len(rejected) > 5:
             logger.warning("... and %d more calls dead-lettered", len(rejected) - 5)
+
+
+def by_partition(rows: Sequence[Row], partition: Callable[[Row], Hashable], max_rows: int) -> list[list[Row]]:
+    """The rows in INSERTs of at most MAX_PARTITIONS partitions and `max_rows` rows each (in order when
+    they span few partitions)."""
+    groups: dict[Hashable, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(partition(row), []).append(row)
+    if len(groups) <= MAX_PARTITIONS:
+        parts = [list(rows)] if rows else []
+    else:
+        keys = sorted(groups)  # type: ignore[type-var]  # days and months: ints and tuples of ints
+        parts = [[row for key in keys[i:i + MAX_PARTITIONS] for row in groups[key]]
+                 for i in range(0, len(keys), MAX_PARTITIONS)]
+    return [part[i:i + max_rows] for part in parts for i in range(0, len(part), max_rows)]
+
+
+def _usage_month(row: UsageRow) -> tuple[int, int]:
+    return row.ts.year, row.ts.month  # llm_usage and every rollup: PARTITION BY toYYYYMM
+
+
+def _span_day(row: list) -> int:
+    return row[0] // _NS_PER_DAY  # otel_traces: PARTITION BY toDate(Timestamp), ns since the epoch
+

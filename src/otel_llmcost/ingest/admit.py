@@ -4,7 +4,9 @@ is the export acknowledged, so a refused export leaves nothing a retry could be 
 The spool and the buffer sit behind one lock: the receivers' threads admit exports, the flusher takes the
 released traces and, once they are stored, releases their spool entries. An export is refused (the client
 retries later) while the buffer is full, while the store lags too far behind, or while the spool cannot be
-written.
+written. The buffer's cap (attribution.max_buffered_bytes) counts the traces the flusher took and has not
+stored yet too: under overload with a slow store or held traces, what waits in the buffer and what waits in
+the flusher together stay within it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Admission:
         self._spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
         self._lock = threading.Lock()
         self._counts = AdmissionCounts()
+        self._held_bytes = 0  # of the traces taken by the flusher and not released (stored) yet
 
     def replay(self) -> int:
         """Buffer again what a previous run left in the spool; returns the spans replayed."""
@@ -87,7 +90,7 @@ class Admission:
             self._counts.rejected_spans += export.rejected
 
     def _refuse_if_full(self, unsent_rows: int) -> None:
-        if self._buffer.buffered_bytes >= self._max_buffered_bytes:
+        if self._buffer.buffered_bytes + self._held_bytes >= self._max_buffered_bytes:
             self._counts.refused_exports += 1
             raise OverloadedError("receiver buffer is full; retry later")
         if unsent_rows >= MAX_UNSENT_ROWS:
@@ -98,6 +101,7 @@ class Admission:
         """The traces ready to be written (all of them when `everything`)."""
         with self._lock:
             groups = self._buffer.take_ready(everything)
+            self._held_bytes += sum(group.size for group in groups)
             self._spool.rotate_if_due()
         return groups
 
@@ -106,6 +110,7 @@ class Admission:
         with self._lock:
             for group in groups:
                 self._spool.release(group.segments, group.trace_id)
+                self._held_bytes -= group.size
 
     def close(self) -> int:
         """Close the spool; returns the spans still buffered (they stay in the spool for the next start)."""
@@ -118,5 +123,5 @@ class Admission:
         """The counts, and what is held now (PipelineStats' fields of that name)."""
         with self._lock:
             return {**dataclasses.asdict(self._counts), "buffered_spans": self._buffer.span_count,
-                    "buffered_bytes": self._buffer.buffered_bytes, "spool_bytes": self._spool.bytes,
+                    "buffered_bytes": self._buffer.buffered_bytes + self._held_bytes, "spool_bytes": self._spool.bytes,
                     "oldest_unflushed_seconds": self._buffer.oldest_age()}

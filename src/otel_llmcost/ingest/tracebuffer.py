@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
 
@@ -52,6 +52,12 @@ class TraceGroup:
     context: Mapping[str, SpanRecord]
     segments: frozenset[int]
     timed_out: bool = False  # released without its root (and not for a remote parent): attribution may lack it
+    size: int = 0  # approximate bytes of its spans, counted against the buffer's cap until stored
+
+    def receipt(self) -> TraceGroup:
+        """What releasing the trace once it is stored needs (its id, segments and size), without its spans:
+        a flusher waiting for the store holds rows, not the spans they were built from too."""
+        return replace(self, spans=(), calls={}, context={})
 
 
 class TraceBuffer:
@@ -132,7 +138,7 @@ class TraceBuffer:
             context = {**earlier, **trace.spans}
             timed_out = not trace.has_root and not self._only_remote_parents_missing(trace_id, trace)
             groups.append(TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context,
-                                     frozenset(trace.segments), timed_out))
+                                     frozenset(trace.segments), timed_out, trace.size))
             self._remember(trace_id, context, earlier_size + trace.size)
         return groups
 

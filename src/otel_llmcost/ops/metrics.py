@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from otel_llmcost.model import PipelineStats, UsageRow
@@ -30,12 +30,19 @@ PIPELINE_FIGURES = {
     "llmcost_spans_duplicate_total": ("duplicate_spans", "counter", "Re-sent spans acknowledged again."),
     "llmcost_spool_write_failures_total": ("spool_write_failures", "counter", "Spool writes that failed."),
     "llmcost_buffered_spans": ("buffered_spans", "gauge", "Spans waiting in the trace buffer."),
-    "llmcost_buffered_bytes": ("buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer."),
+    "llmcost_buffered_bytes": (
+        "buffered_bytes", "gauge", "Bytes of spans waiting in the trace buffer or, taken from it, for the store."),
+    "llmcost_spans_written_total": ("spans_written", "counter", "Trace spans stored in otel_traces."),
     "llmcost_unsent_rows": ("unsent_rows", "gauge", "Priced rows waiting for the store."),
+    "llmcost_oldest_unsent_age_seconds": (
+        "oldest_unsent_seconds", "gauge", "Age of the oldest batch not stored yet (0: none waiting)."),
     "llmcost_oldest_unflushed_age_seconds": (
         "oldest_unflushed_seconds", "gauge", "Age of the oldest trace still in the buffer."),
     "llmcost_spool_bytes": ("spool_bytes", "gauge", "Bytes in spool segments not yet released."),
 }
+#: How long a batch may wait for the store before /readyz says storage stalled: above the flusher's longest
+#: retry delay (30 s), so one failed retry of a store that recovers is not reported.
+STALL_SECONDS = 60.0
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -58,8 +65,9 @@ class IngestCounters:
 
 
 class MeasuredStore:
-    """A store that times its inserts, remembers whether the last one failed (for /readyz), and warns
-    the first time each model is stored unpriced (its calls have no cost until a price book names it)."""
+    """A store that times its inserts (usage rows, trace spans, dead letters: every table the writer fills),
+    counts the failed ones, remembers whether the last one failed (for /readyz), and warns the first time
+    each model is stored unpriced (its calls have no cost until a price book names it)."""
 
     def __init__(self, store: Any):
         self._store = store
@@ -75,11 +83,26 @@ class MeasuredStore:
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         if not rows:  # the flusher's empty batches release spool segments; they are not inserts
-            self._store.insert_usage(rows)
             return
+        self._timed(self._store.insert_usage, rows)
+        for row in rows:
+            if row.cost_status == "unpriced":
+                model = f"{row.provider}/{row.request_model or row.response_model}"
+                self._unpriced.warn_rarely(model, "model %s has no price: its calls are stored unpriced (%s)",
+                                           model, row.cost_note)
+
+    def insert_traces(self, columns: list[list], /) -> None:
+        if columns and columns[0]:
+            self._timed(self._store.insert_traces, columns)
+
+    def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
+                       dedup_token: str = "") -> None:
+        self._timed(lambda: self._store.insert_columns(table, column_types, columns, dedup_token=dedup_token))
+
+    def _timed(self, insert: Callable[..., None], *args: Any) -> None:
         started = time.perf_counter()
         try:
-            self._store.insert_usage(rows)
+            insert(*args)
         except Exception as exc:
             with self._lock:
                 self.insert_failures += 1
@@ -90,11 +113,6 @@ class MeasuredStore:
             self.insert_seconds[bisect.bisect_left(_LATENCY_BUCKETS, elapsed)] += 1
             self.insert_seconds_sum += elapsed
             self.last_insert_error = None
-        for row in rows:
-            if row.cost_status == "unpriced":
-                model = f"{row.provider}/{row.request_model or row.response_model}"
-                self._unpriced.warn_rarely(model, "model %s has no price: its calls are stored unpriced (%s)",
-                                       model, row.cost_note)
 
 
 #: metric name -> (Forwarder.figures() destination field, type, help); labelled by destination.
@@ -139,7 +157,8 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
     for name, (field, kind, help_text) in PIPELINE_FIGURES.items():
         metric(name, kind, help_text, [("", getattr(stats, field))])
-    metric("llmcost_insert_failures_total", "counter", "Store inserts that failed (and are retried).",
+    metric("llmcost_insert_failures_total", "counter",
+           "Store inserts that failed, in any table (retried, or split to dead-letter the rows at fault).",
            [("", store.insert_failures)])
     cumulative, buckets = 0, []
     for bound, count in zip((*map(str, _LATENCY_BUCKETS), "+Inf"), store.insert_seconds, strict=True):
@@ -165,11 +184,15 @@ def label_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def readiness_problems(store: MeasuredStore, spool_dir: str, spool_reserve_bytes: int) -> list[str]:
-    """Why the receiver should not get traffic now; empty when ready."""
+def readiness_problems(store: MeasuredStore, stats: PipelineStats, spool_dir: str,
+                       spool_reserve_bytes: int) -> list[str]:
+    """Why the receiver should not get traffic now; empty when ready. Besides a failed last insert, a batch
+    unsent for longer than STALL_SECONDS: storage stalled for whatever reason, even one no insert reports."""
     problems = []
     if store.last_insert_error is not None:
         problems.append(f"store is not writable: {store.last_insert_error}")
+    if stats.oldest_unsent_seconds > STALL_SECONDS:
+        problems.append(f"storage stalled: {stats.unsent_rows} rows unsent for {stats.oldest_unsent_seconds:.0f}s")
     free = os.statvfs(spool_dir)
     if free.f_bavail * free.f_frsize < spool_reserve_bytes:
         problems.append(f"spool disk is full: under {spool_reserve_bytes} bytes free in {spool_dir}")

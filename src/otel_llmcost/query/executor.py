@@ -9,24 +9,29 @@ one at shutdown.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_llmcost.config import Settings
-from otel_llmcost.query import guard
-from otel_llmcost.query.answer import STREAMED_FORMATS, Answer, Budget, QueryResult
+from otel_llmcost.query import guard, native
+from otel_llmcost.query.answer import STREAMED_FORMATS, Answer, QueryResult, SpilledChunks
 from otel_llmcost.query.clientsettings import Limits, classify, limit_statements
-from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
+from otel_llmcost.query.errors import ACCESS_DENIED, SYNTAX_ERROR, QueryError
 from otel_llmcost.query.scope import METADATA_DATABASES, Principal
 from otel_llmcost.query.slots import TOO_MANY_SIMULTANEOUS_QUERIES, Slots
 from otel_llmcost.store.policies import sql_string
 from otel_llmcost.store.reader import EngineError, ReadSession, TableInfo
 
 __all__ = ["TOO_MANY_SIMULTANEOUS_QUERIES", "QueryEngine", "QueryRequest", "QueryResult", "engine_for"]
-QUERY_WAS_CANCELLED, TOO_MANY_ROWS_OR_BYTES, BAD_QUERY_PARAMETER = 394, 396, 457
+QUERY_WAS_CANCELLED, BAD_QUERY_PARAMETER = 394, 457
+_LEFTOVER_SECONDS = 86_400
+_TRAILING_FORMAT = re.compile(r"\s+FORMAT\s+`?[A-Za-z_][A-Za-z0-9_]*`?\s*$", re.IGNORECASE)
 _SELECTS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery"})  # what chDB streams
 
 
@@ -44,16 +49,22 @@ class QueryRequest:
 
 class QueryEngine:
     def __init__(self, chdb_path: str, database: str, limits: Limits, max_concurrent: int, queue_seconds: float,
-                 per_key: int = 1, max_buffered_bytes: int | None = None):
+                 per_key: int = 1):
         self.chdb_path = chdb_path
         self.database = database
         self.limits = limits
         self._slots = Slots(max_concurrent, per_key, queue_seconds)
-        self.budget = Budget(max_buffered_bytes or limits.max_result_bytes, max_concurrent)
+        # Whole answers chDB writes for us (answer.py), deleted once sent; a crash's leftovers go a day later.
+        self._spill_dir = os.path.join(os.path.dirname(os.path.abspath(chdb_path)), "query-answers")
+        os.makedirs(self._spill_dir, mode=0o700, exist_ok=True)
+        for entry in os.scandir(self._spill_dir):
+            if entry.stat().st_mtime < time.time() - _LEFTOVER_SECONDS:
+                os.unlink(entry.path)
         self.max_waiting = max_concurrent * 4  # requests beyond this are refused without waiting
         self._static: tuple[frozenset[str], frozenset[str]] | None = None  # system tables, table functions
         self._running: set[str] = set()  # tokens of the queries running now
         self._cancelled: set[str] = set()  # of those, the ones whose client went away
+        self._closing = False
         self._lock = threading.Lock()
 
     @property
@@ -111,7 +122,9 @@ class QueryEngine:
             killer.close()
 
     def cancel_all(self) -> None:
+        """Every running query ended, and no new one starts (the listener stops)."""
         with self._lock:
+            self._closing = True
             tokens = list(self._running)
         for token in tokens:
             self.cancel(token)
@@ -142,43 +155,49 @@ class QueryEngine:
         statement = guard.check(ast, canonical, self._catalog(session, tables), request.who, current_db, self.limits)
         output_format = statement.output_format or request.output_format
         streamed = statement.kind in _SELECTS and output_format in STREAMED_FORMATS
-        # A SELECT answered whole (JSON, Parquet...) is capped at its share of the budget, reserved before it
-        # runs: chDB needs several times an answer's size to make it whole.
-        share = self.budget.share if statement.kind in _SELECTS and not streamed else 0
         applied = {**limit_statements(self.limits), **{n: _setting_literal(v) for n, v in settings.items()}}
-        if share:
-            applied["max_result_bytes"] = str(min(int(float(applied["max_result_bytes"])), share))
         session.run("SET " + ", ".join(f"{name} = {value}" for name, value in applied.items()))
         if not request.who.is_admin:
             session.scope_to(request.who.tenant or "")  # last: the tenant profile's lock checks every SET
         session.run(f"USE {current_db}")
+        # chDB's Native drops a top-level DateTime's zone; a client from revision 54337 on gets it from these
+        zoned = output_format == "Native" and request.client_revision >= native.TIME_ZONE_REVISION
+        types = _result_types(session, canonical, request.params) if zoned else None
         sql = f"{_marker(request.token)}{canonical}"
         with self._lock:
-            if request.token in self._cancelled:
-                raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled: its client went away")
+            if request.token in self._cancelled or self._closing:
+                raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled: its client went away or we stop")
         if streamed:
             chunks = session.stream(sql, output_format, request.params)
             first = chunks.fetch()
-            if first is not None:
-                return Answer(output_format, current_db, first[0], first[1], end_query, chunks,
-                              request.client_revision, lambda exc: self._error(request, exc))
-            body, stats = b"", (0, 0, 0.0)
-            return Answer(output_format, current_db, body, stats, end_query)
-        self.budget.reserve(share, self._slots.queue_seconds)
-        try:
-            body, stats = session.run_with_stats(sql, output_format, request.params)
-        except EngineError as exc:
-            self.budget.give(share)
-            if share and exc.code == TOO_MANY_ROWS_OR_BYTES:
-                raise QueryError(exc.code, f"{exc.message}: an answer in {output_format} is made whole, up to "
-                                 f"{share} bytes (query.max_buffered_bytes / max_concurrent_queries); Native, "
-                                 "JSONEachRow, TabSeparated and CSV stream without that cap") from exc
-            raise
-        held = max(share, len(body))  # counted until it is sent; its query is over
-        self.budget.reserve(held - share, 0, force=True)
+            if first is None:
+                return Answer(output_format, current_db, b"", (0, 0, 0.0), end_query)
+            return Answer(output_format, current_db, first[0], first[1], end_query, chunks,
+                          request.client_revision, lambda exc: self._error(request, exc), types)
+        if statement.kind in _SELECTS and (spilled := self._spill(session, sql, output_format, request)):
+            end_query()  # the query is over; its answer is in a file
+            return Answer(output_format, current_db, b"", spilled.stats, lambda: None, spilled,
+                          request.client_revision, result_types=types)
+        body, stats = session.run_with_stats(sql, output_format, request.params)  # metadata: small
         end_query()
-        return Answer(output_format, current_db, body, stats, lambda: self.budget.give(held),
-                      revision=request.client_revision)
+        return Answer(output_format, current_db, body, stats, lambda: None, revision=request.client_revision,
+                      result_types=types)
+
+    def _spill(self, session: ReadSession, sql: str, output_format: str, request: QueryRequest) -> SpilledChunks | None:
+        """The SELECT's answer written by chDB to a file; None when its text does not take INTO OUTFILE
+        (a FORMAT before its SETTINGS: the answer is then made in memory, as for metadata)."""
+        body = _TRAILING_FORMAT.sub("", sql)
+        path = os.path.join(self._spill_dir, f"{request.token}.out")
+        try:
+            _, stats = session.run_with_stats(f"{body} INTO OUTFILE {sql_string(path)} FORMAT {output_format}",
+                                              output_format, request.params)
+        except EngineError as exc:
+            if os.path.exists(path):
+                os.unlink(path)
+            if exc.code == SYNTAX_ERROR:
+                return None
+            raise
+        return SpilledChunks(path, stats)
 
     def _current_database(self, requested: str | None) -> str:
         """The project database unless the client names system metadata; `default` means ours here."""
@@ -193,6 +212,16 @@ class QueryEngine:
             self._static = (session.names("SELECT name FROM system.tables WHERE database = 'system'"),
                             session.names("SELECT lower(name) FROM system.table_functions"))
         return guard.Catalog(self.database, {table.name: table for table in tables}, *self._static)
+
+
+def _result_types(session: ReadSession, canonical: str, params: dict[str, str]) -> list[str]:
+    """The result's column types, time zones included (chDB's revision-0 Native drops a top-level
+    DateTime's); [] for a statement DESCRIBE cannot wrap (SHOW, EXISTS, ...): its types stay as written."""
+    try:
+        text = session.run(f"DESCRIBE TABLE ({canonical})", "JSONEachRow", params).decode()
+    except EngineError:
+        return []
+    return [json.loads(line)["type"] for line in text.splitlines() if line]
 
 
 # Limit errors whose text counts rows or bytes read: reads before the row policy's filter include other
@@ -241,4 +270,4 @@ def engine_for(settings: Settings, max_concurrent: int | None = None) -> QueryEn
                     config.max_memory_usage, config.max_threads)
     return QueryEngine(settings.chdb_path, settings.store.database, limits,
                        max_concurrent or config.max_concurrent_queries, config.queue_seconds,
-                       config.max_concurrent_queries_per_key, config.max_buffered_bytes)
+                       config.max_concurrent_queries_per_key)

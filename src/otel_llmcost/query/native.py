@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 
 from otel_llmcost.query.errors import QueryError
 
 CUSTOM_SERIALIZATION_REVISION = 54454  # DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION
+TIME_ZONE_REVISION = 54337  # DBMS_MIN_REVISION_WITH_TIME_ZONE_PARAMETER_IN_DATETIME_DATA_TYPE
 # BlockInfo: field 1 is_overflows = false, field 2 bucket_num = -1, field 0 ends it.
 _BLOCK_INFO = b"\x01\x00\x02" + struct.pack("<i", -1) + b"\x00"
 _NOT_IMPLEMENTED = 48
@@ -28,10 +30,14 @@ _FIXED = {
 _INTERVAL = re.compile(r"^Interval[A-Za-z]+$")
 
 
-def at_revision(data: bytes, revision: int) -> bytes:
-    """`data` (chDB's Native, revision 0) as a client of `revision` decodes it."""
+def at_revision(data: bytes, revision: int, result_types: Callable[[], list[str]] | None = None) -> bytes:
+    """`data` (chDB's Native, revision 0) as a client of `revision` decodes it. `result_types`: the result's
+    column types as the engine names them, asked for when a top-level column is a bare `DateTime`: at
+    revision 0 ClickHouse writes `DateTime('zone')` as `DateTime` (older clients could not parse the zone),
+    and a client from revision 54337 on must get the zone back."""
     if revision <= 0 or not data:
         return data
+    full_types: list[str] | None = None
     out = bytearray()
     reader = _Reader(data)
     while not reader.done:
@@ -39,15 +45,23 @@ def at_revision(data: bytes, revision: int) -> bytes:
         start = reader.pos
         columns, rows = reader.uvarint(), reader.uvarint()
         out += data[start:reader.pos]
-        for _ in range(columns):
+        for index in range(columns):
             start = reader.pos
             reader.string()
+            name_end = reader.pos
             type_name = reader.string().decode()
-            out += data[start:reader.pos]
+            if type_name == "DateTime" and revision >= TIME_ZONE_REVISION and result_types is not None:
+                full_types = result_types() if full_types is None else full_types
+                zoned = full_types[index] if index < len(full_types) else type_name
+                if zoned.startswith("DateTime("):
+                    out += data[start:name_end] + _string(zoned.encode())
+                    type_name = ""
+            if type_name:
+                out += data[start:reader.pos]
             if revision >= CUSTOM_SERIALIZATION_REVISION:
                 out.append(0)
             start = reader.pos
-            column_type = _parse_type(type_name)
+            column_type = _parse_type(type_name or "DateTime")
             _skip_prefixes(reader, column_type)
             _skip(reader, column_type, rows)
             out += data[start:reader.pos]
@@ -85,6 +99,16 @@ class _Reader:
         if self.pos + size > len(self.data):
             raise QueryError(_NOT_IMPLEMENTED, "truncated Native data from the engine")
         self.pos += size
+
+
+def _string(value: bytes) -> bytes:
+    """A Native string: its length as a varint, then its bytes."""
+    size, prefix = len(value), bytearray()
+    while True:
+        prefix.append((size & 0x7F) | (0x80 if size > 0x7F else 0))
+        size >>= 7
+        if not size:
+            return bytes(prefix) + value
 
 
 def _parse_type(text: str) -> tuple[str, list]:

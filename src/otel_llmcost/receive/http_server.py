@@ -1,5 +1,6 @@
 """OTLP/HTTP: POST /v1/traces on port 4318, protobuf or JSON, optionally gzip-compressed (aiohttp); when
-forwarding, POST /v1/metrics and /v1/logs (protobuf), passed on unchanged.
+forwarding, POST /v1/metrics and /v1/logs (protobuf), passed on unchanged; POST /v1/events, flat events as
+NDJSON (decode/events.py), answered in JSON with each bad line's error.
 
 Answers follow the OTLP spec: the response is encoded like the request; 400 for an undecodable body,
 401 without a valid API key (once keys are in force), 413 over the size limit (checked after decompression
@@ -62,6 +63,7 @@ class HttpReceiver:
         app = web.Application(client_max_size=self._max_bytes)
         for path in _PATHS:
             app.router.add_post(path, self._export)
+        app.router.add_post("/v1/events", self._events)
         if intake.forwarding:  # metrics and logs are taken only to be passed on
             for signal in SIGNALS:
                 for prefix in ("", "/otlp"):
@@ -110,6 +112,35 @@ class HttpReceiver:
             response.partial_success.rejected_spans = result.rejected_spans
             response.partial_success.error_message = result.message
         return _message_response(200, response, answer_type)
+
+    async def _events(self, request: web.Request) -> web.Response:
+        """Flat events, one JSON object per line: each bad line gets its own error, the others are stored."""
+        try:
+            try:
+                key = self._intake.authenticator.check(request.headers.get("Authorization"))
+            except Unauthenticated as exc:
+                raise _HttpError(401, str(exc)) from exc
+            raw = await self._read(request)
+            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+            result, errors = await asyncio.get_running_loop().run_in_executor(
+                None, self._accept_events, raw, encoding, key)
+        except _HttpError as exc:
+            self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
+            return web.json_response({"error": str(exc)}, status=exc.status)
+        except OverloadedError as exc:
+            return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": _RETRY_AFTER_SECONDS})
+        answer = {"accepted": result.accepted_spans, "rejected": len(errors) + result.rejected_spans,
+                  "errors": [{"line": number, "error": reason} for number, reason in errors]}
+        if result.message:
+            answer["errors"].append({"error": result.message})
+        return web.json_response(answer, status=400 if errors and not result.accepted_spans else 200)
+
+    def _accept_events(self, raw: bytes, encoding: str, key: ApiKey | None):
+        try:
+            body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
+        except InflateError as exc:
+            raise _HttpError(exc.status, str(exc)) from exc
+        return self._intake.accept_events(body, key)
 
     def _pass_through(self, signal: str):
         async def export(request: web.Request) -> web.Response:

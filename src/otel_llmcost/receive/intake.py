@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
 
+from otel_llmcost.decode.events import parse_ndjson
 from otel_llmcost.decode.signals import count_items
 from otel_llmcost.decode.tenant import bind_tenant
 from otel_llmcost.keys import ApiKey
@@ -52,6 +53,13 @@ class Intake:
                 result.rejected_spans + result.accepted_spans, result.message,
             )
         return result
+
+    def accept_events(self, body: bytes, key: ApiKey | None) -> tuple[IngestResult, list[tuple[int, str]]]:
+        """Flat events (NDJSON) as spans of one export; the bad lines' (number, reason) come back apart."""
+        parsed = parse_ndjson(body)
+        if not parsed.count:
+            return IngestResult(0, 0, ""), parsed.errors
+        return self.accept(parsed.request, key), parsed.errors
 
     @property
     def forwarding(self) -> bool:

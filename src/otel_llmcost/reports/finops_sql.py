@@ -7,8 +7,9 @@ from otel_llmcost.reports.billed_kinds import BILLED_KINDS
 
 _MODEL = "if(u.response_model != '', u.response_model, u.request_model)"
 _IN_RANGE = "u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}"
-_KIND_SUMS = ",\n    ".join(f"sum({kind.quantity}) AS {kind.name}_quantity, sum(ifNull({kind.cost}, 0)) AS {kind.name}_usd"
-                            for kind in BILLED_KINDS)
+_KIND_SUMS = ",\n    ".join(
+    f"sum({kind.quantity}) AS {kind.name}_quantity, sum(ifNull({kind.cost}, 0)) AS {kind.name}_usd"
+    for kind in BILLED_KINDS)
 
 
 def stored_calls(database: str) -> str:
@@ -42,11 +43,12 @@ def cost_drift(database: str) -> str:
 SELECT u.provider AS provider, {_MODEL} AS model, count() AS calls,
     sum(u.emitter_cost_usd) AS emitter_usd, sum(u.cost_usd) AS ours_usd,
     sum(u.emitter_cost_usd) - sum(u.cost_usd) AS difference_usd,
-    countIf(abs(u.emitter_cost_usd - u.cost_usd) > {{tolerance:Decimal(38, 12)}} * greatest(u.cost_usd, u.emitter_cost_usd))
-        AS differing_calls,
+    countIf(abs(u.emitter_cost_usd - u.cost_usd)
+            > {{tolerance:Decimal(38, 12)}} * greatest(u.cost_usd, u.emitter_cost_usd)) AS differing_calls,
     arraySlice(groupArrayIf((u.trace_id, u.span_id, toString(u.ts), toString(u.emitter_cost_usd), toString(u.cost_usd),
                              u.input_tokens, u.output_tokens, u.price_id),
-        abs(u.emitter_cost_usd - u.cost_usd) > {{tolerance:Decimal(38, 12)}} * greatest(u.cost_usd, u.emitter_cost_usd)),
+        abs(u.emitter_cost_usd - u.cost_usd)
+            > {{tolerance:Decimal(38, 12)}} * greatest(u.cost_usd, u.emitter_cost_usd)),
         1, 3) AS examples
 FROM {database}.llm_usage AS u
 WHERE {_IN_RANGE} AND u.emitter_cost_usd IS NOT NULL AND u.cost_usd IS NOT NULL

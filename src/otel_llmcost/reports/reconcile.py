@@ -149,7 +149,8 @@ def reconcile(store, lines: list[BilledLine], accounts: dict[str, str] | None = 
         theirs, mine = billed.get(key, Side()), ours.get(key, Side())
         _value_usage(theirs, mine)
         groups.append(Gap(day, provider, key_of_model, min(theirs.names or mine.names or {""}), tenant,
-                          theirs.total, mine.total, theirs.usage_tokens(), mine.usage_tokens(), mine.calls, mine.unpriced_calls,
+                          theirs.total, mine.total, theirs.usage_tokens(), mine.usage_tokens(), mine.calls,
+                          mine.unpriced_calls,
                           _reason(theirs, mine, (day, provider) in billed_days)))
     return Reconciliation(tuple(sorted({line.source for line in lines})), tuple(groups), tolerance)
 
@@ -266,7 +267,8 @@ def save(store, result: Reconciliation, run_id: str, at: datetime) -> None:
              g.billed_tokens, g.our_tokens, g.calls, g.unpriced_calls, status(g, result.tolerance), g.reason)
             for g in result.groups]
     if rows:
-        store.insert_columns("reconciliations", RECONCILIATION_COLUMNS, [list(column) for column in zip(*rows)])
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        store.insert_columns("reconciliations", RECONCILIATION_COLUMNS, columns)
 
 
 def status(gap: Gap, tolerance: Decimal) -> str:

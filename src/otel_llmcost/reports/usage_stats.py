@@ -5,7 +5,8 @@ requests); only the partial hours at the range's two ends come from llm_usage, s
 the views' own SELECT (store/rollups.py). So `--since 24h` is as exact as a range on the hour, and reads ~2
 hours of raw rows. A request is counted once per group it has a call in.
 
-The rollups keep no user (a user per row would defeat them). With the user filter or grouping, the totals
+The rollups keep no user or session (one per row would defeat them). With the user or session filter or
+grouping (a session's cost: what one conversation cost), the totals
 read llm_usage for the whole range, and the request counts read the requests table for whole hours, or
 llm_usage for the whole range when model or provider are asked too (`requests` keeps neither per call).
 """
@@ -18,20 +19,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from otel_llmcost.store import sql_time
-from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 
 #: --by -> the group expression over rollup-shaped rows `r` (model is the requested model: the rollups' key)
 GROUPS: dict[str | None, str] = {
     None: "'all'", "tenant": "r.tenant_id", "feature": "r.feature", "model": "r.request_model",
     "provider": "r.provider", "environment": "r.environment", "service": "r.service_name", "user": "r.user_id",
-    "day": "toString(toDate(r.hour))", "hour": "toString(r.hour)",
+    "session": "r.session_id", "day": "toString(toDate(r.hour))", "hour": "toString(r.hour)",
 }
 #: filter flag -> column
 FILTERS = {
     "tenant": "tenant_id", "feature": "feature", "model": "request_model", "provider": "provider",
-    "environment": "environment", "service": "service_name", "user": "user_id",
+    "environment": "environment", "service": "service_name", "user": "user_id", "session": "session_id",
 }
-_NEEDS_USER = {"user"}
+TIME_GROUPS = ("day", "hour")
+_NEEDS_USER = {"user", "session"}  # no rollup keeps them
 _NOT_IN_REQUESTS = {"model", "provider"}
 _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime('UTC')}"
 # The partial hours before and after the whole ones: two branches of plain ranges (an OR of the two would
@@ -39,7 +41,8 @@ _WHOLE = "hour >= {whole_since:DateTime('UTC')} AND hour < {whole_until:DateTime
 _EDGES = ("u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {whole_since:DateTime('UTC')}",
           "u.ts >= {whole_until:DateTime('UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}")
 _TOKENS_SHOWN = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
-_BY_USER = (("user_id", "", "u.user_id"),)  # a key added to the rollups' SELECT (its type is not used)
+# keys added to the rollups' SELECT (their types are not used): a user and a session (a conversation)
+_BY_USER = (("user_id", "", "u.user_id"), ("session_id", "", "u.session_id"))
 # request_counts_hourly's keys (in its column order, as the UNION ALL beside it needs) and a user, from the
 # requests table (rows per request and hour), which keeps no provider or model
 _IN_REQUESTS = {name for name, _, _ in REQUESTS.keys + REQUESTS.measures}
@@ -68,8 +71,7 @@ class StatsQuery:
             shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + _BY_USER)
             source = "\nUNION ALL\n".join(shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES)
         else:
-            source = "\nUNION ALL\n".join([f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
-                USAGE_HOURLY.select(f"{database}.llm_usage", edge) for edge in _EDGES])
+            source = rollup_source(database, USAGE_HOURLY)
         return f"""
 SELECT {GROUPS[self.by]} AS group,
     sum(r.calls) AS calls,
@@ -86,10 +88,9 @@ GROUP BY group
     def requests_sql(self, database: str) -> str:
         if self._raw(_NEEDS_USER):
             shaped = dataclasses.replace(REQUEST_COUNTS_HOURLY, keys=REQUEST_COUNTS_HOURLY.keys + _BY_USER)
-            whole = _REQUESTS_BY_USER.format(database=database, whole=_WHOLE)
+            source = rollup_source(database, shaped, _REQUESTS_BY_USER.format(database=database, whole=_WHOLE))
         else:
-            shaped, whole = REQUEST_COUNTS_HOURLY, f"SELECT * FROM {database}.request_counts_hourly WHERE {_WHOLE}"
-        source = "\nUNION ALL\n".join([whole] + [shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES])
+            source = rollup_source(database, REQUEST_COUNTS_HOURLY)
         return f"""
 SELECT {GROUPS[self.by]} AS group, uniqExactMerge(r.requests) AS requests
 FROM ({source}) AS r
@@ -104,34 +105,53 @@ GROUP BY group
         return self._params(since, until, self._raw(_NEEDS_USER) and self._raw(_NOT_IN_REQUESTS))
 
     def _params(self, since: datetime, until: datetime, all_raw: bool) -> dict[str, str]:
-        """Whole hours [whole_since, whole_until) from the rollups; all raw (whole_since = whole_until =
-        until) when the range holds no whole hour, or the figures must come from raw rows."""
-        whole_since = since.replace(minute=0, second=0, microsecond=0)
-        whole_since += timedelta(hours=1) if whole_since < since else timedelta(0)
-        whole_until = until.replace(minute=0, second=0, microsecond=0)
-        if whole_since >= whole_until or all_raw:
-            whole_since = whole_until = until
-        values = {"since": sql_time(since), "until": sql_time(until),
-                  "whole_since": whole_since.strftime("%Y-%m-%d %H:%M:%S"),
-                  "whole_until": whole_until.strftime("%Y-%m-%d %H:%M:%S")}
-        return values | {f"filter_{name}": value for name, value in self.filters.items()}
+        return range_params(since, until, all_raw) | {f"filter_{name}": value for name, value in self.filters.items()}
+
+
+def rollup_source(database: str, rollup: Rollup, whole: str | None = None) -> str:
+    """Rows shaped like `rollup`'s over [since, until): its own rows for the whole hours [whole_since,
+    whole_until), the view's SELECT over llm_usage for the partial hours at the two ends (range_params).
+    `whole`: another SELECT of the whole hours, in the rollup's column order (default: the rollup table's
+    columns that `rollup` names: a rollup narrowed to some measures reads, and computes, only those)."""
+    columns = ", ".join(name for name, _, _ in rollup.keys + rollup.measures)
+    whole = whole or f"SELECT {columns} FROM {database}.{rollup.table} WHERE {_WHOLE}"
+    return "\nUNION ALL\n".join([whole] + [rollup.select(f"{database}.llm_usage", edge) for edge in _EDGES])
+
+
+def range_params(since: datetime, until: datetime, all_raw: bool = False) -> dict[str, str]:
+    """The parameters of rollup_source: whole hours [whole_since, whole_until) from the rollup; all raw
+    (whole_since = whole_until = until) when the range holds no whole hour, or `all_raw`."""
+    whole_since = since.replace(minute=0, second=0, microsecond=0)
+    whole_since += timedelta(hours=1) if whole_since < since else timedelta(0)
+    whole_until = until.replace(minute=0, second=0, microsecond=0)
+    if whole_since >= whole_until or all_raw:
+        whole_since = whole_until = until
+    return {"since": sql_time(since), "until": sql_time(until),
+            "whole_since": whole_since.strftime("%Y-%m-%d %H:%M:%S"),
+            "whole_until": whole_until.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def stats_rows(store, query: StatsQuery, since: datetime, until: datetime) -> list[dict]:
-    """One row per group, most expensive first: requests, calls, failures, tokens, cost, latency."""
+    """One row per group, most expensive first (in time order by day or hour): requests, calls, failures,
+    tokens, cost, latency."""
     requests_params, totals_params = query.requests_params(since, until), query.totals_params(since, until)
     requests = {row["group"]: row["requests"]
                 for row in store.query(query.requests_sql(store.database), requests_params)}
     rows = [{"group": row["group"], "requests": requests.get(row["group"], 0), **{k: v for k, v in row.items()
                                                                                  if k != "group"}}
             for row in store.query(query.totals_sql(store.database), totals_params)]
-    rows.sort(key=lambda row: (-_usd(row["cost_usd"]), -row["calls"], row["group"]))
+    if query.by in TIME_GROUPS:
+        rows.sort(key=lambda row: row["group"])
+    else:
+        rows.sort(key=lambda row: (-_usd(row["cost_usd"]), -row["calls"], row["group"]))
     return rows
 
 
-def compare(current: list[dict], previous: list[dict]) -> list[dict]:
-    """Each group's figures beside the previous period's, with the cost change; largest change first."""
-    before = {row["group"]: row for row in previous}
+def compare(current: list[dict], previous: list[dict], shift: timedelta | None = None) -> list[dict]:
+    """Each group's figures beside the previous period's, with the cost change; largest change first. With
+    `shift` (the groups are days or hours), a previous group is the time `shift` earlier than the current
+    one it stands beside, and the rows are in time order."""
+    before = {_shifted(row["group"], shift) if shift else row["group"]: row for row in previous}
     groups = [row["group"] for row in current] + [g for g in before if g not in {r["group"] for r in current}]
     now = {row["group"]: row for row in current}
     rows = []
@@ -143,11 +163,17 @@ def compare(current: list[dict], previous: list[dict]) -> list[dict]:
             "cost_usd": format(cost, "f"), "previous_cost_usd": format(last_cost, "f"),
             "change_usd": format(cost - last_cost, "f"),
             "change_pct": round(float((cost - last_cost) / last_cost * 100), 1) if last_cost else None,
-            **{f"{name}{suffix}": row.get(name, 0) for name in ("requests", "calls", "failures")
+            **{f"{name}{suffix}": row.get(name, 0) for name in ("requests", "calls", "failures") + _TOKENS_SHOWN
                for suffix, row in (("", this), ("_previous", last))},
         })
-    rows.sort(key=lambda row: (-abs(Decimal(row["change_usd"])), row["group"]))
+    rows.sort(key=lambda row: (Decimal(0) if shift else -abs(Decimal(row["change_usd"])), row["group"]))
     return rows
+
+
+def _shifted(group: str, shift: timedelta) -> str:
+    """A day ('2026-11-03') or hour ('2026-11-03 05:00:00') group `shift` later, written the same way."""
+    moment = datetime.fromisoformat(group) + shift
+    return moment.date().isoformat() if len(group) == 10 else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _usd(value) -> Decimal:

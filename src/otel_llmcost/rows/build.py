@@ -32,7 +32,7 @@ class TraceRows:
 
     rows: list[UsageRow]  # priced and checked
     rejected: list[RejectedCall]  # calls that cannot be stored: dead letters
-    trace_columns: list[list]  # the spans to keep, as otel_traces columns (traces.py)
+    trace_rows: list[list]  # the spans to keep, as otel_traces rows (traces.py COLUMN_TYPES order)
 
 
 class RowBuilder:
@@ -72,7 +72,7 @@ class RowBuilder:
                     rejected.append(deadletter.of_row(row, str(exc)))
                     continue
                 self.rows_adjusted += row.cost_note != note
-        return TraceRows(rows, rejected, self._keeper.columns(spans))
+        return TraceRows(rows, rejected, self._keeper.rows(spans))
 
 
 def _call_spans(group: TraceGroup) -> list[SpanRecord]:

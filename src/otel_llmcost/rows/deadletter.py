@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from otel_llmcost.model import SpanRecord, UsageRow
+from otel_llmcost.rows import traces
+from otel_llmcost.rows.columncheck import ColumnChecks, Findings
 
 TABLE = "rejected_calls"
 #: llmcost.rejected_calls (clickhouse/migrations/005_rejected_calls.sql), in its column order.
@@ -17,6 +19,8 @@ COLUMNS = (
     ("tenant_id", "LowCardinality(String)"), ("reason", "String"), ("span", "String"),
 )
 _MAX_REASON_CHARS = 4096
+_MAX_DOCUMENT_CHARS = 16 * 1024 * 1024  # the span or row as received: whole, up to the largest export
+_CHECKS = ColumnChecks(COLUMNS, text_limits={"reason": _MAX_REASON_CHARS, "span": _MAX_DOCUMENT_CHARS})
 
 
 @dataclasses.dataclass(slots=True)
@@ -45,8 +49,17 @@ def of_span(span: SpanRecord, reason: str) -> RejectedCall:
     return _rejected(span.trace_id, span.span_id, "", reason, document)
 
 
+def of_trace_span(row: Sequence, reason: str) -> RejectedCall:
+    """A span otel_traces refused (its row in rows/traces.py COLUMN_TYPES order)."""
+    document = dict(zip((name for name, _ in traces.COLUMN_TYPES), row, strict=True))
+    tenant = document.get("SpanAttributes", {}).get(traces.TENANT_ATTRIBUTE, "")
+    return _rejected(document["TraceId"], document["SpanId"], tenant, reason, document)
+
+
 def to_columns(rejected: Sequence[RejectedCall]) -> list[list]:
-    return [[getattr(call, field.name) for call in rejected] for field in dataclasses.fields(RejectedCall)]
+    """A columnar batch in COLUMNS order, each value checked against its column like every table's."""
+    rows = [_CHECKS.check([getattr(call, name) for name, _ in COLUMNS], Findings()) for call in rejected]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMNS]
 
 
 def _rejected(trace_id: str, span_id: str, tenant_id: str, reason: str, document: dict) -> RejectedCall:
@@ -54,10 +67,5 @@ def _rejected(trace_id: str, span_id: str, tenant_id: str, reason: str, document
         text = json.dumps(document, default=str, ensure_ascii=True)
     except (ValueError, RecursionError):  # a circular or absurdly deep value: its text form still says enough
         text = json.dumps({"repr": repr(document)[:1_000_000]})
-    return RejectedCall(datetime.now(timezone.utc), _utf8(trace_id), _utf8(span_id), _utf8(tenant_id)[:1024],
-                        _utf8(reason)[:_MAX_REASON_CHARS], text)
-
-
-def _utf8(value: object) -> str:
-    """Text that encodes as UTF-8 whatever it held (a lone surrogate from a JSON escape does not)."""
-    return str(value).encode("utf-8", "replace").decode("utf-8")
+    # lengths and characters are made storable by to_columns
+    return RejectedCall(datetime.now(timezone.utc), str(trace_id), str(span_id), str(tenant_id), str(reason), text)

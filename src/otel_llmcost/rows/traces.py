@@ -7,6 +7,10 @@ call), all, or none. Attributes: decode keeps only what pricing and attribution 
 (resource likewise), values cut to `max_attribute_bytes` (prompts and completions can be megabytes).
 Span events and links are not decoded by the pipeline, so their columns stay empty.
 
+Every value is checked against its column (rows/columncheck.py) like a usage row's: a start time outside
+the times the store keeps (a clock in 2300) becomes the ingestion time, a negative duration 0; what was
+changed is said in SpanAttributes[NOTE_ATTRIBUTE].
+
 Every stored span carries the tenant its trace's calls are charged to in SpanAttributes[TENANT_ATTRIBUTE]
 (empty when the trace has no call, or calls of several tenants): the query listener scopes a tenant key's
 reads of otel_traces by it. What a client sent under that key is overwritten, so it cannot be forged.
@@ -22,6 +26,7 @@ from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import AttributeValue, SpanRecord
+from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings
 
 TABLE = "otel_traces"
 _MAP = "Map(LowCardinality(String), String)"
@@ -38,6 +43,9 @@ _KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 _STATUSES = ("Unset", "Ok", "Error")
 _EVERY_ATTRIBUTE = AttributeFilter(frozenset(), ("",))  # "" prefixes every key
 TENANT_ATTRIBUTE = "otel_llmcost.tenant"
+NOTE_ATTRIBUTE = "otel_llmcost.note"
+_CHECKS = ColumnChecks(COLUMN_TYPES, event_time="Timestamp")
+_ATTRIBUTES = [name for name, _ in COLUMN_TYPES].index("SpanAttributes")
 
 
 class TraceKeeper:
@@ -61,11 +69,11 @@ class TraceKeeper:
         tenant = next(iter(tenants)) if len(tenants) == 1 else ""
         return [(span, tenant) for span in group.spans]
 
-    def columns(self, spans: Sequence[tuple[SpanRecord, str]]) -> list[list]:
-        """A columnar batch in COLUMN_TYPES order."""
+    def rows(self, spans: Sequence[tuple[SpanRecord, str]]) -> list[list]:
+        """Rows in COLUMN_TYPES order, each value storable in its column (check_span). Raises RowRejected
+        for none of them today: every value of a span has a storable form."""
         self._resources.clear()
-        rows = [self._row(span, tenant) for span, tenant in spans]
-        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMN_TYPES]
+        return [check_span(self._row(span, tenant)) for span, tenant in spans]
 
     def _row(self, span: SpanRecord, tenant: str) -> tuple:
         resource = self._resources.get(id(span.resource))
@@ -86,6 +94,20 @@ class TraceKeeper:
         # the cheap test first: a string of at most size/4 characters fits in size bytes
         return {key: value if type(value) is str and len(value) * 4 <= size else _fit(value, size)
                 for key, value in islice(attributes.items(), self._settings.max_attributes)}
+
+
+def check_span(row: Sequence) -> list:
+    """The row with every value storable in its otel_traces column; what changed is noted in its attributes."""
+    findings = Findings()
+    checked = _CHECKS.check(row, findings)
+    if findings.notes:
+        checked[_ATTRIBUTES] = {**checked[_ATTRIBUTES], NOTE_ATTRIBUTE: "; ".join(findings.notes)[:MAX_TEXT_CHARS]}
+    return checked
+
+
+def to_columns(rows: Sequence[Sequence]) -> list[list]:
+    """A columnar batch in COLUMN_TYPES order (what UsageStore.insert_traces takes)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMN_TYPES]
 
 
 def _fit(value: AttributeValue, size: int) -> str:

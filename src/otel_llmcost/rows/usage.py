@@ -11,7 +11,7 @@ from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.dedupe import count_once
-from otel_llmcost.rows.rowcheck import unstorable_counts
+from otel_llmcost.rows.rowcheck import unpriceable_counts
 from otel_llmcost.semconv import InvalidSpan, extract_call
 from otel_llmcost.semconv.providers import KNOWN_PROVIDERS, RESELLERS, UMBRELLAS, provider_from_host
 
@@ -109,8 +109,8 @@ def build_usage_rows(
 
 
 def _price(call: LlmCall, ts: datetime, price_book: PriceBook, tenant: str) -> Cost:
-    """The call's cost; counts no column holds, or too large for exact arithmetic, are not priced."""
-    issue = unstorable_counts(call)
+    """The call's cost; counts beyond what one call can hold, or too large for exact arithmetic, are not priced."""
+    issue = unpriceable_counts(call)
     if issue:
         call = replace(call, usage_issue="; ".join(filter(None, (call.usage_issue, issue))))
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import UNKNOWN, Fields, named_input_convention, read_call
-from otel_llmcost.semconv.values import STATUS_ERROR
+from otel_llmcost.semconv.values import STATUS_ERROR, InvalidSpan
 
 NAME = "otel-genai"
 
@@ -31,6 +31,7 @@ FIELDS = Fields(
     ),
     reasoning=("gen_ai.usage.reasoning.output_tokens",),
     total=("gen_ai.usage.total_tokens",),  # not a GenAI name, but many emitters add it (Traceloop, Strands...)
+    emitter_cost=("gen_ai.usage.cost.amount",),  # proposed in semantic-conventions-genai PR #443
     streaming=("gen_ai.request.stream",),
     ttft_seconds=("gen_ai.response.time_to_first_chunk", "gen_ai.client.operation.time_to_first_chunk"),
     service_tier=(
@@ -58,8 +59,17 @@ def recognises(span: SpanRecord) -> bool:
                              or (span.status_code == STATUS_ERROR and "gen_ai.request.model" in attributes))
 
 
+def operation_name(attributes) -> str:
+    """gen_ai.operation.name ("chat" when absent). One that is not text (an integer) makes the span unusable
+    (InvalidSpan, reported to the exporter) rather than silently taken for no call."""
+    value = attributes.get("gen_ai.operation.name", "chat")
+    if not isinstance(value, str):
+        raise InvalidSpan(f"gen_ai.operation.name={value!r} is not an operation name")
+    return value
+
+
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.attributes.get("gen_ai.operation.name", "chat") not in BILLABLE_OPERATIONS:
+    if operation_name(span.attributes) not in BILLABLE_OPERATIONS:
         return None
     convention = named_input_convention(span.attributes, FIELDS.provider)
     return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)

@@ -47,7 +47,7 @@ def recognises(span: SpanRecord) -> bool:
 
 
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
+    if genai.operation_name(span.attributes) not in genai.BILLABLE_OPERATIONS:
         return None
     if not any(key in span.attributes for key in FIELDS.input + FIELDS.output + FIELDS.request_model):
         return _from_name(span)

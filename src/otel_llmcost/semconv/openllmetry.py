@@ -55,8 +55,9 @@ def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
     if "traceloop.span.kind" in attributes and "llm.request.type" not in attributes:
         return None
+    operation: str | None
     if "gen_ai.operation.name" in attributes:
-        operation = attributes["gen_ai.operation.name"]
+        operation = genai.operation_name(attributes)
         if operation not in genai.BILLABLE_OPERATIONS:
             return None
     else:

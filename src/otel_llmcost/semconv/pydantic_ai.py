@@ -38,7 +38,7 @@ def recognises(span: SpanRecord) -> bool:
 
 def extract(span: SpanRecord) -> LlmCall | None:
     attributes = span.attributes
-    if attributes.get("gen_ai.operation.name", "chat") not in genai.BILLABLE_OPERATIONS:
+    if genai.operation_name(attributes) not in genai.BILLABLE_OPERATIONS:
         return None
     if "agent_name" in attributes:
         return None  # an agent run of releases before invoke_agent: the sum of its model requests

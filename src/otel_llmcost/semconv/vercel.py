@@ -65,7 +65,7 @@ def recognises(span: SpanRecord) -> bool:
 
 def extract(span: SpanRecord) -> LlmCall | None:
     if "ai.operationId" not in span.attributes:
-        operation = span.attributes.get("gen_ai.operation.name")
+        operation = genai.operation_name(span.attributes) if "gen_ai.operation.name" in span.attributes else None
         if operation not in genai.BILLABLE_OPERATIONS:
             return None
         return read_call(span, FIELDS, NAME, input_convention=INCLUSIVE, output_convention=UNKNOWN,

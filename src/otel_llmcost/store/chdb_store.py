@@ -8,13 +8,15 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from otel_llmcost.errors import StoreError
+from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.policies import connection_string
+from otel_llmcost.store.quiet import engine_errors_held_back
 from otel_llmcost.store.schema import dedup_settings
 from otel_llmcost.store.writes import StoreWrites
 
+_NOT_ENOUGH_SPACE = 243  # ClickHouse's error code when a disk cannot reserve room for a part
 _PARTS_RESERVE_BYTES = 4 * 1024 * 1024  # beyond twice the batch: part files, marks, checksums
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
@@ -27,7 +29,8 @@ class ChdbStore(StoreWrites):
         os.makedirs(path, exist_ok=True)
         try:
             # Every tenant (*all*): materialized views and rollup rebuilds read through the row policies.
-            self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
+            with engine_errors_held_back():
+                self._conn = chdb.connect(connection_string(path, database, read_only=False, all_tenants=True))
         except RuntimeError as exc:
             raise StoreError(
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
@@ -56,7 +59,7 @@ class ChdbStore(StoreWrites):
                 with os.fdopen(fd, "wb") as out:
                     out.write(payload)
             except OSError as exc:  # the data directory is full or failing: the store's state, not the rows
-                raise StoreError(f"cannot write the batch file: {exc}") from exc
+                raise StoreFullError(f"cannot write the batch file: {exc}") from exc
             names = ", ".join(name for name, _ in column_types)
             settings = f" SETTINGS {dedup_settings(dedup_token)}" if dedup_token else ""
             self._run(f"INSERT INTO {self.database}.{table} ({names}){settings}"
@@ -79,7 +82,7 @@ class ChdbStore(StoreWrites):
             return
         free, needed = status.f_bavail * status.f_frsize, _PARTS_RESERVE_BYTES + 2 * payload_bytes
         if free < needed:
-            raise StoreError(f"not enough free disk in {parts}: {free} bytes, a batch needs {needed}")
+            raise StoreFullError(f"not enough free disk in {parts}: {free} bytes, a batch needs {needed}")
 
     def command(self, sql: str, params: dict[str, Any] | None = None, /) -> None:
         """A statement that returns nothing (DDL, ALTER, INSERT ... SELECT)."""
@@ -97,7 +100,10 @@ class ChdbStore(StoreWrites):
         try:
             result = self._conn.query(sql, fmt, params=params or None)
         except (self._chdb_error, RuntimeError) as exc:
-            raise StoreError(_first_line(str(exc)), not is_data_error_code(error_code(str(exc)))) from exc
+            code = error_code(str(exc))
+            if code == _NOT_ENOUGH_SPACE:
+                raise StoreFullError(_first_line(str(exc))) from exc
+            raise StoreError(_first_line(str(exc)), not is_data_error_code(code)) from exc
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
 
 

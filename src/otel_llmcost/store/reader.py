@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.policies import ALL_TENANTS, CARRIER, connection_string, sql_string, tenant_profile
@@ -134,7 +135,7 @@ class ReadSession:
 class Chunks:
     """A streaming answer: `fetch` gives (bytes, (rows, bytes read, seconds)) per chunk, then None."""
 
-    def __init__(self, stream, chdb_error):
+    def __init__(self, stream: Any, chdb_error: type[Exception]) -> None:  # chdb's StreamingResult
         self._stream, self._chdb_error = stream, chdb_error
 
     def fetch(self) -> tuple[bytes, tuple[int, int, float]] | None:

@@ -1,0 +1,245 @@
+"""Why a cost changed: the change between a baseline range and a range, split into causes that add up to it
+exactly.
+
+The scope's calls fall into segments: (feature, provider, requested model). A segment with calls in only one
+of the two ranges is a new or a vanished one: its whole cost is that cause. The cost of every other segment
+is written as a product of factors,
+
+    cost_s = R * k * phi_f * g_s * r_s * sum_kind(q_kind(prompt, cache, completion) * rate_kind)
+
+R requests (with a call in these segments), k first attempts per request, phi_f the share of first attempts
+in feature f, g_s the share of f's first attempts on this provider and model, r_s calls per first attempt
+(retries), and per call: the prompt (input tokens, audio and image shares), the cache (read and write shares
+of the prompt), the completion (output tokens, reasoning, audio and image shares, web searches), each kind of
+token at its rate (its cost over its tokens in that range; fees and anything without tokens per call).
+
+Sequential substitution (the chain method of variance analysis): starting from the baseline, the factors take
+their current values one at a time in the order of CAUSES, and each cause is the difference between the
+costs before and after its step. The first cost is the baseline's stored total and the last the current one,
+so the causes add up to the change exactly by construction (the intermediate costs are exact fractions,
+rounded to the store's 12 decimals per segment). Prices come last: the price cause is the current cost less
+the current usage at the baseline's rates. Like any chain, the split of an interaction between two factors
+depends on the order; volume and mix first, then usage per call, then price is the usual one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from itertools import pairwise
+
+from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.reports.why_sql import COSTS, COUNTS
+
+#: (cause, what it means), in the order of the chain; "new" and "vanished" are segments outside it
+CAUSES = (
+    ("requests", "volume: requests"),
+    ("calls_per_request", "volume: calls per request"),
+    ("feature_mix", "feature mix"),
+    ("model_mix", "model mix (within a feature)"),
+    ("retries", "retries and failed attempts"),
+    ("prompt", "prompt length"),
+    ("cache", "cache hit rate"),
+    ("completion", "completion length"),
+    ("price", "price changes"),
+    ("new", "new features/models"),
+    ("vanished", "vanished features/models"),
+)
+_CHAIN = tuple(cause for cause, _ in CAUSES[:9])
+_STEP = Decimal("1e-12")  # the store's Decimal(38, 12)
+
+SegmentKey = tuple[str, str, str]  # feature, provider, requested model
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment's sums over one range: COUNTS and USAGE_KINDS as ints, COSTS as Decimal."""
+
+    key: SegmentKey
+    counts: dict[str, int]
+    costs: dict[str, Decimal]
+
+    @classmethod
+    def of_row(cls, row: dict) -> Segment:
+        return cls((row["feature"], row["provider"], row["model"]),
+                   {name: int(row[name]) for name in COUNTS + USAGE_KINDS},
+                   {name: Decimal(row[name]) for name in COSTS})
+
+    @property
+    def cost(self) -> Decimal:
+        return self.costs["cost_usd"]
+
+    @property
+    def first_attempts(self) -> int:
+        """Calls that are not retries (all calls, in a segment of retries only: its factor r is then 1)."""
+        return self.counts["calls"] - self.counts["retry_calls"] or self.counts["calls"]
+
+
+@dataclass(frozen=True)
+class Range:
+    """What `decompose` needs of one range: its segments and the requests with a call in the common ones."""
+
+    segments: dict[SegmentKey, Segment]
+    requests: int  # distinct (tenant, request) with a call in a segment both ranges have
+
+
+@dataclass
+class Cause:
+    cause: str
+    label: str
+    change_usd: Decimal = Decimal(0)
+    by_segment: dict[SegmentKey, Decimal] = field(default_factory=dict)
+
+    def top(self, count: int = 3) -> list[tuple[SegmentKey, Decimal]]:
+        """The segments that contributed most to this cause, largest first (their sign as the cause's)."""
+        same_sign = [(key, usd) for key, usd in self.by_segment.items() if usd and (usd > 0) == (self.change_usd > 0)]
+        return sorted(same_sign, key=lambda item: (-abs(item[1]), item[0]))[:count]
+
+
+def common_segments(baseline: dict[SegmentKey, Segment], current: dict[SegmentKey, Segment]) -> list[SegmentKey]:
+    return sorted(key for key in baseline.keys() & current.keys()
+                  if baseline[key].counts["calls"] and current[key].counts["calls"])
+
+
+def decompose(baseline: Range, current: Range) -> list[Cause]:
+    """The causes, in CAUSES order; their change_usd add up to the change of the total cost exactly."""
+    causes = {cause: Cause(cause, label) for cause, label in CAUSES}
+    common = common_segments(baseline.segments, current.segments)
+    for key in current.segments.keys() - set(common):
+        causes["new"].by_segment[key] = current.segments[key].cost
+    for key in baseline.segments.keys() - set(common):
+        causes["vanished"].by_segment[key] = -baseline.segments[key].cost
+    if common:
+        states = [_factors(period, common) for period in (baseline, current)]
+        for key in common:
+            before, after = states[0][key], states[1][key]
+            rates = _rates(before.rates, after.rates)
+            costs = [baseline.segments[key].cost]
+            state = before
+            for step in _CHAIN[:-1]:  # each step takes one factor's current value
+                state = state.with_factor(step, after)
+                costs.append(_usd(state.cost(rates)))
+            costs.append(current.segments[key].cost)  # the price step: the stored current cost
+            for step, (start, end) in zip(_CHAIN, pairwise(costs), strict=True):
+                causes[step].by_segment[key] = end - start
+    for cause in causes.values():
+        cause.change_usd = sum(cause.by_segment.values(), Decimal(0))
+    return list(causes.values())
+
+
+def total_cost(segments: dict[SegmentKey, Segment]) -> Decimal:
+    return sum((segment.cost for segment in segments.values()), Decimal(0))
+
+
+# Token kinds as pricing splits them (pricing/cost.py), each with the cost column that holds its cost. The
+# per-call quantity of each is a function of the factors below; "fee" is one per call.
+_KINDS = ("uncached_input", "cache_read", "cache_write", "visible_output", "reasoning", "audio", "image", "search",
+          "fee")
+_KIND_COST = dict(zip(_KINDS, ("input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd",
+                               "reasoning_cost_usd", "audio_cost_usd", "image_cost_usd", "search_fee_usd",
+                               "request_fee_usd"), strict=True))
+#: which factors each cause's step replaces
+_STEP_FACTORS = {
+    "requests": ("requests",), "calls_per_request": ("calls_per_request",), "feature_mix": ("feature_share",),
+    "model_mix": ("model_share",), "retries": ("calls_per_first",),
+    "prompt": ("prompt", "audio_in_share", "image_in_share"), "cache": ("cache_read_share", "cache_write_share"),
+    "completion": ("completion", "reasoning_share", "audio_out_share", "image_out_share", "searches"),
+}
+
+
+@dataclass(frozen=True)
+class _Factors:
+    values: dict[str, Fraction]
+    rates: dict[str, Fraction | None]  # None: no such quantity in this range (its rate is unknown)
+
+    def with_factor(self, step: str, other: _Factors) -> _Factors:
+        return _Factors(self.values | {name: other.values[name] for name in _STEP_FACTORS[step]}, self.rates)
+
+    def per_call(self) -> dict[str, Fraction]:
+        v = self.values
+        prompt, completion = v["prompt"], v["completion"]
+        return {
+            "uncached_input": prompt * (1 - v["cache_read_share"] - v["cache_write_share"] - v["audio_in_share"]
+                                        - v["image_in_share"]),
+            "cache_read": prompt * v["cache_read_share"],
+            "cache_write": prompt * v["cache_write_share"],
+            "visible_output": completion * (1 - v["reasoning_share"] - v["audio_out_share"] - v["image_out_share"]),
+            "reasoning": completion * v["reasoning_share"],
+            "audio": prompt * v["audio_in_share"] + completion * v["audio_out_share"],
+            "image": prompt * v["image_in_share"] + completion * v["image_out_share"],
+            "search": v["searches"],
+            "fee": Fraction(1),
+        }
+
+    def calls(self) -> Fraction:
+        v = self.values
+        return v["requests"] * v["calls_per_request"] * v["feature_share"] * v["model_share"] * v["calls_per_first"]
+
+    def cost(self, rates: dict[str, Fraction]) -> Fraction:
+        return self.calls() * sum((quantity * rates[kind] for kind, quantity in self.per_call().items()), Fraction(0))
+
+
+def _factors(period: Range, common: list[SegmentKey]) -> dict[SegmentKey, _Factors]:
+    segments = [period.segments[key] for key in common]
+    first = sum(segment.first_attempts for segment in segments)
+    by_feature: dict[str, int] = {}
+    for segment in segments:
+        by_feature[segment.key[0]] = by_feature.get(segment.key[0], 0) + segment.first_attempts
+    requests = period.requests or first  # no request counted (cannot happen with calls): k = 1
+    factors = {}
+    for segment in segments:
+        c = segment.counts
+        values = {
+            "requests": Fraction(requests), "calls_per_request": Fraction(first, requests),
+            "feature_share": Fraction(by_feature[segment.key[0]], first),
+            "model_share": Fraction(segment.first_attempts, by_feature[segment.key[0]]),
+            "calls_per_first": Fraction(c["calls"], segment.first_attempts),
+            "prompt": Fraction(c["input_tokens"], c["calls"]),
+            "completion": Fraction(c["output_tokens"], c["calls"]),
+            "searches": Fraction(c["web_searches"], c["calls"]),
+            **{f"{name}_share": _share(c[kind], c["input_tokens"]) for name, kind in (
+                ("cache_read", "cache_read_tokens"), ("cache_write", "cache_write_tokens"),
+                ("audio_in", "audio_input_tokens"), ("image_in", "image_input_tokens"))},
+            **{f"{name}_share": _share(c[kind], c["output_tokens"]) for name, kind in (
+                ("reasoning", "reasoning_tokens"), ("audio_out", "audio_output_tokens"),
+                ("image_out", "image_output_tokens"))},
+        }
+        state = _Factors(values, {})
+        quantities = {kind: c["calls"] * per_call for kind, per_call in state.per_call().items()}
+        # each kind's rate is its cost over its quantity, as the factors state it: so the factors times the
+        # rates give the stored cost exactly. A cost without a quantity (a kind the factors cannot see, as in
+        # rows with more cache than input) is charged per call.
+        rates: dict[str, Fraction | None] = {}
+        per_call_extra = Fraction(0)
+        for kind in _KINDS[:-1]:
+            cost = Fraction(segment.costs[_KIND_COST[kind]])
+            if quantities[kind] > 0:
+                rates[kind] = cost / quantities[kind]
+            else:
+                rates[kind], per_call_extra = None, per_call_extra + cost
+        parts = sum((Fraction(segment.costs[_KIND_COST[kind]]) for kind in _KINDS), Fraction(0))
+        # the fee absorbs what the parts do not hold of the total (nothing, for rows priced by this release)
+        fee = Fraction(segment.costs["request_fee_usd"]) + Fraction(segment.cost) - parts + per_call_extra
+        rates["fee"] = fee / c["calls"]
+        factors[segment.key] = _Factors(values, rates)
+    return factors
+
+
+def _rates(before: dict[str, Fraction | None], after: dict[str, Fraction | None]) -> dict[str, Fraction]:
+    """The baseline's rates; a kind the baseline had none of takes the current rate (its price did not change:
+    it was not paid)."""
+    return {kind: _first_known(before[kind], after[kind]) for kind in _KINDS}
+
+
+def _first_known(*rates: Fraction | None) -> Fraction:
+    return next((rate for rate in rates if rate is not None), Fraction(0))
+
+
+def _share(part: int, whole: int) -> Fraction:
+    return Fraction(part, whole) if whole else Fraction(0)
+
+
+def _usd(amount: Fraction) -> Decimal:
+    """A fraction of a dollar at the store's 12 decimals (half to even)."""
+    return Decimal(round(amount * 10**12)).scaleb(-12).quantize(_STEP)

@@ -1,0 +1,268 @@
+"""`why`: a constructed change of each kind is named as the largest cause, and the causes add up to the change
+exactly. Real rows, priced by the real pricing path with a real price book, in real chDB; one tenant per case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from conftest import run_cli
+from otel_llmcost.pricing.loader import load_price_book
+from otel_llmcost.pricing.quote import quote
+from otel_llmcost.reports import why_report
+from otel_llmcost.reports.why import CAUSES
+from otel_llmcost.store.chdb_store import ChdbStore
+from test_store import BASE_ROW
+
+# The ranges are off the hour, so the partial hours at both ends come from raw rows and the rest from rollups.
+SINCE = datetime(2026, 11, 3, 0, 30, tzinfo=timezone.utc)
+UNTIL = SINCE + timedelta(days=1)
+PRICES = f"""
+version: why-test
+prices:
+  - {{provider: testco, models: [big], effective_from: 2026-01-01, input: "3", cache_read: "0.3", output: "15"}}
+  - {{provider: testco, models: [small], effective_from: 2026-01-01, input: "0.5", cache_read: "0.05", output: "2"}}
+  - {{provider: testco, models: [pricey], effective_from: 2026-01-01, input: "1", cache_read: "0.1", output: "4"}}
+  - {{provider: testco, models: [pricey], effective_from: {SINCE.isoformat()}, input: "3", cache_read: "0.3",
+      output: "12"}}
+"""
+
+
+@dataclasses.dataclass
+class Call:
+    feature: str = "summarize"
+    model: str = "big"
+    input: int = 1000
+    cache_read: int = 200
+    output: int = 100
+    calls: int = 1  # calls per request, all first attempts
+    retried: bool = False  # a failed first attempt (prompt, no output) before this one
+
+
+def _traffic(requests: dict[str, int], **change) -> list[tuple[Call, int]]:
+    """Requests per feature/model key 'feature/model', each with the same calls (changed by `change`)."""
+    return [(dataclasses.replace(Call(*key.split("/")), **change), count) for key, count in requests.items()]
+
+
+_BASE = {"summarize/big": 30, "summarize/small": 30, "chat/small": 60}
+# case -> (baseline traffic, current traffic, the cause that must be the largest)
+CASES = {
+    "requests": (_traffic(_BASE), _traffic({k: v * 2 for k, v in _BASE.items()})),
+    "calls_per_request": (_traffic(_BASE), _traffic(_BASE, calls=2)),
+    "feature_mix": (_traffic(_BASE), _traffic({"summarize/big": 55, "summarize/small": 55, "chat/small": 10})),
+    "model_mix": (_traffic(_BASE), _traffic({"summarize/big": 55, "summarize/small": 5, "chat/small": 60})),
+    "retries": (_traffic(_BASE), _traffic(_BASE, retried=True)),
+    "prompt": (_traffic(_BASE), _traffic(_BASE, input=4000, cache_read=800)),
+    "cache": (_traffic(_BASE, input=4000, cache_read=0), _traffic(_BASE, input=4000, cache_read=3600)),
+    "completion": (_traffic(_BASE), _traffic(_BASE, output=600)),
+    "price": (_traffic({"summarize/pricey": 60}), _traffic({"summarize/pricey": 60})),
+    "new": (_traffic(_BASE), _traffic(_BASE | {"translate/big": 40})),
+    "vanished": (_traffic(_BASE), _traffic({k: v for k, v in _BASE.items() if k != "summarize/big"})),
+}
+
+
+def _rows(tenant: str, traffic: list[tuple[Call, int]], start: datetime, book) -> list:
+    rows, minute = [], 0
+    for call, count in traffic:
+        for n in range(count):
+            request = f"{tenant}-{start:%d}-{call.feature}-{call.model}-{n}"
+            attempts = [(1, "error", call.output * 0)] if call.retried else []
+            attempts += [(len(attempts) + 1, "ok", call.output)] * 1
+            for index in range(call.calls):
+                for attempt, status, output in attempts:
+                    minute += 1
+                    ts = start + timedelta(minutes=minute % 1430, seconds=minute // 1430)
+                    usage = {"input_tokens": call.input, "cache_read_tokens": call.cache_read, "output_tokens": output}
+                    cost = quote(book, "testco", call.model, usage, ts)
+                    rows.append(dataclasses.replace(
+                        BASE_ROW, ts=ts, tenant_id=tenant, feature=call.feature, request_id=request, attempt=attempt,
+                        status=status, provider="testco", request_model=call.model, response_model=call.model,
+                        trace_id=f"{abs(hash(request)):032x}"[:32], span_id=f"{len(rows):08x}{index:08x}",
+                        cache_read_tokens=call.cache_read, output_tokens=output, input_tokens=call.input,
+                        **{name: getattr(cost, name) for name in (
+                            "input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd",
+                            "reasoning_cost_usd", "audio_cost_usd", "image_cost_usd", "request_fee_usd",
+                            "search_fee_usd", "cost_usd", "price_id", "price_book_version", "price_tier",
+                            "price_multiplier")}, cost_status=cost.status, cost_note=cost.note))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("why")
+    prices = path / "prices.yaml"
+    prices.write_text(PRICES)
+    book = load_price_book([str(prices)])
+    store = ChdbStore(str(path / "chdb"), "llmcost")
+    store.ensure_schema()
+    for tenant, (before, after) in CASES.items():
+        store.insert_usage(_rows(tenant, before, SINCE - timedelta(days=1), book))
+        store.insert_usage(_rows(tenant, after, SINCE, book))
+    store.close()
+    return path
+
+
+def _stored_change(store, tenant: str | None) -> Decimal:
+    where = "tenant_id = {tenant:String}" if tenant else "1"
+    [row] = store.query(
+        "SELECT toString(sumIf(cost_usd, ts >= {since:DateTime64(6)}) - sumIf(cost_usd, ts < {since:DateTime64(6)}))"
+        f" AS change FROM llmcost.llm_usage WHERE {where}"
+        " AND ts >= {start:DateTime64(6)} AND ts < {end:DateTime64(6)}",
+        {"since": SINCE.strftime("%Y-%m-%d %H:%M:%S"), "tenant": tenant or "",
+         "start": (SINCE - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+         "end": UNTIL.strftime("%Y-%m-%d %H:%M:%S")})
+    return Decimal(row["change"])
+
+
+def _why(store, scope):
+    baseline = why_report.baseline_of(SINCE, UNTIL, None)
+    return why_report.run(store.query, why_report.why("llmcost", scope, SINCE, UNTIL, baseline))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_constructed_change_is_named_as_the_largest_cause(data_dir, case):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        report = _why(store, {"tenant": case})
+        change = _stored_change(store, case)
+    finally:
+        store.close()
+    causes = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
+    assert report["causes"][0]["cause"] == case, report["causes"]
+    assert abs(causes[case]) > 0
+    assert sum(causes.values(), Decimal(0)) == Decimal(report["change_usd"]) == change  # exactly
+    assert Decimal(report["cost_usd"]) - Decimal(report["baseline_cost_usd"]) == change
+
+
+def test_every_cause_is_zero_without_a_change(data_dir):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        baseline = (SINCE - timedelta(days=1), SINCE, "test")
+        # the "requests" case's baseline against itself shifted by nothing: the same calls on both sides
+        report = why_report.run(store.query, why_report.why("llmcost", {"tenant": "calls_per_request"},
+                                                            *baseline[:2], baseline))
+    finally:
+        store.close()
+    assert {Decimal(cause["change_usd"]) for cause in report["causes"]} == {0}
+
+
+def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        for scope in ({}, {"feature": "summarize"}, {"model": "small"}, {"tenant": "retries", "feature": "chat"}):
+            report = _why(store, scope)
+            parts = sum((Decimal(cause["change_usd"]) for cause in report["causes"]), Decimal(0))
+            assert parts == Decimal(report["change_usd"]), scope
+        assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
+    finally:
+        store.close()
+
+
+def test_retries_name_the_retried_requests_with_their_attempts(data_dir):
+    out = run_cli("why", "--data-dir", str(data_dir), "--tenant", "retries", "--since", SINCE.isoformat(),
+                  "--until", UNTIL.isoformat(), "--json").stdout
+    report = json.loads(out)
+    assert report["baseline"] == {"since": "2026-11-02T00:30:00+00:00", "until": "2026-11-03T00:30:00+00:00",
+                                  "chosen": "the previous 1d"}
+    assert report["causes"][0]["label"] == "retries and failed attempts"
+    top = report["top_requests"]
+    assert len(top) == 5 and all(row["request_calls"] == 2 for row in top)
+    first = top[0]
+    assert [(call["attempt"], call["status"]) for call in first["attempts"]] == [(1, "error"), (2, "ok")]
+    shares = [Decimal(call["cost_share_pct"]) for call in first["attempts"]]
+    assert shares[1] > shares[0] > 0
+    assert sum(Decimal(call["cost"]) for call in first["attempts"]) == Decimal(first["request_cost_usd"])
+    text = run_cli("why", "--data-dir", str(data_dir), "--tenant", "retries", "--since", SINCE.isoformat(),
+                   "--until", UNTIL.isoformat()).stdout
+    assert "retries and failed attempts" in text and "the previous 1d" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_request_shows_its_attempts(data_dir):
+    request_id = "retries-03-summarize-big-0"
+    report = json.loads(run_cli("request", request_id, "--data-dir", str(data_dir), "--json").stdout)
+    assert (report["tenant_id"], report["calls"], report["failed_calls"], report["attempts_max"]) == (
+        "retries", 2, 1, 2)
+    assert [call["attempt"] for call in report["attempts"]] == [1, 2]
+    assert sum(Decimal(call["cost"]) for call in report["attempts"]) == Decimal(report["cost_usd"])
+    assert report["attempts"][0]["trace_id"] in report["trace_ids"]
+    text = run_cli("request", request_id, "--data-dir", str(data_dir)).stdout
+    assert "request retries-03-summarize-big-0 of tenant retries: 2 calls, 1 failed" in text
+    missing = run_cli("request", "nope", "--data-dir", str(data_dir), check=False)
+    assert missing.returncode == 1 and "no such request" in missing.stdout
+
+
+def test_the_named_endpoint_answers_as_the_command_and_keeps_a_tenant_key_to_its_tenant(data_dir):
+    from otel_llmcost.keys import QUERY, KeyStore
+    from query_clients import api_get, start_listener
+
+    keys = KeyStore(data_dir / "keys.json")
+    _, admin = keys.create(None, (QUERY,))
+    _, prompt_key = keys.create("prompt", (QUERY,))
+    writer = ChdbStore(str(data_dir / "chdb"), "llmcost")
+    listener = start_listener(str(data_dir / "chdb"), keys)
+
+    def get(path: str, secret: str, **params) -> tuple[int, dict]:
+        return api_get(listener.port, path, secret, **params)
+
+    try:
+        window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+        status, body = get("/api/v1/why", admin, tenant="cache", **window)
+        assert status == 200, body
+        assert body == _why(writer, {"tenant": "cache"})
+        assert body["causes"][0]["cause"] == "cache"
+        # a tenant's key answers for its own calls only, whatever the scope asks
+        status, own = get("/api/v1/why", prompt_key, **window)
+        assert status == 200 and own["causes"][0]["cause"] == "prompt"
+        assert own["change_usd"] == _why(writer, {"tenant": "prompt"})["change_usd"]
+        status, other = get("/api/v1/why", prompt_key, tenant="cache", **window)
+        assert status == 200 and other["figures"]["current"]["calls"] == 0
+        status, one = get("/api/v1/request", admin, id="retries-03-summarize-big-0")
+        assert status == 200 and [call["attempt"] for call in one["attempts"]] == [1, 2]
+        status, hidden = get("/api/v1/request", prompt_key, id="retries-03-summarize-big-0")
+        assert status == 200 and hidden == {"request_id": "retries-03-summarize-big-0", "tenants": []}
+        assert get("/api/v1/why", admin, since="yesterday")[0] == 400
+        assert get("/api/v1/request", admin)[0] == 400
+    finally:
+        listener.stop()
+        writer.close()
+
+
+def test_the_openapi_document_lists_every_cause():
+    from pathlib import Path
+
+    import yaml
+
+    document = yaml.safe_load((Path(__file__).parent.parent / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    causes = document["paths"]["/api/v1/why"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert causes["properties"]["causes"]["items"]["properties"]["cause"]["enum"] == [name for name, _ in CAUSES]
+
+
+def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(data_dir):
+    from grafana_plugin import ALL, ROOT, by_uid, expand, queries, settings
+
+    sys.path.insert(0, str(ROOT))
+    panel = queries(by_uid("llmcost-overview"))["panel 'Why the cost changed (against the period before)' A"]
+    labels = {label: cause for cause, label in CAUSES}
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        for tenant in [*CASES, ALL]:
+            variables = settings("llmcost-overview", tenant=tenant)
+            rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
+            report = _why(store, {"tenant": tenant} if tenant != ALL else {})
+            cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
+            shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
+            assert shown.keys() == cli.keys()
+            assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
+            for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
+                assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
+            if tenant != ALL:
+                assert labels[rows[0]["cause"]] == tenant
+    finally:
+        store.close()
