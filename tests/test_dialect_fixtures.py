@@ -373,7 +373,7 @@ def test_fixture_rows(name, receiver_factory, tmp_path):
         assert row["tenant_id"] == "capture-tenant", row
         if row["status"] == "error" and not (row["input_tokens"] or row["output_tokens"]):
             # A failed try that used nothing costs nothing, with or without a model (or a deployment name).
-            assert (row["cost_status"], Decimal(row["cost_usd"])) == ("priced", 0), row
+            assert (row["cost_status"], Decimal(row["cost_usd"])) == ("priced", Decimal(0)), row
             continue
         provider = SAME_PRICE.get(row["provider"], row["provider"])
         key = next(k for k in PRICES if k[0] == provider and k[1] in (row["response_model"] or row["request_model"]))
