@@ -77,7 +77,8 @@ def run(mode: str, batches: list[bytes], counts: list[int], clients: int) -> lis
     with open(tmp / "receiver.log", "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
                                  "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0",
-                                 "--http-port", "0", "--no-query-listener"], stdout=subprocess.PIPE, stderr=log, text=True)
+                                 "--http-port", "0", "--no-query-listener"],
+                                stdout=subprocess.PIPE, stderr=log, text=True)
     port = json.loads(proc.stdout.readline())["grpc_port"]
     todo = iter(range(len(batches)))
 
@@ -131,7 +132,7 @@ def main() -> None:
     rows = [run(mode, batches, counts, args.clients) for mode in ("off", "live", "down")]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ def emit_calls(tracer, traces: int, tag: str) -> None:
             with tracer.start_as_current_span("db query", attributes={"db.system": "postgresql", "rows": index}):
                 pass
             with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={
-                    **llm_span_attributes("openai", "gpt-4o-mini", input_tokens=1000 + index, output_tokens=200 + index),
+                    **llm_span_attributes("openai", "gpt-4o-mini", input_tokens=1000 + index,
+                                          output_tokens=200 + index),
                     "gen_ai.response.id": f"{tag}-mini-{index}"}):
                 pass
             with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes={

@@ -52,7 +52,10 @@ def _otlp(events: list[dict]) -> ExportTraceServiceRequest:
         span = scope.spans.add(trace_id=bytes([index + 1]) * 16, span_id=bytes([index + 1]) * 8, kind=3)
         span.name = f"{event.get('operation', 'chat')} {event['model']}"
         moment = event["time"]
-        seconds = moment if isinstance(moment, float) else datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+        if isinstance(moment, float):
+            seconds = moment
+        else:
+            seconds = datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
         span.start_time_unix_nano = round(seconds * 1e6) * 1000
         span.end_time_unix_nano = span.start_time_unix_nano + int(event.get("latency_ms", 0) * 1e6)
         if event.get("status") == "error":

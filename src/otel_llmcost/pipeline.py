@@ -85,8 +85,10 @@ class Pipeline:
         """Queue a metrics or logs export for the forward destinations, as it came (durably, before the ack).
         Raises OverloadedError when the queue cannot be written."""
         kind = PASS_METRICS if signal == "metrics" else PASS_LOGS
+        forwarder = self.forwarder
+        assert forwarder is not None  # the receivers take metrics and logs only when forwarding (Intake.forwarding)
         try:
-            self.forwarder.passthrough(kind, items, body)
+            forwarder.passthrough(kind, items, body)
         except OSError as exc:
             raise OverloadedError(f"cannot write the forward queue ({exc.strerror or exc}); retry later") from exc
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from importlib.resources import files
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 SCHEMA = json.loads(files("otel_llmcost.decode").joinpath("events.schema.json").read_text(encoding="utf-8"))
 _PROPERTIES, _REQUIRED = SCHEMA["properties"], frozenset(SCHEMA["required"])
@@ -100,11 +101,11 @@ def _add_span(request: ExportTraceServiceRequest, event: dict) -> None:
     digest = hashlib.sha256(f"otel-llmcost event {event['event_id']}".encode()).digest()
     span.trace_id, span.span_id = digest[:16], digest[16:24]
     span.name = f"{event.get('operation', 'chat')} {event['model']}"
-    span.kind = 3  # CLIENT
+    span.kind = Span.SPAN_KIND_CLIENT  # 3
     span.start_time_unix_nano = start
     span.end_time_unix_nano = span.start_time_unix_nano + int(event.get("latency_ms", 0) * 1_000_000)
     if event.get("status") == "error":
-        span.status.code = 2
+        span.status.code = Status.STATUS_CODE_ERROR  # 2
     values = {"operation": "chat", "cache_read_tokens": 0, **event}  # cache_read set: input includes the cache
     for name, key in _ATTRIBUTES.items():
         if name in values:

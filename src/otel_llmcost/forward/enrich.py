@@ -23,7 +23,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from otel_llmcost.model import UsageRow
 
-COST_AMOUNT, COST_CURRENCY, COST_SOURCE = "gen_ai.usage.cost.amount", "gen_ai.usage.cost.currency", "gen_ai.usage.cost.source"
+COST_AMOUNT, COST_CURRENCY = "gen_ai.usage.cost.amount", "gen_ai.usage.cost.currency"
+COST_SOURCE = "gen_ai.usage.cost.source"
 PREFIX = "otel_llmcost."
 #: The row's amounts by kind: every UsageRow field priced per kind (its name without the suffix).
 COST_KINDS = tuple(

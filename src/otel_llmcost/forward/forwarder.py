@@ -128,6 +128,7 @@ class Forwarder:
                 records.append((HOLD, len(parts.held_keys), parts.held.SerializeToString()))
             mark = self._outbox.append(records) if records else None
             if parts.held is not None:
+                assert mark is not None  # records holds the HOLD record, so it was appended
                 self._hold(enrich.held_spans(parts.held, mark[0]))
             self.passed_spans += parts.now_count
         self._wake()
@@ -145,7 +146,8 @@ class Forwarder:
         if request.ByteSize() <= self._max_batch_bytes:
             count = sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
             return [(count, request.SerializeToString())]
-        return [(count, part.SerializeToString()) for part, count in enrich.split_by_size(request, self._max_batch_bytes)]
+        return [(count, part.SerializeToString())
+                for part, count in enrich.split_by_size(request, self._max_batch_bytes)]
 
     def passthrough(self, kind: int, items: int, body: bytes) -> None:
         """Queue a metrics or logs export as it came. Raises OSError when the queue cannot be written."""
@@ -281,7 +283,7 @@ class Forwarder:
     def _bound(self) -> None:
         """Over the byte bound: the oldest segment goes; destinations still reading it lose what they had not
         sent of it (counted), and its held spans move to the current segment."""
-        while self._outbox.bytes > self._max_bytes:
+        while self._outbox.total_bytes > self._max_bytes:
             oldest = min(self._outbox.sizes)
             if oldest >= self._outbox.current - 1:
                 return  # only the newest segments are left: they are within a rotation of the bound
@@ -310,7 +312,7 @@ class Forwarder:
             }
             return {"held_spans": self._held_count, "passed_spans": self.passed_spans,
                     "priced_spans": self.priced_spans, "stale_spans": self.stale_spans,
-                    "queue_bytes": self._outbox.bytes, "destinations": destinations}
+                    "queue_bytes": self._outbox.total_bytes, "destinations": destinations}
 
 
 def _request(body: bytes) -> PB2ExportTraceServiceRequest:

@@ -13,6 +13,7 @@ its held spans waits any more. Cursors are files replaced atomically after each 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import struct
@@ -54,11 +55,12 @@ class Outbox:
         oldest = segments[0] if segments else self.current
         self.cursors: dict[str, Cursor] = {name: self._read_cursor(name, oldest) for name in destinations}
         self.holds: dict[int, int] = {}  # segment -> held spans in it not settled yet
-        self._file = None
+        self._file: io.FileIO | None = None
         self._opened_at = 0.0
 
     @property
-    def bytes(self) -> int:
+    def total_bytes(self) -> int:
+        """Bytes of every segment on disk."""
         return sum(self.sizes.values())
 
     def replay(self) -> Iterator[tuple[int, Record]]:
@@ -75,7 +77,8 @@ class Outbox:
             self._opened_at = time.monotonic()
             self.sizes[self.current] = 0
         start = self.sizes[self.current]
-        data = b"".join(_HEADER.pack(kind, items, len(body), zlib.crc32(body)) + body for kind, items, body in records)
+        data = b"".join(_HEADER.pack(kind, items, len(body), zlib.crc32(body)) + body
+                        for kind, items, body in records)
         try:
             written, view = 0, memoryview(data)
             while written < len(data):

@@ -38,6 +38,10 @@ _TRACES = ("/opentelemetry.proto.collector.trace.v1.TraceService/Export", "/v1/t
            "rejected_spans")
 
 
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
 class RetryLater(Exception):
     """The destination may take the batch later."""
 
@@ -56,9 +60,8 @@ class Transport:
         if destination.protocol == "grpc":
             target = destination.endpoint.split("://", 1)[-1].rstrip("/")
             if destination.uses_tls:
-                read = lambda path: Path(path).read_bytes() if path else None
-                credentials = grpc.ssl_channel_credentials(read(destination.ca_file), read(destination.key_file),
-                                                           read(destination.cert_file))
+                credentials = grpc.ssl_channel_credentials(_read(destination.ca_file), _read(destination.key_file),
+                                                           _read(destination.cert_file))
                 self._channel = grpc.secure_channel(target, credentials)
             else:
                 self._channel = grpc.insecure_channel(target)
@@ -72,7 +75,7 @@ class Transport:
         Raises RetryLater or Refused."""
         method, path, response_type, rejected_field = _SIGNALS.get(kind, _TRACES)
         if self._channel is not None:
-            answer = self._send_grpc(method, body)
+            answer = self._send_grpc(self._channel, method, body)
         else:
             answer = self._send_http(path, body)
         response = response_type()
@@ -87,8 +90,9 @@ class Transport:
         if self._channel is not None:
             self._channel.close()
 
-    def _send_grpc(self, method: str, body: bytes) -> bytes:
-        call = self._channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    def _send_grpc(self, channel: grpc.Channel, method: str, body: bytes) -> bytes:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            method, request_serializer=None, response_deserializer=None)
         try:
             return call(body, timeout=self.destination.timeout_seconds, metadata=tuple(self._headers.items()),
                         compression=grpc.Compression.Gzip if self._gzip else grpc.Compression.NoCompression)

@@ -16,11 +16,13 @@ import bisect
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otel_llmcost.model import UsageRow
@@ -81,17 +83,19 @@ class CostMetrics:
                 for kind in TOKEN_KINDS:
                     series.tokens[kind] += getattr(row, f"{kind}_tokens")
 
-    def prometheus_lines(self, label_value) -> list[str]:
+    def prometheus_lines(self, label_value: Callable[[str], str]) -> list[str]:
         """The text exposition of the series; `label_value` escapes a label value."""
         with self._lock:
-            series = [(self._labels(key, label_value), s.priced, s.unpriced, s.cost, list(s.buckets), dict(s.tokens))
+            series = [(self._labels(key, label_value), s.priced, s.unpriced, s.cost, list(s.buckets),
+                       dict(s.tokens))
                       for key, s in self._series.items()]
             overflow = self.overflow_calls
-        lines = ["# HELP gen_ai_client_operation_cost_usd Cost of each stored LLM call, USD (exact totals: ClickHouse).",
+        lines = [("# HELP gen_ai_client_operation_cost_usd Cost of each stored LLM call, USD"
+                  " (exact totals: ClickHouse)."),
                  "# TYPE gen_ai_client_operation_cost_usd histogram"]
         for labels, priced, _, cost, buckets, _ in series:
             cumulative = 0
-            for bound, count in zip((*map(str, COST_BUCKETS), "+Inf"), buckets):
+            for bound, count in zip((*map(str, COST_BUCKETS), "+Inf"), buckets, strict=True):
                 cumulative += count
                 lines.append(f'gen_ai_client_operation_cost_usd_bucket{{{labels}{"," if labels else ""}le="{bound}"}} '
                              f"{cumulative}")
@@ -104,14 +108,16 @@ class CostMetrics:
                    " and writes)."), "# TYPE llmcost_tokens_total counter"]
         lines += [f'llmcost_tokens_total{{{labels}{"," if labels else ""}kind="{kind}"}} {count}'
                   for labels, *_, tokens in series for kind, count in tokens.items()]
-        lines += ["# HELP llmcost_metric_overflow_calls_total Calls counted in the overflow series (over max_series).",
-                  "# TYPE llmcost_metric_overflow_calls_total counter", f"llmcost_metric_overflow_calls_total {overflow}"]
+        lines += [("# HELP llmcost_metric_overflow_calls_total Calls counted in the overflow series"
+                   " (over max_series)."),
+                  "# TYPE llmcost_metric_overflow_calls_total counter",
+                  f"llmcost_metric_overflow_calls_total {overflow}"]
         return lines
 
-    def _labels(self, key: tuple[str, ...] | None, label_value) -> str:
+    def _labels(self, key: tuple[str, ...] | None, label_value: Callable[[str], str]) -> str:
         if key is None:
             return 'otel_metric_overflow="true"'
-        return ",".join(f'{name}="{label_value(value)}"' for name, value in zip(self.attributes, key))
+        return ",".join(f'{name}="{label_value(value)}"' for name, value in zip(self.attributes, key, strict=True))
 
     def otlp(self) -> tuple[int, bytes] | None:
         """(data points, ExportMetricsServiceRequest bytes) of every series, cumulative; None when empty."""
@@ -141,9 +147,9 @@ class CostMetrics:
             points = len(self._series) * (1 + len(TOKEN_KINDS))
         return (points, request.SerializeToString()) if points else None
 
-    def _attributes(self, attributes, key: tuple[str, ...] | None) -> None:
+    def _attributes(self, attributes: RepeatedCompositeFieldContainer[KeyValue], key: tuple[str, ...] | None) -> None:
         if key is None:
             attributes.add(key=OVERFLOW).value.bool_value = True
             return
-        for name, value in zip(self.attributes, key):
+        for name, value in zip(self.attributes, key, strict=True):
             attributes.add(key=OTLP_NAMES.get(name, f"otel_llmcost.{name}")).value.string_value = value

@@ -126,13 +126,15 @@ FORWARD_DESTINATION_FIGURES = {
     "llmcost_forward_dropped_items_total": ("dropped_items", "counter",
                                             "Items dropped unsent to keep the queue under its byte bound."),
     "llmcost_forward_queued_bytes": ("queued_bytes", "gauge", "Bytes of the queue a destination has still to read."),
-    "llmcost_forward_last_success_timestamp_seconds": ("last_success", "gauge", "When a destination last took an export."),
+    "llmcost_forward_last_success_timestamp_seconds": ("last_success", "gauge",
+                                                       "When a destination last took an export."),
 }
 FORWARD_FIGURES = {
     "llmcost_forward_held_spans": ("held_spans", "gauge", "LLM call spans waiting for their price."),
     "llmcost_forward_passed_spans_total": ("passed_spans", "counter", "Spans queued to leave unchanged."),
     "llmcost_forward_priced_spans_total": ("priced_spans", "counter", "LLM call spans queued with their cost."),
-    "llmcost_forward_stale_spans_total": ("stale_spans", "counter", "LLM call spans sent without a price, never priced."),
+    "llmcost_forward_stale_spans_total": ("stale_spans", "counter",
+                                          "LLM call spans sent without a price, never priced."),
     "llmcost_forward_queue_bytes": ("queue_bytes", "gauge", "Bytes of the forward queue on disk."),
 }
 

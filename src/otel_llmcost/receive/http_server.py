@@ -164,7 +164,8 @@ class HttpReceiver:
 
     def _pass(self, signal: str, raw: bytes, encoding: str) -> None:
         try:
-            self._intake.pass_through(signal, raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes))
+            body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
+            self._intake.pass_through(signal, body)
         except InflateError as exc:
             raise _HttpError(exc.status, str(exc)) from exc
         except DecodeError as exc:

@@ -40,6 +40,7 @@ def setup(provider: TracerProvider, exporter: SpanExporter | None = None, clickh
 
             from otel_llmcost.store.server_store import ServerStore
 
+            assert clickhouse is not None  # checked above: no exporter and no store means a URL
             store = ServerStore(clickhouse, urlparse(clickhouse).path.strip("/") or "llmcost", False)
         added = UsageRowExporter(store, pricer)
     provider.add_span_processor(BatchSpanProcessor(added))

@@ -20,6 +20,7 @@ from otel_llmcost.model import LlmCall, SpanRecord, UsageRow
 from otel_llmcost.pricing import PriceBook, load_price_book
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.build import RowBuilder, TraceRows
+from otel_llmcost.rows.traces import TraceKeeper
 from otel_llmcost.semconv import extract_call
 
 
@@ -47,8 +48,9 @@ class InAppPricer:
                  price_book: PriceBook | None = None):
         keys = {**DEFAULT_ATTRIBUTION_KEYS, **(attribution_keys or {})}
         self._buffer = TraceBuffer(trace_wait_seconds, max_trace_wait_seconds)
-        self._rows = RowBuilder(Attributor(keys), _NoTraces(), price_book or load_price_book(tuple(price_books)),
-                                max_trace_wait_seconds)
+        # keep=none: the in-app pricer keeps no spans (there is no otel_traces table here)
+        self._rows = RowBuilder(Attributor(keys), TraceKeeper(TracesSettings(keep="none")),
+                                price_book or load_price_book(tuple(price_books)), max_trace_wait_seconds)
         self._calls: dict[tuple[str, str], ReadableSpan] = {}  # LLM call spans waiting for their trace
         self._lock = threading.Lock()
 
@@ -67,7 +69,7 @@ class InAppPricer:
             for index in fresh:
                 if calls[index] is not None:
                     self._calls[(records[index].trace_id, records[index].span_id)] = spans[index]
-        return [span for span, call in zip(spans, calls) if call is None]
+        return [span for span, call in zip(spans, calls, strict=True) if call is None]
 
     def release(self, everything: bool) -> tuple[TraceRows, list[ReadableSpan]]:
         """Price the traces that are ready (all when `everything`): their rows, and their LLM call spans as
@@ -81,19 +83,6 @@ class InAppPricer:
         outcomes.update({call.span_id: f"not stored: {call.reason}" for call in built.rejected})
         return built, [_priced(span, outcomes.get(f"{span.context.span_id:016x}", "no usage row was made"))
                        for span in waiting]
-
-
-class _NoTraces:
-    """The trace keeper of the in-app pricer: it keeps no spans (there is no otel_traces table here)."""
-
-    def __init__(self) -> None:
-        self._settings = TracesSettings(keep="none")
-
-    def spans(self, group, tenants) -> list:
-        return []
-
-    def columns(self, spans) -> list:
-        return []
 
 
 def _priced(span: ReadableSpan, outcome: UsageRow | str) -> ReadableSpan:

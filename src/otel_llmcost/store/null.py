@@ -7,15 +7,18 @@ every row on, which is all there is to do with them).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_llmcost.model import UsageRow
+
+if TYPE_CHECKING:
+    from otel_llmcost.store.migrations import SchemaOptions
 
 
 class NullStore:
     database = "none"
 
-    def ensure_schema(self, options=None) -> None:
+    def ensure_schema(self, options: SchemaOptions | None = None) -> None:
         pass
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
