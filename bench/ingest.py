@@ -174,6 +174,13 @@ class Receiver:
 def run_once(mix: str, spans: int, senders: int, rate: float) -> dict:
     """One receiver, `senders` processes sharing `spans` spans (and `rate`); returns the figures."""
     receiver = Receiver.start()
+    try:
+        return _measure(receiver, mix, spans, senders, rate)
+    finally:
+        receiver.stop()
+
+
+def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float) -> dict:
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     kinds = ["http" if i % 2 == 0 else "grpc" for i in range(senders)]
@@ -220,7 +227,6 @@ def run_once(mix: str, spans: int, senders: int, rate: float) -> dict:
         figures.update(p50_ms=statistics.median(latencies) * 1e3,
                        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
                        offered=rate, achieved=sent / (last_ack - first_send))
-    receiver.stop()
     return figures
 
 
