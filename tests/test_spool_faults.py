@@ -13,6 +13,7 @@ import pytest
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.ingest.spool import Spool
+from otel_llmcost.model import SpanRecord
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from test_durability import QUICK_FLUSH, SLOW_FLUSH, _stored_span_ids, _wait_for_rows
@@ -169,3 +170,19 @@ def test_a_small_parts_disk_that_filled_takes_the_whole_backlog_once_freed(recei
         assert not list((data_dir / "spool").glob("*.jsonl"))
     finally:
         subprocess.run(["umount", "-l", str(parts)], capture_output=True)
+
+
+@pytest.mark.parametrize("attributes", [
+    {"plain": "text", "count": 2**63 - 1, "ratio": 0.5, "flag": True, "list": [1, "a", {"nested": 1.5}]},
+    {"nan": float("nan"), "inf": float("-inf")},  # orjson would write null: json writes these lines
+    {"empty": None},
+    {"lone surrogate": "\ud800x"},  # orjson refuses it: json writes the line
+    {"ünïcode": "東京 'quoted' \\ \n"},
+], ids=["plain", "nan", "null", "surrogate", "unicode"])
+def test_a_replayed_span_has_exactly_the_values_it_was_acknowledged_with(tmp_path, attributes):
+    spool = Spool(str(tmp_path / "spool"), fsync=False)
+    span = SpanRecord("ab" * 16, "cd" * 8, "", "op", 1, 10, 20, 0, "", attributes, {"service.name": "api"}, "s", "1")
+    spool.append([span])
+    spool.close()
+    [replayed] = Spool(str(tmp_path / "spool"), fsync=False).replay()
+    assert repr(replayed.spans) == repr([span])  # repr: nan == nan is False, and 1 == 1.0 would hide a change

@@ -23,6 +23,8 @@ from io import FileIO
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from otel_llmcost.model import SpanRecord
 
 logger = logging.getLogger(__name__)
@@ -165,8 +167,24 @@ def _encode_line(spans: list[SpanRecord]) -> bytes:
             span.status_code, span.status_message, span.attributes, index, span.scope_name, span.scope_version,
         ])
     # "t": when it was written, so that the wait of a trace replayed after a restart goes on, not over
-    payload = json.dumps({"t": round(time.time(), 3), "r": resource_list, "s": rows}, separators=(",", ":")).encode()
+    document = {"t": round(time.time(), 3), "r": resource_list, "s": rows}
+    payload = _json(document)
     return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    """The document as compact JSON. orjson writes it ~5x faster than json (bench/ingest.py: 3.0 -> 0.65 CPU
+    µs per span, on the path to the acknowledgement), but unlike json it writes NaN and infinities as null
+    and refuses lone surrogates (from JSON escapes): a line that holds a null, or that orjson refuses, is
+    written by json instead, so a replayed span has exactly the values it was acknowledged with."""
+    try:
+        payload = orjson.dumps(document)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, or an int beyond 64 bits
+        payload = b"null"
+    if b"null" in payload:
+        payload = json.dumps(document, separators=(",", ":")).encode()
+    return payload
+
 
 
 def _decode_line(line: bytes) -> tuple[list[SpanRecord], float]:

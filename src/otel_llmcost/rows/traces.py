@@ -91,9 +91,17 @@ class TraceKeeper:
 
     def _strings(self, attributes: Mapping[str, AttributeValue]) -> dict[str, str]:
         size = self._settings.max_attribute_bytes
-        # the cheap test first: a string of at most size/4 characters fits in size bytes
-        return {key: value if type(value) is str and len(value) * 4 <= size else _fit(value, size)
-                for key, value in islice(attributes.items(), self._settings.max_attributes)}
+        quarter = size // 4  # a string of at most size/4 characters fits in size bytes: the cheap test first
+        strings = {}
+        for key, value in islice(attributes.items(), self._settings.max_attributes):
+            kind = type(value)
+            if kind is str:
+                strings[key] = value if len(value) <= quarter else _fit(value, size)
+            elif kind is int or kind is float:  # an int64 or a double: a few characters, nothing to cut
+                strings[key] = str(value)
+            else:
+                strings[key] = _fit(value, size)
+        return strings
 
 
 def check_span(row: Sequence) -> list:
