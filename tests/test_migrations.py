@@ -68,8 +68,8 @@ def _columns_of_every_table(store) -> dict:
 
 def test_the_release_before_request_counts_migrates_to_the_fresh_schema(tmp_path):
     """Release 29b776e's schema (version 5) with data: 006 adds columns and rollups, 007 more rollups. Every
-    table then has a fresh install's columns in a fresh install's order (stats reads usage_hourly by position
-    beside the views' SELECT), every rollup equals the raw rows, and the requests of all tenants count."""
+    table then has a fresh install's columns in a fresh install's order (a rollup must not differ by install),
+    every rollup equals the raw rows, and the requests of all tenants count."""
     fresh = ChdbStore(str(tmp_path / "fresh"), "llmcost")
     migrate(fresh, SchemaOptions("llmcost"))
     expected = _columns_of_every_table(fresh)

@@ -68,7 +68,7 @@ class StatsQuery:
             shaped = dataclasses.replace(USAGE_HOURLY, keys=USAGE_HOURLY.keys + _BY_USER)
             source = "\nUNION ALL\n".join(shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES)
         else:
-            source = "\nUNION ALL\n".join([f"SELECT * FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
+            source = "\nUNION ALL\n".join([f"SELECT {USAGE_HOURLY.names()} FROM {database}.usage_hourly WHERE {_WHOLE}"] + [
                 USAGE_HOURLY.select(f"{database}.llm_usage", edge) for edge in _EDGES])
         return f"""
 SELECT {GROUPS[self.by]} AS group,
@@ -88,7 +88,8 @@ GROUP BY group
             shaped = dataclasses.replace(REQUEST_COUNTS_HOURLY, keys=REQUEST_COUNTS_HOURLY.keys + _BY_USER)
             whole = _REQUESTS_BY_USER.format(database=database, whole=_WHOLE)
         else:
-            shaped, whole = REQUEST_COUNTS_HOURLY, f"SELECT * FROM {database}.request_counts_hourly WHERE {_WHOLE}"
+            shaped = REQUEST_COUNTS_HOURLY
+            whole = f"SELECT {shaped.names()} FROM {database}.request_counts_hourly WHERE {_WHOLE}"
         source = "\nUNION ALL\n".join([whole] + [shaped.select(f"{database}.llm_usage", edge) for edge in _EDGES])
         return f"""
 SELECT {GROUPS[self.by]} AS group, uniqExactMerge(r.requests) AS requests

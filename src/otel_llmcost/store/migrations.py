@@ -46,7 +46,7 @@ class SchemaOptions:
     def values(self) -> dict[str, str]:
         """The template placeholders."""
         local = "_local" if self.cluster else ""
-        values = {
+        return {
             "database": self.database,
             "local": local,
             "on_cluster": f" ON CLUSTER {self.cluster}" if self.cluster else "",
@@ -55,7 +55,6 @@ class SchemaOptions:
             "replica": "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')" if self.cluster else "",
             "dedup_window": f"{'' if self.cluster else 'non_'}replicated_deduplication_window = {_DEDUP_WINDOW_BLOCKS}",
         }
-        return values | rollups.placeholders(f"{self.database}.llm_usage{local}")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 request_counts_hourly, errors_hourly, users_daily, latency_hourly and latency_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
-so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
-monthly partition, rebuilds a rollup from raw rows after `reprice` (whose mutation the views never see).
+so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
+SQL, written when they were added (an applied migration never changes); the newest migration's view SELECTs
+equal these (a test checks). The same SELECT, limited to one monthly partition and to the columns the table
+has at that point of a migration, rebuilds a rollup from raw rows after `reprice` (whose mutation the views
+never see).
 
 Sums are SimpleAggregateFunction(sum, ...): a plain `sum(col)` in a GROUP BY reads them. Quantiles are
 AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) states, read with
@@ -18,7 +21,7 @@ ClickHouse would otherwise read a later `u.cost_usd` as the sum.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.store.schema import COLUMNS, USD
@@ -66,6 +69,10 @@ class Rollup:
 
     def columns(self) -> str:
         return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
+
+    def names(self) -> str:
+        """Its columns by name, in the order of select()'s outputs (a UNION ALL beside it matches by position)."""
+        return ", ".join(name for name, _, _ in self.keys + self.measures)
 
     def select(self, source: str, where: str = "") -> str:
         """The view's SELECT from `source` (db.llm_usage), optionally limited by a WHERE condition.
@@ -138,15 +145,6 @@ ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HO
            LATENCY_DAILY)
 
 
-def placeholders(source: str) -> dict[str, str]:
-    """What the migration templates name: {usage_hourly_columns}, {usage_hourly_select}, ..."""
-    values = {}
-    for rollup in ROLLUPS:
-        values[f"{rollup.table}_columns"] = rollup.columns()
-        values[f"{rollup.table}_select"] = rollup.select(source)
-    return values
-
-
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
@@ -169,8 +167,11 @@ def rebuild(store, partitions: list[str] | None, which: tuple[Rollup, ...] = ROL
             raise ValueError(f"not monthly partition ids: {wanted}")
         store.command(f"DROP TABLE IF EXISTS {staging}")
         store.command(f"CREATE TABLE {staging} AS {target}")
+        # during a migration the table may not have every measure yet (a later migration adds them)
+        present = {row["name"] for row in store.query(f"DESCRIBE TABLE {staging}")}
+        limited = replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in present))
         where = "u._partition_id IN {partitions:Array(String)}"
-        store.command(f"INSERT INTO {staging} {rollup.select(f'{database}.llm_usage', where)}",
+        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.select(f'{database}.llm_usage', where)}",
                       {"partitions": wanted})
         built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
         for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with
