@@ -11,6 +11,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from otel_llmcost.store.schema_sync import pending_for_fresh_install
+
 MIGRATIONS = Path(__file__).parents[1] / "clickhouse" / "migrations"
 FROZEN = {
     "000_schema_migrations.sql": "f05a0a98148cbc8d666851532a1c62cf4806e34585f75742842ea84e3a5a83f1",
@@ -38,3 +40,10 @@ def test_every_migration_is_literal_sql_but_for_the_install_names():
     for path in sorted(MIGRATIONS.glob("*.sql")):
         named = set(re.findall(r"\{(\w+)\}", path.read_text(encoding="utf-8")))
         assert named <= _PLACEHOLDERS, f"{path.name} fills in {sorted(named - _PLACEHOLDERS)} from code"
+
+
+def test_the_migrations_give_every_column_the_kinds_table_and_rollups_name():
+    """A kind added to kinds.py without its migration fails here: run the command this prints."""
+    pending = pending_for_fresh_install()
+    assert not pending, ("the migrations lack columns the code wants; write them with "
+                         "`python scripts/kinds_migration.py NNN name`:\n" + ";\n".join(pending))

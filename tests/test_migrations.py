@@ -10,8 +10,9 @@ from pathlib import Path
 from rollup_checks import assert_rollups_match_raw
 from test_store import BASE_ROW
 
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.store.migrations import LATEST, SchemaOptions, applied_versions, migrate
+from otel_llmcost.store.migrations import VERSIONED, SchemaOptions, applied_versions, migrate
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
 from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 
@@ -34,24 +35,40 @@ def _rows(count: int) -> list:
     ]
 
 
-def _previous_release(tmp_path) -> ChdbStore:
-    """The database as release 4030af6 made it, with rows inserted as it inserted them."""
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    for statement in PREVIOUS_RELEASE_DDL.read_text().split(";\n"):
+def _release(tmp_path, ddl: Path, name: str = "chdb") -> ChdbStore:
+    """The database as an earlier release made it, with rows inserted as it inserted them (the columns it had)."""
+    store = ChdbStore(str(tmp_path / name), "llmcost")
+    for statement in ddl.read_text().split(";\n"):
         if statement.strip():
             store.command(statement.format(database="llmcost"))
-    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+    had = {row["name"] for row in store.query("DESCRIBE TABLE llmcost.llm_usage")}
+    columns = to_columns(_rows(300))
+    store.insert_columns(TABLE, [c for c in COLUMN_TYPES if c[0] in had],
+                         [column for (name, _), column in zip(COLUMN_TYPES, columns) if name in had])
     return store
+
+
+def _previous_release(tmp_path) -> ChdbStore:
+    return _release(tmp_path, PREVIOUS_RELEASE_DDL)
+
+
+def _old_columns(store) -> str:
+    """The previous release's llm_usage columns: what its rows hold."""
+    return ", ".join(row["name"] for row in store.query(
+        "SELECT name FROM system.columns WHERE database = 'llmcost' AND table = 'llm_usage' ORDER BY position"))
 
 
 def test_previous_release_schema_migrates_with_every_row_and_total_intact(tmp_path):
     store = _previous_release(tmp_path)
-    before = store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id")
+    old_columns = _old_columns(store)
+    before = store.query(f"SELECT {old_columns} FROM llmcost.llm_usage ORDER BY span_id")
     cost_before = store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage")
 
-    assert migrate(store, SchemaOptions("llmcost")) == list(range(1, LATEST + 1))
+    assert migrate(store, SchemaOptions("llmcost")) == [migration.version for migration in VERSIONED]
 
-    assert store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id") == before
+    assert store.query(f"SELECT {old_columns} FROM llmcost.llm_usage ORDER BY span_id") == before
+    added = [name for name in COUNTS if name not in old_columns.split(", ")]  # counts of kinds added since
+    assert added and store.query(f"SELECT max({' + '.join(added)}) AS most FROM llmcost.llm_usage") == [{"most": 0}]
     assert store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage") == cost_before
     described = store.query("DESCRIBE TABLE llmcost.llm_usage")
     assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
@@ -74,14 +91,10 @@ def test_the_release_before_request_counts_migrates_to_the_fresh_schema(tmp_path
     migrate(fresh, SchemaOptions("llmcost"))
     expected = _columns_of_every_table(fresh)
     fresh.close()
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    for statement in RELEASE_29B776E_DDL.read_text().split(";\n"):
-        if statement.strip():
-            store.command(statement.format(database="llmcost"))
-    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+    store = _release(tmp_path, RELEASE_29B776E_DDL)
 
     try:
-        assert migrate(store, SchemaOptions("llmcost")) == [6, 7]
+        assert migrate(store, SchemaOptions("llmcost")) == [6, 7, 9]
 
         assert _columns_of_every_table(store) == expected
         raw = assert_rollups_match_raw(store)  # the new rollups and retry_cost_usd: filled from the rows there
@@ -102,8 +115,8 @@ def test_migrate_twice_changes_nothing_the_second_time(tmp_path):
     totals = assert_rollups_match_raw(store)
 
     assert migrate(store, options) == []
-    assert applied_versions(store) == set(range(1, LATEST + 1))
-    assert store.query("SELECT count() AS n FROM llmcost.schema_migrations") == [{"n": LATEST}]
+    assert applied_versions(store) == {migration.version for migration in VERSIONED}
+    assert store.query("SELECT count() AS n FROM llmcost.schema_migrations") == [{"n": len(VERSIONED)}]
     assert store.query(
         "SELECT name, create_table_query FROM system.tables WHERE database = 'llmcost' ORDER BY name") == tables
     assert assert_rollups_match_raw(store) == totals

@@ -12,14 +12,14 @@ from otel_llmcost.cli.query import parse_time, print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
 from otel_llmcost.pricing import load_price_book, quote, validate_file
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTED
 from otel_llmcost.reports import queries
 from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.reports.whatif import what_if
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import SchemaOptions
 
-QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind
+QUOTE_FLAGS = {kind.field: kind.count for kind in COUNTED}  # flag -> the count it sets
 
 
 def add_commands(commands, store_flags) -> None:

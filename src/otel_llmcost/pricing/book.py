@@ -6,12 +6,14 @@ holds the immutable result and answers "which entry prices this call".
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from otel_llmcost.kinds import with_kind_fields
 from otel_llmcost.pricing.models import candidate_names
 
 STANDARD_TIER = ""
@@ -20,20 +22,11 @@ _MEMO_LIMIT = 10_000
 _STANDARD_TIER_NAMES = frozenset({"", "default", "auto", "standard", "on_demand", "on-demand"})
 
 
+@with_kind_fields(lambda kind: (kind.rate, "Decimal | None", dataclasses.MISSING))
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """USD per million tokens of each kind (None: no such price)."""
-
-    input: Decimal
-    cache_read: Decimal | None
-    cache_write: Decimal | None
-    cache_write_1h: Decimal | None
-    output: Decimal
-    reasoning: Decimal | None
-    audio_input: Decimal | None
-    audio_output: Decimal | None
-    image_input: Decimal | None
-    image_output: Decimal | None
+    """The price of each kind (kinds.py): USD per `kind.per` units, None where the entry gives none (input
+    and output are always given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +38,6 @@ class PriceEntry:
     effective_from: datetime
     service_tier: str  # "" = standard
     rates: Rates
-    per_request: Decimal | None
-    per_search: Decimal | None  # USD per server-side web search (LlmCall.web_searches)
     tiers: tuple[tuple[int, Rates], ...]  # (above_input_tokens, rates), ascending thresholds
     book_version: str
     # time-of-day prices: (first minute of the UTC day, minute it ends (exclusive, may wrap midnight), rates)

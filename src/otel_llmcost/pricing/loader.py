@@ -14,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from otel_llmcost import __version__
+from otel_llmcost import __version__, kinds
 from otel_llmcost.errors import PriceBookError, yaml_problem
+from otel_llmcost.kinds import KINDS, RATE_KEYS
 from otel_llmcost.pricing import book
 from otel_llmcost.pricing.book import Adjustment, Layer, PriceBook, PriceEntry, Rates
 
@@ -23,10 +24,8 @@ logger = logging.getLogger(__name__)
 # libyaml's parser when the wheel has it (ten times faster on the 500 kB bundled book); same constructor.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-RATE_KEYS = ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
-             "audio_output", "image_input", "image_output")
-_ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "per_request",
-                         "per_search", "tiers", "time_of_day", "uncertain", *RATE_KEYS})
+_ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "tiers",
+                         "time_of_day", "uncertain", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
 _HOURS_KEYS = frozenset({"utc", *RATE_KEYS})
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
@@ -66,7 +65,7 @@ def _bundled_layer(text: str, cache_dir: str | None) -> Layer:
     if cache_dir is None:
         return _layer_or_raise(text, BUNDLED)
     digest = hashlib.sha256(text.encode())
-    for source in (book.__file__, __file__):  # a change to the classes or the parsing makes a new key
+    for source in (book.__file__, kinds.__file__, __file__):  # a change to the classes or the parsing makes a new key
         digest.update(Path(source).read_bytes())
     digest.update(__version__.encode())
     path = Path(cache_dir) / f"price-book-{digest.hexdigest()[:32]}.pickle"
@@ -166,8 +165,7 @@ def _entry(raw: object, version: str) -> PriceEntry:
     default_id = f"{providers[0]}/{label}@{effective_from.date()}" + (f"#{service_tier}" if service_tier else "")
     return PriceEntry(
         price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
-        effective_from=effective_from, service_tier=service_tier, rates=rates,
-        per_request=_price(raw, "per_request"), per_search=_price(raw, "per_search"), tiers=tuple(tiers),
+        effective_from=effective_from, service_tier=service_tier, rates=rates, tiers=tuple(tiers),
         book_version=version, time_of_day=time_of_day, uncertain=uncertain,
     )
 
@@ -209,9 +207,9 @@ def _rates(raw: dict, base: Rates | None) -> Rates:
     prices = {kind: _price(raw, kind) for kind in RATE_KEYS}
     if base is not None:  # a tier inherits every rate it does not change
         prices = {kind: prices[kind] if prices[kind] is not None else getattr(base, kind) for kind in RATE_KEYS}
-    for kind in ("input", "output"):
-        if prices[kind] is None:
-            raise ValueError(f"'{kind}' price is required")
+    for kind in KINDS:
+        if kind.required and prices[kind.rate] is None:
+            raise ValueError(f"'{kind.rate}' price is required")
     return Rates(**prices)
 
 

@@ -8,7 +8,7 @@ are t-digests (what the rollup stores), averages are sums over counts. Aliases n
 
 from __future__ import annotations
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 
 RAW, HOURLY = "llm_usage", "usage_hourly"
 
@@ -26,7 +26,7 @@ PERFORMANCE_GROUPS = ("model", "provider")
 FILTERS = {"tenant": "tenant_id", "feature": "feature", "provider": "provider", "model": "request_model",
            "user": "user_id"}
 _TIME = {RAW: "ts", HOURLY: "hour"}
-_TOKENS = ", ".join(f"sum({kind}) AS {kind}" for kind in USAGE_KINDS)
+_TOKENS = ", ".join(f"sum({kind}) AS {kind}" for kind in COUNTS)
 
 
 def _where(source: str, filters: list[str]) -> str:

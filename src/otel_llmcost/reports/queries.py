@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store import sql_time
 
-_USAGE = ", ".join(USAGE_KINDS)  # every count pricing reads
+_USAGE = ", ".join(COUNTS)  # every count pricing reads
 
 
 def time_range(since: datetime, until: datetime) -> dict[str, str]:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from otel_llmcost.model import Cost, LlmCall, UsageRow
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.schema import COLUMN_TYPES
 
 _MAX_NAME_CHARS = 1024  # LowCardinality(String): names, models, dimensions
@@ -72,7 +72,7 @@ def unstorable_counts(call: LlmCall) -> str:
     """Why the call's counts cannot be priced: the counts beyond their column's range ("" when none). Such a
     count is stored clamped, and the price of the clamped count would be a wrong price."""
     return "; ".join(f"{name} {_short(getattr(call, name))} is beyond {_COUNT_TYPES[name]}, not priced"
-                     for name in USAGE_KINDS if getattr(call, name) > _COUNT_LIMITS[name])
+                     for name in COUNTS if getattr(call, name) > _COUNT_LIMITS[name])
 
 
 def _unsigned(bits: int) -> Check:
@@ -85,7 +85,7 @@ def _unsigned(bits: int) -> Check:
             raise RowRejected(f"{name}={value!r} is not a whole number")
         clamped = min(max(int(value), 0), largest)
         findings.notes.append(f"{name} {_short(value)} is out of UInt{bits} range, stored as {clamped}")
-        findings.invalid_cost = findings.invalid_cost or name in USAGE_KINDS
+        findings.invalid_cost = findings.invalid_cost or name in COUNTS
         return clamped
 
     return check
@@ -216,6 +216,6 @@ def _check_for(name: str, ch_type: str) -> Check:
     raise RuntimeError(f"rowcheck has no check for column {name} {ch_type}; add one")
 
 
-_COUNT_TYPES = {name: ch_type for name, ch_type in COLUMN_TYPES if name in USAGE_KINDS}
+_COUNT_TYPES = {name: ch_type for name, ch_type in COLUMN_TYPES if name in COUNTS}
 _COUNT_LIMITS = {name: 2 ** int(_UINT.match(ch_type).group(1)) - 1 for name, ch_type in _COUNT_TYPES.items()}
 _CHECKS: tuple[tuple[str, Check], ...] = tuple((name, _check_for(name, ch_type)) for name, ch_type in COLUMN_TYPES)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.schema import COLUMNS, USD
 
 _QUANTILE_STATE = "AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)"
@@ -39,7 +39,7 @@ _CALL_MEASURES = (
     ("calls", _SUM_COUNT, "count()"),
     ("failed_calls", _SUM_COUNT, "countIf(u.status = 'error')"),
     ("retry_calls", _SUM_COUNT, "countIf(u.attempt > 1)"),
-    *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in USAGE_KINDS),
+    *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in COUNTS),
     *((name, _SUM_USD, f"sum(ifNull(u.{name}, 0))") for name in COST_COLUMNS),
 )
 _ROLLUP_MEASURES = _CALL_MEASURES + (
