@@ -36,8 +36,9 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class Receiver:
     """`otel-llmcost serve` as a subprocess; `ports` come from its ready line."""
 
-    def __init__(self, data_dir: Path, config: dict):
+    def __init__(self, data_dir: Path, config: dict, host: str | None = "127.0.0.1"):
         self.data_dir = data_dir
+        self.host = host  # None: the settings decide where the OTLP listeners bind
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen | None = None
@@ -46,14 +47,14 @@ class Receiver:
     def start(self) -> Receiver:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file),
-             "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-             "--query-port", "0"],
+             "--data-dir", str(self.data_dir), *(["--host", self.host] if self.host else []), "--grpc-port", "0",
+             "--http-port", "0", "--query-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self.process.stdout.readline()
         if not line:
             raise AssertionError(f"receiver did not start: {self.process.stderr.read()}")
-        ready = json.loads(line)
+        self.ready = ready = json.loads(line)
         self.grpc_port, self.http_port, self.query_port = ready["grpc_port"], ready["http_port"], ready["query_port"]
         return self
 

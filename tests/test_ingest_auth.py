@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_llmcost.config import AUTH_TENANT_KEY, ReceiverSettings
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import INGEST, QUERY, USES, KeyStore
 
 
 def llm_spans(request_id: str, **attributes) -> list:
@@ -50,12 +50,14 @@ def tenant_of(receiver: Receiver, request_id: str, timeout: float = 30.0) -> str
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory):
-    """A receiver whose key store holds a tenant key for acme, one for globex and an admin key."""
+    """A receiver requiring ingest keys, whose key store holds a tenant key for acme, one for globex and an
+    admin key (ingest and query), and an admin query key."""
     data_dir = tmp_path_factory.mktemp("auth") / "data"
     keys = KeyStore(data_dir / "keys.json")
-    secrets = {name: keys.create(tenant)[1] for name, tenant in (("acme", "acme"), ("globex", "globex"),
-                                                                  ("admin", None))}
-    receiver = Receiver(data_dir, FAST_CONFIG).start()
+    secrets = {name: keys.create(tenant, USES)[1] for name, tenant in (("acme", "acme"), ("globex", "globex"),
+                                                                       ("admin", None))}
+    secrets["reader"] = keys.create(None, (QUERY,))[1]
+    receiver = Receiver(data_dir, {**FAST_CONFIG, "receiver": {"require_keys": True}}).start()
     yield receiver, keys, secrets
     receiver.stop()
 
@@ -83,9 +85,10 @@ def test_a_tenant_key_writes_its_tenant_an_admin_key_the_spans_and_nobody_a_forg
 
 
 @pytest.mark.parametrize("make_exporter", [http_exporter, grpc_exporter], ids=["http", "grpc"])
-def test_no_key_or_a_wrong_key_is_refused(keyed, make_exporter):
+def test_no_key_a_wrong_key_or_a_query_key_is_refused(keyed, make_exporter):
     receiver, _, secrets = keyed
-    for secret in (None, "llmc_000000000000_wrong", secrets["acme"][:-2] + "xx", "not-even-our-format"):
+    for secret in (None, "llmc_000000000000_wrong", secrets["acme"][:-2] + "xx", "not-even-our-format",
+                   secrets["reader"]):
         assert make_exporter(receiver, secret).export(llm_spans("refused")) == SpanExportResult.FAILURE
 
 
@@ -105,23 +108,18 @@ def test_the_refusal_is_401_and_unauthenticated(keyed):
 
 def test_a_revoked_key_is_refused_at_once(keyed):
     receiver, keys, _ = keyed
-    key, secret = keys.create("soon-gone")
+    key, secret = keys.create("soon-gone", (INGEST,))
     assert http_exporter(receiver, secret).export(llm_spans(uuid.uuid4().hex)) == SpanExportResult.SUCCESS
     assert keys.revoke(key.key_id)
     assert http_exporter(receiver, secret).export(llm_spans(uuid.uuid4().hex)) == SpanExportResult.FAILURE
 
 
-def test_listeners_bind_loopback_unless_keys_or_a_host_say_otherwise():
-    assert ReceiverSettings().hosts(keys_configured=False) == ("127.0.0.1", "127.0.0.1")
-    assert ReceiverSettings().hosts(keys_configured=True) == ("0.0.0.0", "0.0.0.0")
-    assert ReceiverSettings(require_keys=True).hosts(keys_configured=False) == ("0.0.0.0", "0.0.0.0")
-    assert ReceiverSettings(http_host="10.0.0.7").hosts(keys_configured=False) == ("127.0.0.1", "10.0.0.7")
+def test_listeners_bind_loopback_unless_required_keys_or_a_host_say_otherwise():
+    assert ReceiverSettings().hosts(keys_required=False) == ("127.0.0.1", "127.0.0.1")
+    assert ReceiverSettings().hosts(keys_required=True) == ("0.0.0.0", "0.0.0.0")
+    assert ReceiverSettings(http_host="10.0.0.7").hosts(keys_required=False) == ("127.0.0.1", "10.0.0.7")
 
 
-def test_require_keys_refuses_everything_before_any_key_exists(receiver_factory):
-    receiver = receiver_factory({"receiver": {"require_keys": True}})
-    assert http_exporter(receiver, None).export(llm_spans("early")) == SpanExportResult.FAILURE
-    receiver.stop()
 
 
 def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
@@ -177,8 +175,8 @@ def test_the_key_tenant_survives_the_spool_across_a_kill(receiver_factory, tmp_p
 
     data_dir = tmp_path / "spooled"
     keys = KeyStore(data_dir / "keys.json")
-    _, tenant_secret = keys.create("acme")
-    _, admin_secret = keys.create(None)
+    _, tenant_secret = keys.create("acme", USES)
+    _, admin_secret = keys.create(None, USES)
     trace_id, root_id = uuid.uuid4().bytes, uuid.uuid4().bytes[:8]
     call = llm_span(trace_id, "gpt-4o-mini", 10, 5, parent=root_id, **{"tenant.id": "victim-corp"})
     root = llm_span(trace_id, "gpt-4o-mini", 1, 1, **{"tenant.id": "victim-corp"})
@@ -204,12 +202,21 @@ def test_an_unreadable_key_file_asks_for_a_retry_it_never_lets_anyone_in(tmp_pat
     from otel_llmcost.receive.auth import Authenticator, Unauthenticated
 
     keys = KeyStore(tmp_path / "keys.json")
-    authenticator = Authenticator(keys, required=False)
-    assert authenticator.check(None) is None  # no keys yet: open, on loopback
-    key, secret = keys.create("acme")
-    assert authenticator.check(f"bearer {secret}") == key  # the scheme is case-insensitive
+    optional, required = Authenticator(keys, required=False), Authenticator(keys, required=True)
+    assert optional.check(None) is None  # keys not required: a keyless export is accepted
     with pytest.raises(Unauthenticated):
-        authenticator.check(None)
+        required.check(None)  # no key file at all: nobody, never everybody
+    key, secret = keys.create("acme", (INGEST,))
+    _, reader = keys.create("acme", (QUERY,))
+    assert optional.check(f"bearer {secret}") == key == required.check(f"Bearer {secret}")  # case-insensitive
+    for authenticator in (optional, required):
+        for wrong in ("Bearer llmc_nope_nope", f"Bearer {reader}"):  # a key sent is checked, keys required or not
+            with pytest.raises(Unauthenticated):
+                authenticator.check(wrong)
+    assert optional.check(None) is None  # an ingest key existing does not make keys required
     (tmp_path / "keys.json").write_text("{ half written")
     with pytest.raises(OverloadedError, match="retry later"):
-        authenticator.check(f"Bearer {secret}")
+        required.check(f"Bearer {secret}")
+    (tmp_path / "keys.json").unlink()
+    with pytest.raises(Unauthenticated):
+        required.check(f"Bearer {secret}")

@@ -37,7 +37,7 @@ from otel_llmcost.store.chdb_store import ChdbStore
 
 
 def _key(data_dir, *args: str) -> str:
-    return json.loads(run_cli("keys", "create", *args, "--data-dir", str(data_dir)).stdout)["secret"]
+    return json.loads(run_cli("keys", "create", "--ingest", "--query", *args, "--data-dir", str(data_dir)).stdout)["secret"]
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_the_carrier_from_the_url_changes_nothing(served):
 
 
 def test_a_key_for_the_all_tenants_value_cannot_exist(tmp_path):
-    refused = run_cli("keys", "create", "--tenant", "*all*", "--data-dir", str(tmp_path), check=False)
+    refused = run_cli("keys", "create", "--query", "--tenant", "*all*", "--data-dir", str(tmp_path), check=False)
     assert refused.returncode != 0 and "*all*" in refused.stderr
 
 

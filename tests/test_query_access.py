@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import INGEST, QUERY, KeyStore
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.errors import QueryError
 
@@ -34,7 +34,7 @@ def test_without_keys_only_loopback_with_a_loopback_host(tmp_path):
 
 def test_web_pages_are_refused_even_with_a_key(tmp_path):
     keys = KeyStore(tmp_path / "keys.json")
-    _, secret = keys.create(None)
+    _, secret = keys.create(None, (QUERY,))
     gate = Gate(keys, LOCAL)
     assert refusal(gate, {**basic(secret), "Origin": "http://localhost:3000"}, "127.0.0.1").code == 497
     assert refusal(gate, {**basic(secret), "Sec-Fetch-Site": "same-site"}, "127.0.0.1").code == 497
@@ -43,8 +43,8 @@ def test_web_pages_are_refused_even_with_a_key(tmp_path):
 
 def test_with_keys_every_request_needs_one(tmp_path):
     keys = KeyStore(tmp_path / "keys.json")
-    _, admin = keys.create(None)
-    tenant_key, tenant = keys.create("acme")
+    _, admin = keys.create(None, (QUERY,))
+    tenant_key, tenant = keys.create("acme", (QUERY,))
     gate = Gate(keys, LOCAL)
     assert refusal(gate, {"Host": "127.0.0.1"}, "127.0.0.1").code == 516  # loopback is not enough any more
     assert refusal(gate, basic("llmc_nope_nope"), "10.1.2.3").status == 401
@@ -61,7 +61,22 @@ def test_with_keys_every_request_needs_one(tmp_path):
 
 def test_the_local_secret_works_from_loopback_only(tmp_path):
     keys = KeyStore(tmp_path / "keys.json")
-    keys.create(None)
+    keys.create(None, (QUERY,))
     gate = Gate(keys, LOCAL)
     assert gate.admit({"X-ClickHouse-Key": LOCAL}, {}, "127.0.0.1").is_admin
     assert refusal(gate, {"X-ClickHouse-Key": LOCAL}, "10.1.2.3").code == 516
+
+
+def test_query_auth_fails_closed(tmp_path):
+    keys = KeyStore(tmp_path / "keys.json")
+    required = Gate(keys, LOCAL, required=True)
+    assert refusal(required, {"Host": "127.0.0.1"}, "127.0.0.1").code == 516  # no key file: nobody, not admin
+    _, writer = keys.create("acme", (INGEST,))
+    optional = Gate(keys, LOCAL)
+    assert optional.admit({"Host": "127.0.0.1"}, {}, "127.0.0.1").is_admin  # an ingest key changes no query auth
+    assert "ingest key" in refusal(required, basic(writer), "127.0.0.1").message
+    _, reader = keys.create("acme", (QUERY,))
+    assert required.admit(basic(reader), {}, "10.1.2.3").tenant == "acme"
+    (tmp_path / "keys.json").write_text("{ half written")
+    for gate in (optional, required):  # unreadable: no keyless loopback admin either
+        assert refusal(gate, {"Host": "127.0.0.1"}, "127.0.0.1").code == 516

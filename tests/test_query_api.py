@@ -13,7 +13,7 @@ import pytest
 import yaml
 from query_clients import start_listener
 
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
 from otel_llmcost.store.chdb_store import ChdbStore
 
@@ -42,8 +42,8 @@ def api(tmp_path_factory):
              "l": latency, "ttft": ttft, "i": tokens_in, "o": tokens_out, "c": cost,
              "s": status})
     keys = KeyStore(root / "keys.json")
-    _, admin = keys.create(None)
-    _, acme = keys.create("acme")
+    _, admin = keys.create(None, (QUERY,))
+    _, acme = keys.create("acme", (QUERY,))
     listener = start_listener(str(root / "chdb"), keys)
 
     def get(path: str, secret: str = admin, **params) -> tuple[int, dict]:

@@ -12,7 +12,7 @@ from grafana_plugin import by_uid, expand, queries, settings
 from query_clients import node_runner, start_listener
 from test_grafana import ROWS, SCENARIOS, SEEDED_CASES
 
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.store.chdb_store import ChdbStore
 
 JSON_SETTINGS = {"output_format_json_quote_decimals": 1, "output_format_json_quote_64bit_integers": 0}
@@ -27,7 +27,7 @@ def served(tmp_path_factory):
     writer.ensure_schema()
     writer.insert_usage(ROWS)
     keys = KeyStore(root / "keys.json")
-    _, admin = keys.create(None)
+    _, admin = keys.create(None, (QUERY,))
     listener = start_listener(str(root / "chdb"), keys)
     yield writer, listener.port, admin
     listener.stop()

@@ -24,8 +24,8 @@ from otel_llmcost.store.chdb_store import ChdbStore
 def served(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("iface") / "data"
     data_dir.mkdir()
-    admin = json.loads(run_cli("keys", "create", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
-    acme = json.loads(run_cli("keys", "create", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
+    admin = json.loads(run_cli("keys", "create", "--ingest", "--query", "--admin", "--data-dir", str(data_dir)).stdout)["secret"]
+    acme = json.loads(run_cli("keys", "create", "--ingest", "--query", "--tenant", "acme", "--data-dir", str(data_dir)).stdout)["secret"]
     receiver = Receiver(data_dir, FAST_CONFIG).start()
     # acme's call comes with acme's key (the key names the tenant), globex's with the admin key and an attribute.
     calls = (("acme", acme, "gpt-4o-mini", 1_000_000), ("globex", admin, "gpt-4o", 2_000_000))

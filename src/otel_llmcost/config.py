@@ -64,21 +64,24 @@ TAG_KEYS = ("otel_llmcost.tags", "langfuse.trace.tags", "tag.tags")
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface once API keys exist or are required
+    grpc_host: str | None = None  #: None: 127.0.0.1, or every interface when ingest keys are required
     grpc_port: int = 4317  #: 0 picks a free port (printed in the "ready" line)
     http_host: str | None = None  #: as grpc_host
     http_port: int = 4318
     max_request_bytes: int = 64 * 1024 * 1024  #: after decompression; the OTLP spec recommends 64 MiB
-    require_keys: bool = False  #: refuse exports without a valid API key even before any key exists
+    #: refuse exports without a valid ingest key; once true, a missing key file or none left stops `serve`.
+    #: None: false, unless the key file predates ingest/query keys (its keys required ingest keys then)
+    require_keys: bool | None = None
     tls_cert_file: str | None = None  #: PEM certificate (chain) for both listeners; None = plain text
     tls_key_file: str | None = None  #: PEM private key of tls_cert_file
     tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
 
-    def hosts(self, keys_configured: bool) -> tuple[str, str]:
-        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only once keys guard them."""
-        default = "0.0.0.0" if keys_configured or self.require_keys else "127.0.0.1"
+    def hosts(self, keys_required: bool) -> tuple[str, str]:
+        """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only when keys are required
+        (the setting, never the mere presence of keys)."""
+        default = "0.0.0.0" if keys_required else "127.0.0.1"
         return self.grpc_host or default, self.http_host or default
 
 
@@ -134,6 +137,9 @@ class QuerySettings:
     enabled: bool = True  #: off with `serve --no-query-listener`; never on with store.clickhouse (use the server)
     host: str = "127.0.0.1"
     port: int = 8123
+    #: every request needs a query key (the CLI's local secret aside); once true, a missing key file or none
+    #: left stops `serve`. False: keys are needed once a query key exists, keyless loopback clients otherwise
+    require_keys: bool = False
     max_execution_time: float = 60.0  #: seconds per query (clients may ask for less, never more)
     max_result_rows: int = 1_000_000
     max_result_bytes: int = 256 * 1024 * 1024

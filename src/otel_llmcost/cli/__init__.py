@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="receive OTLP (gRPC 4317, HTTP 4318) and store priced rows")
     _store_flags(serve_cmd)
     serve_cmd.add_argument(
-        "--host", help="listen address for both receivers (default 127.0.0.1; 0.0.0.0 once API keys exist)"
+        "--host", help="listen address for both receivers (default 127.0.0.1; 0.0.0.0 when receiver.require_keys)"
     )
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")

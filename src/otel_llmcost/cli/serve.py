@@ -10,11 +10,13 @@ import os
 import resource
 import secrets
 import signal
+import sys
 import time
 from pathlib import Path
 
 from otel_llmcost.config import Settings
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.keys import INGEST, QUERY, KeyStore
 from otel_llmcost.ops.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import Pipeline
 from otel_llmcost.pricing import load_price_book
@@ -30,6 +32,7 @@ from otel_llmcost.store.remote import RECEIVER_FILE
 
 logger = logging.getLogger("otel_llmcost")
 _SIGNAL_POLL_SECONDS = 0.1
+_KEY_CHECK_SECONDS = 1.0  # how soon a lost key file or the last key revoked stops a receiver that needs keys
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,14 +40,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     raise_open_files_limit()
     receiver = settings.receiver
     keys = KeyStore(settings.keys_path)
-    grpc_host, http_host = receiver.hosts(keys.configured)
+    required = required_keys(settings, keys)
+    grpc_host, http_host = receiver.hosts(INGEST in required)
     price_book = load_price_book(settings.pricing.price_books, cache_dir=os.path.join(settings.data_dir, "cache"))
     store = MeasuredStore(open_store(settings))
     query_listener = None
     try:
         store.ensure_schema(SchemaOptions.of(settings))
         pipeline = Pipeline(settings, store, price_book)
-        intake = Intake(pipeline, Authenticator(keys, receiver.require_keys), IngestCounters())
+        intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = GrpcReceiver(intake, grpc_host, receiver)
         ops = OpsSources(
@@ -78,6 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "http_host": http_host,
         "tls": bool(receiver.tls_cert_file),
         "query_port": query_listener.port if query_listener else None,
+        "keys_required": sorted(required),
         "store": settings.store.clickhouse and "clickhouse" or f"chdb:{settings.chdb_path}",
         "price_book": price_book.version,
     }
@@ -86,10 +91,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     descriptor = os.open(announcement, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump({**ready, "query_secret": local_secret, "tls_cert_file": receiver.tls_cert_file}, out)
+    report_keys(settings, required)
     print(json.dumps(ready), flush=True)
     tune_gc()
+    exit_code = 0
+    next_key_check = time.monotonic()
     while not signals:
         time.sleep(_SIGNAL_POLL_SECONDS)
+        if required and time.monotonic() >= next_key_check:
+            next_key_check = time.monotonic() + _KEY_CHECK_SECONDS
+            if problem := keys_problem(keys, required):
+                # Required keys never lapse into no auth: requests already get 401 meanwhile; we stop.
+                logger.error("stopping: %s", problem)
+                print(f"otel-llmcost serve: error: {problem}", file=sys.stderr, flush=True)
+                exit_code = 2
+                break
 
     logger.info("stopping: draining receivers, writing every buffered trace")
     if query_listener is not None:
@@ -100,7 +116,40 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     announcement.unlink(missing_ok=True)
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
-    return 0
+    return exit_code
+
+
+def required_keys(settings: Settings, keys: KeyStore) -> frozenset[str]:
+    """The uses (INGEST, QUERY) whose keys the settings require, reported; a ConfigError when a required
+    use has no key to check against (a missing or unreadable key file, or none of that use left)."""
+    ingest = settings.receiver.require_keys
+    if ingest is None:  # not said: as before keys had uses, a file with such keys required them
+        ingest = keys.has_legacy_keys()
+        if ingest:
+            logger.warning("%s holds keys from before ingest and query keys were separate: exports keep needing "
+                           "a key; set receiver.require_keys to say so explicitly", settings.keys_path)
+    query = settings.query.require_keys and settings.query.enabled
+    required = frozenset(use for use, on in ((INGEST, ingest), (QUERY, query)) if on)
+    if problem := keys_problem(keys, required):
+        raise ConfigError(problem)
+    return required
+
+
+def report_keys(settings: Settings, required: frozenset[str]) -> None:
+    logger.info("ingest: %s", "an ingest key is required (receiver.require_keys)" if INGEST in required else
+                "exports without a key are accepted (receiver.require_keys: false); keys sent are checked")
+    if settings.query.enabled and not settings.store.clickhouse:
+        logger.info("queries: %s", "a query key is required (query.require_keys)" if QUERY in required else
+                    "a query key is required once one exists; keyless loopback clients otherwise")
+
+
+def keys_problem(keys: KeyStore, required: frozenset[str]) -> str | None:
+    for use in sorted(required):
+        if problem := keys.problem(use):
+            setting = "receiver.require_keys" if use == INGEST else "query.require_keys"
+            return (f"{setting} is true but {problem}; create one with `otel-llmcost keys create --{use}`, "
+                    f"or set {setting}: false to run without")
+    return None
 
 
 def raise_open_files_limit() -> None:

@@ -2,7 +2,9 @@
 
 Credentials as ClickHouse clients send them: Basic auth (the key is the password; a client with only a
 user field may put it there), `X-ClickHouse-Key` (with `X-ClickHouse-User`), `Authorization: Bearer`, or
-the `user`/`password` URL parameters. Without any key configured the listener answers loopback clients only.
+the `user`/`password` URL parameters, checked against the query keys. Keyless requests are answered only
+while no query key exists and `query.require_keys` is off, from loopback only; a key file that cannot be
+read lets nobody in without a key.
 A web page in a local browser must not use the listener: requests carrying `Origin` or a cross-site
 `Sec-Fetch-Site` are refused (CSRF), and keyless requests must name a loopback `Host` (DNS rebinding).
 """
@@ -15,7 +17,8 @@ import hmac
 import ipaddress
 from typing import Mapping
 
-from otel_llmcost.keys import KeyStore
+from otel_llmcost.errors import ConfigError
+from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.errors import ACCESS_DENIED, QueryError
 from otel_llmcost.query.scope import Principal
 from otel_llmcost.store.policies import ALL_TENANTS
@@ -25,28 +28,39 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhos
 
 
 class Gate:
-    def __init__(self, keys: KeyStore, local_secret: str):
+    def __init__(self, keys: KeyStore, local_secret: str, required: bool = False):
         self._keys = keys
         self._local_secret = local_secret  # in receiver.json for this machine's `otel-llmcost sql`
+        self._required = required
 
     def admit(self, headers: Mapping[str, str], url_params: Mapping[str, str], remote: str | None) -> Principal:
         _refuse_browsers(headers)
         secret = _secret(headers, url_params)
         if secret and hmac.compare_digest(secret.encode(), self._local_secret.encode()) and _is_loopback(remote):
             return Principal(None, "local")
-        if self._keys.configured:
-            key = self._keys.verify(secret) if secret else None
-            if key is None or key.tenant == ALL_TENANTS:  # *all*: a hand-edited key file; never a tenant
-                raise QueryError(AUTHENTICATION_FAILED, "Authentication failed: password is incorrect, or there "
-                                 "is no key with this secret (send an API key as the password)")
-            return Principal(key.tenant, key.key_id)
+        try:
+            if self._required or self._keys.has_keys(QUERY):
+                return self._verified(secret)
+        except ConfigError as exc:
+            raise QueryError(AUTHENTICATION_FAILED, f"Authentication failed: API keys cannot be checked now ({exc})") \
+                from exc
         if not _is_loopback(remote):
-            raise QueryError(ACCESS_DENIED, "no API key is configured, so this listener answers only local "
-                                            "clients; create one with `otel-llmcost keys create`")
+            raise QueryError(ACCESS_DENIED, "no query key is configured, so this listener answers only local "
+                                            "clients; create one with `otel-llmcost keys create --query`")
         if not _host_is_loopback(headers.get("Host", "")):
             raise QueryError(ACCESS_DENIED, "without API keys only a loopback Host (localhost, 127.0.0.1) "
                                             "is answered")
         return Principal(None, "loopback")
+
+    def _verified(self, secret: str) -> Principal:
+        key = self._keys.verify(secret) if secret else None
+        if key is None or key.tenant == ALL_TENANTS:  # *all*: a hand-edited key file; never a tenant
+            raise QueryError(AUTHENTICATION_FAILED, "Authentication failed: password is incorrect, or there "
+                             "is no key with this secret (send an API key as the password)")
+        if QUERY not in key.uses:
+            raise QueryError(AUTHENTICATION_FAILED, "Authentication failed: this is an ingest key; queries need "
+                             "a query key (`otel-llmcost keys create --query`)")
+        return Principal(key.tenant, key.key_id)
 
 
 def _refuse_browsers(headers: Mapping[str, str]) -> None:

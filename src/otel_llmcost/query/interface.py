@@ -181,5 +181,6 @@ def _revision(text: str | None) -> int:
 def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -> QueryListener:
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
     engine = engine_for(settings)
-    return QueryListener(engine, Gate(keys, local_secret), settings.query.host, settings.query.port,
-                         engine.server_info(), settings.receiver)
+    gate = Gate(keys, local_secret, settings.query.require_keys)
+    return QueryListener(engine, gate, settings.query.host, settings.query.port, engine.server_info(),
+                         settings.receiver)
