@@ -11,10 +11,10 @@ from rollup_checks import assert_rollups_match_raw
 from test_store import BASE_ROW
 
 from otel_llmcost.kinds import COUNTS
+from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.migrations import VERSIONED, SchemaOptions, applied_versions, migrate
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, to_columns
-from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 
 PREVIOUS_RELEASE_DDL = Path(__file__).parent / "fixtures" / "schema_4030af6.sql"
 RELEASE_29B776E_DDL = Path(__file__).parent / "fixtures" / "schema_29b776e.sql"

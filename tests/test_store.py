@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-
 from conftest import run_cli
+
 from otel_llmcost.errors import StoreError
+from otel_llmcost.kinds import COST_COLUMNS, COUNTS
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store.schema import COLUMN_TYPES
-from otel_llmcost.kinds import COST_COLUMNS, COUNTS
 from otel_llmcost.store.server_store import ServerStore
 
 BASE_ROW = UsageRow(

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 _TOKENS = "UInt64"
 _UNITS = "UInt32"
@@ -72,17 +73,18 @@ KINDS: tuple[Kind, ...] = (
     # a fee on every call; most models have none, so its absence is no estimate
     Kind("per_request", "", "request_fee_usd", "request", 1, estimate_on_fallback=False),
     # server-side tool calls the provider runs and bills by the call (Anthropic web search, Gemini grounding,
-    # OpenAI's web_search_call and file_search_call output items)
+    # OpenAI's web_search_call and file_search_call output items: semconv/server_tools.py). No semantic
+    # convention names these counts yet: llmcost.usage.* is ours, for dialects and apps to set.
     Kind("per_search", "web_searches", "search_fee_usd", "web search", 1, count_type=_UNITS,
-         attributes=("gen_ai.usage.web_search_calls",)),
+         attributes=("llmcost.usage.web_searches",)),
     Kind("per_1k_file_searches", "file_searches", "tool_fee_usd", "file search", 1_000, count_type=_UNITS,
-         attributes=("gen_ai.usage.file_search_calls",)),
+         attributes=("llmcost.usage.file_searches",)),
     # generated images priced by the image (DALL-E, Imagen), not by image tokens
     Kind("per_image", "images", "image_cost_usd", "image", 1, count_type=_UNITS,
-         attributes=("gen_ai.usage.output_images",)),
+         attributes=("llmcost.usage.images",)),
     # audio priced by its length (transcription): whole seconds, as the providers bill them
     Kind("per_audio_minute", "audio_seconds", "audio_cost_usd", "second", 60, count_type=_UNITS,
-         attributes=("gen_ai.usage.audio_seconds",)),
+         attributes=("llmcost.usage.audio_seconds",)),
 )
 BY_RATE: dict[str, Kind] = {kind.rate: kind for kind in KINDS}
 COUNTED: tuple[Kind, ...] = tuple(kind for kind in KINDS if kind.count)

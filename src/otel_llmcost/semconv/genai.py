@@ -8,6 +8,7 @@ Semantic Kernel, hand-written spans), hence the common non-standard aliases belo
 
 from __future__ import annotations
 
+from otel_llmcost.kinds import COUNTED
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, Fields, read_call
 
@@ -54,8 +55,14 @@ def recognises(span: SpanRecord) -> bool:
     return has_provider and any(key in attributes for key in FIELDS.input + FIELDS.output)
 
 
+#: The units billed by the piece (kinds.py): a span reporting them is a billed call whatever its operation
+#: (semantic conventions name no image generation or transcription operation yet).
+_UNIT_ATTRIBUTES = tuple(key for kind in COUNTED if kind.unit != "token" for key in kind.attributes)
+
+
 def extract(span: SpanRecord) -> LlmCall | None:
-    if span.attributes.get("gen_ai.operation.name", "chat") not in BILLABLE_OPERATIONS:
+    operation = span.attributes.get("gen_ai.operation.name", "chat")
+    if operation not in BILLABLE_OPERATIONS and not any(key in span.attributes for key in _UNIT_ATTRIBUTES):
         return None
     return read_call(span, FIELDS, NAME, input_convention=_input_convention(span), output_convention=UNKNOWN)
 
