@@ -40,10 +40,11 @@ def usage(database: str, source: str, by: str, filters: list[str]) -> str:
     group = GROUPS[by][0 if source == RAW else 1]
     if source == RAW:
         counts = ("count() AS calls, countIf(status = 'error') AS failed_calls,"
-                  " countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls, sum(llm_usage.cost_usd) AS cost_usd")
+                  " countIf(llm_usage.cost_status = 'unpriced') AS unpriced_calls, sum(llm_usage.cost_usd) AS cost_usd")
     else:  # the rollup's sum of no priced call is 0; the raw table's is NULL: answer NULL from both
         counts = ("sum(calls) AS calls, sum(failed_calls) AS failed_calls, sum(unpriced_calls) AS unpriced_calls,"
-                  " if(sum(usage_hourly.calls) = sum(usage_hourly.unpriced_calls), NULL, sum(usage_hourly.cost_usd))"
+                  " if(sum(usage_hourly.calls) = sum(usage_hourly.unpriced_calls) + sum(usage_hourly.invalid_usage_calls),"
+                  " NULL, sum(usage_hourly.cost_usd))"
                   " AS cost_usd")
     return (f"SELECT {group} AS group, {counts}, {_TOKENS}"
             f" FROM {database}.{source} WHERE {_where(source, filters)}"

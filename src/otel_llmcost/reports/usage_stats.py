@@ -75,7 +75,7 @@ SELECT {GROUPS[self.by]} AS group,
     sum(r.calls) AS calls,
     sum(r.failed_calls) AS failures,
     {tokens},
-    if(sum(r.calls) = sum(r.unpriced_calls), NULL, sum(r.cost_usd)) AS cost_usd,
+    if(sum(r.calls) = sum(r.unpriced_calls) + sum(r.invalid_usage_calls), NULL, sum(r.cost_usd)) AS cost_usd,
     sum(r.unpriced_calls) AS unpriced_calls,
     round(sum(r.latency_ms_sum) / sum(r.calls), 3) AS avg_latency_ms
 FROM ({source}) AS r

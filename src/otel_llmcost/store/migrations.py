@@ -7,7 +7,7 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006 and 007) counts rows
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007 and 009) counts rows
 that other writers insert meanwhile twice.
 """
 
@@ -89,7 +89,9 @@ def _rebuilding(*which: rollups.Rollup) -> Callable[[object, SchemaOptions], Non
 _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS),
           6: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUEST_COUNTS_HOURLY,
                          rollups.ERRORS_HOURLY, rollups.USERS_DAILY),
-          7: _rebuilding(rollups.LATENCY_HOURLY, rollups.LATENCY_DAILY)}
+          7: _rebuilding(rollups.LATENCY_HOURLY, rollups.LATENCY_DAILY),
+          # unpriced_calls no longer counts the calls the row check refused; invalid_usage_calls counts them
+          9: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS, rollups.USERS_DAILY)}
 
 
 def _load() -> tuple[Migration, ...]:

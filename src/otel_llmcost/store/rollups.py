@@ -41,9 +41,11 @@ _CALL_MEASURES = (
     ("retry_calls", _SUM_COUNT, "countIf(u.attempt > 1)"),
     *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in COUNTS),
     *((name, _SUM_USD, f"sum(ifNull(u.{name}, 0))") for name in COST_COLUMNS),
+    # calls whose counts cannot be right (the row check refused them): no cost, but never "no price"
+    ("invalid_usage_calls", _SUM_COUNT, "countIf(u.cost_status = 'invalid_usage')"),
 )
 _ROLLUP_MEASURES = _CALL_MEASURES + (
-    ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+    ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_status = 'unpriced')"),
     ("estimated_calls", _SUM_COUNT, "countIf(u.cost_status = 'estimated')"),
     ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
     ("ttft_ms_sum", _SUM_FLOAT, "sum(ifNull(u.ttft_ms, 0))"),
@@ -106,7 +108,7 @@ REQUESTS = Rollup(
      ("attempts", "SimpleAggregateFunction(max, UInt16)", "max(u.attempt)"),
      *_CALL_MEASURES,
      # beyond the contract, for the drill-down's request list: the list reads no raw rows
-     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_status = 'unpriced')"),
      ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
      ("max_latency_ms", "SimpleAggregateFunction(max, Float64)", "max(u.latency_ms)"),
      ("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
