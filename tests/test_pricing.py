@@ -169,3 +169,44 @@ def test_the_cached_bundled_book_is_the_parsed_one(tmp_path):
     cached = load_price_book(cache_dir=str(tmp_path))
     assert parsed.layers == written.layers == reparsed.layers == cached.layers
     assert len(parsed.layers[0].entries) > 100
+
+
+BOOK_IN = """
+version: units
+currency: {currency}
+unit: {unit}
+prices:
+  - provider: openai
+    models: [gpt-4o]
+    effective_from: 2024-01-01
+    input: "{input}"
+    output: "{output}"
+    per_request: "0.001"
+    tiers:
+      - above_input_tokens: 1000
+        input: "{tier_input}"
+"""
+
+
+def test_a_book_in_another_currency_or_an_unknown_unit_is_refused(tmp_path):
+    for currency, unit, said in (("EUR", "per_million_tokens", "currency 'EUR' is not supported"),
+                                 ("USD", "per_1k_tokens", "unit 'per_1k_tokens' is not one of")):
+        path = tmp_path / f"{currency}-{unit}.yaml"
+        path.write_text(BOOK_IN.format(currency=currency, unit=unit, input="2.5", output="10", tier_input="5"))
+        with pytest.raises(PriceBookError, match=said):
+            load_price_book([str(path)])
+
+
+def test_a_book_per_thousand_tokens_prices_as_the_same_book_per_million(tmp_path):
+    costs = []
+    for unit, factor in (("per_thousand_tokens", Decimal("0.001")), ("per_million_tokens", Decimal(1))):
+        path = tmp_path / f"{unit}.yaml"
+        path.write_text(BOOK_IN.format(currency="USD", unit=unit, input=Decimal("2.5") * factor,
+                                       output=Decimal(10) * factor, tier_input=Decimal(5) * factor))
+        book = load_price_book([str(path)])
+        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        costs.append([price_call(_call("gpt-4o", input_tokens=n, output_tokens=100), at, book) for n in (500, 2000)])
+    assert costs[0] == costs[1]
+    small, large = costs[0]
+    # 500 x 2.5 + 100 x 10 per million, the request fee as written (per call, not per token)
+    assert (small.cost_usd, large.input_cost_usd) == (Decimal("0.003250"), Decimal("0.01"))

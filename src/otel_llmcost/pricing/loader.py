@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -34,6 +35,9 @@ _ADJUSTMENT_KEYS = frozenset({"id", "tenant", "provider", "models", "pattern", "
 _DEPLOYMENT_KEYS = frozenset({"provider", "name", "model"})
 _TOP_KEYS = frozenset({"version", "source", "currency", "unit", "prices", "deployments", "adjustments"})
 BUNDLED = "bundled default_prices.yaml"
+_OUR_UNIT = "per_million_tokens"
+#: a price book's `unit` (of its token prices) -> the factor to USD per million tokens
+_TOKEN_UNITS = {_OUR_UNIT: 1, "per_thousand_tokens": 1_000, "per_token": 1_000_000}
 
 
 def load_price_book(user_files: tuple[str, ...] | list[str] = (), cache_dir: str | None = None) -> PriceBook:
@@ -120,7 +124,8 @@ def _parse(text: str, source: str) -> tuple[Layer, list[str]]:
                 errors.append(f"{source}:{lines.get((section, index), 1)}: {section}[{index}]: {exc}")
         return built
 
-    entries = each("prices", _entry)
+    scale = _token_scale(document, source, _key_lines(root), errors)
+    entries = [_in_our_unit(entry, scale) for entry in each("prices", _entry)]
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
         if entry.price_id in seen:
@@ -129,6 +134,41 @@ def _parse(text: str, source: str) -> tuple[Layer, list[str]]:
     deployments = {key: model for key, model in each("deployments", _deployment)}
     adjustments = each("adjustments", _adjustment)
     return Layer(source, version, tuple(entries), deployments, tuple(adjustments)), errors
+
+
+def _token_scale(document: dict, source: str, key_lines: dict[str, int], errors: list[str]) -> int:
+    """What the file's token prices are multiplied by to be USD per million tokens (ours). A currency other
+    than USD or a unit we do not know is an error: never priced as if it were ours."""
+    currency = document.get("currency", "USD")
+    if str(currency).upper() != "USD":
+        errors.append(f"{source}:{key_lines.get('currency', 1)}: currency {currency!r} is not supported: costs are "
+                      f"stored in USD and no exchange rate is applied; convert the prices to USD")
+    unit = document.get("unit", _OUR_UNIT)
+    if unit not in _TOKEN_UNITS:
+        errors.append(f"{source}:{key_lines.get('unit', 1)}: unit {unit!r} is not one of "
+                      f"{', '.join(_TOKEN_UNITS)} (token prices); other kinds' keys name their own unit")
+    return _TOKEN_UNITS.get(unit, 1)
+
+
+def _in_our_unit(entry: PriceEntry, scale: int) -> PriceEntry:
+    """The entry with its token rates per million tokens."""
+    if scale == 1:
+        return entry
+
+    def scaled(rates: Rates) -> Rates:
+        return dataclasses.replace(rates, **{kind.rate: getattr(rates, kind.rate) * scale for kind in KINDS
+                                             if kind.unit == "token" and getattr(rates, kind.rate) is not None})
+
+    return dataclasses.replace(
+        entry, rates=scaled(entry.rates), tiers=tuple((above, scaled(rates)) for above, rates in entry.tiers),
+        time_of_day=tuple((start, end, scaled(rates)) for start, end, rates in entry.time_of_day))
+
+
+def _key_lines(root) -> dict[str, int]:
+    """Top-level key -> its 1-based line."""
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {key_node.value: key_node.start_mark.line + 1 for key_node, _ in root.value}
 
 
 def _item_lines(root) -> dict[tuple[str, int], int]:
