@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -91,6 +91,9 @@ class Layer:
     entries: tuple[PriceEntry, ...]
     deployments: dict[tuple[str, str], str]  # (provider, lower-case deployment name) -> model
     adjustments: tuple[Adjustment, ...]
+    # (provider, lower-case alias) -> ((from, the snapshot it points to), ...), ascending: what a moving
+    # alias ("gpt-4o") named on each day, so a call naming only the alias is priced as that snapshot
+    aliases: dict[tuple[str, str], tuple[tuple[datetime, str], ...]] = field(default_factory=dict)
 
 
 _NO_MULTIPLIER = Decimal(1)
@@ -103,9 +106,11 @@ class PriceBook:
     def __init__(self, layers: list[Layer]):
         self.layers = tuple(layers)
         self._by_precedence = tuple(reversed(layers))
+        self._rank = {id(entry): index for index, layer in enumerate(self.layers) for entry in layer.entries}
         self._memo: dict[tuple[str, str, str], tuple] = {}
         self._providers_memo: dict[str, list[str]] = {}
         self._names_memo: dict[tuple[str, str], list[str]] = {}
+        self._history_memo: dict[tuple[str, str], tuple] = {}
 
     @property
     def version(self) -> str:
@@ -114,7 +119,17 @@ class PriceBook:
     def lookup(self, provider: str, model: str, at: datetime, service_tier: str = "") -> tuple[PriceEntry | None, str]:
         """The entry pricing `model` of `provider` at `at`, and a note when a fallback was used."""
         tier = "" if service_tier.lower() in _STANDARD_TIER_NAMES else service_tier.lower()
-        for name in self._names(provider, model):
+        found = self._lookup_names(provider, self._names(provider, model), at, tier)
+        snapshot = self._snapshot(provider, model, at)
+        if snapshot:  # the snapshot's price, unless a higher layer prices the alias itself
+            pinned = self._lookup_names(provider, self._names(provider, snapshot), at, tier)
+            if pinned[0] is not None and (found[0] is None or self._rank[id(pinned[0])] >= self._rank[id(found[0])]):
+                return pinned
+        return found
+
+    def _lookup_names(self, provider: str, names: list[str], at: datetime,
+                      tier: str) -> tuple[PriceEntry | None, str]:
+        for name in names:
             entry = self._find(provider, name, at, tier)
             if entry is not None:
                 return entry, ""
@@ -147,6 +162,23 @@ class PriceBook:
                 if adjustment.applies(tenant, provider, model, at):
                     return adjustment.multiplier, adjustment.adjustment_id
         return _NO_MULTIPLIER, ""
+
+    def _snapshot(self, provider: str, model: str, at: datetime) -> str:
+        """The snapshot an alias pointed to at `at`, from the highest layer that knows the alias ("" if none)."""
+        key = (provider, model)
+        history = self._history_memo.get(key)
+        if history is None:
+            history = _remember(self._history_memo, key, self._history(provider, model))
+        index = bisect_right(history[0], at) if history[0] else 0
+        return history[1][index - 1] if index else ""
+
+    def _history(self, provider: str, model: str) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
+        for layer in self._by_precedence:
+            for name in candidate_names(provider, model) if layer.aliases else ():
+                periods = layer.aliases.get((provider, name))
+                if periods:
+                    return tuple(start for start, _ in periods), tuple(snapshot for _, snapshot in periods)
+        return (), ()
 
     def _names(self, provider: str, model: str) -> list[str]:
         key = (provider, model)

@@ -33,8 +33,10 @@ _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 _ADJUSTMENT_KEYS = frozenset({"id", "tenant", "provider", "models", "pattern", "multiplier", "effective_from",
                               "effective_until"})
 _DEPLOYMENT_KEYS = frozenset({"provider", "name", "model"})
-_TOP_KEYS = frozenset({"version", "source", "currency", "unit", "prices", "deployments", "adjustments"})
+_TOP_KEYS = frozenset({"version", "source", "currency", "unit", "prices", "deployments", "adjustments", "aliases"})
+_ALIAS_KEYS = frozenset({"provider", "name", "model", "effective_from", "source"})
 BUNDLED = "bundled default_prices.yaml"
+_BUNDLED_ALIASES = "bundled aliases.yaml"
 _OUR_UNIT = "per_million_tokens"
 #: a price book's `unit` (of its token prices) -> the factor to USD per million tokens
 _TOKEN_UNITS = {_OUR_UNIT: 1, "per_thousand_tokens": 1_000, "per_token": 1_000_000}
@@ -43,8 +45,10 @@ _TOKEN_UNITS = {_OUR_UNIT: 1, "per_thousand_tokens": 1_000, "per_token": 1_000_0
 def load_price_book(user_files: tuple[str, ...] | list[str] = (), cache_dir: str | None = None) -> PriceBook:
     """The bundled price book with the user's files layered on top, in order. With `cache_dir`, the parsed
     bundled book is kept there and reused while the YAML and this code are unchanged (startup)."""
-    text = files("otel_llmcost.pricing").joinpath("data/default_prices.yaml").read_text(encoding="utf-8")
-    layers = [_bundled_layer(text, cache_dir)]
+    data = files("otel_llmcost.pricing").joinpath("data")
+    text = data.joinpath("default_prices.yaml").read_text(encoding="utf-8")
+    aliases = data.joinpath("aliases.yaml").read_text(encoding="utf-8")
+    layers = [_bundled_layer(text, aliases, cache_dir)]
     for path in user_files:
         layers.append(_layer_or_raise(_read(path), path))
     return PriceBook(layers)
@@ -65,10 +69,11 @@ def _read(path: str) -> str:
         raise PriceBookError(f"{path}: cannot read price book: {exc.strerror}") from exc
 
 
-def _bundled_layer(text: str, cache_dir: str | None) -> Layer:
+def _bundled_layer(text: str, aliases: str, cache_dir: str | None) -> Layer:
+    """The generated book with the hand-kept alias history (data/aliases.yaml, cited there) in one layer."""
     if cache_dir is None:
-        return _layer_or_raise(text, BUNDLED)
-    digest = hashlib.sha256(text.encode())
+        return _with_aliases(_layer_or_raise(text, BUNDLED), aliases)
+    digest = hashlib.sha256(text.encode() + aliases.encode())
     for source in (book.__file__, kinds.__file__, __file__):  # a change to the classes or the parsing makes a new key
         digest.update(Path(source).read_bytes())
     digest.update(__version__.encode())
@@ -78,7 +83,7 @@ def _bundled_layer(text: str, cache_dir: str | None) -> Layer:
         return pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError, TypeError):
         pass
-    layer = _layer_or_raise(text, BUNDLED)
+    layer = _with_aliases(_layer_or_raise(text, BUNDLED), aliases)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob("price-book-*.pickle"):
@@ -89,6 +94,10 @@ def _bundled_layer(text: str, cache_dir: str | None) -> Layer:
     except OSError as exc:  # a read-only data directory only costs the next start its speed
         logger.warning("cannot cache the parsed price book in %s: %s", cache_dir, exc.strerror)
     return layer
+
+
+def _with_aliases(layer: Layer, aliases_text: str) -> Layer:
+    return dataclasses.replace(layer, aliases=_layer_or_raise(aliases_text, _BUNDLED_ALIASES).aliases)
 
 
 def _layer_or_raise(text: str, source: str) -> Layer:
@@ -133,7 +142,11 @@ def _parse(text: str, source: str) -> tuple[Layer, list[str]]:
         seen[entry.price_id] = index
     deployments = {key: model for key, model in each("deployments", _deployment)}
     adjustments = each("adjustments", _adjustment)
-    return Layer(source, version, tuple(entries), deployments, tuple(adjustments)), errors
+    aliases: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for key, start, model in each("aliases", _alias):
+        aliases.setdefault(key, []).append((start, model))
+    history = {key: tuple(sorted(periods)) for key, periods in aliases.items()}
+    return Layer(source, version, tuple(entries), deployments, tuple(adjustments), history), errors
 
 
 def _token_scale(document: dict, source: str, key_lines: dict[str, int], errors: list[str]) -> int:
@@ -258,6 +271,15 @@ def _deployment(raw: object, _version: str) -> tuple[tuple[str, str], str]:
     if not all(isinstance(raw.get(k), str) and raw.get(k) for k in _DEPLOYMENT_KEYS):
         raise ValueError("a deployment needs 'provider', 'name' and 'model'")
     return (raw["provider"].lower(), raw["name"].lower()), raw["model"]
+
+
+def _alias(raw: object, _version: str) -> tuple[tuple[str, str], datetime, str]:
+    """From `effective_from`, alias `name` of `provider` pointed to snapshot `model`."""
+    _check_keys(raw, _ALIAS_KEYS, "alias")
+    if not all(isinstance(raw.get(k), str) and raw.get(k) for k in ("provider", "name", "model")):
+        raise ValueError("an alias needs 'provider', 'name', 'model' and 'effective_from'")
+    return (raw["provider"].lower(), raw["name"].lower()), _utc(raw.get("effective_from"), "effective_from"), \
+        raw["model"].lower()
 
 
 def _adjustment(raw: object, _version: str) -> Adjustment:
