@@ -93,6 +93,18 @@ GROUP BY ALL
 """
 
 
+def models_seen(database: str) -> str:
+    """Each provider and model called in the range, with its calls and first call (`prices update`)."""
+    return f"""
+SELECT provider, if(response_model != '', response_model, request_model) AS model, count() AS calls,
+       toString(min(ts)) AS first
+FROM {database}.llm_usage
+WHERE {_IN_RANGE}
+GROUP BY provider, model
+ORDER BY provider, model
+"""
+
+
 def unpriced_models(database: str) -> str:
     return f"""
 SELECT provider, if(response_model != '', response_model, request_model) AS model, count() AS calls,
