@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -42,3 +46,14 @@ def start_listener(chdb_path: str, keys):
     listener = QueryListener(engine, Gate(keys, "local"), "127.0.0.1", 0, engine.server_info())
     listener.start()
     return listener
+
+
+def api_get(port: int, path: str, secret: str, **params) -> tuple[int, dict]:
+    """A named endpoint of the listener, as a client with an API key calls it: (HTTP status, JSON answer)."""
+    url = f"http://127.0.0.1:{port}{path}?" + urllib.parse.urlencode(params)
+    auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth})) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

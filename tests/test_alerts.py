@@ -82,7 +82,7 @@ def test_the_spike_fires_for_that_feature_alone_in_the_cli_and_the_grafana_rule(
     receiver, reader, alerts_file = spiked
     found = [f for f in anomalies(receiver, alerts_file) if f["rule"] == "spend_anomaly"]
     assert found and {f["labels"]["feature"] for f in found} == {SPIKED}
-    assert all(f["value"] > 3 and "7-day daily average" in f["message"] for f in found)
+    assert all(f["value"] > 3 and "-day daily average" in f["message"] and "of 7)" in f["message"] for f in found)
     rows = reader.query(grafana.rule_sql("spend_anomaly", load_alert_rules(str(alerts_file))))
     assert sorted((r["tenant_id"], r["feature"], r["model"]) for r in rows) == sorted(
         tuple(f["labels"].values()) for f in found)
@@ -179,6 +179,8 @@ def test_grafana_provisioning_is_generated_from_the_alerts_file_and_its_queries_
     [contact] = provisioning["contactPoints"]
     assert contact["receivers"][0]["settings"]["url"] == "${LLMCOST_ALERT_WEBHOOK_URL}"
     [policy] = provisioning["policies"]
-    [budget_route] = policy["routes"]
+    [budget_route, scoped_route] = policy["routes"]
     assert budget_route["object_matchers"] == [["llmcost_rule", "=", "budget_threshold"]]
     assert {"tenant_id", "period", "threshold"} <= set(budget_route["group_by"])
+    assert scoped_route["object_matchers"] == [["llmcost_rule", "=", "scoped_budget_threshold"]]
+    assert {"tenant_id", "budget", "period", "threshold"} <= set(scoped_route["group_by"])

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
-from query_clients import start_listener
+from query_clients import api_get, start_listener
 
 from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.endpoint_sql import FILTERS, GROUPS, PERFORMANCE_GROUPS
@@ -47,13 +42,7 @@ def api(tmp_path_factory):
     listener = start_listener(str(root / "chdb"), keys)
 
     def get(path: str, secret: str = admin, **params) -> tuple[int, dict]:
-        url = f"http://127.0.0.1:{listener.port}{path}?" + urllib.parse.urlencode(params)
-        auth = "Basic " + base64.b64encode(f"default:{secret}".encode()).decode()
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth})) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return api_get(listener.port, path, secret, **params)
 
     yield get, writer, acme
     listener.stop()

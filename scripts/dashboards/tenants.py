@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
-
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
-from scripts.dashboards.sql import DAYS, DB, MONTH, facts, fill, users
+from scripts.dashboards.sql import DAYS, DB, MONTH, all_of, cond, facts, fill, users
 
 _MONTH_SECONDS = "dateDiff('second', toStartOfMonth($__toTime), toStartOfMonth($__toTime) + INTERVAL 1 MONTH)"
 _ELAPSED_SECONDS = "greatest(dateDiff('second', toStartOfMonth($__toTime), $__toTime), 1)"
@@ -30,6 +29,21 @@ ORDER BY month_to_date DESC
     return queries.inline(sql, DB, queries.parameters(rules))  # the budgets written in, as for the alert rules
 
 
+#: The provider's bill minus our figures per day and provider, from the latest `otel-llmcost reconcile` run
+#: of each day (FINAL: a later run's rows replace an earlier one's). 0 on days no run covered. Bills know no
+#: environment, service, feature, model as asked, or user: picking one of those empties the panel.
+RECONCILIATION_GAP = f"""
+SELECT * FROM (
+  SELECT toDateTime(day, 'UTC') AS time, provider, sum(gap_usd) AS gap_usd
+  FROM {DB}.reconciliations FINAL
+  WHERE day >= toDate($__fromTime) AND day <= toDate($__toTime)
+    AND {cond("tenant_id", "tenant")} AND {cond("provider", "provider")}
+    AND {all_of("environment", "service", "feature", "model", "user")}
+  GROUP BY time, provider ORDER BY provider, time {fill(days=True)})
+ORDER BY time, provider
+"""
+
+
 def build(rules: AlertRules) -> dict:
     f, usd = facts(by_day=True), "currencyUSD"
     layout = Layout()
@@ -49,5 +63,8 @@ def build(rules: AlertRules) -> dict:
                      "sum(cost_usd) AS cost, sum(calls) AS calls\nFROM users GROUP BY tenant_id, user_id\n"
                      "ORDER BY cost DESC, calls DESC LIMIT 50", "By spend in range.", overrides=units(cost=usd)),
                12, 9)
+    layout.add(panel("timeseries", "Provider bill minus ours per day", RECONCILIATION_GAP, "From `otel-llmcost "
+                     "reconcile` runs over the providers' exports: above 0, the bill is higher than the stored calls "
+                     "(ours under); below 0, ours over. The reasons are in llmcost.reconciliations.", usd), 24, 8)
     return dashboard("llmcost-tenants", "LLM cost: tenants", "Each tenant's month against its budget, its trend, "
-                     "features and users.", layout)
+                     "features and users; the provider's bill against ours.", layout)

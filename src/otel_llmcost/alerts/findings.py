@@ -37,12 +37,18 @@ def find(store: QueryableStore, rules: AlertRules) -> list[Finding]:
         for row in store.query(queries.bind(sql, store.database), params):
             labels = {column: str(row[column]) for column in label_columns}
             values = {**row, "baseline_days": rules.baseline_days, value_column: float(row[value_column])}
+            if "history_days" in row:
+                values["history_days"] = float(row["history_days"])
             found.append(Finding(rule, labels, float(row[value_column]), template.format(**values)))
     return found
 
 
 def budget_status(store: QueryableStore, rules: AlertRules) -> list[dict[str, Any]]:
     return store.query(queries.bind(queries.BUDGET_STATUS, store.database), queries.parameters(rules))
+
+
+#: the rules notified once per period and threshold (their labels name the period)
+BUDGET_RULES = ("budget_threshold", "scoped_budget_threshold")
 
 
 class SentBudgetThresholds:
@@ -57,10 +63,10 @@ class SentBudgetThresholds:
             self._sent = set()
 
     def unsent(self, findings: list[Finding]) -> list[Finding]:
-        return [f for f in findings if f.rule != "budget_threshold" or f.key not in self._sent]
+        return [f for f in findings if f.rule not in BUDGET_RULES or f.key not in self._sent]
 
     def record(self, findings: list[Finding]) -> None:
-        self._sent.update(f.key for f in findings if f.rule == "budget_threshold")
+        self._sent.update(f.key for f in findings if f.rule in BUDGET_RULES)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(prefix=self._path.name, dir=self._path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -22,10 +22,14 @@ CONTACT_POINT = "llmcost-webhook"
 RULES = {
     "spend_anomaly": ("llmcost-spend-anomaly", "LLM spend anomaly",
                       "{{ $labels.feature }} ({{ $labels.tenant_id }}, {{ $labels.model }}) spent "
-                      "{{ printf \"%.1f\" $values.A.Value }}x its {baseline_days}-day daily average today"),
+                      "{{ printf \"%.1f\" $values.A.Value }}x its daily average today (over the days with history, at "
+                      "most {baseline_days})"),
     "budget_threshold": ("llmcost-budget", "LLM budget threshold",
                          "{{ $labels.tenant_id }} has spent {{ printf \"%.1f\" $values.A.Value }}% of its "
                          "{{ $labels.period }} budget, past {{ $labels.threshold }}%"),
+    "scoped_budget_threshold": ("llmcost-scoped-budget", "LLM budget threshold of a feature, user or day",
+                                "{{ $labels.tenant_id }}'s {{ $labels.budget }} budget: {{ printf \"%.1f\" "
+                                "$values.A.Value }}% of its {{ $labels.period }} budget, past {{ $labels.threshold }}%"),
     "unpriced_usage": ("llmcost-unpriced", "Unpriced LLM usage",
                        "{{ printf \"%.0f\" $values.A.Value }} calls to {{ $labels.provider }}/{{ $labels.model }} "
                        "in the last two hours have no price"),
@@ -66,6 +70,10 @@ def provisioning(rules: AlertRules, database: str = "llmcost") -> dict:
                 # starts firing and not again that month.
                 "receiver": CONTACT_POINT, "object_matchers": [["llmcost_rule", "=", "budget_threshold"]],
                 "group_by": ["alertname", "tenant_id", "period", "threshold"], "repeat_interval": "744h",
+            }, {
+                # ... and one per tenant, budget, period (a day or a month) and threshold below the tenant
+                "receiver": CONTACT_POINT, "object_matchers": [["llmcost_rule", "=", "scoped_budget_threshold"]],
+                "group_by": ["alertname", "tenant_id", "budget", "period", "threshold"], "repeat_interval": "744h",
             }],
         }],
     }

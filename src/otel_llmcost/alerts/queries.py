@@ -12,15 +12,22 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from otel_llmcost.alerts import budgets
 from otel_llmcost.alerts.rules import AlertRules
 
 _TODAY = "toStartOfHour(now('UTC')) - INTERVAL 23 HOUR"
 
-#: (a) Per tenant, feature and model: today's spend against the trailing daily average.
+#: (a) Per tenant, feature and model: today's spend against the daily average of the days before it that have
+#: history. A group first seen 2 days ago is averaged over those 2 days, not over `baseline_days` (which would
+#: make its every ordinary day look like an anomaly in a store's first week); `history_days` says how many.
+#: History runs from the group's first hourly bucket in the window; a group with none fires on today alone.
 SPEND_ANOMALIES = f"""
 SELECT tenant_id, feature, request_model AS model,
     sumIf(cost_usd, hour >= {_TODAY}) AS today_usd,
-    sumIf(cost_usd, hour < {_TODAY}) / {{baseline_days:UInt32}} AS baseline_daily_usd,
+    least(toUInt32({{baseline_days:UInt32}}) * 24,
+          toUInt32(greatest(dateDiff('hour', minIf(hour, hour < {_TODAY}), {_TODAY}), 0))) AS history_hours,
+    round(history_hours / 24, 1) AS history_days,
+    sumIf(cost_usd, hour < {_TODAY}) * 24 / greatest(history_hours, 1) AS baseline_daily_usd,
     toFloat64(today_usd) / greatest(toFloat64(baseline_daily_usd), 1e-12) AS ratio
 FROM {{database}}.usage_hourly
 WHERE hour >= {_TODAY} - toIntervalDay({{baseline_days:UInt32}})
@@ -85,10 +92,14 @@ HAVING count() > 0 AND silent_minutes >= {silence_minutes:UInt32}
 ALERTS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "spend_anomaly": (SPEND_ANOMALIES, ("tenant_id", "feature", "model"), "ratio",
                       "{feature} ({tenant_id}, {model}) spent {today_usd} USD today, {ratio:.1f}x its "
-                      "{baseline_days}-day daily average of {baseline_daily_usd} USD"),
+                      "{history_days:g}-day daily average of {baseline_daily_usd} USD (the days with history, "
+                      "of {baseline_days})"),
     "budget_threshold": (BUDGET_THRESHOLDS, ("tenant_id", "period", "threshold"), "percent",
                          "{tenant_id} has spent {percent:.1f}% of its {period} budget ({spent_usd} of "
                          "{budget_usd} USD), past {threshold}%"),
+    "scoped_budget_threshold": (budgets.SCOPED_BUDGET_THRESHOLDS, ("tenant_id", "budget", "period", "threshold"),
+                                "percent", "{tenant_id}'s {budget} budget for {period}: {percent:.1f}% spent ("
+                                "{spent_usd} of {budget_usd} USD), past {threshold}%"),
     "unpriced_usage": (UNPRICED_APPEARING, ("provider", "model"), "unpriced_recent_calls",
                        "{unpriced_recent_calls} calls to {provider}/{model} in the last two hours have no price "
                        "(none in the {baseline_days} days before): add it to a price book"),
@@ -105,6 +116,7 @@ def parameters(rules: AlertRules) -> dict[str, Any]:
         "factor": rules.factor, "min_usd": str(rules.min_usd), "baseline_days": rules.baseline_days,
         "silence_minutes": rules.silence_minutes, "thresholds": [str(t) for t in rules.thresholds],
         "budget_tenants": tenants, "budget_usd": [str(rules.budgets[tenant]) for tenant in tenants],
+        **budgets.parameters(rules.scoped_budgets),
     }
 
 

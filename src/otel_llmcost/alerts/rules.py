@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from otel_llmcost.alerts.budgets import Budget, parse_budget
 from otel_llmcost.errors import ConfigError, yaml_problem
 
 #: Environment variable naming the webhook when the file does not (Grafana's contact point reads it too).
@@ -29,6 +30,8 @@ class AlertRules:
     silence_minutes: int = 60  #: no new calls for this long means the spend feed went silent
     thresholds: tuple[int, ...] = (80, 90, 100)  #: budget percentages, each notified once per month
     budgets: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))  #: USD per month
+    #: budgets of a tenant's feature or user, or of a tenant's day (alerts/budgets.py)
+    scoped_budgets: tuple[Budget, ...] = ()
     webhook: str = ""
 
     @property
@@ -77,8 +80,11 @@ def _parse(document: Any, errors: list[str]) -> AlertRules:
         errors.append(f"budget_thresholds must be a list of whole percentages, got {thresholds!r}")
         thresholds = list(defaults.thresholds)
     budgets = document.get("budgets") or {}
-    if not isinstance(budgets, dict):
-        errors.append("budgets must map a tenant to its monthly budget in USD")
+    scoped: list[Budget] = []
+    if isinstance(budgets, list):
+        budgets, scoped = _budget_list(budgets, errors)
+    elif not isinstance(budgets, dict):
+        errors.append("budgets must map a tenant to its monthly budget in USD, or list budgets")
         budgets = {}
     webhook = document.get("webhook") or ""
     if not isinstance(webhook, str) or webhook and not webhook.startswith(("http://", "https://")):
@@ -92,8 +98,27 @@ def _parse(document: Any, errors: list[str]) -> AlertRules:
         thresholds=tuple(sorted(set(thresholds))),
         budgets=MappingProxyType({str(tenant): _usd(usd, f"budgets.{tenant}", errors)
                                   for tenant, usd in budgets.items()}),
+        scoped_budgets=tuple(scoped),
         webhook=webhook,
     )
+
+
+def _budget_list(entries: list, errors: list[str]) -> tuple[dict[str, Decimal], list[Budget]]:
+    """The list form of `budgets`: tenants' months apart (the tenants dashboard and its rule read them), the
+    rest scoped."""
+    months: dict[str, Decimal] = {}
+    scoped = []
+    for number, entry in enumerate(entries):
+        budget = parse_budget(entry, f"budgets[{number}]", errors, _usd)
+        if budget is None:
+            continue
+        if budget.level == "tenant" and budget.period == "monthly":
+            if budget.tenant in months:
+                errors.append(f"budgets[{number}]: a second monthly budget for tenant {budget.tenant}")
+            months[budget.tenant] = budget.usd
+        else:
+            scoped.append(budget)
+    return months, scoped
 
 
 def _positive_int(value: Any) -> bool:
@@ -108,9 +133,10 @@ def _count(value: Any, where: str, errors: list[str]) -> int:
 
 
 def _usd(value: Any, where: str, errors: list[str]) -> Decimal:
-    """Money from YAML: a string or an integer ("12.50" or 12); floats are refused (they are not exact)."""
+    """Money from YAML: a string or an integer ("12.50" or 12); floats are refused (they are not exact). A
+    Decimal is a default's, or a list budget's already read."""
     try:
-        amount = Decimal(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        amount = Decimal(value) if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool) else None
         if amount is not None and amount.is_finite() and amount >= 0:
             return amount
     except InvalidOperation:

@@ -1,5 +1,5 @@
-"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | keys | tenants | schema | migrate
-| anomalies | budgets | grafana-alerts | demo`.
+"""Command line: `otel-llmcost serve | sql | stats | prices | whatif | reprice | reconcile | keys | tenants | schema
+| migrate | anomalies | budgets | grafana-alerts | demo`.
 
 Errors are one line on stderr, exit 2."""
 
@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import alerts, demo, keys, prices, query, serve, tenants
+from otel_llmcost.cli import alerts, demo, finops, keys, prices, query, serve, tenants
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
 from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     stats_cmd.set_defaults(run=query.run_stats)
 
     prices.add_commands(commands, _store_flags)
+    finops.add_commands(commands, _store_flags)
     keys.add_commands(commands, _store_flags)
     tenants.add_commands(commands, _store_flags)
     alerts.add_commands(commands, _store_flags)

@@ -1,4 +1,4 @@
-"""`otel-llmcost prices validate | quote | coverage | update`, `whatif` and `reprice`."""
+"""`otel-llmcost prices validate | quote | coverage | drift | update`, `whatif` and `reprice`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from otel_llmcost.cli import finops
 from otel_llmcost.cli.query import parse_time, print_table, time_window
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
@@ -46,6 +47,7 @@ def add_commands(commands, store_flags) -> None:
     coverage.add_argument("--since", default="30d")
     coverage.add_argument("--json", action="store_true")
     coverage.set_defaults(run=run_coverage)
+    finops.add_drift(actions, store_flags)
 
     update = actions.add_parser("update", help="newer prices from the bundled book's sources: the changes by "
                                 "model and date, and the stored calls to reprice")

@@ -23,7 +23,8 @@ from aiohttp import web
 
 from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
-from otel_llmcost.query import api
+from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
+from otel_llmcost.query import api, budget_api
 from otel_llmcost.query.access import Gate
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import (
@@ -57,7 +58,7 @@ class QueryListener:
     receiver's connection cap and read timeout hold here too."""
 
     def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
-                 receiver: ReceiverSettings | None = None):
+                 receiver: ReceiverSettings | None = None, alert_rules: AlertRules | None = None):
         self._engine, self._gate = engine, gate
         self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
         self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
@@ -69,6 +70,7 @@ class QueryListener:
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
+        budget_api.add_routes(app, self, alert_rules or AlertRules())
         self._served = ServedApp(app, self._socket, self._site_settings, "query-http", access_log=None,
                                  shutdown_timeout=_SHUTDOWN_SECONDS,
                                  keepalive_timeout=self._site_settings.read_timeout_seconds)
@@ -183,4 +185,4 @@ def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -
     engine = engine_for(settings)
     gate = Gate(keys, local_secret, settings.query.require_keys)
     return QueryListener(engine, gate, settings.query.host, settings.query.port, engine.server_info(),
-                         settings.receiver)
+                         settings.receiver, load_alert_rules(settings.alerts.file))

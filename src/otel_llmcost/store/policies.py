@@ -36,6 +36,7 @@ TENANT_TABLES = {
     "usage_daily": "tenant_id", "requests": "tenant_id", "request_counts_hourly": "tenant_id",
     "errors_hourly": "tenant_id", "users_daily": "tenant_id", "latency_hourly": "tenant_id",
     "latency_daily": "tenant_id", TRACE_TABLE: "SpanAttributes",
+    "reconciliations": "tenant_id",  # rows of accounts mapped to a tenant (`reconcile --account`); '' for none
 }
 TRACE_LOOKUP_TABLE = TRACE_TABLE + TRACE_LOOKUP_SUFFIX
 _POLICY_DIR = "row_policies"  # inside the chDB data directory

@@ -1,0 +1,165 @@
+"""Budgets below the tenant: per feature or user of a tenant, or a tenant's day, monthly or daily (UTC).
+
+alerts.yaml's `budgets` is either the tenants' monthly budgets (`acme: "60"`) or a list of budgets:
+
+    budgets:
+      - {tenant: acme, usd: "60"}                                  # the tenant's month (the mapping's form)
+      - {tenant: acme, period: daily, usd: "5"}                    # the tenant's day
+      - {tenant: acme, feature: chat, usd: "20"}                   # a feature's month
+      - {tenant: acme, user: acme-user-01, period: daily, usd: "0.50"}
+
+Spend comes from the rollups: usage_daily for tenants and features, users_daily for users. Each threshold of
+each budget is notified once per period (the period label is the month, or the day of a daily budget). The
+SQL here serves both `otel-llmcost anomalies` (parameters) and Grafana's rule (inlined), and the budget
+status endpoint a gateway asks before a call (`GET /api/v1/budgets/status`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+PERIODS = ("monthly", "daily")
+LEVELS = ("tenant", "feature", "user")
+
+
+@dataclass(frozen=True)
+class Budget:
+    tenant: str
+    level: str  # "tenant", "feature" or "user"
+    scope: str  # the feature or user ("" for the tenant)
+    period: str  # "monthly" or "daily"
+    usd: Decimal
+
+    def label(self) -> str:
+        return self.level if self.level == "tenant" else f"{self.level}={self.scope}"
+
+
+def parse_budget(entry: Any, where: str, errors: list[str], usd) -> Budget | None:
+    """One list entry of `budgets`; `usd` reads an amount (alerts/rules.py's)."""
+    if not isinstance(entry, dict):
+        errors.append(f"{where} must be a mapping like {{tenant: acme, usd: \"60\"}}")
+        return None
+    unknown = set(entry) - {"tenant", "feature", "user", "period", "usd"}
+    if unknown:
+        errors.append(f"{where}: unknown keys {sorted(unknown)} (budgets are per tenant, feature or user)")
+    tenant, period = str(entry.get("tenant") or ""), entry.get("period", "monthly")
+    scopes = [level for level in ("feature", "user") if entry.get(level)]
+    if not tenant:
+        errors.append(f"{where} needs a tenant")
+    if len(scopes) > 1:
+        errors.append(f"{where}: a budget is per feature or per user, not both")
+    if period not in PERIODS:
+        errors.append(f"{where}: period must be monthly or daily, got {period!r}")
+    level = scopes[0] if scopes else "tenant"
+    amount = usd(entry.get("usd"), f"{where}.usd", errors)
+    return Budget(tenant, level, str(entry.get(level) or "") if scopes else "", period, amount)
+
+
+def period_of(budget_period: str, now: datetime) -> tuple[str, datetime, datetime]:
+    """The period's label ("2026-11" or "2026-11-03"), start and reset (its exclusive end), UTC."""
+    day = now.astimezone(timezone.utc).date()
+    if budget_period == "daily":
+        start = datetime.combine(day, time(), timezone.utc)
+        return day.isoformat(), start, start + timedelta(days=1)
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first.strftime("%Y-%m"), datetime.combine(first, time(), timezone.utc), datetime.combine(
+        following, time(), timezone.utc)
+
+
+#: Spend this month and today per (level, tenant, scope) from the rollups, for every budget level.
+_SPEND = """
+SELECT 'tenant' AS level, tenant_id, '' AS scope, day, cost_usd FROM {database}.usage_daily
+WHERE day >= {month_start:Date}<tenant_only>
+UNION ALL
+SELECT 'feature', tenant_id, feature, day, cost_usd FROM {database}.usage_daily
+WHERE day >= {month_start:Date}<tenant_only>
+UNION ALL
+SELECT 'user', tenant_id, user_id, day, cost_usd FROM {database}.users_daily
+WHERE day >= {month_start:Date}<tenant_only>"""
+
+#: Every configured budget below the tenant's month with what it has spent in its period (now: a Grafana rule
+#: runs it too, with the budgets written in).
+_MONTH_START = "toStartOfMonth(toDate(now('UTC')))"
+SCOPED_BUDGET_STATUS = """
+SELECT b.1 AS level, b.2 AS tenant_id, b.3 AS scope, b.4 AS period_kind, toDecimal128(b.5, 12) AS budget_usd,
+    if(period_kind = 'daily', toString(toDate(now('UTC'))),
+       formatDateTime(toStartOfMonth(toDate(now('UTC'))), '%Y-%m')) AS period,
+    if(period_kind = 'daily', ifNull(s.today_usd, toDecimal128(0, 12)), ifNull(s.month_usd, toDecimal128(0, 12)))
+        AS spent_usd,
+    if(budget_usd > 0, round(100 * toFloat64(spent_usd) / toFloat64(budget_usd), 2), NULL) AS percent
+FROM (SELECT arrayJoin(arrayZip({budget_levels:Array(String)}, {budget_scope_tenants:Array(String)},
+                                {budget_scopes:Array(String)}, {budget_periods:Array(String)},
+                                {budget_amounts:Array(String)})) AS b) AS budgets
+LEFT JOIN (
+    SELECT level, tenant_id, scope, sum(cost_usd) AS month_usd,
+        sumIf(cost_usd, day = toDate(now('UTC'))) AS today_usd
+    FROM (""" + _SPEND.replace("<tenant_only>", "").replace("{month_start:Date}", _MONTH_START) + """)
+    GROUP BY level, tenant_id, scope
+) AS s ON s.level = budgets.b.1 AND s.tenant_id = budgets.b.2 AND s.scope = budgets.b.3
+"""
+
+#: A budget below the tenant's month past each threshold; one row per threshold passed this period.
+SCOPED_BUDGET_THRESHOLDS = f"""
+SELECT tenant_id, if(level = 'tenant', 'tenant', concat(level, '=', scope)) AS budget, period, threshold, percent,
+    spent_usd, budget_usd
+FROM ({SCOPED_BUDGET_STATUS})
+ARRAY JOIN arrayMap(x -> toUInt16(x), {{thresholds:Array(String)}}) AS threshold
+WHERE budget_usd > 0 AND percent >= threshold
+ORDER BY tenant_id, budget, threshold
+"""
+
+
+def parameters(budgets: tuple[Budget, ...]) -> dict[str, Any]:
+    """The query parameters of the SQL above (arrays of strings: money stays exact)."""
+    return {"budget_levels": [b.level for b in budgets], "budget_scope_tenants": [b.tenant for b in budgets],
+            "budget_scopes": [b.scope for b in budgets], "budget_periods": [b.period for b in budgets],
+            "budget_amounts": [str(b.usd) for b in budgets]}
+
+
+#: One tenant's spend this month and today, in total, for one feature and for one user (the status endpoint).
+TENANT_SPEND = """
+SELECT sumIf(cost_usd, level = 'tenant') AS month_usd,
+    sumIf(cost_usd, level = 'tenant' AND day = {today:Date}) AS today_usd,
+    sumIf(cost_usd, level = 'feature' AND scope = {feature:String}) AS feature_month_usd,
+    sumIf(cost_usd, level = 'feature' AND scope = {feature:String} AND day = {today:Date}) AS feature_today_usd,
+    sumIf(cost_usd, level = 'user' AND scope = {user:String}) AS user_month_usd,
+    sumIf(cost_usd, level = 'user' AND scope = {user:String} AND day = {today:Date}) AS user_today_usd
+FROM (""" + _SPEND.replace("<tenant_only>", " AND tenant_id = {tenant:String}") + """)
+"""
+
+
+def spend_parameters(tenant: str, feature: str, user: str, now: datetime) -> dict[str, str]:
+    today = now.astimezone(timezone.utc).date()
+    return {"tenant": tenant, "feature": feature, "user": user, "today": today.isoformat(),
+            "month_start": today.replace(day=1).isoformat()}
+
+
+def status(budgets: list[Budget], spend: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Each budget that applies, with spent, remaining, allowed and the period's reset (the endpoint's rows).
+    `spend`: a TENANT_SPEND row."""
+    rows = []
+    for budget in budgets:
+        prefix = "" if budget.level == "tenant" else f"{budget.level}_"
+        spent = Decimal(spend[f"{prefix}{'today' if budget.period == 'daily' else 'month'}_usd"] or 0)
+        label, _, reset = period_of(budget.period, now)
+        remaining = budget.usd - spent
+        rows.append({"budget": budget.label(), "period": budget.period, "period_label": label,
+                     "budget_usd": _text(budget.usd), "spent_usd": _text(spent),
+                     "remaining_usd": _text(max(remaining, Decimal(0))), "allowed": remaining > 0,
+                     "resets_at": reset.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return rows
+
+
+def applying(budgets: tuple[Budget, ...], tenant: str, feature: str, user: str) -> list[Budget]:
+    """The budgets a call of this tenant, feature and user counts against."""
+    return [b for b in budgets if b.tenant == tenant and (
+        b.level == "tenant" or (b.level == "feature" and b.scope == feature) or (b.level == "user" and b.scope == user))]
+
+
+def _text(amount: Decimal) -> str:
+    return format(amount, "f")
+

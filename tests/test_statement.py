@@ -1,0 +1,99 @@
+"""`otel-llmcost statement`: a tenant's month with list, effective and billed figures apart; the billed total is
+the sum of the rows after markup and currency, to the cent."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from conftest import run_cli
+from finops_data import ledger, with_contract_discount
+
+from otel_llmcost.store.chdb_store import ChdbStore
+
+CHARGEBACK = """
+currencies:
+  EUR:
+    - {from: 2026-11-01, rate: "0.9214"}
+    - {from: 2026-11-04, rate: "0.93075"}
+  JPY:
+    - {from: 2026-10-01, rate: "151.37"}
+tenants:
+  acme: {markup: "0.15", currency: EUR}
+  initech: {markup: "-0.05", currency: JPY}
+  "*": {markup: "0.02"}
+"""
+
+
+def stored_rows():  # initech has a 20 % contract discount in the price book
+    return with_contract_discount(ledger(), "initech", Decimal("0.8"))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("statement")
+    store = ChdbStore(str(path / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage(stored_rows())
+    store.close()
+    (path / "chargeback.yaml").write_text(CHARGEBACK)
+    return path
+
+
+def document(data_dir, tenant: str) -> dict:
+    return json.loads(run_cli("statement", "--data-dir", str(data_dir), "--tenant", tenant, "--month", "2026-11",
+                              "--chargeback", str(data_dir / "chargeback.yaml"), "--format", "json").stdout)
+
+
+def test_billed_total_is_the_rows_after_markup_and_exchange_rate_to_the_cent(data_dir):
+    statement = document(data_dir, "acme")
+    assert (statement["currency"], statement["markup"]) == ("EUR", "0.15")
+    effective = defaultdict(Decimal)  # per day, feature, provider, model, from the calls themselves
+    for row in stored_rows():
+        if row.tenant_id == "acme":
+            effective[(row.ts.date().isoformat(), row.feature, row.provider, row.response_model)] += row.cost_usd
+    rates = {"2026-11-03": Decimal("0.9214"), "2026-11-04": Decimal("0.93075"), "2026-11-05": Decimal("0.93075")}
+    expected = {key: (usd * Decimal("1.15") * rates[key[0]]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+                for key, usd in effective.items()}
+    lines = {(line["day"], line["feature"], line["provider"], line["model"]): line for line in statement["lines"]}
+    assert {key: Decimal(line["billed"]) for key, line in lines.items()} == expected
+    assert Decimal(statement["billed"]) == sum(expected.values()) == sum(Decimal(x["billed"]) for x in lines.values())
+    assert Decimal(statement["list_usd"]) == Decimal(statement["effective_usd"]) == sum(effective.values())
+    assert {line["rate"] for line in lines.values() if line["day"] == "2026-11-04"} == {"0.93075"}
+
+
+def test_contract_discount_markdown_and_a_currency_without_cents(data_dir):
+    statement = document(data_dir, "initech")
+    rows = [row for row in stored_rows() if row.tenant_id == "initech"]
+    assert Decimal(statement["effective_usd"]) == sum(row.cost_usd for row in rows)
+    assert Decimal(statement["list_usd"]) == sum(row.cost_usd / Decimal("0.8") for row in rows)
+    assert all(line["billed"].isdigit() for line in statement["lines"])  # yen: no minor unit
+    assert Decimal(statement["billed"]) == sum(
+        (Decimal(line["effective_usd"]) * Decimal("0.95") * Decimal("151.37")).quantize(Decimal(1), ROUND_HALF_UP)
+        for line in statement["lines"])
+    other = document(data_dir, "globex")  # the "*" terms
+    assert (other["currency"], other["markup"]) == ("USD", "0.02")
+
+
+def test_csv_statement_ends_with_the_total_of_its_rows(data_dir):
+    text = run_cli("statement", "--data-dir", str(data_dir), "--tenant", "acme", "--month", "2026-11",
+                   "--chargeback", str(data_dir / "chargeback.yaml")).stdout
+    *lines, total = list(csv.DictReader(io.StringIO(text)))
+    assert total["day"] == "TOTAL" and len(lines) == 6
+    assert Decimal(total["billed"]) == sum(Decimal(line["billed"]) for line in lines)
+    assert Decimal(total["effective_usd"]) == sum(Decimal(line["effective_usd"]) for line in lines)
+
+
+def test_bad_terms_are_refused_with_the_reason(data_dir, tmp_path):
+    for text, reason in (("tenants: {acme: {currency: EUR}}", "no exchange rates for EUR"),
+                         ("currencies: {EUR: [{from: 2026-11-01, rate: 0.92}]}", "write it as a string"),
+                         ("currencies: {EUR: [{from: 2026-12-01, rate: '0.92'}]}\ntenants: {acme: {currency: EUR}}",
+                          "no EUR exchange rate for 2026-11-03")):
+        (tmp_path / "terms.yaml").write_text(text)
+        result = run_cli("statement", "--data-dir", str(data_dir), "--tenant", "acme", "--month", "2026-11",
+                         "--chargeback", str(tmp_path / "terms.yaml"), check=False)
+        assert result.returncode == 2 and reason in result.stderr, result.stderr
