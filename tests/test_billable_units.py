@@ -97,10 +97,10 @@ EXPECTED = {  # request id -> (the unit count, the cost column, its cost, total 
     "grounded": ("web_searches", 2, "search_fee_usd", Decimal("0.07"), Decimal("0.00055") + Decimal("0.07")),
     "anthropic_search": ("web_searches", 3, "search_fee_usd", Decimal("0.03"), Decimal("0.0045") + Decimal("0.03")),
     "file_search": ("file_searches", 4, "tool_fee_usd", Decimal("0.01"), Decimal("0.0028") + Decimal("0.01")),
-    "images": ("images", 2, "image_cost_usd", Decimal("0.08"), Decimal("0.08")),
-    "transcription": ("audio_seconds", 95, "audio_cost_usd", Decimal("0.0095"), Decimal("0.0095")),
+    "images": ("images", 2, "image_fee_usd", Decimal("0.08"), Decimal("0.08")),
+    "transcription": ("audio_seconds", 95, "audio_fee_usd", Decimal("0.0095"), Decimal("0.0095")),
     "per_request": ("input_tokens", 1000, "request_fee_usd", Decimal("0.005"), Decimal("0.002") + Decimal("0.005")),
-    "unpriced_images": ("images", 1, "image_cost_usd", Decimal(0), Decimal(0)),
+    "unpriced_images": ("images", 1, "image_fee_usd", Decimal(0), Decimal(0)),
 }
 
 
@@ -145,7 +145,7 @@ def test_quote_has_a_flag_per_counted_kind(tmp_path):
     result = run_cli("prices", "quote", "--data-dir", str(tmp_path / "data"), "--config", str(config),
                      "--provider", "openai", "--model", "whisper-1", "--audio-seconds", "30", "--at", "2026-01-01")
     quote = json.loads(result.stdout)
-    assert (quote["audio_seconds"], quote["audio_cost_usd"], quote["cost_usd"]) == (30, "0.003000000000",
+    assert (quote["audio_seconds"], quote["audio_fee_usd"], quote["cost_usd"]) == (30, "0.003000000000",
                                                                                    "0.003000000000")
     help_text = run_cli("prices", "quote", "--help").stdout
     assert all(f"--{kind.field.replace('_', '-')}" in help_text for kind in COUNTED)

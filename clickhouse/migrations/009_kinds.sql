@@ -14,6 +14,12 @@ ALTER TABLE {database}.llm_usage{local}{on_cluster}
 ALTER TABLE {database}.llm_usage{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS tool_fee_usd Nullable(Decimal(38, 12)) AFTER search_fee_usd;
 
+ALTER TABLE {database}.llm_usage{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS image_fee_usd Nullable(Decimal(38, 12)) AFTER tool_fee_usd;
+
+ALTER TABLE {database}.llm_usage{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS audio_fee_usd Nullable(Decimal(38, 12)) AFTER image_fee_usd;
+
 ALTER TABLE {database}.usage_hourly{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS file_searches SimpleAggregateFunction(sum, UInt64) AFTER web_searches;
 
@@ -25,6 +31,12 @@ ALTER TABLE {database}.usage_hourly{local}{on_cluster}
 
 ALTER TABLE {database}.usage_hourly{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS tool_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER search_fee_usd;
+
+ALTER TABLE {database}.usage_hourly{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS image_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER tool_fee_usd;
+
+ALTER TABLE {database}.usage_hourly{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS audio_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER image_fee_usd;
 
 ALTER TABLE {database}.usage_hourly{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS invalid_usage_calls SimpleAggregateFunction(sum, UInt64) AFTER emitter_cost_usd;
@@ -66,6 +78,8 @@ SELECT
     sum(ifNull(u.request_fee_usd, 0)) AS request_fee_usd,
     sum(ifNull(u.search_fee_usd, 0)) AS search_fee_usd,
     sum(ifNull(u.tool_fee_usd, 0)) AS tool_fee_usd,
+    sum(ifNull(u.image_fee_usd, 0)) AS image_fee_usd,
+    sum(ifNull(u.audio_fee_usd, 0)) AS audio_fee_usd,
     sum(ifNull(u.cost_usd, 0)) AS cost_usd,
     sum(ifNull(u.emitter_cost_usd, 0)) AS emitter_cost_usd,
     countIf(u.cost_status = 'invalid_usage') AS invalid_usage_calls,
@@ -91,6 +105,12 @@ ALTER TABLE {database}.usage_daily{local}{on_cluster}
 
 ALTER TABLE {database}.usage_daily{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS tool_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER search_fee_usd;
+
+ALTER TABLE {database}.usage_daily{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS image_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER tool_fee_usd;
+
+ALTER TABLE {database}.usage_daily{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS audio_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER image_fee_usd;
 
 ALTER TABLE {database}.usage_daily{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS invalid_usage_calls SimpleAggregateFunction(sum, UInt64) AFTER emitter_cost_usd;
@@ -132,6 +152,8 @@ SELECT
     sum(ifNull(u.request_fee_usd, 0)) AS request_fee_usd,
     sum(ifNull(u.search_fee_usd, 0)) AS search_fee_usd,
     sum(ifNull(u.tool_fee_usd, 0)) AS tool_fee_usd,
+    sum(ifNull(u.image_fee_usd, 0)) AS image_fee_usd,
+    sum(ifNull(u.audio_fee_usd, 0)) AS audio_fee_usd,
     sum(ifNull(u.cost_usd, 0)) AS cost_usd,
     sum(ifNull(u.emitter_cost_usd, 0)) AS emitter_cost_usd,
     countIf(u.cost_status = 'invalid_usage') AS invalid_usage_calls,
@@ -157,6 +179,12 @@ ALTER TABLE {database}.requests{local}{on_cluster}
 
 ALTER TABLE {database}.requests{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS tool_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER search_fee_usd;
+
+ALTER TABLE {database}.requests{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS image_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER tool_fee_usd;
+
+ALTER TABLE {database}.requests{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS audio_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER image_fee_usd;
 
 ALTER TABLE {database}.requests{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS invalid_usage_calls SimpleAggregateFunction(sum, UInt64) AFTER emitter_cost_usd;
@@ -201,6 +229,8 @@ SELECT
     sum(ifNull(u.request_fee_usd, 0)) AS request_fee_usd,
     sum(ifNull(u.search_fee_usd, 0)) AS search_fee_usd,
     sum(ifNull(u.tool_fee_usd, 0)) AS tool_fee_usd,
+    sum(ifNull(u.image_fee_usd, 0)) AS image_fee_usd,
+    sum(ifNull(u.audio_fee_usd, 0)) AS audio_fee_usd,
     sum(ifNull(u.cost_usd, 0)) AS cost_usd,
     sum(ifNull(u.emitter_cost_usd, 0)) AS emitter_cost_usd,
     countIf(u.cost_status = 'invalid_usage') AS invalid_usage_calls,
@@ -223,6 +253,12 @@ ALTER TABLE {database}.users_daily{local}{on_cluster}
 
 ALTER TABLE {database}.users_daily{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS tool_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER search_fee_usd;
+
+ALTER TABLE {database}.users_daily{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS image_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER tool_fee_usd;
+
+ALTER TABLE {database}.users_daily{local}{on_cluster}
+    ADD COLUMN IF NOT EXISTS audio_fee_usd SimpleAggregateFunction(sum, Decimal(38, 12)) AFTER image_fee_usd;
 
 ALTER TABLE {database}.users_daily{local}{on_cluster}
     ADD COLUMN IF NOT EXISTS invalid_usage_calls SimpleAggregateFunction(sum, UInt64) AFTER emitter_cost_usd;
@@ -259,6 +295,8 @@ SELECT
     sum(ifNull(u.request_fee_usd, 0)) AS request_fee_usd,
     sum(ifNull(u.search_fee_usd, 0)) AS search_fee_usd,
     sum(ifNull(u.tool_fee_usd, 0)) AS tool_fee_usd,
+    sum(ifNull(u.image_fee_usd, 0)) AS image_fee_usd,
+    sum(ifNull(u.audio_fee_usd, 0)) AS audio_fee_usd,
     sum(ifNull(u.cost_usd, 0)) AS cost_usd,
     sum(ifNull(u.emitter_cost_usd, 0)) AS emitter_cost_usd,
     countIf(u.cost_status = 'invalid_usage') AS invalid_usage_calls

@@ -80,10 +80,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("per_1k_file_searches", "file_searches", "tool_fee_usd", "file search", 1_000, count_type=_UNITS,
          attributes=("llmcost.usage.file_searches",)),
     # generated images priced by the image (DALL-E, Imagen), not by image tokens
-    Kind("per_image", "images", "image_cost_usd", "image", 1, count_type=_UNITS,
+    Kind("per_image", "images", "image_fee_usd", "image", 1, count_type=_UNITS,
          attributes=("llmcost.usage.images",)),
     # audio priced by its length (transcription): whole seconds, as the providers bill them
-    Kind("per_audio_minute", "audio_seconds", "audio_cost_usd", "second", 60, count_type=_UNITS,
+    Kind("per_audio_minute", "audio_seconds", "audio_fee_usd", "second", 60, count_type=_UNITS,
          attributes=("llmcost.usage.audio_seconds",)),
 )
 BY_RATE: dict[str, Kind] = {kind.rate: kind for kind in KINDS}
