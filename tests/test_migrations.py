@@ -30,6 +30,7 @@ def _rows(count: int) -> list:
             BASE_ROW, ts=start + timedelta(hours=7 * n), span_id=f"{n:016x}", tenant_id=f"t{n % 3}",
             request_id=f"r{n // 4}", attempt=1 + n % 2, feature=("chat", "search")[n % 2], input_tokens=n,
             cost_usd=None if n % 5 == 0 else Decimal(n) / Decimal(3000), status="error" if n % 7 == 0 else "ok",
+            cost_status="unpriced" if n % 5 == 0 else "priced",
             input_cost_usd=Decimal("0.000000000001") * n, ttft_ms=float(n) if n % 2 else None,
             latency_ms=100.0 + n,
         )
