@@ -35,12 +35,12 @@ from pathlib import Path
 
 import yaml
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 warnings.filterwarnings("ignore")
 TOOLS = ("ours", "genai-prices", "LiteLLM")
-KINDS = USAGE_KINDS  # every usage count a golden case may give
+KINDS = COUNTS  # every usage count a golden case may give
 GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gcp.gemini": "google", "gcp.vertex_ai": "google",
                   "aws.bedrock": "aws", "azure.ai.openai": "azure", "mistral_ai": "mistral", "cohere": "cohere",
                   "deepseek": "deepseek", "x_ai": "x-ai", "groq": "groq", "together_ai": "together"}

@@ -17,7 +17,9 @@ from otel_llmcost.rows.dedupe import count_once
 from otel_llmcost.rows.usage import _with_provider
 from otel_llmcost.semconv import extract_call
 
-CALL = LlmCall("openinference", "openai", "chat", "gpt-4o-mini", "", "", 120, 20, 0, 30, 0, "", False, None, "", "")
+CALL = LlmCall("openinference", "openai", "chat", "gpt-4o-mini", "", "", error_type="", streaming=False, ttft_ms=None,
+               service_tier="", server_address="", input_tokens=120, cache_read_tokens=20, cache_write_tokens=0,
+               output_tokens=30, reasoning_tokens=0)
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 

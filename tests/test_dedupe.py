@@ -7,8 +7,8 @@ from dataclasses import replace
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.rows.dedupe import count_once
 
-CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", 450, 300, 50, 25, 0, "", False,
-               None, "", "")
+CALL = LlmCall("otel-genai", "anthropic", "chat", "claude-sonnet-4-5", "", "", "", False, None, "", "",
+               input_tokens=450, cache_read_tokens=300, cache_write_tokens=50, output_tokens=25)
 
 
 def _span(span_id: str, parent: str, scope: str, start: int = 10, end: int = 20) -> SpanRecord:

@@ -81,7 +81,8 @@ ROWS = [
     usage(6, 40, tenant_id="globex", feature="summarize", request_id="r5", input_tokens=3,
           cache_write_tokens=1, output_tokens=1, cost_usd=Decimal("0.000010000001"), cost_status="estimated",
           cost_note="cache_write charged at the input price", latency_ms=100.0),
-    # globex/chat r6: token counts that cannot be right are not priced either: NULL cost, counted as unpriced.
+    # globex/chat r6: token counts that cannot be right are not priced either: NULL cost, but gpt-4o-mini has a
+    # price, so it is invalid usage, never counted as a call without a price.
     usage(7, 50, tenant_id="globex", feature="chat", request_id="r6", request_model="gpt-4o-mini",
           response_model="gpt-4o-mini", cost_status="invalid_usage",
           cost_note="reasoning_tokens > output_tokens", latency_ms=50.0, **NO_COST),
@@ -179,7 +180,7 @@ def test_spend_is_the_exact_decimal_sum(store):
 
 
 def test_calls_without_a_cost_are_counted_next_to_the_costs(store):
-    assert run(store, "llmcost-overview", "Unpriced share") == [{"unpriced_share": 2 / SEEDED_CALLS}]
+    assert run(store, "llmcost-overview", "Unpriced share") == [{"unpriced_share": 1 / SEEDED_CALLS}]
     assert run(store, "llmcost-overview", "Estimated share") == [{"estimated_share": 1 / SEEDED_CALLS}]
     mystery = next(row for row in run(store, "llmcost-overview", "Top models") if row["model"] == "mystery-1")
     assert (mystery["cost"], mystery["unpriced_calls"]) == ("0", 1)
@@ -188,7 +189,7 @@ def test_calls_without_a_cost_are_counted_next_to_the_costs(store):
 def test_top_tenants_and_feature_ranking(store):
     tenants = run(store, "llmcost-overview", "Top tenants")
     assert [(row["tenant_id"], row["cost"], row["unpriced_calls"]) for row in tenants] == [
-        ("acme", "0.00925", 1), ("globex", "0.000310000001", 1)]
+        ("acme", "0.00925", 1), ("globex", "0.000310000001", 0)]
     ranking = run(store, "llmcost-drilldown", "Feature ranking")
     acme_summarize = next(r for r in ranking if (r["tenant_id"], r["feature"]) == ("acme", "summarize"))
     assert (acme_summarize["cost"], acme_summarize["calls"], acme_summarize["requests"],

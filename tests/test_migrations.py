@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.migrations import VERSIONED, SchemaOptions, applied_versions, migrate
@@ -28,6 +29,7 @@ def _rows(count: int) -> list:
             BASE_ROW, ts=start + timedelta(hours=7 * n), span_id=f"{n:016x}", tenant_id=f"t{n % 3}",
             request_id=f"r{n // 4}", attempt=1 + n % 2, feature=("chat", "search")[n % 2], input_tokens=n,
             cost_usd=None if n % 5 == 0 else Decimal(n) / Decimal(3000), status="error" if n % 7 == 0 else "ok",
+            cost_status="unpriced" if n % 5 == 0 else "priced",
             input_cost_usd=Decimal("0.000000000001") * n, ttft_ms=float(n) if n % 2 else None,
             latency_ms=100.0 + n,
         )
@@ -35,24 +37,40 @@ def _rows(count: int) -> list:
     ]
 
 
-def _previous_release(tmp_path) -> ChdbStore:
-    """The database as release 4030af6 made it, with rows inserted as it inserted them."""
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    for statement in PREVIOUS_RELEASE_DDL.read_text().split(";\n"):
+def _release(tmp_path, ddl: Path, name: str = "chdb") -> ChdbStore:
+    """The database as an earlier release made it, with rows inserted as it inserted them (the columns it had)."""
+    store = ChdbStore(str(tmp_path / name), "llmcost")
+    for statement in ddl.read_text().split(";\n"):
         if statement.strip():
             store.command(statement.format(database="llmcost"))
-    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+    had = {row["name"] for row in store.query("DESCRIBE TABLE llmcost.llm_usage")}
+    columns = to_columns(_rows(300))
+    store.insert_columns(TABLE, [c for c in COLUMN_TYPES if c[0] in had],
+                         [column for (name, _), column in zip(COLUMN_TYPES, columns, strict=True) if name in had])
     return store
+
+
+def _previous_release(tmp_path) -> ChdbStore:
+    return _release(tmp_path, PREVIOUS_RELEASE_DDL)
+
+
+def _old_columns(store) -> str:
+    """The previous release's llm_usage columns: what its rows hold."""
+    return ", ".join(row["name"] for row in store.query(
+        "SELECT name FROM system.columns WHERE database = 'llmcost' AND table = 'llm_usage' ORDER BY position"))
 
 
 def test_previous_release_schema_migrates_with_every_row_and_total_intact(tmp_path):
     store = _previous_release(tmp_path)
-    before = store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id")
+    old_columns = _old_columns(store)
+    before = store.query(f"SELECT {old_columns} FROM llmcost.llm_usage ORDER BY span_id")
     cost_before = store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage")
 
     assert migrate(store, SchemaOptions("llmcost")) == ALL
 
-    assert store.query("SELECT * FROM llmcost.llm_usage ORDER BY span_id") == before
+    assert store.query(f"SELECT {old_columns} FROM llmcost.llm_usage ORDER BY span_id") == before
+    added = [name for name in COUNTS if name not in old_columns.split(", ")]  # counts of kinds added since
+    assert added and store.query(f"SELECT max({' + '.join(added)}) AS most FROM llmcost.llm_usage") == [{"most": 0}]
     assert store.query("SELECT toString(sum(cost_usd)) AS usd, count() AS n FROM llmcost.llm_usage") == cost_before
     described = store.query("DESCRIBE TABLE llmcost.llm_usage")
     assert [(row["name"], row["type"]) for row in described] == list(COLUMN_TYPES)
@@ -69,17 +87,13 @@ def _columns_of_every_table(store) -> dict:
 
 def test_the_release_before_request_counts_migrates_to_the_fresh_schema(tmp_path):
     """Release 29b776e's schema (version 5) with data: 006 adds columns and rollups, 007 more rollups. Every
-    table then has a fresh install's columns in a fresh install's order (stats reads usage_hourly by position
-    beside the views' SELECT), every rollup equals the raw rows, and the requests of all tenants count."""
+    table then has a fresh install's columns in a fresh install's order (a rollup must not differ by install),
+    every rollup equals the raw rows, and the requests of all tenants count."""
     fresh = ChdbStore(str(tmp_path / "fresh"), "llmcost")
     migrate(fresh, SchemaOptions("llmcost"))
     expected = _columns_of_every_table(fresh)
     fresh.close()
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    for statement in RELEASE_29B776E_DDL.read_text().split(";\n"):
-        if statement.strip():
-            store.command(statement.format(database="llmcost"))
-    store.insert_columns(TABLE, COLUMN_TYPES, to_columns(_rows(300)))
+    store = _release(tmp_path, RELEASE_29B776E_DDL)
 
     try:
         assert migrate(store, SchemaOptions("llmcost")) == [version for version in ALL if version > 5]

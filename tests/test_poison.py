@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from conftest import run_cli
 from payloads import llm_span, post, request
 from test_durability import _wait_for_rows
 
@@ -179,3 +180,18 @@ def test_no_poison_is_left_to_replay(poisoned):
     receiver, _, _, _, log = poisoned
     assert not list((receiver.data_dir / "spool").glob("*.jsonl"))
     assert "Traceback" not in log
+
+
+def test_calls_the_row_check_refused_are_not_reported_as_unpriced(poisoned):
+    """gpt-4o-mini has a price: its calls with counts beyond their columns are invalid usage, and neither
+    the rollups nor the unpriced-usage alert call them calls without a price."""
+    receiver, poisons, _, _, _ = poisoned
+    invalid = [name for name in ("string_2_64", "float_1e20", "float_1e300", "web_searches")
+               if _row(receiver, poisons[name])["cost_status"] == "invalid_usage"]
+    [hourly] = receiver.sql("SELECT sum(unpriced_calls) AS unpriced, sum(invalid_usage_calls) AS invalid"
+                            " FROM llmcost.usage_hourly WHERE request_model = 'gpt-4o-mini'")
+    assert (hourly["unpriced"], hourly["invalid"]) == (0, len(invalid)) and len(invalid) >= 3
+    report = run_cli("anomalies", "--data-dir", str(receiver.data_dir), check=False)
+    said = report.stdout + report.stderr
+    assert "have no price" in said  # the model that has none ("mmm...") is reported
+    assert "gpt-4o-mini in the last two hours have no price" not in said

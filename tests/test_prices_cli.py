@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
+from pathlib import Path
 
 import yaml
 
+import otel_llmcost
 from conftest import run_cli
 from payloads import llm_span, post, request
 
@@ -170,3 +172,45 @@ def test_coverage_reprice_and_whatif_on_stored_calls(receiver_factory, tmp_path)
                           "as_gpt-4o-mini_usd": "1.800000000000", "estimated_calls": 0}
     narrowed = run_cli("whatif", "--config", config, "--model", "gpt-4o-mini", "--since", "1d", "--tenant", "nobody")
     assert "no LLM calls in this range" in narrowed.stderr
+
+
+def test_prices_update_lists_the_changes_and_reprices_the_calls_they_affect(receiver_factory, tmp_path):
+    """A newer build of the bundled book (here: the bundled file with gpt-4o-mini repriced from a date and a
+    model added, as a genai-prices release would) is compared with the bundled one; only the calls it
+    prices differently are counted, and --reprice changes them."""
+    receiver = receiver_factory()
+    trace = os.urandom(16)
+    _ingest(receiver, [llm_span(trace, "gpt-4o-mini", 1_000_000, 0), llm_span(trace, "gpt-4o", 1_000_000, 0)])
+    receiver.stop()
+    bundled = (Path(otel_llmcost.__file__).parent / "pricing/data/default_prices.yaml").read_text()
+    newer = bundled.replace("\nprices:\n", """
+prices:
+  - id: 'openai/gpt-4o-mini@2026-01-01'
+    provider: openai
+    models: ['gpt-4o-mini']
+    effective_from: 2026-01-01
+    input: "0.10"
+    output: "0.4"
+  - id: 'openai/gpt-new@2026-01-01'
+    provider: openai
+    models: ['gpt-new']
+    effective_from: 2026-01-01
+    input: "1"
+    output: "2"
+""", 1)
+    (tmp_path / "newer.yaml").write_text(newer)
+    data = str(receiver.data_dir)
+    update = run_cli("prices", "update", "--data-dir", data, "--from", str(tmp_path / "newer.yaml"), "--since", "1d")
+    lines = update.stdout.splitlines()
+    assert any("gpt-4o-mini" in line and "2026-01-01" in line and "added" in line for line in lines), update.stdout
+    assert any("gpt-new" in line and "added" in line for line in lines)
+    assert "1 stored calls of 1 models since" in update.stdout and "otel-llmcost reprice --since" in update.stdout
+
+    repriced = run_cli("prices", "update", "--data-dir", data, "--from", str(tmp_path / "newer.yaml"),
+                       "--since", "1d", "--reprice")
+    assert "1 calls repriced" in repriced.stdout, repriced.stdout
+    rows = {row["request_model"]: row for row in json.loads("[" + ",".join(run_cli(
+        "sql", "--data-dir", data, "SELECT request_model, toString(cost_usd) AS usd, price_id FROM llmcost.llm_usage"
+    ).stdout.splitlines()) + "]")}
+    assert (rows["gpt-4o-mini"]["usd"], rows["gpt-4o-mini"]["price_id"]) == ("0.1", "openai/gpt-4o-mini@2026-01-01")
+    assert rows["gpt-4o"]["usd"] == "2.5"  # unchanged

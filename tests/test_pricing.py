@@ -169,3 +169,62 @@ def test_the_cached_bundled_book_is_the_parsed_one(tmp_path):
     cached = load_price_book(cache_dir=str(tmp_path))
     assert parsed.layers == written.layers == reparsed.layers == cached.layers
     assert len(parsed.layers[0].entries) > 100
+
+
+BOOK_IN = """
+version: units
+currency: {currency}
+unit: {unit}
+prices:
+  - provider: openai
+    models: [gpt-4o]
+    effective_from: 2024-01-01
+    input: "{input}"
+    output: "{output}"
+    per_request: "0.001"
+    tiers:
+      - above_input_tokens: 1000
+        input: "{tier_input}"
+"""
+
+
+def test_a_book_in_another_currency_or_an_unknown_unit_is_refused(tmp_path):
+    for currency, unit, said in (("EUR", "per_million_tokens", "currency 'EUR' is not supported"),
+                                 ("USD", "per_1k_tokens", "unit 'per_1k_tokens' is not one of")):
+        path = tmp_path / f"{currency}-{unit}.yaml"
+        path.write_text(BOOK_IN.format(currency=currency, unit=unit, input="2.5", output="10", tier_input="5"))
+        with pytest.raises(PriceBookError, match=said):
+            load_price_book([str(path)])
+
+
+def test_a_book_per_thousand_tokens_prices_as_the_same_book_per_million(tmp_path):
+    costs = []
+    for unit, factor in (("per_thousand_tokens", Decimal("0.001")), ("per_million_tokens", Decimal(1))):
+        path = tmp_path / f"{unit}.yaml"
+        path.write_text(BOOK_IN.format(currency="USD", unit=unit, input=Decimal("2.5") * factor,
+                                       output=Decimal(10) * factor, tier_input=Decimal(5) * factor))
+        book = load_price_book([str(path)])
+        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        costs.append([price_call(_call("gpt-4o", input_tokens=n, output_tokens=100), at, book) for n in (500, 2000)])
+    assert costs[0] == costs[1]
+    small, large = costs[0]
+    # 500 x 2.5 + 100 x 10 per million, the request fee as written (per call, not per token)
+    assert (small.cost_usd, large.input_cost_usd) == (Decimal("0.003250"), Decimal("0.01"))
+
+
+def test_an_alias_is_priced_as_the_snapshot_it_pointed_to_that_day(tmp_path):
+    book = load_price_book()
+    june, november = datetime(2024, 6, 1, tzinfo=timezone.utc), datetime(2024, 11, 1, tzinfo=timezone.utc)
+    call = _call("gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000)
+    before, after = price_call(call, june, book), price_call(call, november, book)
+    assert (before.price_id, before.cost_usd) == ("openai/gpt-4o-2024-05-13@2023-01-01", Decimal(20))  # 5 + 15
+    assert (after.price_id, after.cost_usd) == ("openai/gpt-4o@2023-01-01", Decimal("12.5"))  # 2.50 + 10
+    # the response model, when the span has it, is what was served: it wins over the alias's history
+    served = _call("gpt-4o", input_tokens=1_000_000, output_tokens=0)
+    served.response_model = "gpt-4o-2024-08-06"
+    assert price_call(served, june, book).cost_usd == Decimal("2.5")
+    # a user book's history is used over the bundled one
+    mine = tmp_path / "aliases.yaml"
+    mine.write_text("version: mine\naliases:\n  - {provider: openai, name: gpt-4o, model: gpt-4o-2024-08-06,"
+                    " effective_from: 2024-01-01}\n")
+    assert price_call(call, june, load_price_book([str(mine)])).cost_usd == Decimal("12.5")

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import run_cli
 from otel_llmcost.errors import StoreError
+from otel_llmcost.kinds import COST_COLUMNS, COUNTS
 from otel_llmcost.model import UsageRow
 from otel_llmcost.store.schema import COLUMN_TYPES
 from otel_llmcost.store.server_store import ServerStore
@@ -19,12 +20,9 @@ BASE_ROW = UsageRow(
     service_name="api", feature="summarize", user_id="u1", session_id="s1", request_id="r1", attempt=1,
     trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad6b7169203331", parent_span_id="", span_name="chat x",
     provider="openai", operation="chat", request_model="gpt-4o", response_model="gpt-4o-2024-08-06",
-    response_id="chatcmpl-1", input_tokens=10, cache_read_tokens=0, cache_write_tokens=0, output_tokens=5,
-    reasoning_tokens=0, cache_write_1h_tokens=0, audio_input_tokens=0, audio_output_tokens=0,
-    image_input_tokens=0, image_output_tokens=0, web_searches=0,
-    input_cost_usd=Decimal("0.000025"), cache_read_cost_usd=Decimal(0),
-    cache_write_cost_usd=Decimal(0), output_cost_usd=Decimal("0.00005"), reasoning_cost_usd=Decimal(0),
-    audio_cost_usd=Decimal(0), image_cost_usd=Decimal(0), request_fee_usd=Decimal(0), search_fee_usd=Decimal(0),
+    response_id="chatcmpl-1", **{**dict.fromkeys(COUNTS, 0), "input_tokens": 10, "output_tokens": 5},
+    **{**dict.fromkeys(COST_COLUMNS, Decimal(0)), "input_cost_usd": Decimal("0.000025"),
+       "output_cost_usd": Decimal("0.00005")},
     cost_usd=Decimal("0.000075"), emitter_cost_usd=None, cost_status="priced", cost_note="",
     price_id="openai/gpt-4o@2024-05-13", price_book_version="v1", price_tier="", price_multiplier=Decimal(1),
     status="ok", error_type="", latency_ms=812.5, ttft_ms=None, streaming=False,

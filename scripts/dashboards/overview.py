@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from otel_llmcost.kinds import COST_COLUMNS
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
 from scripts.dashboards.sql import DAYS, HOURS, MONTH, facts, fill, request_counts, users
 from scripts.dashboards.why import why_sql
 
-#: (cost column, series name): every part of cost_usd.
-COST_KINDS = (("input_cost_usd", "uncached_input"), ("cache_read_cost_usd", "cache_read"),
-              ("cache_write_cost_usd", "cache_write"), ("output_cost_usd", "output_without_reasoning"),
-              ("reasoning_cost_usd", "reasoning"), ("audio_cost_usd", "audio"), ("image_cost_usd", "image"),
-              ("request_fee_usd", "request_fees"), ("search_fee_usd", "search_fees"))
+_SERIES = {"input_cost_usd": "uncached_input", "output_cost_usd": "output_without_reasoning"}
+#: (cost column, series name): every part of cost_usd (kinds.py), "audio" for audio_cost_usd, "search_fees"
+#: for search_fee_usd.
+COST_KINDS = tuple((column, _SERIES.get(column) or (column.removesuffix("_cost_usd") if column.endswith("_cost_usd")
+                                                    else column.removesuffix("_usd") + "s"))
+                   for column in COST_COLUMNS)
 UNCACHED_INPUT = ("sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_tokens) - sum(audio_input_tokens)"
                   " - sum(image_input_tokens)")
 #: What the cached tokens would have cost at the model's own uncached input rate, less what they cost.

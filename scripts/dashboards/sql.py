@@ -7,7 +7,7 @@ of both whose guards are exact complements, and only one side ever reads anythin
 
 from __future__ import annotations
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.rollups import COST_COLUMNS as COSTS
 from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, USAGE_DAILY, USAGE_HOURLY, USERS_DAILY, Rollup
 
@@ -44,12 +44,12 @@ def filters(*variables: str, prefix: str = "") -> str:
     return "\n  AND ".join(cond(prefix + column, name) for name, column, _ in VARIABLES if name in chosen)
 
 
-_ROLLUP_MEASURES = ("calls", "failed_calls", "retry_calls", "unpriced_calls", "estimated_calls", *USAGE_KINDS,
+_ROLLUP_MEASURES = ("calls", "failed_calls", "retry_calls", "unpriced_calls", "estimated_calls", *COUNTS,
                     *COSTS, "latency_ms_sum", "ttft_ms_sum", "ttft_calls", "retry_cost_usd")
 _RAW_MEASURES = {
     "calls": "toUInt64(1)", "failed_calls": "toUInt64(u.status = 'error')", "retry_calls": "toUInt64(u.attempt > 1)",
     "unpriced_calls": "toUInt64(isNull(u.cost_usd))", "estimated_calls": "toUInt64(u.cost_status = 'estimated')",
-    **{kind: f"toUInt64(u.{kind})" for kind in USAGE_KINDS},
+    **{kind: f"toUInt64(u.{kind})" for kind in COUNTS},
     **{cost: f"ifNull(u.{cost}, toDecimal128(0, 12))" for cost in COSTS},
     "latency_ms_sum": "u.latency_ms", "ttft_ms_sum": "ifNull(u.ttft_ms, 0)",
     "ttft_calls": "toUInt64(isNotNull(u.ttft_ms))",
@@ -192,7 +192,7 @@ def requests(extra_columns: str = "", only: str = "") -> str:
     several models: the model filter keeps those that used one of the chosen; the requests table has no
     provider, so that filter asks the raw rows which requests called one. `extra_columns`: more aggregates
     over the requests table `q`, after a comma; `only`: a condition on its rows."""
-    sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *USAGE_KINDS, *COSTS))
+    sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *COUNTS, *COSTS))
     anys = ", ".join(f"any(q.{c}) AS {c}" for c in ("environment", "service_name", "feature", "user_id", "session_id"))
     return (
         f"reqs AS (\n"

@@ -6,11 +6,14 @@ the store receives UsageRow, whose field order *is* the table's column order (st
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from otel_llmcost.kinds import with_kind_fields
 
 AttributeValue = Any  # str | bool | int | float | list | dict after decoding
 
@@ -37,11 +40,11 @@ class SpanRecord:
     scope_version: str
 
 
+@with_kind_fields(lambda kind: (kind.count, "int", 0) if kind.count else None)
 @dataclass(slots=True)
 class LlmCall:
-    """What one LLM call span says, normalized to one token convention.
-
-    input_tokens includes cache reads and cache writes; reasoning_tokens is part of output_tokens.
+    """What one LLM call span says, normalized to one count convention; then a count per kind (kinds.py:
+    input_tokens includes cache reads and writes, reasoning_tokens is part of output_tokens, ...).
     """
 
     dialect: str
@@ -50,11 +53,6 @@ class LlmCall:
     request_model: str
     response_model: str
     response_id: str
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
     error_type: str
     streaming: bool
     ttft_ms: float | None
@@ -62,12 +60,21 @@ class LlmCall:
     server_address: str
     emitter_cost_usd: Decimal | None = None  # what the instrumentation itself reported; never ours
     usage_issue: str = ""  # why the token counts cannot be right as reported; such calls are not priced
-    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written for 1 hour (Anthropic)
-    audio_input_tokens: int = 0  # part of input_tokens
-    audio_output_tokens: int = 0  # part of output_tokens
-    image_input_tokens: int = 0  # part of input_tokens
-    image_output_tokens: int = 0  # part of output_tokens (generated images)
-    web_searches: int = 0  # server-side web searches the call ran (Anthropic, Gemini grounding): priced per search
+    if TYPE_CHECKING:  # the fields with_kind_fields adds (kinds.py), for mypy; tests/test_billable_units.py
+        input_tokens: int = 0
+        cache_read_tokens: int = 0
+        cache_write_tokens: int = 0
+        output_tokens: int = 0
+        reasoning_tokens: int = 0
+        cache_write_1h_tokens: int = 0
+        audio_input_tokens: int = 0
+        audio_output_tokens: int = 0
+        image_input_tokens: int = 0
+        image_output_tokens: int = 0
+        web_searches: int = 0
+        file_searches: int = 0
+        images: int = 0
+        audio_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +93,11 @@ class Attribution:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@with_kind_fields(lambda kind: (kind.cost, "Decimal | None", None), before="cost_usd")
 @dataclass(slots=True)
 class Cost:
-    """The price of one call. Amounts are None when the call could not be priced."""
+    """The price of one call: a cost per kinds.COST_COLUMNS, then their sum. Amounts are None when the call
+    could not be priced."""
 
     status: str  # "priced" | "estimated" | "unpriced" | "invalid_usage"
     note: str  # why it is not simply priced; empty when it is
@@ -96,21 +105,28 @@ class Cost:
     price_book_version: str
     price_tier: str = ""  # the context-length tier applied, e.g. ">200000"; "" for the base rates
     price_multiplier: Decimal = Decimal(1)  # a contract adjustment applied to the whole cost
-    input_cost_usd: Decimal | None = None
-    cache_read_cost_usd: Decimal | None = None
-    cache_write_cost_usd: Decimal | None = None
-    output_cost_usd: Decimal | None = None
-    reasoning_cost_usd: Decimal | None = None
-    audio_cost_usd: Decimal | None = None
-    image_cost_usd: Decimal | None = None
-    request_fee_usd: Decimal | None = None
-    search_fee_usd: Decimal | None = None
+    if TYPE_CHECKING:  # the fields with_kind_fields adds (kinds.py), for mypy; tests/test_billable_units.py
+        input_cost_usd: Decimal | None = None
+        cache_read_cost_usd: Decimal | None = None
+        cache_write_cost_usd: Decimal | None = None
+        output_cost_usd: Decimal | None = None
+        reasoning_cost_usd: Decimal | None = None
+        audio_cost_usd: Decimal | None = None
+        image_cost_usd: Decimal | None = None
+        request_fee_usd: Decimal | None = None
+        search_fee_usd: Decimal | None = None
+        tool_fee_usd: Decimal | None = None
+        image_fee_usd: Decimal | None = None
+        audio_fee_usd: Decimal | None = None
     cost_usd: Decimal | None = None
 
 
+@with_kind_fields(lambda kind: (kind.cost, "Decimal | None", dataclasses.MISSING), before="cost_usd")
+@with_kind_fields(lambda kind: (kind.count, "int", dataclasses.MISSING) if kind.count else None, before="cost_usd")
 @dataclass(slots=True)
 class UsageRow:
-    """One row of llmcost.llm_usage: one LLM call, attributed and priced. Field order = column order."""
+    """One row of llmcost.llm_usage: one LLM call, attributed and priced. Field order = column order: the
+    counts by kind and the costs by kind come before cost_usd."""
 
     ts: datetime
     tenant_id: str
@@ -130,26 +146,33 @@ class UsageRow:
     request_model: str
     response_model: str
     response_id: str
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    cache_write_1h_tokens: int
-    audio_input_tokens: int
-    audio_output_tokens: int
-    image_input_tokens: int
-    image_output_tokens: int
-    web_searches: int
-    input_cost_usd: Decimal | None
-    cache_read_cost_usd: Decimal | None
-    cache_write_cost_usd: Decimal | None
-    output_cost_usd: Decimal | None
-    reasoning_cost_usd: Decimal | None
-    audio_cost_usd: Decimal | None
-    image_cost_usd: Decimal | None
-    request_fee_usd: Decimal | None
-    search_fee_usd: Decimal | None
+    if TYPE_CHECKING:  # the fields with_kind_fields adds (kinds.py), for mypy; tests/test_billable_units.py
+        input_tokens: int
+        cache_read_tokens: int
+        cache_write_tokens: int
+        output_tokens: int
+        reasoning_tokens: int
+        cache_write_1h_tokens: int
+        audio_input_tokens: int
+        audio_output_tokens: int
+        image_input_tokens: int
+        image_output_tokens: int
+        web_searches: int
+        file_searches: int
+        images: int
+        audio_seconds: int
+        input_cost_usd: Decimal | None
+        cache_read_cost_usd: Decimal | None
+        cache_write_cost_usd: Decimal | None
+        output_cost_usd: Decimal | None
+        reasoning_cost_usd: Decimal | None
+        audio_cost_usd: Decimal | None
+        image_cost_usd: Decimal | None
+        request_fee_usd: Decimal | None
+        search_fee_usd: Decimal | None
+        tool_fee_usd: Decimal | None
+        image_fee_usd: Decimal | None
+        audio_fee_usd: Decimal | None
     cost_usd: Decimal | None
     emitter_cost_usd: Decimal | None
     cost_status: str

@@ -1,27 +1,30 @@
-"""`otel-llmcost prices validate | quote | coverage | drift`, `whatif` and `reprice`."""
+"""`otel-llmcost prices validate | quote | coverage | drift | update`, `whatif` and `reprice`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 from otel_llmcost.cli import finops
 from otel_llmcost.cli.query import parse_time, time_window
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError
+from otel_llmcost.kinds import COUNTED
 from otel_llmcost.pricing import load_price_book, quote, validate_file
-from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.reports import queries
+from otel_llmcost.reports.price_changes import changes, repriced_calls
 from otel_llmcost.reports.repricing import reprice
 from otel_llmcost.reports.whatif import what_if
 from otel_llmcost.store import open_reader, open_store
 from otel_llmcost.store.migrations import SchemaOptions
 
-QUOTE_FLAGS = {kind.removesuffix("_tokens"): kind for kind in USAGE_KINDS}  # flag -> usage kind
+QUOTE_FLAGS = {kind.field: kind.count for kind in COUNTED}  # flag -> the count it sets
 
 
 def add_commands(commands, store_flags) -> None:
@@ -46,6 +49,17 @@ def add_commands(commands, store_flags) -> None:
     coverage.add_argument("--json", action="store_true")
     coverage.set_defaults(run=run_coverage)
     finops.add_drift(actions, store_flags)
+
+    update = actions.add_parser("update", help="newer prices from the bundled book's sources: the changes by "
+                                "model and date, and the stored calls to reprice")
+    store_flags(update)
+    update.add_argument("--from", dest="built", metavar="FILE",
+                        help="a book built from the newer sources (default: build one now with "
+                             "scripts/build_price_book.py from the installed genai-prices)")
+    update.add_argument("--litellm", metavar="WHEEL|JSON", help="LiteLLM's model map for the build")
+    update.add_argument("--since", default="90d", help="the stored calls to check (default 90d)")
+    update.add_argument("--reprice", action="store_true", help="reprice those calls now with the new book on top")
+    update.set_defaults(run=run_update)
 
     whatif = commands.add_parser("whatif", help="what recorded usage would have cost on another model")
     store_flags(whatif)
@@ -106,6 +120,49 @@ def run_coverage(args: argparse.Namespace, settings: Settings) -> int:
         row["now_priced_by"] = entry.price_id if entry else ""
     _output(rows, args.json, "model", empty="every model seen in this range is priced")
     return 0
+
+
+def run_update(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(timezone.utc)
+    built = args.built or _build(args.litellm, Path(settings.data_dir) / "prices" / f"update-{now.date()}.yaml")
+    current, newer = load_price_book(settings.pricing.price_books), load_price_book([built])
+    found = changes(current.layers[0], newer.layers[-1])
+    _output([{"provider": c.provider, "models": c.models, "effective_from": str(c.effective_from.date()),
+              "service_tier": c.service_tier, "change": c.change} for c in found], False, "provider",
+            empty="no price changes against the bundled book")
+    since, until = time_window(args.since, None, now)
+    updated = load_price_book([built, *settings.pricing.price_books])  # the user's own books stay on top
+    writer = open_store(settings) if args.reprice else None
+    store = writer if writer is not None else open_reader(settings)
+    try:
+        if writer is not None:
+            writer.ensure_schema(SchemaOptions.of(settings))
+        affected = repriced_calls(store, current, updated, since, until)
+        calls, first = sum(row["calls"] for row in affected), min((row["first"] for row in affected), default="")
+        print(f"{calls} stored calls of {len(affected)} models since {since.date()} are priced differently by {built}")
+        if affected and writer is not None:
+            summary = reprice(writer, updated, parse_time(first, now, "first"), until, False)
+            print(f"run {summary.run_id}: {summary.changed_rows} calls repriced")
+        elif affected:
+            print(f"add {built} to pricing.price_books (before your own books), then: "
+                  f"otel-llmcost reprice --since {first[:10]}")
+    finally:
+        store.close()
+    return 0
+
+
+def _build(litellm: str | None, out: Path) -> str:
+    """A new bundled book from the installed sources, with the build script of a source checkout."""
+    script = Path(__file__).resolve().parents[3] / "scripts" / "build_price_book.py"
+    if not script.exists():
+        raise ConfigError("building needs a source checkout (scripts/build_price_book.py); or give --from FILE")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    built = subprocess.run([sys.executable, str(script), "--out", str(out), *(["--litellm", litellm] if litellm
+                                                                                else [])],
+                           capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        raise ConfigError(f"the price book build failed: {built.stderr.strip().splitlines()[-1:]}")
+    return str(out)
 
 
 def run_whatif(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,12 +6,15 @@ holds the immutable result and answers "which entry prices this call".
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from otel_llmcost.kinds import with_kind_fields
 from otel_llmcost.pricing.models import candidate_names
 
 STANDARD_TIER = ""
@@ -20,20 +23,28 @@ _MEMO_LIMIT = 10_000
 _STANDARD_TIER_NAMES = frozenset({"", "default", "auto", "standard", "on_demand", "on-demand"})
 
 
+@with_kind_fields(lambda kind: (kind.rate, "Decimal | None", dataclasses.MISSING))
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """USD per million tokens of each kind (None: no such price)."""
+    """The price of each kind (kinds.py): USD per `kind.per` units, None where the entry gives none (input
+    and output are always given)."""
 
-    input: Decimal
-    cache_read: Decimal | None
-    cache_write: Decimal | None
-    cache_write_1h: Decimal | None
-    output: Decimal
-    reasoning: Decimal | None
-    audio_input: Decimal | None
-    audio_output: Decimal | None
-    image_input: Decimal | None
-    image_output: Decimal | None
+    if TYPE_CHECKING:  # the fields with_kind_fields adds (kinds.py), for mypy; tests/test_billable_units.py
+        input: Decimal | None
+        cache_read: Decimal | None
+        cache_write: Decimal | None
+        output: Decimal | None
+        reasoning: Decimal | None
+        cache_write_1h: Decimal | None
+        audio_input: Decimal | None
+        audio_output: Decimal | None
+        image_input: Decimal | None
+        image_output: Decimal | None
+        per_request: Decimal | None
+        per_search: Decimal | None
+        per_1k_file_searches: Decimal | None
+        per_image: Decimal | None
+        per_audio_minute: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +56,6 @@ class PriceEntry:
     effective_from: datetime
     service_tier: str  # "" = standard
     rates: Rates
-    per_request: Decimal | None
-    per_search: Decimal | None  # USD per server-side web search (LlmCall.web_searches)
     tiers: tuple[tuple[int, Rates], ...]  # (above_input_tokens, rates), ascending thresholds
     book_version: str
     # time-of-day prices: (first minute of the UTC day, minute it ends (exclusive, may wrap midnight), rates)
@@ -100,6 +109,9 @@ class Layer:
     entries: tuple[PriceEntry, ...]
     deployments: dict[tuple[str, str], str]  # (provider, lower-case deployment name) -> model
     adjustments: tuple[Adjustment, ...]
+    # (provider, lower-case alias) -> ((from, the snapshot it points to), ...), ascending: what a moving
+    # alias ("gpt-4o") named on each day, so a call naming only the alias is priced as that snapshot
+    aliases: dict[tuple[str, str], tuple[tuple[datetime, str], ...]] = field(default_factory=dict)
 
 
 _NO_MULTIPLIER = Decimal(1)
@@ -112,9 +124,11 @@ class PriceBook:
     def __init__(self, layers: list[Layer]):
         self.layers = tuple(layers)
         self._by_precedence = tuple(reversed(layers))
+        self._rank = {id(entry): index for index, layer in enumerate(self.layers) for entry in layer.entries}
         self._memo: dict[tuple[str, str, str], tuple] = {}
         self._providers_memo: dict[str, list[str]] = {}
         self._names_memo: dict[tuple[str, str], list[str]] = {}
+        self._history_memo: dict[tuple[str, str], tuple] = {}
 
     @property
     def version(self) -> str:
@@ -123,7 +137,17 @@ class PriceBook:
     def lookup(self, provider: str, model: str, at: datetime, service_tier: str = "") -> tuple[PriceEntry | None, str]:
         """The entry pricing `model` of `provider` at `at`, and a note when a fallback was used."""
         tier = "" if service_tier.lower() in _STANDARD_TIER_NAMES else service_tier.lower()
-        for name in self._names(provider, model):
+        found = self._lookup_names(provider, self._names(provider, model), at, tier)
+        snapshot = self._snapshot(provider, model, at)
+        if snapshot:  # the snapshot's price, unless a higher layer prices the alias itself
+            pinned = self._lookup_names(provider, self._names(provider, snapshot), at, tier)
+            if pinned[0] is not None and (found[0] is None or self._rank[id(pinned[0])] >= self._rank[id(found[0])]):
+                return pinned
+        return found
+
+    def _lookup_names(self, provider: str, names: list[str], at: datetime,
+                      tier: str) -> tuple[PriceEntry | None, str]:
+        for name in names:
             entry = self._find(provider, name, at, tier)
             if entry is not None:
                 return entry, ""
@@ -156,6 +180,23 @@ class PriceBook:
                 if adjustment.applies(tenant, provider, model, at):
                     return adjustment.multiplier, adjustment.adjustment_id
         return _NO_MULTIPLIER, ""
+
+    def _snapshot(self, provider: str, model: str, at: datetime) -> str:
+        """The snapshot an alias pointed to at `at`, from the highest layer that knows the alias ("" if none)."""
+        key = (provider, model)
+        history = self._history_memo.get(key)
+        if history is None:
+            history = _remember(self._history_memo, key, self._history(provider, model))
+        index = bisect_right(history[0], at) if history[0] else 0
+        return history[1][index - 1] if index else ""
+
+    def _history(self, provider: str, model: str) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
+        for layer in self._by_precedence:
+            for name in candidate_names(provider, model) if layer.aliases else ():
+                periods = layer.aliases.get((provider, name))
+                if periods:
+                    return tuple(start for start, _ in periods), tuple(snapshot for _, snapshot in periods)
+        return (), ()
 
     def _names(self, provider: str, model: str) -> list[str]:
         key = (provider, model)

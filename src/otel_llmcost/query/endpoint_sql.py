@@ -8,7 +8,7 @@ are t-digests (what the rollup stores), averages are sums over counts. Aliases n
 
 from __future__ import annotations
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 
 RAW, HOURLY = "llm_usage", "usage_hourly"
 
@@ -26,7 +26,7 @@ PERFORMANCE_GROUPS = ("model", "provider")
 FILTERS = {"tenant": "tenant_id", "feature": "feature", "provider": "provider", "model": "request_model",
            "user": "user_id"}
 _TIME = {RAW: "ts", HOURLY: "hour"}
-_TOKENS = ", ".join(f"sum({kind}) AS {kind}" for kind in USAGE_KINDS)
+_TOKENS = ", ".join(f"sum({kind}) AS {kind}" for kind in COUNTS)
 
 
 def _where(source: str, filters: list[str]) -> str:
@@ -40,10 +40,12 @@ def usage(database: str, source: str, by: str, filters: list[str]) -> str:
     group = GROUPS[by][0 if source == RAW else 1]
     if source == RAW:
         counts = ("count() AS calls, countIf(status = 'error') AS failed_calls,"
-                  " countIf(llm_usage.cost_usd IS NULL) AS unpriced_calls, sum(llm_usage.cost_usd) AS cost_usd")
+                  " countIf(llm_usage.cost_status = 'unpriced') AS unpriced_calls, sum(llm_usage.cost_usd) AS cost_usd")
     else:  # the rollup's sum of no priced call is 0; the raw table's is NULL: answer NULL from both
         counts = ("sum(calls) AS calls, sum(failed_calls) AS failed_calls, sum(unpriced_calls) AS unpriced_calls,"
-                  " if(sum(usage_hourly.calls) = sum(usage_hourly.unpriced_calls), NULL, sum(usage_hourly.cost_usd))"
+                  " if(sum(usage_hourly.calls)"
+                  " = sum(usage_hourly.unpriced_calls) + sum(usage_hourly.invalid_usage_calls),"
+                  " NULL, sum(usage_hourly.cost_usd))"
                   " AS cost_usd")
     return (f"SELECT {group} AS group, {counts}, {_TOKENS}"
             f" FROM {database}.{source} WHERE {_where(source, filters)}"

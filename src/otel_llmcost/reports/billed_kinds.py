@@ -47,6 +47,9 @@ BILLED_KINDS: tuple[BilledKind, ...] = (
     BilledKind("web_search", "Web Searches", "Searches", "1000 Searches", "u.web_searches", "u.search_fee_usd"),
     BilledKind("request", "Requests", "Requests", "1 Requests", "if(u.request_fee_usd > 0, 1, 0)",
                "u.request_fee_usd"),
+    BilledKind("file_search", "File Searches", "Calls", "1000 Calls", "u.file_searches", "u.tool_fee_usd"),
+    BilledKind("image_generation", "Images", "Images", "1 Images", "u.images", "u.image_fee_usd"),
+    BilledKind("audio_duration", "Audio Seconds", "Seconds", "60 Seconds", "u.audio_seconds", "u.audio_fee_usd"),
 )
 KIND_NAMES = tuple(kind.name for kind in BILLED_KINDS)
 #: the kinds a provider bills in tokens

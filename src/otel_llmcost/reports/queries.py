@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store import sql_time
 
-_USAGE = ", ".join(USAGE_KINDS)  # every count pricing reads
+_USAGE = ", ".join(COUNTS)  # every count pricing reads
 
 
 def time_range(since: datetime, until: datetime) -> dict[str, str]:
@@ -90,6 +90,18 @@ SELECT provider, if(response_model != '', response_model, request_model) AS mode
 FROM {database}.llm_usage
 WHERE {_IN_RANGE}{_FILTERS}
 GROUP BY ALL
+"""
+
+
+def models_seen(database: str) -> str:
+    """Each provider and model called in the range, with its calls and first call (`prices update`)."""
+    return f"""
+SELECT provider, if(response_model != '', response_model, request_model) AS model, count() AS calls,
+       toString(min(ts)) AS first
+FROM {database}.llm_usage
+WHERE {_IN_RANGE}
+GROUP BY provider, model
+ORDER BY provider, model
 """
 
 

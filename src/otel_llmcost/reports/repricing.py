@@ -27,9 +27,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.model import Cost, LlmCall
 from otel_llmcost.pricing import PriceBook, price_call
-from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.reports import queries
 from otel_llmcost.store import UsageStore, rollups
 from otel_llmcost.store.schema import COLUMN_TYPES
@@ -87,7 +87,7 @@ def _reprice_row(row: dict, price_book: PriceBook) -> Cost:
     call = LlmCall(
         dialect="reprice", provider=row["provider"], operation=row["operation"],
         request_model=row["request_model"], response_model=row["response_model"], response_id="",
-        **{kind: row[kind] for kind in USAGE_KINDS}, error_type="", streaming=False, ttft_ms=None,
+        **{kind: row[kind] for kind in COUNTS}, error_type="", streaming=False, ttft_ms=None,
         service_tier=row["service_tier"], server_address="",
     )
     at = datetime.fromisoformat(row["started"]).replace(tzinfo=timezone.utc)

@@ -77,7 +77,7 @@ SELECT {GROUPS[self.by]} AS group,
     sum(r.calls) AS calls,
     sum(r.failed_calls) AS failures,
     {tokens},
-    if(sum(r.calls) = sum(r.unpriced_calls), NULL, sum(r.cost_usd)) AS cost_usd,
+    if(sum(r.calls) = sum(r.unpriced_calls) + sum(r.invalid_usage_calls), NULL, sum(r.cost_usd)) AS cost_usd,
     sum(r.unpriced_calls) AS unpriced_calls,
     round(sum(r.latency_ms_sum) / sum(r.calls), 3) AS avg_latency_ms
 FROM ({source}) AS r
@@ -113,8 +113,7 @@ def rollup_source(database: str, rollup: Rollup, whole: str | None = None) -> st
     whole_until), the view's SELECT over llm_usage for the partial hours at the two ends (range_params).
     `whole`: another SELECT of the whole hours, in the rollup's column order (default: the rollup table's
     columns that `rollup` names: a rollup narrowed to some measures reads, and computes, only those)."""
-    columns = ", ".join(name for name, _, _ in rollup.keys + rollup.measures)
-    whole = whole or f"SELECT {columns} FROM {database}.{rollup.table} WHERE {_WHOLE}"
+    whole = whole or f"SELECT {rollup.names()} FROM {database}.{rollup.table} WHERE {_WHOLE}"
     return "\nUNION ALL\n".join([whole] + [rollup.select(f"{database}.llm_usage", edge) for edge in _EDGES])
 
 

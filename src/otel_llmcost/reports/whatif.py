@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.pricing import PriceBook, quote
-from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.reports import queries
 from otel_llmcost.store import QueryableStore
 
@@ -43,7 +43,7 @@ def what_if(store: QueryableStore, price_book: PriceBook, provider: str, model: 
         line.calls += shape["calls"]
         line.actual_usd += Decimal(shape["actual_usd"] or 0)
         line.unpriced_calls += shape["unpriced_calls"]
-        cost = quote(price_book, provider, model, {kind: shape[kind] for kind in USAGE_KINDS}, now,
+        cost = quote(price_book, provider, model, {kind: shape[kind] for kind in COUNTS}, now,
                      service_tier=shape["service_tier"], tenant=tenant)
         line.whatif_usd += (cost.cost_usd or Decimal(0)) * shape["calls"]
         line.estimated_calls += shape["calls"] if cost.status == "estimated" else 0

@@ -29,7 +29,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.reports.why_sql import COSTS, COUNTS
 
 #: (cause, what it means), in the order of the chain; "new" and "vanished" are segments outside it

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.reports.usage_stats import rollup_source
 from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 

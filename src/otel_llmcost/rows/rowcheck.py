@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.model import Cost, LlmCall, UsageRow
-from otel_llmcost.pricing.quote import USAGE_KINDS
 from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, UINT, ColumnChecks, Findings, RowRejected
 from otel_llmcost.store.schema import COLUMN_TYPES
 
@@ -23,7 +23,7 @@ from otel_llmcost.store.schema import COLUMN_TYPES
 MAX_BILLABLE_COUNT = 1_000_000_000
 _COSTS = tuple(field.name for field in fields(Cost) if field.name.endswith("_usd"))  # ours, not the emitter's
 _CHECKS = ColumnChecks(COLUMN_TYPES, event_time="ts")
-_UNPRICEABLE_IF_CHANGED = frozenset(USAGE_KINDS) | frozenset(_COSTS)
+_UNPRICEABLE_IF_CHANGED = frozenset(COUNTS) | frozenset(_COSTS)
 
 
 def check_row(row: UsageRow) -> UsageRow:
@@ -48,10 +48,10 @@ def check_row(row: UsageRow) -> UsageRow:
 def unpriceable_counts(call: LlmCall) -> str:
     """Why the call's counts cannot be priced: those beyond MAX_BILLABLE_COUNT ("" when none)."""
     return "; ".join(f"{name} {getattr(call, name)} is beyond the {MAX_BILLABLE_COUNT:,} one call can hold, "
-                     f"not priced" for name in USAGE_KINDS if getattr(call, name) > MAX_BILLABLE_COUNT)
+                     f"not priced" for name in COUNTS if getattr(call, name) > MAX_BILLABLE_COUNT)
 
 
-_COUNT_BITS = [UINT.match(ch_type) for name, ch_type in COLUMN_TYPES if name in USAGE_KINDS]
+_COUNT_BITS = [UINT.match(ch_type) for name, ch_type in COLUMN_TYPES if name in COUNTS]
 if any(bits is None or 2 ** int(bits.group(1)) - 1 < MAX_BILLABLE_COUNT for bits in _COUNT_BITS):
     raise RuntimeError("a count column holds less than MAX_BILLABLE_COUNT: a billable count would be clamped")
 

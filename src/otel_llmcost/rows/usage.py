@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from otel_llmcost.ingest.tracebuffer import TraceGroup
+from otel_llmcost.kinds import COST_COLUMNS, COUNTS
 from otel_llmcost.model import Cost, LlmCall, UsageRow
 from otel_llmcost.pricing import PriceBook, price_call
 from otel_llmcost.rows.attribution import Attributor
@@ -64,26 +65,8 @@ def build_usage_rows(
                 request_model=call.request_model,
                 response_model=call.response_model,
                 response_id=call.response_id,
-                input_tokens=call.input_tokens,
-                cache_read_tokens=call.cache_read_tokens,
-                cache_write_tokens=call.cache_write_tokens,
-                output_tokens=call.output_tokens,
-                reasoning_tokens=call.reasoning_tokens,
-                cache_write_1h_tokens=call.cache_write_1h_tokens,
-                audio_input_tokens=call.audio_input_tokens,
-                audio_output_tokens=call.audio_output_tokens,
-                image_input_tokens=call.image_input_tokens,
-                image_output_tokens=call.image_output_tokens,
-                web_searches=call.web_searches,
-                input_cost_usd=cost.input_cost_usd,
-                cache_read_cost_usd=cost.cache_read_cost_usd,
-                cache_write_cost_usd=cost.cache_write_cost_usd,
-                output_cost_usd=cost.output_cost_usd,
-                reasoning_cost_usd=cost.reasoning_cost_usd,
-                audio_cost_usd=cost.audio_cost_usd,
-                image_cost_usd=cost.image_cost_usd,
-                request_fee_usd=cost.request_fee_usd,
-                search_fee_usd=cost.search_fee_usd,
+                **{name: getattr(call, name) for name in COUNTS},
+                **{name: getattr(cost, name) for name in COST_COLUMNS},
                 cost_usd=cost.cost_usd,
                 emitter_cost_usd=call.emitter_cost_usd,
                 cost_status=cost.status,

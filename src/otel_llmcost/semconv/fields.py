@@ -7,9 +7,12 @@ output includes reasoning.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
+from otel_llmcost.kinds import COUNTED, with_kind_fields
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.providers import RAW_INPUT_EXCLUDES_CACHE, normalize_provider
 from otel_llmcost.semconv.values import error_type, first, flag, text, token_count
@@ -28,26 +31,33 @@ def named_input_convention(attributes, provider_keys: tuple[str, ...]) -> str:
     return UNKNOWN if provider in RAW_INPUT_EXCLUDES_CACHE else INCLUSIVE
 
 
+@with_kind_fields(lambda kind: (kind.field, "tuple[str, ...]", kind.attributes) if kind.count else None)
 @dataclass(frozen=True, slots=True)
 class Fields:
-    """Attribute names per fact, most preferred first."""
+    """Attribute names per fact, most preferred first; then per billable kind (kinds.py: `input`,
+    `cache_read`, ..., `web_searches`, `images`), whose defaults are the names every dialect reads."""
 
     provider: tuple[str, ...] = ()
     operation: tuple[str, ...] = ()
     request_model: tuple[str, ...] = ()
     response_model: tuple[str, ...] = ()
     response_id: tuple[str, ...] = ()
-    input: tuple[str, ...] = ()
-    output: tuple[str, ...] = ()
-    cache_read: tuple[str, ...] = ()
-    cache_write: tuple[str, ...] = ()
-    reasoning: tuple[str, ...] = ()
     total: tuple[str, ...] = ()  # the emitter's total: a gap above input + output is unreported thinking
-    cache_write_1h: tuple[str, ...] = ("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",)
-    audio_input: tuple[str, ...] = ("gen_ai.usage.audio.input_tokens",)  # the genai repo's per-modality names
-    audio_output: tuple[str, ...] = ("gen_ai.usage.audio.output_tokens",)
-    image_input: tuple[str, ...] = ("gen_ai.usage.image.input_tokens",)
-    image_output: tuple[str, ...] = ("gen_ai.usage.image.output_tokens",)
+    if TYPE_CHECKING:  # the fields with_kind_fields adds (kinds.py), for mypy; tests/test_billable_units.py
+        input: tuple[str, ...] = ()
+        cache_read: tuple[str, ...] = ()
+        cache_write: tuple[str, ...] = ()
+        output: tuple[str, ...] = ()
+        reasoning: tuple[str, ...] = ()
+        cache_write_1h: tuple[str, ...] = ()
+        audio_input: tuple[str, ...] = ()
+        audio_output: tuple[str, ...] = ()
+        image_input: tuple[str, ...] = ()
+        image_output: tuple[str, ...] = ()
+        web_searches: tuple[str, ...] = ()
+        file_searches: tuple[str, ...] = ()
+        images: tuple[str, ...] = ()
+        audio_seconds: tuple[str, ...] = ()
     error_type: tuple[str, ...] = ("error.type",)
     streaming: tuple[str, ...] = ()
     ttft_seconds: tuple[str, ...] = ()
@@ -55,10 +65,9 @@ class Fields:
     service_tier: tuple[str, ...] = ()
     server_address: tuple[str, ...] = ("server.address",)
     emitter_cost: tuple[str, ...] = ()
-    web_searches: tuple[str, ...] = ()
 
     def keys(self) -> frozenset[str]:
-        return frozenset(key for names in (getattr(self, f) for f in self.__slots__) for key in names)
+        return frozenset(key for f in dataclasses.fields(self) for key in getattr(self, f.name))
 
 
 def read_call(
@@ -109,11 +118,6 @@ def read_call(
         request_model=text(attributes, fields.request_model),
         response_model=text(attributes, fields.response_model),
         response_id=text(attributes, fields.response_id),
-        input_tokens=input_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        output_tokens=output_tokens,
-        reasoning_tokens=reasoning,
         error_type=error_type(span, fields.error_type),
         streaming=_streaming(attributes, fields.streaming, ttft_ms) if streaming is None else streaming,
         ttft_ms=ttft_ms,
@@ -121,14 +125,26 @@ def read_call(
         server_address=server_address,
         emitter_cost_usd=_decimal(first(attributes, fields.emitter_cost)),
         usage_issue="; ".join(i for i in issues if i),
-        # Parts of the counts above, priced at their own rates: never larger than what they are part of.
-        cache_write_1h_tokens=min(token_count(attributes, fields.cache_write_1h), cache_write),
-        audio_input_tokens=min(token_count(attributes, fields.audio_input), input_tokens),
-        audio_output_tokens=min(token_count(attributes, fields.audio_output), output_tokens),
-        image_input_tokens=min(token_count(attributes, fields.image_input), input_tokens),
-        image_output_tokens=min(token_count(attributes, fields.image_output), output_tokens),
-        web_searches=token_count(attributes, fields.web_searches),
+        input_tokens=input_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning,
+        **_other_counts(attributes, fields, {"input_tokens": input_tokens, "cache_read_tokens": cache_read,
+                                             "cache_write_tokens": cache_write, "output_tokens": output_tokens,
+                                             "reasoning_tokens": reasoning}),
     )
+
+
+def _other_counts(attributes, fields: Fields, wholes: dict[str, int]) -> dict[str, int]:
+    """The counts of the kinds beyond the five the conventions above settle; a part (kinds.Kind.part_of) is
+    never larger than what it is part of."""
+    counts = dict(wholes)
+    for kind in COUNTED:
+        if kind.count not in counts:
+            count = token_count(attributes, getattr(fields, kind.field))
+            counts[kind.count] = min(count, counts[kind.part_of]) if kind.part_of else count
+    return {name: count for name, count in counts.items() if name not in wholes}
 
 
 def _streaming(attributes, keys: tuple[str, ...], ttft_ms: float | None) -> bool:

@@ -8,6 +8,7 @@ Semantic Kernel, hand-written spans), hence the common non-standard aliases belo
 
 from __future__ import annotations
 
+from otel_llmcost.kinds import COUNTED
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv.fields import UNKNOWN, Fields, named_input_convention, read_call
 from otel_llmcost.semconv.values import STATUS_ERROR, InvalidSpan
@@ -68,8 +69,14 @@ def operation_name(attributes) -> str:
     return value
 
 
+#: The units billed by the piece (kinds.py): a span reporting them is a billed call whatever its operation
+#: (semantic conventions name no image generation or transcription operation yet).
+_UNIT_ATTRIBUTES = tuple(key for kind in COUNTED if kind.unit != "token" for key in kind.attributes)
+
+
 def extract(span: SpanRecord) -> LlmCall | None:
-    if operation_name(span.attributes) not in BILLABLE_OPERATIONS:
+    operation = operation_name(span.attributes)
+    if operation not in BILLABLE_OPERATIONS and not any(key in span.attributes for key in _UNIT_ATTRIBUTES):
         return None
     convention = named_input_convention(span.attributes, FIELDS.provider)
     return read_call(span, FIELDS, NAME, input_convention=convention, output_convention=UNKNOWN)

@@ -19,6 +19,7 @@ from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
 from otel_llmcost.semconv.fields import EXCLUSIVE, INCLUSIVE, UNKNOWN, Fields, read_call
 from otel_llmcost.semconv.providers import normalize_provider
+from otel_llmcost.semconv.server_tools import unit_counts
 from otel_llmcost.semconv.values import json_value, text
 
 NAME = "vercel-ai"
@@ -107,4 +108,4 @@ def _provider_metadata_usage(value) -> dict:
                 continue
             found.update({f"providerMetadata.{ours}": details[theirs] for theirs, ours in names.items()
                           if theirs in details})
-    return found
+    return found | unit_counts(metadata)  # web searches (Gemini grounding, Anthropic), images, seconds

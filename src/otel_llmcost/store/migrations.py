@@ -7,8 +7,8 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006 and 007) counts rows
-that other writers insert meanwhile twice.
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007 and 009)
+counts rows that other writers insert meanwhile twice.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class SchemaOptions:
     def values(self) -> dict[str, str]:
         """The template placeholders."""
         local = "_local" if self.cluster else ""
-        values = {
+        return {
             "database": self.database,
             "local": local,
             "on_cluster": f" ON CLUSTER {self.cluster}" if self.cluster else "",
@@ -60,7 +60,6 @@ class SchemaOptions:
             "replica": "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')" if self.cluster else "",
             "dedup_window": f"{'' if self.cluster else 'non_'}replicated_deduplication_window = {_DEDUP_WINDOW_BLOCKS}",
         }
-        return values | rollups.placeholders(f"{self.database}.llm_usage{local}")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,9 @@ def _rebuilding(*which: rollups.Rollup) -> Callable[[SchemaStore, SchemaOptions]
 _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS),
           6: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUEST_COUNTS_HOURLY,
                          rollups.ERRORS_HOURLY, rollups.USERS_DAILY),
-          7: _rebuilding(rollups.LATENCY_HOURLY, rollups.LATENCY_DAILY)}
+          7: _rebuilding(rollups.LATENCY_HOURLY, rollups.LATENCY_DAILY),
+          # unpriced_calls no longer counts the calls the row check refused; invalid_usage_calls counts them
+          9: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS, rollups.USERS_DAILY)}
 
 
 def _load() -> tuple[Migration, ...]:

@@ -2,8 +2,11 @@
 request_counts_hourly, errors_hourly, users_daily, latency_hourly and latency_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
-so every token and cost column of llm_usage has its sum under its own name. The same SELECT, limited to one
-monthly partition, rebuilds a rollup from raw rows after `reprice` (whose mutation the views never see).
+so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
+SQL, written when they were added (an applied migration never changes); the newest migration's view SELECTs
+equal these (a test checks). The same SELECT, limited to one monthly partition and to the columns the table
+has at that point of a migration, rebuilds a rollup from raw rows after `reprice` (whose mutation the views
+never see).
 
 Sums are SimpleAggregateFunction(sum, ...): a plain `sum(col)` in a GROUP BY reads them. Quantiles are
 AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) states, read with
@@ -23,9 +26,9 @@ if TYPE_CHECKING:  # migrations imports this module
     from otel_llmcost.store import SchemaStore
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from otel_llmcost.pricing.quote import USAGE_KINDS
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.schema import COLUMNS, USD
 
 _QUANTILE_STATE = "AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)"
@@ -41,11 +44,13 @@ _CALL_MEASURES = (
     ("calls", _SUM_COUNT, "count()"),
     ("failed_calls", _SUM_COUNT, "countIf(u.status = 'error')"),
     ("retry_calls", _SUM_COUNT, "countIf(u.attempt > 1)"),
-    *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in USAGE_KINDS),
+    *((kind, _SUM_COUNT, f"sum(u.{kind})") for kind in COUNTS),
     *((name, _SUM_USD, f"sum(ifNull(u.{name}, 0))") for name in COST_COLUMNS),
+    # calls whose counts cannot be right (the row check refused them): no cost, but never "no price"
+    ("invalid_usage_calls", _SUM_COUNT, "countIf(u.cost_status = 'invalid_usage')"),
 )
 _ROLLUP_MEASURES = _CALL_MEASURES + (
-    ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+    ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_status = 'unpriced')"),
     ("estimated_calls", _SUM_COUNT, "countIf(u.cost_status = 'estimated')"),
     ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
     ("ttft_ms_sum", _SUM_FLOAT, "sum(ifNull(u.ttft_ms, 0))"),
@@ -71,6 +76,10 @@ class Rollup:
 
     def columns(self) -> str:
         return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
+
+    def names(self) -> str:
+        """Its columns by name, in the order of select()'s outputs (a UNION ALL beside it matches by position)."""
+        return ", ".join(name for name, _, _ in self.keys + self.measures)
 
     def select(self, source: str, where: str = "") -> str:
         """The view's SELECT from `source` (db.llm_usage), optionally limited by a WHERE condition.
@@ -104,7 +113,7 @@ REQUESTS = Rollup(
      ("attempts", "SimpleAggregateFunction(max, UInt16)", "max(u.attempt)"),
      *_CALL_MEASURES,
      # beyond the contract, for the drill-down's request list: the list reads no raw rows
-     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_usd IS NULL)"),
+     ("unpriced_calls", _SUM_COUNT, "countIf(u.cost_status = 'unpriced')"),
      ("latency_ms_sum", _SUM_FLOAT, "sum(u.latency_ms)"),
      ("max_latency_ms", "SimpleAggregateFunction(max, Float64)", "max(u.latency_ms)"),
      ("models", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))",
@@ -143,15 +152,6 @@ ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HO
            LATENCY_DAILY)
 
 
-def placeholders(source: str) -> dict[str, str]:
-    """What the migration templates name: {usage_hourly_columns}, {usage_hourly_select}, ..."""
-    values = {}
-    for rollup in ROLLUPS:
-        values[f"{rollup.table}_columns"] = rollup.columns()
-        values[f"{rollup.table}_select"] = rollup.select(source)
-    return values
-
-
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
@@ -174,8 +174,11 @@ def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollu
             raise ValueError(f"not monthly partition ids: {wanted}")
         store.command(f"DROP TABLE IF EXISTS {staging}")
         store.command(f"CREATE TABLE {staging} AS {target}")
+        # during a migration the table may not have every measure yet (a later migration adds them)
+        present = {row["name"] for row in store.query(f"DESCRIBE TABLE {staging}")}
+        limited = replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in present))
         where = "u._partition_id IN {partitions:Array(String)}"
-        store.command(f"INSERT INTO {staging} {rollup.select(f'{database}.llm_usage', where)}",
+        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.select(f'{database}.llm_usage', where)}",
                       {"partitions": wanted})
         built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
         for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with

@@ -9,9 +9,9 @@ import dataclasses
 import hashlib
 from datetime import datetime, timedelta, timezone
 
+from otel_llmcost.kinds import COST_COLUMNS, COUNTED
 from otel_llmcost.model import UsageRow
 
-_TOKENS = ("UInt64", "CODEC(T64, ZSTD(1))")
 USD = "Nullable(Decimal(38, 12))"
 _NAME = "LowCardinality(String)"
 
@@ -35,26 +35,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("request_model", _NAME, ""),
     ("response_model", _NAME, ""),
     ("response_id", "String", "CODEC(ZSTD(1))"),
-    ("input_tokens", *_TOKENS),
-    ("cache_read_tokens", *_TOKENS),
-    ("cache_write_tokens", *_TOKENS),
-    ("output_tokens", *_TOKENS),
-    ("reasoning_tokens", *_TOKENS),
-    ("cache_write_1h_tokens", *_TOKENS),
-    ("audio_input_tokens", *_TOKENS),
-    ("audio_output_tokens", *_TOKENS),
-    ("image_input_tokens", *_TOKENS),
-    ("image_output_tokens", *_TOKENS),
-    ("web_searches", "UInt32", "CODEC(T64, ZSTD(1))"),
-    ("input_cost_usd", USD, ""),
-    ("cache_read_cost_usd", USD, ""),
-    ("cache_write_cost_usd", USD, ""),
-    ("output_cost_usd", USD, ""),
-    ("reasoning_cost_usd", USD, ""),
-    ("audio_cost_usd", USD, ""),
-    ("image_cost_usd", USD, ""),
-    ("request_fee_usd", USD, ""),
-    ("search_fee_usd", USD, ""),
+    *((kind.count, kind.count_type, "CODEC(T64, ZSTD(1))") for kind in COUNTED),  # kinds.py, in its order
+    *((name, USD, "") for name in COST_COLUMNS),
     ("cost_usd", USD, ""),
     ("emitter_cost_usd", USD, ""),
     ("cost_status", _NAME, ""),
