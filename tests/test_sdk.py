@@ -5,17 +5,14 @@ paths agree to the last digit, attribution comes from the spans' ancestors, and 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -25,9 +22,8 @@ from forwarding import emit_calls
 from otel_llmcost import sdk
 from otel_llmcost.sdk import InAppPricer, UsageRowExporter
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.server_store import ServerStore
-from test_store_contract import SERVER_ENV
+from test_store_contract import server_database
 
 LLM_NAMES = ("chat gpt-4o-mini", "chat gpt-4o")
 
@@ -130,16 +126,10 @@ def test_rows_held_for_an_unreachable_server_are_capped():
     provider.shutdown()
 
 
-def test_rows_written_to_a_clickhouse_server(tmp_path):
+def test_rows_written_to_a_clickhouse_server():
     """sdk.setup(clickhouse=URL) against a real ClickHouse server, when OTEL_LLMCOST_TEST_CLICKHOUSE names one
     (as for tests/test_store_contract.py): the rows in the server carry the costs the spans were given."""
-    server = os.environ.get(SERVER_ENV)
-    if not server:
-        pytest.skip(f"no ClickHouse server here: set {SERVER_ENV}=clickhouse://... to write to one")
-    database = f"llmcost_sdk_{uuid.uuid4().hex[:12]}"
-    admin = ServerStore(server, database)
-    admin.ensure_schema(SchemaOptions(database))
-    try:
+    with server_database("llmcost_sdk") as (server, database, admin):
         memory = InMemorySpanExporter()
         provider = TracerProvider(resource=Resource.create({"service.name": "sdk-app"}))
         sdk.setup(provider, exporter=memory, trace_wait_seconds=1.0, max_trace_wait_seconds=10.0)
@@ -149,11 +139,7 @@ def test_rows_written_to_a_clickhouse_server(tmp_path):
         provider.shutdown()
         rows = {row["span_id"]: row for row in admin.query(
             f"SELECT span_id, toString(cost_usd) AS cost, request_id FROM {database}.llm_usage")}
-        calls = {f"{span.context.span_id:016x}": span for span in memory.get_finished_spans()
-                 if span.name in LLM_NAMES}
-        assert set(rows) == set(calls) and len(rows) == 8
-        for span_id, span in calls.items():
-            assert Decimal(span.attributes["otel_llmcost.cost_usd"]) == Decimal(rows[span_id]["cost"]) > 0
-    finally:
-        admin.command(f"DROP DATABASE IF EXISTS {database}")
-        admin.close()
+    calls = {f"{span.context.span_id:016x}": span for span in memory.get_finished_spans() if span.name in LLM_NAMES}
+    assert set(rows) == set(calls) and len(rows) == 8
+    for span_id, span in calls.items():
+        assert Decimal(span.attributes["otel_llmcost.cost_usd"]) == Decimal(rows[span_id]["cost"]) > 0
