@@ -1,10 +1,11 @@
 """Attribution stage: who and what each LLM call is charged to, and which try of the call it was.
 
-Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
+Each dimension (tenant, environment, service, feature, user, session, request id, project) is read through its
 configured attribute keys, in priority order: for each key, the call's own span (then its resource), then
 its ancestors nearest first (each before its resource).
 The tenant of the API key an export came with (AUTH_TENANT_KEY, set by the receiver) comes before every
-tenant key; the key's id (AUTH_KEY_ID_KEY) is the call's api_key_id, read from nowhere else. `request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
+tenant key; the key's id (AUTH_KEY_ID_KEY) is the call's api_key_id, read from nowhere else. `request_id`
+defaults to the trace id. Free-form dimensions from every dialect (Vercel
 `ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
 land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
 

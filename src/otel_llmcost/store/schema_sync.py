@@ -55,7 +55,8 @@ def _new_rollup(rollup: rollups.Rollup) -> list[str]:
     partitions by its time key, sorted by tenant, time, then its other keys."""
     time_key = rollup.keys[1][0] if rollup.keys[0][0] == "tenant_id" else rollup.keys[0][0]
     order = ["tenant_id", time_key] + [name for name, _, _ in rollup.keys if name not in ("tenant_id", time_key)]
-    table = (f"CREATE TABLE IF NOT EXISTS {{database}}.{rollup.table}{{local}}{{on_cluster}}\n(\n{rollup.columns()}\n)\n"
+    table = (f"CREATE TABLE IF NOT EXISTS {{database}}.{rollup.table}{{local}}{{on_cluster}}\n"
+             f"(\n{rollup.columns()}\n)\n"
              f"ENGINE = {{replicated}}AggregatingMergeTree{{replica}}\nPARTITION BY toYYYYMM({time_key})\n"
              f"ORDER BY ({', '.join(order)})\nSETTINGS index_granularity = 1024, {{dedup_window}}")
     view = (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.{rollup.table}_mv{{local}}{{on_cluster}}\n"
