@@ -1,6 +1,6 @@
-"""Budgets per tenant, feature, user, project and ingest key, monthly or daily: the status endpoint a gateway calls before a call
-(right for every level, under concurrent ingest, and a tenant key reads only its own budgets), and each
-threshold of each budget notified once per period."""
+"""Budgets per tenant, feature, user, project and ingest key, monthly or daily: the status endpoint a gateway
+calls before a call (right for every level, under concurrent ingest, and a tenant key reads only its own
+budgets), and each threshold of each budget notified once per period."""
 
 from __future__ import annotations
 
