@@ -75,22 +75,26 @@ def period_of(budget_period: str, now: datetime) -> tuple[str, datetime, datetim
         following, time(), timezone.utc)
 
 
-#: Spend this month and today per (level, tenant, scope) from the rollups, for every budget level.
-_SPEND = """
-SELECT 'tenant' AS level, tenant_id, '' AS scope, day, cost_usd FROM {database}.usage_daily
-WHERE day >= {month_start:Date}<tenant_only>
-UNION ALL
-SELECT 'feature', tenant_id, feature, day, cost_usd FROM {database}.usage_daily
-WHERE day >= {month_start:Date}<tenant_only>
-UNION ALL
-SELECT 'user', tenant_id, user_id, day, cost_usd FROM {database}.users_daily
-WHERE day >= {month_start:Date}<tenant_only>
-UNION ALL
-SELECT 'project', tenant_id, project, toDate(hour), cost_usd FROM {database}.projects_hourly
-WHERE hour >= toDateTime({month_start:Date}, 'UTC')<tenant_only>
-UNION ALL
-SELECT 'key', tenant_id, api_key_id, toDate(hour), cost_usd FROM {database}.projects_hourly
-WHERE hour >= toDateTime({month_start:Date}, 'UTC')<tenant_only>"""
+#: (level, rollup, its column naming the scope, its day): where each level's spend is kept.
+_SOURCES = (("tenant", "usage_daily", "''", "day"), ("feature", "usage_daily", "feature", "day"),
+            ("user", "users_daily", "user_id", "day"), ("project", "projects_hourly", "project", "toDate(hour)"),
+            ("key", "projects_hourly", "api_key_id", "toDate(hour)"))
+
+
+def _spend(asked: bool) -> str:
+    """Spend since {month_start} per (level, tenant, scope, day) from the rollups, for every budget level; `asked`:
+    of the tenant {tenant} only, and of each level's scope asked about ({feature}, {user}, ...) only."""
+    branches = []
+    for level, table, column, day in _SOURCES:
+        since = "day >= {month_start:Date}" if day == "day" else "hour >= toDateTime({month_start:Date}, 'UTC')"
+        only = "" if not asked else " AND tenant_id = {tenant:String}" + (
+            f" AND {column} = {{{level}:String}}" if level != "tenant" else "")
+        branches.append(f"SELECT '{level}' AS level, tenant_id, {column} AS scope, {day} AS day, cost_usd\n"
+                        f"FROM {{database}}.{table} WHERE {since}{only}")
+    return "\n".join(["", "\nUNION ALL\n".join(branches)])
+
+
+_SPEND = _spend(asked=False)
 
 #: Every configured budget below the tenant's month with what it has spent in its period (now: a Grafana rule
 #: runs it too, with the budgets written in).
@@ -108,7 +112,7 @@ FROM (SELECT arrayJoin(arrayZip({budget_levels:Array(String)}, {budget_scope_ten
 LEFT JOIN (
     SELECT level, tenant_id, scope, sum(cost_usd) AS month_usd,
         sumIf(cost_usd, day = toDate(now('UTC'))) AS today_usd
-    FROM (""" + _SPEND.replace("<tenant_only>", "").replace("{month_start:Date}", _MONTH_START) + """)
+    FROM (""" + _SPEND.replace("{month_start:Date}", _MONTH_START) + """)
     GROUP BY level, tenant_id, scope
 ) AS s ON s.level = budgets.b.1 AND s.tenant_id = budgets.b.2 AND s.scope = budgets.b.3
 """
@@ -132,14 +136,15 @@ def parameters(budgets: tuple[Budget, ...]) -> dict[str, Any]:
 
 
 #: One tenant's spend this month and today, in total and for one feature, user, project and key (the status
-#: endpoint; a level not asked about is '' and its sums are those of calls without one, unused).
+#: endpoint; each rollup is read for the tenant and the scope asked about only: a level not asked about is ''
+#: and its sums, those of calls without one, go unused).
 TENANT_SPEND = """
 SELECT sumIf(cost_usd, level = 'tenant') AS month_usd,
     sumIf(cost_usd, level = 'tenant' AND day = {today:Date}) AS today_usd,""" + ",".join(f"""
-    sumIf(cost_usd, level = '{level}' AND scope = {{{level}:String}}) AS {level}_month_usd,
-    sumIf(cost_usd, level = '{level}' AND scope = {{{level}:String}} AND day = {{today:Date}}) AS {level}_today_usd"""
+    sumIf(cost_usd, level = '{level}') AS {level}_month_usd,
+    sumIf(cost_usd, level = '{level}' AND day = {{today:Date}}) AS {level}_today_usd"""
     for level in _SCOPES) + """
-FROM (""" + _SPEND.replace("<tenant_only>", " AND tenant_id = {tenant:String}") + """)
+FROM (""" + _spend(asked=True) + """)
 """
 
 
