@@ -15,13 +15,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, TOKEN_KINDS
-from otel_llmcost.reports.chargeback import Chargeback
+from otel_llmcost.reports.chargeback import Chargeback, minor_unit
 from otel_llmcost.reports.finops_sql import focus_usage
 from otel_llmcost.reports.focus import Month
 from otel_llmcost.reports.queries import sql_time
-
-#: currencies whose minor unit is not the cent (ISO 4217)
-_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3}
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class Statement:
 
     @property
     def billed(self) -> Decimal:
-        return sum((line.billed for line in self.lines), Decimal(0)).quantize(_minor(self.currency))
+        return sum((line.billed for line in self.lines), Decimal(0)).quantize(minor_unit(self.currency))
 
     def as_document(self) -> dict:
         return {"tenant": self.tenant, "month": self.month.start.strftime("%Y-%m"), "currency": self.currency,
@@ -96,7 +93,7 @@ def statement(store, chargeback: Chargeback, tenant: str, month: Month) -> State
         day = date.fromisoformat(day_text)
         billed_usd = effective * (1 + terms.markup)
         rate = chargeback.rate(terms.currency, day)
-        billed = (billed_usd * rate).quantize(_minor(terms.currency), rounding=ROUND_HALF_UP)
+        billed = (billed_usd * rate).quantize(minor_unit(terms.currency), rounding=ROUND_HALF_UP)
         lines.append(StatementLine(day, feature, provider, model, calls, unpriced, tokens, list_usd, effective,
                                    billed_usd, rate, billed))
     return Statement(tenant, month, terms.currency, terms.markup, tuple(lines))
@@ -111,10 +108,6 @@ def _line_document(line: StatementLine) -> dict:
             "calls": line.calls, "unpriced_calls": line.unpriced_calls, "tokens": line.tokens,
             "list_usd": _text(line.list_usd), "effective_usd": _text(line.effective_usd),
             "billed_usd": _text(line.billed_usd), "rate": _text(line.rate), "billed": _text(line.billed)}
-
-
-def _minor(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR_DIGITS.get(currency, 2))
 
 
 def _text(amount: Decimal) -> str:
