@@ -1,5 +1,5 @@
-"""`otel-llmcost statement`: a tenant's month, one row per UTC day, feature, provider and model, with the
-list, effective and billed figures (reports/chargeback.py) apart.
+"""`otel-llmcost statement`: a tenant's month, one row per UTC day, project, feature, provider and model, with
+the list, effective and billed figures (reports/chargeback.py) apart.
 
 Each row's billed amount is effective x (1 + markup) x the day's exchange rate, rounded half up to the
 currency's minor unit; the statement's billed total is the sum of those rounded rows, so the total is what
@@ -24,6 +24,7 @@ from otel_llmcost.reports.queries import sql_time
 @dataclass(frozen=True)
 class StatementLine:
     day: date
+    project: str
     feature: str
     provider: str
     model: str
@@ -80,7 +81,7 @@ def statement(store, chargeback: Chargeback, tenant: str, month: Month) -> State
                                                       "tenant": tenant})
     sums: dict[tuple, list] = {}
     for row in found:
-        key = (row["day"], row["feature"], row["provider"], row["model"])
+        key = (row["day"], row["project"], row["feature"], row["provider"], row["model"])
         line = sums.setdefault(key, [0, 0, 0, Decimal(0), Decimal(0)])
         effective = sum((Decimal(row[f"{kind.name}_usd"]) for kind in BILLED_KINDS), Decimal(0))
         line[0] += int(row["calls"])
@@ -89,22 +90,24 @@ def statement(store, chargeback: Chargeback, tenant: str, month: Month) -> State
         line[3] += effective / (Decimal(row["multiplier"]) or Decimal(1))
         line[4] += effective
     lines = []
-    for (day_text, feature, provider, model), (calls, unpriced, tokens, list_usd, effective) in sorted(sums.items()):
+    for (day_text, project, feature, provider, model), (calls, unpriced, tokens, list_usd, effective) in sorted(
+            sums.items()):
         day = date.fromisoformat(day_text)
         billed_usd = effective * (1 + terms.markup)
         rate = chargeback.rate(terms.currency, day)
         billed = (billed_usd * rate).quantize(minor_unit(terms.currency), rounding=ROUND_HALF_UP)
-        lines.append(StatementLine(day, feature, provider, model, calls, unpriced, tokens, list_usd, effective,
-                                   billed_usd, rate, billed))
+        lines.append(StatementLine(day, project, feature, provider, model, calls, unpriced, tokens, list_usd,
+                                   effective, billed_usd, rate, billed))
     return Statement(tenant, month, terms.currency, terms.markup, tuple(lines))
 
 
-LINE_COLUMNS = ("day", "feature", "provider", "model", "calls", "unpriced_calls", "tokens", "list_usd", "effective_usd",
-                "billed_usd", "rate", "billed")
+LINE_COLUMNS = ("day", "project", "feature", "provider", "model", "calls", "unpriced_calls", "tokens", "list_usd",
+                "effective_usd", "billed_usd", "rate", "billed")
 
 
 def _line_document(line: StatementLine) -> dict:
-    return {"day": line.day.isoformat(), "feature": line.feature, "provider": line.provider, "model": line.model,
+    return {"day": line.day.isoformat(), "project": line.project, "feature": line.feature, "provider": line.provider,
+            "model": line.model,
             "calls": line.calls, "unpriced_calls": line.unpriced_calls, "tokens": line.tokens,
             "list_usd": _text(line.list_usd), "effective_usd": _text(line.effective_usd),
             "billed_usd": _text(line.billed_usd), "rate": _text(line.rate), "billed": _text(line.billed)}

@@ -31,6 +31,9 @@ from dataclasses import dataclass, replace
 from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.schema import COLUMNS, USD
 
+#: A call's cost at the providers' list price (over llm_usage AS u): before the price book's contract multiplier.
+LIST_COST = ("toDecimal128(toDecimal256(ifNull(u.cost_usd, 0), 12) / "
+             "if(u.price_multiplier = 0, toDecimal64(1, 9), u.price_multiplier), 12)")
 _QUANTILE_STATE = "AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)"
 _SUM_COUNT = "SimpleAggregateFunction(sum, UInt64)"
 _SUM_USD = "SimpleAggregateFunction(sum, Decimal(38, 12))"
@@ -63,8 +66,7 @@ _ROLLUP_MEASURES = _CALL_MEASURES + (
     # added by migration 011: the provider's list price, before the price book's contract multiplier (cost_usd
     # is the effective cost, after it). In Decimal256 while divided, so no cost can overflow; a multiplier of 0
     # (nothing charged) counts as 1, as the statement does. Exact to the 12th decimal, then cut.
-    ("list_cost_usd", _SUM_USD, "sum(toDecimal128(toDecimal256(ifNull(u.cost_usd, 0), 12) / "
-                                "if(u.price_multiplier = 0, toDecimal64(1, 9), u.price_multiplier), 12))"),
+    ("list_cost_usd", _SUM_USD, f"sum({LIST_COST})"),
 )
 _ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
 _REQUEST_ATTRIBUTES = ("environment", "service_name", "feature", "user_id", "session_id")
