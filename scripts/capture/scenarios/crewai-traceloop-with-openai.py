@@ -1,4 +1,4 @@
-"""CrewAI with Traceloop's CrewAI instrumentation and its OpenAI instrumentation beside it: crewai-openinference.py's scenarios."""
+"""CrewAI with Traceloop's CrewAI and OpenAI instrumentations: crewai-openinference.py's scenarios."""
 
 import os
 import runpy
