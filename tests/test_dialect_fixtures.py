@@ -128,6 +128,9 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "responses": [ok(RESPONSES)], "rate_limited_retry": retried(CHAT), "sdk_retry": [ok(CHAT)],
         "messages": [ok(MESSAGES)], "messages_stream": [ok((100, 0, 0, 25, 0))],
         "messages_stream_raw": [ok((100, 0, 0, 25, 0))], "anthropic_rate_limited_retry": retried(MESSAGES),
+        **{name: [ok(RESPONSES)] for name in ("responses_stream", "responses_reasoning")},
+        "failed": [failed()], "tool_loop": [ok(CHAT)] * 3, "anthropic_failed": [failed()],
+        "anthropic_thinking": [ok(MESSAGES)], "anthropic_tool_loop": [ok(MESSAGES)] * 3,
     },
     "litellm": {
         # Cache counts come from LiteLLM's usage_object; the retry is the app's own loop.
