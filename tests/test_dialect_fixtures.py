@@ -152,6 +152,9 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
     "pydantic-ai": {
         "agent_run": [ok(CHAT)], "agent_run_responses": [ok(RESPONSES)], "agent_tool_loop": [ok(CHAT), ok(CHAT)],
         "anthropic_run": [ok(MESSAGES)], "stream": [ok(STREAM)], "model_error": [failed()],
+        # The app runs the agent again after the 429: a new agent run, so a new call (attempt 1).
+        "rate_limited_retry": [failed(), ok(CHAT)], "sdk_retry": [ok(CHAT)], "reasoning": [ok(RESPONSES)],
+        "tool_loop": [ok(CHAT)] * 3, "failed": [failed()],
     },
     "vercel-ai": {
         # v7's OpenTelemetry integration does not report reasoning tokens (they stay inside output).
