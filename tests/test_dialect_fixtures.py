@@ -136,6 +136,8 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         # Cache counts come from LiteLLM's usage_object; the retry is the app's own loop.
         "chat": [ok(CHAT)], "chat_stream": [ok(STREAM)], "embeddings": [ok(EMBED, "embeddings")],
         "anthropic_messages": [ok(MESSAGES)], "rate_limited_retry": retried(CHAT),
+        # LiteLLM's own retry (num_retries): its callback logs only the try that succeeded.
+        "framework_retry": [ok(CHAT)], "tool_loop": [ok(CHAT)] * 3, "failed": [failed()],
     },
     "litellm-active-span": {
         # LiteLLM's default stamps both tries of the retry onto the one app span: one call is all it shows.
@@ -267,9 +269,11 @@ EXPECTED["openinference-anthropic-with-native"] = EXPECTED["openinference-anthro
 EXPECTED["traceloop-anthropic-with-native"] = {**EXPECTED["traceloop-anthropic"], **{
     name: [ok(MESSAGES)] for name in ("messages_stream", "messages_stream_raw")}}
 EXPECTED["pydantic-ai-summed-usage"] = EXPECTED["pydantic-ai"]
-EXPECTED["litellm-semconv"] = EXPECTED["litellm"]
+# Captured before litellm.py gained its failed, framework-retry and tool-loop scenarios.
+EXPECTED["litellm-semconv"] = {name: EXPECTED["litellm"][name] for name in
+                               ("chat", "chat_stream", "embeddings", "anthropic_messages", "rate_limited_retry")}
 # The app's openai-v2 span and the proxy's litellm_request for each call: one row, the proxy's provider.
-EXPECTED["litellm-proxy"] = EXPECTED["litellm"]
+EXPECTED["litellm-proxy"] = EXPECTED["litellm-semconv"]
 EXPECTED["pydantic-ai-format2"] = EXPECTED["pydantic-ai"]
 EXPECTED["vercel-ai-supplemental"] = {**EXPECTED["vercel-ai"], **{
     name: [ok(RESPONSES)] * len(EXPECTED["vercel-ai"][name])
