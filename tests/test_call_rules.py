@@ -116,6 +116,21 @@ def test_thinking_reported_only_as_the_gap_in_the_total():
         assert (plain.output_tokens, plain.reasoning_tokens) == (30, 0)
 
 
+def test_a_total_without_input_and_output_is_flagged_not_billed_as_thinking():
+    # An emitter that read only the total (Responses usage under chat-completions names): the split is unknown.
+    attributes = {"openinference.span.kind": "LLM", "llm.system": "openai", "llm.model_name": "gpt-4o-mini",
+                  "llm.token_count.total": 240}
+    call = extract_call(_span("t", attributes=attributes))
+    assert (call.input_tokens, call.output_tokens, call.reasoning_tokens) == (0, 0, 0)
+    assert "only a total of 240 tokens" in call.usage_issue
+    cost = price_call(call, AT, load_price_book())
+    assert (cost.status, cost.cost_usd) == ("invalid_usage", None)
+    # Embeddings have no output: their total is their input.
+    embedding = extract_call(_span("e", attributes={**attributes, "openinference.span.kind": "EMBEDDING",
+                                                    "embedding.model_name": "text-embedding-3-small"}))
+    assert (embedding.input_tokens, embedding.usage_issue) == (240, "")
+
+
 def test_a_deployment_name_is_priced_through_the_response_model_and_never_silently_unpriced():
     book = load_price_book()
     deployment = replace(CALL, provider="azure.ai.openai", request_model="prod-chat",
