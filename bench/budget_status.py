@@ -72,7 +72,8 @@ def main() -> int:
                              alert_rules=load_alert_rules(str(root / "alerts.yaml")))
     listener.start()
     try:
-        print(f"the query alone, in-process: {cpu:.2f} ms of CPU, median (the wall time below grows with the machine's load; the CPU far less)")
+        print(f"the query alone, in-process: {cpu:.2f} ms of CPU, median (the wall time below grows with the "
+              "machine's load; the CPU far less)")
         for label, secret, params in (("admin key", admin, {"tenant": tenant, **scopes}), ("tenant key", own, scopes)):
             timings = [_timed(listener.port, secret, params) for _ in range(args.requests)]
             p50, p95, p99 = (statistics.quantiles(timings, n=100)[i] for i in (49, 94, 98))
