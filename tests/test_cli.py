@@ -47,7 +47,8 @@ def test_stats_by_feature(tmp_path):
     assert rows["summarize"] == {
         "feature": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
         "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 10, "reasoning_tokens": 0,
-        "cost_usd": "0.001", "unpriced_calls": 0, "avg_latency_ms": 200,
+        "list_cost_usd": "0.001", "cost_usd": "0.001", "billed_usd": "0.001", "unpriced_calls": 0,
+        "avg_latency_ms": 200,
     }
     assert rows["search"]["calls"] == 1 and rows["search"]["cost_usd"] is None
     assert rows["search"]["unpriced_calls"] == 1 and rows["search"]["cache_read_tokens"] == 20
@@ -57,8 +58,10 @@ def test_stats_by_feature(tmp_path):
     assert (total["calls"], total["requests"], Decimal(total["cost_usd"])) == (4, 3, Decimal("5.001"))
 
     table = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant").stdout
-    assert table.splitlines()[0].split()[:4] == ["tenant", "cost_usd", "requests", "calls"]
-    assert table.splitlines()[1].split()[:4] == ["acme", "$0.0010", "2", "3"]
+    # the effective cost first, then the list and billed costs, then the counts
+    assert table.splitlines()[0].split()[:6] == ["tenant", "cost_usd", "list_cost_usd", "billed_usd", "requests",
+                                                 "calls"]
+    assert table.splitlines()[1].split()[:6] == ["acme", "$0.0010", "$0.0010", "$0.0010", "2", "3"]
     assert max(map(len, table.splitlines())) <= 100
     wide = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant", "--wide")
     assert wide.stdout.splitlines()[0].split()[-1] == "latency_ms" and "more columns" not in wide.stderr

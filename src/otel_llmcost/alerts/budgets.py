@@ -81,20 +81,41 @@ _SOURCES = (("tenant", "usage_daily", "''", "day"), ("feature", "usage_daily", "
             ("key", "projects_hourly", "api_key_id", "toDate(hour)"))
 
 
-def _spend(asked: bool) -> str:
-    """Spend since {month_start} per (level, tenant, scope, day) from the rollups, for every budget level; `asked`:
-    of the tenant {tenant} only, and of each level's scope asked about ({feature}, {user}, ...) only."""
-    branches = []
+def _since(day: str) -> str:
+    return "day >= {month_start:Date}" if day == "day" else "hour >= toDateTime({month_start:Date}, 'UTC')"
+
+
+def _spend() -> str:
+    """Spend since {month_start} per (level, tenant, scope, day) from the rollups, for every budget level."""
+    return "\n" + "\nUNION ALL\n".join(
+        f"SELECT '{level}' AS level, tenant_id, {column} AS scope, {day} AS day, cost_usd\n"
+        f"FROM {{database}}.{table} WHERE {_since(day)}" for level, table, column, day in _SOURCES)
+
+
+def _tenant_spend() -> str:
+    """One tenant's spend this month and today at every level, reading each rollup once (a branch per table
+    costs ~3 ms of CPU, a table per level twice that), for the tenant and the scopes asked about only."""
+    tables: dict[str, list[tuple[str, str, str]]] = {}
     for level, table, column, day in _SOURCES:
-        since = "day >= {month_start:Date}" if day == "day" else "hour >= toDateTime({month_start:Date}, 'UTC')"
-        only = "" if not asked else " AND tenant_id = {tenant:String}" + (
-            f" AND {column} = {{{level}:String}}" if level != "tenant" else "")
-        branches.append(f"SELECT '{level}' AS level, tenant_id, {column} AS scope, {day} AS day, cost_usd\n"
-                        f"FROM {{database}}.{table} WHERE {since}{only}")
-    return "\n".join(["", "\nUNION ALL\n".join(branches)])
+        tables.setdefault(table, []).append((level, column, day))
+    branches, sums = [], []
+    for table, levels in tables.items():
+        day = levels[0][2]
+        columns = ", ".join(f"{column} AS s_{level}" if (level, column, day) in levels else f"'' AS s_{level}"
+                            for level, _, column, _ in _SOURCES if level != "tenant")
+        wanted = [f"{column} = {{{level}:String}}" for level, column, _ in levels if level != "tenant"]
+        only = "" if any(level == "tenant" for level, _, _ in levels) else f" AND ({' OR '.join(wanted)})"
+        branches.append(f"SELECT '{table}' AS source, {day} AS day, {columns}, cost_usd\n"
+                        f"FROM {{database}}.{table} WHERE {_since(day)} AND tenant_id = {{tenant:String}}{only}")
+        for level, _, _ in levels:
+            condition = f"source = '{table}'" + (f" AND s_{level} = {{{level}:String}}" if level != "tenant" else "")
+            prefix = "" if level == "tenant" else f"{level}_"
+            sums += [f"sumIf(cost_usd, {condition}) AS {prefix}month_usd",
+                     f"sumIf(cost_usd, {condition} AND day = {{today:Date}}) AS {prefix}today_usd"]
+    return "\nSELECT " + ",\n    ".join(sums) + "\nFROM (\n" + "\nUNION ALL\n".join(branches) + ")\n"
 
 
-_SPEND = _spend(asked=False)
+_SPEND = _spend()
 
 #: Every configured budget below the tenant's month with what it has spent in its period (now: a Grafana rule
 #: runs it too, with the budgets written in).
@@ -136,16 +157,8 @@ def parameters(budgets: tuple[Budget, ...]) -> dict[str, Any]:
 
 
 #: One tenant's spend this month and today, in total and for one feature, user, project and key (the status
-#: endpoint; each rollup is read for the tenant and the scope asked about only: a level not asked about is ''
-#: and its sums, those of calls without one, go unused).
-TENANT_SPEND = """
-SELECT sumIf(cost_usd, level = 'tenant') AS month_usd,
-    sumIf(cost_usd, level = 'tenant' AND day = {today:Date}) AS today_usd,""" + ",".join(f"""
-    sumIf(cost_usd, level = '{level}') AS {level}_month_usd,
-    sumIf(cost_usd, level = '{level}' AND day = {{today:Date}}) AS {level}_today_usd"""
-    for level in _SCOPES) + """
-FROM (""" + _spend(asked=True) + """)
-"""
+#: endpoint; a level not asked about is '' and its sums, those of calls without one, go unused).
+TENANT_SPEND = _tenant_spend()
 
 
 def spend_parameters(tenant: str, scopes: dict[str, str], now: datetime) -> dict[str, str]:
