@@ -5,12 +5,15 @@ destination that is down. Prints, per mode: ingest spans/s while sending (acknow
 whole CPU per span (ingest, pricing, storing, forwarding, until it has exited), for the live endpoint the
 seconds from the first export until every span had arrived there, and the seconds SIGTERM took.
 
-    python bench/forward.py [--spans N] [--llm-fraction F] [--clients C]
+    python bench/forward.py [--spans N] [--llm-fraction F] [--clients C] [--repeat R]
 
-Prints figures only, no pass/fail.
+With --repeat, the modes take turns R times (off, live, down, off, ...), so a change in the machine's load
+falls on all of them; the last lines are each mode's medians and what forwarding adds per span (median CPU
+with forwarding minus median CPU without). Prints figures only, no pass/fail.
 """
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -50,14 +53,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def spans_arrived(out: Path) -> int:
-    total = 0
-    if out.exists():
-        import base64
-        for line in out.read_text(encoding="ascii").splitlines():
-            request = ExportTraceServiceRequest.FromString(base64.b64decode(line.split(" ", 1)[1]))
-            total += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-    return total
+class Arrivals:
+    """Spans the sink has recorded so far, read on from where the last look stopped: only whole lines (the
+    sink may be half-way through writing one), so the bench's own reading stays small beside the receiver."""
+
+    def __init__(self, out: Path):
+        self._out = out
+        self._offset = 0
+        self.spans = 0
+
+    def count(self) -> int:
+        if self._out.exists():
+            with open(self._out, "rb") as recorded:
+                recorded.seek(self._offset)
+                data = recorded.read()
+            whole = data[:data.rfind(b"\n") + 1]
+            self._offset += len(whole)
+            for line in whole.splitlines():
+                request = ExportTraceServiceRequest.FromString(base64.b64decode(line.split(b" ", 1)[1]))
+                self.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+        return self.spans
 
 
 def run(mode: str, batches: list[bytes], counts: list[int], clients: int) -> list[str]:
@@ -105,8 +120,9 @@ def run(mode: str, batches: list[bytes], counts: list[int], clients: int) -> lis
     total = sum(counts)
     arrived_s = "-"
     if sink is not None:
-        while spans_arrived(tmp / "sink.out") < total and time.perf_counter() - began < 300:
-            time.sleep(1)
+        arrivals = Arrivals(tmp / "sink.out")
+        while arrivals.count() < total and time.perf_counter() - began < 300:
+            time.sleep(0.2)
         arrived_s = f"{time.perf_counter() - began:.1f}"
     stopping = time.perf_counter()
     proc.send_signal(signal.SIGTERM)  # it writes every buffered trace before it exits
@@ -125,14 +141,36 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--llm-fraction", type=float, default=0.3)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     batches, counts = make_batches(args.spans, args.llm_fraction)[:2]
-    print(f"{sum(counts):,} spans in {len(batches)} exports, {args.clients} clients, {os.cpu_count()} cores")
+    print(f"{sum(counts):,} spans in {len(batches)} exports, {args.clients} clients, {os.cpu_count()} cores,"
+          f" load average {os.getloadavg()[0]:.1f} at the start")
     header = ["forwarding", "ingest spans/s", "receiver CPU us/span", "all arrived after s", "stop drain s"]
-    rows = [run(mode, batches, counts, args.clients) for mode in ("off", "live", "down")]
+    rows = [run(mode, batches, counts, args.clients) for _ in range(args.repeat) for mode in MODES]
+    if args.repeat > 1:
+        rows += [[f"{mode} median", *(_median([row[i] for row in rows if row[0] == mode]) for i in range(1, 5))]
+                 for mode in MODES]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    cpu = {mode: float(_median([row[2] for row in rows if row[0] == mode])) for mode in MODES}
+    print(f"forwarding adds {cpu['live'] - cpu['off']:.1f} us of receiver CPU per span to a live endpoint, "
+          f"{cpu['down'] - cpu['off']:.1f} us while the destination is down (medians of {args.repeat}; "
+          f"load average {os.getloadavg()[0]:.1f} at the end)")
+
+
+MODES = ("off", "live", "down")
+
+
+def _median(cells: list[str]) -> str:
+    """The median of a column's cells (as printed: thousands separators, '-' for none)."""
+    values = sorted(float(cell.replace(",", "")) for cell in cells if cell != "-")
+    if not values:
+        return "-"
+    middle = len(values) // 2
+    value = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return f"{value:,.1f}"
 
 
 if __name__ == "__main__":

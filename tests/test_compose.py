@@ -82,7 +82,8 @@ def test_dockerfile_copies_what_exists_and_runs_the_receiver():
         *sources, _ = line.split()
         for source in sources:
             assert (ROOT / source).exists(), source
-    assert '"otel-llmcost"' in dockerfile and "'.[demo]'" in dockerfile
+    # the embedded store is the image's default (docker/receiver.yaml names no server), and it runs the demo
+    assert '"otel-llmcost"' in dockerfile and "'.[demo,embedded]'" in dockerfile
 
 
 def test_the_receiver_settings_in_the_container_are_valid(tmp_path):
