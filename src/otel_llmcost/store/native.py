@@ -7,10 +7,15 @@ handling (Decimal, Nullable, LowCardinality, DateTime64, Bool) against a real Cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from clickhouse_driver.block import ColumnOrientedBlock
 from clickhouse_driver.bufferedwriter import CompressedBufferedWriter
 from clickhouse_driver.context import Context
 from clickhouse_driver.streams.native import BlockOutputStream
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.store.failures import is_encoding_error
 
 _BUFFER_BYTES = 1 << 20
 
@@ -58,3 +63,13 @@ def encode_native(column_types: tuple[tuple[str, str], ...], columns: list[list]
     block = ColumnOrientedBlock(columns_with_types=list(column_types), data=columns, types_check=False)
     BlockOutputStream(writer, _context()).write(block)
     return b"".join(chunks.parts)
+
+
+def native_block(column_types: Sequence[tuple[str, str]], columns: list[list]) -> bytes:
+    """encode_native(), with values the columns cannot hold refused for good (StoreError, not retryable)."""
+    try:
+        return encode_native(tuple(column_types), columns)
+    except Exception as exc:
+        if is_encoding_error(exc):
+            raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+        raise
