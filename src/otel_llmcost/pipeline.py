@@ -5,6 +5,9 @@ to the store -> spool release). forward/ sends the queue to its destinations on 
 `ingest` runs on the receivers' threads and returns once the spans are durable in the spool. On SIGTERM,
 traces still waiting for ancestors stay in the spool for the next start. Each stage keeps its own counts;
 `stats()` gathers them.
+
+With several ingest workers (receiver.workers) each worker process runs a Pipeline of its own, and the
+receivers' process routes exports to them (ingest/pool.py); open_write_path picks one or the other.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class _WorkerLink:
         requests, child_requests = context.Pipe()
         store_link, child_store_link = context.Pipe()
         process = context.Process(target=worker.run, name=f"llmcost-ingest-{self.index}", args=(
-            self.index, self._packed, self._spool_dir, child_requests, child_store_link))
+            self.index, self._spool_dir, child_requests, child_store_link))
         process.start()
         _STARTED.append(process)
         child_requests.close()  # only the worker holds its ends: its death is an EOF here
@@ -98,6 +98,17 @@ class _WorkerLink:
         self._service.serve(store_link, f"llmcost-store-link-{self.index}")
         threading.Thread(target=self._read, args=(process, requests), name=f"llmcost-ingest-{self.index}-answers",
                          daemon=True).start()
+        # Its settings and price book go as the first message, not as arguments: multiprocessing writes those
+        # into a pipe it also holds open for reading, so a worker killed before reading them all (they are
+        # larger than a pipe's buffer) would block this thread for ever.
+        threading.Thread(target=self._send_settings, args=(requests,), daemon=True).start()
+
+    def _send_settings(self, requests: Connection) -> None:
+        try:
+            with self._send_lock:
+                requests.send_bytes(self._packed)
+        except (OSError, TypeError, ValueError):  # it died first (and _read closed the connection)
+            pass
 
     def wait_ready(self, timeout: float) -> bool:
         self._settled.wait(timeout)
@@ -150,6 +161,8 @@ class _WorkerLink:
                     reply.done.set()
         except (EOFError, OSError):
             pass
+        except Exception:  # a message torn by the worker's death, say: it is gone all the same
+            logger.exception("ingest worker %d: its answers cannot be read", self.index)
         with self._lock:
             self._ready.clear()
             self._requests = None
@@ -191,7 +204,10 @@ class WorkerPool:
         for link in self._links:
             if not link.wait_ready(_START_SECONDS):
                 raise OverloadedError(f"ingest worker {link.index} did not start")
-        return sum(link.replayed for link in self._links)
+        replayed = sum(link.replayed for link in self._links)
+        if replayed:
+            logger.info("replaying %d spans from the spool", replayed)
+        return replayed
 
     def ingest_wire(self, body: bytes, tenant: str | None) -> IngestResult:
         parts = split_by_trace(body, len(self._links))

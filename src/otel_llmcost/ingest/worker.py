@@ -61,11 +61,15 @@ def pack(settings: Settings, price_book: PriceBook) -> bytes:
     return pickle.dumps((settings, price_book))
 
 
-def run(index: int, packed: bytes, spool_dir: str, requests: Connection, store_link: Connection) -> None:
-    """The worker's main (multiprocessing's spawn start method: a fresh interpreter, no chDB in it)."""
+def run(index: int, spool_dir: str, requests: Connection, store_link: Connection) -> None:
+    """The worker's main (multiprocessing's spawn start method: a fresh interpreter, no chDB in it); its
+    settings and price book (pack()) are the first message on `requests`."""
     for signum in (signal.SIGINT, signal.SIGTERM):  # the owner stops its workers itself
         signal.signal(signum, signal.SIG_IGN)
-    settings, price_book = pickle.loads(packed)
+    try:
+        settings, price_book = pickle.loads(requests.recv_bytes())
+    except (EOFError, OSError):  # the owner is gone already
+        os._exit(0)
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s %(levelname)s %(name)s[worker {index}]: %(message)s")
     Path(spool_dir).mkdir(parents=True, exist_ok=True)
