@@ -172,26 +172,3 @@ def test_unit_counts_from_provider_documents():
     for _ in range(50):
         deep = {"x": deep}
     assert unit_counts(deep) == {}
-
-
-def test_type_checking_declarations_match_the_kind_fields():
-    """The classes with fields per kind declare them again under TYPE_CHECKING, for mypy only (it cannot see
-    what with_kind_fields adds at runtime): those declarations must be exactly the fields the table adds, with
-    the same types."""
-    import ast
-    import dataclasses
-    import inspect
-
-    from otel_llmcost import model
-    from otel_llmcost.pricing import book
-    from otel_llmcost.semconv import fields
-
-    for cls in (model.LlmCall, model.Cost, model.UsageRow, book.Rates, fields.Fields):
-        tree = ast.parse(inspect.getsource(inspect.getmodule(cls)))
-        body = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls.__name__).body
-        own = {stmt.target.id for stmt in body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
-        declared = {stmt.target.id: ast.unparse(stmt.annotation)
-                    for block in body if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
-                    for stmt in block.body if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
-        added = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.name not in own}
-        assert declared == added, cls.__name__

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -131,3 +133,23 @@ def test_a_store_held_by_another_process_is_one_clean_line(tmp_path):
         held.close()
     empty = run_cli("why", "--data-dir", str(tmp_path))
     assert empty.stdout == "" and empty.stderr.startswith("no LLM calls from ")
+
+
+def test_without_chdb_the_embedded_store_names_its_extra(tmp_path):
+    """chDB is the `embedded` extra: without it, `serve` and `sql` on the embedded store say what to install
+    (one line, exit 2), and `serve` leaves no data directory behind. chDB is made unimportable, as in an
+    install without the extra."""
+    seeded = tmp_path / "seeded"
+    _seed(seeded, _rows_two_features())
+    for data_dir, args in ((tmp_path / "new", ["serve", "--grpc-port", "0", "--http-port", "0", "--query-port", "0"]),
+                           (seeded, ["sql", "SELECT 1"])):
+        program = ("import sys; sys.modules['chdb'] = None\n"
+                   "from otel_llmcost.cli import main\n"
+                   f"sys.exit(main({[args[0], '--data-dir', str(data_dir), *args[1:]]!r}))")
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith(f"otel-llmcost {args[0]}: error: the embedded store needs chDB"), result.stderr
+        assert "pip install 'otel-llmcost[embedded]'" in lines[-1]
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "new").exists()

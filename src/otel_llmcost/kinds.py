@@ -2,12 +2,14 @@
 
 A kind is a quantity a provider bills: tokens of a sort, web searches, images, seconds of audio, the call
 itself. Its row says where its count is kept, which cost column its charge adds to, which count it is part
-of, how many units one price is for and what a price book calls that price. From this table come: the count
-fields of LlmCall and UsageRow and the cost fields of Cost (model.py), the price book's rate keys and Rates
-(pricing/), price_call's loop, the attribute names every dialect reads (semconv/fields.py), the llm_usage and
-rollup columns (store/schema.py, store/rollups.py) and so the row checks (rows/rowcheck.py), and the flags
-of `prices quote`. A new kind is one row here, its dialects' attribute names, and a generated migration
-(`python scripts/kinds_migration.py NNN name`).
+of, how many units one price is for, what a price book calls that price and on which line of a provider's
+bill it appears. From this table come: the count fields of LlmCall and UsageRow and the cost fields of Cost
+(model.py), the price book's rate keys and Rates (pricing/), price_call's loop, the attribute names every
+dialect reads (semconv/fields.py), the llm_usage and rollup columns (store/schema.py, store/rollups.py) and so
+the row checks (rows/rowcheck.py), the billed kinds of reconciliation and the FOCUS export
+(reports/billed_kinds.py), and the flags of `prices quote`. A new kind is one row here, its dialects' attribute
+names, and `python scripts/kinds_migration.py NNN name`, which writes the classes' per-kind fields
+(scripts/kinds_code.py: plain source, so mypy sees them) and the migration of its columns.
 
 Our count convention: a part is counted inside its whole (input_tokens includes cache reads, cache writes,
 audio and image input; output_tokens includes reasoning, audio and image output; cache_write_tokens
@@ -16,10 +18,8 @@ includes the 1-hour writes). Each kind is charged for its own units only: its co
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 _TOKENS = "UInt64"
 _UNITS = "UInt32"
@@ -41,6 +41,8 @@ class Kind:
     required: bool = False  # every price must give this rate
     count_type: str = _TOKENS  # the ClickHouse type of the count's column
     attributes: tuple[str, ...] = ()  # span attributes every dialect reads the count from, preferred first
+    billed: str = ""  # the line of a provider's bill its charge is on: kinds on one line are summed there
+    meter: str = ""  # that line's FOCUS SkuMeter ("Input Tokens"), the same on every kind of the line
 
     @property
     def field(self) -> str:
@@ -49,42 +51,49 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("input", "input_tokens", "input_cost_usd", "token", _MILLION, required=True),
+    Kind("input", "input_tokens", "input_cost_usd", "token", _MILLION, required=True,
+         billed="input", meter="Input Tokens"),
     Kind("cache_read", "cache_read_tokens", "cache_read_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input"),
+         fallback="input", billed="cache_read", meter="Cache Read Input Tokens"),
     Kind("cache_write", "cache_write_tokens", "cache_write_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input"),
-    Kind("output", "output_tokens", "output_cost_usd", "token", _MILLION, required=True),
-    # price lists give no rate of its own for reasoning (it is output): no estimate
+         fallback="input", billed="cache_write", meter="Cache Write Input Tokens"),
+    Kind("output", "output_tokens", "output_cost_usd", "token", _MILLION, required=True,
+         billed="output", meter="Output Tokens"),
+    # price lists give no rate of its own for reasoning (it is output, and billed as output): no estimate
     Kind("reasoning", "reasoning_tokens", "reasoning_cost_usd", "token", _MILLION, part_of="output_tokens",
-         fallback="output", estimate_on_fallback=False),
+         fallback="output", estimate_on_fallback=False, billed="output", meter="Output Tokens"),
     Kind("cache_write_1h", "cache_write_1h_tokens", "cache_write_cost_usd", "token", _MILLION,
          part_of="cache_write_tokens", fallback="cache_write",
-         attributes=("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",)),
+         attributes=("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",),
+         billed="cache_write", meter="Cache Write Input Tokens"),
+    # the genai repo's modality names
     Kind("audio_input", "audio_input_tokens", "audio_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input", attributes=("gen_ai.usage.audio.input_tokens",)),  # the genai repo's modality names
+         fallback="input", attributes=("gen_ai.usage.audio.input_tokens",), billed="audio", meter="Audio Tokens"),
     Kind("audio_output", "audio_output_tokens", "audio_cost_usd", "token", _MILLION, part_of="output_tokens",
-         fallback="output", attributes=("gen_ai.usage.audio.output_tokens",)),
+         fallback="output", attributes=("gen_ai.usage.audio.output_tokens",), billed="audio", meter="Audio Tokens"),
     # price lists name an image token rate only where it differs from the text rate: no estimate
     Kind("image_input", "image_input_tokens", "image_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input", estimate_on_fallback=False, attributes=("gen_ai.usage.image.input_tokens",)),
+         fallback="input", estimate_on_fallback=False, attributes=("gen_ai.usage.image.input_tokens",),
+         billed="image", meter="Image Tokens"),
     Kind("image_output", "image_output_tokens", "image_cost_usd", "token", _MILLION, part_of="output_tokens",
-         fallback="output", estimate_on_fallback=False, attributes=("gen_ai.usage.image.output_tokens",)),
+         fallback="output", estimate_on_fallback=False, attributes=("gen_ai.usage.image.output_tokens",),
+         billed="image", meter="Image Tokens"),
     # a fee on every call; most models have none, so its absence is no estimate
-    Kind("per_request", "", "request_fee_usd", "request", 1, estimate_on_fallback=False),
+    Kind("per_request", "", "request_fee_usd", "request", 1, estimate_on_fallback=False,
+         billed="request", meter="Requests"),
     # server-side tool calls the provider runs and bills by the call (Anthropic web search, Gemini grounding,
     # OpenAI's web_search_call and file_search_call output items: semconv/server_tools.py). No semantic
     # convention names these counts yet: llmcost.usage.* is ours, for dialects and apps to set.
     Kind("per_search", "web_searches", "search_fee_usd", "web search", 1, count_type=_UNITS,
-         attributes=("llmcost.usage.web_searches",)),
+         attributes=("llmcost.usage.web_searches",), billed="web_search", meter="Web Searches"),
     Kind("per_1k_file_searches", "file_searches", "tool_fee_usd", "file search", 1_000, count_type=_UNITS,
-         attributes=("llmcost.usage.file_searches",)),
+         attributes=("llmcost.usage.file_searches",), billed="file_search", meter="File Searches"),
     # generated images priced by the image (DALL-E, Imagen), not by image tokens
     Kind("per_image", "images", "image_fee_usd", "image", 1, count_type=_UNITS,
-         attributes=("llmcost.usage.images",)),
+         attributes=("llmcost.usage.images",), billed="image_generation", meter="Images"),
     # audio priced by its length (transcription): whole seconds, as the providers bill them
     Kind("per_audio_minute", "audio_seconds", "audio_fee_usd", "second", 60, count_type=_UNITS,
-         attributes=("llmcost.usage.audio_seconds",)),
+         attributes=("llmcost.usage.audio_seconds",), billed="audio_duration", meter="Audio Seconds"),
 )
 BY_RATE: dict[str, Kind] = {kind.rate: kind for kind in KINDS}
 COUNTED: tuple[Kind, ...] = tuple(kind for kind in KINDS if kind.count)
@@ -102,6 +111,8 @@ def _check_table() -> None:
             raise RuntimeError(f"kind {kind.rate}: part of {kind.part_of!r}, which no earlier kind counts")
         if kind.fallback and kind.fallback not in seen:
             raise RuntimeError(f"kind {kind.rate}: falls back to {kind.fallback!r}, not an earlier kind's rate")
+        if not kind.billed or not kind.meter:
+            raise RuntimeError(f"kind {kind.rate}: name the bill line (billed) and its meter")
         seen.add(kind.rate)
     if len(RATE_KEYS) != len(KINDS) or len(set(COUNTS)) != len(COUNTS):
         raise RuntimeError("every kind needs its own rate key and count")
@@ -122,28 +133,3 @@ def billed_units(counts: Mapping[str, int]) -> dict[str, int]:
         if kind.part_of:
             own[kind.part_of] -= whole[kind.count]
     return {kind.rate: max(own[kind.count], 0) if kind.count else 1 for kind in KINDS}
-
-
-def with_kind_fields(spec: Callable[[Kind], tuple[str, Any, Any] | None], before: str | None = None):
-    """Class decorator: the dataclass again, with a field per kind (spec(kind) -> (name, type, default or
-    dataclasses.MISSING), None for none; a name shared by kinds is one field) before field `before` (at the
-    end when None). Methods and docstring are kept."""
-
-    def rebuild(cls):
-        own = [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
-               for f in dataclasses.fields(cls)]
-        added = {}
-        for kind in KINDS:
-            made = spec(kind)
-            if made is not None and made[0] not in added:
-                name, type_, default = made
-                added[name] = (name, type_, dataclasses.field(default=default))
-        at = [name for name, _, _ in own].index(before) if before else len(own)
-        names = {name for name, _, _ in own}
-        namespace = {key: value for key, value in vars(cls).items()
-                     if key in ("__doc__", "__module__") or not key.startswith("__") and key not in names}
-        params = cls.__dataclass_params__
-        return dataclasses.make_dataclass(cls.__name__, [*own[:at], *added.values(), *own[at:]],
-                                          namespace=namespace, frozen=params.frozen, slots=True)
-
-    return rebuild

@@ -36,7 +36,7 @@ from otel_llmcost.forward import Forwarder
 from otel_llmcost.ingest import worker
 from otel_llmcost.ingest.spooldirs import worker_spool_dir
 from otel_llmcost.model import IngestResult, PipelineStats
-from otel_llmcost.ops.costmetrics import CostMetrics
+from otel_llmcost.ops.costmetrics import CostMetrics, instance_id
 from otel_llmcost.pricing import PriceBook
 from otel_llmcost.receive.route import split_by_trace
 
@@ -191,7 +191,8 @@ class WorkerPool:
 
     def __init__(self, settings: Settings, store: Any, price_book: PriceBook, workers: int):
         self.forwarder: Forwarder | None = None  # forwarding keeps one worker (pipeline.open_write_path)
-        self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series)
+        self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series,
+                                        instance_id(settings.data_dir))
         service = StoreService(store, self.cost_metrics)
         packed = worker.pack(settings, price_book)
         self._links = [_WorkerLink(index, worker_spool_dir(settings.spool_dir, index, workers), packed, service)

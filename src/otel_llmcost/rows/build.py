@@ -18,7 +18,7 @@ from otel_llmcost.rows import deadletter
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.deadletter import RejectedCall
 from otel_llmcost.rows.rowcheck import RowRejected, check_row
-from otel_llmcost.rows.traces import TraceKeeper
+from otel_llmcost.rows.traces import TraceColumns, TraceKeeper
 from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import extract_call
 
@@ -32,7 +32,7 @@ class TraceRows:
 
     rows: list[UsageRow]  # priced and checked
     rejected: list[RejectedCall]  # calls that cannot be stored: dead letters
-    trace_rows: list[list]  # the spans to keep, as otel_traces rows (traces.py COLUMN_TYPES order)
+    trace_rows: TraceColumns  # the spans to keep, as otel_traces columns
 
 
 class RowBuilder:
@@ -72,7 +72,7 @@ class RowBuilder:
                     rejected.append(deadletter.of_row(row, str(exc)))
                     continue
                 self.rows_adjusted += row.cost_note != note
-        return TraceRows(rows, rejected, self._keeper.rows(spans))
+        return TraceRows(rows, rejected, self._keeper.columns(spans))
 
 
 def _call_spans(group: TraceGroup) -> list[SpanRecord]:

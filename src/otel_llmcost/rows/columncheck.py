@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 MAX_NAME_CHARS = 1024  # LowCardinality(String): names, models, dimensions
@@ -199,6 +200,64 @@ def short(value: Any) -> str:
     text = repr(value) if not isinstance(value, (int, float)) else f"{value:.6g}" if isinstance(value, float) \
         else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Fits:
+    """Tests that a column's check would return values as they are, without a note: `column` for a whole
+    column at C speed (what holds in practice), `value` for one value (to find the rows a column that fails
+    holds). A False only means "check it": the check decides."""
+
+    column: Callable[[list], bool]
+    value: Callable[[Any], bool]
+
+
+def fits_for(ch_type: str) -> Fits:
+    """The fast tests of a column of this type (the types of otel_traces)."""
+    if ch_type in ("String", "LowCardinality(String)"):
+        return _text_fits(MAX_NAME_CHARS if ch_type.startswith("LowCardinality") else MAX_TEXT_CHARS)
+    if ch_type == "Map(LowCardinality(String), String)":
+        keys, values = _text_fits(MAX_NAME_CHARS), _text_fits(MAX_TEXT_CHARS)
+
+        def map_column(maps: list) -> bool:
+            return set(map(type, maps)) <= {dict} and (not maps or max(map(len, maps)) <= MAX_ITEMS) and \
+                keys.column(list(chain.from_iterable(maps))) and \
+                values.column(list(chain.from_iterable(map(dict.values, maps))))
+
+        return Fits(map_column, lambda value: map_column([value]))
+    if match := UINT.match(ch_type):
+        return _int_fits(0, 2 ** int(match.group(1)))
+    if match := _DATETIME64.match(ch_type):
+        per_second = 10 ** int(match.group(1))
+        return _int_fits(*(int(moment.timestamp()) * per_second for moment in KEPT_TIMES))
+    raise RuntimeError(f"columncheck has no fast test for {ch_type}; add one")
+
+
+def _text_fits(limit: int) -> Fits:
+    def column(values: list) -> bool:
+        try:
+            joined = "".join(values)
+        except TypeError:  # not all text
+            return False
+        return (not values or max(map(len, values)) <= limit) and (joined.isascii() or _utf8(joined))
+
+    return Fits(column, lambda value: type(value) is str and column([value]))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int_fits(lowest: int, beyond: int) -> Fits:
+    """Whole numbers (not bools, not datetimes) in [lowest, beyond)."""
+    def column(values: list) -> bool:
+        return not values or (set(map(type, values)) == {int} and lowest <= min(values) and max(values) < beyond)
+
+    return Fits(column, lambda value: type(value) is int and lowest <= value < beyond)
 
 
 UINT = re.compile(r"UInt(\d+)$")
