@@ -194,7 +194,10 @@ class WorkerPool:
         self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series,
                                         instance_id(settings.data_dir))
         service = StoreService(store, self.cost_metrics)
-        packed = worker.pack(settings, price_book)
+        # The buffer's cap is the receiver's: each worker holds its share of the traces, and of the bytes.
+        share = dataclasses.replace(settings.attribution,
+                                    max_buffered_bytes=max(settings.attribution.max_buffered_bytes // workers, 1024))
+        packed = worker.pack(dataclasses.replace(settings, attribution=share), price_book)
         self._links = [_WorkerLink(index, worker_spool_dir(settings.spool_dir, index, workers), packed, service)
                        for index in range(workers)]
 
