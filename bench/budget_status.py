@@ -1,6 +1,7 @@
 """The budget status endpoint a gateway calls before each LLM call: latency through the real query listener
 (HTTP, key check, guard, row policy, chDB), over generated usage (bench/usage_generator.py), with a budget at
-every level. Prints p50/p95/p99 of GET /api/v1/budgets/status per key kind, against the 10 ms target.
+every level (tenant month and day, feature, user, project, ingest key). Prints p50/p95/p99 of
+GET /api/v1/budgets/status per key kind, against the 10 ms target.
 
     python bench/budget_status.py --rows 2000000 --requests 300
 """
@@ -48,12 +49,17 @@ def main() -> int:
     feature = scalar(conn, "SELECT feature FROM llmcost.usage_daily WHERE tenant_id = {t:String} GROUP BY feature"
                            " ORDER BY sum(calls) DESC LIMIT 1", t=tenant)
     user = f"{tenant}-user-7"
+    project = scalar(conn, "SELECT project FROM llmcost.projects_hourly WHERE tenant_id = {t:String} GROUP BY project"
+                           " ORDER BY sum(calls) DESC LIMIT 1", t=tenant)
+    key = f"{tenant}-key-1"
     conn.close()
     print(f"{args.rows:,} rows over {args.days} days generated in {took:.0f} s; tenant {tenant}")
     (root / "alerts.yaml").write_text(
         f"budgets:\n  - {{tenant: {tenant}, usd: \"1000\"}}\n  - {{tenant: {tenant}, period: daily, usd: \"50\"}}\n"
         f"  - {{tenant: {tenant}, feature: {feature}, usd: \"200\"}}\n"
-        f"  - {{tenant: {tenant}, user: {user}, period: daily, usd: \"5\"}}\n")
+        f"  - {{tenant: {tenant}, user: {user}, period: daily, usd: \"5\"}}\n"
+        f"  - {{tenant: {tenant}, project: {project}, usd: \"300\"}}\n"
+        f"  - {{tenant: {tenant}, key: {key}, period: daily, usd: \"20\"}}\n")
     keys = KeyStore(root / "keys.json")
     _, admin = keys.create(None, (QUERY,))
     _, own = keys.create(tenant, (QUERY,))
@@ -62,8 +68,8 @@ def main() -> int:
                              alert_rules=load_alert_rules(str(root / "alerts.yaml")))
     listener.start()
     try:
-        for label, secret, params in (("admin key", admin, {"tenant": tenant, "feature": feature, "user": user}),
-                                      ("tenant key", own, {"feature": feature, "user": user})):
+        scopes = {"feature": feature, "user": user, "project": project, "key": key}  # a budget at every level
+        for label, secret, params in (("admin key", admin, {"tenant": tenant, **scopes}), ("tenant key", own, scopes)):
             timings = [_timed(listener.port, secret, params) for _ in range(args.requests)]
             p50, p95, p99 = (statistics.quantiles(timings, n=100)[i] for i in (49, 94, 98))
             print(f"{label:10}  p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  p99 {p99:6.2f} ms  "

@@ -86,6 +86,47 @@ def test_a_row_the_store_refuses_is_dead_lettered_and_the_batch_stored(store):
     assert writer.counts.rows_already_stored == 9
 
 
+def test_rows_tested_as_columns_are_checked_where_check_row_would_act():
+    """rows_to_check tests a batch a column at a time: every row check_row would change or refuse is among
+    the rows it names, and check_row leaves each row it does not name exactly as it was."""
+    from datetime import timedelta
+
+    from otel_llmcost.rows.rowcheck import rows_to_check
+
+    good = [_row(f"c{i:015d}") for i in range(3)] + [_row("c000000000000009", tenant_id="müller", tags=("ü",),
+                                                          metadata={"plan": "pro"}, ttft_ms=1.5, streaming=True)]
+    bad = [
+        _row("ca00000000000001", output_tokens=2 ** 64),
+        _row("ca00000000000002", attempt=70_000),
+        _row("ca00000000000003", tenant_id="t" * 5000),
+        _row("ca00000000000004", user_id="\ud800"),
+        _row("ca00000000000005", cost_usd=Decimal("1e30")),
+        _row("ca00000000000006", input_cost_usd=Decimal("NaN")),
+        _row("ca00000000000007", price_multiplier=Decimal("1e20")),
+        _row("ca00000000000008", latency_ms=float("inf")),
+        _row("ca00000000000009", latency_ms=5),
+        _row("ca0000000000000a", ttft_ms=float("nan")),
+        _row("ca0000000000000b", streaming=1),
+        _row("ca0000000000000c", tags=[f"t{i}" for i in range(300)]),
+        _row("ca0000000000000d", metadata={"k": 1}),
+        _row("ca0000000000000e", ts=datetime(2150, 1, 1, tzinfo=timezone.utc)),
+        _row("ca0000000000000f", ts=datetime(2026, 1, 1)),
+        _row("ca00000000000010", ingested_at=datetime(1969, 1, 1, tzinfo=timezone.utc) - timedelta(days=1)),
+        _row("ca00000000000011", input_tokens=-1),
+        _row("ca00000000000012", cost_note=7),
+    ]
+    rows = good[:2] + bad + good[2:]
+    assert rows_to_check(good) == set() and rows_to_check([]) == set()
+    assert rows_to_check(rows) == set(range(2, 2 + len(bad)))
+    for row in good:
+        assert check_row(dataclasses.replace(row)) == row
+    for row in bad:
+        try:
+            assert repr(check_row(dataclasses.replace(row))) != repr(row)  # 5 -> 5.0, 1 -> True: equal, not the same
+        except RowRejected:
+            pass
+
+
 def test_a_refused_row_is_dead_lettered_as_it_was_built():
     row = _row("a000000000000005", tenant_id="t" * 5000, price_multiplier=Decimal("1e20"))
     with pytest.raises(RowRejected):

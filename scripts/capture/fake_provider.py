@@ -11,7 +11,8 @@ modules). Behaviour is keyed off the request content:
 * "fail-always": always refused with 400 (invalid request): a call that fails for good.
 * "call-tool-once" / "call-tool-twice": a request that offers tools and holds fewer tool results than
   asked for is answered with a call of its first tool (same usage): a tool loop makes two / three calls.
-* Responses API: a request with `reasoning` gets a reasoning item before its message.
+* Responses API: a request with `reasoning` gets a reasoning item before its message; Anthropic: a request
+  with `thinking` gets a thinking block before its answer.
 
 Run alone: python scripts/capture/fake_provider.py --port 8999
 """
@@ -224,6 +225,9 @@ class FakeProvider:
         message = {"id": self.next_id("msg_standin"), "type": "message", "role": "assistant",
                    "model": body.get("model", "claude-sonnet-4-5"), "content": [{"type": "text", "text": TEXT}],
                    "stop_reason": "end_turn", "stop_sequence": None, "usage": USAGE["messages"]}
+        if body.get("thinking"):  # extended thinking: a thinking block before the answer (usage unchanged)
+            message["content"] = [{"type": "thinking", "thinking": "The user asks for a capital.",
+                                   "signature": "stand-in-signature"}, *message["content"]]
         if tool := tool_call(body, body.get("tools") or []):
             message = {**message,
                        "content": [{"type": "tool_use", "id": f"toolu_standin_{self._responses}", "name": tool[0],

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.config import Settings
 from otel_llmcost.decode import parse_protobuf
-from otel_llmcost.decode.tenant import bind_tenant
+from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.errors import OverloadedError
 from otel_llmcost.flush.flusher import Flusher
 from otel_llmcost.flush.writer import BatchWriter
@@ -52,7 +52,7 @@ class WritePath(Protocol):
 
     def start(self) -> int: ...
 
-    def ingest_wire(self, body: bytes, tenant: str | None) -> IngestResult: ...
+    def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult: ...
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult: ...
 
@@ -126,12 +126,12 @@ class Pipeline:
         self._flusher.start()
         return replayed
 
-    def ingest_wire(self, body: bytes, tenant: str | None) -> IngestResult:
-        """A binary OTLP export as received (`tenant`: what the client's key binds). Raises DecodeError for
-        a body that is no export, OverloadedError to ask for a retry."""
+    def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult:
+        """A binary OTLP export as received; `key`: the client's key's (id, tenant), bound to every span.
+        Raises DecodeError for a body that is no export, OverloadedError to ask for a retry."""
         request = parse_protobuf(body)
-        if tenant is not None:
-            bind_tenant(request, tenant)
+        if key is not None:
+            bind_key(request, *key)
         return self.ingest(request)
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:

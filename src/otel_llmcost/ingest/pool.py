@@ -213,13 +213,13 @@ class WorkerPool:
             logger.info("replaying %d spans from the spool", replayed)
         return replayed
 
-    def ingest_wire(self, body: bytes, tenant: str | None) -> IngestResult:
+    def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult:
         parts = split_by_trace(body, len(self._links))
-        return self._gather([(link, ("wire", part, tenant)) for link, part in zip(self._links, parts, strict=True)
+        return self._gather([(link, ("wire", part, key)) for link, part in zip(self._links, parts, strict=True)
                              if part is not None])
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
-        """An export decoded here already (OTLP/JSON, events), its tenant bound: split and sent as is."""
+        """An export decoded here already (OTLP/JSON, events), its key bound: split and sent as is."""
         parts = split_by_trace(request.SerializeToString(), len(self._links))
         return self._gather([(link, ("request", part)) for link, part in zip(self._links, parts, strict=True)
                              if part is not None])

@@ -8,8 +8,9 @@ terminal's ^C or a service manager's stop reaches the whole process group: the o
 their last flush) and stops when the owner says so, or at once when the owner is gone: what it acknowledged
 is in its spool, replayed at the next start.
 
-Requests from the owner: ("wire", id, body, tenant) a binary export as a client sent it; ("request", id,
-body) an export the owner decoded and checked already (OTLP/JSON, events); ("stats", id); ("close", id).
+Requests from the owner: ("wire", id, body, key) a binary export as a client sent it, with its key's (id,
+tenant) to bind; ("request", id, body) an export the owner decoded and checked already (OTLP/JSON,
+events); ("stats", id); ("close", id).
 Answers: (id, "ok" | "overloaded" | "undecodable" | "failed", value); first (0, "ready", spans replayed);
 "close" is answered with the worker's last figures.
 """

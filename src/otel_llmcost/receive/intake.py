@@ -1,4 +1,4 @@
-"""What both transports do with a parsed export: bind the key's tenant, hand it to the pipeline, count it.
+"""What both transports do with a parsed export: bind the key's id and tenant, hand it to the pipeline, count it.
 
 Runs on a worker thread (the gRPC pool or the HTTP receiver's executor), never on an event loop.
 """
@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.decode.events import parse_ndjson
 from otel_llmcost.decode.signals import count_items
-from otel_llmcost.decode.tenant import bind_tenant
+from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
 from otel_llmcost.ops.metrics import IngestCounters
@@ -37,14 +37,16 @@ class Intake:
         self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: Sequence[str] = (),
     ) -> IngestResult:
         """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
-        if key is not None and key.tenant is not None:
-            bind_tenant(request, key.tenant)
+        if key is not None:
+            bind_key(request, key.key_id, key.tenant)
         return self._answer(self._pipeline.ingest(request), dropped)
 
     def accept_protobuf(self, body: bytes, key: ApiKey | None) -> IngestResult:
         """A binary export as received: decoded where it is ingested (with several workers, the split by
-        trace id reads only the spans' trace ids). Raises DecodeError when it is no export."""
-        return self._answer(self._pipeline.ingest_wire(body, key.tenant if key is not None else None), ())
+        trace id reads only the spans' trace ids), the key bound there. Raises DecodeError when it is no
+        export."""
+        bound = (key.key_id, key.tenant) if key is not None else None
+        return self._answer(self._pipeline.ingest_wire(body, bound), ())
 
     def _answer(self, result: IngestResult, dropped: Sequence[str]) -> IngestResult:
         if dropped:

@@ -27,7 +27,7 @@ from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import AttributeValue, SpanRecord
-from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings, fits_for
+from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings, fits_for, rows_failing
 
 TABLE = "otel_traces"
 _MAP = "Map(LowCardinality(String), String)"
@@ -151,14 +151,9 @@ def check_span(row: Sequence) -> list:
 
 
 def check_columns(spans: TraceColumns) -> TraceColumns:
-    """The spans (changed in place) with every value storable, as check_span makes each row: a whole column
-    is tested at once for what holds in practice (times in range, short valid text), and only the rows of a
-    column that fails are checked one by one."""
-    suspects: set[int] = set()
-    for values, fits in zip(spans.columns, _COLUMN_FITS, strict=True):
-        if not fits.column(values):
-            suspects.update(i for i, value in enumerate(values) if not fits.value(value))
-    for index in sorted(suspects):
+    """The spans (changed in place) with every value storable, as check_span makes each row; only the rows a
+    fast column test finds (rows_failing) are checked one by one."""
+    for index in sorted(rows_failing(spans.columns, _COLUMN_FITS)):
         for column, value in zip(spans.columns, check_span(spans.row(index)), strict=True):
             column[index] = value
     return spans
