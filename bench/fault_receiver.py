@@ -101,7 +101,23 @@ class ReceiverProcess:
         return lines[-1][:160] if lines else ""
 
     def spool_segments(self) -> int:
-        return len(list((self.data_dir / "spool").glob("*.jsonl")))
+        return len(list((self.data_dir / "spool").rglob("*.jsonl")))  # spool/worker-<n>/ with several workers
+
+    def worker_pids(self) -> list[int]:
+        """The ingest worker processes (receiver.workers above 1), found as the receiver's spawned children."""
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                try:
+                    if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        pids.append(child)
+                except OSError:
+                    continue
+        return pids
 
     def stored(self) -> tuple[dict[str, dict[Key, int]], set[Key]]:
         """Rows per call in each of llm_usage and rejected_calls (a dead-lettered call is kept, not lost), and

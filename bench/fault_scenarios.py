@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -116,6 +117,45 @@ def kill9_twice(s: Scenario) -> None:
         s.receiver.start()
         kill_during_insert(s, 3)  # the second kill hits the replay's first INSERT, or 3 s after the restart
     restart_under_load(s, fault)
+
+
+def kill_workers(s: Scenario, every: bool) -> int:
+    """kill -9 one ingest worker (or every one); returns how many (0: the receiver runs one process)."""
+    pids = s.receiver.worker_pids()
+    for pid in pids if every else pids[:1]:
+        os.kill(pid, signal.SIGKILL)
+    return len(pids) if every else min(len(pids), 1)
+
+
+def kill9_worker(s: Scenario) -> None:
+    """Under load, kill -9 an ingest worker; once the receiver has started it again, kill -9 another."""
+    s.start()
+    load = s.load()
+    time.sleep(1.5)
+    killed = kill_workers(s, every=False)
+    time.sleep(4)  # started again, its spool replayed
+    pids = s.receiver.worker_pids()
+    if len(pids) > 1:
+        os.kill(pids[-1], signal.SIGKILL)
+        killed += 1
+    time.sleep(3)
+    load.finish()
+    s.notes.append(f"{killed} workers killed, {s.receiver.log_text().count('starting it again')} restarts")
+
+
+def kill9_workers_during_insert(s: Scenario) -> None:
+    """kill -9 every ingest worker the moment the store's owner writes an INSERT's batch file for one of them:
+    that batch is stored while its worker's spool still holds it (replayed, then found stored)."""
+    s.start()
+    load = s.load()
+    chdb, began, killed = s.data_dir / "chdb", time.monotonic(), 0
+    while time.monotonic() - began < 15 and not killed:
+        if any(name.startswith("batch-") for name in os.listdir(chdb)):
+            killed = kill_workers(s, every=True)
+        time.sleep(0.001)
+    s.notes.append(f"{killed} workers killed {time.monotonic() - began:.1f}s in" if killed else "no INSERT seen")
+    time.sleep(4)
+    load.finish()
 
 
 def sigterm(s: Scenario) -> None:
@@ -373,7 +413,8 @@ def query_memory(s: Scenario) -> None:
 
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in [
-    kill9_early, kill9_midflush, kill9_twice, sigterm]} | {name: store_full(under) for name, under in
+    kill9_early, kill9_midflush, kill9_twice, kill9_worker, kill9_workers_during_insert, sigterm]} | {
+    name: store_full(under) for name, under in
     STORE_FULL.items()} | {f.__name__.replace("_", "-"): f for f in [
     store_server_unreachable, disk_full, overload, resend_after_restart]} | {
     name: poison(attributes) for name, attributes in POISON.items()} | {"huge-trace": huge_trace} | {

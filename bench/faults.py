@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fault suite: a real receiver under real OTLP traffic, one fault per scenario, then what was lost.
 
-    python bench/faults.py [--only NAME ...] [--data-dir DIR] [--fuzz N]
+    python bench/faults.py [--only NAME ...] [--data-dir DIR] [--workers N] [--fuzz N]
 
 Every LLM call the driver sends has its own (trace_id, span_id). After the fault and a recovery (a
 restart that replays what the spool still holds, then SIGTERM), the rows are counted per call: sent,
@@ -9,6 +9,9 @@ acknowledged (the exporter got 200), stored (in llmcost.llm_usage, clamped value
 (dead-lettered in llmcost.rejected_calls: kept with its reason, so not lost), duplicated (rows beyond one
 per call, both tables together), lost (acknowledged but in neither table). Target: 0 lost and 0
 duplicated everywhere. Scenarios that need tmpfs mounts (store-full-chdb, disk-full) must run as root.
+`--workers N` runs every receiver with N ingest worker processes (receiver.workers; default: the receiver's
+own, one per core); kill9-early/-midflush/-twice then kill the process that owns the store, kill9-worker
+and kill9-workers-during-insert the workers (with one worker there is none: they kill nothing).
 `--fuzz N` runs tests/test_fuzz.py with N examples per property instead.
 """
 
@@ -23,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fault_receiver import CONFIG
 from fault_scenarios import SCENARIOS, Scenario
 from throughput import table  # bench/ is on sys.path when this file is run as a script
 
@@ -48,7 +52,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), help="run only these scenarios")
     parser.add_argument("--data-dir", type=Path, help="keep each scenario's data and log under DIR")
     parser.add_argument("--fuzz", type=int, metavar="N", help="run tests/test_fuzz.py with N examples instead")
+    parser.add_argument("--workers", type=int, metavar="N", help="receiver.workers of every receiver")
     args = parser.parse_args()
+    if args.workers:
+        CONFIG["receiver"] = {"workers": args.workers}
     if args.fuzz:
         tests = Path(__file__).resolve().parent.parent / "tests" / "test_fuzz.py"
         env = {**os.environ, "FUZZ_EXAMPLES": str(args.fuzz)}

@@ -3,7 +3,7 @@
 by OTLP senders in their own processes, half over HTTP/protobuf and half over gRPC.
 
     python bench/ingest.py [--mix half|firehose|both] [--spans N] [--senders 4] [--rates 5000,20000]
-                           [--seconds 10]
+                           [--seconds 10] [--workers 1,2,4]
 
 For each mix (half: half the spans are LLM calls; firehose: 5 % LLM calls in deep app traces):
 1. as fast as it goes: the senders send --spans spans, each export as soon as the last was acknowledged
@@ -11,7 +11,9 @@ For each mix (half: half the spans are LLM calls; firehose: 5 % LLM calls in dee
    receiver CPU per span over that time; its peak RSS (VmHWM).
 2. paced: each offered rate for --seconds; acknowledgement latency p50/p99, measured from each export's
    scheduled send time, so a receiver that falls behind is charged for the wait (no coordinated omission).
-A fresh receiver per run. Prints figures only; the machine's load goes with them.
+A fresh receiver per run, for each --workers count (receiver.workers: ingest worker processes); CPU and
+peak RSS are those of the receiver's whole process tree (RSS: each process's peak, added up). Prints
+figures only; the machine's load goes with them.
 """
 
 from __future__ import annotations
@@ -133,12 +135,12 @@ class Receiver:
     ready_seconds: float
 
     @classmethod
-    def start(cls) -> Receiver:
+    def start(cls, workers: int) -> Receiver:
         tmp = Path(tempfile.mkdtemp(prefix="llmcost-ingest-bench-"))
         (tmp / "config.yaml").write_text("log_level: WARNING\n")
         command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
                    "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-                   "--query-port", "0"]
+                   "--query-port", "0", "--workers", str(workers)]
         began = time.perf_counter()
         with open(tmp / "receiver.log", "w") as log:  # a file, not a pipe: an unread pipe can block the receiver
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -147,13 +149,33 @@ class Receiver:
             raise SystemExit(f"receiver did not start: {(tmp / 'receiver.log').read_text()[-2000:]}")
         return cls(proc, tmp, json.loads(line), time.perf_counter() - began)
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def processes(self) -> list[int]:
+        """The receiver and its descendants (ingest workers)."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+                except OSError:  # the task ended meanwhile
+                    continue
+        return found
+
+    def cpu_seconds(self, main_only: bool = False) -> float:
+        """CPU of the receiver's process tree (or of its main process alone: listeners, routing, the store)."""
+        total = 0
+        for pid in [self.proc.pid] if main_only else self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+        total = 0
+        for pid in self.processes():
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            total += next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        return total / 1024
 
     def counts(self) -> tuple[int, int]:
         reader = RemoteStore.of_running_receiver(str(self.tmp / "data"), "llmcost")
@@ -171,9 +193,9 @@ class Receiver:
             print(f"  receiver exited {code}; its log stays in {self.tmp}")
 
 
-def run_once(mix: str, spans: int, senders: int, rate: float) -> dict:
+def run_once(mix: str, spans: int, senders: int, rate: float, workers: int) -> dict:
     """One receiver, `senders` processes sharing `spans` spans (and `rate`); returns the figures."""
-    receiver = Receiver.start()
+    receiver = Receiver.start(workers)
     try:
         return _measure(receiver, mix, spans, senders, rate)
     finally:
@@ -190,7 +212,7 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
         proc.start()
     for _ in procs:
         assert results.get(timeout=600)[0] == "ready"
-    cpu_before = receiver.cpu_seconds()
+    cpu_before, main_cpu_before = receiver.cpu_seconds(), receiver.cpu_seconds(main_only=True)
     load_before = os.getloadavg()[0]
     go.set()
     done = [results.get(timeout=1800) for _ in procs]
@@ -214,10 +236,12 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
         time.sleep(0.1)
     queryable = grown_at if stored_spans < sent else time.time()
     cpu = receiver.cpu_seconds() - cpu_before
+    main_cpu = receiver.cpu_seconds(main_only=True) - main_cpu_before
     figures = {
         "spans": sent, "calls": calls, "ack_rate": sent / (last_ack - first_send),
         "e2e_rate": sent / (queryable - first_send), "lag_after_last_ack": queryable - last_ack,
         "cpu_us_per_span": cpu / sent * 1e6, "receiver_cores": cpu / (queryable - first_send),
+        "main_cpu_us_per_span": main_cpu / sent * 1e6,
         "peak_rss_mb": receiver.peak_rss_mb(), "ready_seconds": receiver.ready_seconds,
         "retries": sum(d[5] for d in done), "load": (load_before, os.getloadavg()[0]),
         "stored": (stored_calls, stored_spans),
@@ -244,37 +268,35 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4, help="sender processes, alternately HTTP and gRPC")
     parser.add_argument("--rates", default="5000,20000", help="offered spans/s of the paced runs ('' for none)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced run")
+    parser.add_argument("--workers", default="1,2,4", help="receiver.workers counts to measure, one receiver each")
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",") if rate]
+    counts = [int(count) for count in args.workers.split(",")]
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}; "
           f"{args.senders} sender processes (HTTP and gRPC alternately), {BATCH} spans per export; "
-          "receiver: default settings (spool fsync on, traces.keep llm), one process")
+          "receiver: default settings (spool fsync on, traces.keep llm) but receiver.workers")
     for mix in (["half", "firehose"] if args.mix == "both" else [args.mix]):
-        print(f"\n== {mix}: {MIXES[mix]}")
-        fast = run_once(mix, args.spans, args.senders, 0)
-        print(f"as fast as it goes: {fast['spans']:,} spans ({fast['calls']:,} calls), ready in "
-              f"{fast['ready_seconds']:.2f} s, load {fast['load'][0]:.1f} -> {fast['load'][1]:.1f}")
-        table(["figure", "value"], [
-            ["acknowledged spans/s", f"{fast['ack_rate']:,.0f}"],
-            ["end to end spans/s (sent -> queryable)", f"{fast['e2e_rate']:,.0f}"],
-            [f"  target ({TARGETS[mix]:,})", f"{fast['e2e_rate'] / TARGETS[mix]:.0%}"],
-            ["last row queryable after last ack, s", f"{fast['lag_after_last_ack']:.1f}"],
-            ["receiver CPU µs/span", f"{fast['cpu_us_per_span']:.1f}"],
-            ["receiver cores busy", f"{fast['receiver_cores']:.2f}"],
-            ["receiver peak RSS, MB", f"{fast['peak_rss_mb']:.0f}"],
-            ["exports refused and retried", f"{fast['retries']:,}"],
-            ["trace spans not kept (late parts of cut-off traces)", f"{fast['spans'] - fast['stored'][1]:,}"],
-        ])
+        print(f"\n== {mix}: {MIXES[mix]}; as fast as it goes: {args.spans:,} spans; target "
+              f"{TARGETS[mix]:,} spans/s end to end")
         rows = []
-        for rate in rates:
-            paced = run_once(mix, int(rate * args.seconds), args.senders, rate)
-            rows.append([f"{rate:,.0f}", f"{paced['achieved']:,.0f}", f"{paced['p50_ms']:.1f}",
-                         f"{paced['p99_ms']:.1f}", f"{paced['cpu_us_per_span']:.1f}", f"{paced['peak_rss_mb']:.0f}",
-                         f"{paced['retries']:,}", f"{paced['load'][1]:.1f}"])
-        if rows:
-            print(f"paced, {args.seconds:g} s each:")
-            table(["offered spans/s", "acked spans/s", "ack p50 ms", "ack p99 ms", "CPU µs/span", "peak RSS MB",
-                   "retries", "load"], rows)
+        for workers in counts:
+            fast = run_once(mix, args.spans, args.senders, 0, workers)
+            row = [str(workers), f"{fast['ready_seconds']:.2f}", f"{fast['ack_rate']:,.0f}", f"{fast['e2e_rate']:,.0f}",
+                   f"{fast['lag_after_last_ack']:.1f}", f"{fast['cpu_us_per_span']:.1f}",
+                   f"{fast['main_cpu_us_per_span']:.1f}",
+                   f"{fast['receiver_cores']:.2f}", f"{fast['peak_rss_mb']:.0f}", f"{fast['retries']:,}",
+                   f"{fast['spans'] - fast['stored'][1]:,}", f"{fast['load'][0]:.1f}->{fast['load'][1]:.1f}"]
+            for rate in rates:
+                paced = run_once(mix, int(rate * args.seconds), args.senders, rate, workers)
+                row += [f"{paced['achieved']:,.0f}", f"{paced['p50_ms']:.0f}/{paced['p99_ms']:.0f}",
+                        f"{paced['peak_rss_mb']:.0f}"]
+            rows.append(row)
+            print("  ".join(row), flush=True)
+        paced_header = [title for rate in rates for title in (
+            f"acked/s @{rate:,.0f}", f"ack p50/p99 ms @{rate:,.0f}", f"RSS MB @{rate:,.0f}")]
+        table(["workers", "ready s", "acked/s", "end to end/s", "lag s", "CPU µs/span", "of it main process",
+               "cores", "peak RSS MB",
+               "retries", "spans not kept", "load", *paced_header], rows)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def test_every_good_call_is_stored_once_across_the_restart(run):
     stored = run["receiver"].sql("SELECT span_id, count() AS n FROM llmcost.llm_usage GROUP BY span_id")
     counts = {row["span_id"]: row["n"] for row in stored}
     assert all(counts.get(span_id) == 1 for span_id in run["good"])
-    assert not list((run["receiver"].data_dir / "spool").glob("*.jsonl"))
+    assert not list((run["receiver"].data_dir / "spool").rglob("*.jsonl"))
     assert "Traceback" not in run["log"]
 
 

@@ -39,14 +39,14 @@ def test_crash_then_restart_replays_the_spool(receiver_factory, tmp_path):
     crashed = receiver_factory(SLOW_FLUSH, data_dir=data_dir)
     sent = _send_orphan_calls(crashed, 3)
     crashed.kill()  # SIGKILL: nothing flushed, nothing cleaned up
-    assert list((data_dir / "spool").glob("*.jsonl"))
+    assert list((data_dir / "spool").rglob("*.jsonl"))
 
     restarted = receiver_factory(QUICK_FLUSH, data_dir=data_dir)
     _wait_for_rows(restarted, 3)
     log = restarted.stop()
     assert "replaying 3 spans from the spool" in log
     assert _stored_span_ids(restarted) == sent
-    assert not list((data_dir / "spool").glob("*.jsonl"))  # released once stored
+    assert not list((data_dir / "spool").rglob("*.jsonl"))  # released once stored
 
 
 def test_a_replayed_spool_never_duplicates(receiver_factory, tmp_path):
@@ -69,7 +69,7 @@ def test_a_replayed_spool_never_duplicates(receiver_factory, tmp_path):
     time.sleep(3)  # past the wait: the replayed calls are priced and looked up in the store
     assert "replaying 2 spans from the spool" in third.stop()
     assert _stored_span_ids(third) == sent  # the replayed rows were recognised as stored
-    assert not list((data_dir / "spool").glob("*.jsonl"))
+    assert not list((data_dir / "spool").rglob("*.jsonl"))
 
 
 def test_sigterm_keeps_calls_waiting_for_ancestors_until_the_next_start(receiver_factory, tmp_path):
@@ -81,7 +81,7 @@ def test_sigterm_keeps_calls_waiting_for_ancestors_until_the_next_start(receiver
     log = first.stop()  # the call still waits for its app span: not written unattributed
     assert "1 spans of traces still waiting for their ancestors stay in the spool" in log
     assert _stored_span_ids(first) == []
-    assert list((data_dir / "spool").glob("*.jsonl"))
+    assert list((data_dir / "spool").rglob("*.jsonl"))
 
     second = receiver_factory(SLOW_FLUSH, data_dir=data_dir)
     app = llm_span(trace_id, "unused", 0, 0)  # the root: the trace is complete once it arrives
@@ -94,7 +94,7 @@ def test_sigterm_keeps_calls_waiting_for_ancestors_until_the_next_start(receiver
     second.stop()
     assert second.sql("SELECT span_id, tenant_id FROM llmcost.llm_usage") == [
         {"span_id": call.span_id.hex(), "tenant_id": "acme"}]
-    assert not list((data_dir / "spool").glob("*.jsonl"))
+    assert not list((data_dir / "spool").rglob("*.jsonl"))
 
 
 def test_an_export_resent_after_a_restart_is_stored_once(receiver_factory, tmp_path):
@@ -106,7 +106,7 @@ def test_an_export_resent_after_a_restart_is_stored_once(receiver_factory, tmp_p
         _wait_for_rows(receiver, 1)
         receiver.stop()
     assert len(_stored_span_ids(receiver)) == 1
-    assert not list((data_dir / "spool").glob("*.jsonl"))
+    assert not list((data_dir / "spool").rglob("*.jsonl"))
 
 
 def test_a_resent_export_is_stored_once(receiver_factory, tmp_path):
@@ -116,4 +116,4 @@ def test_a_resent_export_is_stored_once(receiver_factory, tmp_path):
         assert post(receiver.http_url, body, "application/x-protobuf")[0] == 200
     receiver.stop()
     assert len(_stored_span_ids(receiver)) == 1
-    assert not list((tmp_path / "data" / "spool").glob("*.jsonl"))
+    assert not list((tmp_path / "data" / "spool").rglob("*.jsonl"))

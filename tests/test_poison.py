@@ -178,7 +178,7 @@ def test_the_calls_of_a_trace_that_cannot_be_priced_are_dead_lettered(tmp_path):
 
 def test_no_poison_is_left_to_replay(poisoned):
     receiver, _, _, _, log = poisoned
-    assert not list((receiver.data_dir / "spool").glob("*.jsonl"))
+    assert not list((receiver.data_dir / "spool").rglob("*.jsonl"))
     assert "Traceback" not in log
 
 

@@ -107,6 +107,6 @@ def _wait_for_release(data_dir, timeout: float = 60.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
-    while list((data_dir / "spool").glob("*.jsonl")):
+    while list((data_dir / "spool").rglob("*.jsonl")):
         assert time.monotonic() < deadline, "the replayed spool was never released"
         time.sleep(0.2)

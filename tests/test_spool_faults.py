@@ -167,7 +167,7 @@ def test_a_small_parts_disk_that_filled_takes_the_whole_backlog_once_freed(recei
         assert _stored_span_ids(receiver) == sorted(sent)
         assert get(receiver, "/readyz") == (200, "ready\n")
         receiver.stop()
-        assert not list((data_dir / "spool").glob("*.jsonl"))
+        assert not list((data_dir / "spool").rglob("*.jsonl"))
     finally:
         subprocess.run(["umount", "-l", str(parts)], capture_output=True)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import multiprocessing
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,9 @@ from decimal import Decimal
 import pytest
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.flush.handoff import LinkedStore, StoreService
 from otel_llmcost.flush.writer import BatchWriter
+from otel_llmcost.ops.costmetrics import CostMetrics
 from otel_llmcost.rows import deadletter
 from otel_llmcost.rows.traces import COLUMN_TYPES as TRACE_COLUMN_TYPES
 from otel_llmcost.store import QueryableStore, UsageStore, WritableStore
@@ -40,14 +43,30 @@ def _open_chdb(tmp_path, read_only: bool = False) -> ChdbStore:
     return ChdbStore(str(tmp_path / "chdb"), "llmcost", read_only)
 
 
-@pytest.fixture(params=["chdb", "server"])
+@pytest.fixture(params=["chdb", "server", "linked"])
 def opener(request, tmp_path):
-    """A function opening the store under test (read_only=...), its schema applied once."""
+    """A function opening the store under test (read_only=...), its schema applied once. "linked": the store
+    as an ingest worker has it (flush/handoff.py), over a real pipe to the chDB store its owner serves."""
     if request.param == "chdb":
         first = _open_chdb(tmp_path)
         first.ensure_schema()
         first.close()
         yield lambda read_only=False: _open_chdb(tmp_path, read_only)
+        return
+    if request.param == "linked":
+        owned = _open_chdb(tmp_path)
+        owned.ensure_schema()
+        service = StoreService(owned, CostMetrics((), 1, "contract"))
+
+        def open_linked(read_only: bool = False) -> LinkedStore:
+            if read_only:
+                pytest.skip("a worker's link only writes (and asks what is stored): it has no read-only form")
+            worker_end, owner_end = multiprocessing.Pipe()
+            service.serve(owner_end, "contract-link")
+            return LinkedStore(worker_end, owned.database)
+
+        yield open_linked
+        owned.close()
         return
     with server_database("llmcost_contract") as (url, database, _):
         yield lambda read_only=False: ServerStore(url, database, read_only)

@@ -65,8 +65,9 @@ def test_a_trace_written_without_its_root_is_named_in_the_log(receiver_factory):
 
 
 def test_stored_rows_are_one_log_line_per_minute_not_one_per_insert(receiver_factory):
+    # One worker: with several, each worker's flusher logs its own line a minute (labelled [worker n]).
     receiver = receiver_factory({"attribution": {"trace_wait_seconds": 0.1, "max_trace_wait_seconds": 1.0},
-                                 "store": {"flush_interval_seconds": 0.1}})
+                                 "store": {"flush_interval_seconds": 0.1}, "receiver": {"workers": 1}})
     for n in range(8):  # eight exports, each written in its own insert
         call = llm_span(os.urandom(16), "gpt-4o-mini", 10, 1)
         assert post(receiver.http_url, request(call).SerializeToString(), "application/x-protobuf")[0] == 200

@@ -87,6 +87,13 @@ class ReceiverSettings:
     tls_client_ca_file: str | None = None  #: PEM CAs; when set, clients must present a certificate they signed
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
+    #: ingest worker processes (decode, spool, trace buffer, rows; each trace's spans go to one of them);
+    #: None: one per core this process may run on. 1: everything in the receiver's own process
+    workers: int | None = None
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or len(os.sched_getaffinity(0))
 
     def hosts(self, keys_required: bool) -> tuple[str, str]:
         """(gRPC, HTTP) addresses to bind: explicit hosts, else every interface only when keys are required
@@ -388,6 +395,8 @@ def _validate(settings: Settings) -> list[str]:
         errors.append("receiver.read_timeout_seconds must be positive")
     if receiver.max_connections < 1:
         errors.append("receiver.max_connections must be at least 1")
+    if receiver.workers is not None and not 1 <= receiver.workers <= 256:
+        errors.append(f"receiver.workers must be between 1 and 256 (or unset: one per core), got {receiver.workers}")
     if bool(receiver.tls_cert_file) != bool(receiver.tls_key_file):
         errors.append("receiver.tls_cert_file and receiver.tls_key_file go together")
     if receiver.tls_client_ca_file and not receiver.tls_cert_file:

@@ -5,26 +5,34 @@ to the store -> spool release). forward/ sends the queue to its destinations on 
 `ingest` runs on the receivers' threads and returns once the spans are durable in the spool. On SIGTERM,
 traces still waiting for ancestors stay in the spool for the next start. Each stage keeps its own counts;
 `stats()` gathers them.
+
+With several ingest workers (receiver.workers) each worker process runs a Pipeline of its own, and the
+receivers' process routes exports to them (ingest/pool.py); open_write_path picks one or the other.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
 
 from otel_llmcost.config import Settings
+from otel_llmcost.decode import parse_protobuf
+from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.errors import OverloadedError
 from otel_llmcost.flush.flusher import Flusher
 from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.forward import Forwarder
 from otel_llmcost.forward.outbox import PASS_LOGS, PASS_METRICS
 from otel_llmcost.ingest.admit import Admission
+from otel_llmcost.ingest.spooldirs import adopt_orphans
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.ingest.validate import validate
-from otel_llmcost.model import IngestResult, PipelineStats
+from otel_llmcost.model import IngestResult, PipelineStats, UsageRow
 from otel_llmcost.ops.costmetrics import CostMetrics, instance_id
 from otel_llmcost.pricing import PriceBook
 from otel_llmcost.rows.attribution import Attributor
@@ -36,15 +44,60 @@ from otel_llmcost.store import WritableStore
 logger = logging.getLogger(__name__)
 
 
+class WritePath(Protocol):
+    """What the receivers and `serve` use: a Pipeline in this process, or ingest.pool.WorkerPool."""
+
+    forwarder: Forwarder | None
+    cost_metrics: CostMetrics
+
+    def start(self) -> int: ...
+
+    def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult: ...
+
+    def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult: ...
+
+    def pass_through(self, signal: str, items: int, body: bytes) -> None: ...
+
+    def stats(self) -> PipelineStats: ...
+
+    @property
+    def rows_written(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_write_path(settings: Settings, store: WritableStore, price_book: PriceBook) -> WritePath:
+    """receiver.workers ingest workers: this process alone for one; for more, worker processes and this one
+    holding the store and the listeners. Forwarding keeps one: its queue is written with the spool, under
+    the same lock, so that a crash sends a span twice rather than never (forward/)."""
+    workers = settings.receiver.worker_count
+    if workers > 1 and settings.forward.destinations:
+        logger.info("forwarding: the %d ingest workers are run as one, in this process", workers)
+        workers = 1
+    if adopted := adopt_orphans(settings.spool_dir, workers):
+        logger.info("%d spool segments handed over to the current %d worker(s)", adopted, workers)
+    if workers == 1:
+        return Pipeline(settings, store, price_book)
+    from otel_llmcost.ingest.pool import WorkerPool  # its workers import this module
+
+    return WorkerPool(settings, store, price_book, workers)
+
+
 class Pipeline:
-    def __init__(self, settings: Settings, store: WritableStore, price_book: PriceBook):
+    """The write path in this process: the only one with one ingest worker, each worker's with several
+    (ingest/pool.py). `spool_dir`: the worker's own; `on_stored`: told of the rows each insert stored
+    (default: this pipeline's cost metrics)."""
+
+    def __init__(self, settings: Settings, store: WritableStore, price_book: PriceBook, spool_dir: str | None = None,
+                 on_stored: Callable[[Sequence[UsageRow]], None] | None = None):
         attributor, keeper = Attributor(settings.attribution.keys), TraceKeeper(settings.traces)
         self._wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)
-        self._admission = Admission(settings)
+        self._admission = Admission(settings, spool_dir)
         self._rows = RowBuilder(attributor, keeper, price_book, settings.attribution.max_trace_wait_seconds)
         self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series,
                                         instance_id(settings.data_dir))
-        self._writer = BatchWriter(store, on_stored=self.cost_metrics.observe, max_rows=settings.store.batch_max_rows)
+        self._writer = BatchWriter(store, on_stored=on_stored or self.cost_metrics.observe,
+                                   max_rows=settings.store.batch_max_rows)
         self.forwarder = Forwarder(settings, self.cost_metrics.otlp) if settings.forward.destinations else None
         self._flusher = Flusher(self._admission, self._build, self._writer,
                                 settings.store.flush_interval_seconds, settings.store.batch_max_rows)
@@ -63,14 +116,23 @@ class Pipeline:
             oldest_unsent_seconds=self._flusher.oldest_unsent_seconds,
         )
 
-    def start(self) -> None:
-        """Replay what a previous run left in the spool, then start flushing."""
+    def start(self) -> int:
+        """Replay what a previous run left in the spool, then start flushing; returns the spans replayed."""
         replayed = self._admission.replay()
         if replayed:
             logger.info("replaying %d spans from the spool", replayed)
         if self.forwarder is not None:
             self.forwarder.start()
         self._flusher.start()
+        return replayed
+
+    def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult:
+        """A binary OTLP export as received; `key`: the client's key's (id, tenant), bound to every span.
+        Raises DecodeError for a body that is no export, OverloadedError to ask for a retry."""
+        request = parse_protobuf(body)
+        if key is not None:
+            bind_key(request, *key)
+        return self.ingest(request)
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
         """Validate, then durably accept the request's spans. Raises OverloadedError to ask for a retry."""

@@ -20,7 +20,7 @@ from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError, ListenError
 from otel_llmcost.keys import INGEST, QUERY, KeyStore
 from otel_llmcost.ops.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
-from otel_llmcost.pipeline import Pipeline
+from otel_llmcost.pipeline import open_write_path
 from otel_llmcost.pricing import load_price_book
 from otel_llmcost.query.interface import open_query_listener
 from otel_llmcost.receive.auth import Authenticator
@@ -75,7 +75,7 @@ def _serve(settings: Settings, started: list[bool]) -> int:
     query_listener = None
     try:
         store.ensure_schema(SchemaOptions.of(settings))
-        pipeline = Pipeline(settings, store, price_book)
+        pipeline = open_write_path(settings, store, price_book)
         intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)

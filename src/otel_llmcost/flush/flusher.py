@@ -1,15 +1,17 @@
 """The flusher: a thread that, every interval, takes the traces ready in the buffer, has them turned into
 rows, and writes them in batches of at most `batch_max_rows`.
 
-Batches that fail for the store's sake stay in the unsent list and are retried with backoff; their traces'
-spool entries are released only once the last batch holding their rows is stored. The unsent list is
-guarded by its lock (stats() reads it from other threads); only one thread sends at a time: the flusher's,
-or the closing one once the flusher has stopped.
+Batches that fail for the store's sake stay in the unsent list and are retried with backoff (doubling up to
+30 s, jittered so that workers failing together do not retry together); their traces' spool entries are
+released only once the last batch holding their rows is stored. The unsent list is guarded by its lock
+(stats() reads it from other threads); only one thread sends at a time: the flusher's, or the closing one
+once the flusher has stopped.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -127,10 +129,10 @@ class Flusher:
             try:
                 self._writer.write(batch.rows, batch.rejected, batch.spans)
             except StoreError as exc:
-                self._retry_at = time.monotonic() + self._retry_delay
-                logger.warning(
-                    "insert of %d rows failed, retrying in %.0fs: %s", len(batch.rows), self._retry_delay, exc
-                )
+                # Jittered (half to all of the delay): workers that failed together do not retry together.
+                delay = self._retry_delay * (0.5 + random.random() / 2)
+                self._retry_at = time.monotonic() + delay
+                logger.warning("insert of %d rows failed, retrying in %.1fs: %s", len(batch.rows), delay, exc)
                 self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_DELAY)
                 return
             with self._lock:

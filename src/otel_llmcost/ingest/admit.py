@@ -40,12 +40,12 @@ class AdmissionCounts:
 
 
 class Admission:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, spool_dir: str | None = None):
         attribution = settings.attribution
         self._max_buffered_bytes = attribution.max_buffered_bytes
         self._buffer = TraceBuffer(attribution.trace_wait_seconds, attribution.max_trace_wait_seconds,
                                    recent_max_bytes=attribution.max_buffered_bytes // 4)
-        self._spool = Spool(settings.spool_dir, fsync=settings.spool_fsync)
+        self._spool = Spool(spool_dir or settings.spool_dir, fsync=settings.spool_fsync)
         self._lock = threading.Lock()
         self._counts = AdmissionCounts()
         self._held_bytes = 0  # of the traces taken by the flusher and not released (stored) yet

@@ -58,6 +58,14 @@ class _Series:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(COST_BUCKETS) + 1))
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
 
+    def add(self, other: _Series) -> None:
+        self.priced += other.priced
+        self.unpriced += other.unpriced
+        self.cost += other.cost
+        self.buckets = [mine + theirs for mine, theirs in zip(self.buckets, other.buckets, strict=True)]
+        for kind, count in other.tokens.items():
+            self.tokens[kind] += count
+
 
 class CostMetrics:
     """Thread-safe: the flusher observes, /metrics and the OTLP export read."""
@@ -73,24 +81,38 @@ class CostMetrics:
         self._start_ns = time.time_ns()
 
     def observe(self, rows: Sequence[UsageRow]) -> None:
+        self.absorb(self.tally(rows))
+
+    def tally(self, rows: Sequence[UsageRow]) -> dict[tuple[str, ...] | None, _Series]:
+        """The rows' counts by series, unbounded: what an ingest worker sends the store's owner (absorb)."""
+        tallied: dict[tuple[str, ...] | None, _Series] = {}
+        for row in rows:
+            key = tuple(getattr(row, name) for name in self.attributes)
+            series = tallied.get(key)
+            if series is None:
+                series = tallied[key] = _Series()
+            if row.cost_usd is None:
+                series.unpriced += 1
+            else:
+                series.priced += 1
+                series.cost += row.cost_usd
+                series.buckets[bisect.bisect_left(COST_BUCKETS, row.cost_usd)] += 1
+            for kind in TOKEN_KINDS:
+                series.tokens[kind] += getattr(row, f"{kind}_tokens")
+        return tallied
+
+    def absorb(self, tallied: dict[tuple[str, ...] | None, _Series]) -> None:
+        """Add counts made by tally(), within max_series (further series go to the overflow series)."""
         with self._lock:
-            for row in rows:
-                key = tuple(getattr(row, name) for name in self.attributes)
+            for key, counts in tallied.items():
                 series = self._series.get(key)
                 if series is None:
-                    if len(self._series) - (None in self._series) >= self._max_series:
-                        self.overflow_calls += 1
+                    if key is None or len(self._series) - (None in self._series) >= self._max_series:
+                        self.overflow_calls += counts.priced + counts.unpriced
                         series = self._series.setdefault(None, _Series())
                     else:
                         series = self._series[key] = _Series()
-                if row.cost_usd is None:
-                    series.unpriced += 1
-                else:
-                    series.priced += 1
-                    series.cost += row.cost_usd
-                    series.buckets[bisect.bisect_left(COST_BUCKETS, row.cost_usd)] += 1
-                for kind in TOKEN_KINDS:
-                    series.tokens[kind] += getattr(row, f"{kind}_tokens")
+                series.add(counts)
 
     def prometheus_lines(self, label_value: Callable[[str], str]) -> list[str]:
         """The text exposition of the series; `label_value` escapes a label value."""

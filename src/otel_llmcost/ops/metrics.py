@@ -99,6 +99,10 @@ class MeasuredStore:
                        dedup_token: str = "") -> None:
         self._timed(lambda: self._store.insert_columns(table, column_types, columns, dedup_token=dedup_token))
 
+    def insert_native(self, table: str, names: Sequence[str], payload: bytes, dedup_token: str = "") -> None:
+        """A Native block an ingest worker encoded (flush/handoff.py), into the embedded store."""
+        self._timed(lambda: self._store.insert_native(table, names, payload, dedup_token))
+
     def _timed(self, insert: Callable[..., None], *args: Any) -> None:
         started = time.perf_counter()
         try:

@@ -127,6 +127,10 @@ class PriceBook:
         self._names_memo: dict[tuple[str, str], list[str]] = {}
         self._history_memo: dict[tuple[str, str], tuple] = {}
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its layers (an ingest worker gets the receiver's book): the rank is keyed by identity."""
+        return PriceBook, (list(self.layers),)
+
     @property
     def version(self) -> str:
         return "+".join(layer.version for layer in self.layers)

@@ -21,7 +21,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llmcost.config import ReceiverSettings
-from otel_llmcost.decode import parse_protobuf
 from otel_llmcost.errors import DecodeError, ListenError, OverloadedError
 from otel_llmcost.receive.auth import Unauthenticated
 from otel_llmcost.receive.intake import Intake
@@ -91,7 +90,7 @@ class GrpcReceiver:
     def _export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
             key = self._intake.authenticator.check(_authorization(context))
-            result = self._intake.accept(parse_protobuf(body), key)
+            result = self._intake.accept_protobuf(body, key)
         except _REFUSED as exc:
             self._refuse(exc, context)
         except Exception:

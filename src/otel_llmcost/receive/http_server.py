@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llmcost.config import ReceiverSettings
-from otel_llmcost.decode import parse_json, parse_protobuf
+from otel_llmcost.decode import parse_json
 from otel_llmcost.decode.signals import SIGNALS, json_to_protobuf
 from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.keys import ApiKey
@@ -180,10 +180,9 @@ class HttpReceiver:
         """Off the event loop: decompress, parse, ingest."""
         try:
             body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
-            if is_json:
-                otlp_request, dropped = parse_json(body)
-            else:
-                otlp_request, dropped = parse_protobuf(body), []
+            if not is_json:
+                return self._intake.accept_protobuf(body, key)
+            otlp_request, dropped = parse_json(body)
             return self._intake.accept(otlp_request, key, dropped)
         except InflateError as exc:
             raise _HttpError(exc.status, str(exc)) from exc

@@ -19,7 +19,7 @@ from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
 from otel_llmcost.ops.metrics import IngestCounters
 from otel_llmcost.ops.ratelog import RateLimitedLog
-from otel_llmcost.pipeline import Pipeline
+from otel_llmcost.pipeline import WritePath
 from otel_llmcost.receive.auth import Authenticator
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ _MAX_REASONS = 5
 
 
 class Intake:
-    def __init__(self, pipeline: Pipeline, authenticator: Authenticator, counters: IngestCounters):
+    def __init__(self, pipeline: WritePath, authenticator: Authenticator, counters: IngestCounters):
         self._pipeline = pipeline
         self.authenticator = authenticator
         self.counters = counters
@@ -39,7 +39,16 @@ class Intake:
         """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
         if key is not None:
             bind_key(request, key.key_id, key.tenant)
-        result = self._pipeline.ingest(request)
+        return self._answer(self._pipeline.ingest(request), dropped)
+
+    def accept_protobuf(self, body: bytes, key: ApiKey | None) -> IngestResult:
+        """A binary export as received: decoded where it is ingested (with several workers, the split by
+        trace id reads only the spans' trace ids), the key bound there. Raises DecodeError when it is no
+        export."""
+        bound = (key.key_id, key.tenant) if key is not None else None
+        return self._answer(self._pipeline.ingest_wire(body, bound), ())
+
+    def _answer(self, result: IngestResult, dropped: Sequence[str]) -> IngestResult:
         if dropped:
             reasons = "; ".join(dropped[:_MAX_REASONS])
             if len(dropped) > _MAX_REASONS:

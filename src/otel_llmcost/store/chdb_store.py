@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_llmcost.errors import StoreError, StoreFullError
-from otel_llmcost.store.failures import error_code, is_data_error_code, is_encoding_error
-from otel_llmcost.store.native import encode_native
+from otel_llmcost.store.failures import error_code, is_data_error_code
+from otel_llmcost.store.native import native_block
 from otel_llmcost.store.policies import connection_string
 from otel_llmcost.store.quiet import engine_errors_held_back
 from otel_llmcost.store.schema import dedup_settings
@@ -60,12 +60,11 @@ class ChdbStore(StoreWrites):
                        dedup_token: str = "") -> None:
         """One INSERT of a columnar batch into database.table; with `dedup_token`, a repeat of it is dropped
         by the table and by every materialized view's target (each keeps a dedup window)."""
-        try:
-            payload = encode_native(tuple(column_types), columns)
-        except Exception as exc:
-            if is_encoding_error(exc):
-                raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
-            raise
+        self.insert_native(table, [name for name, _ in column_types], native_block(column_types, columns),
+                           dedup_token)
+
+    def insert_native(self, table: str, names: Sequence[str], payload: bytes, dedup_token: str = "") -> None:
+        """One INSERT of a Native block (native_block(), encoded here or by an ingest worker)."""
         self._check_space(len(payload))
         fd, batch_file = tempfile.mkstemp(prefix="batch-", suffix=".native", dir=self._path)
         try:
@@ -74,9 +73,8 @@ class ChdbStore(StoreWrites):
                     out.write(payload)
             except OSError as exc:  # the data directory is full or failing: the store's state, not the rows
                 raise StoreFullError(f"cannot write the batch file: {exc}") from exc
-            names = ", ".join(name for name, _ in column_types)
             settings = f" SETTINGS {dedup_settings(dedup_token)}" if dedup_token else ""
-            self._run(f"INSERT INTO {self.database}.{table} ({names}){settings}"
+            self._run(f"INSERT INTO {self.database}.{table} ({', '.join(names)}){settings}"
                       f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)

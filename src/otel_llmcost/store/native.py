@@ -12,7 +12,7 @@ and Map writers were tried and did not pay (writing the strings is most of their
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Context, Decimal, localcontext
 
 from clickhouse_driver.bufferedwriter import CompressedBufferedWriter
@@ -20,6 +20,9 @@ from clickhouse_driver.columns.service import write_column
 from clickhouse_driver.context import Context as DriverContext
 from clickhouse_driver.varint import write_varint
 from clickhouse_driver.writer import write_binary_str
+
+from otel_llmcost.errors import StoreError
+from otel_llmcost.store.failures import is_encoding_error
 
 _BUFFER_BYTES = 1 << 20
 _DECIMAL = re.compile(r"(Nullable\()?Decimal\((\d+),\s*(\d+)\)\)?$")
@@ -121,3 +124,13 @@ def _decimal_writer(precision: int, scale: int, nullable: bool) -> Writer:
         out.write(b"".join(parts))
 
     return write
+
+
+def native_block(column_types: Sequence[tuple[str, str]], columns: list[list]) -> bytes:
+    """encode_native(), with values the columns cannot hold refused for good (StoreError, not retryable)."""
+    try:
+        return encode_native(tuple(column_types), columns)
+    except Exception as exc:
+        if is_encoding_error(exc):
+            raise StoreError(f"rows cannot be encoded: {exc}", retryable=False) from exc
+        raise
