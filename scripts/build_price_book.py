@@ -90,7 +90,7 @@ def rate_lines(prices: dict, indent: str) -> list[str]:
     return [f'{indent}{f}: "{dec(prices[f])}"' for f in OUT_FIELDS if f in prices]
 
 
-def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain=None) -> list[str]:
+def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain=None, once_per_call=None) -> list[str]:
     lines = [f"  # {c}" for c in comments] + [f"  - id: {q(pid)}"]
     lines.append(f"    provider: {served[0] if len(served) == 1 else '[' + ', '.join(served) + ']'}")
     lines += [f"    models: [{', '.join(q(m) for m in models)}]"] if models else []
@@ -98,7 +98,9 @@ def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain
     lines.append(f"    effective_from: {start.isoformat()}")
     lines += [f"    service_tier: {tier}"] if tier else []
     lines += ["    uncertain:"] + [f"      {kind}: {q(why)}" for kind, why in uncertain.items()] if uncertain else []
-    lines += rate_lines(prices, "    ") + (["    tiers:"] if "tiers" in prices else [])
+    lines += rate_lines(prices, "    ")
+    lines += [f"    once_per_call: [{', '.join(once_per_call)}]"] if once_per_call else []
+    lines += ["    tiers:"] if "tiers" in prices else []
     for t in prices.get("tiers", []):
         lines += [f"      - above_input_tokens: {t['above_input_tokens']}"] + rate_lines(t, "        ")
     lines += ["    time_of_day:"] if "time_of_day" in prices else []

@@ -37,7 +37,7 @@ FIELDS = replace(  # the OpenTelemetry names, plus LiteLLM's own
     emitter_cost=("gen_ai.cost.total_cost",),
     image_input=(*genai.FIELDS.image_input, "usage.image_input"),
     image_output=(*genai.FIELDS.image_output, "usage.image_output"),
-    web_searches=("usage.web_searches",),
+    web_searches=(*genai.FIELDS.web_searches, "usage.web_searches"),
 )
 _OPERATIONS = {"completion": "chat", "acompletion": "chat", "chat": "chat", "text_completion": "text_completion",
                "embedding": "embeddings", "aembedding": "embeddings", "embeddings": "embeddings"}
