@@ -223,10 +223,11 @@ def summary(mp: gp.ModelPrice) -> str:
     return ", ".join(f"{f} {dec(v)}" for f, v in convert(mp)[0].items() if f != "tiers")
 
 
-def build() -> tuple[list[tuple[str, dict]], dict, dict]:
-    """(price_id, spec) per entry from genai-prices; per provider its scope (for name resolution); per model key
-    ("<provider>/<fallback/><model id>") the (price_id, spec) emitted for it, in date order."""
-    by_id = {p.id: p for p in GP_PROVIDERS}
+def build(providers: list | None = None) -> tuple[list[tuple[str, dict]], dict, dict]:
+    """(price_id, spec) per entry from genai-prices (its bundled data, or `providers` read from a newer data file);
+    per provider its scope (for name resolution); per model key ("<provider>/<fallback/><model id>") the
+    (price_id, spec) emitted for it, in date order."""
+    by_id = {p.id: p for p in (GP_PROVIDERS if providers is None else providers)}
     entries, scopes, by_key = [], {}, {}
     for pid, (prefix, names, fallbacks) in PROVIDERS.items():
         # The models a name of this provider can resolve to, in genai-prices' order: its own, then fallbacks'.
