@@ -120,3 +120,70 @@ def test_series_over_the_cap_go_to_one_overflow_series(tmp_path):
 
 def test_configurable_attributes_are_row_text_fields():
     assert set(METRIC_ATTRIBUTES) <= set(SERIES_ATTRIBUTES)
+
+
+def _points(sink: Sink) -> list[tuple[str, int, int, tuple, int]]:
+    """(service.instance.id, start, time, series attributes, calls) of every cost histogram point that arrived."""
+    found = []
+    for body in sink.exports("metrics"):
+        for resource in ExportMetricsServiceRequest.FromString(body).resource_metrics:
+            instance = next(kv.value.string_value for kv in resource.resource.attributes
+                            if kv.key == "service.instance.id")
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == "gen_ai.client.operation.cost":
+                        found += [(instance, p.start_time_unix_nano, p.time_unix_nano,
+                                   tuple(sorted((kv.key, kv.value.string_value) for kv in p.attributes)), p.count)
+                                  for p in metric.histogram.data_points]
+    return found
+
+
+def _wait_for_calls(sink: Sink, calls: int, after_start: int = 0) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        latest: dict[tuple, int] = {}
+        for _, start, _, series, count in _points(sink):
+            if start > after_start:
+                latest[series] = count
+        if sum(latest.values()) >= calls:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the sink never got {calls} calls in the cost metrics")
+
+
+def test_a_restart_reads_as_a_reset_of_the_same_series_not_a_drop(tmp_path):
+    """Killed -9 and started again, the receiver counts from zero: its points carry a start time after every
+    earlier point, under the same service.instance.id, so a backend sees a reset; within one start time every
+    series only grows."""
+    sink = Sink(tmp_path / "sink.out").start()
+    config = {**FAST_CONFIG, "metrics": {"export_interval_seconds": 0.5},
+              "forward": {"destinations": [{"endpoint": f"127.0.0.1:{sink.grpc_port}"}]}}
+    receiver = Receiver(tmp_path / "data", config).start()
+    try:
+        run_app(receiver.grpc_port, traces=6, tag="before")
+        _wait_for_calls(sink, CALLS)
+        receiver.kill()
+        first_start = _points(sink)[0][1]
+        receiver.start()
+        run_app(receiver.grpc_port, traces=1, tag="after")
+        _wait_for_calls(sink, 2, after_start=first_start)
+    finally:
+        receiver.kill()
+        sink.stop()
+    points = _points(sink)
+    assert len({instance for instance, *_ in points}) == 1 and points[0][0]
+    starts = sorted({start for _, start, *_ in points})
+    assert starts == [first_start, starts[-1]]  # one start per process
+    before = [p for p in points if p[1] == first_start]
+    after = [p for p in points if p[1] != first_start]
+    assert starts[-1] > max(moment for _, _, moment, _, _ in before)  # the reset is after every earlier point
+    assert all(start <= moment for _, start, moment, _, _ in points)
+    for run in (before, after):
+        by_series: dict[tuple, list[int]] = {}
+        for _, _, _, series, count in sorted(run, key=lambda p: p[2]):
+            by_series.setdefault(series, []).append(count)
+        assert all(counts == sorted(counts) for counts in by_series.values())  # cumulative: never down
+    last_before = {series: count for _, _, _, series, count in sorted(before, key=lambda p: p[2])}
+    last_after = {series: count for _, _, _, series, count in sorted(after, key=lambda p: p[2])}
+    assert sum(last_before.values()) == CALLS and sum(last_after.values()) == 2
+    assert any(last_after[series] < last_before[series] for series in last_after)  # lower: read as a reset

@@ -5,8 +5,10 @@ is lost while a destination is down and the receiver is killed meanwhile."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from decimal import Decimal
@@ -124,6 +126,68 @@ def test_metrics_and_logs_pass_through_unchanged(forwarded):
             time.sleep(0.2)
         assert sink.exports("metrics") == [metrics.SerializeToString()]
         assert sink.exports("logs") == [logs.SerializeToString()]
+
+
+def test_metrics_and_logs_in_otlp_json_are_passed_on_as_the_same_protobuf_requests(forwarded):
+    """OTLP/HTTP JSON (hex ids, integer enums, 64-bit integers as strings) is accepted and leaves as protobuf,
+    the destinations' encoding: the request a protobuf client would have sent, field for field."""
+    receiver, sinks, _, _ = forwarded
+    trace_id, span_id = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
+    metrics_json = {"resourceMetrics": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "json-app"}}]}, "scopeMetrics": [{"metrics": [
+            {"name": "http.server.duration", "unit": "ms", "histogram": {"aggregationTemporality": 2, "dataPoints": [
+                {"startTimeUnixNano": "1700000000000000000", "timeUnixNano": "1700000060000000000", "count": "3",
+                 "sum": 41.5, "bucketCounts": ["1", "2"], "explicitBounds": [10.0],
+                 "exemplars": [{"asDouble": 12.5, "timeUnixNano": "1700000030000000000", "traceId": trace_id,
+                                "spanId": span_id}]}]}},
+            {"name": "queue.depth", "gauge": {"dataPoints": [{"asInt": "9", "timeUnixNano": "1700000060000000000"}]}},
+        ]}]}]}
+    logs_json = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "1700000000000000000", "severityNumber": 13, "severityText": "WARN",
+         "body": {"stringValue": "a JSON log line"}, "traceId": trace_id, "spanId": span_id,
+         "attributes": [{"key": "retries", "value": {"intValue": "2"}}]}]}]}]}
+    metrics = ExportMetricsServiceRequest()
+    metrics.resource_metrics.add().resource.attributes.add(key="service.name").value.string_value = "json-app"
+    scope = metrics.resource_metrics[0].scope_metrics.add()
+    histogram = scope.metrics.add(name="http.server.duration", unit="ms").histogram
+    histogram.aggregation_temporality = 2
+    histogram.data_points.add(start_time_unix_nano=1_700_000_000_000_000_000, time_unix_nano=1_700_000_060_000_000_000,
+                              count=3, sum=41.5, bucket_counts=[1, 2], explicit_bounds=[10.0]).exemplars.add(
+        as_double=12.5, time_unix_nano=1_700_000_030_000_000_000, trace_id=bytes.fromhex(trace_id),
+        span_id=bytes.fromhex(span_id))
+    scope.metrics.add(name="queue.depth").gauge.data_points.add(as_int=9, time_unix_nano=1_700_000_060_000_000_000)
+    logs = ExportLogsServiceRequest()
+    record = logs.resource_logs.add().scope_logs.add().log_records.add(
+        time_unix_nano=1_700_000_000_000_000_000, severity_number=13, severity_text="WARN",
+        trace_id=bytes.fromhex(trace_id), span_id=bytes.fromhex(span_id))
+    record.body.string_value = "a JSON log line"
+    record.attributes.add(key="retries").value.int_value = 2
+    for signal, document in (("metrics", metrics_json), ("logs", logs_json)):
+        answer = urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{receiver.http_port}/v1/{signal}", data=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json"}), timeout=10)
+        assert (answer.status, answer.headers["Content-Type"], answer.read()) == (200, "application/json", b"{}")
+    for sink in sinks:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                metrics.SerializeToString() in sink.exports("metrics")
+                and logs.SerializeToString() in sink.exports("logs")):
+            time.sleep(0.2)
+        assert metrics.SerializeToString() in sink.exports("metrics")
+        assert logs.SerializeToString() in sink.exports("logs")
+
+
+def test_a_json_export_that_is_not_otlp_is_refused_with_400(forwarded):
+    receiver = forwarded[0]
+    wrong_type = b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]}'
+    for body in (b"{not json", b"[1, 2]", wrong_type):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{receiver.http_port}/v1/logs", data=body,
+                headers={"Content-Type": "application/json"}), timeout=10)
+        assert refused.value.code == 400
+        assert refused.value.headers["Content-Type"] == "application/json"
+        assert "ExportLogsServiceRequest" in json.loads(refused.value.read())["message"]
 
 
 def test_metrics_show_each_destination(forwarded):

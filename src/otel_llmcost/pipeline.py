@@ -25,7 +25,7 @@ from otel_llmcost.ingest.admit import Admission
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.ingest.validate import validate
 from otel_llmcost.model import IngestResult, PipelineStats
-from otel_llmcost.ops.costmetrics import CostMetrics
+from otel_llmcost.ops.costmetrics import CostMetrics, instance_id
 from otel_llmcost.pricing import PriceBook
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.build import RowBuilder, TraceRows
@@ -42,7 +42,8 @@ class Pipeline:
         self._wanted = WANTED_ATTRIBUTES.union(attributor.wanted).union(keeper.wanted)
         self._admission = Admission(settings)
         self._rows = RowBuilder(attributor, keeper, price_book, settings.attribution.max_trace_wait_seconds)
-        self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series)
+        self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series,
+                                        instance_id(settings.data_dir))
         self._writer = BatchWriter(store, on_stored=self.cost_metrics.observe, max_rows=settings.store.batch_max_rows)
         self.forwarder = Forwarder(settings, self.cost_metrics.otlp) if settings.forward.destinations else None
         self._flusher = Flusher(self._admission, self._build, self._writer,

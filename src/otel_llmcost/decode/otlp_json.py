@@ -40,14 +40,14 @@ def parse_json(body: bytes) -> tuple[PB2ExportTraceServiceRequest, list[str]]:
         raise DecodeError("body is not a JSON object")
     spans = [
         (scope_spans, span)
-        for resource_spans in _dicts(document.get("resourceSpans", document.get("resource_spans")))
-        for scope_spans in _dicts(resource_spans.get("scopeSpans", resource_spans.get("scope_spans")))
-        for span in _dicts(scope_spans.get("spans"))
+        for resource_spans in dicts(document.get("resourceSpans", document.get("resource_spans")))
+        for scope_spans in dicts(resource_spans.get("scopeSpans", resource_spans.get("scope_spans")))
+        for span in dicts(scope_spans.get("spans"))
     ]
     for _, span in spans:
-        _hex_ids_to_base64(span)
-        for link in _dicts(span.get("links")):
-            _hex_ids_to_base64(link)
+        hex_ids_to_base64(span)
+        for link in dicts(span.get("links")):
+            hex_ids_to_base64(link)
     request = PB2ExportTraceServiceRequest()
     rejected: list[str] = []
     try:
@@ -80,11 +80,13 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:300]
 
 
-def _dicts(value) -> list[dict]:
+def dicts(value) -> list[dict]:
+    """The objects of a JSON list (anything else in it, or a value that is not a list, is skipped)."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _hex_ids_to_base64(obj: dict) -> None:
+def hex_ids_to_base64(obj: dict) -> None:
+    """OTLP/JSON's hex trace and span ids in `obj` as proto3 JSON's base64, in place."""
     for key in _ID_KEYS:
         value = obj.get(key)
         if value is None:

@@ -8,14 +8,21 @@ never reach counted calls, and the counters start again at zero when the receive
 
 Cardinality is bounded: at most `max_series` attribute combinations; calls of any further combination go
 to one overflow series (attribute otel.metric.overflow = true), and are counted.
+
+Restarts: every OTLP point of a process carries the process's start as start_time_unix_nano, so the points
+after a restart start later than any point before it, and a backend reads the lower values as a reset of the
+same series (the resource's service.instance.id is kept in the data directory, so the series are the same)
+rather than as a drop. Several receivers have their own instance ids and so their own series.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,8 +62,10 @@ class _Series:
 class CostMetrics:
     """Thread-safe: the flusher observes, /metrics and the OTLP export read."""
 
-    def __init__(self, attributes: Sequence[str], max_series: int):
+    def __init__(self, attributes: Sequence[str], max_series: int, instance_id: str):
+        """`instance_id`: the receiver's service.instance.id (instance_id() keeps one per data directory)."""
         self.attributes = tuple(attributes)
+        self._instance_id = instance_id
         self._max_series = max_series
         self._lock = threading.Lock()
         self._series: dict[tuple[str, ...] | None, _Series] = {}  # None: the overflow series
@@ -125,6 +134,7 @@ class CostMetrics:
         request = ExportMetricsServiceRequest()
         resource = request.resource_metrics.add()
         resource.resource.attributes.add(key="service.name").value.string_value = "otel-llmcost"
+        resource.resource.attributes.add(key="service.instance.id").value.string_value = self._instance_id
         scope = resource.scope_metrics.add()
         scope.scope.name = "otel_llmcost"
         cost = scope.metrics.add(name=COST_METRIC, unit="USD", description="Cost of each stored LLM call")
@@ -153,3 +163,23 @@ class CostMetrics:
             return
         for name, value in zip(self.attributes, key, strict=True):
             attributes.add(key=OTLP_NAMES.get(name, f"otel_llmcost.{name}")).value.string_value = value
+
+
+_INSTANCE_FILE = "instance-id"
+
+
+def instance_id(data_dir: str) -> str:
+    """This receiver's service.instance.id: a UUID made once and kept in `data_dir`, the same after a restart."""
+    path = os.path.join(data_dir, _INSTANCE_FILE)
+    try:
+        with open(path, encoding="ascii") as kept:
+            return kept.read().strip()
+    except FileNotFoundError:
+        pass
+    made = str(uuid.uuid4())
+    os.makedirs(data_dir, exist_ok=True)
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w", encoding="ascii") as out:
+        out.write(made + "\n")
+    os.replace(partial, path)
+    return made

@@ -1,6 +1,7 @@
 """OTLP/HTTP: POST /v1/traces on port 4318, protobuf or JSON, optionally gzip-compressed (aiohttp); when
-forwarding, POST /v1/metrics and /v1/logs (protobuf), passed on unchanged; POST /v1/events, flat events as
-NDJSON (decode/events.py), answered in JSON with each bad line's error.
+forwarding, POST /v1/metrics and /v1/logs (protobuf or JSON), passed on unchanged (JSON as protobuf, the
+destinations' encoding); POST /v1/events, flat events as NDJSON (decode/events.py), answered in JSON with
+each bad line's error.
 
 Answers follow the OTLP spec: the response is encoded like the request; 400 for an undecodable body,
 401 without a valid API key (once keys are in force), 413 over the size limit (checked after decompression
@@ -24,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.config import ReceiverSettings
 from otel_llmcost.decode import parse_json, parse_protobuf
-from otel_llmcost.decode.signals import SIGNALS
+from otel_llmcost.decode.signals import SIGNALS, json_to_protobuf
 from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
@@ -144,28 +145,32 @@ class HttpReceiver:
 
     def _pass_through(self, signal: str):
         async def export(request: web.Request) -> web.Response:
+            content_type = request.content_type.lower()
+            answer_type = _JSON if content_type == _JSON else _PROTOBUF
             try:
-                if request.content_type.lower() not in _PROTOBUF_TYPES:
-                    raise _HttpError(415, f"{signal} are passed on as {_PROTOBUF} only")
+                if content_type != _JSON and content_type not in _PROTOBUF_TYPES:
+                    raise _HttpError(415, f"unsupported content type {content_type!r}; use {_PROTOBUF} or {_JSON}")
                 try:
                     self._intake.authenticator.check(request.headers.get("Authorization"))
                 except Unauthenticated as exc:
                     raise _HttpError(401, str(exc)) from exc
                 raw = await self._read(request)
                 encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-                await asyncio.get_running_loop().run_in_executor(None, self._pass, signal, raw, encoding)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._pass, signal, raw, encoding, content_type == _JSON)
             except _HttpError as exc:
                 self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
-                return _status_response(exc.status, str(exc), _PROTOBUF)
+                return _status_response(exc.status, str(exc), answer_type)
             except OverloadedError as exc:
-                return _status_response(503, str(exc), _PROTOBUF)
-            return web.Response(status=200, body=b"", content_type=_PROTOBUF)
+                return _status_response(503, str(exc), answer_type)
+            # An empty Export*ServiceResponse: no bytes in protobuf, {} in JSON.
+            return web.Response(status=200, body=b"{}" if answer_type == _JSON else b"", content_type=answer_type)
         return export
 
-    def _pass(self, signal: str, raw: bytes, encoding: str) -> None:
+    def _pass(self, signal: str, raw: bytes, encoding: str, is_json: bool) -> None:
         try:
             body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
-            self._intake.pass_through(signal, body)
+            self._intake.pass_through(signal, json_to_protobuf(signal, body) if is_json else body)
         except InflateError as exc:
             raise _HttpError(exc.status, str(exc)) from exc
         except DecodeError as exc:
