@@ -46,7 +46,8 @@ HEADER = """\
 # GENERATED FILE - do not edit. Regenerate with: python scripts/build_price_book.py --litellm <litellm wheel>
 # genai-prices version: {version}
 # snapshot date: {snapshot}
-# USD per 1M tokens (per_request: USD per call, per_search: USD per web search), exact decimals.
+# USD per 1M tokens (per_request: USD per call, per_search: USD per web search, per_1k_file_searches: USD per
+# 1,000 file searches, per_audio_minute: USD per minute of audio), exact decimals.
 # Prices without a start date in genai-prices get effective_from: {default_from}.
 # Providers (genai-prices -> gen_ai.provider.name):
 {providers}

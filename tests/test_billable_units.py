@@ -203,10 +203,12 @@ def test_response_documents_give_their_unit_counts_at_decode():
     assert kept.attributes["output.value"] == response and kept.attributes["llmcost.usage.web_searches"] == 2
 
 
-def test_gemini_2_grounding_is_charged_per_prompt_gemini_3_per_query(tmp_path):
+def test_bundled_unit_prices_and_gemini_grounding_per_prompt(tmp_path):
     """The bundled book's Gemini 2.x entries charge grounding once per grounded prompt (`once_per_call`), Gemini
     3's per search query ($35 / 1,000 grounded prompts and $14 / 1,000 queries: ai.google.dev/pricing); the
-    row's web_searches keeps the queries either way. A book naming an uncounted kind there is refused."""
+    row's web_searches keeps the queries either way. From genai-prices it also has whisper-1 by the minute of
+    audio ($0.36 an hour) and OpenAI's file search tool calls ($2.50 / 1,000). A book naming an uncounted kind
+    in once_per_call is refused."""
     from datetime import datetime, timezone
 
     from otel_llmcost.errors import PriceBookError
@@ -222,6 +224,13 @@ def test_gemini_2_grounding_is_charged_per_prompt_gemini_3_per_query(tmp_path):
                        output_tokens=100, web_searches=3)
         cost = price_call(call, at, book)
         assert (cost.search_fee_usd, cost.status) == (fee, "priced"), model
+    transcription = LlmCall("test", "openai", "transcription", "whisper-1", "whisper-1", "", "", False, None, "", "",
+                            audio_seconds=95)
+    cost = price_call(transcription, at, book)
+    assert (cost.audio_fee_usd, cost.cost_usd, cost.status) == (Decimal("0.0095"), Decimal("0.0095"), "priced")
+    searched = LlmCall("test", "openai", "chat", "gpt-4o-mini", "gpt-4o-mini", "", "", False, None, "", "",
+                       input_tokens=1000, output_tokens=100, file_searches=4)
+    assert price_call(searched, at, book).tool_fee_usd == Decimal("0.01")
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: bad\nprices:\n  - {provider: openai, models: [m], effective_from: 2025-01-01, "
                    "input: '1', output: '1', once_per_call: [per_request]}\n")

@@ -109,7 +109,7 @@ def _decode_attributes(key_values, wanted: AttributeFilter) -> dict:
             value = kv.value
             kind = value.WhichOneof("value")
             decoded[key] = getattr(value, kind) if kind in _SCALARS else _decode_value(value)
-    if wanted.documents and not wanted.documents.isdisjoint(decoded):
+    if wanted.documents and not decoded.keys().isdisjoint(wanted.documents):  # walks the few documents' names
         summarise_documents(decoded, wanted)
     return decoded
 

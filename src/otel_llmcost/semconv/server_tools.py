@@ -34,7 +34,7 @@ DOCUMENTS = frozenset({"output.value", "response"})
 #: A document that names none of these reports no unit: it is not parsed.
 _MARKERS = ("server_tool_use", "webSearchQueries", "web_search_queries", "web_search_call", "file_search_call",
             "image_generation_call", "duration")
-_MAX_DOCUMENT = 8 * 1024 * 1024  # larger responses are not parsed for units
+_MAX_DOCUMENT = 2 * 1024 * 1024  # larger responses are not parsed for units
 
 
 def document_units(document: Any) -> dict[str, int]:
