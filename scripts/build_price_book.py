@@ -1,6 +1,7 @@
 """Build the bundled default price book from the price data shipped in the `genai-prices` package.
 
 Usage: python scripts/build_price_book.py [--out PATH] [--snapshot-date YYYY-MM-DD] [--litellm WHEEL|JSON|none]
+                                         [--genai-prices-data JSON]
 
 genai-prices is needed only here; the receiver reads the YAML with pyyaml. The sources, in order, each in its
 module beside this one: genai-prices (genai_source.py, with genai_names.py for its match rules), LiteLLM's
@@ -17,6 +18,7 @@ import argparse
 import datetime as dt
 import hashlib
 import importlib.util
+import json
 import re
 import sys
 from collections import Counter
@@ -44,7 +46,8 @@ HEADER = """\
 # GENERATED FILE - do not edit. Regenerate with: python scripts/build_price_book.py --litellm <litellm wheel>
 # genai-prices version: {version}
 # snapshot date: {snapshot}
-# USD per 1M tokens (per_request: USD per call, per_search: USD per web search), exact decimals.
+# USD per 1M tokens (per_request: USD per call, per_search: USD per web search, per_1k_file_searches: USD per
+# 1,000 file searches, per_audio_minute: USD per minute of audio), exact decimals.
 # Prices without a start date in genai-prices get effective_from: {default_from}.
 # Providers (genai-prices -> gen_ai.provider.name):
 {providers}
@@ -90,7 +93,7 @@ def rate_lines(prices: dict, indent: str) -> list[str]:
     return [f'{indent}{f}: "{dec(prices[f])}"' for f in OUT_FIELDS if f in prices]
 
 
-def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain=None) -> list[str]:
+def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain=None, once_per_call=None) -> list[str]:
     lines = [f"  # {c}" for c in comments] + [f"  - id: {q(pid)}"]
     lines.append(f"    provider: {served[0] if len(served) == 1 else '[' + ', '.join(served) + ']'}")
     lines += [f"    models: [{', '.join(q(m) for m in models)}]"] if models else []
@@ -98,7 +101,9 @@ def entry(pid, comments, served, models, pattern, start, tier, prices, uncertain
     lines.append(f"    effective_from: {start.isoformat()}")
     lines += [f"    service_tier: {tier}"] if tier else []
     lines += ["    uncertain:"] + [f"      {kind}: {q(why)}" for kind, why in uncertain.items()] if uncertain else []
-    lines += rate_lines(prices, "    ") + (["    tiers:"] if "tiers" in prices else [])
+    lines += rate_lines(prices, "    ")
+    lines += [f"    once_per_call: [{', '.join(once_per_call)}]"] if once_per_call else []
+    lines += ["    tiers:"] if "tiers" in prices else []
     for t in prices.get("tiers", []):
         lines += [f"      - above_input_tokens: {t['above_input_tokens']}"] + rate_lines(t, "        ")
     lines += ["    time_of_day:"] if "time_of_day" in prices else []
@@ -126,6 +131,16 @@ def check(text: str) -> list[str]:
     return problems + [f"duplicate id {i}" for i, n in ids.items() if n > 1]
 
 
+def genai_data(path: Path) -> list:
+    """genai-prices' providers from a data file, read as its own updater reads what it fetches."""
+    from genai_prices.types import _providers_from_raw  # what genai_prices.update_prices uses
+
+    raw = json.loads(path.read_text())
+    if not isinstance(raw, list):
+        sys.exit(f"{path}: not genai-prices data (a JSON list of providers)")
+    return _providers_from_raw(raw)
+
+
 def default_litellm() -> Path | None:
     """The price map of an installed litellm, found without importing it (slow, and not needed)."""
     spec_ = importlib.util.find_spec("litellm")
@@ -139,8 +154,13 @@ def main() -> None:
     ap.add_argument("--snapshot-date", help="YYYY-MM-DD; default: kept from --out if same versions, or today")
     ap.add_argument("--litellm", type=Path, help="LiteLLM wheel (.whl) or its model price JSON, the secondary "
                     "source; default: the installed litellm's; --litellm none: genai-prices only")
+    ap.add_argument("--genai-prices-data", type=Path, help="newer genai-prices data: the JSON provider list its "
+                    "own updater fetches (prices/new_data/v2/data.json); default: the installed package's data")
     args = ap.parse_args()
-    gp_version = version("genai-prices")
+    gp_version, providers = version("genai-prices"), None
+    if args.genai_prices_data:
+        providers = genai_data(args.genai_prices_data)
+        gp_version += "+data-" + hashlib.sha256(args.genai_prices_data.read_bytes()).hexdigest()[:8]
     lpath = args.litellm if args.litellm else default_litellm()
     lpath = None if lpath and str(lpath) == "none" else lpath
     data, lver = read_litellm(lpath) if lpath else ({}, "")
@@ -159,7 +179,7 @@ def main() -> None:
     if snapshot is None and same:
         snapshot = re.search(r"^# snapshot date: (\S+)$", old, re.MULTILINE).group(1)
     snapshot = snapshot or dt.datetime.now(dt.timezone.utc).date().isoformat()
-    entries, scopes, by_key = build()
+    entries, scopes, by_key = build(providers)
     added = list(litellm_pass(scopes, by_key, data, lver)) if data else []  # edits genai-prices specs: run first
     ruled, rule_report, rule_problems = price_rules.apply(price_rules.load(), by_key, litellm_by_key, PROVIDERS,
                                                           DEFAULT_EFFECTIVE_FROM)

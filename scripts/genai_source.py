@@ -58,12 +58,16 @@ FIELDS = {
     "input_image_mtok": "image_input",
     "output_image_mtok": "image_output",
 }
-OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), "per_request", "per_search")  # the order of an entry's fields
-# genai-prices per-thousand prices -> our per-unit fields
-PER_THOUSAND = {"requests_kcount": "per_request", "web_searches_kcount": "per_search"}
+# genai-prices prices of units other than tokens -> (our field, what its price is divided by to give ours), in
+# precedence order: a model's input-audio price per hour wins over its price per hour of audio.
+PER_UNIT = {"requests_kcount": ("per_request", 1000), "web_searches_kcount": ("per_search", 1000),
+            "storage_searches_kcount": ("per_1k_file_searches", 1),  # OpenAI's file search tool calls
+            "input_audio_hours": ("per_audio_minute", 60), "audio_hours": ("per_audio_minute", 60)}
+# the order of an entry's fields
+OUT_FIELDS = (*dict.fromkeys(FIELDS.values()), *dict.fromkeys(field for field, _ in PER_UNIT.values()))
 # counted for the report
 EXTENDED = ("tiers", "time_of_day", "cache_write_1h", "audio_input", "audio_output", "image_input", "image_output",
-            "per_request", "per_search")
+            *dict.fromkeys(field for field, _ in PER_UNIT.values()))
 
 
 def dec(d: Decimal) -> str:
@@ -133,10 +137,13 @@ def convert(mp: gp.ModelPrice) -> tuple[dict, list[tuple[str, object]]]:
             tiered[field], val = val, val.base
         if val is not None:
             out[field] = val
-    for gp_key, field in PER_THOUSAND.items():
-        if isinstance(getattr(mp, gp_key, None), Decimal):
-            out[field] = getattr(mp, gp_key) / 1000
-    lost = [(k, v) for k, v in vars(mp).items() if v is not None and k not in (*FIELDS, *PER_THOUSAND)]
+    taken = set()
+    for gp_key, (field, divisor) in PER_UNIT.items():
+        value = getattr(mp, gp_key, None)
+        if isinstance(value, Decimal) and (field not in out or out[field] == value / divisor):
+            out[field] = value / divisor
+            taken.add(gp_key)
+    lost = [(k, v) for k, v in vars(mp).items() if v is not None and k not in (*FIELDS, *taken)]
     # our one cache-read price covers cached audio too: that is lost only where genai-prices prices it apart
     lost = [(k, v) for k, v in lost if (k, v) != ("cache_audio_read_mtok", out.get("cache_read"))]
     tiers = []
@@ -204,6 +211,10 @@ def model_entries(model, key: str, price_id: str, comment: list, served, rule, c
             ]
             if all(v is None for v in vars(mp).values()):  # genai-prices charges nothing
                 prices, comments = {"input": Decimal(0), "output": Decimal(0)}, ["free in genai-prices"]
+            elif "input" not in prices and "output" not in prices and {f for f, _ in PER_UNIT.values()} & set(prices):
+                # priced by the unit only (whisper-1 by the hour of audio): no tokens to charge
+                prices = {"input": Decimal(0), "output": Decimal(0), **prices}
+                comments.append("priced by its units only (no per-token price in genai-prices)")
             elif "input" not in prices:
                 notes.append(f"{key}@{day}{tier and '#' + tier}: no per-token input price ({mp}), skipped")
                 skipped["versions without a per-token price (per audio hour, character, page), left out"] += 1
@@ -223,10 +234,11 @@ def summary(mp: gp.ModelPrice) -> str:
     return ", ".join(f"{f} {dec(v)}" for f, v in convert(mp)[0].items() if f != "tiers")
 
 
-def build() -> tuple[list[tuple[str, dict]], dict, dict]:
-    """(price_id, spec) per entry from genai-prices; per provider its scope (for name resolution); per model key
-    ("<provider>/<fallback/><model id>") the (price_id, spec) emitted for it, in date order."""
-    by_id = {p.id: p for p in GP_PROVIDERS}
+def build(providers: list | None = None) -> tuple[list[tuple[str, dict]], dict, dict]:
+    """(price_id, spec) per entry from genai-prices (its bundled data, or `providers` read from a newer data file);
+    per provider its scope (for name resolution); per model key ("<provider>/<fallback/><model id>") the
+    (price_id, spec) emitted for it, in date order."""
+    by_id = {p.id: p for p in (GP_PROVIDERS if providers is None else providers)}
     entries, scopes, by_key = [], {}, {}
     for pid, (prefix, names, fallbacks) in PROVIDERS.items():
         # The models a name of this provider can resolve to, in genai-prices' order: its own, then fallbacks'.

@@ -31,7 +31,8 @@ def load(path: Path = RULES) -> dict:
 
 REPORTED = {"added": "entries added", "confirmed": "derived prices equal to a database's",
             "corrected": "entries corrected", "tiered": "entries given a long-context tier",
-            "dated": "entries given the earlier price they replaced"}
+            "dated": "entries given the earlier price they replaced",
+            "once": "entries charging a unit price once per call"}
 
 
 def apply(rules: dict, by_key: dict, litellm_by_key: dict, providers: dict, default_from: dt.date):
@@ -48,6 +49,8 @@ def apply(rules: dict, by_key: dict, litellm_by_key: dict, providers: dict, defa
         state.service_tier(rule)
     for rule in rules.get("context_tiers", []):
         state.context_tier(rule)
+    for rule in rules.get("once_per_call", []):  # last: the entries the rules above made get it too
+        state.once_per_call(rule)
     for rule in rules.get("models", []):
         prefix, served, _ = providers[rule["provider"]]
         start = rule.get("effective_from", default_from)
@@ -147,6 +150,16 @@ class _State:
                 comments = [f"rule: {tier} = {share} x the standard price ({rule['source']})"]
                 self.add(f"{pid}#{tier}~rule", _spec(comments, spec["served"], spec["models"], spec["pattern"],
                                                      spec["start"], tier, derived), f"{tier} price {pid}", key)
+
+    def once_per_call(self, rule: dict) -> None:
+        """The unit prices that the provider charges once for a call that has any such units, not per unit."""
+        rates = list(rule["rates"])
+        for key in self.keys(rule):
+            for pid, spec in self.by_key[key]:
+                if any(rate in spec["prices"] for rate in rates):
+                    spec["once_per_call"] = rates
+                    spec["comments"] = spec["comments"] + [f"rule: {', '.join(rates)} once per call ({rule['source']})"]
+                    self.report.append(f"once {pid}")
 
     def context_tier(self, rule: dict) -> None:
         threshold = rule["above_input_tokens"]

@@ -172,3 +172,71 @@ def test_unit_counts_from_provider_documents():
     for _ in range(50):
         deep = {"x": deep}
     assert unit_counts(deep) == {}
+
+
+def test_response_documents_give_their_unit_counts_at_decode():
+    """A response kept whole as an attribute (OpenInference's output.value) is read for its units at decode and
+    not kept; a count the span states itself wins; with every attribute kept (traces.keep) the document stays."""
+    import os
+
+    from otel_llmcost.decode import decode_spans
+    from otel_llmcost.rows.traces import _EVERY_ATTRIBUTE
+    from otel_llmcost.semconv import WANTED_ATTRIBUTES, extract_call
+    from payloads import llm_span, request
+
+    response = json.dumps({"object": "response", "output": [
+        {"type": "web_search_call", "id": "ws_1"}, {"type": "web_search_call", "id": "ws_2"},
+        {"type": "file_search_call", "id": "fs_1"}, {"type": "message", "content": []}]})
+    spans = [llm_span(os.urandom(16), "gpt-4.1", 10, 5, **{"output.value": response}),
+             llm_span(os.urandom(16), "gpt-4.1", 10, 5, **{"output.value": response,
+                                                           "llmcost.usage.web_searches": 7}),
+             llm_span(os.urandom(16), "gpt-4.1", 10, 5, **{"output.value": "Paris is the capital of France."}),
+             llm_span(os.urandom(16), "gpt-4.1", 10, 5, **{"output.value": '{"usage": {"server_tool_use": {'})]
+    read, own, text, torn = decode_spans(request(*spans), WANTED_ATTRIBUTES).spans
+    assert "output.value" not in read.attributes
+    assert (read.attributes["llmcost.usage.web_searches"], read.attributes["llmcost.usage.file_searches"]) == (2, 1)
+    call = extract_call(read)
+    assert call is not None and (call.web_searches, call.file_searches) == (2, 1)
+    assert own.attributes["llmcost.usage.web_searches"] == 7 and own.attributes["llmcost.usage.file_searches"] == 1
+    assert not any(key.startswith("llmcost.usage") for key in (*text.attributes, *torn.attributes))
+    [kept] = decode_spans(request(spans[0]), WANTED_ATTRIBUTES.union(_EVERY_ATTRIBUTE)).spans
+    assert kept.attributes["output.value"] == response and kept.attributes["llmcost.usage.web_searches"] == 2
+
+
+def test_bundled_unit_prices_and_gemini_grounding_per_prompt(tmp_path):
+    """The bundled book's Gemini 2.x entries charge grounding once per grounded prompt (`once_per_call`), Gemini
+    3's per search query ($35 / 1,000 grounded prompts and $14 / 1,000 queries: ai.google.dev/pricing); the
+    row's web_searches keeps the queries either way. From genai-prices it also has whisper-1 by the minute of
+    audio ($0.36 an hour) and OpenAI's file search tool calls ($2.50 / 1,000). A book naming an uncounted kind
+    in once_per_call is refused."""
+    from datetime import datetime, timezone
+
+    from otel_llmcost.errors import PriceBookError
+    from otel_llmcost.model import LlmCall
+    from otel_llmcost.pricing import load_price_book
+    from otel_llmcost.pricing.cost import price_call
+
+    book = load_price_book()
+    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    for model, fee in (("gemini-2.5-flash", Decimal("0.035")), ("gemini-2.0-flash", Decimal("0.035")),
+                       ("gemini-3-pro-preview", 3 * Decimal("0.014"))):
+        call = LlmCall("test", "gcp.gemini", "chat", model, model, "", "", False, None, "", "", input_tokens=1000,
+                       output_tokens=100, web_searches=3)
+        cost = price_call(call, at, book)
+        assert (cost.search_fee_usd, cost.status) == (fee, "priced"), model
+    transcription = LlmCall("test", "openai", "transcription", "whisper-1", "whisper-1", "", "", False, None, "", "",
+                            audio_seconds=95)
+    cost = price_call(transcription, at, book)
+    assert (cost.audio_fee_usd, cost.cost_usd, cost.status) == (Decimal("0.0095"), Decimal("0.0095"), "priced")
+    searched = LlmCall("test", "openai", "chat", "gpt-4o-mini", "gpt-4o-mini", "", "", False, None, "", "",
+                       input_tokens=1000, output_tokens=100, file_searches=4)
+    assert price_call(searched, at, book).tool_fee_usd == Decimal("0.01")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: bad\nprices:\n  - {provider: openai, models: [m], effective_from: 2025-01-01, "
+                   "input: '1', output: '1', once_per_call: [per_request]}\n")
+    try:
+        load_price_book([str(bad)])
+    except PriceBookError as error:
+        assert "once_per_call" in str(error)
+    else:
+        raise AssertionError("a once_per_call naming a kind without a count was accepted")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from otel_llmcost.kinds import BY_RATE
 from payloads import json_body, post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dialects"
@@ -33,7 +34,34 @@ PRICES = {
     ("anthropic", "claude-sonnet-4-5"): (Decimal("3"), Decimal("0.30"), Decimal("3.75"), Decimal("15")),
     ("gcp.gemini", "gemini-2.5-flash"): (Decimal("0.30"), Decimal("0.03"), None, Decimal("2.50")),
     ("aws.bedrock", "claude-sonnet-4-5"): (Decimal("3.30"), Decimal("0.33"), Decimal("4.125"), Decimal("16.50")),
+    # priced by the image and by the minute of audio only (UNIT_PRICES)
+    ("openai", "dall-e-3"): (Decimal(0), None, None, Decimal(0)),
+    ("openai", "whisper-1"): (Decimal(0), None, None, Decimal(0)),
 }
+#: Units billed beside tokens (kinds.py rate -> USD per its unit): OpenAI web search tool calls $10 / 1,000 and
+#: file search tool calls $2.50 / 1,000 (openai.com/api/pricing); Anthropic web search $10 / 1,000 searches
+#: (docs.anthropic.com pricing); Gemini 2.5 Flash grounding with Google Search $35 / 1,000 (ai.google.dev/pricing,
+#: billed per grounded prompt, however many queries it ran: `once_per_call`, docs/dialects.md); DALL-E 3 standard
+#: 1024x1024 $0.04 an image, whisper-1 $0.006 a minute (openai.com/api/pricing).
+UNIT_PRICES = {
+    ("openai", "gpt-4o-mini"): {"per_search": Decimal("0.01"), "per_1k_file_searches": Decimal("2.50")},
+    ("anthropic", "claude-sonnet-4-5"): {"per_search": Decimal("0.01")},
+    ("gcp.gemini", "gemini-2.5-flash"): {"per_search": Decimal("0.035")},
+    ("openai", "dall-e-3"): {"per_image": Decimal("0.04")},
+    ("openai", "whisper-1"): {"per_audio_minute": Decimal("0.006")},
+}
+ONCE_PER_CALL = {("gcp.gemini", "gemini-2.5-flash"): "per_search"}
+#: The unit counts of the calls that ran server-side tools: (fixture, scenario) -> counts. Every other row has none.
+UNITS = {
+    **{("server-tools-openinference", name): {"web_searches": 2}
+       for name in ("responses_web_search", "responses_web_search_stream", "anthropic_web_search",
+                    "gemini_grounding")},
+    ("server-tools-openinference", "responses_file_search"): {"file_searches": 2},
+    ("litellm-media", "image_generation"): {"images": 2},
+    # 94.2 s of audio: OpenAI's usage reports the 95 seconds it bills
+    **{("litellm-media", name): {"audio_seconds": 95} for name in ("transcription", "transcription_verbose")},
+}
+UNIT_COUNTS = ("web_searches", "file_searches", "images", "audio_seconds")
 #: Providers that sell the same model at the same price (Azure OpenAI's global deployments: OpenAI's list).
 SAME_PRICE = {"azure.ai.openai": "openai"}
 PATTERNS = {"aws.bedrock": "(us\\.)?(anthropic\\.)?{model}(-.*)?"}
@@ -43,6 +71,8 @@ PRICE_BOOK = "version: fixture-prices\nprices:\n" + "".join(
     f"effective_from: 2020-01-01, input: '{p[0]}', output: '{p[3]}'"
     + (f", cache_read: '{p[1]}'" if p[1] is not None else "")
     + (f", cache_write: '{p[2]}'" if p[2] is not None else "")
+    + "".join(f", {rate}: '{price}'" for rate, price in UNIT_PRICES.get((provider, model), {}).items())
+    + (f", once_per_call: [{ONCE_PER_CALL[provider, model]}]" if (provider, model) in ONCE_PER_CALL else "")
     + "}\n"
     for (provider, model), p in PRICES.items()
 )
@@ -263,6 +293,21 @@ EXPECTED: dict[str, dict[str, list[tuple]]] = {
         "tool_loop": [ok((120, 0, 0, 30, 0))] * 3, "failed": [failed()],
     },
 }
+# Calls that ran server-side tools (_server_tools.py); their unit counts are in UNITS. OpenInference keeps them
+# only in output.value, the provider's response.
+EXPECTED["server-tools-openinference"] = {
+    **{name: [ok(RESPONSES)] for name in ("responses_web_search", "responses_web_search_stream",
+                                          "responses_file_search")},
+    "anthropic_web_search": [ok(MESSAGES)], "gemini_grounding": [ok(GEMINI)],
+}
+# Traceloop 0.62.4 reports none of the searches (no count, no web_search_call item in gen_ai.output.messages): the
+# rows have the tokens only, and the searches are lost at the source.
+EXPECTED["server-tools-traceloop"] = {**EXPECTED["server-tools-openinference"],
+                                      "gemini_grounding": [ok(GEMINI, "generate_content")]}
+# LiteLLM's image generation and transcription: no tokens, priced by the image and the second (UNITS).
+EXPECTED["litellm-media"] = {"image_generation": [ok(NOTHING, "image_generation")],
+                             **{name: [ok(NOTHING, "transcription")]
+                                for name in ("transcription", "transcription_verbose")}}
 # Variants: the same calls seen through other settings of the same library must give the same rows.
 EXPECTED["openinference-anthropic-with-native"] = EXPECTED["openinference-anthropic"]
 # With the SDK's own spans beside Traceloop's, the SDK's exact stream counts win over Traceloop's off-by-one.
@@ -406,17 +451,22 @@ ROWS = """
 SELECT emitter_cost_usd, tags, user_id, session_id, feature, metadata, request_id, attempt, status, operation, \
 input_tokens, cache_read_tokens, cache_write_tokens,
        output_tokens, reasoning_tokens, provider, request_model, response_model, cost_usd, cost_status, cost_note,
-       tenant_id, instrumentation
+       tenant_id, instrumentation, web_searches, file_searches, images, audio_seconds
 FROM llmcost.llm_usage ORDER BY request_id, ts, attempt
 """
 
 
-def _expected_cost(key: tuple[str, str], usage: tuple) -> Decimal:
+def _expected_cost(key: tuple[str, str], usage: tuple, units: dict[str, int]) -> Decimal:
     price_in, price_read, price_write, price_out = PRICES[key]
     total_in, read, write, total_out, _ = usage
     per_token = ((total_in - read - write) * price_in + read * (price_read if price_read is not None else price_in)
                  + write * (price_write if price_write is not None else price_in) + total_out * price_out)
-    return per_token / Decimal(1_000_000)
+    fees = Decimal(0)
+    for rate, price in UNIT_PRICES.get(key, {}).items():
+        count = units.get(BY_RATE[rate].count, 0)
+        count = min(count, 1) if ONCE_PER_CALL.get(key) == rate else count
+        fees += count * price / BY_RATE[rate].per
+    return per_token / Decimal(1_000_000) + fees
 
 
 def _fixtures() -> list[str]:
@@ -474,4 +524,6 @@ def test_fixture_rows(name, receiver_factory, tmp_path):
         provider = SAME_PRICE.get(row["provider"], row["provider"])
         key = next(k for k in PRICES if k[0] == provider and k[1] in (row["response_model"] or row["request_model"]))
         usage = (row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"], 0)
-        assert (row["cost_status"], Decimal(row["cost_usd"])) == ("priced", _expected_cost(key, usage)), row
+        units = UNITS.get((name, row["request_id"]), {})
+        assert {c: row[c] for c in UNIT_COUNTS} == {c: units.get(c, 0) for c in UNIT_COUNTS}, row
+        assert (row["cost_status"], Decimal(row["cost_usd"])) == ("priced", _expected_cost(key, usage, units)), row

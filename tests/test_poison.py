@@ -41,7 +41,7 @@ def _poison(receiver):
         "float_1e300": llm_span(os.urandom(16), "gpt-4o-mini", 1e300, 5),
         "attempt_70000": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{"llm.attempt": 70000}),
         "web_searches": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{
-            "litellm.call_id": "c1", "usage.web_searches": 2 ** 40}),
+            "litellm.call_id": "c1", "llmcost.usage.web_searches": 2 ** 40}),
         "emitter_cost": llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{
             "litellm.call_id": "c2", "gen_ai.cost.total_cost": 1e40}),
         "long_model": llm_span(os.urandom(16), "m" * 100_000, 10, 5),

@@ -214,3 +214,88 @@ prices:
     ).stdout.splitlines()) + "]")}
     assert (rows["gpt-4o-mini"]["usd"], rows["gpt-4o-mini"]["price_id"]) == ("0.1", "openai/gpt-4o-mini@2026-01-01")
     assert rows["gpt-4o"]["usd"] == "2.5"  # unchanged
+
+
+def _genai_prices_data() -> list:
+    """The installed genai-prices' providers as the JSON its own updater fetches (prices/new_data/v2/data.json):
+    what a newer genai-prices release publishes, before it is packaged."""
+    import dataclasses
+    import datetime as dt
+
+    from genai_prices.data import providers
+
+    def raw(value):
+        if type(value).__name__ == "ModelPrice":  # a plain class holding its prices as attributes
+            return {key: raw(v) for key, v in vars(value).items() if not key.startswith("_") and v is not None}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name.removesuffix("_"): raw(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if getattr(value, f.name) is not None}
+        if isinstance(value, (set, frozenset)):
+            return [raw(item) for item in sorted(value)]
+        if isinstance(value, (list, tuple)):
+            return [raw(item) for item in value]
+        if isinstance(value, dict):
+            return {key: raw(v) for key, v in value.items()}
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, (dt.date, dt.datetime, dt.time)):
+            return value.isoformat()
+        return value.pattern if hasattr(value, "pattern") and hasattr(value, "flags") else value
+
+    return raw(providers)
+
+
+def test_prices_update_builds_from_newer_genai_prices_data(receiver_factory, tmp_path):
+    """The build path of `prices update`: a newer genai-prices data file (the installed package's data with
+    gpt-4o-mini repriced from a date and a model added, as its next release would publish them) and LiteLLM
+    1.109.1's price map (the bundled book's other source, tests/fixtures/prices) are built into a book by
+    scripts/build_price_book.py. Against the bundled book exactly those two changes are listed, by model and
+    date; the stored calls they price differently are counted, and --reprice reprices them."""
+    import datetime as dt
+    import gzip
+
+    from genai_prices.types import _providers_from_raw
+
+    receiver = receiver_factory()
+    trace = os.urandom(16)
+    _ingest(receiver, [llm_span(trace, "gpt-4o-mini", 1_000_000, 1_000_000), llm_span(trace, "gpt-4o", 1_000_000, 0)])
+    receiver.stop()
+
+    data = _genai_prices_data()
+    assert _providers_from_raw(json.loads(json.dumps(data))) is not None  # genai-prices reads it back
+    changed_from = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).date().isoformat()
+    openai = next(provider for provider in data if provider["id"] == "openai")
+    mini = next(model for model in openai["models"] if model["id"] == "gpt-4o-mini")
+    mini["prices"] = [{"prices": mini["prices"]}, {"constraint": {"start_date": changed_from},
+                                                   "prices": {**mini["prices"], "input_mtok": "0.12",
+                                                              "output_mtok": "0.48"}}]
+    openai["models"].append({"id": "gpt-9-mini", "match": {"equals": "gpt-9-mini"}, "name": "gpt 9 mini",
+                             "prices": {"input_mtok": "0.2", "output_mtok": "0.8"}})
+    newer = tmp_path / "genai-prices-data.json"
+    newer.write_text(json.dumps(data))
+    litellm = tmp_path / "litellm-1.109.1-model-prices.json"  # the name gives its version, as in a wheel
+    litellm.write_bytes(gzip.decompress(
+        (Path(__file__).parent / "fixtures/prices/litellm-1.109.1-model-prices.json.gz").read_bytes()))
+
+    state = str(receiver.data_dir)
+    update = run_cli("prices", "update", "--data-dir", state, "--genai-prices-data", str(newer),
+                     "--litellm", str(litellm), "--since", "1d", "--json")
+    changes = {(c["provider"], c["models"].split(", ")[0], c["effective_from"], c["service_tier"], c["change"])
+               for c in map(json.loads, (line for line in update.stdout.splitlines() if line.startswith("{")))}
+    # Azure OpenAI takes OpenAI's prices for the models it does not price itself (genai-prices' fallback). Its
+    # batch price of gpt-4o-mini came from LiteLLM, whose extras join a model's current genai-prices price only
+    # when they agree with it (scripts/litellm_source.py): against the new price they do not, so it goes.
+    assert changes == {*((provider, model, start, "", "added") for provider in ("openai", "azure.ai.openai")
+                         for model, start in (("gpt-4o-mini", changed_from), ("gpt-9-mini", "2023-01-01"))),
+                       ("azure.ai.openai", "gpt-4o-mini", "2023-01-01", "batch", "removed")}, update.stdout
+    assert "1 stored calls of 1 models since" in update.stdout, update.stdout
+    assert "otel-llmcost reprice --since" in update.stdout
+
+    repriced = run_cli("prices", "update", "--data-dir", state, "--genai-prices-data", str(newer),
+                       "--litellm", str(litellm), "--since", "1d", "--reprice")
+    assert "1 calls repriced" in repriced.stdout, repriced.stdout
+    rows = {row["request_model"]: row for row in map(json.loads, run_cli(
+        "sql", "--data-dir", state, "SELECT request_model, toString(cost_usd) AS usd FROM llmcost.llm_usage"
+    ).stdout.splitlines())}
+    assert rows["gpt-4o-mini"]["usd"] == "0.6"  # 1M input x 0.12 + 1M output x 0.48, the newer price
+    assert rows["gpt-4o"]["usd"] == "2.5"  # unchanged

@@ -1,9 +1,10 @@
 """A local stand-in for the LLM provider HTTP APIs that answers with known token usage.
 
 Real instrumentation libraries run against it (scripts/capture/capture.py), so the spans they emit can be
-checked against exact numbers. It speaks OpenAI chat completions, embeddings and the Responses API (also as
-Azure OpenAI deployments), Anthropic messages (here), Gemini generateContent (stand_in_gemini.py) and
-Bedrock Converse / InvokeModel (stand_in_bedrock.py). Usage is fixed per endpoint (USAGE below and in those
+checked against exact numbers. It speaks OpenAI chat completions, embeddings, the Responses API (also as
+Azure OpenAI deployments), image generation and audio transcription (AUDIO_SECONDS of audio), Anthropic
+messages (here), Gemini generateContent (stand_in_gemini.py) and Bedrock Converse / InvokeModel
+(stand_in_bedrock.py). Usage is fixed per endpoint (USAGE below and in those
 modules). Behaviour is keyed off the request content:
 
 * "rate-limit-once": refused once with 429 in the API's own error format (and a zero retry delay), then
@@ -13,6 +14,11 @@ modules). Behaviour is keyed off the request content:
   asked for is answered with a call of its first tool (same usage): a tool loop makes two / three calls.
 * Responses API: a request with `reasoning` gets a reasoning item before its message; Anthropic: a request
   with `thinking` gets a thinking block before its answer.
+* Server-side tools (SERVER_TOOL_RUNS searches per call): a Responses request offering `web_search` /
+  `file_search` tools gets that many `web_search_call` / `file_search_call` items before its message; an
+  Anthropic request offering a `web_search_*` tool gets its server_tool_use and result blocks and
+  `usage.server_tool_use.web_search_requests`; a Gemini request with the `googleSearch` tool gets
+  `groundingMetadata.webSearchQueries`.
 
 Run alone: python scripts/capture/fake_provider.py --port 8999
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable
 
@@ -40,6 +47,10 @@ USAGE = {
                  "output_tokens": 25},
 }
 TEXT = "Paris is the capital of France."
+#: How many searches a server-side tool runs for one call.
+SERVER_TOOL_RUNS = 2
+#: The length of the audio every transcription is of (billed by the whole second: 95).
+AUDIO_SECONDS = 94.2
 #: Azure OpenAI deployments (named by the user, not by the model) and the model each one serves.
 AZURE_DEPLOYMENTS = {"prod-chat": "gpt-4o-mini", "prod-embed": "text-embedding-3-small"}
 #: The dated snapshot providers answer with for an alias.
@@ -119,6 +130,8 @@ class FakeProvider:
             app.router.add_post(f"{prefix}/embeddings", self.embeddings)
             app.router.add_post(f"{prefix}/responses", self.responses)
             app.router.add_post(f"{prefix}/messages", self.messages)
+            app.router.add_post(f"{prefix}/images/generations", self.images)
+            app.router.add_post(f"{prefix}/audio/transcriptions", self.transcriptions)
         # Azure OpenAI's deployment URLs: the deployment is in the path, the body may not name a model.
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self.chat)
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self.embeddings)
@@ -199,6 +212,10 @@ class FakeProvider:
         if body.get("reasoning"):
             output.append({"type": "reasoning", "id": "rs_1", "summary": [
                 {"type": "summary_text", "text": "The user asks for a capital."}]})
+        offered = {t.get("type", "") for t in body.get("tools") or []}
+        for kind in ("web_search", "file_search"):
+            if any(name.startswith(kind) for name in offered):
+                output.extend(_server_tool_item(kind, f"{kind[:2]}_{run}") for run in range(SERVER_TOOL_RUNS))
         if tool := tool_call(body, [t for t in body.get("tools") or [] if t.get("type") == "function"]):
             output.append({"type": "function_call", "id": "fc_1", "call_id": f"call_standin_{self._responses}",
                            "status": "completed", "name": tool[0], "arguments": json.dumps(tool[1])})
@@ -215,6 +232,29 @@ class FakeProvider:
             return web.json_response(response)
         return web.Response(body=sse(_responses_events(response)), content_type="text/event-stream")
 
+    async def images(self, request: web.Request) -> web.Response:
+        """Image generation (DALL-E: no usage; priced by the image): `n` images."""
+        body, refused = await self.read(request, self._openai_error)
+        if refused:
+            return refused
+        images = [{"url": f"https://example.org/image-{index}.png", "revised_prompt": TEXT}
+                  for index in range(int(body.get("n") or 1))]
+        return web.json_response({"created": int(time.time()), "data": images})
+
+    async def transcriptions(self, request: web.Request) -> web.Response:
+        """Audio transcription (a multipart form): its text, and the audio's length as OpenAI reports it (usage of
+        type duration; verbose_json also has `duration`)."""
+        form = await request.post()
+        fields = {key: str(value) for key, value in form.items() if key != "file"}
+        self.requests.append((request.path, fields))
+        if "fail-always" in fields.get("prompt", ""):
+            return self._openai_error("fail")
+        usage = {"type": "duration", "seconds": math.ceil(AUDIO_SECONDS)}
+        if fields.get("response_format") == "verbose_json":
+            return web.json_response({"task": "transcribe", "language": "english", "duration": AUDIO_SECONDS,
+                                      "text": TEXT, "segments": [], "usage": usage})
+        return web.json_response({"text": TEXT, "usage": usage})
+
     @staticmethod
     def _anthropic_error(kind: str) -> web.Response:
         return web.json_response(ANTHROPIC_ERRORS[kind], status=429 if kind == "rate" else 400,
@@ -228,7 +268,16 @@ class FakeProvider:
         if body.get("thinking"):  # extended thinking: a thinking block before the answer (usage unchanged)
             message["content"] = [{"type": "thinking", "thinking": "The user asks for a capital.",
                                    "signature": "stand-in-signature"}, *message["content"]]
-        if tool := tool_call(body, body.get("tools") or []):
+        if any(str(t.get("type", "")).startswith("web_search") for t in body.get("tools") or []):
+            searches = [block for run in range(SERVER_TOOL_RUNS) for block in (
+                {"type": "server_tool_use", "id": f"srvtoolu_{run}", "name": "web_search",
+                 "input": {"query": f"capital of France {run}"}},
+                {"type": "web_search_tool_result", "tool_use_id": f"srvtoolu_{run}", "content": [
+                    {"type": "web_search_result", "url": "https://example.org/paris", "title": "Paris",
+                     "encrypted_content": "stand-in", "page_age": None}]})]
+            message = {**message, "content": [*searches, *message["content"]],
+                       "usage": {**message["usage"], "server_tool_use": {"web_search_requests": SERVER_TOOL_RUNS}}}
+        if tool := tool_call(body, [t for t in body.get("tools") or [] if "input_schema" in t]):
             message = {**message,
                        "content": [{"type": "tool_use", "id": f"toolu_standin_{self._responses}", "name": tool[0],
                                     "input": tool[1]}],
@@ -243,6 +292,15 @@ class FakeProvider:
         if not body.get("stream"):
             return web.json_response(message)
         return web.Response(body=sse(anthropic_events(message)), content_type="text/event-stream")
+
+
+def _server_tool_item(kind: str, item_id: str) -> dict:
+    """A Responses output item of a search the provider ran itself."""
+    if kind == "web_search":
+        return {"type": "web_search_call", "id": item_id, "status": "completed",
+                "action": {"type": "search", "query": "capital of France"}}
+    return {"type": "file_search_call", "id": item_id, "status": "completed", "queries": ["capital of France"],
+            "results": None}
 
 
 def anthropic_events(message: dict) -> list[tuple[str, dict]]:

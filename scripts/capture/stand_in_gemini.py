@@ -2,13 +2,15 @@
 
 Gemini counts as its API does: promptTokenCount includes cachedContentTokenCount; candidatesTokenCount
 excludes thoughtsTokenCount, and totalTokenCount is prompt + candidates + thoughts. A request with a
-thinkingConfig that asks for includeThoughts gets a thought part first. A 429 is RESOURCE_EXHAUSTED.
+thinkingConfig that asks for includeThoughts gets a thought part first. A request with the googleSearch tool
+is grounded: its candidate has groundingMetadata with SERVER_TOOL_RUNS webSearchQueries. A 429 is
+RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from fake_provider import TEXT, FakeProvider, sse, tool_call
+from fake_provider import SERVER_TOOL_RUNS, TEXT, FakeProvider, sse, tool_call
 
 #: usageMetadata by endpoint: (prompt incl. cached, cached, candidates, thoughts).
 USAGE = {
@@ -47,9 +49,13 @@ def add_gemini_routes(app: web.Application, provider: FakeProvider) -> None:
         else:
             parts.append({"text": TEXT})
         base = {"modelVersion": model, "responseId": response_id}
+        grounded = any("googleSearch" in t or "google_search" in t for t in body.get("tools") or [])
+        grounding = {"groundingMetadata": {
+            "webSearchQueries": [f"capital of France {run}" for run in range(SERVER_TOOL_RUNS)],
+            "groundingChunks": [{"web": {"uri": "https://example.org/paris", "title": "Paris"}}]}} if grounded else {}
         if method == "generateContent":
             return web.json_response({**base, "usageMetadata": USAGE["generate"], "candidates": [
-                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}]})
+                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0, **grounding}]})
         # Streams: each chunk carries the prompt count; the last one the whole usage and the finish reason.
         prompt = {k: USAGE["stream"][k] for k in ("promptTokenCount", "promptTokensDetails")}
         chunks = [(None, {**base, "usageMetadata": {**prompt, "totalTokenCount": prompt["promptTokenCount"]},

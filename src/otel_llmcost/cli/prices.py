@@ -57,8 +57,12 @@ def add_commands(commands, store_flags) -> None:
                         help="a book built from the newer sources (default: build one now with "
                              "scripts/build_price_book.py from the installed genai-prices)")
     update.add_argument("--litellm", metavar="WHEEL|JSON", help="LiteLLM's model map for the build")
+    update.add_argument("--genai-prices-data", metavar="JSON",
+                        help="newer genai-prices data for the build (the provider list genai-prices' own updater "
+                             "fetches; default: the installed package's)")
     update.add_argument("--since", default="90d", help="the stored calls to check (default 90d)")
     update.add_argument("--reprice", action="store_true", help="reprice those calls now with the new book on top")
+    update.add_argument("--json", action="store_true", help="the changes as JSON lines")
     update.set_defaults(run=run_update)
 
     whatif = commands.add_parser("whatif", help="what recorded usage would have cost on another model")
@@ -124,11 +128,12 @@ def run_coverage(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_update(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(timezone.utc)
-    built = args.built or _build(args.litellm, Path(settings.data_dir) / "prices" / f"update-{now.date()}.yaml")
+    built = args.built or _build(args.litellm, args.genai_prices_data,
+                                 Path(settings.data_dir) / "prices" / f"update-{now.date()}.yaml")
     current, newer = load_price_book(settings.pricing.price_books), load_price_book([built])
     found = changes(current.layers[0], newer.layers[-1])
     _output([{"provider": c.provider, "models": c.models, "effective_from": str(c.effective_from.date()),
-              "service_tier": c.service_tier, "change": c.change} for c in found], False, "provider",
+              "service_tier": c.service_tier, "change": c.change} for c in found], args.json, "provider",
             empty="no price changes against the bundled book")
     since, until = time_window(args.since, None, now)
     updated = load_price_book([built, *settings.pricing.price_books])  # the user's own books stay on top
@@ -151,14 +156,16 @@ def run_update(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build(litellm: str | None, out: Path) -> str:
-    """A new bundled book from the installed sources, with the build script of a source checkout."""
+def _build(litellm: str | None, genai_data: str | None, out: Path) -> str:
+    """A new bundled book from the installed sources (or newer data files), with the build script of a source
+    checkout."""
     script = Path(__file__).resolve().parents[3] / "scripts" / "build_price_book.py"
     if not script.exists():
         raise ConfigError("building needs a source checkout (scripts/build_price_book.py); or give --from FILE")
     out.parent.mkdir(parents=True, exist_ok=True)
-    built = subprocess.run([sys.executable, str(script), "--out", str(out), *(["--litellm", litellm] if litellm
-                                                                                else [])],
+    sources = [*(["--litellm", litellm] if litellm else []), *(["--genai-prices-data", genai_data] if genai_data
+                                                                 else [])]
+    built = subprocess.run([sys.executable, str(script), "--out", str(out), *sources],
                            capture_output=True, text=True, check=False)
     if built.returncode != 0:
         raise ConfigError(f"the price book build failed: {built.stderr.strip().splitlines()[-1:]}")

@@ -8,7 +8,9 @@ A span with unusable ids is rejected on its own; its neighbours are kept.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.message import DecodeError as PB2DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -25,13 +27,18 @@ _MAX_REJECT_REASONS = 5
 
 @dataclass(frozen=True, slots=True)
 class AttributeFilter:
-    """Which attribute keys to decode: exact keys plus key prefixes."""
+    """Which attribute keys to decode: exact keys plus key prefixes. `documents` (also among the keys, so they
+    are decoded) are whole documents, such as a provider's response as JSON, kept only as the few attributes
+    `summarise` reads from them, unless a prefix asks for them whole."""
 
     keys: frozenset[str]
     prefixes: tuple[str, ...] = ()
+    documents: frozenset[str] = frozenset()
+    summarise: Callable[[Any], Mapping[str, Any]] | None = None
 
     def union(self, other: AttributeFilter) -> AttributeFilter:
-        return AttributeFilter(self.keys | other.keys, tuple(sorted(set(self.prefixes) | set(other.prefixes))))
+        return AttributeFilter(self.keys | other.keys, tuple(sorted(set(self.prefixes) | set(other.prefixes))),
+                               self.documents | other.documents, self.summarise or other.summarise)
 
 
 @dataclass(slots=True)
@@ -102,7 +109,18 @@ def _decode_attributes(key_values, wanted: AttributeFilter) -> dict:
             value = kv.value
             kind = value.WhichOneof("value")
             decoded[key] = getattr(value, kind) if kind in _SCALARS else _decode_value(value)
+    if wanted.documents and not decoded.keys().isdisjoint(wanted.documents):  # walks the few documents' names
+        summarise_documents(decoded, wanted)
     return decoded
+
+
+def summarise_documents(decoded: dict, wanted: AttributeFilter) -> None:
+    """Each document becomes what `summarise` reads from it; an attribute of the span's own wins over those."""
+    for key in wanted.documents & decoded.keys():
+        document = decoded[key] if key.startswith(wanted.prefixes) else decoded.pop(key)
+        if wanted.summarise is not None:
+            for name, value in wanted.summarise(document).items():
+                decoded.setdefault(name, value)
 
 
 _SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})

@@ -59,6 +59,8 @@ class PriceEntry:
     time_of_day: tuple[tuple[int, int, Rates], ...] = ()
     # rates not known exactly, (rate kind or "" for all, why): calls with such tokens are marked 'estimated'
     uncertain: tuple[tuple[str, str], ...] = ()
+    # rates charged once for a call with any of their units, not per unit (Gemini 2.x grounding: per prompt)
+    once_per_call: frozenset[str] = frozenset()
 
     def rates_for(self, input_tokens: int, at: datetime) -> tuple[Rates, str]:
         """The rates for a call of this size starting at `at`, and the tier's or hours' label ("" for the base

@@ -44,6 +44,8 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
 
     rates, tier = entry.rates_for(call.input_tokens, at)
     units = billed_units({name: getattr(call, name) for name in COUNTS})
+    for rate in entry.once_per_call:
+        units[rate] = min(units[rate], 1)
     estimates = [note] if note else []  # fallbacks: the cost is an estimate
     estimates += [why for kind, why in entry.uncertain if not kind or units[kind]]  # rates not known exactly
     costs = dict.fromkeys(COST_COLUMNS, _ZERO)

@@ -14,7 +14,7 @@ from otel_llmcost.kinds import KINDS, RATE_KEYS
 from otel_llmcost.pricing.book import Adjustment, PriceEntry, Rates
 
 _ENTRY_KEYS = frozenset({"id", "provider", "models", "pattern", "effective_from", "service_tier", "tiers",
-                         "time_of_day", "uncertain", *RATE_KEYS})
+                         "time_of_day", "uncertain", "once_per_call", *RATE_KEYS})
 _TIER_KEYS = frozenset({"above_input_tokens", *RATE_KEYS})
 _HOURS_KEYS = frozenset({"utc", *RATE_KEYS})
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
@@ -43,13 +43,23 @@ def entry(item: object, version: str) -> PriceEntry:
     effective_from = _utc(raw.get("effective_from"), "effective_from")
     service_tier = str(raw.get("service_tier") or "").lower()
     uncertain = _uncertain(raw.get("uncertain") or {})
+    once_per_call = _once_per_call(raw.get("once_per_call") or [])
     label = sorted(models)[0] if models else raw.get("pattern")
     default_id = f"{providers[0]}/{label}@{effective_from.date()}" + (f"#{service_tier}" if service_tier else "")
     return PriceEntry(
         price_id=str(raw.get("id") or default_id), providers=providers, models=models, pattern=pattern,
         effective_from=effective_from, service_tier=service_tier, rates=rates, tiers=tuple(tiers),
-        book_version=version, time_of_day=time_of_day, uncertain=uncertain,
+        book_version=version, time_of_day=time_of_day, uncertain=uncertain, once_per_call=once_per_call,
     )
+
+
+def _once_per_call(raw: object) -> frozenset[str]:
+    """[rate, ...]: rates of counted units charged once for a call that has any (Gemini 2.x grounding is billed
+    per grounded prompt, however many searches it ran)."""
+    counted = [kind.rate for kind in KINDS if kind.count]
+    if not isinstance(raw, list) or not all(isinstance(rate, str) and rate in counted for rate in raw):
+        raise ValueError(f"'once_per_call' must be a list of counted rate kinds ({', '.join(counted)})")
+    return frozenset(raw)
 
 
 def _uncertain(raw: object) -> tuple[tuple[str, str], ...]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llmcost.config import DEFAULT_ATTRIBUTION_KEYS, TracesSettings
+from otel_llmcost.decode import summarise_documents
 from otel_llmcost.forward.enrich import PREFIX, cost_attributes
 from otel_llmcost.ingest.tracebuffer import TraceBuffer
 from otel_llmcost.model import LlmCall, SpanRecord, UsageRow
@@ -21,7 +22,7 @@ from otel_llmcost.pricing import PriceBook, load_price_book
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.build import RowBuilder, TraceRows
 from otel_llmcost.rows.traces import TraceKeeper
-from otel_llmcost.semconv import extract_call
+from otel_llmcost.semconv import WANTED_ATTRIBUTES, extract_call
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:
@@ -30,14 +31,17 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     return SpanRecord(
         f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}", f"{parent.span_id:016x}" if parent else "",
         span.name, span.kind.value + 1, span.start_time or 0, span.end_time or 0, span.status.status_code.value,
-        span.status.description or "", _plain(span.attributes), _plain(span.resource.attributes),
+        span.status.description or "", _plain(span.attributes, documents=True), _plain(span.resource.attributes),
         span.instrumentation_scope.name if span.instrumentation_scope else "",
         (span.instrumentation_scope.version or "") if span.instrumentation_scope else "",
     )
 
 
-def _plain(attributes) -> dict:
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in (attributes or {}).items()}
+def _plain(attributes, documents: bool = False) -> dict:
+    plain = {key: list(value) if isinstance(value, tuple) else value for key, value in (attributes or {}).items()}
+    if documents:  # response documents give their unit counts, as the receiver's decode does
+        summarise_documents(plain, WANTED_ATTRIBUTES)
+    return plain
 
 
 class InAppPricer:

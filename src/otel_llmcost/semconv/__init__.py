@@ -20,14 +20,18 @@ from otel_llmcost.semconv import (
     pydantic_ai,
     vercel,
 )
+from otel_llmcost.semconv.server_tools import DOCUMENTS, document_units
 from otel_llmcost.semconv.values import InvalidSpan
 
 DIALECTS = (openinference, vercel, langfuse, litellm, openlit, pydantic_ai, openllmetry, genai)
 
-#: Every attribute any dialect reads; decode keeps only these (plus attribution's keys).
+#: Every attribute any dialect reads; decode keeps only these (plus attribution's keys). Response documents
+#: are decoded only for the unit counts they hold (semconv/server_tools.py), which every dialect reads.
 WANTED_ATTRIBUTES = AttributeFilter(
-    keys=frozenset().union(*(dialect.KEYS for dialect in DIALECTS)),
+    keys=frozenset().union(*(dialect.KEYS for dialect in DIALECTS), DOCUMENTS),
     prefixes=tuple(sorted({prefix for dialect in DIALECTS for prefix in dialect.PREFIXES})),
+    documents=DOCUMENTS,
+    summarise=document_units,
 )
 
 

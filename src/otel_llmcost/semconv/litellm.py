@@ -8,9 +8,11 @@ Source: https://github.com/BerriAI/litellm/blob/main/litellm/integrations/opente
 * By default in the SDK: the same attributes stamped onto the app's active span (`litellm.call_id` marks it).
 LiteLLM normalises usage to OpenAI's shape (prompt tokens include the cache). Cache counts are attributes
 only in the opt-in mode for Anthropic; otherwise they are in `metadata.usage_object`, a Python repr of the
-usage, which is parsed as a literal (web searches too: `server_tool_use.web_search_requests`). `gen_ai.system`
-is empty for embeddings: the provider then comes from the `litellm.provider.model` prefix. LiteLLM's price
-estimate is gen_ai.cost.total_cost.
+usage, which is parsed as a literal. Units billed beside tokens are read from it as from any provider document
+(semconv/server_tools.py: `server_tool_use.web_search_requests`, a transcription's `{'type': 'duration',
+'seconds': ...}`), and an image generation's images from its `output_image_count`. `gen_ai.system` is empty for
+embeddings, image generation and transcription: the provider then comes from the `litellm.provider.model`
+prefix. LiteLLM's price estimate is gen_ai.cost.total_cost.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import replace
 from otel_llmcost.model import LlmCall, SpanRecord
 from otel_llmcost.semconv import genai
 from otel_llmcost.semconv.fields import INCLUSIVE, UNKNOWN, read_call
+from otel_llmcost.semconv.server_tools import unit_counts
 from otel_llmcost.semconv.values import text
 
 NAME = "litellm"
@@ -37,10 +40,12 @@ FIELDS = replace(  # the OpenTelemetry names, plus LiteLLM's own
     emitter_cost=("gen_ai.cost.total_cost",),
     image_input=(*genai.FIELDS.image_input, "usage.image_input"),
     image_output=(*genai.FIELDS.image_output, "usage.image_output"),
-    web_searches=("usage.web_searches",),
+    images=(*genai.FIELDS.images, "usage.images"),
 )
 _OPERATIONS = {"completion": "chat", "acompletion": "chat", "chat": "chat", "text_completion": "text_completion",
-               "embedding": "embeddings", "aembedding": "embeddings", "embeddings": "embeddings"}
+               "embedding": "embeddings", "aembedding": "embeddings", "embeddings": "embeddings",
+               "image_generation": "image_generation", "aimage_generation": "image_generation",
+               "transcription": "transcription", "atranscription": "transcription"}
 _CALL_SPAN = "litellm_request"
 _NEVER_CALLS = frozenset({"Received Proxy Server Request", "Failed Proxy Server Request"})
 _MAX_USAGE_REPR = 20_000  # literal_eval is safe, but not free: never on a huge string
@@ -67,7 +72,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
     operation = _OPERATIONS.get(kind)
     if operation is None or span.name in _NEVER_CALLS:
         return None  # proxy wrappers, helper spans, and call types not priced by tokens
-    with_usage = {**attributes, **_usage_object(attributes.get(_USAGE_OBJECT))}
+    with_usage = {**_usage_object(attributes.get(_USAGE_OBJECT)), **attributes}  # the span's own names win
     provider = text(with_usage, FIELDS.provider) or text(with_usage, ("litellm.provider.model",)).split("/")[0]
     inclusive = "gen_ai.usage.cache_read.input_tokens" in with_usage or any(k.startswith("usage.") for k in with_usage)
     call = read_call(replace(span, attributes=with_usage), FIELDS, NAME,
@@ -80,7 +85,7 @@ def extract(span: SpanRecord) -> LlmCall | None:
 
 
 def _usage_object(value) -> dict:
-    """Cache and reasoning counts from LiteLLM's Python-repr usage (OpenAI and Anthropic field names)."""
+    """Cache, reasoning and unit counts from LiteLLM's Python-repr usage (OpenAI and Anthropic field names)."""
     if not isinstance(value, str) or len(value) > _MAX_USAGE_REPR:
         return {}
     try:
@@ -91,13 +96,13 @@ def _usage_object(value) -> dict:
         return {}
     prompt = usage.get("prompt_tokens_details") or {}
     completion = usage.get("completion_tokens_details") or {}
-    server_tools = usage.get("server_tool_use") or {}
     found = {
         "usage.cache_read": usage.get("cache_read_input_tokens") or prompt.get("cached_tokens"),
         "usage.cache_write": usage.get("cache_creation_input_tokens") or prompt.get("cache_creation_tokens"),
         "usage.reasoning": completion.get("reasoning_tokens") if isinstance(completion, dict) else None,
-        "usage.web_searches": server_tools.get("web_search_requests") if isinstance(server_tools, dict) else None,
         "usage.image_input": prompt.get("image_tokens") if isinstance(prompt, dict) else None,
         "usage.image_output": completion.get("image_tokens") if isinstance(completion, dict) else None,
+        "usage.images": usage.get("output_image_count"),
     }
-    return {key: value for key, value in found.items() if isinstance(value, int) and value > 0}
+    counts = {key: value for key, value in found.items() if isinstance(value, int) and value > 0}
+    return {**unit_counts(usage), **counts}

@@ -8,11 +8,19 @@ server-side tools and non-token units in the provider's own shape:
 - OpenAI audio transcription: `usage` of type `duration` with its `seconds`.
 `unit_counts` finds them wherever they sit in the document and returns them under the attribute names the
 kinds table gives their counts (kinds.py), which every dialect reads.
+
+Some instrumentations keep no count of these at all, only the whole response as a JSON attribute (DOCUMENTS:
+OpenInference's `output.value`, Logfire's `response`). Those are read once, at decode (decode/otlp.py's
+AttributeFilter.documents), by `document_units`: the span then carries the counts, not the document.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 from otel_llmcost.kinds import COUNTED
 
@@ -21,6 +29,24 @@ _OUTPUT_ITEMS = {"web_search_call": "web_searches", "file_search_call": "file_se
                  "image_generation_call": "images"}
 _MAX_DEPTH = 6  # provider documents nest their usage 1-3 levels deep; never walk a huge document far
 _MAX_NODES = 2_000
+#: Attributes holding a provider's whole response (or a framework's output wrapping it) as JSON.
+DOCUMENTS = frozenset({"output.value", "response"})
+#: A document that names none of these reports no unit: it is not parsed.
+_MARKERS = ("server_tool_use", "webSearchQueries", "web_search_queries", "web_search_call", "file_search_call",
+            "image_generation_call", "duration")
+_MAX_DOCUMENT = 2 * 1024 * 1024  # larger responses are not parsed for units
+
+
+def document_units(document: Any) -> dict[str, int]:
+    """unit_counts of a document attribute: a JSON text (parsed only when it may hold a count) or a mapping."""
+    if isinstance(document, str):
+        if len(document) > _MAX_DOCUMENT or not any(marker in document for marker in _MARKERS):
+            return {}
+        try:
+            document = orjson.loads(document)
+        except orjson.JSONDecodeError:
+            return {}  # not JSON (OpenInference's text/plain output, a truncated document): nothing to read
+    return unit_counts(document) if isinstance(document, (Mapping, list)) else {}
 
 
 def unit_counts(document: object) -> dict[str, int]:
