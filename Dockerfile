@@ -7,8 +7,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY clickhouse ./clickhouse
-# [demo]: the OpenTelemetry SDK and OTLP exporters, so the same image runs `otel-llmcost demo`.
-RUN pip install --no-cache-dir '.[demo]' && rm -rf /src
+# [embedded]: chDB, the default store. [demo]: the OpenTelemetry SDK and OTLP exporters, so the same image runs
+# `otel-llmcost demo`.
+RUN pip install --no-cache-dir '.[demo,embedded]' && rm -rf /src
 
 COPY docker/receiver.yaml /etc/otel-llmcost/receiver.yaml
 COPY alerts.yaml /etc/otel-llmcost/alerts.yaml

@@ -38,7 +38,6 @@ from otel_llmcost.pricing import load_price_book
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.build import RowBuilder
 from otel_llmcost.rows.traces import TraceKeeper
-from otel_llmcost.rows.traces import to_columns as trace_columns
 from otel_llmcost.semconv import WANTED_ATTRIBUTES
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.native import encode_native
@@ -106,8 +105,7 @@ def in_process(
                       lambda spool, exports: [spool.append(export.spans) for export in exports], spool, exports)
             groups = timed("TraceBuffer add + take_ready", "ingest", buffer_all, exports, last)
             built = timed(f"RowBuilder.build (rows + traces.keep {keep})", "flush", builder.build, groups)
-            timed("ChdbStore.insert_traces", "flush", lambda rows: store.insert_traces(trace_columns(rows)),
-                  built.trace_rows)
+            timed("ChdbStore.insert_traces", "flush", lambda spans: store.insert_traces(spans.copy()), built.trace_rows)
             parts = [built.rows[i:i + limit] for i in range(0, len(built.rows), limit)]
             timed("  of which to_columns + encode_native", "",
                   lambda parts: [encode_native(COLUMN_TYPES, to_columns(part)) for part in parts], parts)

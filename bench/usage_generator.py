@@ -24,7 +24,8 @@ GENERATE = """
 INSERT INTO llmcost.llm_usage (ts, tenant_id, environment, service_name, feature, user_id, session_id, request_id,
     attempt, trace_id, span_id, span_name, provider, operation, request_model, response_model, input_tokens,
     cache_read_tokens, output_tokens, reasoning_tokens, input_cost_usd, cache_read_cost_usd, output_cost_usd, cost_usd,
-    cost_status, price_book_version, status, error_type, latency_ms, ttft_ms, streaming, ingested_at)
+    cost_status, price_book_version, status, error_type, latency_ms, ttft_ms, streaming, ingested_at, project,
+    api_key_id)
 SELECT ts, tenant_id, if(tenant_id IN ('tenant-0', 'tenant-1') AND r % 4 = 0, 'staging', 'prod'),
     concat('svc-', toString(feature_number % 6)), concat('feature-', toString(feature_number)),
     concat(tenant_id, '-user-', toString(r % 100)), concat('s-', toString(intDiv(n, 8))), request_id, attempt,
@@ -37,7 +38,8 @@ SELECT ts, tenant_id, if(tenant_id IN ('tenant-0', 'tenant-1') AND r % 4 = 0, 's
     if(h % 97 = 0, NULL, toDecimal128((input_tokens * model.3) + cache_read_tokens * intDiv(model.3, 10)
                                       + output_tokens * model.4, 12) / 1000000000000),
     if(h % 97 = 0, 'unpriced', if(h % 41 = 0, 'estimated', 'priced')), 'bench', if(h % 33 = 0, 'error', 'ok'),
-    if(h % 33 = 0, 'rate_limit', ''), 200 + (h % 5000) * 1.7, if(h % 2 = 0, 80 + (h % 700), NULL), h % 2 = 0, ts
+    if(h % 33 = 0, 'rate_limit', ''), 200 + (h % 5000) * 1.7, if(h % 2 = 0, 80 + (h % 700), NULL), h % 2 = 0, ts,
+    concat('project-', toString(feature_number % 4)), concat(tenant_id, '-key-', toString(r % 3))
 FROM (
     SELECT number AS n, cityHash64(number) AS h, cityHash64(intDiv(number, 2), 'request') AS r,  -- r: per request
         fromUnixTimestamp64Micro(toInt64({end_us:Int64} - n * ({span_us:Int64} / {rows:UInt64})

@@ -1,6 +1,6 @@
-"""Budgets per tenant, feature and user, monthly or daily: the status endpoint a gateway calls before a call
-(right for every level, under concurrent ingest, and a tenant key reads only its own budgets), and each
-threshold of each budget notified once per period."""
+"""Budgets per tenant, feature, user, project and ingest key, monthly or daily: the status endpoint a gateway
+calls before a call (right for every level, under concurrent ingest, and a tenant key reads only its own
+budgets), and each threshold of each budget notified once per period."""
 
 from __future__ import annotations
 
@@ -29,19 +29,23 @@ budgets:
   - {tenant: acme, period: daily, usd: "3"}
   - {tenant: acme, feature: chat, period: daily, usd: "2"}
   - {tenant: acme, user: u1, usd: "1.5"}
+  - {tenant: acme, project: atlas, usd: "1"}
+  - {tenant: acme, key: k1, period: daily, usd: "3"}
+  - {tenant: globex, key: k1, usd: "100"}
   - {tenant: globex, usd: "5"}
 budget_thresholds: [50, 100]
 """
 NOW = datetime.now(timezone.utc)
 
 
-def row(n: int, tenant: str, feature: str, user: str, cost: str, ts: datetime = NOW):
+def row(n: int, tenant: str, feature: str, user: str, cost: str, ts: datetime = NOW, project: str = "atlas",
+        key: str = "k1"):
     return dataclasses.replace(BASE_ROW, ts=ts, tenant_id=tenant, feature=feature, user_id=user, span_id=f"{n:016x}",
-                               cost_usd=Decimal(cost))
+                               cost_usd=Decimal(cost), project=project, api_key_id=key)
 
 
-ROWS = [row(1, "acme", "chat", "u1", "0.75"), row(2, "acme", "chat", "u2", "0.5"), row(3, "acme", "search", "u1", "1"),
-        row(4, "globex", "chat", "u9", "4")]
+ROWS = [row(1, "acme", "chat", "u1", "0.75"), row(2, "acme", "chat", "u2", "0.5", key="k2"),
+        row(3, "acme", "search", "u1", "1", project="zephyr"), row(4, "globex", "chat", "u9", "4")]
 if NOW.day > 1:  # earlier this month: counts against the months, not the days
     ROWS.append(row(5, "acme", "chat", "u1", "0.25", NOW.replace(day=1)))
 
@@ -79,26 +83,33 @@ def spent(rows, **match) -> Decimal:
 
 def test_every_level_that_applies_with_spent_remaining_and_reset(api):
     get, _, _, _ = api
-    status, body = get(tenant="acme", feature="chat", user="u1")
+    status, body = get(tenant="acme", feature="chat", user="u1", project="atlas", key="k1")
     assert status == 200
     by_budget = {(b["budget"], b["period"]): b for b in body["budgets"]}
     assert set(by_budget) == {("tenant", "monthly"), ("tenant", "daily"), ("feature=chat", "daily"),
-                              ("user=u1", "monthly")}
+                              ("user=u1", "monthly"), ("project=atlas", "monthly"), ("key=k1", "daily")}
     expected = {("tenant", "monthly"): (spent(ROWS, tenant_id="acme"), Decimal(10)),
                 ("tenant", "daily"): (spent(ROWS, tenant_id="acme", daily=True), Decimal(3)),
                 ("feature=chat", "daily"): (spent(ROWS, tenant_id="acme", feature="chat", daily=True), Decimal(2)),
-                ("user=u1", "monthly"): (spent(ROWS, tenant_id="acme", user_id="u1"), Decimal("1.5"))}
+                ("user=u1", "monthly"): (spent(ROWS, tenant_id="acme", user_id="u1"), Decimal("1.5")),
+                ("project=atlas", "monthly"): (spent(ROWS, tenant_id="acme", project="atlas"), Decimal(1)),
+                ("key=k1", "daily"): (spent(ROWS, tenant_id="acme", api_key_id="k1", daily=True), Decimal(3))}
     for key, (used, budget) in expected.items():
         answer = by_budget[key]
         assert (Decimal(answer["spent_usd"]), Decimal(answer["budget_usd"])) == (used, budget), key
         assert Decimal(answer["remaining_usd"]) == max(budget - used, 0) and answer["allowed"] == (used < budget)
     assert by_budget[("user=u1", "monthly")]["allowed"] is False and body["allowed"] is False  # 1.5+ of 1.5 (or 2)
+    assert by_budget[("project=atlas", "monthly")]["allowed"] is False and by_budget[("key=k1", "daily")]["allowed"]
     tomorrow = (NOW.date() + timedelta(days=1)).isoformat() + "T00:00:00Z"
     assert by_budget[("tenant", "daily")]["resets_at"] == tomorrow
     assert by_budget[("tenant", "monthly")]["resets_at"].endswith("-01T00:00:00Z")
     # another feature and user of the tenant count against the tenant's budgets only
-    _, other = get(tenant="acme", feature="search", user="u7")
+    _, other = get(tenant="acme", feature="search", user="u7", project="zephyr", key="k2")
     assert {b["budget"] for b in other["budgets"]} == {"tenant"} and other["allowed"] is True
+    # the same key id under another tenant is that tenant's budget, with that tenant's spend
+    _, globex = get(tenant="globex", key="k1")
+    assert [(b["budget"], Decimal(b["spent_usd"])) for b in globex["budgets"] if b["budget"] != "tenant"] == [
+        ("key=k1", Decimal(4))]
 
 
 def test_a_tenant_key_reads_only_its_own_budgets(api):
@@ -114,7 +125,7 @@ def test_a_tenant_key_reads_only_its_own_budgets(api):
 
 def test_answers_stay_right_under_concurrent_ingest(api):
     get, writer, _, _ = api
-    more = [row(100 + n, "acme", "chat", "u3", "0.01") for n in range(60)]
+    more = [row(100 + n, "acme", "chat", "u3", "0.01", key="k3") for n in range(60)]
     done = threading.Event()
 
     def ingest():
@@ -123,6 +134,7 @@ def test_answers_stay_right_under_concurrent_ingest(api):
         done.set()
 
     before = spent(ROWS, tenant_id="acme", feature="chat", daily=True)
+    project_before = spent(ROWS, tenant_id="acme", project="atlas")
     seen = []
     thread = threading.Thread(target=ingest)
     thread.start()
@@ -133,6 +145,9 @@ def test_answers_stay_right_under_concurrent_ingest(api):
     _, body = get(tenant="acme", feature="chat")
     final = Decimal(next(b for b in body["budgets"] if b["budget"] == "feature=chat")["spent_usd"])
     assert final == before + Decimal("0.60")
+    _, body = get(tenant="acme", project="atlas", key="k3")
+    assert Decimal(next(b for b in body["budgets"] if b["budget"] == "project=atlas")["spent_usd"]) == (
+        project_before + Decimal("0.60"))
     assert seen == sorted(seen) and all(before <= value <= final for value in seen)
     assert all((value - before) % Decimal("0.05") == 0 for value in seen)  # whole batches: never a part of one
 
@@ -142,6 +157,8 @@ def test_each_threshold_of_each_budget_once_per_period_and_the_grafana_rule_agre
     found = [f for f in find(writer, rules) if f.rule == "scoped_budget_threshold"]
     labels = {(f.labels["tenant_id"], f.labels["budget"], f.labels["threshold"]) for f in found}
     assert ("acme", "user=u1", "100") in labels and ("acme", "feature=chat", "50") in labels
+    assert ("acme", "project=atlas", "100") in labels and ("acme", "key=k1", "50") in labels
+    assert ("acme", "key=k1", "100") not in labels and ("globex", "key=k1", "50") not in labels
     assert all(f.labels["period"] in (NOW.strftime("%Y-%m"), NOW.date().isoformat()) for f in found)
     sent = SentBudgetThresholds(tmp_path / "sent.json")
     sent.record(sent.unsent(found))

@@ -116,6 +116,21 @@ def test_thinking_reported_only_as_the_gap_in_the_total():
         assert (plain.output_tokens, plain.reasoning_tokens) == (30, 0)
 
 
+def test_a_total_without_input_and_output_is_flagged_not_billed_as_thinking():
+    # An emitter that read only the total (Responses usage under chat-completions names): the split is unknown.
+    attributes = {"openinference.span.kind": "LLM", "llm.system": "openai", "llm.model_name": "gpt-4o-mini",
+                  "llm.token_count.total": 240}
+    call = extract_call(_span("t", attributes=attributes))
+    assert (call.input_tokens, call.output_tokens, call.reasoning_tokens) == (0, 0, 0)
+    assert "only a total of 240 tokens" in call.usage_issue
+    cost = price_call(call, AT, load_price_book())
+    assert (cost.status, cost.cost_usd) == ("invalid_usage", None)
+    # Embeddings have no output: their total is their input.
+    embedding = extract_call(_span("e", attributes={**attributes, "openinference.span.kind": "EMBEDDING",
+                                                    "embedding.model_name": "text-embedding-3-small"}))
+    assert (embedding.input_tokens, embedding.usage_issue) == (240, "")
+
+
 def test_a_deployment_name_is_priced_through_the_response_model_and_never_silently_unpriced():
     book = load_price_book()
     deployment = replace(CALL, provider="azure.ai.openai", request_model="prod-chat",
@@ -147,3 +162,16 @@ def test_a_framework_named_as_the_provider_of_a_bedrock_model_id_is_bedrock():
     # Strands names itself ("strands-agents"); the cross-region Bedrock id is priced only by hosts.
     call = replace(CALL, provider="strands-agents", request_model="us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert _with_provider(call, load_price_book()).provider == "aws.bedrock"
+
+
+def test_the_project_is_read_from_the_span_its_ancestors_or_the_resource_and_the_key_id_only_from_the_receiver():
+    """llm.project on the call, project.name on the app's resource (the Node tracker's projectName as Vercel
+    metadata on an ancestor); the key id is the receiver's attribute, which clients cannot set (decode strips it)."""
+    root = _span("root", attributes={"ai.telemetry.metadata.projectName": "node-tracker",
+                                     "otel_llmcost.auth.key_id": "k1"})
+    on_call = (_span("a", "root", attributes={"llm.project": "atlas"}), CALL)
+    inherited = (_span("b", "root"), CALL)
+    from_resource = (replace(_span("c"), resource={"project.name": "zephyr"}), CALL)
+    spans = {s.span_id: s for s in (root, on_call[0], inherited[0], from_resource[0])}
+    found = Attributor(DEFAULT_ATTRIBUTION_KEYS).attribute([on_call, inherited, from_resource], spans)
+    assert [(a.project, a.api_key_id) for a in found] == [("atlas", "k1"), ("node-tracker", "k1"), ("zephyr", "")]

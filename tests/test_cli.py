@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -45,7 +47,8 @@ def test_stats_by_feature(tmp_path):
     assert rows["summarize"] == {
         "feature": "summarize", "requests": 1, "calls": 2, "failures": 1, "input_tokens": 100,
         "cache_read_tokens": 0, "cache_write_tokens": 0, "output_tokens": 10, "reasoning_tokens": 0,
-        "cost_usd": "0.001", "unpriced_calls": 0, "avg_latency_ms": 200,
+        "list_cost_usd": "0.001", "cost_usd": "0.001", "billed_usd": "0.001", "unpriced_calls": 0,
+        "avg_latency_ms": 200,
     }
     assert rows["search"]["calls"] == 1 and rows["search"]["cost_usd"] is None
     assert rows["search"]["unpriced_calls"] == 1 and rows["search"]["cache_read_tokens"] == 20
@@ -55,8 +58,10 @@ def test_stats_by_feature(tmp_path):
     assert (total["calls"], total["requests"], Decimal(total["cost_usd"])) == (4, 3, Decimal("5.001"))
 
     table = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant").stdout
-    assert table.splitlines()[0].split()[:4] == ["tenant", "cost_usd", "requests", "calls"]
-    assert table.splitlines()[1].split()[:4] == ["acme", "$0.0010", "2", "3"]
+    # the effective cost first, then the list and billed costs, then the counts
+    assert table.splitlines()[0].split()[:6] == ["tenant", "cost_usd", "list_cost_usd", "billed_usd", "requests",
+                                                 "calls"]
+    assert table.splitlines()[1].split()[:6] == ["acme", "$0.0010", "$0.0010", "$0.0010", "2", "3"]
     assert max(map(len, table.splitlines())) <= 100
     wide = run_cli("stats", "--data-dir", str(tmp_path), "--by", "tenant", "--wide")
     assert wide.stdout.splitlines()[0].split()[-1] == "latency_ms" and "more columns" not in wide.stderr
@@ -131,3 +136,23 @@ def test_a_store_held_by_another_process_is_one_clean_line(tmp_path):
         held.close()
     empty = run_cli("why", "--data-dir", str(tmp_path))
     assert empty.stdout == "" and empty.stderr.startswith("no LLM calls from ")
+
+
+def test_without_chdb_the_embedded_store_names_its_extra(tmp_path):
+    """chDB is the `embedded` extra: without it, `serve` and `sql` on the embedded store say what to install
+    (one line, exit 2), and `serve` leaves no data directory behind. chDB is made unimportable, as in an
+    install without the extra."""
+    seeded = tmp_path / "seeded"
+    _seed(seeded, _rows_two_features())
+    for data_dir, args in ((tmp_path / "new", ["serve", "--grpc-port", "0", "--http-port", "0", "--query-port", "0"]),
+                           (seeded, ["sql", "SELECT 1"])):
+        program = ("import sys; sys.modules['chdb'] = None\n"
+                   "from otel_llmcost.cli import main\n"
+                   f"sys.exit(main({[args[0], '--data-dir', str(data_dir), *args[1:]]!r}))")
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith(f"otel-llmcost {args[0]}: error: the embedded store needs chDB"), result.stderr
+        assert "pip install 'otel-llmcost[embedded]'" in lines[-1]
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "new").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -42,13 +43,17 @@ def _scrape(receiver: Receiver) -> tuple[str, dict]:
     return text, {family.name: family for family in text_string_to_metric_families(text)}
 
 
+def _forwarding_receiver(root: Path, export_interval: float) -> tuple[Sink, Receiver]:
+    """A receiver in `root` sending its cost metrics every `export_interval` seconds to a sink process."""
+    sink = Sink(root / "sink.out").start()
+    config = {**FAST_CONFIG, "metrics": {"export_interval_seconds": export_interval},
+              "forward": {"destinations": [{"endpoint": f"127.0.0.1:{sink.grpc_port}"}]}}
+    return sink, Receiver(root / "data", config).start()
+
+
 @pytest.fixture(scope="module")
 def metered(tmp_path_factory):
-    root = tmp_path_factory.mktemp("metrics")
-    sink = Sink(root / "sink.out").start()
-    config = {**FAST_CONFIG, "metrics": {"export_interval_seconds": 1.0},
-              "forward": {"destinations": [{"endpoint": f"127.0.0.1:{sink.grpc_port}"}]}}
-    receiver = Receiver(root / "data", config).start()
+    sink, receiver = _forwarding_receiver(tmp_path_factory.mktemp("metrics"), export_interval=1.0)
     try:
         run_app(receiver.grpc_port, traces=6, tag="metrics")
         yield receiver, sink, *_totals(receiver)
@@ -155,10 +160,7 @@ def test_a_restart_reads_as_a_reset_of_the_same_series_not_a_drop(tmp_path):
     """Killed -9 and started again, the receiver counts from zero: its points carry a start time after every
     earlier point, under the same service.instance.id, so a backend sees a reset; within one start time every
     series only grows."""
-    sink = Sink(tmp_path / "sink.out").start()
-    config = {**FAST_CONFIG, "metrics": {"export_interval_seconds": 0.5},
-              "forward": {"destinations": [{"endpoint": f"127.0.0.1:{sink.grpc_port}"}]}}
-    receiver = Receiver(tmp_path / "data", config).start()
+    sink, receiver = _forwarding_receiver(tmp_path, export_interval=0.5)
     try:
         run_app(receiver.grpc_port, traces=6, tag="before")
         _wait_for_calls(sink, CALLS)

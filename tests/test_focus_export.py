@@ -27,7 +27,9 @@ def stored_rows():
                                    response_model="", cost_usd=None, input_cost_usd=None, output_cost_usd=None,
                                    cache_read_cost_usd=None, cost_status="unpriced")
     december = dataclasses.replace(rows[1], span_id="e" * 16, ts=datetime(2026, 12, 1, tzinfo=timezone.utc))
-    return contract + [unpriced, december]
+    projects = [dataclasses.replace(row, project="atlas") if row.tenant_id == "acme" and n % 2 else row
+                for n, row in enumerate(contract)]  # half of acme's calls are of a project
+    return projects + [unpriced, december]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_csv_export_conforms_to_focus_and_adds_up_to_the_calls(data_dir, tmp_pat
         (r.cost_usd or 0) / r.price_multiplier for r in november)
     tokens = sum(Decimal(row["ConsumedQuantity"]) for row in rows if row["ConsumedUnit"] == "Tokens")
     assert tokens == sum(r.input_tokens + r.output_tokens for r in november)
-    # one row per day x tenant x environment x feature x provider x model x kind
+    # one row per day x tenant x environment x project x feature x provider x model x kind
     keys = [(r["ChargePeriodStart"], r["SubAccountId"], r["Tags"], r["x_Provider"], r["x_Model"], r["SkuMeter"])
             for r in rows]
     assert len(keys) == len(set(keys))
@@ -68,6 +70,10 @@ def test_csv_export_conforms_to_focus_and_adds_up_to_the_calls(data_dir, tmp_pat
         "Amazon Bedrock", "Amazon Web Services", "Amazon Web Services", "Tokens", "1000000 Tokens")
     assert Decimal(bedrock["PricingQuantity"]) * 1_000_000 == Decimal(bedrock["ConsumedQuantity"])
     assert json.loads(bedrock["Tags"]) == {"tenant": "globex", "feature": "triage", "environment": "prod"}
+    acme = [r for r in rows if r["SubAccountId"] == "acme"]
+    assert {json.loads(r["Tags"]).get("project") for r in acme} == {"atlas", None}
+    assert sum(Decimal(r["BilledCost"]) for r in acme if "project" in json.loads(r["Tags"])) == sum(
+        r.cost_usd for r in november if r.project == "atlas")
     initech = [r for r in rows if r["SubAccountId"] == "initech"]
     assert all(Decimal(r["ListCost"]) * Decimal("0.8") == Decimal(r["EffectiveCost"]) for r in initech)
     [local] = [r for r in rows if r["x_Provider"] == "self-hosted" and r["SkuMeter"] == "Input Tokens"]

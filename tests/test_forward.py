@@ -74,7 +74,8 @@ def test_every_span_arrives_once_with_its_ids_and_attributes(forwarded):
             # what the app set is there unchanged; only LLM call spans gain attributes
             assert {key: attributes.get(key) for key in span.attributes} == dict(span.attributes)
             if span.name not in LLM_NAMES:
-                assert set(attributes) <= set(span.attributes) | {"otel_llmcost.auth.tenant"}
+                stamped = {"otel_llmcost.auth.tenant", "otel_llmcost.auth.key_id"}
+                assert set(attributes) <= set(span.attributes) | stamped
 
 
 def test_llm_spans_carry_the_cost_of_their_stored_rows(forwarded):

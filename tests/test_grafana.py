@@ -360,7 +360,7 @@ def test_dashboards_are_what_the_builder_writes():
 
 def test_uids_are_fixed_and_unique():
     assert sorted(board["uid"] for board in DASHBOARDS.values()) == [
-        "llmcost-drilldown", "llmcost-models", "llmcost-overview", "llmcost-tenants"]
+        "llmcost-chargeback", "llmcost-drilldown", "llmcost-models", "llmcost-overview", "llmcost-tenants"]
     for board in DASHBOARDS.values():
         ids = [panel["id"] for panel in panels(board)]
         assert len(ids) == len(set(ids)), board["uid"]
@@ -374,7 +374,8 @@ def test_panels_use_the_datasource_variable_and_declare_a_format(file):
     assert (variable["type"], variable["query"], variable["current"]["value"]) == (
         "datasource", PLUGIN, DATASOURCE_UID)
     names = [var["name"] for var in board["templating"]["list"] if var["type"] == "query"]
-    assert names == ["tenant", "environment", "service", "feature", "provider", "model", "user"]
+    more = ["project", "key"] if board["uid"] == "llmcost-chargeback" else []  # its own, beyond every board's
+    assert names == ["tenant", "environment", "service", "feature", "provider", "model", "user", *more]
     for var in variables_of(board).values():
         if var["type"] == "query":
             assert var["datasource"] == datasource and var["query"]["editorType"] == "sql", var["name"]
@@ -480,3 +481,46 @@ def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
     # within one hour: raw rows only
     inside = (since + timedelta(days=1), since + timedelta(days=1, minutes=20))
     assert run(reader, overview, "Calls", inside) == [{"calls": raw(reader, "count() AS calls", inside)["calls"]}]
+
+
+def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo, tmp_path):
+    """Projects and keys from projects_hourly while nothing else is picked, raw rows once something is, and a
+    range off the hour: each equal to the raw rows; the billed figures are `stats --chargeback`'s."""
+    from scripts.dashboards import chargeback
+
+    from otel_llmcost.reports.chargeback import load_chargeback
+    from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
+
+    reader, (start, end) = demo
+    since, until = start + timedelta(days=1, minutes=13), end - timedelta(hours=5, minutes=7, seconds=3)
+    board = "llmcost-chargeback"
+    for chosen, where in (({}, "1"), ({"project": "documents"}, "project = 'documents'"),
+                          ({"tenant": "acme", "feature": "chat"}, "tenant_id = 'acme' AND feature = 'chat'"),
+                          ({"key": ""}, "api_key_id = ''")):
+        direct = reader.query(
+            "SELECT project, toString(sum(cost_usd)) AS cost, count() AS calls FROM llmcost.llm_usage WHERE ts >= "
+            f"toDateTime({int(since.timestamp())}) AND ts <= toDateTime({int(until.timestamp())}) AND {where} "
+            "GROUP BY project")
+        assert direct, chosen
+        shown = run(reader, board, "Projects: list, effective and billed cost", (since, until), **chosen)
+        totals: dict[str, list] = {}
+        for row in shown:
+            totals.setdefault(row["project"], [Decimal(0), 0])
+            totals[row["project"]][0] += Decimal(row["effective_cost"])
+            totals[row["project"]][1] += row["calls"]
+        assert totals == {r["project"]: [Decimal(r["cost"]), r["calls"]] for r in direct}, chosen
+    assert {r["project"] for r in direct} <= {"assistant", "documents", "search"}
+    terms = tmp_path / "chargeback.yaml"
+    terms.write_text('currencies:\n  EUR:\n    - {from: 2026-01-01, rate: "0.9"}\n'
+                     'tenants:\n  acme: {markup: "0.15", currency: EUR}\n  "*": {markup: "-0.05"}\n')
+    sql = expand(chargeback.billed_by_tenant(load_chargeback(str(terms))), settings(board), (since, until))
+    billed = {row["tenant_id"]: row for row in reader.query(sql)}
+    stats = {row["group"]: row for row in stats_rows(reader, StatsQuery("tenant", {}), since,
+                                                     until + timedelta(microseconds=1), load_chargeback(str(terms)))}
+    assert set(billed) == set(stats) == {"acme", "globex", "initech"}
+    for tenant, row in billed.items():
+        assert Decimal(row["billed_usd"]) == Decimal(stats[tenant]["billed_usd"]), tenant
+        assert Decimal(row["billed"]) == Decimal(stats[tenant]["billed"]), tenant
+        assert (row["currency"], Decimal(row["list_cost"]), Decimal(row["effective_cost"])) == (
+            stats[tenant]["billed_currency"], Decimal(stats[tenant]["list_cost_usd"]),
+            Decimal(stats[tenant]["cost_usd"])), tenant

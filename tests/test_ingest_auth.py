@@ -1,6 +1,6 @@
 """API keys and TLS with the OpenTelemetry SDK's own exporters, over both transports, against a real
-receiver: a tenant key's tenant is on every row whatever the spans say; no key, a wrong or a revoked key
-is refused; TLS with a self-signed certificate, and mutual TLS."""
+receiver: a tenant key's tenant is on every row whatever the spans say, and every key's id (never its
+secret); no key, a wrong or a revoked key is refused; TLS with a self-signed certificate, and mutual TLS."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conftest import FAST_CONFIG, Receiver
-from otel_llmcost.config import AUTH_TENANT_KEY, ReceiverSettings
+from otel_llmcost.config import AUTH_KEY_ID_KEY, AUTH_TENANT_KEY, ReceiverSettings
 from otel_llmcost.keys import INGEST, QUERY, USES, KeyStore
 
 
@@ -38,12 +38,17 @@ def llm_spans(request_id: str, **attributes) -> list:
 
 
 def tenant_of(receiver: Receiver, request_id: str, timeout: float = 30.0) -> str:
+    return row_of(receiver, request_id, timeout)["tenant_id"]
+
+
+def row_of(receiver: Receiver, request_id: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = receiver.sql(f"SELECT tenant_id FROM llmcost.llm_usage WHERE request_id = '{request_id}'")
+        rows = receiver.sql("SELECT tenant_id, project, api_key_id, arrayStringConcat(mapValues(metadata)) AS meta"
+                            f" FROM llmcost.llm_usage WHERE request_id = '{request_id}'")
         if rows:
             [row] = rows
-            return row["tenant_id"]
+            return row
         time.sleep(0.5)
     raise AssertionError(f"no row for {request_id}")
 
@@ -79,9 +84,13 @@ def test_a_tenant_key_writes_its_tenant_an_admin_key_the_spans_and_nobody_a_forg
                                                                                       tenant):
     receiver, _, secrets = keyed
     request_id = uuid.uuid4().hex
-    forged = llm_spans(request_id, **{"tenant.id": "initech", AUTH_TENANT_KEY: "victim-corp"})
+    forged = llm_spans(request_id, **{"tenant.id": "initech", AUTH_TENANT_KEY: "victim-corp",
+                                      AUTH_KEY_ID_KEY: "victim-key", "llm.project": "atlas"})
     assert make_exporter(receiver, secrets[key]).export(forged) == SpanExportResult.SUCCESS
-    assert tenant_of(receiver, request_id) == tenant
+    row = row_of(receiver, request_id)
+    key_id = secrets[key].split("_", 2)[1]  # llmc_<key id>_<random>
+    assert row == {"tenant_id": tenant, "project": "atlas", "api_key_id": key_id, "meta": ""}
+    assert secrets[key] not in str(receiver.sql(f"SELECT * FROM llmcost.llm_usage WHERE request_id = '{request_id}'"))
 
 
 @pytest.mark.parametrize("make_exporter", [http_exporter, grpc_exporter], ids=["http", "grpc"])

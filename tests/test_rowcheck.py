@@ -12,6 +12,7 @@ import pytest
 
 from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.rows.rowcheck import RowRejected, check_row
+from otel_llmcost.rows.traces import NOTE_ATTRIBUTE, TraceColumns
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
@@ -85,6 +86,47 @@ def test_a_row_the_store_refuses_is_dead_lettered_and_the_batch_stored(store):
     assert writer.counts.rows_already_stored == 9
 
 
+def test_rows_tested_as_columns_are_checked_where_check_row_would_act():
+    """rows_to_check tests a batch a column at a time: every row check_row would change or refuse is among
+    the rows it names, and check_row leaves each row it does not name exactly as it was."""
+    from datetime import timedelta
+
+    from otel_llmcost.rows.rowcheck import rows_to_check
+
+    good = [_row(f"c{i:015d}") for i in range(3)] + [_row("c000000000000009", tenant_id="müller", tags=("ü",),
+                                                          metadata={"plan": "pro"}, ttft_ms=1.5, streaming=True)]
+    bad = [
+        _row("ca00000000000001", output_tokens=2 ** 64),
+        _row("ca00000000000002", attempt=70_000),
+        _row("ca00000000000003", tenant_id="t" * 5000),
+        _row("ca00000000000004", user_id="\ud800"),
+        _row("ca00000000000005", cost_usd=Decimal("1e30")),
+        _row("ca00000000000006", input_cost_usd=Decimal("NaN")),
+        _row("ca00000000000007", price_multiplier=Decimal("1e20")),
+        _row("ca00000000000008", latency_ms=float("inf")),
+        _row("ca00000000000009", latency_ms=5),
+        _row("ca0000000000000a", ttft_ms=float("nan")),
+        _row("ca0000000000000b", streaming=1),
+        _row("ca0000000000000c", tags=[f"t{i}" for i in range(300)]),
+        _row("ca0000000000000d", metadata={"k": 1}),
+        _row("ca0000000000000e", ts=datetime(2150, 1, 1, tzinfo=timezone.utc)),
+        _row("ca0000000000000f", ts=datetime(2026, 1, 1)),
+        _row("ca00000000000010", ingested_at=datetime(1969, 1, 1, tzinfo=timezone.utc) - timedelta(days=1)),
+        _row("ca00000000000011", input_tokens=-1),
+        _row("ca00000000000012", cost_note=7),
+    ]
+    rows = good[:2] + bad + good[2:]
+    assert rows_to_check(good) == set() and rows_to_check([]) == set()
+    assert rows_to_check(rows) == set(range(2, 2 + len(bad)))
+    for row in good:
+        assert check_row(dataclasses.replace(row)) == row
+    for row in bad:
+        try:
+            assert repr(check_row(dataclasses.replace(row))) != repr(row)  # 5 -> 5.0, 1 -> True: equal, not the same
+        except RowRejected:
+            pass
+
+
 def test_a_refused_row_is_dead_lettered_as_it_was_built():
     row = _row("a000000000000005", tenant_id="t" * 5000, price_multiplier=Decimal("1e20"))
     with pytest.raises(RowRejected):
@@ -110,7 +152,7 @@ def test_a_span_otel_traces_refuses_is_dead_lettered_and_counted(store):
     now = int(datetime.now(timezone.utc).timestamp()) * 10 ** 9
     spans = [_span_row(f"d{i:015d}", now + i) for i in range(6)] + [_span_row("dbad000000000000", 2 ** 63)]
     writer = BatchWriter(measured)
-    writer.write([_row("d100000000000000")], [], spans)
+    writer.write([_row("d100000000000000")], [], TraceColumns([list(column) for column in zip(*spans, strict=True)]))
     stored = store.query("SELECT SpanId FROM llmcost.otel_traces WHERE startsWith(SpanId, 'd') ORDER BY SpanId")
     assert [row["SpanId"] for row in stored] == [f"d{i:015d}" for i in range(6)]
     rejected = store.query("SELECT reason FROM llmcost.rejected_calls WHERE span_id = 'dbad000000000000'")
@@ -127,6 +169,50 @@ def test_a_checked_span_keeps_a_time_every_column_holds():
     assert 0 < checked[0] < 2 ** 32 * 10 ** 9
     assert "Timestamp" in checked[11][NOTE_ATTRIBUTE]
     assert check_span(_span_row("e000000000000002", 10 ** 18)) == _span_row("e000000000000002", 10 ** 18)
+
+
+def test_spans_checked_as_columns_are_the_rows_checked_one_by_one():
+    """check_columns tests whole columns at once and checks only the rows of a column that fails: each
+    span comes out as check_span makes it, whatever is wrong with it, and its neighbours as they were."""
+    from otel_llmcost.rows.columncheck import MAX_ITEMS, MAX_NAME_CHARS, MAX_TEXT_CHARS
+    from otel_llmcost.rows.traces import COLUMN_TYPES as TRACE_COLUMNS
+    from otel_llmcost.rows.traces import check_columns, check_span
+
+    names = [name for name, _ in TRACE_COLUMNS]
+    now = int(datetime.now(timezone.utc).timestamp()) * 10 ** 9
+
+    def span(span_id: str, **changed) -> list:
+        row = _span_row(span_id, now)
+        for name, value in changed.items():
+            row[names.index(name)] = value
+        return row
+
+    rows = [
+        span("f000000000000001", SpanName="plain ascii", SpanAttributes={"k": "v"}),
+        span("f000000000000002", SpanName="caf\u00e9 \u2603", StatusMessage="\u00fcber"),  # valid UTF-8
+        span("f000000000000003", SpanName="lone \ud800 surrogate"),
+        span("f000000000000004", StatusMessage="m" * (MAX_TEXT_CHARS + 1)),
+        span("f000000000000005", SpanName="n" * (MAX_NAME_CHARS + 1)),
+        span("f000000000000006", SpanAttributes={f"k{i}": "v" for i in range(MAX_ITEMS + 3)}),
+        span("f000000000000007", SpanAttributes={"count": 3, "k" * (MAX_NAME_CHARS + 5): "v"}),
+        span("f000000000000008", ResourceAttributes={"service.name": "s", "bad": "\udfff"}),
+        span("f000000000000009", Timestamp=2 ** 63),
+        span("f00000000000000a", Timestamp=-1),
+        span("f00000000000000b", Duration=2 ** 64),
+        span("f00000000000000c", Duration=-5),
+        span("f00000000000000d", ScopeVersion=None),
+        span("f00000000000000e"),
+    ]
+    expected = [check_span(row) for row in rows]
+    checked = check_columns(TraceColumns([list(column) for column in zip(*rows, strict=True)]))
+    got = [checked.row(i) for i in range(len(rows))]
+    for row, want in zip(got, expected, strict=True):
+        attributes = names.index("SpanAttributes")  # a replaced time differs by when it was checked
+        if "Timestamp" in want[attributes].get(NOTE_ATTRIBUTE, ""):
+            row[0] = want[0] = 0
+        assert row == want
+    assert got[0] == rows[0] and got[1] == rows[1] and got[-1] == rows[-1]
+    assert all(row != checked_row for row, checked_row in zip(rows[2:13], got[2:13], strict=True))
 
 
 def test_a_batch_over_many_partitions_is_split():

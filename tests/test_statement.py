@@ -4,6 +4,7 @@ the sum of the rows after markup and currency, to the cent."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections import defaultdict
@@ -29,8 +30,10 @@ tenants:
 """
 
 
-def stored_rows():  # initech has a 20 % contract discount in the price book
-    return with_contract_discount(ledger(), "initech", Decimal("0.8"))
+def stored_rows():  # initech has a 20 % contract discount in the price book; acme's calls are of two projects and none
+    rows = with_contract_discount(ledger(), "initech", Decimal("0.8"))
+    return [dataclasses.replace(row, project=("atlas", "zephyr", "")[n % 3]) if row.tenant_id == "acme" else row
+            for n, row in enumerate(rows)]
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +55,17 @@ def document(data_dir, tenant: str) -> dict:
 def test_billed_total_is_the_rows_after_markup_and_exchange_rate_to_the_cent(data_dir):
     statement = document(data_dir, "acme")
     assert (statement["currency"], statement["markup"]) == ("EUR", "0.15")
-    effective = defaultdict(Decimal)  # per day, feature, provider, model, from the calls themselves
+    effective = defaultdict(Decimal)  # per day, project, feature, provider, model, from the calls themselves
     for row in stored_rows():
         if row.tenant_id == "acme":
-            effective[(row.ts.date().isoformat(), row.feature, row.provider, row.response_model)] += row.cost_usd
+            effective[(row.ts.date().isoformat(), row.project, row.feature, row.provider, row.response_model)] += (
+                row.cost_usd)
     rates = {"2026-11-03": Decimal("0.9214"), "2026-11-04": Decimal("0.93075"), "2026-11-05": Decimal("0.93075")}
     expected = {key: (usd * Decimal("1.15") * rates[key[0]]).quantize(Decimal("0.01"), ROUND_HALF_UP)
                 for key, usd in effective.items()}
-    lines = {(line["day"], line["feature"], line["provider"], line["model"]): line for line in statement["lines"]}
+    lines = {(line["day"], line["project"], line["feature"], line["provider"], line["model"]): line
+             for line in statement["lines"]}
+    assert {key[1] for key in lines} == {"atlas", "zephyr", ""}
     assert {key: Decimal(line["billed"]) for key, line in lines.items()} == expected
     assert Decimal(statement["billed"]) == sum(expected.values()) == sum(Decimal(x["billed"]) for x in lines.values())
     assert Decimal(statement["list_usd"]) == Decimal(statement["effective_usd"]) == sum(effective.values())
@@ -83,7 +89,9 @@ def test_csv_statement_ends_with_the_total_of_its_rows(data_dir):
     text = run_cli("statement", "--data-dir", str(data_dir), "--tenant", "acme", "--month", "2026-11",
                    "--chargeback", str(data_dir / "chargeback.yaml")).stdout
     *lines, total = list(csv.DictReader(io.StringIO(text)))
-    assert total["day"] == "TOTAL" and len(lines) == 6
+    groups = {(r.ts.date(), r.project, r.feature, r.provider, r.response_model) for r in stored_rows()
+              if r.tenant_id == "acme"}
+    assert total["day"] == "TOTAL" and len(lines) == len(groups) > 6  # 6 without the projects
     assert Decimal(total["billed"]) == sum(Decimal(line["billed"]) for line in lines)
     assert Decimal(total["effective_usd"]) == sum(Decimal(line["effective_usd"]) for line in lines)
 

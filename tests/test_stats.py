@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -22,7 +22,8 @@ WHERE ts >= {{since:DateTime64(6, 'UTC')}} AND ts < {{until:DateTime64(6, 'UTC')
 GROUP BY group ORDER BY group
 """
 _RAW_GROUPS = {None: "'all'", "tenant": "tenant_id", "feature": "feature", "user": "user_id", "model": "request_model",
-               "session": "session_id", "day": "toString(toDate(ts))", "hour": "toString(toStartOfHour(ts))"}
+               "session": "session_id", "project": "project", "key": "api_key_id", "day": "toString(toDate(ts))",
+               "hour": "toString(toStartOfHour(ts))"}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +31,25 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("stats")
     store = ChdbStore(str(path / "chdb"), "llmcost")
     store.ensure_schema()
-    rows = [dataclasses.replace(row, user_id=f"u{n % 4}", session_id=f"s{n % 7}",
-                                request_model=("m1", "m2")[n % 3 == 0],
-                                ts=row.ts + timedelta(minutes=13 * n))
-            for n, row in enumerate(_rows(240))]
+    rows = _stats_rows()
     for start in range(0, len(rows), 50):  # several batches: requests rows of one request merge on read
         store.insert_usage(rows[start:start + 50])
     store.close()
     return path
+
+
+def _stats_rows():
+    """Calls over two months: users, sessions, projects (some none), two ingest keys, and a contract discount
+    (multiplier 0.8) on every fourth call."""
+    return [dataclasses.replace(row, user_id=f"u{n % 4}", session_id=f"s{n % 7}",
+                                request_model=("m1", "m2")[n % 3 == 0], project=("atlas", "zephyr", "")[n // 2 % 3],
+                                api_key_id=("k1", "k2")[n % 5 == 0], ts=row.ts + timedelta(minutes=13 * n),
+                                price_multiplier=Decimal("0.8") if n % 4 == 0 else Decimal(1))
+            for n, row in enumerate(_rows(240))]
+
+
+def _cents(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def _by_group(rows):
@@ -69,7 +81,8 @@ def test_filters_each_read_only_their_calls(data_dir):
     params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
     for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"),
                                 ("user", "user_id", "u2"), ("model", "request_model", "m2"),
-                                ("provider", "provider", "openai"), ("session", "session_id", "s3")):
+                                ("provider", "provider", "openai"), ("session", "session_id", "s3"),
+                                ("project", "project", "zephyr"), ("key", "api_key_id", "k2")):
         raw = store.query(_RAW.format(group="'all'", where=f"AND {column} = '{value}'"), params)
         [rolled] = stats_rows(store, StatsQuery(None, {flag: value}), since, until)
         assert {k: rolled[k] for k in raw[0]} == raw[0], flag
@@ -83,6 +96,12 @@ def test_filters_each_read_only_their_calls(data_dir):
     ("model", "user", "user_id", "u1"),
     ("tenant", "user", "user_id", "u2"),  # whole hours from requests, by user
     ("model", "feature", "feature", "chat"),  # whole hours from request_counts_hourly
+    ("project", "tenant", "tenant_id", "t1"),  # whole hours from projects_hourly
+    ("day", "project", "project", "zephyr"),
+    ("tenant", "key", "api_key_id", "k1"),
+    ("key", "feature", "feature", "chat"),  # projects_hourly keeps no feature: all raw
+    ("model", "project", "project", "atlas"),
+    ("project", "user", "user_id", "u3"),
 ])
 def test_groups_with_filters_equal_raw_rows(data_dir, by, flag, column, value):
     store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
@@ -143,4 +162,39 @@ def test_compare_shows_the_change_per_group(data_dir):
     changes = [abs(Decimal(row["change_usd"])) for row in rows]
     assert changes == sorted(changes, reverse=True)
     assert set(GROUPS) - {None} == {"tenant", "feature", "model", "provider", "environment", "service", "user",
-                                    "session", "day", "hour"}
+                                    "session", "project", "key", "day", "hour"}
+
+
+def test_list_effective_and_billed_cost_apart(data_dir, tmp_path):
+    """List = effective / the contract multiplier, per call; billed = effective x (1 + the tenant's markup), in
+    its currency at each day's rate; a group of tenants billed in two currencies has no single billed figure."""
+    terms = tmp_path / "chargeback.yaml"
+    terms.write_text('currencies:\n  EUR:\n    - {from: 2026-10-01, rate: "0.9"}\n'
+                     '    - {from: 2026-11-15, rate: "0.95"}\n'
+                     'tenants:\n  t0: {markup: "0.10", currency: EUR}\n  t1: {markup: "-0.05"}\n')
+    args = ("stats", "--data-dir", str(data_dir), "--since", "2026-10-01", "--until", "2027-01-01", "--json")
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    calls = store.query("SELECT tenant_id, toDate(ts) AS day, toString(cost_usd) AS cost, toString(price_multiplier)"
+                        " AS multiplier FROM llmcost.llm_usage WHERE cost_usd IS NOT NULL")  # as stored: 12 decimals
+    store.close()
+    by_tenant = {row["tenant"]: row for row in map(json.loads, run_cli(
+        *args, "--by", "tenant", "--chargeback", str(terms)).stdout.splitlines())}
+    markups, rates = {"t0": Decimal("1.10"), "t1": Decimal("0.95"), "t2": Decimal(1)}, {"t1": None, "t2": None}
+    for tenant, row in by_tenant.items():
+        mine = [call for call in calls if call["tenant_id"] == tenant]
+        effective = sum(Decimal(call["cost"]) for call in mine)
+        assert Decimal(row["list_cost_usd"]) == sum(  # each call's list cost exact to its 12th decimal
+            (Decimal(call["cost"]) / Decimal(call["multiplier"])).quantize(Decimal("1e-12"), ROUND_DOWN)
+            for call in mine)
+        assert Decimal(row["cost_usd"]) == effective and Decimal(row["billed_usd"]) == effective * markups[tenant]
+        if tenant in rates:
+            assert (row["billed"], row["billed_currency"]) == (_cents(effective * markups[tenant]), "USD")
+    eur = sum(Decimal(call["cost"]) * Decimal("1.10") * Decimal("0.9" if call["day"] < "2026-11-15" else "0.95")
+              for call in calls if call["tenant_id"] == "t0")
+    assert (by_tenant["t0"]["billed"], by_tenant["t0"]["billed_currency"]) == (_cents(eur), "EUR")
+    assert Decimal(by_tenant["t0"]["list_cost_usd"]) > Decimal(by_tenant["t0"]["cost_usd"])  # the discount
+    [mixed] = map(json.loads, run_cli(*args, "--chargeback", str(terms)).stdout.splitlines())
+    assert mixed["billed"] is None and mixed["billed_currency"] is None
+    assert Decimal(mixed["billed_usd"]) == sum(Decimal(row["billed_usd"]) for row in by_tenant.values())
+    [plain] = map(json.loads, run_cli(*args).stdout.splitlines())  # without terms: billed is the effective cost
+    assert plain["billed_usd"] == plain["cost_usd"] and "billed" not in plain

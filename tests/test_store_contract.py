@@ -13,9 +13,11 @@ skipped, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -47,15 +49,25 @@ def opener(request, tmp_path):
         first.close()
         yield lambda read_only=False: _open_chdb(tmp_path, read_only)
         return
+    with server_database("llmcost_contract") as (url, database, _):
+        yield lambda read_only=False: ServerStore(url, database, read_only)
+
+
+@contextlib.contextmanager
+def server_database(prefix: str) -> Iterator[tuple[str, str, ServerStore]]:
+    """(server URL, database, a store on it) of a migrated database of its own on the server SERVER_ENV names,
+    dropped afterwards; skips the test when no server is named."""
     url = os.environ.get(SERVER_ENV)
     if not url:
-        pytest.skip(f"no ClickHouse server here: set {SERVER_ENV}=clickhouse://... to run the contract on one")
-    database = f"llmcost_contract_{uuid.uuid4().hex[:12]}"
+        pytest.skip(f"no ClickHouse server here: set {SERVER_ENV}=clickhouse://... to run this on one")
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = ServerStore(url, database)
     admin.ensure_schema(SchemaOptions(database))
-    yield lambda read_only=False: ServerStore(url, database, read_only)
-    admin.command(f"DROP DATABASE IF EXISTS {database}")
-    admin.close()
+    try:
+        yield url, database, admin
+    finally:
+        admin.command(f"DROP DATABASE IF EXISTS {database}")
+        admin.close()
 
 
 @pytest.fixture

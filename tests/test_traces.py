@@ -87,12 +87,12 @@ def test_keep_all_and_none_and_attribute_limits():
                                                                            "long": "é" * 40},
                       {"service.name": "svc"}, "scope", "1.0")
     keeper = TraceKeeper(TracesSettings(keep="all", max_attributes=3, max_attribute_bytes=16))
-    [row] = keeper.rows([(span, "acme")])
+    row = keeper.columns([(span, "acme")]).row(0)
     values = dict(zip((name for name, _ in COLUMN_TYPES), row, strict=True))
     assert values["SpanAttributes"] == {"n": "3", "ok": "true", "list": json.dumps([1, "é"], ensure_ascii=False),
                                         TENANT_ATTRIBUTE: "acme"}
     assert (values["Duration"], values["SpanKind"], values["StatusCode"], values["ServiceName"]) == (
         15, "Internal", "Unset", "svc")
-    cut = TraceKeeper(TracesSettings(max_attribute_bytes=16)).rows([(span, "")])[0][11]["long"]
+    cut = TraceKeeper(TracesSettings(max_attribute_bytes=16)).columns([(span, "")]).columns[11][0]["long"]
     assert cut == "é" * 8 and len(cut.encode()) == 16  # never half a character
     assert TraceKeeper(TracesSettings(keep="none")).wanted.prefixes == ()

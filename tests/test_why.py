@@ -29,6 +29,7 @@ prices:
   - {{provider: testco, models: [big], effective_from: 2026-01-01, input: "3", cache_read: "0.3", output: "15"}}
   - {{provider: testco, models: [small], effective_from: 2026-01-01, input: "0.5", cache_read: "0.05", output: "2"}}
   - {{provider: testco, models: [pricey], effective_from: 2026-01-01, input: "1", cache_read: "0.1", output: "4"}}
+  - {{provider: otherco, models: [big], effective_from: 2026-01-01, input: "2", cache_read: "0.2", output: "10"}}
   - {{provider: testco, models: [pricey], effective_from: {SINCE.isoformat()}, input: "3", cache_read: "0.3",
       output: "12"}}
 """
@@ -43,6 +44,8 @@ class Call:
     output: int = 100
     calls: int = 1  # calls per request, all first attempts
     retried: bool = False  # a failed first attempt (prompt, no output) before this one
+    user: str = "u1"
+    provider: str = "testco"
 
 
 def _traffic(requests: dict[str, int], **change) -> list[tuple[Call, int]]:
@@ -65,13 +68,20 @@ CASES = {
     "new": (_traffic(_BASE), _traffic(_BASE | {"translate/big": 40})),
     "vanished": (_traffic(_BASE), _traffic({k: v for k, v in _BASE.items() if k != "summarize/big"})),
 }
+# One tenant, several users and providers: u-grew's requests double; otherco's prompts grow (u-flat's calls).
+_OTHERCO = {"chat/big": 20}
+SCOPED = (_traffic(_BASE, user="u-grew") + _traffic(_BASE, user="u-flat")
+          + _traffic(_OTHERCO, user="u-flat", provider="otherco"),
+          _traffic({k: v * 2 for k, v in _BASE.items()}, user="u-grew") + _traffic(_BASE, user="u-flat")
+          + _traffic(_OTHERCO, user="u-flat", provider="otherco", input=4000, cache_read=800))
 
 
 def _rows(tenant: str, traffic: list[tuple[Call, int]], start: datetime, book) -> list:
     rows, minute = [], 0
     for call, count in traffic:
         for n in range(count):
-            request = f"{tenant}-{start:%d}-{call.feature}-{call.model}-{n}"
+            request = f"{tenant}-{start:%d}-{call.feature}-{call.model}-{n}" + (
+                f"-{call.user}-{call.provider}" if tenant == "scoped" else "")
             attempts = [(1, "error", call.output * 0)] if call.retried else []
             attempts += [(len(attempts) + 1, "ok", call.output)] * 1
             for index in range(call.calls):
@@ -82,7 +92,8 @@ def _rows(tenant: str, traffic: list[tuple[Call, int]], start: datetime, book) -
                     cost = quote(book, "testco", call.model, usage, ts)
                     rows.append(dataclasses.replace(
                         BASE_ROW, ts=ts, tenant_id=tenant, feature=call.feature, request_id=request, attempt=attempt,
-                        status=status, provider="testco", request_model=call.model, response_model=call.model,
+                        status=status, provider=call.provider, user_id=call.user, request_model=call.model,
+                        response_model=call.model,
                         trace_id=f"{abs(hash(request)):032x}"[:32], span_id=f"{len(rows):08x}{index:08x}",
                         cache_read_tokens=call.cache_read, output_tokens=output, input_tokens=call.input,
                         **{name: getattr(cost, name) for name in (
@@ -104,19 +115,21 @@ def data_dir(tmp_path_factory):
     for tenant, (before, after) in CASES.items():
         store.insert_usage(_rows(tenant, before, SINCE - timedelta(days=1), book))
         store.insert_usage(_rows(tenant, after, SINCE, book))
+    store.insert_usage(_rows("scoped", SCOPED[0], SINCE - timedelta(days=1), book))
+    store.insert_usage(_rows("scoped", SCOPED[1], SINCE, book))
     store.close()
     return path
 
 
-def _stored_change(store, tenant: str | None) -> Decimal:
-    where = "tenant_id = {tenant:String}" if tenant else "1"
+def _stored_change(store, tenant: str | None, where: str = "1", **params: str) -> Decimal:
+    where += " AND tenant_id = {tenant:String}" if tenant else ""
     [row] = store.query(
         "SELECT toString(sumIf(cost_usd, ts >= {since:DateTime64(6)}) - sumIf(cost_usd, ts < {since:DateTime64(6)}))"
         f" AS change FROM llmcost.llm_usage WHERE {where}"
         " AND ts >= {start:DateTime64(6)} AND ts < {end:DateTime64(6)}",
         {"since": SINCE.strftime("%Y-%m-%d %H:%M:%S"), "tenant": tenant or "",
          "start": (SINCE - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
-         "end": UNTIL.strftime("%Y-%m-%d %H:%M:%S")})
+         "end": UNTIL.strftime("%Y-%m-%d %H:%M:%S")} | params)
     return Decimal(row["change"])
 
 
@@ -162,6 +175,51 @@ def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
         assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("scope", "cause", "where"), [
+    ({"user": "u-grew"}, "requests", "user_id = 'u-grew'"),
+    ({"tenant": "scoped", "user": "u-flat"}, "prompt", "user_id = 'u-flat'"),
+    ({"provider": "otherco"}, "prompt", "provider = 'otherco'"),
+    ({"tenant": "scoped", "provider": "testco"}, "requests", "provider = 'testco'"),
+])
+def test_a_user_or_a_provider_is_a_scope(data_dir, scope, cause, where):
+    """Within one tenant, u-grew's requests doubled while otherco's prompts (u-flat's calls) grew: each scope
+    names its own cause, adds up to its own stored change exactly, and lists only its own requests."""
+    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+    try:
+        report = _why(store, scope)
+        change = _stored_change(store, scope.get("tenant"), where)
+    finally:
+        store.close()
+    assert report["causes"][0]["cause"] == cause, report["causes"]
+    assert sum(Decimal(c["change_usd"]) for c in report["causes"]) == Decimal(report["change_usd"]) == change != 0
+    for request in report["top_requests"]:
+        assert all(call[name] == value for call in request["attempts"] for name, value in scope.items()
+                   if name == "provider"), request
+        if "user" in scope:
+            assert request["user"] == scope["user"]
+        assert request["request_id"].endswith(scope.get("provider", "")), request["request_id"]
+    assert report["top_requests"]
+
+
+def test_the_command_and_the_endpoint_take_user_and_provider(data_dir):
+    from otel_llmcost.keys import QUERY, KeyStore
+    from query_clients import api_get, start_listener
+
+    window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    report = json.loads(run_cli("why", "--data-dir", str(data_dir), "--user", "u-grew", "--provider", "testco",
+                                "--since", window["since"], "--until", window["until"], "--json").stdout)
+    assert report["scope"] == {"user": "u-grew", "provider": "testco"}
+    assert report["causes"][0]["cause"] == "requests"
+    keys = KeyStore(data_dir / "keys-scope.json")
+    _, admin = keys.create(None, (QUERY,))
+    listener = start_listener(str(data_dir / "chdb"), keys)
+    try:
+        status, body = api_get(listener.port, "/api/v1/why", admin, user="u-grew", provider="testco", **window)
+    finally:
+        listener.stop()
+    assert status == 200 and body == report
 
 
 def test_retries_name_the_retried_requests_with_their_attempts(data_dir):

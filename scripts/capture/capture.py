@@ -62,7 +62,8 @@ def all_libraries() -> list[str]:
     return sorted(p.stem for p in SCENARIOS.glob("*.txt"))
 
 
-def _serve_in_thread(app: web.Application) -> int:
+def serve_in_thread(app: web.Application) -> int:
+    """Serve `app` on a free local port from a thread of its own (a daemon); returns the port."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app, access_log=None)
     loop.run_until_complete(runner.setup())
@@ -122,8 +123,8 @@ def _prepare(name: str) -> tuple[list[str], str]:
 def capture(name: str) -> Path:
     command, version = _prepare(name)
     exports: list[dict] = []
-    provider_port = _serve_in_thread(FakeProvider().app())
-    sink_port = _serve_in_thread(_sink_app(exports))
+    provider_port = serve_in_thread(FakeProvider().app())
+    sink_port = serve_in_thread(_sink_app(exports))
     env = {
         **os.environ,
         "OPENAI_BASE_URL": f"http://127.0.0.1:{provider_port}/v1",

@@ -12,7 +12,8 @@ modules). Behaviour is keyed off the request content:
 * "fail-always": always refused with 400 (invalid request): a call that fails for good.
 * "call-tool-once" / "call-tool-twice": a request that offers tools and holds fewer tool results than
   asked for is answered with a call of its first tool (same usage): a tool loop makes two / three calls.
-* Responses API: a request with `reasoning` gets a reasoning item before its message.
+* Responses API: a request with `reasoning` gets a reasoning item before its message; Anthropic: a request
+  with `thinking` gets a thinking block before its answer.
 * Server-side tools (SERVER_TOOL_RUNS searches per call): a Responses request offering `web_search` /
   `file_search` tools gets that many `web_search_call` / `file_search_call` items before its message; an
   Anthropic request offering a `web_search_*` tool gets its server_tool_use and result blocks and
@@ -273,6 +274,9 @@ class FakeProvider:
                      "encrypted_content": "stand-in", "page_age": None}]})]
             message = {**message, "content": [*searches, *message["content"]],
                        "usage": {**message["usage"], "server_tool_use": {"web_search_requests": SERVER_TOOL_RUNS}}}
+        if body.get("thinking"):  # extended thinking: a thinking block before the answer (usage unchanged)
+            message["content"] = [{"type": "thinking", "thinking": "The user asks for a capital.",
+                                   "signature": "stand-in-signature"}, *message["content"]]
         if tool := tool_call(body, [t for t in body.get("tools") or [] if "input_schema" in t]):
             message = {**message,
                        "content": [{"type": "tool_use", "id": f"toolu_standin_{self._responses}", "name": tool[0],

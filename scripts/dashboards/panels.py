@@ -70,17 +70,21 @@ CLICKED = "${__value.raw}"
 ROW_TENANT = "${__data.fields.tenant_id}"
 
 
-def variables(textboxes: tuple[str, ...] = ()) -> list[dict]:
+def variables(textboxes: tuple[str, ...] = (), more: tuple[tuple[str, str, str, str], ...] = ()) -> list[dict]:
     """The data source, then one multi-value variable per dimension (values in the range, narrowed by the
-    tenant), then free-text ones."""
+    tenant), then `more` of them ((name, column, label, the daily or hourly rollup their values come from)),
+    then free-text ones."""
     found = [{"type": "datasource", "name": "datasource", "label": "Data source", "query": PLUGIN,
               "current": {"selected": False, "text": "llmcost ClickHouse", "value": DATASOURCE_UID},
               "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}]
-    for name, column, label in VARIABLES:
-        table = "users_daily" if name == "user" else "usage_daily"  # users: no dimension of usage_daily
+    # users are no dimension of usage_daily: their values come from users_daily
+    dimensions = [(name, column, label, "users_daily" if name == "user" else "usage_daily")
+                  for name, column, label in VARIABLES] + list(more)
+    for name, column, label, table in dimensions:
         narrowed = "" if name == "tenant" else f"\n  AND {cond('tenant_id', 'tenant')}"
         named = " AND user_id != ''" if name == "user" else ""
-        sql = (f"SELECT DISTINCT {column} FROM {DB}.{table}\nWHERE day >= toDate($__fromTime) AND day <= "
+        time = "day" if table.endswith("_daily") else "toDate(hour)"
+        sql = (f"SELECT DISTINCT {column} FROM {DB}.{table}\nWHERE {time} >= toDate($__fromTime) AND {time} <= "
                f"toDate($__toTime){narrowed}{named}\nORDER BY {column}")
         found.append({
             "type": "query", "name": name, "label": label, "datasource": DATASOURCE, "definition": sql,
@@ -93,7 +97,8 @@ def variables(textboxes: tuple[str, ...] = ()) -> list[dict]:
     return found
 
 
-def dashboard(uid: str, title: str, description: str, layout: Layout, textboxes: tuple[str, ...] = ()) -> dict:
+def dashboard(uid: str, title: str, description: str, layout: Layout, textboxes: tuple[str, ...] = (),
+              more: tuple[tuple[str, str, str, str], ...] = ()) -> dict:
     return {
         "uid": uid, "title": title, "description": description, "id": None, "editable": True, "graphTooltip": 1,
         "schemaVersion": 39, "version": 1, "tags": ["llmcost"], "time": {"from": "now-7d", "to": "now"},
@@ -103,6 +108,6 @@ def dashboard(uid: str, title: str, description: str, layout: Layout, textboxes:
         "annotations": {"list": [{"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
                                   "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
                                   "name": "Annotations & Alerts", "type": "dashboard"}]},
-        "templating": {"list": variables(textboxes)},
+        "templating": {"list": variables(textboxes, more)},
         "panels": layout.panels,
     }

@@ -45,12 +45,21 @@ DEFAULT_ATTRIBUTION_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "traceloop.association.properties.session_id", "gen_ai.session.id",
     ),
     "request_id": ("request.id", "request_id", "app.request.id"),
+    # the project a call is charged to (the Node tracker's projectName, the Tinybird template's project)
+    "project": (
+        "llm.project", "project.name", "project", "app.project", "ai.telemetry.metadata.projectName",
+        "ai.telemetry.metadata.project", "traceloop.association.properties.project", "langfuse.trace.metadata.project",
+    ),
     "attempt": ("llm.attempt", "otel_llmcost.attempt"),
 })
 
-#: The tenant of the API key an export was sent with. Decode strips it from what clients send; the receiver
-#: sets it on every span of a tenant key's export, and attribution puts it above every tenant key.
-AUTH_TENANT_KEY = "otel_llmcost.auth.tenant"
+#: What the receiver knows of the API key an export was sent with, as span attributes under AUTH_PREFIX.
+#: Decode strips every attribute under the prefix from what clients send; the receiver sets the key's tenant
+#: (a tenant key's export), which attribution puts above every tenant key, and the key's id (any key), which
+#: is the row's api_key_id (never the secret).
+AUTH_PREFIX = "otel_llmcost.auth."
+AUTH_TENANT_KEY = AUTH_PREFIX + "tenant"
+AUTH_KEY_ID_KEY = AUTH_PREFIX + "key_id"
 
 #: Every attribute under these prefixes lands in the row's `metadata` map (prefix removed, nearest span wins).
 METADATA_PREFIXES = (

@@ -88,6 +88,8 @@ class Attribution:
     attempt: int
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    project: str = ""
+    api_key_id: str = ""  # the id of the ingest key the export came with (never its secret); "" without one
 
 
 @dataclass(slots=True)
@@ -188,6 +190,9 @@ class UsageRow:
     tags: tuple[str, ...]
     metadata: Mapping[str, str]
     ingested_at: datetime
+    # added by migration 011 (ADD COLUMN appends): last, so old and new tables have one column order
+    project: str = ""
+    api_key_id: str = ""  # the ingest key's id (keys.py), never its secret; "" when the export came without one
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,10 +179,40 @@ def _messages_sdk_retry(client) -> None:
         model=CLAUDE, max_tokens=256, messages=[{"role": "user", "content": "rate-limit-once sdk retry"}])
 
 
+def _messages_failed(client) -> None:
+    _failed(lambda: client.messages.create(model=CLAUDE, max_tokens=256,
+                                           messages=[{"role": "user", "content": "fail-always please"}]))
+
+
+def _messages_thinking(client) -> None:
+    # Extended thinking: the stand-in answers with a thinking block first. Anthropic counts the thinking inside
+    # output_tokens and reports no separate count.
+    client.messages.create(model=CLAUDE, max_tokens=2048, messages=MESSAGES,
+                           thinking={"type": "enabled", "budget_tokens": 1024})
+
+
+def _messages_tool_loop(client) -> None:
+    """The app's own tool loop: the stand-in asks for get_capital twice, then answers: three calls."""
+    tools = [{"name": "get_capital", "description": "The capital of a country.",
+              "input_schema": {"type": "object", "properties": {"country": {"type": "string"}}}}]
+    messages: list[dict] = [{"role": "user", "content": f"call-tool-twice: {PROMPT}"}]
+    for _ in range(5):
+        message = client.messages.create(model=CLAUDE, max_tokens=256, messages=messages, tools=tools)
+        uses = [block for block in message.content if block.type == "tool_use"]
+        if not uses:
+            return
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": u.id, "name": u.name, "input": u.input} for u in uses]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": u.id, "content": "Paris"} for u in uses]})
+    raise SystemExit("tool loop did not end")
+
+
 #: The Anthropic scenarios, in the order they run. rate_limited_retry also takes the retry prompt.
 ANTHROPIC_SCENARIOS: dict[str, Callable] = {
     "messages": _messages, "messages_stream": _messages_stream, "messages_stream_raw": _messages_stream_raw,
     "rate_limited_retry": _messages_app_retry, "sdk_retry": _messages_sdk_retry,
+    "failed": _messages_failed, "thinking": _messages_thinking, "tool_loop": _messages_tool_loop,
 }
 
 

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ["OTEL_EXPORTER"] = "otlp_http"
@@ -25,7 +26,7 @@ os.environ["OTEL_ENDPOINT"] = os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
 os.environ.setdefault("OTEL_SERVICE_NAME", os.environ.get("CAPTURE_SERVICE", "capture-litellm"))
 ACTIVE_SPAN = bool(os.environ.get("CAPTURE_LITELLM_ACTIVE_SPAN"))
 
-from _common import scenario  # noqa: E402
+from _common import _chat_tool_loop, scenario  # noqa: E402
 
 # This script is itself named litellm.py: drop its folder from sys.path so `import litellm` finds the package.
 _here = Path(__file__).resolve().parent
@@ -84,6 +85,25 @@ with scenario("rate_limited_retry"):
             continue
     else:
         raise SystemExit("rate_limited_retry: no attempt succeeded")
+    settle()
+NO_RETRY = {"num_retries": 0, "max_retries": 0}
+with scenario("framework_retry"):
+    # LiteLLM's own retry (num_retries=1) around a client that does not retry.
+    litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "rate-limit-once litellm"}],
+                       num_retries=1, max_retries=0, **OPENAI, **parent())
+    settle()
+with scenario("tool_loop"):
+    # _common's tool loop (get_capital twice, then the answer: three calls) through litellm.completion.
+    _chat_tool_loop(SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(
+        create=lambda model, **options: litellm.completion(model=f"openai/{model}", **options, **NO_RETRY, **OPENAI,
+                                                           **parent())))))
+    settle()
+with scenario("failed"):
+    try:
+        litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "fail-always please"}],
+                           **NO_RETRY, **OPENAI, **parent())
+    except litellm.BadRequestError as error:
+        print("failed:", type(error).__name__)
     settle()
 time.sleep(1)
 trace.get_tracer_provider().shutdown()

@@ -14,6 +14,5 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: 
 
 provider = setup("capture-openai-v2")
 OpenAIInstrumentor().instrument()
-openai_scenarios(OpenAI(max_retries=0),
-                 include=("chat", "chat_stream", "embeddings", "rate_limited_retry", "sdk_retry"))
+openai_scenarios(OpenAI(max_retries=0))  # all of them
 provider.shutdown()

@@ -10,6 +10,5 @@ from openinference.instrumentation.openai import OpenAIInstrumentor
 
 provider = setup("capture-openinference-openai")
 OpenAIInstrumentor().instrument(tracer_provider=provider)
-openai_scenarios(OpenAI(max_retries=0),
-                 include=("chat", "chat_stream", "embeddings", "responses", "rate_limited_retry", "sdk_retry"))
+openai_scenarios(OpenAI(max_retries=0))  # all of them
 provider.shutdown()

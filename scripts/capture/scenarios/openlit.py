@@ -53,11 +53,14 @@ openlit.init(
 
 openai_client = OpenAI(max_retries=0)
 anthropic_client = Anthropic(max_retries=0)
-openai_scenarios(openai_client, include=("chat", "chat_stream", "embeddings", "responses", "rate_limited_retry"))
+openai_scenarios(openai_client, include=("chat", "chat_stream", "embeddings", "responses", "responses_stream",
+                                         "rate_limited_retry", "failed", "responses_reasoning", "tool_loop"))
 # The app's own retry loop against Anthropic, under its own name and prompt.
 anthropic_scenarios(anthropic_client,
-                    include=("messages", "messages_stream", "messages_stream_raw", "rate_limited_retry"),
-                    names={"rate_limited_retry": "anthropic_rate_limited_retry"},
+                    include=("messages", "messages_stream", "messages_stream_raw", "rate_limited_retry", "failed",
+                             "thinking", "tool_loop"),
+                    names={"rate_limited_retry": "anthropic_rate_limited_retry", "failed": "anthropic_failed",
+                           "thinking": "anthropic_thinking", "tool_loop": "anthropic_tool_loop"},
                     retry_prompt="rate-limit-once anthropic please")
 openai_scenarios(openai_client, include=("sdk_retry",))
 trace.get_tracer_provider().shutdown()

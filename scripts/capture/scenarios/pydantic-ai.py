@@ -65,6 +65,30 @@ async def main() -> None:
                 "rate-limit-once please")
         except Exception as error:  # pydantic_ai.exceptions.ModelHTTPError (429)
             print("model_error:", type(error).__name__)
+    no_retry_model = OpenAIChatModel("gpt-4o-mini", provider=no_retry_provider)
+    with scenario("rate_limited_retry"):
+        # The app runs the agent again after the 429: a new agent run.
+        for _attempt in range(2):
+            try:
+                await Agent(no_retry_model, name="retry_agent").run("rate-limit-once app retry")
+                break
+            except Exception as error:  # ModelHTTPError (429)
+                print("rate_limited_retry:", type(error).__name__)
+    with scenario("sdk_retry"):
+        # The openai client's own retry (its default max_retries) inside one model request.
+        await Agent(chat_model, name="capital_agent").run("rate-limit-once sdk retry")
+    with scenario("reasoning"):
+        # The Responses API with reasoning (usage 200 in incl. 50 cached, 40 out incl. 10 reasoning).
+        await Agent(responses_model, name="capital_agent",
+                    model_settings={"openai_reasoning_effort": "low"}).run(PROMPT)
+    with scenario("tool_loop"):
+        # get_capital twice, then the answer: three model requests in one run.
+        await tool_agent.run(f"call-tool-twice: {PROMPT}")
+    with scenario("failed"):
+        try:
+            await Agent(no_retry_model, name="error_agent").run("fail-always please")
+        except Exception as error:  # ModelHTTPError (400)
+            print("failed:", type(error).__name__)
 
 
 asyncio.run(main())

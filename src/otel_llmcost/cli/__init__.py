@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sql_cmd.add_argument("query", help='e.g. "SELECT feature, sum(cost_usd) FROM llmcost.llm_usage GROUP BY feature"')
     sql_cmd.set_defaults(run=query.run_sql)
 
-    stats_cmd = commands.add_parser("stats", help="totals: requests, failures, tokens by kind, cost, latency")
+    stats_cmd = commands.add_parser("stats", help="totals: requests, failures, tokens by kind, list, effective "
+                                                  "and billed cost, latency")
     _store_flags(stats_cmd)
     stats_cmd.add_argument("--by", choices=[group for group in GROUPS if group], help="group the totals")
     for name in FILTERS:
@@ -94,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="beside the previous period of the same length, with the change per group")
     stats_cmd.add_argument("--since", default="30d", help="start: ISO time or age like 24h, 7d (default 30d)")
     stats_cmd.add_argument("--until", help="end (exclusive): ISO time or age (default now)")
+    stats_cmd.add_argument("--chargeback", metavar="FILE",
+                           help="markups, currencies and exchange rates for the billed cost (default: billed = "
+                                "effective, USD)")
     stats_cmd.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     stats_cmd.add_argument("--wide", action="store_true", help="every column, however wide the table")
     stats_cmd.set_defaults(run=query.run_stats)

@@ -16,12 +16,15 @@ def add_command(commands) -> None:
     demo = commands.add_parser("demo", help="send realistic demo LLM traffic over OTLP (needs the [demo] extra)")
     demo.add_argument("--endpoint", help="OTLP endpoint (default http://localhost:4318, gRPC http://localhost:4317)")
     demo.add_argument("--protocol", choices=["http", "grpc"], default="http", help="OTLP/HTTP or OTLP/gRPC")
-    demo.add_argument("--rate", type=float, default=2.0, help="live requests per second (default 2)")
+    demo.add_argument("--rate", type=float,
+                      help="live requests per second, flat (default: the backfilled days' daily pattern, so the "
+                           "anomaly rule finds nothing but a --spike; 2 without --backfill-days)")
     demo.add_argument("--duration", type=float, default=60.0,
                       help="seconds of live traffic after the backfill (default 60; 0 = none, inf = until Ctrl-C)")
     demo.add_argument("--backfill-days", type=int, default=0, metavar="N",
                       help="first send N past days (spans with past start times), plus today so far")
-    demo.add_argument("--per-day", type=int, default=300, metavar="N", help="backfilled requests per day (300)")
+    demo.add_argument("--per-day", type=int, default=300, metavar="N",
+                      help="requests per day of the daily pattern, backfilled and live (300)")
     demo.add_argument("--spike", choices=[feature.name for feature in FEATURES],
                       help="this feature's prompts are 10x longer today (trips the anomaly alert)")
     demo.add_argument("--seed", type=int, help="random seed, for the same traffic every run")
@@ -29,7 +32,7 @@ def add_command(commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: None) -> int:
-    if args.rate <= 0 or args.duration < 0 or args.backfill_days < 0 or args.per_day < 1:
+    if (args.rate is not None and args.rate <= 0) or args.duration < 0 or args.backfill_days < 0 or args.per_day < 1:
         raise ConfigError("--rate and --per-day must be positive, --duration and --backfill-days not negative")
     plan = DemoPlan(
         protocol=args.protocol, endpoint=args.endpoint or DEFAULT_ENDPOINTS[args.protocol], rate=args.rate,

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from otel_llmcost.cli.tables import print_table
 from otel_llmcost.config import Settings
+from otel_llmcost.reports.chargeback import load_chargeback
 from otel_llmcost.reports.timerange import parse_time, time_window
 from otel_llmcost.reports.usage_stats import FILTERS, TIME_GROUPS, StatsQuery, compare, stats_rows
 from otel_llmcost.store import open_reader, open_store
@@ -29,9 +30,10 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     since, until = time_window(args.since, args.until, datetime.now(timezone.utc))
     query = StatsQuery(args.by, {name: value for name in FILTERS if (value := getattr(args, name))})
+    chargeback = load_chargeback(args.chargeback) if args.chargeback else None
     store = open_reader(settings)
     try:
-        rows = stats_rows(store, query, since, until)
+        rows = stats_rows(store, query, since, until, chargeback)
         if args.compare:
             shift = until - since if args.by in TIME_GROUPS else None
             rows = compare(rows, stats_rows(store, query, since - (until - since), since), shift)
@@ -50,8 +52,10 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _table_order(row: dict) -> dict:
-    """Money first after the group, then counts and tokens, then the rest (the table may be cut on the right)."""
-    first = [key for key in row if key.endswith("_usd") or key == "change_pct"]
+    """Money first after the group (the effective cost leading), then counts and tokens, then the rest (the
+    table may be cut on the right)."""
+    money = [key for key in row if key.endswith("_usd") or key in ("billed", "billed_currency", "change_pct")]
+    first = sorted(money, key=lambda key: key != "cost_usd")
     return {key: row[key] for key in list(row)[:1] + first + [k for k in list(row)[1:] if k not in first]}
 
 

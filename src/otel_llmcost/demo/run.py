@@ -1,11 +1,18 @@
-"""Send the demo workload: backfilled past days first (past start times), then live traffic at a rate."""
+"""Send the demo workload: backfilled past days first (past start times), then live traffic.
+
+Live traffic follows the backfilled days' own daily pattern (`per_day` requests a day, busier in working hours,
+UTC): the same process the backfill draws from, paced by the clock, so the days it adds look like the days
+before and the anomaly rule finds nothing in them but a `--spike`. An explicit `rate` sends a flat stream
+instead (without backfilled days there is no pattern: 2 a second unless told), which a long run at a rate
+above the pattern's turns into an anomaly of every feature.
+"""
 
 from __future__ import annotations
 
 import random
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TextIO
@@ -17,10 +24,10 @@ from otel_llmcost.demo.workload import backfill_starts, plan_request
 class DemoPlan:
     protocol: str
     endpoint: str
-    rate: float  # live requests per second
+    rate: float | None  # live requests per second; None: the backfilled daily pattern (2/s without backfill)
     duration: float  # seconds of live traffic; 0 = none, inf = until interrupted
     backfill_days: int
-    per_day: int  # backfilled requests per day
+    per_day: int  # requests per day of the daily pattern (backfilled, and live unless `rate`)
     spike: str | None
     seed: int | None
 
@@ -39,12 +46,25 @@ class DemoResult:
     interrupted: bool  # stopped by Ctrl-C: what was sent so far was still flushed
 
 
-def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr) -> DemoResult:
+@dataclass(frozen=True)
+class Clock:
+    """What the live traffic waits on: the wall clock, or a simulated one (tests run days of it at once)."""
+
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    sleep: Callable[[float], None] = time.sleep
+
+
+DEFAULT_RATE = 2.0  # live requests per second without a pattern to follow (no backfilled days)
+
+
+def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr,
+             clock: Clock | None = None) -> DemoResult:
     """Send the plan's traffic; Ctrl-C stops it (the spans already made are still sent)."""
     from otel_llmcost.demo.spans import Emitter  # needs the SDK; imported only when the demo runs
 
     rng = random.Random(plan.seed)
-    now = now or datetime.now(timezone.utc)
+    clock = clock or Clock()
+    now = now or clock.now()
     spike_from = today_start(now)
     emitter = Emitter(plan.protocol, plan.endpoint)
     requests = spans = 0
@@ -56,8 +76,11 @@ def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stde
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike if start >= spike_from else None))
         if plan.duration:
-            total = _live_total(plan)
-            for start in _progress(_live_starts(rng, plan.rate, plan.duration, total), total, "live", out):
+            rate = plan.rate or (None if plan.backfill_days else DEFAULT_RATE)
+            total = _live_total(rate, plan.duration)
+            live = (_pattern_starts(rng, plan.per_day, plan.duration, clock) if rate is None
+                    else _live_starts(rng, rate, plan.duration, total, clock))
+            for start in _progress(live, total, "live", out):
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike))
     except KeyboardInterrupt:
@@ -68,18 +91,42 @@ def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stde
     return DemoResult(requests, spans, emitter.refused, interrupted)
 
 
-def _live_starts(rng: random.Random, rate: float, duration: float, limit: int | None) -> Iterable[datetime]:
+def _live_starts(rng: random.Random, rate: float, duration: float, limit: int | None,
+                 clock: Clock) -> Iterable[datetime]:
     """Now, then again after exponential gaps of mean 1/rate (a Poisson stream), for `duration` seconds and
     at most `limit` requests (the progress bar's total: a Poisson stream may run ahead of rate x duration)."""
-    deadline, sent = time.monotonic() + duration, 0
-    while time.monotonic() < deadline and (limit is None or sent < limit):
-        yield datetime.now(timezone.utc)
+    began, sent = clock.now(), 0
+    deadline = began + timedelta(seconds=duration) if duration != float("inf") else None
+    while (deadline is None or clock.now() < deadline) and (limit is None or sent < limit):
+        yield clock.now()
         sent += 1
-        time.sleep(min(rng.expovariate(rate), max(0.0, deadline - time.monotonic())))
+        left = (deadline - clock.now()).total_seconds() if deadline else float("inf")
+        clock.sleep(min(rng.expovariate(rate), max(0.0, left)))
 
 
-def _live_total(plan: DemoPlan) -> int | None:
-    return None if plan.duration == float("inf") else max(1, round(plan.rate * plan.duration))
+def _pattern_starts(rng: random.Random, per_day: int, duration: float, clock: Clock) -> Iterator[datetime]:
+    """The daily pattern's start times from now on, for `duration` seconds, each sent when the clock reaches
+    it: hour by hour, drawn as backfill_starts draws the past ones."""
+    since = clock.now()
+    deadline = since + timedelta(seconds=duration) if duration != float("inf") else None
+    while deadline is None or since < deadline:
+        until = since.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if deadline is not None:
+            until = min(until, deadline)
+        for start in backfill_starts(rng, since, until, per_day):
+            wait = (start - clock.now()).total_seconds()
+            if wait > 0:
+                clock.sleep(wait)
+            yield clock.now()
+        wait = (until - clock.now()).total_seconds()
+        if wait > 0:
+            clock.sleep(wait)
+        since = until
+
+
+def _live_total(rate: float | None, duration: float) -> int | None:
+    """The progress bar's total: known for a flat rate over a finite duration only."""
+    return None if rate is None or duration == float("inf") else max(1, round(rate * duration))
 
 
 def _progress(items: Iterable[datetime], total: int | None, label: str, out: TextIO) -> Iterable[datetime]:

@@ -92,6 +92,7 @@ class Emitter:
                                  attributes={
                                      "tenant.id": request.tenant.name,
                                      "feature.name": request.feature.name,
+                                     "llm.project": request.feature.project,
                                      "request.id": request.request_id,
                                      "user.id": request.user_id,
                                      "session.id": request.session_id,

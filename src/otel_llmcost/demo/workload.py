@@ -31,6 +31,7 @@ class Feature:
     calls: tuple[int, int]  # LLM calls per request, min..max (an agent loop makes several)
     streaming: bool
     weight: int  # share of the traffic
+    project: str = ""  # what the tenant charges it to (llm.project)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +51,11 @@ MISTRAL_SMALL = Model("mistral_ai", "mistral-small-latest", "api.mistral.ai", ""
 SELF_HOSTED = Model("vllm", "acme-tagger-8b", "tagger.internal", "")  # no price: shows as unpriced
 
 FEATURES = (
-    Feature("chat", "assistant-api", (GPT_4O_MINI, SONNET), 1800, 350, (1, 2), True, 40),
-    Feature("summarize", "docs-api", (HAIKU, GEMINI_FLASH), 6000, 400, (1, 1), False, 25),
-    Feature("search", "search-api", (GPT_4O_MINI, MISTRAL_SMALL), 900, 120, (1, 1), False, 20),
-    Feature("agent", "assistant-api", (SONNET, GPT_4_1), 4000, 600, (2, 5), True, 10),
-    Feature("tagging", "docs-api", (SELF_HOSTED,), 500, 20, (1, 1), False, 5),
+    Feature("chat", "assistant-api", (GPT_4O_MINI, SONNET), 1800, 350, (1, 2), True, 40, "assistant"),
+    Feature("summarize", "docs-api", (HAIKU, GEMINI_FLASH), 6000, 400, (1, 1), False, 25, "documents"),
+    Feature("search", "search-api", (GPT_4O_MINI, MISTRAL_SMALL), 900, 120, (1, 1), False, 20, "search"),
+    Feature("agent", "assistant-api", (SONNET, GPT_4_1), 4000, 600, (2, 5), True, 10, "assistant"),
+    Feature("tagging", "docs-api", (SELF_HOSTED,), 500, 20, (1, 1), False, 5, "documents"),
 )
 TENANTS = (
     Tenant("acme", "prod", 40, 50),

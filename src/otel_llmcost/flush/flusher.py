@@ -23,6 +23,7 @@ from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import UsageRow
 from otel_llmcost.rows.build import TraceRows
 from otel_llmcost.rows.deadletter import RejectedCall
+from otel_llmcost.rows.traces import TraceColumns
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class _Batch:
     rows: list[UsageRow]
     rejected: list[RejectedCall]  # dead letters to store with this batch
     release: list[TraceGroup]  # traces whose spool entries can go once this batch is stored
-    spans: list[list] | None = None  # otel_traces rows (rows/traces.py), stored first
+    spans: TraceColumns | None = None  # otel_traces spans (rows/traces.py), stored first
     queued_at: float = 0.0  # time.monotonic() when built
 
 

@@ -25,8 +25,9 @@ from typing import TypeVar
 from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush import queries
 from otel_llmcost.model import UsageRow
-from otel_llmcost.rows import deadletter, traces
+from otel_llmcost.rows import deadletter
 from otel_llmcost.rows.deadletter import RejectedCall
+from otel_llmcost.rows.traces import TraceColumns
 from otel_llmcost.store import WritableStore, sql_time
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_PARTITIONS = 50
 _NS_PER_DAY = 86_400 * 10 ** 9
 Row = TypeVar("Row")
+Part = TypeVar("Part", list, TraceColumns)  # the rows of one INSERT
 
 
 @dataclass(slots=True)
@@ -56,21 +58,21 @@ class BatchWriter:
         self.counts = WriterCounts()
 
     def write(
-        self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: list[list] | None = None
+        self, rows: Sequence[UsageRow], rejected: Sequence[RejectedCall], spans: TraceColumns | None = None
     ) -> None:
         """Store the trace spans (otel_traces rows, deduplicated by the store), the rows not stored yet and
         the dead letters; raises StoreError (retryable) to be called again later with the same arguments."""
         refused: list[RejectedCall] = []
 
-        def refuse_span(span: list, exc: StoreError) -> None:
-            refused.append(deadletter.of_trace_span(span, f"otel_traces refused the span: {exc}"))
+        def refuse_span(span: TraceColumns, exc: StoreError) -> None:
+            refused.append(deadletter.of_trace_span(span.row(0), f"otel_traces refused the span: {exc}"))
 
-        def refuse_row(row: UsageRow, exc: StoreError) -> None:
-            refused.append(deadletter.of_row(row, f"the store refused the row: {exc}"))
+        def refuse_row(row: list[UsageRow], exc: StoreError) -> None:
+            refused.append(deadletter.of_row(row[0], f"the store refused the row: {exc}"))
 
-        for span_rows in by_partition(spans or [], _span_day, self._max_rows):
+        for span_part in _span_parts(spans, self._max_rows) if spans is not None else []:
             self.counts.spans_written += self._isolate(
-                lambda chunk: self._store.insert_traces(traces.to_columns(chunk)), span_rows, refuse_span)
+                lambda part: self._store.insert_traces(part.copy()), span_part, refuse_span)
         fresh = self._not_stored(rows)
         self.counts.rows_already_stored += len(rows) - len(fresh)
         for usage_rows in by_partition(fresh, _usage_month, self._max_rows):
@@ -97,10 +99,9 @@ class BatchWriter:
         stored_keys = {(row["trace_id"], row["span_id"]) for row in stored}
         return [row for row in rows if (row.trace_id, row.span_id) not in stored_keys]
 
-    def _isolate(self, insert: Callable[[list[Row]], None], rows: list[Row],
-                 refuse: Callable[[Row, StoreError], None]) -> int:
-        """Insert `rows`; on the data's fault, halves until the rows at fault are alone and `refuse`d. Returns
-        the rows stored; raises a retryable StoreError."""
+    def _isolate(self, insert: Callable[[Part], None], rows: Part, refuse: Callable[[Part, StoreError], None]) -> int:
+        """Insert `rows`; on the data's fault, halves until the rows at fault are alone and `refuse`d (as a part
+        of one row). Returns the rows stored; raises a retryable StoreError."""
         if not rows:
             return 0
         try:
@@ -109,14 +110,15 @@ class BatchWriter:
             if exc.retryable and not (isinstance(exc, StoreFullError) and len(rows) > 1):
                 raise
             if len(rows) == 1:
-                refuse(rows[0], exc)
+                refuse(rows, exc)
                 return 0
             half = len(rows) // 2
             return self._isolate(insert, rows[:half], refuse) + self._isolate(insert, rows[half:], refuse)
         return len(rows)
 
     def _dead_letter(self, rejected: list[RejectedCall]) -> None:
-        def lost(call: RejectedCall, exc: StoreError) -> None:  # checked values: a bug, said loudly
+        def lost(calls: list[RejectedCall], exc: StoreError) -> None:  # checked values: a bug, said loudly
+            call = calls[0]
             logger.error("dead letter not storable (%s): %s %s %s %s", exc, call.trace_id, call.span_id,
                          call.reason, call.span[:10_000])
 
@@ -145,10 +147,17 @@ def by_partition(rows: Sequence[Row], partition: Callable[[Row], Hashable], max_
     return [part[i:i + max_rows] for part in parts for i in range(0, len(part), max_rows)]
 
 
+def _span_parts(spans: TraceColumns, max_rows: int) -> list[TraceColumns]:
+    """The spans in INSERTs as by_partition makes them (otel_traces: PARTITION BY toDate(Timestamp))."""
+    days = [start // _NS_PER_DAY for start in spans.columns[0]]
+    parts = by_partition(range(len(days)), days.__getitem__, max_rows)
+    if len(parts) == 1 and len(parts[0]) == len(days):
+        return [spans]  # the usual batch: one INSERT as it was built
+    return [spans.take(indexes) for indexes in parts]
+
+
 def _usage_month(row: UsageRow) -> tuple[int, int]:
     return row.ts.year, row.ts.month  # llm_usage and every rollup: PARTITION BY toYYYYMM
 
 
-def _span_day(row: list) -> int:
-    return row[0] // _NS_PER_DAY  # otel_traces: PARTITION BY toDate(Timestamp), ns since the epoch
 

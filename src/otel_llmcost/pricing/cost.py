@@ -11,12 +11,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from otel_llmcost.kinds import COST_COLUMNS, COUNTS, KINDS, billed_units
+from otel_llmcost.kinds import COST_COLUMNS, COUNTS, KINDS, Kind, billed_units
 from otel_llmcost.model import Cost, LlmCall
-from otel_llmcost.pricing.book import PriceBook
+from otel_llmcost.pricing.book import PriceBook, Rates
 
 _STORE_SCALE = Decimal("1e-12")  # the store's Decimal(38, 12) scale
 _ZERO = Decimal(0).quantize(_STORE_SCALE)
+_CHARGES: dict[int, tuple[Rates, tuple[tuple[Kind, Decimal, int | None, bool], ...]]] = {}  # id(rates) -> _charges
+_MAX_CHARGES = 100_000
 
 
 def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str = "") -> Cost:
@@ -46,17 +48,16 @@ def price_call(call: LlmCall, at: datetime, price_book: PriceBook, tenant: str =
         units[rate] = min(units[rate], 1)
     estimates = [note] if note else []  # fallbacks: the cost is an estimate
     estimates += [why for kind, why in entry.uncertain if not kind or units[kind]]  # rates not known exactly
-    charged: dict[str, Decimal] = {}  # rate key -> the price charged (a later kind may fall back to it)
     costs = dict.fromkeys(COST_COLUMNS, _ZERO)
-    for kind in KINDS:
-        price = getattr(rates, kind.rate)
-        if price is None:
-            price = charged[kind.fallback] if kind.fallback else _ZERO
-            if units[kind.rate] and kind.estimate_on_fallback:
-                estimates.append(f"no {kind.rate} price: charged at the {kind.fallback} rate" if kind.fallback
-                                 else f"no {kind.rate} price: {units[kind.rate]} x {kind.unit} not charged")
-        charged[kind.rate] = price
-        costs[kind.cost] += _amount(units[kind.rate], price, kind.per)
+    for kind, price, exponent, fell_back in _charges(rates):
+        count = units[kind.rate]
+        if not count:
+            continue  # adds nothing: a zero amount has the store's scale already
+        if fell_back:
+            estimates.append(f"no {kind.rate} price: charged at the {kind.fallback} rate" if kind.fallback
+                             else f"no {kind.rate} price: {count} x {kind.unit} not charged")
+        amount = (price * count).scaleb(-exponent) if exponent is not None else price * count / kind.per
+        costs[kind.cost] += _round(amount)  # scaleb: / 10**n, exactly
     parts = list(costs.values())
 
     notes = list(estimates)
@@ -86,14 +87,28 @@ def _billable(call: LlmCall) -> bool:
     return any(getattr(call, name) for name in COUNTS)
 
 
-def _amount(units: int, price: Decimal, per: int) -> Decimal:
-    """USD for `units` at `price` per `per` units, rounded once to the store's scale."""
-    if not units:
-        return _ZERO
-    exponent = len(str(per)) - 1
-    if per == 10 ** exponent:
-        return _round((price * units).scaleb(-exponent))  # scaleb: / 10**n, exactly
-    return _round(price * units / per)
+def _charges(rates: Rates) -> tuple[tuple[Kind, Decimal, int | None, bool], ...]:
+    """(kind, price charged, the power of ten of its `per` or None, whether that price is a fallback) for every
+    kind, in KINDS order (a later kind may fall back to an earlier one's price): worked out once per rates
+    of the price book, not per call."""
+    known = _CHARGES.get(id(rates))
+    if known is not None and known[0] is rates:  # the rates object itself: an id is reused only once it is gone
+        return known[1]
+    charged: dict[str, Decimal] = {}  # rate key -> the price charged
+    charges = []
+    for kind in KINDS:
+        price = getattr(rates, kind.rate)
+        fell_back = price is None and kind.estimate_on_fallback
+        if price is None:
+            price = charged[kind.fallback] if kind.fallback else _ZERO
+        charged[kind.rate] = price
+        exponent = len(str(kind.per)) - 1
+        charges.append((kind, price, exponent if kind.per == 10 ** exponent else None, fell_back))
+    if len(_CHARGES) >= _MAX_CHARGES:  # price books reloaded many times: start again
+        _CHARGES.clear()
+    worked_out = tuple(charges)
+    _CHARGES[id(rates)] = (rates, worked_out)
+    return worked_out
 
 
 def _round(amount: Decimal) -> Decimal:

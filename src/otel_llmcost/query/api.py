@@ -2,7 +2,7 @@
 
 GET /api/v1/usage?by=model|provider|tenant|feature|user|day&since=&until=&tenant=&feature=&provider=&model=&user=
 GET /api/v1/performance?by=model|provider&since=&until=&...
-GET /api/v1/why?since=&until=&baseline=&tenant=&feature=&model=&top=   (reports/why.py: the change by cause)
+GET /api/v1/why?since=&until=&baseline=&tenant=&feature=&model=&provider=&user=&top=   (reports/why.py: by cause)
 GET /api/v1/request?id=&tenant=                                        (one request and its calls)
 JSON answers; costs are decimal strings. The hourly rollup (made by migration 003, which the receiver runs at
 start) answers when the range is on whole hours and the grouping is one of its dimensions; otherwise the raw

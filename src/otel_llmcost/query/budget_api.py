@@ -1,10 +1,12 @@
-"""GET /api/v1/budgets/status?tenant=&feature=&user= : may this call go ahead? What a gateway asks before it.
+"""GET /api/v1/budgets/status?tenant=&feature=&user=&project=&key= : may this call go ahead? What a gateway asks
+before it (`key`: the id of the ingest key the call will be sent with).
 
-For every budget the call counts against (the tenant's month and day, its feature's, its user's: alerts.yaml,
-alerts/budgets.py): the budget, what is spent in the period, what remains, whether it is allowed (something
-remains) and when the period resets; `allowed` overall is all of them. One query over the daily rollups
-(usage_daily, users_daily), through the same guarded, tenant-scoped path as every query: a tenant key asks
-about its own tenant only (the tenant parameter defaults to the key's), and its row policy limits the read too.
+For every budget the call counts against (the tenant's month and day, its feature's, user's, project's and
+key's: alerts.yaml, alerts/budgets.py): the budget, what is spent in the period, what remains, whether it is
+allowed (something remains) and when the period resets; `allowed` overall is all of them. One query over the
+rollups (usage_daily, users_daily, projects_hourly), through the same guarded, tenant-scoped path as every
+query: a tenant key asks about its own tenant only (the tenant parameter defaults to the key's), and its row
+policy limits the read too. bench/budget_status.py measures it.
 """
 
 from __future__ import annotations
@@ -39,16 +41,16 @@ def add_routes(app: web.Application, listener, rules: AlertRules) -> None:
                 tenant = who.tenant
             if not tenant:
                 raise QueryError(_BAD_ARGUMENTS, "tenant is required with an admin key")
-            feature, user = params.get("feature", ""), params.get("user", "")
+            scopes = {level: params.get(level, "") for level in budgets.LEVELS[1:]}
             now = datetime.now(timezone.utc)
             result = await listener.run(QueryRequest(
                 bind(budgets.TENANT_SPEND, listener.database), who, "JSONEachRow",
-                params=budgets.spend_parameters(tenant, feature, user, now), settings=_JSON_SETTINGS))
+                params=budgets.spend_parameters(tenant, scopes, now), settings=_JSON_SETTINGS))
         except QueryError as exc:
             return web.json_response({"error": exc.message, "code": exc.code, "name": exc.name}, status=exc.status)
         [spend] = [json.loads(line) for line in result.body.decode().splitlines() if line]
-        rows = budgets.status(budgets.applying(configured, tenant, feature, user), spend, now)
-        return web.json_response({"tenant": tenant, "feature": feature, "user": user,
+        rows = budgets.status(budgets.applying(configured, tenant, scopes), spend, now)
+        return web.json_response({"tenant": tenant, **scopes,
                                   "allowed": all(row["allowed"] for row in rows), "budgets": rows})
 
     app.router.add_get("/api/v1/budgets/status", status)

@@ -1,4 +1,4 @@
-"""What both transports do with a parsed export: bind the key's tenant, hand it to the pipeline, count it.
+"""What both transports do with a parsed export: bind the key's id and tenant, hand it to the pipeline, count it.
 
 Runs on a worker thread (the gRPC pool or the HTTP receiver's executor), never on an event loop.
 """
@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_llmcost.decode.events import parse_ndjson
 from otel_llmcost.decode.signals import count_items
-from otel_llmcost.decode.tenant import bind_tenant
+from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.keys import ApiKey
 from otel_llmcost.model import IngestResult
 from otel_llmcost.ops.metrics import IngestCounters
@@ -37,8 +37,8 @@ class Intake:
         self, request: PB2ExportTraceServiceRequest, key: ApiKey | None, dropped: Sequence[str] = (),
     ) -> IngestResult:
         """Ingest the request; `dropped`: reasons for spans the parser already left out (one per span)."""
-        if key is not None and key.tenant is not None:
-            bind_tenant(request, key.tenant)
+        if key is not None:
+            bind_key(request, key.key_id, key.tenant)
         result = self._pipeline.ingest(request)
         if dropped:
             reasons = "; ".join(dropped[:_MAX_REASONS])

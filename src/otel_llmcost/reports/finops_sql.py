@@ -59,16 +59,16 @@ ORDER BY abs(difference_usd) DESC, provider, model
 
 
 def focus_usage(database: str) -> str:
-    """A month's calls by UTC day, tenant, environment, feature, provider, model and contract multiplier, with
-    each billed kind's quantity and cost: the FOCUS export's rows before they are split by kind (the list cost,
+    """A month's calls by UTC day, tenant, environment, project, feature, provider, model and contract multiplier,
+    with each billed kind's quantity and cost: the FOCUS export's rows before they are split by kind (the list cost,
     before the multiplier, is divided out in Decimal by the caller)."""
     return f"""
-SELECT toString(toDate(u.ts)) AS day, u.tenant_id AS tenant, u.environment AS environment, u.feature AS feature,
-    u.provider AS provider, {_MODEL} AS model, toString(u.price_multiplier) AS multiplier,
+SELECT toString(toDate(u.ts)) AS day, u.tenant_id AS tenant, u.environment AS environment, u.project AS project,
+    u.feature AS feature, u.provider AS provider, {_MODEL} AS model, toString(u.price_multiplier) AS multiplier,
     count() AS calls, countIf(u.cost_usd IS NULL) AS unpriced_calls,
     {_KIND_SUMS}
 FROM {database}.llm_usage AS u
 WHERE {_IN_RANGE} AND ({{tenant:String}} = '' OR u.tenant_id = {{tenant:String}})
-GROUP BY day, tenant, environment, feature, provider, model, multiplier
-ORDER BY day, tenant, environment, feature, provider, model, multiplier
+GROUP BY day, tenant, environment, project, feature, provider, model, multiplier
+ORDER BY day, tenant, environment, project, feature, provider, model, multiplier
 """

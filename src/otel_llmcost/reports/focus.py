@@ -1,7 +1,8 @@
 """`otel-llmcost export focus`: a month of stored calls as a FOCUS 1.3 Cost and Usage dataset.
 
-One row per UTC day x tenant x environment x feature x provider x model x billed kind (environment and
-feature are in the grain so that each row's Tags are true of all of it). The columns follow FOCUS 1.3 (ratified
+One row per UTC day x tenant x environment x project x feature x provider x model x billed kind (environment,
+project and feature are in the grain so that each row's Tags are true of all of it; a call without a project
+has no project tag). The columns follow FOCUS 1.3 (ratified
 2025-12-04): every mandatory column, the conditional ones this data supports (consumed quantity and unit,
 SKU, sub account = tenant, tags), and both provider pairs (ProviderName/PublisherName, deprecated in 1.3,
 and ServiceProviderName/HostProviderName) as the 1.3 migration guidance asks of generators. Our own
@@ -92,8 +93,8 @@ def focus_rows(store, month: Month, tenant: str = "") -> list[dict]:
             quantity, cost = int(row[f"{kind.name}_quantity"]), Decimal(row[f"{kind.name}_usd"])
             if not quantity and not cost:
                 continue
-            key = (row["day"], row["tenant"], row["environment"], row["feature"], row["provider"], row["model"],
-                   kind.name)
+            key = (row["day"], row["tenant"], row["environment"], row["project"], row["feature"], row["provider"],
+                   row["model"], kind.name)
             line = merged.setdefault(key, {"kind": kind, "quantity": 0, "cost": Decimal(0), "list": Decimal(0),
                                            "calls": 0, "unpriced": 0})
             line["quantity"] += quantity
@@ -105,7 +106,7 @@ def focus_rows(store, month: Month, tenant: str = "") -> list[dict]:
 
 
 def _focus_row(month: Month, key: tuple, line: dict) -> dict:
-    day_text, tenant, environment, feature, provider, model, _ = key
+    day_text, tenant, environment, project, feature, provider, model, _ = key
     kind = line["kind"]
     day = date.fromisoformat(day_text)
     service, company = SERVICES.get(provider, (provider or "unknown", provider or "unknown"))
@@ -125,7 +126,8 @@ def _focus_row(month: Month, key: tuple, line: dict) -> dict:
         "ServiceSubcategory": "Generative AI", "SkuId": sku, "SkuMeter": kind.meter,
         "SkuPriceDetails": json.dumps({"x_ModelId": model, "x_BilledKind": kind.name}), "SkuPriceId": sku,
         "SubAccountId": tenant, "SubAccountName": tenant, "SubAccountType": "Tenant",
-        "Tags": json.dumps({"tenant": tenant, "feature": feature, "environment": environment}),
+        "Tags": json.dumps({"tenant": tenant, "feature": feature, "environment": environment}
+                           | ({"project": project} if project else {})),
         "x_Provider": provider, "x_Model": model, "x_Calls": str(line["calls"]),
         "x_UnpricedCalls": str(line["unpriced"]),
     }

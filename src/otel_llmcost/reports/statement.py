@@ -1,5 +1,5 @@
-"""`otel-llmcost statement`: a tenant's month, one row per UTC day, feature, provider and model, with the
-list, effective and billed figures (reports/chargeback.py) apart.
+"""`otel-llmcost statement`: a tenant's month, one row per UTC day, project, feature, provider and model, with
+the list, effective and billed figures (reports/chargeback.py) apart.
 
 Each row's billed amount is effective x (1 + markup) x the day's exchange rate, rounded half up to the
 currency's minor unit; the statement's billed total is the sum of those rounded rows, so the total is what
@@ -15,18 +15,16 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS, TOKEN_KINDS
-from otel_llmcost.reports.chargeback import Chargeback
+from otel_llmcost.reports.chargeback import Chargeback, minor_unit
 from otel_llmcost.reports.finops_sql import focus_usage
 from otel_llmcost.reports.focus import Month
 from otel_llmcost.reports.queries import sql_time
-
-#: currencies whose minor unit is not the cent (ISO 4217)
-_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3}
 
 
 @dataclass(frozen=True)
 class StatementLine:
     day: date
+    project: str
     feature: str
     provider: str
     model: str
@@ -58,7 +56,7 @@ class Statement:
 
     @property
     def billed(self) -> Decimal:
-        return sum((line.billed for line in self.lines), Decimal(0)).quantize(_minor(self.currency))
+        return sum((line.billed for line in self.lines), Decimal(0)).quantize(minor_unit(self.currency))
 
     def as_document(self) -> dict:
         return {"tenant": self.tenant, "month": self.month.start.strftime("%Y-%m"), "currency": self.currency,
@@ -83,7 +81,7 @@ def statement(store, chargeback: Chargeback, tenant: str, month: Month) -> State
                                                       "tenant": tenant})
     sums: dict[tuple, list] = {}
     for row in found:
-        key = (row["day"], row["feature"], row["provider"], row["model"])
+        key = (row["day"], row["project"], row["feature"], row["provider"], row["model"])
         line = sums.setdefault(key, [0, 0, 0, Decimal(0), Decimal(0)])
         effective = sum((Decimal(row[f"{kind.name}_usd"]) for kind in BILLED_KINDS), Decimal(0))
         line[0] += int(row["calls"])
@@ -92,29 +90,27 @@ def statement(store, chargeback: Chargeback, tenant: str, month: Month) -> State
         line[3] += effective / (Decimal(row["multiplier"]) or Decimal(1))
         line[4] += effective
     lines = []
-    for (day_text, feature, provider, model), (calls, unpriced, tokens, list_usd, effective) in sorted(sums.items()):
+    for (day_text, project, feature, provider, model), (calls, unpriced, tokens, list_usd, effective) in sorted(
+            sums.items()):
         day = date.fromisoformat(day_text)
         billed_usd = effective * (1 + terms.markup)
         rate = chargeback.rate(terms.currency, day)
-        billed = (billed_usd * rate).quantize(_minor(terms.currency), rounding=ROUND_HALF_UP)
-        lines.append(StatementLine(day, feature, provider, model, calls, unpriced, tokens, list_usd, effective,
-                                   billed_usd, rate, billed))
+        billed = (billed_usd * rate).quantize(minor_unit(terms.currency), rounding=ROUND_HALF_UP)
+        lines.append(StatementLine(day, project, feature, provider, model, calls, unpriced, tokens, list_usd,
+                                   effective, billed_usd, rate, billed))
     return Statement(tenant, month, terms.currency, terms.markup, tuple(lines))
 
 
-LINE_COLUMNS = ("day", "feature", "provider", "model", "calls", "unpriced_calls", "tokens", "list_usd", "effective_usd",
-                "billed_usd", "rate", "billed")
+LINE_COLUMNS = ("day", "project", "feature", "provider", "model", "calls", "unpriced_calls", "tokens", "list_usd",
+                "effective_usd", "billed_usd", "rate", "billed")
 
 
 def _line_document(line: StatementLine) -> dict:
-    return {"day": line.day.isoformat(), "feature": line.feature, "provider": line.provider, "model": line.model,
+    return {"day": line.day.isoformat(), "project": line.project, "feature": line.feature, "provider": line.provider,
+            "model": line.model,
             "calls": line.calls, "unpriced_calls": line.unpriced_calls, "tokens": line.tokens,
             "list_usd": _text(line.list_usd), "effective_usd": _text(line.effective_usd),
             "billed_usd": _text(line.billed_usd), "rate": _text(line.rate), "billed": _text(line.billed)}
-
-
-def _minor(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR_DIGITS.get(currency, 2))
 
 
 def _text(amount: Decimal) -> str:

@@ -2,8 +2,9 @@
 
 Segments are (feature, provider, requested model). The figures come from rollup-shaped rows
 (usage_stats.rollup_source): usage_hourly and request_counts_hourly for whole hours, llm_usage for the
-partial hours at the two ends, so every figure equals the raw rows'. Values are query parameters; the scope
-filters are columns of all three sources.
+partial hours at the two ends, so every figure equals the raw rows'. The rollups keep no user: with the user
+scope the same rows, with a user column, come from llm_usage for the whole range. Values are query
+parameters; every scope filter is a column of the rows it filters.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.reports.usage_stats import rollup_source
 from otel_llmcost.store.rollups import COST_COLUMNS, REQUEST_COUNTS_HOURLY, REQUESTS, USAGE_HOURLY, Rollup
 
-#: scope flag -> column of usage_hourly, request_counts_hourly and llm_usage
-SCOPES = {"tenant": "tenant_id", "feature": "feature", "model": "request_model"}
+#: scope flag -> column of llm_usage, and of usage_hourly and request_counts_hourly but for user_id
+SCOPES = {"tenant": "tenant_id", "feature": "feature", "model": "request_model", "provider": "provider",
+          "user": "user_id"}
 #: what a segment's figures hold: counts, then token sums, then cost sums (our costs; not the emitter's)
 COUNTS = ("calls", "retry_calls", "failed_calls", "unpriced_calls")
 COSTS = tuple(name for name in COST_COLUMNS if name != "emitter_cost_usd")
@@ -29,8 +31,18 @@ def _narrowed(rollup: Rollup, names: tuple[str, ...]) -> Rollup:
 _USAGE = _narrowed(USAGE_HOURLY, COUNTS + USAGE_KINDS + COSTS)
 _REQUESTS = _narrowed(REQUESTS, ("first_ts", "feature", "user_id", "attempts", "calls", "failed_calls", "cost_usd",
                                  "models"))
+_RANGE = "u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}"
 _IN_SEGMENTS = ("(r.feature, r.provider, r.request_model) IN (SELECT arrayJoin(arrayZip("
                 "{features:Array(String)}, {providers:Array(String)}, {models:Array(String)})))")
+
+
+def _source(database: str, rollup: Rollup, scope: dict[str, str]) -> str:
+    """Rows shaped like `rollup`'s over [since, until) (rollup_source); with the user scope, from llm_usage
+    alone for the whole range, with a user_id column."""
+    if "user" not in scope:
+        return rollup_source(database, rollup)
+    by_user = dataclasses.replace(rollup, keys=rollup.keys + (("user_id", "", "u.user_id"),))
+    return by_user.select(f"{database}.llm_usage", _RANGE)
 
 
 def scope_where(scope: dict[str, str], alias: str = "r") -> str:
@@ -47,7 +59,7 @@ def segments(database: str, scope: dict[str, str]) -> str:
     return f"""
 SELECT r.feature AS feature, r.provider AS provider, r.request_model AS model,
     {sums}
-FROM ({rollup_source(database, _USAGE)}) AS r
+FROM ({_source(database, _USAGE, scope)}) AS r
 WHERE {scope_where(scope)}
 GROUP BY feature, provider, model
 """
@@ -58,7 +70,7 @@ def requests_in(database: str, scope: dict[str, str]) -> str:
     segment_params (`in_segments`)."""
     return f"""
 SELECT uniqExactMerge(r.requests) AS requests, uniqExactMergeIf(r.requests, {_IN_SEGMENTS}) AS in_segments
-FROM ({rollup_source(database, REQUEST_COUNTS_HOURLY)}) AS r
+FROM ({_source(database, REQUEST_COUNTS_HOURLY, scope)}) AS r
 WHERE {scope_where(scope)}
 """
 
@@ -70,10 +82,15 @@ def segment_params(keys: list[tuple[str, str, str]]) -> dict[str, list[str]]:
 
 def top_requests(database: str, scope: dict[str, str]) -> str:
     """The {limit:UInt32} most expensive requests of the range, from the requests table (a request's feature
-    is that of its calls; the model filter keeps requests with a call asking for that model)."""
-    conditions = [f"r.{SCOPES[name]} = {{scope_{name}:String}}" for name in sorted(scope) if name != "model"]
+    and user are those of its calls; the model filter keeps requests with a call asking for that model, the
+    provider filter those with a call to it, which the raw rows of the range tell)."""
+    conditions = [f"r.{SCOPES[name]} = {{scope_{name}:String}}" for name in sorted(scope)
+                  if name not in ("model", "provider")]
     if "model" in scope:
         conditions.append("has(r.models, {scope_model:String})")
+    if "provider" in scope:
+        conditions.append(f"(r.tenant_id, r.request_id) IN (SELECT u.tenant_id, u.request_id FROM {database}.llm_usage"
+                          f" AS u WHERE {_RANGE} AND u.provider = {{scope_provider:String}})")
     return f"""
 SELECT r.tenant_id AS tenant_id, r.request_id AS request_id, toString(min(r.first_ts)) AS started,
     any(r.feature) AS request_feature, any(r.user_id) AS user, sum(r.calls) AS request_calls,

@@ -1,10 +1,11 @@
 """Attribution stage: who and what each LLM call is charged to, and which try of the call it was.
 
-Each dimension (tenant, environment, service, feature, user, session, request id) is read through its
+Each dimension (tenant, environment, service, feature, user, session, request id, project) is read through its
 configured attribute keys, in priority order: for each key, the call's own span (then its resource), then
 its ancestors nearest first (each before its resource).
 The tenant of the API key an export came with (AUTH_TENANT_KEY, set by the receiver) comes before every
-tenant key. `request_id` defaults to the trace id. Free-form dimensions from every dialect (Vercel
+tenant key; the key's id (AUTH_KEY_ID_KEY) is the call's api_key_id, read from nowhere else. `request_id`
+defaults to the trace id. Free-form dimensions from every dialect (Vercel
 `ai.telemetry.metadata.*`, Traceloop association properties, Langfuse metadata, OpenInference `metadata`)
 land in the `metadata` map, nearest span first; tags (Langfuse, OpenInference) in `tags`.
 
@@ -21,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from otel_llmcost.config import AUTH_TENANT_KEY, METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
+from otel_llmcost.config import AUTH_KEY_ID_KEY, AUTH_TENANT_KEY, METADATA_JSON_KEYS, METADATA_PREFIXES, TAG_KEYS
 from otel_llmcost.decode import AttributeFilter
 from otel_llmcost.model import AttributeValue, Attribution, LlmCall, SpanRecord
 from otel_llmcost.semconv.values import json_value
@@ -29,13 +30,15 @@ from otel_llmcost.semconv.values import json_value
 _MAX_DEPTH = 256  # guards against parent cycles in malformed traces
 # A failed try may name the requested model and its retry the dated snapshot that answered.
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
-_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id")
+_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id",
+               "project")
 
 
 class Attributor:
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._keys = {dimension: tuple(keys[dimension]) for dimension in (*_DIMENSIONS, "attempt")}
         self._keys["tenant_id"] = (AUTH_TENANT_KEY, *self._keys["tenant_id"])
+        self._keys["api_key_id"] = (AUTH_KEY_ID_KEY,)
         read = {k for ks in self._keys.values() for k in ks} | set(METADATA_JSON_KEYS) | set(TAG_KEYS)
         self.wanted = AttributeFilter(frozenset(read), METADATA_PREFIXES)
 
@@ -59,6 +62,8 @@ class Attributor:
                 attempt=attempt,
                 tags=_tags(view),
                 metadata=_metadata(view),
+                project=values["project"],
+                api_key_id=values["api_key_id"],
             )
             for (span, _), values, attempt, view in zip(calls, found, attempts, merged, strict=True)
         ]

@@ -17,8 +17,8 @@ from otel_llmcost.pricing import PriceBook
 from otel_llmcost.rows import deadletter
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.deadletter import RejectedCall
-from otel_llmcost.rows.rowcheck import RowRejected, check_row
-from otel_llmcost.rows.traces import TraceKeeper
+from otel_llmcost.rows.rowcheck import RowRejected, check_row, rows_to_check
+from otel_llmcost.rows.traces import TraceColumns, TraceKeeper
 from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import extract_call
 
@@ -32,7 +32,7 @@ class TraceRows:
 
     rows: list[UsageRow]  # priced and checked
     rejected: list[RejectedCall]  # calls that cannot be stored: dead letters
-    trace_rows: list[list]  # the spans to keep, as otel_traces rows (traces.py COLUMN_TYPES order)
+    trace_rows: TraceColumns  # the spans to keep, as otel_traces columns
 
 
 class RowBuilder:
@@ -48,7 +48,7 @@ class RowBuilder:
 
     def build(self, groups: list[TraceGroup]) -> TraceRows:
         now = datetime.now(timezone.utc)
-        rows: list[UsageRow] = []
+        built: list[UsageRow] = []
         rejected: list[RejectedCall] = []
         spans: list[tuple[SpanRecord, str]] = []
         for group in groups:
@@ -64,15 +64,28 @@ class RowBuilder:
                 _rare.warn_rarely("trace-without-root", "trace %s written without its root span after %.0fs:"
                                   " its %d calls miss what the root would have said (tenant, feature, request)",
                                   group.trace_id, self._max_trace_wait, len(group_rows))
-            for row in group_rows:
-                note = row.cost_note
-                try:
-                    rows.append(check_row(row))
-                except RowRejected as exc:
-                    rejected.append(deadletter.of_row(row, str(exc)))
-                    continue
-                self.rows_adjusted += row.cost_note != note
-        return TraceRows(rows, rejected, self._keeper.rows(spans))
+            built.extend(group_rows)
+        return TraceRows(self._checked(built, rejected), rejected, self._keeper.columns(spans))
+
+    def _checked(self, built: list[UsageRow], rejected: list[RejectedCall]) -> list[UsageRow]:
+        """The rows storable as they are, and those check_row makes storable; the rows it refuses go to
+        `rejected`. Only the rows a column test finds are checked one by one."""
+        suspects = rows_to_check(built)
+        if not suspects:
+            return built
+        rows = []
+        for index, row in enumerate(built):
+            if index not in suspects:
+                rows.append(row)
+                continue
+            note = row.cost_note
+            try:
+                rows.append(check_row(row))
+            except RowRejected as exc:
+                rejected.append(deadletter.of_row(row, str(exc)))
+                continue
+            self.rows_adjusted += row.cost_note != note
+        return rows
 
 
 def _call_spans(group: TraceGroup) -> list[SpanRecord]:

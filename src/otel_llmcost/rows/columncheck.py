@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 MAX_NAME_CHARS = 1024  # LowCardinality(String): names, models, dimensions
@@ -199,6 +201,119 @@ def short(value: Any) -> str:
     text = repr(value) if not isinstance(value, (int, float)) else f"{value:.6g}" if isinstance(value, float) \
         else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Fits:
+    """Tests that a column's check would return values as they are, without a note: `column` for a whole
+    column at C speed (what holds in practice), `value` for one value (to find the rows a column that fails
+    holds). A False only means "check it": the check decides."""
+
+    column: Callable[[Sequence], bool]
+    value: Callable[[Any], bool]
+
+
+def fits_for(ch_type: str, text_limit: int | None = None) -> Fits:
+    """The fast tests of a column of this type (`text_limit` as ColumnChecks' text_limits)."""
+    if ch_type.startswith("Nullable("):
+        inner = fits_for(ch_type[len("Nullable("):-1], text_limit)
+        return Fits(lambda values: inner.column([value for value in values if value is not None]),
+                    lambda value: value is None or inner.value(value))
+    if ch_type in ("String", "LowCardinality(String)"):
+        return _text_fits(text_limit or (MAX_NAME_CHARS if ch_type.startswith("LowCardinality") else MAX_TEXT_CHARS))
+    if ch_type == "Map(LowCardinality(String), String)":
+        keys, values = _text_fits(MAX_NAME_CHARS), _text_fits(MAX_TEXT_CHARS)
+
+        def map_column(maps: Sequence) -> bool:
+            return set(map(type, maps)) <= {dict} and (not maps or max(map(len, maps)) <= MAX_ITEMS) and \
+                keys.column(list(chain.from_iterable(maps))) and \
+                values.column(list(chain.from_iterable(map(dict.values, maps))))
+
+        return Fits(map_column, lambda value: map_column([value]))
+    if ch_type == "Array(LowCardinality(String))":
+        items = _text_fits(MAX_NAME_CHARS)
+
+        def array_column(arrays: Sequence) -> bool:
+            return set(map(type, arrays)) <= {tuple, list} and (not arrays or max(map(len, arrays)) <= MAX_ITEMS) \
+                and items.column(list(chain.from_iterable(arrays)))
+
+        return Fits(array_column, lambda value: array_column([value]))
+    if match := UINT.match(ch_type):
+        return _int_fits(0, 2 ** int(match.group(1)))
+    if match := _DATETIME64.match(ch_type):
+        per_second = 10 ** int(match.group(1))
+        ticks = _int_fits(*(int(moment.timestamp()) * per_second for moment in KEPT_TIMES))
+        return Fits(lambda values: ticks.column(values) or _datetimes_fit(values),
+                    lambda value: ticks.value(value) or _datetimes_fit([value]))
+    if match := _DECIMAL.match(ch_type):
+        bound = Decimal(10) ** (int(match.group(1)) - int(match.group(2)))
+
+        def decimal_column(values: Sequence) -> bool:
+            return set(map(type, values)) <= {Decimal} and all(map(Decimal.is_finite, values)) and (
+                not values or max(map(abs, values)) < bound)
+
+        return Fits(decimal_column, lambda value: decimal_column([value]))
+    if ch_type == "Float64":
+        return _typed_fits(float, math.isfinite)
+    if ch_type == "Bool":
+        return _typed_fits(bool, None)
+    raise RuntimeError(f"columncheck has no fast test for {ch_type}; add one")
+
+
+def rows_failing(columns: Iterable[Sequence], fits: Sequence[Fits]) -> set[int]:
+    """Indexes of the rows whose check may change or refuse a value: the whole columns are tested first, and
+    only the values of a column that fails one by one. Every other row is storable as it is."""
+    suspects: set[int] = set()
+    for values, column_fits in zip(columns, fits, strict=True):
+        if not column_fits.column(values):
+            suspects.update(i for i, value in enumerate(values) if not column_fits.value(value))
+    return suspects
+
+
+def _typed_fits(kind: type, valid: Callable[[Any], bool] | None) -> Fits:
+    """Values of exactly this type (a check converts other types), each `valid` if given."""
+    def column(values: Sequence) -> bool:
+        return set(map(type, values)) <= {kind} and (valid is None or all(map(valid, values)))
+
+    return Fits(column, lambda value: column([value]))
+
+
+def _datetimes_fit(values: Sequence) -> bool:
+    try:
+        return set(map(type, values)) <= {datetime} and None not in map(_TZINFO, values) and (
+            not values or (KEPT_TIMES[0] <= min(values) and max(values) < KEPT_TIMES[1]))
+    except TypeError:  # naive and aware datetimes do not compare
+        return False
+
+
+_TZINFO = attrgetter("tzinfo")
+
+
+def _text_fits(limit: int) -> Fits:
+    def column(values: Sequence) -> bool:
+        try:
+            joined = "".join(values)
+        except TypeError:  # not all text
+            return False
+        return (not values or max(map(len, values)) <= limit) and (joined.isascii() or _utf8(joined))
+
+    return Fits(column, lambda value: type(value) is str and column([value]))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int_fits(lowest: int, beyond: int) -> Fits:
+    """Whole numbers (not bools, not datetimes) in [lowest, beyond)."""
+    def column(values: Sequence) -> bool:
+        return not values or (set(map(type, values)) == {int} and lowest <= min(values) and max(values) < beyond)
+
+    return Fits(column, lambda value: type(value) is int and lowest <= value < beyond)
 
 
 UINT = re.compile(r"UInt(\d+)$")

@@ -11,11 +11,21 @@ the dead-letter table instead, alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
+from operator import attrgetter
 
 from otel_llmcost.kinds import COUNTS
 from otel_llmcost.model import Cost, LlmCall, UsageRow
-from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, UINT, ColumnChecks, Findings, RowRejected
+from otel_llmcost.rows.columncheck import (
+    MAX_TEXT_CHARS,
+    UINT,
+    ColumnChecks,
+    Findings,
+    RowRejected,
+    fits_for,
+    rows_failing,
+)
 from otel_llmcost.store.schema import COLUMN_TYPES
 
 #: The largest count of one kind (tokens, searches) one call is billed for: 100 times the largest context
@@ -24,6 +34,8 @@ MAX_BILLABLE_COUNT = 1_000_000_000
 _COSTS = tuple(field.name for field in fields(Cost) if field.name.endswith("_usd"))  # ours, not the emitter's
 _CHECKS = ColumnChecks(COLUMN_TYPES, event_time="ts")
 _UNPRICEABLE_IF_CHANGED = frozenset(COUNTS) | frozenset(_COSTS)
+_VALUES = attrgetter(*_CHECKS.names)  # a row's values in column order, in one call
+_FITS = tuple(fits_for(ch_type) for _, ch_type in COLUMN_TYPES)
 
 
 def check_row(row: UsageRow) -> UsageRow:
@@ -45,6 +57,12 @@ def check_row(row: UsageRow) -> UsageRow:
     return row
 
 
+def rows_to_check(rows: Sequence[UsageRow]) -> set[int]:
+    """Indexes of the rows check_row may change or refuse; every other row is storable as it is. The batch
+    is tested a column at a time (columncheck.rows_failing), not a value at a time."""
+    return rows_failing(zip(*map(_VALUES, rows), strict=True), _FITS) if rows else set()
+
+
 def unpriceable_counts(call: LlmCall) -> str:
     """Why the call's counts cannot be priced: those beyond MAX_BILLABLE_COUNT ("" when none)."""
     return "; ".join(f"{name} {getattr(call, name)} is beyond the {MAX_BILLABLE_COUNT:,} one call can hold, "
@@ -55,4 +73,4 @@ _COUNT_BITS = [UINT.match(ch_type) for name, ch_type in COLUMN_TYPES if name in 
 if any(bits is None or 2 ** int(bits.group(1)) - 1 < MAX_BILLABLE_COUNT for bits in _COUNT_BITS):
     raise RuntimeError("a count column holds less than MAX_BILLABLE_COUNT: a billable count would be clamped")
 
-__all__ = ["MAX_BILLABLE_COUNT", "RowRejected", "check_row", "unpriceable_counts"]
+__all__ = ["MAX_BILLABLE_COUNT", "RowRejected", "check_row", "rows_to_check", "unpriceable_counts"]

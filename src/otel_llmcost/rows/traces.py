@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
 
 from otel_llmcost.config import TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import AttributeValue, SpanRecord
-from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings
+from otel_llmcost.rows.columncheck import MAX_TEXT_CHARS, ColumnChecks, Findings, fits_for, rows_failing
 
 TABLE = "otel_traces"
 _MAP = "Map(LowCardinality(String), String)"
@@ -46,6 +47,7 @@ TENANT_ATTRIBUTE = "otel_llmcost.tenant"
 NOTE_ATTRIBUTE = "otel_llmcost.note"
 _CHECKS = ColumnChecks(COLUMN_TYPES, event_time="Timestamp")
 _ATTRIBUTES = [name for name, _ in COLUMN_TYPES].index("SpanAttributes")
+_COLUMN_FITS = tuple(fits_for(ch_type) for _, ch_type in COLUMN_TYPES)
 
 
 class TraceKeeper:
@@ -53,7 +55,6 @@ class TraceKeeper:
 
     def __init__(self, settings: TracesSettings):
         self._settings = settings
-        self._resources: dict[int, dict[str, str]] = {}  # one conversion per shared resource mapping
 
     @property
     def wanted(self) -> AttributeFilter:
@@ -69,25 +70,38 @@ class TraceKeeper:
         tenant = next(iter(tenants)) if len(tenants) == 1 else ""
         return [(span, tenant) for span in group.spans]
 
-    def rows(self, spans: Sequence[tuple[SpanRecord, str]]) -> list[list]:
-        """Rows in COLUMN_TYPES order, each value storable in its column (check_span). Raises RowRejected
-        for none of them today: every value of a span has a storable form."""
-        self._resources.clear()
-        return [check_span(self._row(span, tenant)) for span, tenant in spans]
-
-    def _row(self, span: SpanRecord, tenant: str) -> tuple:
-        resource = self._resources.get(id(span.resource))
-        if resource is None:
-            resource = self._resources[id(span.resource)] = self._strings(span.resource)
-        attributes = self._strings(span.attributes)
-        attributes[TENANT_ATTRIBUTE] = tenant
-        return (
-            span.start_ns, span.trace_id, span.span_id, span.parent_span_id, "", span.name,
-            _KINDS[span.kind] if 0 <= span.kind < len(_KINDS) else _KINDS[0], resource.get("service.name", ""),
-            resource, span.scope_name, span.scope_version, attributes, span.end_ns - span.start_ns,
-            _STATUSES[span.status_code] if 0 <= span.status_code < len(_STATUSES) else _STATUSES[0],
-            span.status_message,
-        )
+    def columns(self, spans: Sequence[tuple[SpanRecord, str]]) -> TraceColumns:
+        """The spans as columns in COLUMN_TYPES order, each value storable in its column (check_columns).
+        Built column by column, no row objects: most spans of a firehose are plain app spans."""
+        resources: dict[int, dict[str, str]] = {}  # one conversion per shared resource mapping
+        strings = self._strings
+        starts, trace_ids, span_ids, parent_ids, names, kinds, services, resource_maps, scope_names = (
+            [] for _ in range(9))
+        scope_versions, attribute_maps, durations, statuses, messages = ([] for _ in range(5))
+        for span, tenant in spans:
+            resource = resources.get(id(span.resource))
+            if resource is None:
+                resource = resources[id(span.resource)] = strings(span.resource)
+            attributes = strings(span.attributes)
+            attributes[TENANT_ATTRIBUTE] = tenant
+            start, kind, status = span.start_ns, span.kind, span.status_code
+            starts.append(start)
+            trace_ids.append(span.trace_id)
+            span_ids.append(span.span_id)
+            parent_ids.append(span.parent_span_id)
+            names.append(span.name)
+            kinds.append(_KINDS[kind] if 0 <= kind < len(_KINDS) else _KINDS[0])
+            services.append(resource.get("service.name", ""))
+            resource_maps.append(resource)
+            scope_names.append(span.scope_name)
+            scope_versions.append(span.scope_version)
+            attribute_maps.append(attributes)
+            durations.append(span.end_ns - start)
+            statuses.append(_STATUSES[status] if 0 <= status < len(_STATUSES) else _STATUSES[0])
+            messages.append(span.status_message)
+        return check_columns(TraceColumns([
+            starts, trace_ids, span_ids, parent_ids, [""] * len(starts), names, kinds, services, resource_maps,
+            scope_names, scope_versions, attribute_maps, durations, statuses, messages]))
 
     def _strings(self, attributes: Mapping[str, AttributeValue]) -> dict[str, str]:
         size = self._settings.max_attribute_bytes
@@ -104,6 +118,29 @@ class TraceKeeper:
         return strings
 
 
+@dataclass(slots=True)
+class TraceColumns:
+    """otel_traces rows as columns (lists in COLUMN_TYPES order): what UsageStore.insert_traces takes."""
+
+    columns: list[list]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __getitem__(self, part: slice) -> TraceColumns:
+        return TraceColumns([column[part] for column in self.columns])
+
+    def take(self, indexes: Sequence[int]) -> TraceColumns:
+        return TraceColumns([[column[i] for i in indexes] for column in self.columns])
+
+    def row(self, index: int) -> list:
+        return [column[index] for column in self.columns]
+
+    def copy(self) -> list[list]:
+        """New column lists (an encoder may convert its lists in place; a retried batch must stay as built)."""
+        return [list(column) for column in self.columns]
+
+
 def check_span(row: Sequence) -> list:
     """The row with every value storable in its otel_traces column; what changed is noted in its attributes."""
     findings = Findings()
@@ -113,9 +150,13 @@ def check_span(row: Sequence) -> list:
     return checked
 
 
-def to_columns(rows: Sequence[Sequence]) -> list[list]:
-    """A columnar batch in COLUMN_TYPES order (what UsageStore.insert_traces takes)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in COLUMN_TYPES]
+def check_columns(spans: TraceColumns) -> TraceColumns:
+    """The spans (changed in place) with every value storable, as check_span makes each row; only the rows a
+    fast column test finds (rows_failing) are checked one by one."""
+    for index in sorted(rows_failing(spans.columns, _COLUMN_FITS)):
+        for column, value in zip(spans.columns, check_span(spans.row(index)), strict=True):
+            column[index] = value
+    return spans
 
 
 def _fit(value: AttributeValue, size: int) -> str:

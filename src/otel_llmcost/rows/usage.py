@@ -86,6 +86,8 @@ def build_usage_rows(
                 tags=who.tags,
                 metadata=dict(who.metadata),
                 ingested_at=now,
+                project=who.project,
+                api_key_id=who.api_key_id,
             )
         )
     return rows

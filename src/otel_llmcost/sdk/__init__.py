@@ -9,7 +9,8 @@
     sdk.setup(provider, clickhouse="clickhouse://user:pass@ch:9000/llmcost")   # or rows straight to ClickHouse
 
 Needs the `sdk` extra (opentelemetry-sdk); nothing here imports chDB. The ClickHouse server path uses
-clickhouse-driver, and expects the schema in place (`otel-llmcost migrate --clickhouse URL`).
+clickhouse-driver, and expects the schema in place (`otel-llmcost migrate --clickhouse URL`). The server is
+first connected to when rows are ready, not in setup: an app starts while its ClickHouse is unreachable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_llmcost.sdk.core import InAppPricer
 from otel_llmcost.sdk.exporters import PricingSpanExporter, UsageRowExporter
+from otel_llmcost.store import UsageStore
 
 
 def setup(provider: TracerProvider, exporter: SpanExporter | None = None, clickhouse: str | None = None,
@@ -34,15 +36,20 @@ def setup(provider: TracerProvider, exporter: SpanExporter | None = None, clickh
     pricer = InAppPricer(**pricing)
     if exporter is not None:
         added: SpanExporter = PricingSpanExporter(exporter, pricer)
+    elif store is not None:
+        added = UsageRowExporter(store, pricer)
     else:
-        if store is None:
+        assert clickhouse is not None  # checked above: no exporter and no store means a URL
+        url = clickhouse
+
+        def open_server() -> UsageStore:  # when rows are ready, and after each failure: never in setup
             from urllib.parse import urlparse
 
             from otel_llmcost.store.server_store import ServerStore
 
-            assert clickhouse is not None  # checked above: no exporter and no store means a URL
-            store = ServerStore(clickhouse, urlparse(clickhouse).path.strip("/") or "llmcost", False)
-        added = UsageRowExporter(store, pricer)
+            return ServerStore(url, urlparse(url).path.strip("/") or "llmcost", False)
+
+        added = UsageRowExporter(None, pricer, open_store=open_server)
     provider.add_span_processor(BatchSpanProcessor(added))
     return added
 

@@ -82,7 +82,7 @@ class InAppPricer:
             groups = self._buffer.take_ready(everything)
             waiting = [self._calls.pop((g.trace_id, s.span_id)) for g in groups for s in g.spans
                        if (g.trace_id, s.span_id) in self._calls]
-            built = self._rows.build(groups) if groups else TraceRows([], [], [])
+            built = self._rows.build(groups)
         outcomes: dict[str, UsageRow | str] = {row.span_id: row for row in built.rows}
         outcomes.update({call.span_id: f"not stored: {call.reason}" for call in built.rejected})
         return built, [_priced(span, outcomes.get(f"{span.context.span_id:016x}", "no usage row was made"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -21,6 +21,7 @@ from otel_llmcost.flush.writer import BatchWriter
 from otel_llmcost.model import UsageRow
 from otel_llmcost.rows.deadletter import RejectedCall
 from otel_llmcost.sdk.core import InAppPricer
+from otel_llmcost.store import UsageStore
 
 logger = logging.getLogger(__name__)
 _TICK_SECONDS = 1.0
@@ -81,46 +82,70 @@ class PricingSpanExporter(_Pricing):
 class UsageRowExporter(_Pricing):
     """Prices LLM call spans and writes their rows to a store (a ClickHouse server), in batches of up to
     `batch_max_rows`; a failed insert is retried with backoff, holding at most `max_unsent_rows` (then the
-    oldest batch is dropped and logged: an app must not grow without bound while its store is down)."""
+    oldest batch is dropped and logged: an app must not grow without bound while its store is down).
 
-    def __init__(self, store, pricer: InAppPricer, batch_max_rows: int = 10_000, max_unsent_rows: int = 100_000):
-        self._writer = BatchWriter(store)
+    `store`: an open store; or `open_store`, which opens one when the first rows are ready and again after
+    each failure until it succeeds, so an app starts (and runs) while its ClickHouse is unreachable."""
+
+    def __init__(self, store: UsageStore | None, pricer: InAppPricer, batch_max_rows: int = 10_000,
+                 max_unsent_rows: int = 100_000, open_store: Callable[[], UsageStore] | None = None):
+        if (store is None) == (open_store is None):
+            raise ValueError("give either a store or open_store")
         self._store = store
+        self._open_store = open_store
+        self._writer = BatchWriter(store) if store is not None else None
         self._batch_max_rows = batch_max_rows
         self._max_unsent_rows = max_unsent_rows
         self._unsent: list[tuple[list[UsageRow], list[RejectedCall]]] = []
         self._retry_at, self._retry_delay = 0.0, 1.0
+        self.failed_attempts = 0  #: opens and inserts that failed (each retried later)
+        self.dropped_rows = 0  #: priced rows given up over max_unsent_rows
         super().__init__(pricer)
 
     @property
     def rows_written(self) -> int:
-        return self._writer.counts.rows_written
+        return self._writer.counts.rows_written if self._writer is not None else 0
+
+    @property
+    def unsent_rows(self) -> int:
+        """Priced rows waiting for the store."""
+        return sum(len(batch) for batch, _ in self._unsent)
 
     def shutdown(self) -> None:
         super().shutdown()
         if self._unsent:
-            logger.error("%d rows could not be stored before shutdown", sum(len(rows) for rows, _ in self._unsent))
-        self._store.close()
+            logger.error("%d rows could not be stored before shutdown", self.unsent_rows)
+        if self._store is not None:
+            self._store.close()
 
     def _deliver(self, spans, rows, rejected) -> SpanExportResult:
         for start in range(0, len(rows), self._batch_max_rows):
             self._unsent.append((rows[start:start + self._batch_max_rows], []))
         if rejected:
             self._unsent.append(([], rejected))
-        while sum(len(batch) for batch, _ in self._unsent) > self._max_unsent_rows:
+        while self.unsent_rows > self._max_unsent_rows:
             dropped, _ = self._unsent.pop(0)
+            self.dropped_rows += len(dropped)
             logger.error("store unreachable: %d priced rows dropped (max_unsent_rows)", len(dropped))
-        if time.monotonic() < self._retry_at:
+        if not self._unsent or time.monotonic() < self._retry_at:
             return SpanExportResult.SUCCESS
-        while self._unsent:
-            batch, dead = self._unsent[0]
-            try:
-                self._writer.write(batch, dead)
-            except StoreError as exc:
-                self._retry_at = time.monotonic() + self._retry_delay
-                logger.warning("insert of %d rows failed, retrying in %.0fs: %s", len(batch), self._retry_delay, exc)
-                self._retry_delay = min(self._retry_delay * 2, 30.0)
-                break
-            self._unsent.pop(0)
+        try:
+            writer = self._writer or self._open()
+            while self._unsent:
+                batch, dead = self._unsent[0]
+                writer.write(batch, dead)
+                self._unsent.pop(0)
+        except StoreError as exc:
+            self.failed_attempts += 1
+            self._retry_at = time.monotonic() + self._retry_delay
+            logger.warning("%d rows not stored, retrying in %.0fs: %s", self.unsent_rows, self._retry_delay, exc)
+            self._retry_delay = min(self._retry_delay * 2, 30.0)
+        else:
             self._retry_delay = 1.0
         return SpanExportResult.SUCCESS
+
+    def _open(self) -> BatchWriter:
+        assert self._open_store is not None  # no writer yet: the store is opened here
+        self._store = self._open_store()
+        self._writer = BatchWriter(self._store)
+        return self._writer

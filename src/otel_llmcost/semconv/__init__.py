@@ -35,12 +35,27 @@ WANTED_ATTRIBUTES = AttributeFilter(
 )
 
 
+_MARKERS = frozenset().union(*(dialect.MARKERS for dialect in DIALECTS))
+_SCOPES = tuple(scope for dialect in DIALECTS for scope in dialect.SCOPES)
+_SPAN_NAMES = frozenset().union(*(dialect.SPAN_NAMES for dialect in DIALECTS))
+
+
+def may_be_call(span: SpanRecord) -> bool:
+    """False when no dialect can recognise the span: none of their marker keys among its attributes (one
+    C-level pass over its keys), nor their scopes or span names. Most spans of a whole-trace firehose are
+    plain app spans; this spares them every dialect's own test."""
+    return not _MARKERS.isdisjoint(span.attributes) or span.scope_name.startswith(_SCOPES) or \
+        span.name in _SPAN_NAMES
+
+
 def extract_call(span: SpanRecord) -> LlmCall | None:
     """Return the LLM call the span describes, None if it is not one; raise InvalidSpan if unusable."""
+    if not may_be_call(span):
+        return None
     for dialect in DIALECTS:
         if dialect.recognises(span):
             return dialect.extract(span)
     return None
 
 
-__all__ = ["DIALECTS", "WANTED_ATTRIBUTES", "InvalidSpan", "extract_call"]
+__all__ = ["DIALECTS", "WANTED_ATTRIBUTES", "InvalidSpan", "extract_call", "may_be_call"]

@@ -100,7 +100,15 @@ def read_call(
         output_convention = EXCLUSIVE  # a total that adds the reasoning to the output (Gemini's thoughts)
     output_tokens, issue = _include(output_tokens, reasoning, output_convention, "output", "reasoning")
     issues.append(issue)
-    if not reasoning and not any(issues):
+    operation = operation or text(attributes, fields.operation) or "chat"
+    if total and not input_tokens + output_tokens:
+        # Only a total (an emitter that read the usage under other names): embeddings have no output, so it is
+        # their input; for a generation the split, and so the cost, is unknown. Flagged, never guessed.
+        if operation == "embeddings":
+            input_tokens = total
+        else:
+            issues.append(f"only a total of {total} tokens was reported, not how many were input and output")
+    elif not reasoning and not any(issues):
         # Gemini counts thoughts beside the candidates (thoughtsTokenCount) and its total includes them: an
         # emitter that drops the thoughts count still reports that total. The gap is billed output (thinking).
         reasoning = max(total - input_tokens - output_tokens, 0)
@@ -113,7 +121,7 @@ def read_call(
         provider=normalize_provider(
             provider if provider is not None else text(attributes, fields.provider), server_address
         ),
-        operation=operation or text(attributes, fields.operation) or "chat",
+        operation=operation,
         request_model=text(attributes, fields.request_model),
         response_model=text(attributes, fields.response_model),
         response_id=text(attributes, fields.response_id),

@@ -49,6 +49,12 @@ KEYS = FIELDS.keys()
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset({"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system"})
+SCOPES: tuple[str, ...] = ()
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     attributes = span.attributes
     if "gen_ai.operation.name" in attributes:

@@ -45,6 +45,12 @@ KEYS = frozenset({"langfuse.observation.type", _USAGE, _COST, _COMPLETION_START,
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset({"langfuse.observation.type"})
+SCOPES: tuple[str, ...] = ()
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     return "langfuse.observation.type" in span.attributes
 

@@ -55,6 +55,12 @@ KEYS = FIELDS.keys() | {"llm.request.type", "litellm.call_id", "litellm.provider
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset({"litellm.call_id"})
+SCOPES: tuple[str, ...] = ("litellm",)
+SPAN_NAMES: frozenset[str] = frozenset({_CALL_SPAN, *_NEVER_CALLS})
+
+
 def recognises(span: SpanRecord) -> bool:
     return (span.name == _CALL_SPAN or span.name in _NEVER_CALLS or span.scope_name.startswith("litellm")
             or "litellm.call_id" in span.attributes)

@@ -43,6 +43,12 @@ KEYS = FIELDS.keys() | {"openinference.span.kind", "llm.system", "llm.provider",
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset({"openinference.span.kind"})
+SCOPES: tuple[str, ...] = ()
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     return "openinference.span.kind" in span.attributes
 

@@ -42,6 +42,12 @@ KEYS = FIELDS.keys()
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset()
+SCOPES: tuple[str, ...] = ("openlit",)
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     return span.scope_name.startswith("openlit")
 

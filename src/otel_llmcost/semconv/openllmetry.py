@@ -44,6 +44,12 @@ KEYS = FIELDS.keys() | set(_MARKERS) | {_TOTAL}
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = _MARKER_SET | {_TOTAL}
+SCOPES: tuple[str, ...] = ()
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     attributes = span.attributes
     if not _MARKER_SET.isdisjoint(attributes):  # iterates the span's few kept keys, not the markers

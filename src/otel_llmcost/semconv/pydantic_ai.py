@@ -32,6 +32,12 @@ KEYS = FIELDS.keys() | {"agent_name"}
 PREFIXES: tuple[str, ...] = ()
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset()
+SCOPES: tuple[str, ...] = ("pydantic-ai", "pydantic_ai")
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     return span.scope_name in ("pydantic-ai", "pydantic_ai")
 

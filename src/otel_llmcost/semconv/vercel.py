@@ -60,6 +60,12 @@ PREFIXES: tuple[str, ...] = ()
 _SEMCONV_SCOPE = "gen_ai"  # @ai-sdk/otel's OpenTelemetry integration
 
 
+#: What recognises() looks for: attribute keys, scope name prefixes, span names (semconv.may_be_call).
+MARKERS: frozenset[str] = frozenset({"ai.operationId"})
+SCOPES: tuple[str, ...] = (_SEMCONV_SCOPE,)
+SPAN_NAMES: frozenset[str] = frozenset()
+
+
 def recognises(span: SpanRecord) -> bool:
     return "ai.operationId" in span.attributes or span.scope_name == _SEMCONV_SCOPE
 

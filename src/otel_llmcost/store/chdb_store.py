@@ -22,10 +22,24 @@ _PARTS_RESERVE_BYTES = 4 * 1024 * 1024  # beyond twice the batch: part files, ma
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
 
+#: Why the embedded store cannot open without chDB, and what to do (chdb-core is the `embedded` extra).
+CHDB_MISSING = ("the embedded store needs chDB, which is not installed: pip install 'otel-llmcost[embedded]'"
+                " (or use a ClickHouse server: --clickhouse URL; or store nothing: serve --store none)")
+
+
+def import_chdb() -> Any:
+    """The chdb module, imported only when the embedded engine is used: the server backend and the in-app SDK
+    never load the 500 MB engine, and may run without it. StoreError (CHDB_MISSING) when it is not installed."""
+    try:
+        import chdb
+    except ImportError as exc:
+        raise StoreError(CHDB_MISSING, retryable=False) from exc
+    return chdb
+
+
 class ChdbStore(StoreWrites):
     def __init__(self, path: str, database: str, read_only: bool = False):
-        import chdb  # imported here so the server backend never loads the 500 MB engine
-
+        chdb = import_chdb()
         os.makedirs(path, exist_ok=True)
         try:
             # Every tenant (*all*): materialized views and rollup rebuilds read through the row policies.

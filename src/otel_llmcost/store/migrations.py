@@ -7,7 +7,7 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007 and 009)
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007, 009 and 011)
 counts rows that other writers insert meanwhile twice.
 """
 
@@ -96,7 +96,10 @@ _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQU
                          rollups.ERRORS_HOURLY, rollups.USERS_DAILY),
           7: _rebuilding(rollups.LATENCY_HOURLY, rollups.LATENCY_DAILY),
           # unpriced_calls no longer counts the calls the row check refused; invalid_usage_calls counts them
-          9: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS, rollups.USERS_DAILY)}
+          9: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS, rollups.USERS_DAILY),
+          # the calls stored before: project and API key '' (they recorded neither), their list cost from
+          # their stored cost and multiplier, every total intact
+          11: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.PROJECTS_HOURLY)}
 
 
 def _load() -> tuple[Migration, ...]:

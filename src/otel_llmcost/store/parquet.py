@@ -9,6 +9,7 @@ import sys
 import tempfile
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.store.chdb_store import import_chdb
 
 
 def csv_to_parquet(csv_text: str, columns: tuple[tuple[str, str], ...], out_path: str) -> None:
@@ -25,7 +26,7 @@ def csv_to_parquet(csv_text: str, columns: tuple[tuple[str, str], ...], out_path
 
 
 def _convert(source: str, structure: str, target: str) -> None:
-    import chdb
+    chdb = import_chdb()
 
     session = chdb.connect(":memory:")
     try:

@@ -35,7 +35,7 @@ TENANT_TABLES = {
     "llm_usage": "tenant_id", "rejected_calls": "tenant_id", "usage_hourly": "tenant_id",
     "usage_daily": "tenant_id", "requests": "tenant_id", "request_counts_hourly": "tenant_id",
     "errors_hourly": "tenant_id", "users_daily": "tenant_id", "latency_hourly": "tenant_id",
-    "latency_daily": "tenant_id", TRACE_TABLE: "SpanAttributes",
+    "latency_daily": "tenant_id", "projects_hourly": "tenant_id", TRACE_TABLE: "SpanAttributes",
     "reconciliations": "tenant_id",  # rows of accounts mapped to a tenant (`reconcile --account`); '' for none
 }
 TRACE_LOOKUP_TABLE = TRACE_TABLE + TRACE_LOOKUP_SUFFIX

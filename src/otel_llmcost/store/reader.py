@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_llmcost.errors import StoreError
+from otel_llmcost.store.chdb_store import import_chdb
 from otel_llmcost.store.policies import ALL_TENANTS, CARRIER, connection_string, sql_string, tenant_profile
 
 # The innermost "Code: N. DB::Exception: message (NAME)": chDB sometimes wraps one error in another.
@@ -46,7 +47,7 @@ class ReadSession:
     """One read-only connection, used for one request and closed. `every_tenant`: an admin's session."""
 
     def __init__(self, path: str, database: str, every_tenant: bool):
-        import chdb
+        chdb = import_chdb()
 
         self._chdb_error = chdb.ChdbError
         self._database = database

@@ -24,6 +24,7 @@ _TABLES = {
     "users_daily": ("day", "rollup_ttl_days"),
     "latency_hourly": ("hour", "rollup_ttl_days"),
     "latency_daily": ("day", "rollup_ttl_days"),
+    "projects_hourly": ("hour", "rollup_ttl_days"),
     "otel_traces": ("toDateTime(Timestamp)", "traces_ttl_days"),
     "otel_traces_trace_id_ts": ("Start", "traces_ttl_days"),
 }

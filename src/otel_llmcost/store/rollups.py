@@ -1,5 +1,5 @@
 """The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
-request_counts_hourly, errors_hourly, users_daily, latency_hourly and latency_daily.
+request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily and projects_hourly.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
@@ -31,6 +31,9 @@ from dataclasses import dataclass, replace
 from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.schema import COLUMNS, USD
 
+#: A call's cost at the providers' list price (over llm_usage AS u): before the price book's contract multiplier.
+LIST_COST = ("toDecimal128(toDecimal256(ifNull(u.cost_usd, 0), 12) / "
+             "if(u.price_multiplier = 0, toDecimal64(1, 9), u.price_multiplier), 12)")
 _QUANTILE_STATE = "AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)"
 _SUM_COUNT = "SimpleAggregateFunction(sum, UInt64)"
 _SUM_USD = "SimpleAggregateFunction(sum, Decimal(38, 12))"
@@ -60,6 +63,10 @@ _ROLLUP_MEASURES = _CALL_MEASURES + (
      "quantilesTDigestStateIf(0.5, 0.95, 0.99)(ifNull(u.ttft_ms, 0), u.ttft_ms IS NOT NULL)"),
     # added by migration 006 (ADD COLUMN appends): keep it last, so old and new tables have one column order
     ("retry_cost_usd", _SUM_USD, "sumIf(ifNull(u.cost_usd, 0), u.attempt > 1)"),
+    # added by migration 011: the provider's list price, before the price book's contract multiplier (cost_usd
+    # is the effective cost, after it). In Decimal256 while divided, so no cost can overflow; a multiplier of 0
+    # (nothing charged) counts as 1, as the statement does. Exact to the 12th decimal, then cut.
+    ("list_cost_usd", _SUM_USD, f"sum({LIST_COST})"),
 )
 _ROLLUP_DIMENSIONS = ("tenant_id", "environment", "service_name", "feature", "provider", "request_model", "status")
 _REQUEST_ATTRIBUTES = ("environment", "service_name", "feature", "user_id", "session_id")
@@ -148,8 +155,18 @@ _MODEL_KEYS = _keys("tenant_id", "provider", "request_model")
 _QUANTILES = tuple(measure for measure in _ROLLUP_MEASURES if measure[1] == _QUANTILE_STATE)
 LATENCY_HOURLY = Rollup("latency_hourly", (_HOUR_KEY,) + _MODEL_KEYS, _QUANTILES)
 LATENCY_DAILY = Rollup("latency_daily", (_DAY_KEY,) + _MODEL_KEYS, _QUANTILES)
+# Chargeback below the tenant (migration 011): spend per project and per ingest API key, by hour. A table of
+# its own rather than two more keys of usage_hourly, which would multiply that table's rows (and every
+# dashboard's reads) by projects x keys; the calls stored before 011 are rebuilt into it with project and key
+# '' (they recorded neither), so every total stays the raw rows' own. Stats, the project panels and the
+# project and key budgets read it; its request sets count a project's requests.
+PROJECTS_HOURLY = Rollup(
+    "projects_hourly", (_HOUR_KEY,) + _keys("tenant_id", "project", "api_key_id"),
+    _CALL_MEASURES + tuple(m for m in _ROLLUP_MEASURES if m[0] in ("unpriced_calls", "latency_ms_sum", "list_cost_usd"))
+    + REQUEST_COUNTS_HOURLY.measures,
+)
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY, LATENCY_HOURLY,
-           LATENCY_DAILY)
+           LATENCY_DAILY, PROJECTS_HOURLY)
 
 
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup

@@ -56,6 +56,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("tags", "Array(LowCardinality(String))", ""),
     ("metadata", "Map(LowCardinality(String), String)", "CODEC(ZSTD(1))"),
     ("ingested_at", "DateTime64(3, 'UTC')", "CODEC(Delta, ZSTD(1))"),
+    ("project", _NAME, ""),
+    ("api_key_id", _NAME, ""),
 )
 COLUMN_NAMES = tuple(name for name, _, _ in COLUMNS)
 COLUMN_TYPES = tuple((name, ch_type) for name, ch_type, _ in COLUMNS)

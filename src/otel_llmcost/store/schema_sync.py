@@ -2,8 +2,9 @@
 
 llm_usage's columns (store/schema.py, from kinds.py) and the rollups' (store/rollups.py) are compared with
 the tables the migrations so far make on a scratch chDB database; every column they lack becomes an
-ADD COLUMN in its place (AFTER the column before it, so fresh and upgraded installs have one order), and
-every rollup whose measures changed gets its view's SELECT replaced. The result is literal SQL with only
+ADD COLUMN in its place (AFTER the column before it, so fresh and upgraded installs have one order),
+every rollup whose measures changed gets its view's SELECT replaced, and a rollup no migration makes yet gets
+its table and view. The result is literal SQL with only
 the install's names left as placeholders: once applied it is frozen like every migration.
 """
 
@@ -34,16 +35,33 @@ def pending_statements(store: QueryableStore) -> list[str]:
     statements = []
     for table, columns in wanted_columns().items():
         existing = have.get(table, [])
+        rollup = next((r for r in rollups.ROLLUPS if r.table == table), None)
+        if rollup is not None and not existing:  # a new rollup: its table, then the view that fills it
+            statements += _new_rollup(rollup)
+            continue
         missing = [(index, column) for index, column in enumerate(columns) if column[0] not in existing]
         for index, (name, ch_type, codec) in missing:
             place = f" AFTER {columns[index - 1][0]}" if index else " FIRST"
             statements.append(f"ALTER TABLE {{database}}.{table}{{local}}{{on_cluster}}\n"
                               f"    ADD COLUMN IF NOT EXISTS {name} {ch_type}{' ' + codec if codec else ''}{place}")
-        rollup = next((r for r in rollups.ROLLUPS if r.table == table), None)
         if missing and rollup is not None:
             statements.append(f"ALTER TABLE {{database}}.{table}_mv{{local}}{{on_cluster}} MODIFY QUERY\n"
                               f"{rollup.select(_SOURCE)}")
     return statements
+
+
+def _new_rollup(rollup: rollups.Rollup) -> list[str]:
+    """CREATE TABLE and VIEW of a rollup the migrations do not make yet, in the shape of the others: monthly
+    partitions by its time key, sorted by tenant, time, then its other keys."""
+    time_key = rollup.keys[1][0] if rollup.keys[0][0] == "tenant_id" else rollup.keys[0][0]
+    order = ["tenant_id", time_key] + [name for name, _, _ in rollup.keys if name not in ("tenant_id", time_key)]
+    table = (f"CREATE TABLE IF NOT EXISTS {{database}}.{rollup.table}{{local}}{{on_cluster}}\n"
+             f"(\n{rollup.columns()}\n)\n"
+             f"ENGINE = {{replicated}}AggregatingMergeTree{{replica}}\nPARTITION BY toYYYYMM({time_key})\n"
+             f"ORDER BY ({', '.join(order)})\nSETTINGS index_granularity = 1024, {{dedup_window}}")
+    view = (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.{rollup.table}_mv{{local}}{{on_cluster}}\n"
+            f"TO {{database}}.{rollup.table}{{local}}\nAS {rollup.select(_SOURCE)}")
+    return [table, view]
 
 
 def pending_for_fresh_install() -> list[str]:
