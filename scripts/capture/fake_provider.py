@@ -265,9 +265,6 @@ class FakeProvider:
         message = {"id": self.next_id("msg_standin"), "type": "message", "role": "assistant",
                    "model": body.get("model", "claude-sonnet-4-5"), "content": [{"type": "text", "text": TEXT}],
                    "stop_reason": "end_turn", "stop_sequence": None, "usage": USAGE["messages"]}
-        if body.get("thinking"):  # extended thinking: a thinking block before the answer (usage unchanged)
-            message["content"] = [{"type": "thinking", "thinking": "The user asks for a capital.",
-                                   "signature": "stand-in-signature"}, *message["content"]]
         if any(str(t.get("type", "")).startswith("web_search") for t in body.get("tools") or []):
             searches = [block for run in range(SERVER_TOOL_RUNS) for block in (
                 {"type": "server_tool_use", "id": f"srvtoolu_{run}", "name": "web_search",
@@ -277,6 +274,9 @@ class FakeProvider:
                      "encrypted_content": "stand-in", "page_age": None}]})]
             message = {**message, "content": [*searches, *message["content"]],
                        "usage": {**message["usage"], "server_tool_use": {"web_search_requests": SERVER_TOOL_RUNS}}}
+        if body.get("thinking"):  # extended thinking: a thinking block before the answer (usage unchanged)
+            message["content"] = [{"type": "thinking", "thinking": "The user asks for a capital.",
+                                   "signature": "stand-in-signature"}, *message["content"]]
         if tool := tool_call(body, [t for t in body.get("tools") or [] if "input_schema" in t]):
             message = {**message,
                        "content": [{"type": "tool_use", "id": f"toolu_standin_{self._responses}", "name": tool[0],
