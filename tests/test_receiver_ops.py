@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import select
+import selectors
 import socket
 import subprocess
 import sys
@@ -172,27 +172,35 @@ def test_a_flood_of_idle_connections_cannot_lock_exporters_out(receiver_factory)
     # A read timeout far longer than the test: only the cap can close these connections.
     flooded = receiver_factory({"receiver": {"max_connections": MAX_CONNECTIONS, "read_timeout_seconds": 300}})
     idle = [socket.create_connection(("127.0.0.1", flooded.http_port)) for _ in range(MAX_CONNECTIONS * 3)]
-    # At the cap, a new connection makes the oldest close. While twice the cap are still closing, a new
-    # one is answered 503 (an exporter retries): a few tries get in.
-    for _ in range(20):
-        status = get(flooded, "/healthz")[0]
-        if status != 503:
-            break
-        time.sleep(0.2)
-    assert status == 200
-    # Beyond the cap, connections were closed (for newer ones, or with a 503) long before the read timeout:
-    # the receiver holds at most MAX_CONNECTIONS of them.
-    still_open, deadline = set(idle), time.monotonic() + 60
-    while len(still_open) > MAX_CONNECTIONS and time.monotonic() < deadline:
-        readable, _, _ = select.select(list(still_open), [], [], 1.0)
-        for sock in readable:
-            answer = sock.recv(4096)
-            assert answer == b"" or answer.startswith(b"HTTP/1.1 503 "), answer
-            if answer == b"" or sock.recv(4096) == b"":
-                still_open.discard(sock)
-    assert len(still_open) <= MAX_CONNECTIONS
-    for sock in idle:
-        sock.close()
+    try:
+        # At the cap, a new connection makes the oldest close. While twice the cap are still closing, a new
+        # one is answered 503 (an exporter retries): a few tries get in.
+        for _ in range(20):
+            status = get(flooded, "/healthz")[0]
+            if status != 503:
+                break
+            time.sleep(0.2)
+        assert status == 200
+        # Beyond the cap, connections were closed (for newer ones, or with a 503) long before the read timeout:
+        # the receiver holds at most MAX_CONNECTIONS of them. A selector, not select(): the test process may
+        # already hold file descriptors above FD_SETSIZE.
+        still_open, deadline = set(idle), time.monotonic() + 60
+        with selectors.DefaultSelector() as selector:
+            for sock in idle:
+                selector.register(sock, selectors.EVENT_READ)
+            while len(still_open) > MAX_CONNECTIONS and time.monotonic() < deadline:
+                for ready, _ in selector.select(1.0):
+                    sock = ready.fileobj
+                    assert isinstance(sock, socket.socket)
+                    answer = sock.recv(4096)
+                    assert answer == b"" or answer.startswith(b"HTTP/1.1 503 "), answer
+                    if answer == b"" or sock.recv(4096) == b"":
+                        still_open.discard(sock)
+                        selector.unregister(sock)
+        assert len(still_open) <= MAX_CONNECTIONS
+    finally:
+        for sock in idle:
+            sock.close()
     flooded.stop()
 
 

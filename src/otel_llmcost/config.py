@@ -88,8 +88,9 @@ class ReceiverSettings:
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
     #: ingest worker processes (decode, spool, trace buffer, rows; each trace's spans go to one of them);
-    #: None: one per core this process may run on. 1: everything in the receiver's own process
-    workers: int | None = None
+    #: None: one per core this process may run on. 1 (the default): everything in the receiver's own process,
+    #: until several workers pay on a small machine (bench/ingest.py --workers 1,2,4 says they do not yet)
+    workers: int | None = 1
 
     @property
     def worker_count(self) -> int:
@@ -396,7 +397,7 @@ def _validate(settings: Settings) -> list[str]:
     if receiver.max_connections < 1:
         errors.append("receiver.max_connections must be at least 1")
     if receiver.workers is not None and not 1 <= receiver.workers <= 256:
-        errors.append(f"receiver.workers must be between 1 and 256 (or unset: one per core), got {receiver.workers}")
+        errors.append(f"receiver.workers must be between 1 and 256 (or null: one per core), got {receiver.workers}")
     if bool(receiver.tls_cert_file) != bool(receiver.tls_key_file):
         errors.append("receiver.tls_cert_file and receiver.tls_key_file go together")
     if receiver.tls_client_ca_file and not receiver.tls_cert_file:
