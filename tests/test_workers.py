@@ -18,7 +18,7 @@ from otel_llmcost.errors import DecodeError
 from otel_llmcost.ingest.spooldirs import adopt_orphans, worker_spool_dir
 from otel_llmcost.receive.route import owner, split_by_trace
 from payloads import post
-from test_dialect_fixtures import FIXTURES, PRICE_BOOK
+from test_dialect_fixtures import EXPECTED, FIXTURES, LATE_EXPORTS_MEET, PRICE_BOOK, ROWS
 
 #: Every stored value but the time of the insert; rows in a fixed order.
 USAGE = "SELECT * EXCEPT (ingested_at) FROM llmcost.llm_usage ORDER BY trace_id, span_id FORMAT JSONEachRow"
@@ -85,6 +85,31 @@ def _spans(body: bytes | None) -> list[tuple[bytes, bytes, bytes, bytes]]:
     request = ExportTraceServiceRequest.FromString(body)
     return [(rs.resource.SerializeToString(), ss.scope.SerializeToString(), span.trace_id, span.SerializeToString())
             for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_proxys_export_after_the_apps_root_still_merges_with_its_call(workers, receiver_factory, tmp_path):
+    """The app's export holds each trace's root; the LLM proxy's spans of the same calls come in a later export
+    (its own exporter). Released at the root's arrival, the app's calls were stored before the proxy's spans
+    came, and the merged cache counts were lost (the full suite with 2 workers, where the extra hop made the
+    gap longer than a flush interval; one process now and then under load). A trace with a call now waits
+    root_settle_seconds of quiet after its root."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICE_BOOK)
+    receiver = receiver_factory({"pricing": {"price_books": [str(prices)]}, "receiver": {"workers": workers},
+                                 "attribution": LATE_EXPORTS_MEET})
+    app, proxy = json.loads((FIXTURES / "litellm-proxy.json").read_text())["exports"]
+    for export in (app, proxy):
+        status, _, answer = post(receiver.http_url, json.dumps(export).encode(), "application/json")
+        assert status == 200, answer
+        time.sleep(1.0)  # five flush intervals (0.2 s) between the app's export and the proxy's
+    receiver.stop()
+    by_scenario: dict[str, list[tuple]] = {}
+    for row in receiver.sql(ROWS):
+        by_scenario.setdefault(row["request_id"], []).append(
+            (row["attempt"], row["status"], row["operation"], row["input_tokens"], row["cache_read_tokens"],
+             row["cache_write_tokens"], row["output_tokens"], row["reasoning_tokens"]))
+    assert by_scenario == EXPECTED["litellm-proxy"]
 
 
 @pytest.mark.parametrize("workers", [2, 3, 4])

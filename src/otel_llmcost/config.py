@@ -90,7 +90,7 @@ class ReceiverSettings:
     #: ingest worker processes (decode, spool, trace buffer, rows; each trace's spans go to one of them);
     #: None: one per core this process may run on. 1 (the default): everything in the receiver's own process,
     #: until several workers pay on a small machine (bench/ingest.py --workers 1,2,4 says they do not yet)
-    workers: int | None = 1
+    workers: int | None = None
 
     @property
     def worker_count(self) -> int:
@@ -129,6 +129,10 @@ class AttributionSettings:
     keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ATTRIBUTION_KEYS)
     trace_wait_seconds: float = 5.0  #: idle time after which a trace whose only missing parents are remote is written
     max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
+    #: idle time after its root arrived before a trace with an LLM call is written: another service's spans
+    #: of the call (an LLM proxy's exporter) may come after the app's root, and merge with it only if they
+    #: meet before the trace is written. The OTel SDKs' batch exporters send every 5 s by default.
+    root_settle_seconds: float = 2.0
     #: approximate bytes of spans held (encoded size + 1 KiB per span); beyond this the receiver answers
     #: "retry later". 256 MiB keeps the receiver's RSS under 1 GB (bench/overload_rss.py).
     max_buffered_bytes: int = 256 * 1024 * 1024
@@ -434,6 +438,8 @@ def _validate(settings: Settings) -> list[str]:
         errors.append("store.flush_interval_seconds must be positive")
     if attribution.trace_wait_seconds < 0 or attribution.max_trace_wait_seconds < attribution.trace_wait_seconds:
         errors.append("attribution.trace_wait_seconds must be >= 0 and <= attribution.max_trace_wait_seconds")
+    if attribution.root_settle_seconds < 0:
+        errors.append("attribution.root_settle_seconds must be >= 0")
     if attribution.max_buffered_bytes < 1024:
         errors.append("attribution.max_buffered_bytes must be at least 1024")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -35,7 +35,7 @@ _MAX_RETRY_DELAY = 30.0
 class TraceSource(Protocol):
     """Where released traces come from, and where their stored state is reported (ingest.admit.Admission)."""
 
-    def take_ready(self, everything: bool) -> list[TraceGroup]: ...
+    def take_ready(self, everything: bool, closing: bool = False) -> list[TraceGroup]: ...
 
     def release(self, groups: list[TraceGroup]) -> None: ...
 
@@ -86,7 +86,7 @@ class Flusher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.flush(everything=False)
+        self.flush(everything=False, closing=True)
         for attempt in range(3):
             if not self._unsent:
                 break
@@ -103,9 +103,10 @@ class Flusher:
             except Exception:  # the flusher must outlive any one bad batch
                 logger.exception("flush failed")
 
-    def flush(self, everything: bool) -> None:
-        """Build and queue the rows of the ready traces (all traces when `everything`); send what is due."""
-        groups = self._source.take_ready(everything)
+    def flush(self, everything: bool, closing: bool = False) -> None:
+        """Build and queue the rows of the ready traces (all traces when `everything`; when `closing`, also
+        those with their root that are still settling); send what is due."""
+        groups = self._source.take_ready(everything, closing)
         if groups:
             built = self._build(groups)
             groups = [group.receipt() for group in groups]  # the spans can go: rows were built from them

@@ -44,7 +44,8 @@ class Admission:
         attribution = settings.attribution
         self._max_buffered_bytes = attribution.max_buffered_bytes
         self._buffer = TraceBuffer(attribution.trace_wait_seconds, attribution.max_trace_wait_seconds,
-                                   recent_max_bytes=attribution.max_buffered_bytes // 4)
+                                   recent_max_bytes=attribution.max_buffered_bytes // 4,
+                                   settle=attribution.root_settle_seconds)
         self._spool = Spool(spool_dir or settings.spool_dir, fsync=settings.spool_fsync)
         self._lock = threading.Lock()
         self._counts = AdmissionCounts()
@@ -97,10 +98,10 @@ class Admission:
             self._counts.refused_exports += 1
             raise OverloadedError("the store is not accepting rows; retry later")
 
-    def take_ready(self, everything: bool) -> list[TraceGroup]:
-        """The traces ready to be written (all of them when `everything`)."""
+    def take_ready(self, everything: bool, closing: bool = False) -> list[TraceGroup]:
+        """The traces ready to be written (all of them when `everything`; TraceBuffer.take_ready)."""
         with self._lock:
-            groups = self._buffer.take_ready(everything)
+            groups = self._buffer.take_ready(everything, closing)
             self._held_bytes += sum(group.size for group in groups)
             self._spool.rotate_if_due()
         return groups

@@ -3,7 +3,10 @@
 Children end, and so are exported, before their parents: the span carrying the tenant or feature often
 arrives after the LLM call beneath it, possibly long after (a request that keeps working after its LLM
 call). So a trace is released:
-- as soon as its root span has arrived;
+- as soon as its root span has arrived, or, when it holds an LLM call, once it has also been idle `settle`
+  seconds: another service's spans of the same call (an LLM proxy's, from its own exporter, which sends
+  every few seconds) may arrive after the app's root, and they must meet the app's span in one release
+  for the call to be merged into one row (rows/dedupe.py); a late part is released on its own;
 - after `wait` idle seconds, if every span whose parent we lack is a service entry span (SERVER or
   CONSUMER kind): its parent lives in another service that does not export to us, so nothing is coming;
 - in any case `max_wait` seconds after its first span.
@@ -39,6 +42,7 @@ class _PendingTrace:
     calls: dict[str, LlmCall | None] = field(default_factory=dict)  # extracted at ingest, by span id
     segments: set[int] = field(default_factory=set)
     has_root: bool = False
+    has_call: bool = False  # a span extracted as an LLM call at ingest
     size: int = 0  # approximate bytes
 
 
@@ -64,8 +68,9 @@ class TraceBuffer:
     """Not thread-safe: ingest/admit.py serialises access."""
 
     def __init__(self, wait: float, max_wait: float, recent_max_bytes: int = 64 * 1024 * 1024,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, settle: float = 0.0):
         self._wait = wait
+        self._settle = settle
         self._max_wait = max_wait
         self._recent_max_bytes = recent_max_bytes
         self._clock = clock
@@ -105,6 +110,7 @@ class TraceBuffer:
             trace.spans[span.span_id] = span
             if calls is not None:
                 trace.calls[span.span_id] = calls[index]
+                trace.has_call = trace.has_call or calls[index] is not None
             trace.last_seen = max(trace.last_seen, now)
             trace.segments.add(segment)
             trace.has_root = trace.has_root or not span.parent_span_id
@@ -117,14 +123,15 @@ class TraceBuffer:
         now = self._clock()
         return now - min((trace.first_seen for trace in self._pending.values()), default=now)
 
-    def take_ready(self, everything: bool = False) -> list[TraceGroup]:
-        """Release traces that are complete or waited long enough (all of them when `everything`)."""
+    def take_ready(self, everything: bool = False, closing: bool = False) -> list[TraceGroup]:
+        """Release traces that are complete or waited long enough (all of them when `everything`; when
+        `closing`, also every trace with its root that has not settled yet: a stop does not wait for them)."""
         now = self._clock()
         ready = [
             trace_id
             for trace_id, trace in self._pending.items()
             if everything
-            or trace.has_root
+            or (trace.has_root and (closing or not trace.has_call or now - trace.last_seen >= self._settle))
             or now - trace.first_seen >= self._max_wait
             or (now - trace.last_seen >= self._wait and self._only_remote_parents_missing(trace_id, trace))
         ]
