@@ -170,6 +170,23 @@ class Receiver:
             total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
+    def cpu_by_part(self) -> dict[str, float]:
+        """CPU seconds of each part of the tree: the main process's Python threads (listeners, routing, the
+        store owner's calls) and its chDB threads (named by the engine), and each worker process."""
+        parts: dict[str, float] = {}
+        for pid in self.processes():
+            if pid != self.proc.pid:
+                parts[f"worker {pid}"] = _cpu(Path(f"/proc/{pid}/stat"))
+                continue
+            main_comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    part = "main python" if (task / "comm").read_text().strip() == main_comm else "main chDB"
+                    parts[part] = parts.get(part, 0.0) + _cpu(task / "stat")
+                except OSError:  # the thread ended meanwhile
+                    continue
+        return parts
+
     def peak_rss_mb(self) -> float:
         total = 0
         for pid in self.processes():
@@ -193,6 +210,11 @@ class Receiver:
             print(f"  receiver exited {code}; its log stays in {self.tmp}")
 
 
+def _cpu(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_once(mix: str, spans: int, senders: int, rate: float, workers: int) -> dict:
     """One receiver, `senders` processes sharing `spans` spans (and `rate`); returns the figures."""
     receiver = Receiver.start(workers)
@@ -213,6 +235,7 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
     for _ in procs:
         assert results.get(timeout=600)[0] == "ready"
     cpu_before, main_cpu_before = receiver.cpu_seconds(), receiver.cpu_seconds(main_only=True)
+    parts_before = receiver.cpu_by_part()
     load_before = os.getloadavg()[0]
     go.set()
     done = [results.get(timeout=1800) for _ in procs]
@@ -237,11 +260,13 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
     queryable = grown_at if stored_spans < sent else time.time()
     cpu = receiver.cpu_seconds() - cpu_before
     main_cpu = receiver.cpu_seconds(main_only=True) - main_cpu_before
+    parts = {name: (seconds - parts_before.get(name, 0.0)) / sent * 1e6
+             for name, seconds in receiver.cpu_by_part().items()}
     figures = {
         "spans": sent, "calls": calls, "ack_rate": sent / (last_ack - first_send),
         "e2e_rate": sent / (queryable - first_send), "lag_after_last_ack": queryable - last_ack,
         "cpu_us_per_span": cpu / sent * 1e6, "receiver_cores": cpu / (queryable - first_send),
-        "main_cpu_us_per_span": main_cpu / sent * 1e6,
+        "main_cpu_us_per_span": main_cpu / sent * 1e6, "cpu_us_per_span_by_part": parts,
         "peak_rss_mb": receiver.peak_rss_mb(), "ready_seconds": receiver.ready_seconds,
         "retries": sum(d[5] for d in done), "load": (load_before, os.getloadavg()[0]),
         "stored": (stored_calls, stored_spans),
@@ -292,6 +317,8 @@ def main() -> None:
                         f"{paced['peak_rss_mb']:.0f}"]
             rows.append(row)
             print("  ".join(row), flush=True)
+            print("    CPU µs/span by part: " + ", ".join(
+                f"{name} {us:.1f}" for name, us in sorted(fast["cpu_us_per_span_by_part"].items())), flush=True)
         paced_header = [title for rate in rates for title in (
             f"acked/s @{rate:,.0f}", f"ack p50/p99 ms @{rate:,.0f}", f"RSS MB @{rate:,.0f}")]
         table(["workers", "ready s", "acked/s", "end to end/s", "lag s", "CPU µs/span", "of it main process",

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from otel_llmcost.errors import StoreError, StoreFullError
+from otel_llmcost.flush.joined import InsertJoiner
 from otel_llmcost.ops.costmetrics import CostMetrics
 from otel_llmcost.store.native import native_block
 from otel_llmcost.store.writes import StoreWrites
@@ -67,12 +68,14 @@ class LinkedStore(StoreWrites):
 
 class StoreService:
     """The owner's side: serves each worker's LinkedStore on a thread of its own, one store call at a time
-    (chDB's connection is shared by every worker's calls)."""
+    (chDB's connection is shared by every worker's calls); the `workers`' blocks for a table are joined into
+    one INSERT per interval, each waiting `linger` seconds at most for the others (flush/joined.py)."""
 
-    def __init__(self, store: Any, cost_metrics: CostMetrics):
+    def __init__(self, store: Any, cost_metrics: CostMetrics, workers: int = 1, linger: float = 0.0):
         self._store = store  # ops.metrics.MeasuredStore over ChdbStore: the owner's insert timings count these
         self._cost_metrics = cost_metrics
         self._lock = threading.Lock()
+        self.joiner = InsertJoiner(self._insert, workers, linger)
 
     def serve(self, connection: Connection, name: str) -> threading.Thread:
         thread = threading.Thread(target=self._serve, args=(connection,), name=name, daemon=True)
@@ -101,11 +104,15 @@ class StoreService:
         if operation == "costs":
             self._cost_metrics.absorb(*args)
             return None
+        if operation == "insert":
+            return self.joiner.insert(*args)
         with self._lock:
-            if operation == "insert":
-                return self._store.insert_native(*args)
             if operation == "query":
                 return self._store.query(*args)
             if operation == "command":
                 return self._store.command(*args)
         raise ValueError(f"unknown store call {operation!r}")
+
+    def _insert(self, table: str, names: Sequence[str], payload: bytes, dedup_token: str) -> None:
+        with self._lock:
+            self._store.insert_native(table, names, payload, dedup_token)

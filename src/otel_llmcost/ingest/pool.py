@@ -193,7 +193,8 @@ class WorkerPool:
         self.forwarder: Forwarder | None = None  # forwarding keeps one worker (pipeline.open_write_path)
         self.cost_metrics = CostMetrics(settings.metrics.attributes, settings.metrics.max_series,
                                         instance_id(settings.data_dir))
-        service = StoreService(store, self.cost_metrics)
+        service = self._service = StoreService(store, self.cost_metrics, workers,
+                                               settings.store.flush_interval_seconds)
         # The buffer's cap is the receiver's: each worker holds its share of the traces, and of the bytes.
         share = dataclasses.replace(settings.attribution,
                                     max_buffered_bytes=max(settings.attribution.max_buffered_bytes // workers, 1024))
@@ -282,4 +283,6 @@ class WorkerPool:
             thread.start()
         for thread in threads:
             thread.join()
-        logger.info("pipeline: %s", self.stats())
+        joiner = self._service.joiner
+        logger.info("pipeline: %s; the workers' %d blocks stored in %d inserts", self.stats(), joiner.blocks,
+                    joiner.inserts)
