@@ -188,11 +188,15 @@ class Receiver:
         return parts
 
     def peak_rss_mb(self) -> float:
-        total = 0
+        return sum(self.peak_rss_mb_by_process().values())
+
+    def peak_rss_mb_by_process(self) -> dict[str, float]:
+        peaks = {}
         for pid in self.processes():
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
-            total += next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-        return total / 1024
+            name = "main" if pid == self.proc.pid else f"worker {pid}"
+            peaks[name] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+        return peaks
 
     def counts(self) -> tuple[int, int]:
         reader = RemoteStore.of_running_receiver(str(self.tmp / "data"), "llmcost")
@@ -267,7 +271,8 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
         "e2e_rate": sent / (queryable - first_send), "lag_after_last_ack": queryable - last_ack,
         "cpu_us_per_span": cpu / sent * 1e6, "receiver_cores": cpu / (queryable - first_send),
         "main_cpu_us_per_span": main_cpu / sent * 1e6, "cpu_us_per_span_by_part": parts,
-        "peak_rss_mb": receiver.peak_rss_mb(), "ready_seconds": receiver.ready_seconds,
+        "peak_rss_mb": receiver.peak_rss_mb(), "peak_rss_mb_by_process": receiver.peak_rss_mb_by_process(),
+        "ready_seconds": receiver.ready_seconds,
         "retries": sum(d[5] for d in done), "load": (load_before, os.getloadavg()[0]),
         "stored": (stored_calls, stored_spans),
     }
@@ -318,7 +323,9 @@ def main() -> None:
             rows.append(row)
             print("  ".join(row), flush=True)
             print("    CPU µs/span by part: " + ", ".join(
-                f"{name} {us:.1f}" for name, us in sorted(fast["cpu_us_per_span_by_part"].items())), flush=True)
+                f"{name} {us:.1f}" for name, us in sorted(fast["cpu_us_per_span_by_part"].items()))
+                + "; peak RSS MB: " + ", ".join(
+                f"{name} {mb:.0f}" for name, mb in sorted(fast["peak_rss_mb_by_process"].items())), flush=True)
         paced_header = [title for rate in rates for title in (
             f"acked/s @{rate:,.0f}", f"ack p50/p99 ms @{rate:,.0f}", f"RSS MB @{rate:,.0f}")]
         table(["workers", "ready s", "acked/s", "end to end/s", "lag s", "CPU µs/span", "of it main process",

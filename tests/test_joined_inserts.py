@@ -7,8 +7,6 @@ import dataclasses
 import multiprocessing
 import threading
 
-import pytest
-
 from otel_llmcost.errors import StoreError
 from otel_llmcost.flush.handoff import LinkedStore, StoreService
 from otel_llmcost.ops.costmetrics import CostMetrics
@@ -17,18 +15,10 @@ from otel_llmcost.store.schema import COLUMN_TYPES, TABLE
 from test_store import BASE_ROW
 
 
-@pytest.fixture
-def owned(tmp_path):
-    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
-    store.ensure_schema()
-    yield store
-    store.close()
-
-
-def _linked(service: StoreService, owned: ChdbStore, name: str) -> LinkedStore:
+def _linked(service: StoreService, store: ChdbStore, name: str) -> LinkedStore:
     worker_end, owner_end = multiprocessing.Pipe()
     service.serve(owner_end, name)
-    return LinkedStore(worker_end, owned.database)
+    return LinkedStore(worker_end, store.database)
 
 
 def _rows(worker: int, count: int) -> list:
@@ -53,34 +43,34 @@ def _together(*calls) -> list[BaseException | None]:
     return outcomes
 
 
-def _stored(owned: ChdbStore) -> list[str]:
-    return [row["trace_id"] for row in owned.query(f"SELECT trace_id FROM {owned.database}.{TABLE} ORDER BY trace_id")]
+def _stored(store: ChdbStore) -> list[str]:
+    return [row["trace_id"] for row in store.query(f"SELECT trace_id FROM {store.database}.{TABLE} ORDER BY trace_id")]
 
 
-def test_two_workers_blocks_are_one_insert_and_a_repeat_of_them_is_dropped(owned):
+def test_two_workers_blocks_are_one_insert_and_a_repeat_of_them_is_dropped(store):
     # A linger far longer than the test: the join must come from both blocks being there, not from a timeout.
-    service = StoreService(owned, CostMetrics((), 1, "joined"), workers=2, linger=600.0)
-    first, second = _linked(service, owned, "w0"), _linked(service, owned, "w1")
+    service = StoreService(store, CostMetrics((), 1, "joined"), workers=2, linger=600.0)
+    first, second = _linked(service, store, "w0"), _linked(service, store, "w1")
     rows = {0: _rows(0, 3), 1: _rows(1, 2)}
     for _ in range(2):  # the same two blocks again (a retry of both): their joined token drops the repeat
         assert _together(lambda: first.insert_usage(rows[0]), lambda: second.insert_usage(rows[1])) == [None, None]
     assert (service.joiner.blocks, service.joiner.inserts) == (4, 2)
-    assert _stored(owned) == [f"{0:032x}"] * 3 + [f"{1:032x}"] * 2
+    assert _stored(store) == [f"{0:032x}"] * 3 + [f"{1:032x}"] * 2
 
 
-def test_a_block_the_store_refuses_fails_alone(owned):
-    service = StoreService(owned, CostMetrics((), 1, "joined"), workers=2, linger=600.0)
-    good = _linked(service, owned, "w0")
+def test_a_block_the_store_refuses_fails_alone(store):
+    service = StoreService(store, CostMetrics((), 1, "joined"), workers=2, linger=600.0)
+    good = _linked(service, store, "w0")
     names = [name for name, _ in COLUMN_TYPES]
     outcomes = _together(lambda: good.insert_usage(_rows(0, 2)),
                          lambda: service.joiner.insert(TABLE, names, b"\x05not a Native block", "bad"))
     assert outcomes[0] is None and isinstance(outcomes[1], StoreError)
     assert service.joiner.inserts == 3  # joined (refused), then each block alone
-    assert _stored(owned) == [f"{0:032x}"] * 2
+    assert _stored(store) == [f"{0:032x}"] * 2
 
 
-def test_a_lone_worker_is_not_held_past_the_linger(owned):
-    service = StoreService(owned, CostMetrics((), 1, "joined"), workers=2, linger=0.2)
-    _linked(service, owned, "w0").insert_usage(_rows(0, 1))  # the other worker has nothing this interval
+def test_a_lone_worker_is_not_held_past_the_linger(store):
+    service = StoreService(store, CostMetrics((), 1, "joined"), workers=2, linger=0.2)
+    _linked(service, store, "w0").insert_usage(_rows(0, 1))  # the other worker has nothing this interval
     assert (service.joiner.blocks, service.joiner.inserts) == (1, 1)
-    assert _stored(owned) == [f"{0:032x}"]
+    assert _stored(store) == [f"{0:032x}"]
