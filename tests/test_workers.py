@@ -18,12 +18,14 @@ from otel_llmcost.errors import DecodeError
 from otel_llmcost.ingest.spooldirs import adopt_orphans, worker_spool_dir
 from otel_llmcost.receive.route import owner, split_by_trace
 from payloads import post
-from test_dialect_fixtures import EXPECTED, FIXTURES, LATE_EXPORTS_MEET, PRICE_BOOK, ROWS
+from test_dialect_fixtures import EXPECTED, FIXTURES, PRICE_BOOK, ROWS
 
 #: Every stored value but the time of the insert; rows in a fixed order.
 USAGE = "SELECT * EXCEPT (ingested_at) FROM llmcost.llm_usage ORDER BY trace_id, span_id FORMAT JSONEachRow"
 SPANS = "SELECT * FROM llmcost.otel_traces ORDER BY TraceId, SpanId FORMAT JSONEachRow"
 DEAD = "SELECT * FROM llmcost.rejected_calls ORDER BY trace_id, span_id, reason FORMAT JSONEachRow"
+#: Waits under which a fixture's exports meet in one release of each trace whatever the machine's load.
+LATE_EXPORTS_MEET = {"trace_wait_seconds": 10.0, "max_trace_wait_seconds": 60.0, "root_settle_seconds": 10.0}
 
 
 def _exports() -> list[tuple[bytes, str]]:
