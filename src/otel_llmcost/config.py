@@ -88,9 +88,11 @@ class ReceiverSettings:
     read_timeout_seconds: float = 30.0  #: HTTP: a request's headers and body must arrive within this
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
     #: ingest worker processes (decode, spool, trace buffer, rows; each trace's spans go to one of them);
-    #: None (the default): one per core this process may run on; 1: everything in the receiver's own process.
-    #: On 2 cores 2 workers took the half-LLM mix 32 % faster end to end than 1 (bench/ingest.py)
-    workers: int | None = None
+    #: None: one per core this process may run on. 1 (the default): everything in the receiver's own process.
+    #: On 2 cores (bench/ingest.py) 2 workers take the half-LLM mix faster end to end, but the firehose mix
+    #: slower (20.3k spans/s for 1, 5.5k for 2, quiet machine; 9.1k and 7.5k at load 10), at 45 % more CPU
+    #: per span: for that mix, the routing and the second worker's own flushes cost more than the core gives
+    workers: int | None = 1
 
     @property
     def worker_count(self) -> int:

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--grpc-port", type=int, metavar="PORT", help="OTLP/gRPC port (default 4317, 0 = any)")
     serve_cmd.add_argument("--http-port", type=int, metavar="PORT", help="OTLP/HTTP port (default 4318, 0 = any)")
     serve_cmd.add_argument("--workers", type=int, metavar="N",
-                           help="ingest worker processes (default: one per core; 1: one process)")
+                           help="ingest worker processes (default 1: one process)")
     serve_cmd.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve_cmd.add_argument("--query-port", type=int, metavar="PORT",
                            help="ClickHouse HTTP interface for Grafana and SQL clients (default 8123, 0 = any)")
