@@ -20,7 +20,7 @@ FAST_CONFIG = {
     "spool_fsync": True,
     "log_level": "INFO",
     "store": {"flush_interval_seconds": 0.2},
-    "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0},
+    "attribution": {"trace_wait_seconds": 1.0, "max_trace_wait_seconds": 10.0, "root_settle_seconds": 0.5},
 }
 
 

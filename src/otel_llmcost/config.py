@@ -133,8 +133,8 @@ class AttributionSettings:
     max_trace_wait_seconds: float = 120.0  #: never hold a trace longer than this (raise it for long agent runs)
     #: idle time after its root arrived before a trace with an LLM call is written: another service's spans
     #: of the call (an LLM proxy's exporter) may come after the app's root, and merge with it only if they
-    #: meet before the trace is written. The OTel SDKs' batch exporters send every 5 s by default.
-    root_settle_seconds: float = 2.0
+    #: meet before the trace is written. The OTel SDKs' batch span processors export every 5 s by default.
+    root_settle_seconds: float = 6.0
     #: approximate bytes of spans held (encoded size + 1 KiB per span); beyond this the receiver answers
     #: "retry later". 256 MiB keeps the receiver's RSS under 1 GB (bench/overload_rss.py).
     max_buffered_bytes: int = 256 * 1024 * 1024
