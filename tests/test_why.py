@@ -13,10 +13,13 @@ from decimal import Decimal
 import pytest
 
 from conftest import run_cli
+from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
+from otel_llmcost.kinds import COUNTED
+from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.pricing.loader import load_price_book
 from otel_llmcost.pricing.quote import quote
-from otel_llmcost.reports import why_report
-from otel_llmcost.reports.why import CAUSES
+from otel_llmcost.reports import why_report, why_sql
+from otel_llmcost.reports.why import CAUSES, Range, Segment, decompose
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
@@ -151,6 +154,34 @@ def test_each_constructed_change_is_named_as_the_largest_cause(data_dir, case):
     assert abs(causes[case]) > 0
     assert sum(causes.values(), Decimal(0)) == Decimal(report["change_usd"]) == change  # exactly
     assert Decimal(report["cost_usd"]) - Decimal(report["baseline_cost_usd"]) == change
+
+
+def unit_causes(count: str, cost: str, units: tuple[int, int], prices: tuple[str, str]) -> dict[str, Decimal]:
+    """The causes (those not zero) of one segment's change, 10 calls in each range with the same tokens, whose
+    kind `count` (charged on the column `cost`) goes from units[0] at prices[0] each to units[1] at prices[1]."""
+    key = ("search", "testco", "big")
+
+    def one_range(units: int, price: str) -> Range:
+        counts = dict.fromkeys(why_sql.COUNTS + USAGE_KINDS, 0) | {
+            "calls": 10, "input_tokens": 10_000, "output_tokens": 1_000, count: units}
+        costs = dict.fromkeys(why_sql.COSTS, Decimal(0)) | {"input_cost_usd": Decimal("0.02"),
+                                                             "output_cost_usd": Decimal("0.008")}
+        costs[cost] += units * Decimal(price)
+        costs["cost_usd"] = sum((costs[column] for column in KIND_COSTS), Decimal(0))
+        return Range({key: Segment(key, counts, costs)}, 10)
+
+    causes = decompose(one_range(units[0], prices[0]), one_range(units[1], prices[1]))
+    return {cause.cause: cause.change_usd for cause in causes if cause.change_usd}
+
+
+@pytest.mark.parametrize("kind", [kind for kind in COUNTED if not kind.part_of and kind.count not in (
+    "input_tokens", "output_tokens")], ids=lambda kind: kind.count)
+def test_units_beside_tokens_have_their_own_share(kind):
+    """Twice the web searches, file searches, images or seconds of audio per call at the same price is usage
+    (kinds.py's `why` for the kind), not a price change; a new price for them alone is the price cause."""
+    assert unit_causes(kind.count, kind.cost, (10, 20), ("0.01", "0.01")) == {
+        kind.why or "completion": Decimal("0.1")}
+    assert unit_causes(kind.count, kind.cost, (10, 10), ("0.01", "0.03")) == {"price": Decimal("0.2")}
 
 
 def test_every_cause_is_zero_without_a_change(data_dir):
