@@ -124,6 +124,46 @@ def data_dir(tmp_path_factory):
     return path
 
 
+class _Reader:
+    """One read-only engine on the module's store, shared by the tests that read in this process: every chDB
+    engine started in a process leaves threads behind, each holding descriptors (/proc/self/task/<tid>/stat,
+    schedstat, io). The commands and listeners that need the store to themselves get it released first."""
+
+    def __init__(self, path):
+        self.path = path
+        self._store: ChdbStore | None = None
+
+    def get(self) -> ChdbStore:
+        if self._store is None:
+            self._store = ChdbStore(str(self.path / "chdb"), "llmcost", read_only=True)
+        return self._store
+
+    def release(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+@pytest.fixture(scope="module")
+def readers(data_dir):
+    shared = _Reader(data_dir)
+    yield shared
+    shared.release()
+
+
+@pytest.fixture
+def store(readers) -> ChdbStore:
+    """The module's store, read-only (conftest's `store`, a fresh writable one per test, is not needed here)."""
+    return readers.get()
+
+
+@pytest.fixture(autouse=True)
+def _store_to_itself(request):
+    """A test that does not read through `store` has the store to itself (a command, a listener, a writer)."""
+    if "store" not in request.fixturenames and "data_dir" in request.fixturenames:
+        request.getfixturevalue("readers").release()
+
+
 def _stored_change(store, tenant: str | None, where: str = "1", **params: str) -> Decimal:
     where += " AND tenant_id = {tenant:String}" if tenant else ""
     [row] = store.query(
@@ -142,13 +182,9 @@ def _why(store, scope):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_constructed_change_is_named_as_the_largest_cause(data_dir, case):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        report = _why(store, {"tenant": case})
-        change = _stored_change(store, case)
-    finally:
-        store.close()
+def test_each_constructed_change_is_named_as_the_largest_cause(store, case):
+    report = _why(store, {"tenant": case})
+    change = _stored_change(store, case)
     causes = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
     assert report["causes"][0]["cause"] == case, report["causes"]
     assert abs(causes[case]) > 0
@@ -184,28 +220,20 @@ def test_units_beside_tokens_have_their_own_share(kind):
     assert unit_causes(kind.count, kind.cost, (10, 10), ("0.01", "0.03")) == {"price": Decimal("0.2")}
 
 
-def test_every_cause_is_zero_without_a_change(data_dir):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        baseline = (SINCE - timedelta(days=1), SINCE, "test")
-        # the "requests" case's baseline against itself shifted by nothing: the same calls on both sides
-        report = why_report.run(store.query, why_report.why("llmcost", {"tenant": "calls_per_request"},
-                                                            *baseline[:2], baseline))
-    finally:
-        store.close()
+def test_every_cause_is_zero_without_a_change(store):
+    baseline = (SINCE - timedelta(days=1), SINCE, "test")
+    # the "requests" case's baseline against itself shifted by nothing: the same calls on both sides
+    report = why_report.run(store.query, why_report.why("llmcost", {"tenant": "calls_per_request"},
+                                                        *baseline[:2], baseline))
     assert {Decimal(cause["change_usd"]) for cause in report["causes"]} == {0}
 
 
-def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        for scope in ({}, {"feature": "summarize"}, {"model": "small"}, {"tenant": "retries", "feature": "chat"}):
-            report = _why(store, scope)
-            parts = sum((Decimal(cause["change_usd"]) for cause in report["causes"]), Decimal(0))
-            assert parts == Decimal(report["change_usd"]), scope
-        assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
-    finally:
-        store.close()
+def test_the_whole_store_and_a_feature_add_up_exactly(store):
+    for scope in ({}, {"feature": "summarize"}, {"model": "small"}, {"tenant": "retries", "feature": "chat"}):
+        report = _why(store, scope)
+        parts = sum((Decimal(cause["change_usd"]) for cause in report["causes"]), Decimal(0))
+        assert parts == Decimal(report["change_usd"]), scope
+    assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
 
 
 @pytest.mark.parametrize(("scope", "cause", "where"), [
@@ -214,15 +242,11 @@ def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
     ({"provider": "otherco"}, "prompt", "provider = 'otherco'"),
     ({"tenant": "scoped", "provider": "testco"}, "requests", "provider = 'testco'"),
 ])
-def test_a_user_or_a_provider_is_a_scope(data_dir, scope, cause, where):
+def test_a_user_or_a_provider_is_a_scope(store, scope, cause, where):
     """Within one tenant, u-grew's requests doubled while otherco's prompts (u-flat's calls) grew: each scope
     names its own cause, adds up to its own stored change exactly, and lists only its own requests."""
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        report = _why(store, scope)
-        change = _stored_change(store, scope.get("tenant"), where)
-    finally:
-        store.close()
+    report = _why(store, scope)
+    change = _stored_change(store, scope.get("tenant"), where)
     assert report["causes"][0]["cause"] == cause, report["causes"]
     assert sum(Decimal(c["change_usd"]) for c in report["causes"]) == Decimal(report["change_usd"]) == change != 0
     for request in report["top_requests"]:
@@ -333,25 +357,21 @@ def test_the_openapi_document_lists_every_cause():
     assert causes["properties"]["causes"]["items"]["properties"]["cause"]["enum"] == [name for name, _ in CAUSES]
 
 
-def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(data_dir):
+def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(store):
     from grafana_plugin import ALL, ROOT, by_uid, expand, queries, settings
 
     sys.path.insert(0, str(ROOT))
     panel = queries(by_uid("llmcost-overview"))["panel 'Why the cost changed (against the period before)' A"]
     labels = {label: cause for cause, label in CAUSES}
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        for tenant in [*CASES, ALL]:
-            variables = settings("llmcost-overview", tenant=tenant)
-            rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
-            report = _why(store, {"tenant": tenant} if tenant != ALL else {})
-            cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
-            shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
-            assert shown.keys() == cli.keys()
-            assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
-            for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
-                assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
-            if tenant != ALL:
-                assert labels[rows[0]["cause"]] == tenant
-    finally:
-        store.close()
+    for tenant in [*CASES, ALL]:
+        variables = settings("llmcost-overview", tenant=tenant)
+        rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
+        report = _why(store, {"tenant": tenant} if tenant != ALL else {})
+        cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
+        shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
+        assert shown.keys() == cli.keys()
+        assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
+        for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
+            assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
+        if tenant != ALL:
+            assert labels[rows[0]["cause"]] == tenant
