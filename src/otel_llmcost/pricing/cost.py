@@ -65,11 +65,11 @@ def price_calls(calls: Sequence[LlmCall], ats: Sequence[datetime], price_book: P
         (entry, rates), (_, _, multiplier, adjustment) = priced_by[key], key
         charged = _charge([calls[i] for i in indexes], entry, rates, [notes[i] for i in indexes])
         for index, parts, estimates in zip(indexes, *charged, strict=True):
-            if adjustment:
-                parts = [_round(part * multiplier) for part in parts]
+            amounts = [_round(part * multiplier) for part in parts] if adjustment else parts
             note = "; ".join([*estimates, f"x{multiplier} ({adjustment})"] if adjustment else estimates)
-            costs[index] = Cost("estimated" if estimates else "priced", note, entry.price_id, entry.book_version,
-                                tiers[index], multiplier, *parts, sum(parts, _ZERO))
+            costs[index] = Cost(  # type: ignore[call-arg]  # the amounts in field order: checked on import
+                "estimated" if estimates else "priced", note, entry.price_id, entry.book_version, tiers[index],
+                multiplier, *amounts, sum(amounts, _ZERO))
     return costs  # type: ignore[return-value]  # every call's cost is set above
 
 
@@ -95,8 +95,8 @@ def _charge(calls: list[LlmCall], entry: PriceEntry, rates: Rates,
     for rate in entry.once_per_call:
         units[rate] = [min(count, 1) for count in units[rate]]
     estimates = [[note] if note else [] for note in notes]
-    for kind, why in entry.uncertain:  # rates not known exactly
-        for index, count in enumerate(units[kind] if kind else [1] * len(calls)):
+    for rate, why in entry.uncertain:  # rates not known exactly
+        for index, count in enumerate(units[rate] if rate else [1] * len(calls)):
             if count:
                 estimates[index].append(why)
     columns = {name: [_ZERO] * len(calls) for name in COST_COLUMNS}

@@ -55,7 +55,7 @@ def usage_rows(calls: Sequence[Attributed], price_book: PriceBook, now: datetime
     except ArithmeticError:  # some call's cost goes beyond exact arithmetic: find which, pricing each alone
         costs = [_price(call, at, price_book, tenant) for call, at, tenant in zip(priced, ts, tenants, strict=True)]
     return [
-        UsageRow(
+        UsageRow(  # type: ignore[call-arg]  # positionally, in _ROW_LAYOUT's order: checked on import
             at, who.tenant_id, who.environment, who.service_name, who.feature, who.user_id, who.session_id,
             who.request_id, who.attempt, span.trace_id, span.span_id, span.parent_span_id, span.name, call.provider,
             call.operation, call.request_model, call.response_model, call.response_id, *_counts(call),
