@@ -19,8 +19,9 @@ includes the 1-hour writes). Each kind is charged for its own units only: its co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import sub
 
 _TOKENS = "UInt64"
 _UNITS = "UInt32"
@@ -129,12 +130,19 @@ _check_table()
 def billed_units(counts: Mapping[str, int]) -> dict[str, int]:
     """Rate key -> the units charged at that rate: each count less the counts that are part of it (a part is
     never taken as larger than its whole); a kind without a count is one per call."""
-    whole: dict[str, int] = {}
+    columns = billed_unit_columns({name: [counts.get(name, 0)] for name in COUNTS}, 1)
+    return {rate: column[0] for rate, column in columns.items()}
+
+
+def billed_unit_columns(counts: Mapping[str, Sequence[int]], calls: int) -> dict[str, list[int]]:
+    """billed_units of a batch of `calls` calls, a column at a time: `counts` holds each count's column."""
+    whole: dict[str, Sequence[int]] = {}
     for kind in COUNTED:
-        count = counts.get(kind.count, 0)
-        whole[kind.count] = min(count, whole[kind.part_of]) if kind.part_of else count
-    own = dict(whole)
+        column = counts[kind.count]
+        whole[kind.count] = [*map(min, column, whole[kind.part_of])] if kind.part_of else column
+    own: dict[str, Sequence[int]] = dict(whole)
     for kind in COUNTED:
         if kind.part_of:
-            own[kind.part_of] -= whole[kind.count]
-    return {kind.rate: max(own[kind.count], 0) if kind.count else 1 for kind in KINDS}
+            own[kind.part_of] = [*map(sub, own[kind.part_of], whole[kind.count])]
+    return {kind.rate: [count if count > 0 else 0 for count in own[kind.count]] if kind.count else [1] * calls
+            for kind in KINDS}

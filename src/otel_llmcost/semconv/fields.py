@@ -147,11 +147,14 @@ def _other_counts(attributes, fields: Fields, wholes: dict[str, int]) -> dict[st
     """The counts of the kinds beyond the five the conventions above settle; a part (kinds.Kind.part_of) is
     never larger than what it is part of."""
     counts = dict(wholes)
-    for kind in COUNTED:
-        if kind.count not in counts:
-            count = token_count(attributes, getattr(fields, kind.field))
-            counts[kind.count] = min(count, counts[kind.part_of]) if kind.part_of else count
+    for name, field, part_of in _COUNTED_FIELDS:
+        if name not in counts:
+            count = token_count(attributes, getattr(fields, field))
+            counts[name] = min(count, counts[part_of]) if part_of else count
     return {name: count for name, count in counts.items() if name not in wholes}
+
+
+_COUNTED_FIELDS = tuple((kind.count, kind.field, kind.part_of) for kind in COUNTED)  # read for every call
 
 
 def _streaming(attributes, keys: tuple[str, ...], ttft_ms: float | None) -> bool:
