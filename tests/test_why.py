@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import run_cli
+from conftest import read_only_store, run_cli
 from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
 from otel_llmcost.kinds import COUNTED
 from otel_llmcost.kinds import COUNTS as USAGE_KINDS
@@ -124,44 +124,9 @@ def data_dir(tmp_path_factory):
     return path
 
 
-class _Reader:
-    """One read-only engine on the module's store, shared by the tests that read in this process: every chDB
-    engine started in a process leaves threads behind, each holding descriptors (/proc/self/task/<tid>/stat,
-    schedstat, io). The commands and listeners that need the store to themselves get it released first."""
-
-    def __init__(self, path):
-        self.path = path
-        self._store: ChdbStore | None = None
-
-    def get(self) -> ChdbStore:
-        if self._store is None:
-            self._store = ChdbStore(str(self.path / "chdb"), "llmcost", read_only=True)
-        return self._store
-
-    def release(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-
-@pytest.fixture(scope="module")
-def readers(data_dir):
-    shared = _Reader(data_dir)
-    yield shared
-    shared.release()
-
-
 @pytest.fixture
-def store(readers) -> ChdbStore:
-    """The module's store, read-only (conftest's `store`, a fresh writable one per test, is not needed here)."""
-    return readers.get()
-
-
-@pytest.fixture(autouse=True)
-def _store_to_itself(request):
-    """A test that does not read through `store` has the store to itself (a command, a listener, a writer)."""
-    if "store" not in request.fixturenames and "data_dir" in request.fixturenames:
-        request.getfixturevalue("readers").release()
+def store(data_dir) -> ChdbStore:
+    return read_only_store(data_dir / "chdb")
 
 
 def _stored_change(store, tenant: str | None, where: str = "1", **params: str) -> Decimal:
