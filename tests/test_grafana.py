@@ -483,14 +483,9 @@ def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
     assert run(reader, overview, "Calls", inside) == [{"calls": raw(reader, "count() AS calls", inside)["calls"]}]
 
 
-def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo, tmp_path):
+def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo):
     """Projects and keys from projects_hourly while nothing else is picked, raw rows once something is, and a
-    range off the hour: each equal to the raw rows; the billed figures are `stats --chargeback`'s."""
-    from scripts.dashboards import chargeback
-
-    from otel_llmcost.reports.chargeback import load_chargeback
-    from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
-
+    range off the hour: each equal to the raw rows."""
     reader, (start, end) = demo
     since, until = start + timedelta(days=1, minutes=13), end - timedelta(hours=5, minutes=7, seconds=3)
     board = "llmcost-chargeback"
@@ -510,17 +505,66 @@ def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo, tmp_p
             totals[row["project"]][1] += row["calls"]
         assert totals == {r["project"]: [Decimal(r["cost"]), r["calls"]] for r in direct}, chosen
     assert {r["project"] for r in direct} <= {"assistant", "documents", "search"}
-    terms = tmp_path / "chargeback.yaml"
-    terms.write_text('currencies:\n  EUR:\n    - {from: 2026-01-01, rate: "0.9"}\n'
-                     'tenants:\n  acme: {markup: "0.15", currency: EUR}\n  "*": {markup: "-0.05"}\n')
-    sql = expand(chargeback.billed_by_tenant(load_chargeback(str(terms))), settings(board), (since, until))
-    billed = {row["tenant_id"]: row for row in reader.query(sql)}
-    stats = {row["group"]: row for row in stats_rows(reader, StatsQuery("tenant", {}), since,
-                                                     until + timedelta(microseconds=1), load_chargeback(str(terms)))}
-    assert set(billed) == set(stats) == {"acme", "globex", "initech"}
-    for tenant, row in billed.items():
-        assert Decimal(row["billed_usd"]) == Decimal(stats[tenant]["billed_usd"]), tenant
-        assert Decimal(row["billed"]) == Decimal(stats[tenant]["billed"]), tenant
-        assert (row["currency"], Decimal(row["list_cost"]), Decimal(row["effective_cost"])) == (
-            stats[tenant]["billed_currency"], Decimal(stats[tenant]["list_cost_usd"]),
-            Decimal(stats[tenant]["cost_usd"])), tenant
+
+
+TERMS = """currencies:
+  EUR:
+    - {from: 2026-11-01, rate: "0.9214"}
+    - {from: 2026-11-16, rate: "0.9307"}
+  JPY:
+    - {from: 2026-11-01, rate: "151.37"}
+tenants:
+  acme: {markup: "0.15", currency: EUR}
+  initech: {markup: "0.1", currency: JPY}
+  "*": {markup: "-0.05"}
+"""
+
+
+def test_billed_cost_reads_the_stored_terms_and_is_the_statements_to_the_cent(tmp_path):
+    """The Tenants and Chargeback boards' billed cost for a month equals `statement`'s for every tenant (rounded
+    per statement line, not once), from the terms stored in the database: storing other terms changes what the
+    same committed panel shows."""
+    from otel_llmcost.reports.chargeback import load_chargeback, minor_unit
+    from otel_llmcost.reports.focus import Month
+    from otel_llmcost.reports.statement import statement
+    from otel_llmcost.reports.stored_terms import store_terms, stored_terms
+
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    rows = []  # 4 tenants x 6 days (across the EUR rate change) x 3 projects x 2 models: lines of 0.4 to 1.2 cents
+    for n, (tenant, day, project, model) in enumerate(
+            (t, d, p, m) for t in ("acme", "globex", "initech", "hooli") for d in range(13, 19)
+            for p in ("atlas", "zephyr", "") for m in ("gpt-4o", "gpt-4o-mini")):
+        cost = Decimal("0.004") + Decimal(n % 9) / 1000 + Decimal("0.0005")
+        rows.append(dataclasses.replace(BASE_ROW, ts=datetime(2026, 11, day, 9, n % 60, tzinfo=timezone.utc),
+                                        tenant_id=tenant, project=project, request_model=model, response_model=model,
+                                        span_id=f"{n:016x}", cost_usd=cost, input_cost_usd=cost,
+                                        output_cost_usd=Decimal(0)))
+    store.insert_usage(rows)
+    month = Month.parse("2026-11")
+    since, until = month.bounds()
+    shown_range = (since, until - timedelta(seconds=1))
+    (tmp_path / "terms.yaml").write_text(TERMS)
+    try:
+        for terms_text in (TERMS, TERMS.replace('acme: {markup: "0.15", currency: EUR}', 'acme: {markup: "0.3"}')):
+            (tmp_path / "terms.yaml").write_text(terms_text)
+            assert store_terms(store, load_chargeback(str(tmp_path / "terms.yaml")))
+            terms = stored_terms(store)
+            assert terms is not None
+            expected = {tenant: statement(store, terms, tenant, month) for tenant in ("acme", "globex", "initech",
+                                                                                       "hooli")}
+            once_rounded = {tenant: sum((line.billed_usd * line.rate for line in st.lines), Decimal(0)).quantize(
+                minor_unit(st.currency)) for tenant, st in expected.items()}
+            assert once_rounded != {tenant: st.billed for tenant, st in expected.items()}  # rounding per line shows
+            for board in ("llmcost-tenants", "llmcost-chargeback"):
+                shown = {row["tenant_id"]: row for row in run(store, board, "Tenants: list, effective and billed cost",
+                                                              shown_range)}
+                assert set(shown) == set(expected), board
+                for tenant, st in expected.items():
+                    row = shown[tenant]
+                    assert (row["currency"], Decimal(row["billed"])) == (st.currency, st.billed), (board, tenant)
+                    assert Decimal(row["billed_usd"]) == sum(line.billed_usd for line in st.lines), (board, tenant)
+                    assert Decimal(row["effective_cost"]) == st.effective_usd, (board, tenant)
+            assert expected["acme"].currency == ("EUR" if terms_text == TERMS else "USD")
+    finally:
+        store.close()

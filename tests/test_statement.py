@@ -105,3 +105,33 @@ def test_bad_terms_are_refused_with_the_reason(data_dir, tmp_path):
         result = run_cli("statement", "--data-dir", str(data_dir), "--tenant", "acme", "--month", "2026-11",
                          "--chargeback", str(tmp_path / "terms.yaml"), check=False)
         assert result.returncode == 2 and reason in result.stderr, result.stderr
+
+
+def test_the_receiver_stores_its_terms_and_the_dashboards_bill_from_them(tmp_path, receiver_factory):
+    """`serve` with chargeback.file stores the terms; the committed Tenants panel then shows each tenant's month
+    billed as `statement` bills it, and after a restart with other terms, the other figures: no rebuild."""
+    from datetime import datetime, timezone
+
+    from grafana_plugin import by_uid, expand, queries, settings
+    from otel_llmcost.store.remote import RemoteStore
+
+    copy = tmp_path / "data"
+    store = ChdbStore(str(copy / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage(stored_rows())
+    store.close()
+    terms = tmp_path / "chargeback.yaml"
+    panel = queries(by_uid("llmcost-tenants"))["panel 'Tenants: list, effective and billed cost' A"]
+    month = (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 30, 23, 59, 59, tzinfo=timezone.utc))
+    for text in (CHARGEBACK, CHARGEBACK.replace('acme: {markup: "0.15", currency: EUR}', 'acme: {markup: "0.4"}')):
+        terms.write_text(text)
+        receiver = receiver_factory({"chargeback": {"file": str(terms)}}, data_dir=copy)
+        shown = {row["tenant_id"]: row for row in RemoteStore.of_running_receiver(str(copy), "llmcost").query(
+            expand(panel, settings("llmcost-tenants"), month))}
+        receiver.stop()
+        for tenant in ("acme", "initech", "globex"):
+            billed = json.loads(run_cli("statement", "--data-dir", str(copy), "--tenant", tenant, "--month",
+                                        "2026-11", "--chargeback", str(terms), "--format", "json").stdout)
+            assert (shown[tenant]["currency"], Decimal(shown[tenant]["billed"])) == (
+                billed["currency"], Decimal(billed["billed"])), tenant
+        assert shown["acme"]["currency"] == ("EUR" if text == CHARGEBACK else "USD")

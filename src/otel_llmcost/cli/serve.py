@@ -29,6 +29,8 @@ from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.receive.intake import Intake
 from otel_llmcost.receive.ops import OpsSources
+from otel_llmcost.reports.chargeback import load_chargeback
+from otel_llmcost.reports.stored_terms import store_terms
 from otel_llmcost.store import open_store
 from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.remote import RECEIVER_FILE
@@ -82,6 +84,9 @@ def _serve(settings: Settings, started: list[bool]) -> int:
         ledger = SpendLedger()
         if serves_queries:
             ledger.seed(store)  # before any insert: the flusher and the workers start below
+        if settings.chargeback.file and store_terms(store, load_chargeback(settings.chargeback.file)):
+            logger.info("chargeback terms of %s stored: the dashboards' billed cost follows them",
+                        settings.chargeback.file)
         pipeline = open_write_path(settings, LedgeredStore(store, ledger), price_book)
         intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
