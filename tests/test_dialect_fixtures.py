@@ -8,6 +8,10 @@ cache, output includes reasoning), attempts, and costs at the prices stated belo
 
 Where a library does not report something the provider returned, the expected row says what the span
 carries and a comment names the gap: we store what was reported, never a guess.
+
+Every fixture goes through one receiver (a receiver per fixture made this file the suite's long pole), each
+under a tenant of its own: its exports' tenant attributes say `capture-<fixture>` instead of capture-tenant, so
+its rows are told apart from the other fixtures' (the scenarios' request ids repeat across fixtures).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FAST_CONFIG, Receiver
 from otel_llmcost.kinds import BY_RATE
-from payloads import json_body, post
+from payloads import post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dialects"
 
@@ -433,9 +438,9 @@ DIMENSIONS = {
     ("traceloop-sdk-openai", "association_properties"): ("user-42", "session-1", "capture", {"customer_id": "cust-3"}),
     # @conversation gives gen_ai.conversation.id, which wins over the association property's session.
     ("traceloop-sdk-openai", "workflow"): ("user-7", "conv-123", "capture", {}),
-    ("vercel-ai", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
-    ("vercel-ai-legacy", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
-    ("vercel-ai-v4", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-tenant"}),
+    ("vercel-ai", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-vercel-ai"}),
+    ("vercel-ai-legacy", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-vercel-ai-legacy"}),
+    ("vercel-ai-v4", "generate_text"): ("u-1", "s-1", "capture", {"tenant": "capture-vercel-ai-v4"}),
     ("langfuse", "generation"): ("user-42", "session-1", "capture", {"customer_id": "cust-3"}),
     ("langfuse", "openai_integration"): ("user-7", "session-2", "capture", {}),
 }
@@ -452,7 +457,7 @@ SELECT emitter_cost_usd, tags, user_id, session_id, feature, metadata, request_i
 input_tokens, cache_read_tokens, cache_write_tokens,
        output_tokens, reasoning_tokens, provider, request_model, response_model, cost_usd, cost_status, cost_note,
        tenant_id, instrumentation, web_searches, file_searches, images, audio_seconds
-FROM llmcost.llm_usage ORDER BY request_id, ts, attempt
+FROM llmcost.llm_usage ORDER BY tenant_id, request_id, ts, attempt
 """
 
 
@@ -473,25 +478,52 @@ def _fixtures() -> list[str]:
     return sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 
+def _tenant(name: str) -> str:
+    return f"capture-{name}"
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> dict[str, list[dict]]:
+    """Every fixture's exports through one receiver, each fixture under its own tenant: its rows, by tenant.
+
+    The flush tick never comes during the replay: the traces are released by the stop, each with every one of
+    its exports (all of them have their root). Released at a tick between two exports, a call seen by an app
+    and by the proxy it called (litellm-proxy) or by two instrumentations (openai-agents-logfire) would be
+    split from the span that merges into it, and how loaded the machine is would decide."""
+    root = tmp_path_factory.mktemp("dialects")
+    prices = root / "prices.yaml"
+    prices.write_text(PRICE_BOOK)
+    receiver = Receiver(root / "data", {
+        **FAST_CONFIG, "pricing": {"price_books": [str(prices)]}, "store": {"flush_interval_seconds": 3600.0},
+        "attribution": {"trace_wait_seconds": 3600.0, "max_trace_wait_seconds": 3600.0}}).start()
+    try:
+        for name in _fixtures():
+            for export in json.loads((FIXTURES / f"{name}.json").read_text())["exports"]:
+                body = json.dumps(export).replace('"capture-tenant"', json.dumps(_tenant(name)))
+                status, _, answer = post(receiver.http_url, body.encode(), "application/json")
+                assert status == 200, (name, answer)
+        receiver.stop()
+    finally:
+        if receiver.process.poll() is None:
+            receiver.kill()
+    by_tenant: dict[str, list[dict]] = {}
+    for row in receiver.sql(ROWS):
+        by_tenant.setdefault(row["tenant_id"], []).append(row)
+    return by_tenant
+
+
 def test_every_fixture_has_expectations():
     assert set(_fixtures()) == set(EXPECTED)
 
 
-@pytest.mark.parametrize("name", _fixtures())
-def test_fixture_rows(name, receiver_factory, tmp_path):
-    prices = tmp_path / "prices.yaml"
-    prices.write_text(PRICE_BOOK)
-    # Traces wait longer than the suite's default: a fixture's exports must meet in one trace even on a loaded
-    # machine (a proxy's spans and the app's arrive in different exports); stop() flushes them all anyway.
-    receiver = receiver_factory({"pricing": {"price_books": [str(prices)]},
-                                 "attribution": {"trace_wait_seconds": 10.0, "max_trace_wait_seconds": 60.0}})
-    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
-    for export in fixture["exports"]:
-        status, _, _ = post(receiver.http_url, json_body(export), "application/json")
-        assert status == 200
-    receiver.stop()
+def test_every_row_has_its_fixture_tenant(replayed):
+    assert set(replayed) <= {_tenant(name) for name in _fixtures()}
 
-    rows = receiver.sql(ROWS)
+
+@pytest.mark.parametrize("name", _fixtures())
+def test_fixture_rows(name, replayed):
+    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
+    rows = replayed.get(_tenant(name), [])
     by_scenario: dict[str, list[tuple]] = {}
     for row in rows:
         by_scenario.setdefault(row["request_id"], []).append(
@@ -512,7 +544,6 @@ def test_fixture_rows(name, receiver_factory, tmp_path):
             [row] = [r for r in rows if r["request_id"] == scenario]
             assert Decimal(row["emitter_cost_usd"]) == Decimal(reported)
     for row in rows:
-        assert row["tenant_id"] == "capture-tenant", row
         if (name, row["request_id"]) in COST_STATUS and row["status"] == "ok":
             status, words = COST_STATUS[name, row["request_id"]]
             assert (row["cost_status"], row["cost_usd"]) == (status, None) and words in row["cost_note"], row
