@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Write grafana/dashboards/*.json from scripts/dashboards/ (the budgets come from alerts.yaml, the chargeback
-terms from a chargeback file when one is named).
+"""Write grafana/dashboards/*.json from scripts/dashboards/ (the budgets come from alerts.yaml; the chargeback
+terms are read from the store when a panel runs: reports/stored_terms.py).
 
-    python scripts/build_dashboards.py [--alerts alerts.yaml] [--chargeback chargeback.yaml]
+    python scripts/build_dashboards.py [--alerts alerts.yaml]
 
 tests/test_grafana.py checks that the committed files are what this writes.
 """
@@ -18,29 +18,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from otel_llmcost.alerts.rules import load_alert_rules  # noqa: E402
-from otel_llmcost.reports.chargeback import load_chargeback  # noqa: E402
 from scripts.dashboards import chargeback, drilldown, models, overview, tenants  # noqa: E402
 
 FILES = {"llm-cost-overview.json": overview.build, "llm-cost-drilldown.json": drilldown.build,
          "llm-cost-models.json": models.build}
 
 
-def render(alerts_file: Path, chargeback_file: Path | None = None) -> dict[str, str]:
+def render(alerts_file: Path) -> dict[str, str]:
     """File name -> JSON text of every dashboard."""
     boards = {name: build() for name, build in FILES.items()}
     boards["llm-cost-tenants.json"] = tenants.build(load_alert_rules(str(alerts_file)))
-    boards["llm-cost-chargeback.json"] = chargeback.build(load_chargeback(str(chargeback_file) if chargeback_file
-                                                                          else None))
+    boards["llm-cost-chargeback.json"] = chargeback.build()
     return {name: json.dumps(board, indent=2, ensure_ascii=False) + "\n" for name, board in boards.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=Path, default=ROOT / "alerts.yaml")
-    parser.add_argument("--chargeback", type=Path, help="markups, currencies and rates for the billed cost "
-                                                         "(default: every tenant billed its effective cost in USD)")
     args = parser.parse_args()
-    for name, text in render(args.alerts, args.chargeback).items():
+    for name, text in render(args.alerts).items():
         (ROOT / "grafana" / "dashboards" / name).write_text(text, encoding="utf-8")
     return 0
 

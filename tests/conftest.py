@@ -104,6 +104,37 @@ def session(tmp_path_factory):
     opened.close()
 
 
+#: read-only engines on module stores, shared by the tests that read them in this process (read_only_store)
+_READ_ONLY: dict[str, ChdbStore] = {}
+
+
+def read_only_store(path: Path) -> ChdbStore:
+    """A read-only store on `path`, kept open for the next test that asks for `store`: every chDB engine started
+    in a process leaves threads behind, each holding descriptors (/proc/self/task/<tid>/stat, schedstat, io),
+    so the tests that read a module's store share one engine. A test that does not ask for `store` (a command,
+    a listener, a writer) has the store to itself: the engine is closed before it, and after the module."""
+    if str(path) not in _READ_ONLY:
+        _READ_ONLY[str(path)] = ChdbStore(str(path), "llmcost", read_only=True)
+    return _READ_ONLY[str(path)]
+
+
+def _close_read_only() -> None:
+    while _READ_ONLY:
+        _READ_ONLY.popitem()[1].close()
+
+
+@pytest.fixture(autouse=True)
+def _read_only_closed_unless_read(request):
+    if "store" not in request.fixturenames:
+        _close_read_only()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _read_only_closed_after_the_module():
+    yield
+    _close_read_only()
+
+
 @pytest.fixture
 def store(tmp_path):
     """A migrated chDB store in the test's own directory (test modules may override it with a shared one)."""

@@ -13,6 +13,7 @@ import pytest
 
 from otel_llmcost.alerts import grafana
 from otel_llmcost.alerts.findings import SentBudgetThresholds, find
+from otel_llmcost.alerts.ledger import LedgeredStore, SpendLedger
 from otel_llmcost.alerts.rules import load_alert_rules
 from otel_llmcost.keys import QUERY, KeyStore
 from otel_llmcost.query.access import Gate
@@ -55,23 +56,27 @@ def api(tmp_path_factory):
     root = tmp_path_factory.mktemp("budgets")
     (root / "alerts.yaml").write_text(BUDGETS)
     rules = load_alert_rules(str(root / "alerts.yaml"))
-    writer = ChdbStore(str(root / "chdb"), "llmcost")
-    writer.ensure_schema()
-    writer.insert_usage(ROWS)
+    store = ChdbStore(str(root / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage(ROWS)  # before the receiver starts: the ledger reads them from the rollups
+    ledger = SpendLedger()
+    ledger.seed(store)
+    writer = LedgeredStore(store, ledger)  # as `serve` inserts: each INSERT recorded once it succeeded
     keys = KeyStore(root / "keys.json")
     _, admin = keys.create(None, (QUERY,))
     _, acme = keys.create("acme", (QUERY,))
     _, globex = keys.create("globex", (QUERY,))
     engine = QueryEngine(str(root / "chdb"), "llmcost", Limits(10, 100_000, 10**8, 10**9), 4, 20)
-    listener = QueryListener(engine, Gate(keys, "local"), "127.0.0.1", 0, engine.server_info(), alert_rules=rules)
+    listener = QueryListener(engine, Gate(keys, "local"), "127.0.0.1", 0, engine.server_info(), alert_rules=rules,
+                             ledger=ledger)
     listener.start()
 
     def get(secret: str = admin, **params) -> tuple[int, dict]:
         return api_get(listener.port, "/api/v1/budgets/status", secret, **params)
 
-    yield get, writer, rules, {"acme": acme, "globex": globex}
+    yield get, writer, rules, {"acme": acme, "globex": globex}, ledger
     listener.stop()
-    writer.close()
+    store.close()
 
 
 def spent(rows, **match) -> Decimal:
@@ -82,7 +87,7 @@ def spent(rows, **match) -> Decimal:
 
 
 def test_every_level_that_applies_with_spent_remaining_and_reset(api):
-    get, _, _, _ = api
+    get, *_ = api
     status, body = get(tenant="acme", feature="chat", user="u1", project="atlas", key="k1")
     assert status == 200
     by_budget = {(b["budget"], b["period"]): b for b in body["budgets"]}
@@ -113,7 +118,7 @@ def test_every_level_that_applies_with_spent_remaining_and_reset(api):
 
 
 def test_a_tenant_key_reads_only_its_own_budgets(api):
-    get, _, _, secrets = api
+    get, _, _, secrets, _ = api
     status, body = get(secrets["acme"])
     assert status == 200 and body["tenant"] == "acme" and len(body["budgets"]) == 2
     status, body = get(secrets["acme"], tenant="globex")
@@ -123,37 +128,53 @@ def test_a_tenant_key_reads_only_its_own_budgets(api):
     assert get()[0] == 400  # an admin key names the tenant
 
 
-def test_answers_stay_right_under_concurrent_ingest(api):
-    get, writer, _, _ = api
-    more = [row(100 + n, "acme", "chat", "u3", "0.01", key="k3") for n in range(60)]
+def test_answers_stay_right_under_concurrent_ingest_at_every_level(api):
+    """Batches land while a gateway asks: each answer shows whole batches, at every level at once, and the
+    last one what the rollups hold."""
+    get, writer, _, _, ledger = api
+    asked = {"tenant": "acme", "feature": "chat", "user": "u1", "project": "atlas", "key": "k1"}
+    batches = [[row(100 + 10 * b + n, "acme", "chat", "u1", "0.01") for n in range(5)]
+               + [row(105 + 10 * b + n, "acme", "search", "u3", "0.02", project="zephyr", key="k2") for n in range(4)]
+               + [row(109 + 10 * b, "globex", "chat", "u1", "0.01")] for b in range(12)]
     done = threading.Event()
 
     def ingest():
-        for start in range(0, len(more), 5):
-            writer.insert_usage(more[start:start + 5])
+        for batch in batches:
+            writer.insert_usage(batch)
         done.set()
 
-    before = spent(ROWS, tenant_id="acme", feature="chat", daily=True)
-    project_before = spent(ROWS, tenant_id="acme", project="atlas")
+    def levels() -> dict[tuple[str, str], Decimal]:
+        status, body = get(**asked)
+        assert status == 200
+        return {(b["budget"], b["period"]): Decimal(b["spent_usd"]) for b in body["budgets"]}
+
+    before = levels()
+    assert set(before) == {("tenant", "monthly"), ("tenant", "daily"), ("feature=chat", "daily"),
+                           ("user=u1", "monthly"), ("project=atlas", "monthly"), ("key=k1", "daily")}
     seen = []
     thread = threading.Thread(target=ingest)
     thread.start()
     while not done.is_set() or len(seen) < 3:
-        _, body = get(tenant="acme", feature="chat")
-        seen.append(Decimal(next(b for b in body["budgets"] if b["budget"] == "feature=chat")["spent_usd"]))
+        seen.append(levels())
     thread.join()
-    _, body = get(tenant="acme", feature="chat")
-    final = Decimal(next(b for b in body["budgets"] if b["budget"] == "feature=chat")["spent_usd"])
-    assert final == before + Decimal("0.60")
-    _, body = get(tenant="acme", project="atlas", key="k3")
-    assert Decimal(next(b for b in body["budgets"] if b["budget"] == "project=atlas")["spent_usd"]) == (
-        project_before + Decimal("0.60"))
-    assert seen == sorted(seen) and all(before <= value <= final for value in seen)
-    assert all((value - before) % Decimal("0.05") == 0 for value in seen)  # whole batches: never a part of one
+    seen.append(levels())
+    per_batch = {budget: Decimal("0.13") if budget[0] == "tenant" else Decimal("0.05") for budget in before}
+    for answer in seen:  # n whole batches at every level, the same n: never a part of one, nor one level ahead
+        [batches_in] = {(answer[budget] - before[budget]) / per_batch[budget] for budget in before}
+        assert batches_in == int(batches_in) and 0 <= batches_in <= len(batches)
+    assert [a[("tenant", "monthly")] for a in seen] == sorted(a[("tenant", "monthly")] for a in seen)
+    assert {budget: seen[-1][budget] - before[budget] for budget in before} == {
+        budget: 12 * amount for budget, amount in per_batch.items()}
+    # the ledger kept in memory agrees with the rollups, the truth a restart starts from, at every level
+    restarted = SpendLedger()
+    restarted.seed(writer)
+    for tenant, scopes in (("acme", asked), ("acme", {"feature": "search", "user": "u3", "project": "zephyr",
+                                                       "key": "k2"}), ("globex", {"feature": "chat", "key": "k1"})):
+        assert ledger.spent(tenant, scopes) == restarted.spent(tenant, scopes)
 
 
 def test_each_threshold_of_each_budget_once_per_period_and_the_grafana_rule_agrees(api, tmp_path):
-    _, writer, rules, _ = api
+    _, writer, rules, *_ = api
     found = [f for f in find(writer, rules) if f.rule == "scoped_budget_threshold"]
     labels = {(f.labels["tenant_id"], f.labels["budget"], f.labels["threshold"]) for f in found}
     assert ("acme", "user=u1", "100") in labels and ("acme", "feature=chat", "50") in labels

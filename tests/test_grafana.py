@@ -483,14 +483,9 @@ def test_overview_totals_equal_stats_for_a_range_off_the_hour(demo):
     assert run(reader, overview, "Calls", inside) == [{"calls": raw(reader, "count() AS calls", inside)["calls"]}]
 
 
-def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo, tmp_path):
+def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo):
     """Projects and keys from projects_hourly while nothing else is picked, raw rows once something is, and a
-    range off the hour: each equal to the raw rows; the billed figures are `stats --chargeback`'s."""
-    from scripts.dashboards import chargeback
-
-    from otel_llmcost.reports.chargeback import load_chargeback
-    from otel_llmcost.reports.usage_stats import StatsQuery, stats_rows
-
+    range off the hour: each equal to the raw rows."""
     reader, (start, end) = demo
     since, until = start + timedelta(days=1, minutes=13), end - timedelta(hours=5, minutes=7, seconds=3)
     board = "llmcost-chargeback"
@@ -510,17 +505,4 @@ def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo, tmp_p
             totals[row["project"]][1] += row["calls"]
         assert totals == {r["project"]: [Decimal(r["cost"]), r["calls"]] for r in direct}, chosen
     assert {r["project"] for r in direct} <= {"assistant", "documents", "search"}
-    terms = tmp_path / "chargeback.yaml"
-    terms.write_text('currencies:\n  EUR:\n    - {from: 2026-01-01, rate: "0.9"}\n'
-                     'tenants:\n  acme: {markup: "0.15", currency: EUR}\n  "*": {markup: "-0.05"}\n')
-    sql = expand(chargeback.billed_by_tenant(load_chargeback(str(terms))), settings(board), (since, until))
-    billed = {row["tenant_id"]: row for row in reader.query(sql)}
-    stats = {row["group"]: row for row in stats_rows(reader, StatsQuery("tenant", {}), since,
-                                                     until + timedelta(microseconds=1), load_chargeback(str(terms)))}
-    assert set(billed) == set(stats) == {"acme", "globex", "initech"}
-    for tenant, row in billed.items():
-        assert Decimal(row["billed_usd"]) == Decimal(stats[tenant]["billed_usd"]), tenant
-        assert Decimal(row["billed"]) == Decimal(stats[tenant]["billed"]), tenant
-        assert (row["currency"], Decimal(row["list_cost"]), Decimal(row["effective_cost"])) == (
-            stats[tenant]["billed_currency"], Decimal(stats[tenant]["list_cost_usd"]),
-            Decimal(stats[tenant]["cost_usd"])), tenant
+

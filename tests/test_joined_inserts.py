@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import threading
+from datetime import datetime, timezone
+from decimal import Decimal
 
+from otel_llmcost.alerts.ledger import LedgeredStore, SpendLedger
 from otel_llmcost.errors import StoreError
 from otel_llmcost.flush.handoff import LinkedStore, StoreService
 from otel_llmcost.ops.costmetrics import CostMetrics
@@ -74,3 +77,15 @@ def test_a_lone_worker_is_not_held_past_the_linger(store):
     _linked(service, store, "w0").insert_usage(_rows(0, 1))  # the other worker has nothing this interval
     assert (service.joiner.blocks, service.joiner.inserts) == (1, 1)
     assert _stored(store) == [f"{0:032x}"]
+
+
+def test_the_budget_ledger_records_every_joined_blocks_spend_once(store):
+    ledger = SpendLedger()
+    service = StoreService(LedgeredStore(store, ledger), CostMetrics((), 1, "joined"), workers=2, linger=600.0)
+    first, second = _linked(service, store, "w0"), _linked(service, store, "w1")
+    now = datetime.now(timezone.utc)
+    rows = {worker: [dataclasses.replace(row, ts=now, cost_usd=Decimal("0.25")) for row in _rows(worker, count)]
+            for worker, count in ((0, 3), (1, 2))}
+    assert _together(lambda: first.insert_usage(rows[0]), lambda: second.insert_usage(rows[1])) == [None, None]
+    assert service.joiner.inserts == 1
+    assert ledger.spent("acme", {})["month_usd"] == Decimal("1.25")  # 5 rows at 0.25, each once

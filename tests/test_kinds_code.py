@@ -136,3 +136,11 @@ def test_a_new_kind_is_one_row_and_one_command(tmp_path, receiver_factory, monke
                                "--provider", "openai", "--model", "gpt-4.1", "--code-sessions", "2",
                                "--at", "2026-01-01").stdout)
     assert (quote["code_sessions"], Decimal(quote["code_fee_usd"])) == (2, Decimal("0.06"))
+
+    # `why` has its own share: twice the sessions per call at the same price is usage per call, not a price
+    # change (as it would be if its cost were left to the per-call fee).
+    why = subprocess.run([sys.executable, "-c", "from test_why import unit_causes\n"
+                          "print(unit_causes('code_sessions', 'code_fee_usd', (10, 20), ('0.03', '0.03')))"],
+                         env={**env, "PYTHONPATH": f"{copy / 'src'}{os.pathsep}{ROOT / 'tests'}"},
+                         capture_output=True, text=True, timeout=60)
+    assert why.stdout.strip() == str({"completion": Decimal("0.300000000000")}), why.stderr  # 12 decimals

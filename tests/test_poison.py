@@ -176,6 +176,36 @@ def test_the_calls_of_a_trace_that_cannot_be_priced_are_dead_lettered(tmp_path):
     assert stored == [{"span_id": fine.span_id.hex()}]  # the other trace of the same export is stored
 
 
+def test_a_call_too_costly_for_exact_arithmetic_is_not_priced_and_its_batch_is(tmp_path):
+    from otel_llmcost.config import load_settings
+    from otel_llmcost.pipeline import Pipeline
+    from otel_llmcost.pricing import load_price_book
+    from otel_llmcost.store import open_store
+    from otel_llmcost.store.migrations import SchemaOptions
+
+    book = tmp_path / "absurd.yaml"  # 5 tokens at 1e22 USD per million: 5e16 USD, 29 digits at the store's scale
+    book.write_text("version: absurd-1\nprices:\n  - {provider: openai, models: [absurd-1], effective_from: "
+                    "2020-01-01, input: '10000000000000000000000', output: '1'}\n")
+    settings = load_settings(None, {"data_dir": str(tmp_path / "data"), "spool_fsync": False})
+    store = open_store(settings)
+    store.ensure_schema(SchemaOptions.of(settings))
+    pipeline = Pipeline(settings, store, load_price_book([str(book)]))
+    pipeline.start()
+    absurd, fine = llm_span(os.urandom(16), "absurd-1", 5, 0), llm_span(os.urandom(16), "gpt-4o-mini", 5, 5)
+    assert pipeline.ingest(request(absurd, fine)).rejected_spans == 0
+    pipeline.close()
+    try:
+        rows = store.query("SELECT span_id, cost_status, cost_note, cost_usd IS NULL AS unpriced"
+                           " FROM llmcost.llm_usage")
+    finally:
+        store.close()
+    by_span = {row["span_id"]: row for row in rows}
+    too_costly = by_span[absurd.span_id.hex()]
+    assert (too_costly["cost_status"], too_costly["unpriced"]) == ("invalid_usage", 1)
+    assert too_costly["cost_note"] == "the counts are too large to price (InvalidOperation)"
+    assert (by_span[fine.span_id.hex()]["cost_status"], by_span[fine.span_id.hex()]["unpriced"]) == ("priced", 0)
+
+
 def test_no_poison_is_left_to_replay(poisoned):
     receiver, _, _, _, log = poisoned
     assert not list((receiver.data_dir / "spool").rglob("*.jsonl"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 
 from otel_llmcost.errors import PriceBookError
 from otel_llmcost.model import LlmCall
-from otel_llmcost.pricing import load_price_book, price_call
+from otel_llmcost.pricing import load_price_book, price_call, price_calls
 
 USER_BOOK = """
 version: contract-2026
@@ -49,6 +50,34 @@ def _call(model: str, provider: str = "openai", **tokens) -> LlmCall:
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def test_a_batch_is_priced_exactly_as_each_call_alone(tmp_path):
+    path = tmp_path / "contract.yaml"
+    path.write_text(USER_BOOK + "adjustments:\n  - {id: globex-discount, tenant: globex, multiplier: '0.37',"
+                                 " effective_from: '2026-06-15T00:00:00Z'}\n")
+    book = load_price_book([str(path)])
+    gpt = _call("gpt-4o", input_tokens=1234, cache_read_tokens=600, cache_write_tokens=33, output_tokens=77,
+                reasoning_tokens=9)
+    batch = [  # calls across entry switches, tiers of the day, adjustments, fallbacks, unknown and invalid ones
+        (gpt, "2026-05-31T23:59:59", "globex"), (gpt, "2026-06-01T00:00:00", "globex"),
+        (gpt, "2026-06-15T00:00:00", "globex"), (gpt, "2026-06-15T00:00:00", "acme"),
+        (gpt, "2026-09-01T12:00:00", "globex"), (gpt, "2026-09-01T12:00:00", ""),
+        (_call("owl-1", "night-owl", input_tokens=999_999, output_tokens=3), "2026-01-01T23:00:00", "globex"),
+        (_call("owl-1", "night-owl", input_tokens=999_999, output_tokens=3), "2026-01-01T12:00:00", "globex"),
+        (_call("Llama-3.1-8B", "self-hosted", input_tokens=7, output_tokens=1), "2026-07-01T00:00:00", "globex"),
+        (_call("no-such-model", input_tokens=5), "2026-07-01T00:00:00", ""),
+        (dataclasses.replace(gpt, usage_issue="counts do not add up"), "2026-07-01T00:00:00", ""),
+        (dataclasses.replace(_call("no-such-model"), error_type="timeout"), "2026-07-01T00:00:00", ""),
+        (_call("claude-sonnet-4-5-20250929", "anthropic", input_tokens=300_000, output_tokens=10), "2026-07-01", ""),
+        (_call("claude-sonnet-4-5-20250929", "anthropic", input_tokens=3000, output_tokens=10), "2026-07-01", ""),
+    ]
+    calls, ats, tenants = [call for call, _, _ in batch], [_at(at) for _, at, _ in batch], [t for _, _, t in batch]
+    together = price_calls(calls, ats, book, tenants)
+    alone = [price_call(call, at, book, tenant) for call, at, tenant in zip(calls, ats, tenants, strict=True)]
+    assert [repr(cost) for cost in together] == [repr(cost) for cost in alone]  # repr: Decimal exponents too
+    assert len({(cost.status, cost.price_id, cost.price_tier, cost.price_multiplier) for cost in together}) >= 9
+    assert together[2].price_multiplier == Decimal("0.37") and together[3].price_multiplier == 1
 
 
 @pytest.fixture

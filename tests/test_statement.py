@@ -1,5 +1,5 @@
 """`otel-llmcost statement`: a tenant's month with list, effective and billed figures apart; the billed total is
-the sum of the rows after markup and currency, to the cent."""
+the sum of the rows after markup and currency, to the cent; the dashboards bill the same from the stored terms."""
 
 from __future__ import annotations
 
@@ -8,13 +8,21 @@ import dataclasses
 import io
 import json
 from collections import defaultdict
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from conftest import run_cli
 from finops_data import ledger, with_contract_discount
+from grafana_plugin import by_uid, expand, queries, settings
+from otel_llmcost.reports.chargeback import load_chargeback, minor_unit
+from otel_llmcost.reports.focus import Month
+from otel_llmcost.reports.statement import statement
+from otel_llmcost.reports.stored_terms import store_terms, stored_terms
 from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.remote import RemoteStore
+from test_store import BASE_ROW
 
 CHARGEBACK = """
 currencies:
@@ -105,3 +113,73 @@ def test_bad_terms_are_refused_with_the_reason(data_dir, tmp_path):
         result = run_cli("statement", "--data-dir", str(data_dir), "--tenant", "acme", "--month", "2026-11",
                          "--chargeback", str(tmp_path / "terms.yaml"), check=False)
         assert result.returncode == 2 and reason in result.stderr, result.stderr
+
+
+def test_the_receiver_stores_its_terms_and_the_dashboards_bill_from_them(tmp_path, receiver_factory):
+    """`serve` with chargeback.file stores the terms; the committed Tenants panel then shows each tenant's month
+    billed as `statement` bills it, and after a restart with other terms, the other figures: no rebuild."""
+    copy = tmp_path / "data"
+    store = ChdbStore(str(copy / "chdb"), "llmcost")
+    store.ensure_schema()
+    store.insert_usage(stored_rows())
+    store.close()
+    terms = tmp_path / "chargeback.yaml"
+    panel = queries(by_uid("llmcost-tenants"))["panel 'Tenants: list, effective and billed cost' A"]
+    month = (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 30, 23, 59, 59, tzinfo=timezone.utc))
+    for text in (CHARGEBACK, CHARGEBACK.replace('acme: {markup: "0.15", currency: EUR}', 'acme: {markup: "0.4"}')):
+        terms.write_text(text)
+        receiver = receiver_factory({"chargeback": {"file": str(terms)}}, data_dir=copy)
+        shown = {row["tenant_id"]: row for row in RemoteStore.of_running_receiver(str(copy), "llmcost").query(
+            expand(panel, settings("llmcost-tenants"), month))}
+        receiver.stop()
+        for tenant in ("acme", "initech", "globex"):
+            billed = json.loads(run_cli("statement", "--data-dir", str(copy), "--tenant", tenant, "--month",
+                                        "2026-11", "--chargeback", str(terms), "--format", "json").stdout)
+            assert (shown[tenant]["currency"], Decimal(shown[tenant]["billed"])) == (
+                billed["currency"], Decimal(billed["billed"])), tenant
+        assert shown["acme"]["currency"] == ("EUR" if text == CHARGEBACK else "USD")
+
+
+def test_billed_cost_reads_the_stored_terms_and_is_the_statements_to_the_cent(tmp_path):
+    """The Tenants and Chargeback boards' billed cost for a month equals `statement`'s for every tenant (rounded
+    per statement line, not once), from the terms stored in the database: storing other terms changes what the
+    same committed panel shows."""
+    store = ChdbStore(str(tmp_path / "chdb"), "llmcost")
+    store.ensure_schema()
+    rows = []  # 4 tenants x 6 days (across the EUR rate change) x 3 projects x 2 models: lines of 0.4 to 1.2 cents
+    for n, (tenant, day, project, model) in enumerate(
+            (t, d, p, m) for t in ("acme", "globex", "initech", "hooli") for d in range(1, 7)
+            for p in ("atlas", "zephyr", "") for m in ("gpt-4o", "gpt-4o-mini")):
+        cost = Decimal("0.004") + Decimal(n % 9) / 1000 + Decimal("0.0005")
+        rows.append(dataclasses.replace(BASE_ROW, ts=datetime(2026, 11, day, 9, n % 60, tzinfo=timezone.utc),
+                                        tenant_id=tenant, project=project, request_model=model, response_model=model,
+                                        span_id=f"{n:016x}", cost_usd=cost, input_cost_usd=cost,
+                                        output_cost_usd=Decimal(0)))
+    store.insert_usage(rows)
+    month = Month.parse("2026-11")
+    since, until = month.bounds()
+    shown_range = (since, until - timedelta(seconds=1))
+    try:
+        other_terms = CHARGEBACK.replace('acme: {markup: "0.15", currency: EUR}', 'acme: {markup: "0.3"}')
+        for terms_text in (CHARGEBACK, other_terms):
+            (tmp_path / "terms.yaml").write_text(terms_text)
+            assert store_terms(store, load_chargeback(str(tmp_path / "terms.yaml")))
+            terms = stored_terms(store)
+            assert terms is not None
+            expected = {tenant: statement(store, terms, tenant, month) for tenant in ("acme", "globex", "initech",
+                                                                                       "hooli")}
+            once_rounded = {tenant: sum((line.billed_usd * line.rate for line in st.lines), Decimal(0)).quantize(
+                minor_unit(st.currency)) for tenant, st in expected.items()}
+            assert once_rounded != {tenant: st.billed for tenant, st in expected.items()}  # rounding per line shows
+            for board in ("llmcost-tenants", "llmcost-chargeback"):
+                panel = queries(by_uid(board))["panel 'Tenants: list, effective and billed cost' A"]
+                shown = {row["tenant_id"]: row for row in store.query(expand(panel, settings(board), shown_range))}
+                assert set(shown) == set(expected), board
+                for tenant, st in expected.items():
+                    row = shown[tenant]
+                    assert (row["currency"], Decimal(row["billed"])) == (st.currency, st.billed), (board, tenant)
+                    assert Decimal(row["billed_usd"]) == sum(line.billed_usd for line in st.lines), (board, tenant)
+                    assert Decimal(row["effective_cost"]) == st.effective_usd, (board, tenant)
+            assert expected["acme"].currency == ("EUR" if terms_text == CHARGEBACK else "USD")
+    finally:
+        store.close()

@@ -9,7 +9,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
 
-from conftest import run_cli
+from conftest import read_only_store, run_cli
 from otel_llmcost.reports.usage_stats import GROUPS, StatsQuery, stats_rows
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_migrations import _rows
@@ -60,9 +60,13 @@ def _by_tenant(rows):
     return {row["tenant"]: row for row in rows}
 
 
+@pytest.fixture
+def store(data_dir) -> ChdbStore:
+    return read_only_store(data_dir / "chdb")
+
+
 @pytest.mark.parametrize("by", list(_RAW_GROUPS))
-def test_stats_equal_raw_rows_for_ranges_off_the_hour(data_dir, by):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+def test_stats_equal_raw_rows_for_ranges_off_the_hour(store, by):
     since = datetime(2026, 10, 23, 7, 17, 3, 5, tzinfo=timezone.utc)
     for until in (since + timedelta(minutes=20), since + timedelta(days=9, minutes=31), since + timedelta(days=60)):
         params = {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f"), "until": until.strftime("%Y-%m-%d %H:%M:%S.%f")}
@@ -72,11 +76,9 @@ def test_stats_equal_raw_rows_for_ranges_off_the_hour(data_dir, by):
         for row in raw:
             got = rolled[row["group"]]
             assert {k: got[k] for k in row} == row, (by, until)
-    store.close()
 
 
-def test_filters_each_read_only_their_calls(data_dir):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+def test_filters_each_read_only_their_calls(store):
     since, until = datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, 0, 30, tzinfo=timezone.utc)
     params = {"since": "2026-10-01 00:00:00", "until": "2027-01-01 00:30:00"}
     for flag, column, value in (("tenant", "tenant_id", "t1"), ("feature", "feature", "chat"),
@@ -88,7 +90,6 @@ def test_filters_each_read_only_their_calls(data_dir):
         assert {k: rolled[k] for k in raw[0]} == raw[0], flag
     [both] = stats_rows(store, StatsQuery("user", {"tenant": "t0", "feature": "search"}), since, until)[:1]
     assert both["calls"] > 0
-    store.close()
 
 
 @pytest.mark.parametrize("by, flag, column, value", [
@@ -103,13 +104,11 @@ def test_filters_each_read_only_their_calls(data_dir):
     ("model", "project", "project", "atlas"),
     ("project", "user", "user_id", "u3"),
 ])
-def test_groups_with_filters_equal_raw_rows(data_dir, by, flag, column, value):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
+def test_groups_with_filters_equal_raw_rows(store, by, flag, column, value):
     since, until = datetime(2026, 10, 22, 5, 41, tzinfo=timezone.utc), datetime(2026, 12, 2, 3, 7, tzinfo=timezone.utc)
     params = {"since": "2026-10-22 05:41:00", "until": "2026-12-02 03:07:00"}
     raw = store.query(_RAW.format(group=_RAW_GROUPS[by], where=f"AND {column} = '{value}'"), params)
     rolled = _by_group(stats_rows(store, StatsQuery(by, {flag: value}), since, until))
-    store.close()
     assert len(raw) > 1 and set(rolled) == {row["group"] for row in raw}
     for row in raw:
         assert {k: rolled[row["group"]][k] for k in row} == row

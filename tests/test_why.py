@@ -12,11 +12,14 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import run_cli
+from conftest import read_only_store, run_cli
+from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
+from otel_llmcost.kinds import COUNTED
+from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.pricing.loader import load_price_book
 from otel_llmcost.pricing.quote import quote
-from otel_llmcost.reports import why_report
-from otel_llmcost.reports.why import CAUSES
+from otel_llmcost.reports import why_report, why_sql
+from otel_llmcost.reports.why import CAUSES, Range, Segment, decompose
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_store import BASE_ROW
 
@@ -121,6 +124,11 @@ def data_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def store(data_dir) -> ChdbStore:
+    return read_only_store(data_dir / "chdb")
+
+
 def _stored_change(store, tenant: str | None, where: str = "1", **params: str) -> Decimal:
     where += " AND tenant_id = {tenant:String}" if tenant else ""
     [row] = store.query(
@@ -139,13 +147,9 @@ def _why(store, scope):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_constructed_change_is_named_as_the_largest_cause(data_dir, case):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        report = _why(store, {"tenant": case})
-        change = _stored_change(store, case)
-    finally:
-        store.close()
+def test_each_constructed_change_is_named_as_the_largest_cause(store, case):
+    report = _why(store, {"tenant": case})
+    change = _stored_change(store, case)
     causes = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
     assert report["causes"][0]["cause"] == case, report["causes"]
     assert abs(causes[case]) > 0
@@ -153,28 +157,48 @@ def test_each_constructed_change_is_named_as_the_largest_cause(data_dir, case):
     assert Decimal(report["cost_usd"]) - Decimal(report["baseline_cost_usd"]) == change
 
 
-def test_every_cause_is_zero_without_a_change(data_dir):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        baseline = (SINCE - timedelta(days=1), SINCE, "test")
-        # the "requests" case's baseline against itself shifted by nothing: the same calls on both sides
-        report = why_report.run(store.query, why_report.why("llmcost", {"tenant": "calls_per_request"},
-                                                            *baseline[:2], baseline))
-    finally:
-        store.close()
+def unit_causes(count: str, cost: str, units: tuple[int, int], prices: tuple[str, str]) -> dict[str, Decimal]:
+    """The causes (those not zero) of one segment's change, 10 calls in each range with the same tokens, whose
+    kind `count` (charged on the column `cost`) goes from units[0] at prices[0] each to units[1] at prices[1]."""
+    key = ("search", "testco", "big")
+
+    def one_range(units: int, price: str) -> Range:
+        counts = dict.fromkeys(why_sql.COUNTS + USAGE_KINDS, 0) | {
+            "calls": 10, "input_tokens": 10_000, "output_tokens": 1_000, count: units}
+        costs = dict.fromkeys(why_sql.COSTS, Decimal(0)) | {"input_cost_usd": Decimal("0.02"),
+                                                             "output_cost_usd": Decimal("0.008")}
+        costs[cost] += units * Decimal(price)
+        costs["cost_usd"] = sum((costs[column] for column in KIND_COSTS), Decimal(0))
+        return Range({key: Segment(key, counts, costs)}, 10)
+
+    causes = decompose(one_range(units[0], prices[0]), one_range(units[1], prices[1]))
+    return {cause.cause: cause.change_usd for cause in causes if cause.change_usd}
+
+
+@pytest.mark.parametrize("kind", [kind for kind in COUNTED if not kind.part_of and kind.count not in (
+    "input_tokens", "output_tokens")], ids=lambda kind: kind.count)
+def test_units_beside_tokens_have_their_own_share(kind):
+    """Twice the web searches, file searches, images or seconds of audio per call at the same price is usage
+    (kinds.py's `why` for the kind), not a price change; a new price for them alone is the price cause."""
+    assert unit_causes(kind.count, kind.cost, (10, 20), ("0.01", "0.01")) == {
+        kind.why or "completion": Decimal("0.1")}
+    assert unit_causes(kind.count, kind.cost, (10, 10), ("0.01", "0.03")) == {"price": Decimal("0.2")}
+
+
+def test_every_cause_is_zero_without_a_change(store):
+    baseline = (SINCE - timedelta(days=1), SINCE, "test")
+    # the "requests" case's baseline against itself shifted by nothing: the same calls on both sides
+    report = why_report.run(store.query, why_report.why("llmcost", {"tenant": "calls_per_request"},
+                                                        *baseline[:2], baseline))
     assert {Decimal(cause["change_usd"]) for cause in report["causes"]} == {0}
 
 
-def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        for scope in ({}, {"feature": "summarize"}, {"model": "small"}, {"tenant": "retries", "feature": "chat"}):
-            report = _why(store, scope)
-            parts = sum((Decimal(cause["change_usd"]) for cause in report["causes"]), Decimal(0))
-            assert parts == Decimal(report["change_usd"]), scope
-        assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
-    finally:
-        store.close()
+def test_the_whole_store_and_a_feature_add_up_exactly(store):
+    for scope in ({}, {"feature": "summarize"}, {"model": "small"}, {"tenant": "retries", "feature": "chat"}):
+        report = _why(store, scope)
+        parts = sum((Decimal(cause["change_usd"]) for cause in report["causes"]), Decimal(0))
+        assert parts == Decimal(report["change_usd"]), scope
+    assert _stored_change(store, None) == Decimal(_why(store, {})["change_usd"])
 
 
 @pytest.mark.parametrize(("scope", "cause", "where"), [
@@ -183,15 +207,11 @@ def test_the_whole_store_and_a_feature_add_up_exactly(data_dir):
     ({"provider": "otherco"}, "prompt", "provider = 'otherco'"),
     ({"tenant": "scoped", "provider": "testco"}, "requests", "provider = 'testco'"),
 ])
-def test_a_user_or_a_provider_is_a_scope(data_dir, scope, cause, where):
+def test_a_user_or_a_provider_is_a_scope(store, scope, cause, where):
     """Within one tenant, u-grew's requests doubled while otherco's prompts (u-flat's calls) grew: each scope
     names its own cause, adds up to its own stored change exactly, and lists only its own requests."""
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        report = _why(store, scope)
-        change = _stored_change(store, scope.get("tenant"), where)
-    finally:
-        store.close()
+    report = _why(store, scope)
+    change = _stored_change(store, scope.get("tenant"), where)
     assert report["causes"][0]["cause"] == cause, report["causes"]
     assert sum(Decimal(c["change_usd"]) for c in report["causes"]) == Decimal(report["change_usd"]) == change != 0
     for request in report["top_requests"]:
@@ -302,25 +322,21 @@ def test_the_openapi_document_lists_every_cause():
     assert causes["properties"]["causes"]["items"]["properties"]["cause"]["enum"] == [name for name, _ in CAUSES]
 
 
-def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(data_dir):
+def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(store):
     from grafana_plugin import ALL, ROOT, by_uid, expand, queries, settings
 
     sys.path.insert(0, str(ROOT))
     panel = queries(by_uid("llmcost-overview"))["panel 'Why the cost changed (against the period before)' A"]
     labels = {label: cause for cause, label in CAUSES}
-    store = ChdbStore(str(data_dir / "chdb"), "llmcost", read_only=True)
-    try:
-        for tenant in [*CASES, ALL]:
-            variables = settings("llmcost-overview", tenant=tenant)
-            rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
-            report = _why(store, {"tenant": tenant} if tenant != ALL else {})
-            cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
-            shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
-            assert shown.keys() == cli.keys()
-            assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
-            for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
-                assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
-            if tenant != ALL:
-                assert labels[rows[0]["cause"]] == tenant
-    finally:
-        store.close()
+    for tenant in [*CASES, ALL]:
+        variables = settings("llmcost-overview", tenant=tenant)
+        rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
+        report = _why(store, {"tenant": tenant} if tenant != ALL else {})
+        cli = {cause["cause"]: Decimal(cause["change_usd"]) for cause in report["causes"]}
+        shown = {labels[row["cause"]]: Decimal(row["change_usd"]) for row in rows}
+        assert shown.keys() == cli.keys()
+        assert sum(shown.values(), Decimal(0)) == Decimal(report["change_usd"]), tenant  # exactly
+        for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
+            assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
+        if tenant != ALL:
+            assert labels[rows[0]["cause"]] == tenant

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from otel_llmcost.errors import DecodeError
 from otel_llmcost.ingest.spooldirs import adopt_orphans, worker_spool_dir
 from otel_llmcost.receive.route import owner, split_by_trace
 from payloads import post
+from query_clients import api_get
 from test_dialect_fixtures import EXPECTED, FIXTURES, PRICE_BOOK, ROWS
 
 #: Every stored value but the time of the insert; rows in a fixed order.
@@ -178,8 +180,9 @@ def _worker_pids(pid: int) -> list[int]:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
-def test_a_killed_worker_is_started_again_and_nothing_acknowledged_is_lost(receiver_factory):
-    receiver = receiver_factory({"receiver": {"workers": 2}})
+def test_a_killed_worker_is_started_again_and_nothing_acknowledged_is_lost(receiver_factory, tmp_path):
+    (tmp_path / "alerts.yaml").write_text('budgets:\n  - {tenant: acme, usd: "100"}\n')
+    receiver = receiver_factory({"receiver": {"workers": 2}, "alerts": {"file": str(tmp_path / "alerts.yaml")}})
     workers = _worker_pids(receiver.process.pid)
     assert len(workers) == 2
     acknowledged = set()
@@ -191,7 +194,7 @@ def test_a_killed_worker_is_started_again_and_nothing_acknowledged_is_lost(recei
         span.trace_id, span.span_id = trace.to_bytes(16, "big"), (trace + 1).to_bytes(8, "big")
         span.start_time_unix_nano = span.end_time_unix_nano = time.time_ns()
         for key, value in (("gen_ai.operation.name", "chat"), ("gen_ai.system", "openai"),
-                           ("gen_ai.request.model", "gpt-4o-mini")):
+                           ("gen_ai.request.model", "gpt-4o-mini"), ("tenant.id", "acme")):
             span.attributes.add(key=key).value.string_value = value
         span.attributes.add(key="gen_ai.usage.input_tokens").value.int_value = 10
         status, _, _ = post(receiver.http_url, request.SerializeToString(), "application/x-protobuf")
@@ -214,6 +217,18 @@ def test_a_killed_worker_is_started_again_and_nothing_acknowledged_is_lost(recei
         while status != 200 and time.monotonic() < deadline:  # until the new worker has replayed its spool
             send(trace)
             status = 200 if f"{trace:032x}" in acknowledged else 503
+    # Budget status answers from the spend the owner recorded with each worker's INSERT: after a worker was
+    # killed and its spool replayed, what the table holds, counted once.
+    secret = json.loads((receiver.data_dir / "receiver.json").read_text())["query_secret"]
+    month = "toStartOfMonth(toDate(now('UTC')))"
+    stored_spend, answered = Decimal(0), None
+    while time.monotonic() < deadline + 60 and not (answered == stored_spend and len(receiver.sql(
+            "SELECT trace_id FROM llmcost.llm_usage FORMAT JSONEachRow")) >= len(acknowledged)):
+        time.sleep(0.5)
+        [row] = receiver.sql(f"SELECT toString(sum(cost_usd)) AS spent FROM llmcost.llm_usage WHERE tenant_id = "
+                             f"'acme' AND ts >= {month} FORMAT JSONEachRow")
+        stored_spend, answered = Decimal(row["spent"]), _spent(receiver.query_port, secret, "acme")
+    assert answered == stored_spend > 0
     log = receiver.stop()
     assert "ingest worker" in log and "starting it again" in log
     stored = [row["trace_id"] for row in receiver.sql("SELECT trace_id FROM llmcost.llm_usage FORMAT JSONEachRow")]
@@ -221,3 +236,10 @@ def test_a_killed_worker_is_started_again_and_nothing_acknowledged_is_lost(recei
     assert acknowledged <= set(stored)
     assert len(acknowledged) >= 80
 
+
+
+def _spent(port: int, secret: str, tenant: str) -> Decimal:
+    """The tenant's month as budget status answers it."""
+    status, body = api_get(port, "/api/v1/budgets/status", secret, tenant=tenant)
+    assert status == 200, body
+    return Decimal(next(b["spent_usd"] for b in body["budgets"] if b["period"] == "monthly"))

@@ -4,13 +4,14 @@ Every panel reads `pfacts`: projects_hourly (by tenant, project and key) for the
 variables it has no column for are All, raw rows for the partial hours at the range's ends, and raw rows alone
 once one of those is picked: so every variable applies and every range sums exactly its calls. The billed
 cost is the effective cost after each tenant's markup, in its billing currency at each day's rate, from the
-chargeback terms written in when the dashboards are built (`scripts/build_dashboards.py --chargeback FILE`;
-without them every tenant is billed its effective cost in USD), as `stats --chargeback` and `statement` bill.
+chargeback terms stored by `serve` (chargeback.file), as `statement` bills (`billed_by_tenant`).
 """
 
 from __future__ import annotations
 
-from otel_llmcost.reports.chargeback import ANY_TENANT, USD, Chargeback, minor_unit
+from otel_llmcost.reports.chargeback import ANY_TENANT, MINOR_DIGITS, USD
+from otel_llmcost.reports.finops_sql import STATEMENT_MODEL
+from otel_llmcost.reports.stored_terms import CURRENT_VERSION
 from otel_llmcost.store.rollups import LIST_COST
 from scripts.dashboards.panels import Layout, dashboard, panel, units
 from scripts.dashboards.sql import DAYS, DB, RANGE, VARIABLES, all_of, cond, fill, partial_hours, raw_calls, whole_hours
@@ -49,47 +50,52 @@ def project_facts() -> str:
     )
 
 
-def billed_by_tenant(chargeback: Chargeback) -> str:
-    """Per tenant: list, effective and billed (after the markup, USD) cost, and billed in its currency at each
-    day's rate, rounded half up to the currency's minor unit (as `stats --chargeback`); the terms written in as
-    literals. Products are Decimal256: a cost times a markup times a rate has 36 decimals."""
-    tenants = sorted(name for name in chargeback.tenants if name != ANY_TENANT)
-    default = chargeback.terms(ANY_TENANT)
-    named = _array([f"'{t}'" for t in tenants], "String")
-    markups = _array([f"'{chargeback.terms(t).markup}'" for t in tenants], "Decimal(38, 12)")
-    currencies = _array([f"'{chargeback.terms(t).currency}'" for t in tenants], "String")
-    rates = _array([f"('{currency}', '{day}', '{rate}')" for currency, (days, values)
-                    in sorted(chargeback.rates.items()) for day, rate in sorted(zip(days, values, strict=True),
-                                                                                 reverse=True)],
-                   "Tuple(String, Date, Decimal(38, 12))")
-    used = sorted({USD, default.currency, *(chargeback.terms(t).currency for t in tenants)})
-    digits = {currency: -minor_unit(currency).as_tuple().exponent for currency in used}
-    other = "".join(f"currency = '{c}', round(billed_exact, {places}), " for c, places in digits.items() if places != 2)
-    rounded = f"multiIf({other}round(billed_exact, 2))" if other else "round(billed_exact, 2)"
+#: Currencies whose minor unit is not the cent, by digits (ISO 4217, reports/chargeback.py's).
+_DIGITS = {digits: sorted(c for c, d in MINOR_DIGITS.items() if d == digits) for digits in set(MINOR_DIGITS.values())}
+_ROUNDED = "multiIf(" + "".join(f"currency IN ({', '.join(repr(c) for c in _DIGITS[d])}), round(billed_exact, {d}), "
+                                for d in sorted(_DIGITS) if d != 2) + "round(billed_exact, 2))"
+_CURRENT = CURRENT_VERSION.replace("{database}", DB)
+
+
+def billed_by_tenant(*extra: str) -> str:
+    """Per tenant: list, effective and billed cost (after the markup, in USD exact and in its billing currency at
+    each day's rate), as `statement` bills: effective x (1 + markup) x rate rounded half up to the currency's
+    minor unit per day, project, feature, provider and model, then summed; so a month's figure is the
+    statement's to the cent. The terms are the ones stored (reports/stored_terms.py, written by `serve` from
+    chargeback.file), read when the panel runs: a change of terms needs no rebuild. Without stored terms every
+    tenant is billed its effective cost in USD. Raw rows of the range (the statement's grain is in no rollup);
+    `extra`: more conditions on them. Products are Decimal256: a cost times a markup times a rate has 36
+    decimals."""
     return f"""
-WITH {project_facts()},
-  days AS (
-    SELECT tenant_id, toDate(t) AS day, sum(list_cost_usd) AS day_list, sum(cost_usd) AS day_effective,
-      if(has({named}, tenant_id), {markups}[indexOf({named}, tenant_id)], toDecimal128('{default.markup}', 12))
-        AS markup,
-      if(has({named}, tenant_id), {currencies}[indexOf({named}, tenant_id)], '{default.currency}') AS currency,
-      if(currency = '{USD}', toDecimal128(1, 12), arrayFirst(r -> r.1 = currency AND r.2 <= day, {rates}).3) AS rate
-    FROM pfacts GROUP BY tenant_id, day)
-SELECT tenant_id, any(currency) AS currency, sum(day_list) AS list_cost, sum(day_effective) AS effective_cost,
-  sum(toDecimal256(day_effective, 12) * (1 + markup)) AS billed_usd,
-  sum(toDecimal256(day_effective, 12) * (1 + markup) * rate) AS billed_exact,
-  {rounded} AS billed
-FROM days
+WITH
+  (SELECT groupArray((tenant_id, markup, currency)) FROM {DB}.tenant_terms WHERE version = {_CURRENT}) AS terms,
+  (SELECT arrayReverseSort(r -> r.2, groupArray((currency, from_day, rate))) FROM {DB}.exchange_rates
+   WHERE version = {_CURRENT}) AS rates,
+  lines AS (
+    SELECT u.tenant_id AS tenant_id, toDate(u.ts) AS day, sum({LIST_COST}) AS list_cost,
+      sum(ifNull(u.cost_usd, toDecimal128(0, 12))) AS effective
+    FROM {DB}.llm_usage AS u
+    WHERE {raw_calls(*extra, prefix='u.')}
+    GROUP BY tenant_id, day, u.project, u.feature, u.provider, {STATEMENT_MODEL}),
+  billed_lines AS (
+    SELECT tenant_id, list_cost, effective,
+      if(has(arrayMap(t -> t.1, terms), tenant_id), arrayFirst(t -> t.1 = tenant_id, terms),
+         arrayFirst(t -> t.1 = '{ANY_TENANT}', terms)) AS term,
+      if(term.3 = '', '{USD}', term.3) AS currency,
+      toDecimal256(effective, 12) * (1 + term.2) AS billed_usd,
+      billed_usd * if(currency = '{USD}', toDecimal128(1, 12), arrayFirst(r -> r.1 = currency AND r.2 <= day, rates).3)
+        AS billed_exact,
+      {_ROUNDED} AS billed
+    FROM lines)
+SELECT tenant_id, any(currency) AS currency, sum(list_cost) AS list_cost, sum(effective) AS effective_cost,
+  sum(billed_usd) AS billed_usd, sum(billed) AS billed
+FROM billed_lines
 GROUP BY tenant_id
 ORDER BY billed_usd DESC, tenant_id
 """
 
 
-def _array(items: list[str], of: str) -> str:
-    return f"CAST([{', '.join(items)}], 'Array({of})')"
-
-
-def build(chargeback: Chargeback) -> dict:
+def build() -> dict:
     f, usd = project_facts(), "currencyUSD"
     layout = Layout()
     layout.add(panel("timeseries", "Spend per day by project", f"WITH {f}\nSELECT * FROM (\n  SELECT {DAYS} AS time, "
@@ -108,9 +114,16 @@ def build(chargeback: Chargeback) -> dict:
                      "api_key_id\nORDER BY effective_cost DESC, calls DESC LIMIT 100", "The id of the ingest key that "
                      "sent the calls (`otel-llmcost keys list`); '' when they came without one.",
                      overrides=units(effective_cost=usd)), 12, 9)
-    layout.add(panel("table", "Tenants: list, effective and billed cost", billed_by_tenant(chargeback),
-                     "Billed: effective after the tenant's markup (billed_usd), and in its billing currency at each "
-                     "day's rate (billed), from the chargeback terms the dashboards were built with.",
-                     overrides=units(list_cost=usd, effective_cost=usd, billed_usd=usd)), 24, 8)
+    layout.add(billed_panel(_own("u.")), 24, 8)
     return dashboard("llmcost-chargeback", "LLM cost: chargeback", "Spend per project and per ingest API key; each "
                      "tenant's list, effective and billed cost.", layout, more=MORE)
+
+
+def billed_panel(*extra: str) -> dict:
+    """The table of each tenant's list, effective and billed cost (Chargeback and Tenants)."""
+    usd = "currencyUSD"
+    return panel("table", "Tenants: list, effective and billed cost", billed_by_tenant(*extra),
+                 "List: at the providers' list prices; effective: after the price book's contract multipliers; "
+                 "billed: effective after the tenant's markup (billed_usd), and in its billing currency at each "
+                 "day's rate (billed), from the chargeback terms the receiver stored (chargeback.file), as "
+                 "`otel-llmcost statement` bills.", overrides=units(list_cost=usd, effective_cost=usd, billed_usd=usd))

@@ -1,9 +1,11 @@
-"""Tenants: month to date against the budgets of alerts.yaml, the trend, and what each tenant spends on."""
+"""Tenants: month to date against the budgets of alerts.yaml, list, effective and billed cost, the trend, and what
+each tenant spends on."""
 
 from __future__ import annotations
 
 from otel_llmcost.alerts import queries
 from otel_llmcost.alerts.rules import AlertRules
+from scripts.dashboards.chargeback import billed_panel
 from scripts.dashboards.panels import CLICKED, ROW_TENANT, Layout, dashboard, link, panel, units
 from scripts.dashboards.sql import DAYS, DB, MONTH, all_of, cond, facts, fill, filters, raw_calls, users
 
@@ -76,6 +78,7 @@ def build(rules: AlertRules) -> dict:
     layout.add(panel("timeseries", "Spend per day by tenant", f"WITH {f}\nSELECT * FROM (\n  SELECT {DAYS} AS time, "
                      "tenant_id, sum(cost_usd) AS cost FROM facts\n  GROUP BY time, tenant_id ORDER BY tenant_id, time "
                      f"{fill(days=True)})\nORDER BY time, tenant_id", "0 on days without calls.", usd), 24, 8)
+    layout.add(billed_panel(), 24, 7)
     layout.add(panel("table", "Top features of the tenant", f"WITH {f}\nSELECT tenant_id, feature, sum(cost_usd) AS "
                      "cost, sum(calls) AS calls\nFROM facts GROUP BY tenant_id, feature\nORDER BY cost DESC LIMIT 50",
                      "Pick a tenant above to narrow.", overrides=units(cost=usd) + [
@@ -90,5 +93,5 @@ def build(rules: AlertRules) -> dict:
     layout.add(panel("timeseries", "Provider bill minus ours per day", RECONCILIATION_GAP, "From `otel-llmcost "
                      "reconcile` runs over the providers' exports: above 0, the bill is higher than the stored calls "
                      "(ours under); below 0, ours over. The reasons are in llmcost.reconciliations.", usd), 24, 8)
-    return dashboard("llmcost-tenants", "LLM cost: tenants", "Each tenant's month against its budget, its trend, "
-                     "features and users; the provider's bill against ours.", layout)
+    return dashboard("llmcost-tenants", "LLM cost: tenants", "Each tenant's month against its budget, its list, "
+                     "effective and billed cost, trend, features and users; the provider's bill against ours.", layout)

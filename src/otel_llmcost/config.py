@@ -238,6 +238,13 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ChargebackSettings:
+    #: chargeback.yaml: tenants' markups and currencies, dated exchange rates (otel_llmcost.reports.chargeback);
+    #: `serve` stores them when it starts, for the dashboards' billed cost
+    file: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./llmcost-data"  #: chDB data (embedded store) and the spool
     spool_fsync: bool = True  #: fsync the spool before acknowledging an export
@@ -248,6 +255,7 @@ class Settings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     pricing: PricingSettings = field(default_factory=PricingSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    chargeback: ChargebackSettings = field(default_factory=ChargebackSettings)
     traces: TracesSettings = field(default_factory=TracesSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     forward: ForwardSettings = field(default_factory=ForwardSettings)
@@ -457,6 +465,13 @@ def _validate(settings: Settings) -> list[str]:
             load_alert_rules(settings.alerts.file)
         except ConfigError as exc:
             errors.append(f"alerts.file: {exc}")
+    if settings.chargeback.file:
+        from otel_llmcost.reports.chargeback import load_chargeback
+
+        try:
+            load_chargeback(settings.chargeback.file)
+        except ConfigError as exc:
+            errors.append(f"chargeback.file: {exc}")
     return errors
 
 

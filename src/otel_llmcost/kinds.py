@@ -7,7 +7,8 @@ bill it appears. From this table come: the count fields of LlmCall and UsageRow 
 (model.py), the price book's rate keys and Rates (pricing/), price_call's loop, the attribute names every
 dialect reads (semconv/fields.py), the llm_usage and rollup columns (store/schema.py, store/rollups.py) and so
 the row checks (rows/rowcheck.py), the billed kinds of reconciliation and the FOCUS export
-(reports/billed_kinds.py), and the flags of `prices quote`. A new kind is one row here, its dialects' attribute
+(reports/billed_kinds.py), the usage factors and rates of `why` (reports/why.py), and the flags of
+`prices quote`. A new kind is one row here, its dialects' attribute
 names, and `python scripts/kinds_migration.py NNN name`, which writes the classes' per-kind fields
 (scripts/kinds_code.py: plain source, so mypy sees them) and the migration of its columns.
 
@@ -18,8 +19,9 @@ includes the 1-hour writes). Each kind is charged for its own units only: its co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import sub
 
 _TOKENS = "UInt64"
 _UNITS = "UInt32"
@@ -43,6 +45,9 @@ class Kind:
     attributes: tuple[str, ...] = ()  # span attributes every dialect reads the count from, preferred first
     billed: str = ""  # the line of a provider's bill its charge is on: kinds on one line are summed there
     meter: str = ""  # that line's FOCUS SkuMeter ("Input Tokens"), the same on every kind of the line
+    # the cause `why` puts a change of its count per call under: prompt, cache or completion ("": its whole's,
+    # or the completion's for a count that is part of none)
+    why: str = ""
 
     @property
     def field(self) -> str:
@@ -52,11 +57,11 @@ class Kind:
 
 KINDS: tuple[Kind, ...] = (
     Kind("input", "input_tokens", "input_cost_usd", "token", _MILLION, required=True,
-         billed="input", meter="Input Tokens"),
+         billed="input", meter="Input Tokens", why="prompt"),
     Kind("cache_read", "cache_read_tokens", "cache_read_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input", billed="cache_read", meter="Cache Read Input Tokens"),
+         fallback="input", billed="cache_read", meter="Cache Read Input Tokens", why="cache"),
     Kind("cache_write", "cache_write_tokens", "cache_write_cost_usd", "token", _MILLION, part_of="input_tokens",
-         fallback="input", billed="cache_write", meter="Cache Write Input Tokens"),
+         fallback="input", billed="cache_write", meter="Cache Write Input Tokens", why="cache"),
     Kind("output", "output_tokens", "output_cost_usd", "token", _MILLION, required=True,
          billed="output", meter="Output Tokens"),
     # price lists give no rate of its own for reasoning (it is output, and billed as output): no estimate
@@ -93,7 +98,8 @@ KINDS: tuple[Kind, ...] = (
          attributes=("llmcost.usage.images",), billed="image_generation", meter="Images"),
     # audio priced by its length (transcription): whole seconds, as the providers bill them
     Kind("per_audio_minute", "audio_seconds", "audio_fee_usd", "second", 60, count_type=_UNITS,
-         attributes=("llmcost.usage.audio_seconds",), billed="audio_duration", meter="Audio Seconds"),
+         attributes=("llmcost.usage.audio_seconds",), billed="audio_duration", meter="Audio Seconds",
+         why="prompt"),
 )
 BY_RATE: dict[str, Kind] = {kind.rate: kind for kind in KINDS}
 COUNTED: tuple[Kind, ...] = tuple(kind for kind in KINDS if kind.count)
@@ -124,12 +130,19 @@ _check_table()
 def billed_units(counts: Mapping[str, int]) -> dict[str, int]:
     """Rate key -> the units charged at that rate: each count less the counts that are part of it (a part is
     never taken as larger than its whole); a kind without a count is one per call."""
-    whole: dict[str, int] = {}
+    columns = billed_unit_columns({name: [counts.get(name, 0)] for name in COUNTS}, 1)
+    return {rate: column[0] for rate, column in columns.items()}
+
+
+def billed_unit_columns(counts: Mapping[str, Sequence[int]], calls: int) -> dict[str, list[int]]:
+    """billed_units of a batch of `calls` calls, a column at a time: `counts` holds each count's column."""
+    whole: dict[str, Sequence[int]] = {}
     for kind in COUNTED:
-        count = counts.get(kind.count, 0)
-        whole[kind.count] = min(count, whole[kind.part_of]) if kind.part_of else count
-    own = dict(whole)
+        column = counts[kind.count]
+        whole[kind.count] = [*map(min, column, whole[kind.part_of])] if kind.part_of else column
+    own: dict[str, Sequence[int]] = dict(whole)
     for kind in COUNTED:
         if kind.part_of:
-            own[kind.part_of] -= whole[kind.count]
-    return {kind.rate: max(own[kind.count], 0) if kind.count else 1 for kind in KINDS}
+            own[kind.part_of] = [*map(sub, own[kind.part_of], whole[kind.count])]
+    return {kind.rate: [count if count > 0 else 0 for count in own[kind.count]] if kind.count else [1] * calls
+            for kind in KINDS}

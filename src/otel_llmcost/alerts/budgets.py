@@ -12,7 +12,7 @@ alerts.yaml's `budgets` is either the tenants' monthly budgets (`acme: "60"`) or
       - {tenant: acme, key: 3f9a1c0b2d4e, period: daily, usd: "8"} # what one ingest key (its id) sent today
 
 Spend comes from the rollups: usage_daily for tenants and features, users_daily for users, projects_hourly for
-projects and keys. Each threshold of
+projects and keys (the status endpoint: from alerts/ledger.py, seeded from the same rollups). Each threshold of
 each budget is notified once per period (the period label is the month, or the day of a daily budget). The
 SQL here serves both `otel-llmcost anomalies` (parameters) and Grafana's rule (inlined), and the budget
 status endpoint a gateway asks before a call (`GET /api/v1/budgets/status`).
@@ -20,6 +20,7 @@ status endpoint a gateway asks before a call (`GET /api/v1/budgets/status`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -92,30 +93,12 @@ def _spend() -> str:
         f"FROM {{database}}.{table} WHERE {_since(day)}" for level, table, column, day in _SOURCES)
 
 
-def _tenant_spend() -> str:
-    """One tenant's spend this month and today at every level, reading each rollup once (a branch per table
-    costs ~3 ms of CPU, a table per level twice that), for the tenant and the scopes asked about only."""
-    tables: dict[str, list[tuple[str, str, str]]] = {}
-    for level, table, column, day in _SOURCES:
-        tables.setdefault(table, []).append((level, column, day))
-    branches, sums = [], []
-    for table, levels in tables.items():
-        day = levels[0][2]
-        columns = ", ".join(f"{column} AS s_{level}" if (level, column, day) in levels else f"'' AS s_{level}"
-                            for level, _, column, _ in _SOURCES if level != "tenant")
-        wanted = [f"{column} = {{{level}:String}}" for level, column, _ in levels if level != "tenant"]
-        only = "" if any(level == "tenant" for level, _, _ in levels) else f" AND ({' OR '.join(wanted)})"
-        branches.append(f"SELECT '{table}' AS source, {day} AS day, {columns}, cost_usd\n"
-                        f"FROM {{database}}.{table} WHERE {_since(day)} AND tenant_id = {{tenant:String}}{only}")
-        for level, _, _ in levels:
-            condition = f"source = '{table}'" + (f" AND s_{level} = {{{level}:String}}" if level != "tenant" else "")
-            prefix = "" if level == "tenant" else f"{level}_"
-            sums += [f"sumIf(cost_usd, {condition}) AS {prefix}month_usd",
-                     f"sumIf(cost_usd, {condition} AND day = {{today:Date}}) AS {prefix}today_usd"]
-    return "\nSELECT " + ",\n    ".join(sums) + "\nFROM (\n" + "\nUNION ALL\n".join(branches) + ")\n"
-
-
 _SPEND = _spend()
+
+#: Spend per (level, tenant, scope, day) since {month_start}: what the budget status ledger starts from
+#: (alerts/ledger.py). Amounts as text: exact.
+SPEND_SINCE = ("SELECT level, tenant_id, scope, toString(day) AS day, toString(sum(cost_usd)) AS cost_usd\nFROM ("
+               + _SPEND + ")\nGROUP BY level, tenant_id, scope, day\n")
 
 #: Every configured budget below the tenant's month with what it has spent in its period (now: a Grafana rule
 #: runs it too, with the budgets written in).
@@ -156,21 +139,9 @@ def parameters(budgets: tuple[Budget, ...]) -> dict[str, Any]:
             "budget_amounts": [str(b.usd) for b in budgets]}
 
 
-#: One tenant's spend this month and today, in total and for one feature, user, project and key (the status
-#: endpoint; a level not asked about is '' and its sums, those of calls without one, go unused).
-TENANT_SPEND = _tenant_spend()
-
-
-def spend_parameters(tenant: str, scopes: dict[str, str], now: datetime) -> dict[str, str]:
-    """TENANT_SPEND's parameters; `scopes`: level -> the feature, user, project or key asked about."""
-    today = now.astimezone(timezone.utc).date()
-    return {"tenant": tenant, **{level: scopes.get(level, "") for level in _SCOPES}, "today": today.isoformat(),
-            "month_start": today.replace(day=1).isoformat()}
-
-
 def status(budgets: list[Budget], spend: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Each budget that applies, with spent, remaining, allowed and the period's reset (the endpoint's rows).
-    `spend`: a TENANT_SPEND row."""
+    `spend`: SpendLedger.spent's answer."""
     rows = []
     for budget in budgets:
         prefix = "" if budget.level == "tenant" else f"{budget.level}_"
@@ -184,7 +155,7 @@ def status(budgets: list[Budget], spend: dict[str, Any], now: datetime) -> list[
     return rows
 
 
-def applying(budgets: tuple[Budget, ...], tenant: str, scopes: dict[str, str]) -> list[Budget]:
+def applying(budgets: Iterable[Budget], tenant: str, scopes: dict[str, str]) -> list[Budget]:
     """The budgets a call of this tenant and these scopes (level -> feature, user, project, key) counts against."""
     return [b for b in budgets if b.tenant == tenant and (b.level == "tenant" or b.scope == scopes.get(b.level))]
 

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from otel_llmcost.alerts.ledger import LedgeredStore, SpendLedger
 from otel_llmcost.cli.alerts import remember_alerts_file
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import ConfigError, ListenError
@@ -28,6 +29,8 @@ from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.receive.intake import Intake
 from otel_llmcost.receive.ops import OpsSources
+from otel_llmcost.reports.chargeback import load_chargeback
+from otel_llmcost.reports.stored_terms import store_terms
 from otel_llmcost.store import open_store
 from otel_llmcost.store.migrations import SchemaOptions
 from otel_llmcost.store.remote import RECEIVER_FILE
@@ -75,7 +78,16 @@ def _serve(settings: Settings, started: list[bool]) -> int:
     query_listener = None
     try:
         store.ensure_schema(SchemaOptions.of(settings))
-        pipeline = open_write_path(settings, store, price_book)
+        # The SQL listener runs here, in the process holding the store, which every ingest worker's rows pass
+        # through: budget status answers from this month's spend kept as they are inserted (alerts/ledger.py).
+        serves_queries = settings.query.enabled and settings.store.enabled and not settings.store.clickhouse
+        ledger = SpendLedger()
+        if serves_queries:
+            ledger.seed(store)  # before any insert: the flusher and the workers start below
+        if settings.chargeback.file and store_terms(store, load_chargeback(settings.chargeback.file)):
+            logger.info("chargeback terms of %s stored: the dashboards' billed cost follows them",
+                        settings.chargeback.file)
+        pipeline = open_write_path(settings, LedgeredStore(store, ledger), price_book)
         intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)
@@ -89,8 +101,8 @@ def _serve(settings: Settings, started: list[bool]) -> int:
         http_receiver = _listening(lambda: HttpReceiver(intake, http_host, receiver, ops), _MOVE_HTTP)
         # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
         local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
-        if settings.query.enabled and settings.store.enabled and not settings.store.clickhouse:
-            query_listener = _listening(lambda: open_query_listener(settings, keys, local_secret), _MOVE_QUERY)
+        if serves_queries:
+            query_listener = _listening(lambda: open_query_listener(settings, keys, local_secret, ledger), _MOVE_QUERY)
     except BaseException:
         store.close()
         raise

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from otel_llmcost.cli.tables import money, print_table
 from otel_llmcost.config import Settings
+from otel_llmcost.kinds import COUNTS
 from otel_llmcost.reports import why_report
 from otel_llmcost.reports.timerange import parse_time
 from otel_llmcost.reports.why_sql import SCOPES
@@ -120,16 +121,14 @@ def _print_why(report: dict, wide: bool) -> None:
 
 
 def _attempt_rows(calls: list[dict]) -> list[dict]:
-    """The calls as table rows: the token kinds some call has, latency and status before the trace id."""
-    kinds = [kind for kind in _TOKEN_KINDS if any(call[kind] for call in calls)]
+    """The calls as table rows: the counts (kinds.py) some call has, latency and status before the trace id."""
+    kinds = [kind for kind in COUNTS if any(call[kind] for call in calls)]
     return [{"attempt": call["attempt"], "started": call["started"][11:19],
              "model": call["response_model"] or call["request_model"], "status": call["error_type"] or call["status"],
              "cost_usd": call["cost"], "share": f"{call['cost_share_pct']}%" if call["cost_share_pct"] else "",
              "latency_ms": round(call["latency_ms"]), **{kind: call[kind] for kind in kinds},
              "trace_id": call["trace_id"]} for call in calls]
 
-
-_TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
 def _per(figures: dict, name: str) -> str:

@@ -3,7 +3,8 @@ per process, so with several workers one process holds it).
 
 A worker's flusher and writer work as in one process, against a LinkedStore: the columns of each INSERT are
 encoded in the worker, as the ClickHouse Native block chDB loads, and the owner (StoreService) only loads
-those bytes. The writer's "stored already?" lookup is a query the owner answers; the cost tallies of the
+those bytes; usage rows' come with the spend they add, which the owner's budget ledger records once they are
+stored (alerts/ledger.py). The writer's "stored already?" lookup is a query the owner answers; the cost tallies of the
 rows stored go to the owner's CostMetrics, so /metrics counts every worker's calls. A StoreError crosses as
 itself (retryable or not, a full disk or not): the worker's writer retries, halves and dead-letters exactly
 as it would in one process. When the owner is gone, every call fails retryably: the batch stays in the
@@ -15,13 +16,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
 
+from otel_llmcost.alerts.ledger import LedgeredStore, Spend, spend_of
 from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush.joined import InsertJoiner
+from otel_llmcost.model import UsageRow
 from otel_llmcost.ops.costmetrics import CostMetrics
 from otel_llmcost.store.native import native_block
+from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_token, to_columns
 from otel_llmcost.store.writes import StoreWrites
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,13 @@ class LinkedStore(StoreWrites):
                        dedup_token: str = "") -> None:
         payload = native_block(column_types, columns)  # the encoding's CPU stays in the worker
         self._call("insert", table, [name for name, _ in column_types], payload, dedup_token)
+
+    def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
+        """With the spend the rows add, recorded by the owner's ledger once its INSERT succeeded (one call)."""
+        if rows:
+            payload = native_block(COLUMN_TYPES, to_columns(list(rows)))
+            self._call("insert", TABLE, [name for name, _ in COLUMN_TYPES], payload, dedup_token(list(rows)),
+                       spend_of(rows))
 
     def query(self, sql: str, params: dict[str, Any] | None = None, /) -> list[dict[str, Any]]:
         return self._call("query", sql, params)
@@ -113,6 +125,15 @@ class StoreService:
                 return self._store.command(*args)
         raise ValueError(f"unknown store call {operation!r}")
 
-    def _insert(self, table: str, names: Sequence[str], payload: bytes, dedup_token: str) -> None:
+    def _insert(self, table: str, names: Sequence[str], payload: bytes, dedup_token: str,
+                spends: list[Spend | None]) -> None:
+        """One INSERT of one or several workers' blocks; the spend of their rows all together."""
+        total: Spend = {}
+        for spend in spends:
+            for key, cost in (spend or {}).items():
+                total[key] = total.get(key, Decimal(0)) + cost
         with self._lock:
-            self._store.insert_native(table, names, payload, dedup_token)
+            if total and isinstance(self._store, LedgeredStore):  # usage rows: their spend recorded once stored
+                self._store.insert_native(table, names, payload, dedup_token, total)
+            else:
+                self._store.insert_native(table, names, payload, dedup_token)

@@ -8,7 +8,8 @@ until `linger` seconds passed: a worker with nothing to store sends nothing), an
 one INSERT: a Native body is a sequence of blocks, so joining them is a concatenation. The workers'
 flushers answered together then flush together, so after the first interval they arrive close together.
 
-The joined INSERT carries a token of its blocks' tokens. When it fails, each block is inserted alone, with
+The joined INSERT carries a token of its blocks' tokens, and the spend of all its blocks' rows, recorded by the
+owner's budget ledger once it is stored (alerts/ledger.py). When it fails, each block is inserted alone, with
 its own token, as it would have been without joining: each worker gets its own block's outcome (a row at
 fault is then isolated by that worker's writer, a retryable failure retried by it).
 """
@@ -19,14 +20,17 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-Insert = Callable[[str, Sequence[str], bytes, str], None]  # (table, column names, Native body, dedup token)
+# (table, column names, Native body, dedup token, what each block inserted carries beside: its rows' spend)
+Insert = Callable[[str, Sequence[str], bytes, str, list[Any]], None]
 
 
 @dataclass(slots=True)
 class _Block:
     payload: bytes
     token: str
+    spend: Any  # alerts/ledger.py Spend of its usage rows, recorded once they are stored (None: no rows)
     done: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
 
@@ -49,11 +53,11 @@ class InsertJoiner:
         self.inserts = 0  # INSERTs run (joined or alone), for bench and tests
         self.blocks = 0  # blocks received
 
-    def insert(self, table: str, names: Sequence[str], payload: bytes, token: str) -> None:
+    def insert(self, table: str, names: Sequence[str], payload: bytes, token: str, spend: Any = None) -> None:
         """Insert one worker's block, joined with the other workers' blocks of this interval; returns once it is
         stored, raises its StoreError."""
         key = (table, tuple(names))
-        block = _Block(payload, token)
+        block = _Block(payload, token, spend)
         with self._lock:
             self.blocks += 1
             current = self._rounds.get(key)
@@ -78,14 +82,15 @@ class InsertJoiner:
             if len(blocks) > 1:
                 try:
                     self.inserts += 1
-                    self._insert(table, names, b"".join(b.payload for b in blocks), joined_token(blocks))
+                    self._insert(table, names, b"".join(b.payload for b in blocks), joined_token(blocks),
+                                 [b.spend for b in blocks])
                     return
                 except Exception:  # each block alone: its worker gets its own outcome
                     pass
             for block in blocks:
                 try:
                     self.inserts += 1
-                    self._insert(table, names, block.payload, block.token)
+                    self._insert(table, names, block.payload, block.token, [block.spend])
                 except Exception as exc:
                     block.error = exc
         finally:

@@ -13,15 +13,15 @@ its held spans waits any more. Cursors are files replaced atomically after each 
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import struct
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from otel_llmcost.segments import SegmentWriter
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,18 @@ class Outbox:
     def __init__(self, directory: str, destinations: list[str], fsync: bool, segment_max_bytes: int):
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._fsync = fsync
-        self._segment_max_bytes = segment_max_bytes
         segments = sorted(int(p.stem) for p in self._dir.glob("*.log") if p.stem.isdigit())
         self.sizes: dict[int, int] = {segment: self._path(segment).stat().st_size for segment in segments}
-        self.current = (segments[-1] + 1) if segments else 1
+        self._writer = SegmentWriter(self._path, (segments[-1] + 1) if segments else 1, fsync, segment_max_bytes,
+                                     _SEGMENT_MAX_SECONDS)
         oldest = segments[0] if segments else self.current
         self.cursors: dict[str, Cursor] = {name: self._read_cursor(name, oldest) for name in destinations}
         self.holds: dict[int, int] = {}  # segment -> held spans in it not settled yet
-        self._file: io.FileIO | None = None
-        self._opened_at = 0.0
+
+    @property
+    def current(self) -> int:
+        """The segment appended to; every one before it is closed."""
+        return self._writer.current
 
     @property
     def total_bytes(self) -> int:
@@ -72,36 +74,20 @@ class Outbox:
     def append(self, records: Sequence[tuple[int, int, bytes]]) -> tuple[int, int]:
         """Durably add (kind, items, body) records in one write; returns (segment, size before them) for
         undo(). Raises OSError (then the segment is as it was)."""
-        if self._file is None:
-            self._file = self._path(self.current).open("ab", buffering=0)
-            self._opened_at = time.monotonic()
-            self.sizes[self.current] = 0
-        start = self.sizes[self.current]
+        segment = self._writer.current
+        self.sizes.setdefault(segment, 0)
         data = b"".join(_HEADER.pack(kind, items, len(body), zlib.crc32(body)) + body
                         for kind, items, body in records)
-        try:
-            written, view = 0, memoryview(data)
-            while written < len(data):
-                written += self._file.write(view[written:])
-            if self._fsync:
-                os.fsync(self._file.fileno())
-        except OSError:
-            self.undo((self.current, start))
-            raise
-        self.sizes[self.current] = start + len(data)
-        return self.current, start
+        start = self._writer.append(data)
+        self.sizes[segment] = start + len(data)
+        return segment, start
 
     def undo(self, mark: tuple[int, int]) -> None:
-        """Cut the current segment back to `mark` (an export refused after its forward records were written)."""
+        """Cut the current segment back to `mark` (an export refused after its forward records were written);
+        a segment that cannot be cut is closed, so nothing follows the fragment."""
         segment, size = mark
-        if segment != self.current or self._file is None:
-            return
-        try:
-            self._file.truncate(size)
+        if segment == self._writer.current and self._writer.cut_back(size):
             self.sizes[segment] = size
-        except OSError:  # the fragment stays: close the segment so nothing follows it
-            logger.warning("forward queue %s: a refused export could not be cut off", self._path(segment).name)
-            self._close_current()
 
     def read(self, cursor: Cursor, limit: int, max_bytes: int, kinds: frozenset[int] | None = SENT_TYPES
              ) -> Iterator[Record]:
@@ -144,9 +130,8 @@ class Outbox:
             self._write_cursor(name, cursor)
 
     def rotate_if_due(self) -> None:
-        if self._file is not None and (self.sizes[self.current] >= self._segment_max_bytes
-                                       or time.monotonic() - self._opened_at >= _SEGMENT_MAX_SECONDS):
-            self._close_current()
+        if self._writer.due():
+            self._writer.close()
 
     def collect(self) -> None:
         """Delete closed segments every cursor has passed and no held span pins."""
@@ -167,13 +152,7 @@ class Outbox:
         return sum(size for s, size in self.sizes.items() if s >= segment) - (offset if segment in self.sizes else 0)
 
     def close(self) -> None:
-        self._close_current()
-
-    def _close_current(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            self.current += 1
+        self._writer.close()
 
     def _path(self, segment: int) -> Path:
         return self._dir / f"{segment:012d}.log"

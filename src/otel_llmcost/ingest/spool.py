@@ -7,25 +7,24 @@ that is torn (a crash mid-write) or damaged fails its checksum and is skipped, t
 
 A write that fails (disk full, I/O error) is cut off again before the error goes to the caller, which
 then refuses the export: the next line never follows a fragment, and a refused export leaves nothing on
-disk.
+disk (segments.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from io import FileIO
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from otel_llmcost.model import SpanRecord
+from otel_llmcost.segments import SegmentWriter
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +48,18 @@ class Spool:
     def __init__(self, directory: str, fsync: bool = True):
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._fsync = fsync
         self._traces: dict[int, set[str]] = {}  # segment -> traces not yet stored
         self._replayable = sorted(int(p.stem) for p in self._dir.glob("*.jsonl") if p.stem.isdigit())
         self._sizes = {segment: self._path(segment).stat().st_size for segment in self._replayable}
         self.bytes = sum(self._sizes.values())  # on disk, all segments
-        self.current = (self._replayable[-1] + 1) if self._replayable else 1
-        self._file: FileIO | None = None
-        self._opened_at = 0.0
+        # a closed segment holding nothing unstored goes (one closed for a fragment it could not cut off, too)
+        self._writer = SegmentWriter(self._path, (self._replayable[-1] + 1) if self._replayable else 1, fsync,
+                                     _SEGMENT_MAX_BYTES, _SEGMENT_MAX_SECONDS, on_close=self._release_if_done)
+
+    @property
+    def current(self) -> int:
+        """The segment the next export is written to."""
+        return self._writer.current
 
     def replay(self) -> Iterator[Replayed]:
         """Each export left by a previous run, oldest first."""
@@ -82,40 +85,12 @@ class Spool:
         if not spans:
             return 0
         line = _encode_line(spans)
-        file = self._file
-        if file is None:
-            file = self._file = self._path(self.current).open("ab", buffering=0)  # unbuffered: a failed write is undone
-            self._opened_at = time.monotonic()
-            self._traces.setdefault(self.current, set())
-            self._sizes.setdefault(self.current, 0)
-        start = self._sizes[self.current]
-        try:
-            written, view = 0, memoryview(line)
-            while written < len(line):  # an unbuffered write may be short
-                written += file.write(view[written:])
-            if self._fsync:
-                os.fsync(file.fileno())
-        except OSError:
-            self._cut_back(file, start)
-            raise
-        self._sizes[self.current] = start + len(line)
+        segment = self._writer.current
+        start = self._writer.append(line)  # raises OSError with the segment as it was
+        self._sizes[segment] = start + len(line)
         self.bytes += len(line)
-        self._traces[self.current].update(span.trace_id for span in spans)
+        self._traces.setdefault(segment, set()).update(span.trace_id for span in spans)
         return len(line)
-
-    def _cut_back(self, file: FileIO, size: int) -> None:
-        """Drop a failed write's fragment; if even that fails, the segment is closed and the next write
-        starts a new one, so nothing ever follows the fragment."""
-        try:
-            file.truncate(size)
-        except OSError:
-            logger.warning("spool %s: a failed write could not be cut off; starting a new segment",
-                           self._path(self.current).name)
-            file.close()
-            self._file = None
-            finished = self.current
-            self.current += 1
-            self._release_if_done(finished)  # a segment holding nothing acknowledged goes, fragment and all
 
     def release(self, segments: Iterable[int], trace_id: str) -> None:
         """The trace's spans are stored; segments holding nothing else unstored are deleted."""
@@ -126,24 +101,14 @@ class Spool:
                 self._release_if_done(segment)
 
     def rotate_if_due(self) -> None:
-        if self._file is None:
-            return
-        if self._file.tell() >= _SEGMENT_MAX_BYTES or time.monotonic() - self._opened_at >= _SEGMENT_MAX_SECONDS:
-            self._close_current()
+        if self._writer.due():
+            self._writer.close()
 
     def close(self) -> None:
-        self._close_current()
-
-    def _close_current(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            finished = self.current
-            self.current += 1
-            self._release_if_done(finished)
+        self._writer.close()
 
     def _release_if_done(self, segment: int) -> None:
-        open_now = self._file is not None and segment == self.current
+        open_now = self._writer.is_open and segment == self._writer.current
         if not self._traces.get(segment) and not open_now:
             self._traces.pop(segment, None)
             self.bytes -= self._sizes.pop(segment, 0)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from otel_llmcost.alerts.ledger import SpendLedger
 from otel_llmcost.alerts.rules import AlertRules, load_alert_rules
 from otel_llmcost.config import ReceiverSettings, Settings
 from otel_llmcost.keys import KeyStore
@@ -52,7 +53,8 @@ class QueryListener:
     receiver's connection cap and read timeout hold here too."""
 
     def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
-                 receiver: ReceiverSettings | None = None, alert_rules: AlertRules | None = None):
+                 receiver: ReceiverSettings | None = None, alert_rules: AlertRules | None = None,
+                 ledger: SpendLedger | None = None):
         self._engine, self._gate = engine, gate
         self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
         self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
@@ -64,7 +66,8 @@ class QueryListener:
         app.router.add_get("/ping", self._ping)
         app.router.add_route("*", "/", self._query)
         api.add_routes(app, self)
-        budget_api.add_routes(app, self, alert_rules or AlertRules())
+        if ledger is not None:  # the receiver's (serve): budget status needs the spend its inserts recorded
+            budget_api.add_routes(app, self, alert_rules or AlertRules(), ledger)
         self._served = ServedApp(app, self._socket, self._site_settings, "query-http", access_log=None,
                                  shutdown_timeout=_SHUTDOWN_SECONDS,
                                  keepalive_timeout=self._site_settings.read_timeout_seconds)
@@ -190,9 +193,10 @@ def _revision(text: str | None) -> int:
         raise QueryError(36, f"client_protocol_version must be a number, got {text!r}") from None
 
 
-def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str) -> QueryListener:
-    """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own)."""
+def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str, ledger: SpendLedger) -> QueryListener:
+    """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own), in the
+    process holding the store; `ledger`: the spend its inserts record (budget status)."""
     engine = engine_for(settings)
     gate = Gate(keys, local_secret, settings.query.require_keys)
     return QueryListener(engine, gate, settings.query.host, settings.query.port, engine.server_info(),
-                         settings.receiver, load_alert_rules(settings.alerts.file))
+                         settings.receiver, load_alert_rules(settings.alerts.file), ledger)

@@ -31,12 +31,12 @@ from otel_llmcost.errors import ConfigError, yaml_problem
 USD = "USD"
 ANY_TENANT = "*"
 #: currencies whose minor unit is not the cent (ISO 4217)
-_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3}
+MINOR_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "HUF": 2, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3}
 
 
 def minor_unit(currency: str) -> Decimal:
     """The currency's smallest unit (0.01 for most, 1 for the yen)."""
-    return Decimal(1).scaleb(-_MINOR_DIGITS.get(currency, 2))
+    return Decimal(1).scaleb(-MINOR_DIGITS.get(currency, 2))
 
 
 @dataclass(frozen=True)

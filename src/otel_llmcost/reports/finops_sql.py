@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS
 
-_MODEL = "if(u.response_model != '', u.response_model, u.request_model)"
+#: The model a call is billed under (the statement's and the FOCUS export's): the one that answered, else the one asked.
+STATEMENT_MODEL = _MODEL = "if(u.response_model != '', u.response_model, u.request_model)"
 _IN_RANGE = "u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}"
 _KIND_SUMS = ",\n    ".join(
     f"sum({kind.quantity}) AS {kind.name}_quantity, sum(ifNull({kind.cost}, 0)) AS {kind.name}_usd"

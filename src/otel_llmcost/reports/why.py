@@ -9,9 +9,12 @@ is written as a product of factors,
 
 R requests (with a call in these segments), k first attempts per request, phi_f the share of first attempts
 in feature f, g_s the share of f's first attempts on this provider and model, r_s calls per first attempt
-(retries), and per call: the prompt (input tokens, audio and image shares), the cache (read and write shares
-of the prompt), the completion (output tokens, reasoning, audio and image shares, web searches), each kind of
-token at its rate (its cost over its tokens in that range; fees and anything without tokens per call).
+(retries), and per call each count of kinds.py: a count that is part of another as its share of that one
+(cache reads of the input, reasoning of the output), any other per call (input and output tokens, web and
+file searches, images, seconds of audio). Each cost column is charged at its rate (its cost over its units in
+that range: each kind's own units, its count less its parts', as pricing charges them); the per-call fee
+also holds what no count explains. A kind's count is the prompt's, the cache's or the completion's (its
+`why` in kinds.py, else its whole's): the cause its change per call is put under.
 
 Sequential substitution (the chain method of variance analysis): starting from the baseline, the factors take
 their current values one at a time in the order of CAUSES, and each cause is the difference between the
@@ -29,6 +32,8 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 
+from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
+from otel_llmcost.kinds import COUNTED, KINDS, Kind
 from otel_llmcost.kinds import COUNTS as USAGE_KINDS
 from otel_llmcost.reports.why_sql import COSTS, COUNTS
 
@@ -132,20 +137,27 @@ def total_cost(segments: dict[SegmentKey, Segment]) -> Decimal:
     return sum((segment.cost for segment in segments.values()), Decimal(0))
 
 
-# Token kinds as pricing splits them (pricing/cost.py), each with the cost column that holds its cost. The
-# per-call quantity of each is a function of the factors below; "fee" is one per call.
-_KINDS = ("uncached_input", "cache_read", "cache_write", "visible_output", "reasoning", "audio", "image", "search",
-          "fee")
-_KIND_COST = dict(zip(_KINDS, ("input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd",
-                               "reasoning_cost_usd", "audio_cost_usd", "image_cost_usd", "search_fee_usd",
-                               "request_fee_usd"), strict=True))
-#: which factors each cause's step replaces
+_USAGE_CAUSES = ("prompt", "cache", "completion")
+
+
+def _cause(kind: Kind) -> str:
+    """The usage cause of a change in the kind's count per call: its own `why`, else its whole's, else the
+    completion's (a unit of its own beside the tokens)."""
+    whole = next((other for other in COUNTED if other.count == kind.part_of), None)
+    cause = kind.why or (_cause(whole) if whole is not None else "completion")
+    if cause not in _USAGE_CAUSES:
+        raise RuntimeError(f"kind {kind.rate}: why={cause!r} is none of {_USAGE_CAUSES}")
+    return cause
+
+
+#: which factors each cause's step replaces (a count's factor is named as the count)
 _STEP_FACTORS = {
     "requests": ("requests",), "calls_per_request": ("calls_per_request",), "feature_mix": ("feature_share",),
     "model_mix": ("model_share",), "retries": ("calls_per_first",),
-    "prompt": ("prompt", "audio_in_share", "image_in_share"), "cache": ("cache_read_share", "cache_write_share"),
-    "completion": ("completion", "reasoning_share", "audio_out_share", "image_out_share", "searches"),
+    **{cause: tuple(kind.count for kind in COUNTED if _cause(kind) == cause) for cause in _USAGE_CAUSES},
 }
+#: the cost column charged once per call (its kind has no count): it also holds what no count explains
+_FEE = next(kind.cost for kind in KINDS if not kind.count)
 
 
 @dataclass(frozen=True)
@@ -157,20 +169,20 @@ class _Factors:
         return _Factors(self.values | {name: other.values[name] for name in _STEP_FACTORS[step]}, self.rates)
 
     def per_call(self) -> dict[str, Fraction]:
-        v = self.values
-        prompt, completion = v["prompt"], v["completion"]
-        return {
-            "uncached_input": prompt * (1 - v["cache_read_share"] - v["cache_write_share"] - v["audio_in_share"]
-                                        - v["image_in_share"]),
-            "cache_read": prompt * v["cache_read_share"],
-            "cache_write": prompt * v["cache_write_share"],
-            "visible_output": completion * (1 - v["reasoning_share"] - v["audio_out_share"] - v["image_out_share"]),
-            "reasoning": completion * v["reasoning_share"],
-            "audio": prompt * v["audio_in_share"] + completion * v["audio_out_share"],
-            "image": prompt * v["image_in_share"] + completion * v["image_out_share"],
-            "search": v["searches"],
-            "fee": Fraction(1),
-        }
+        """Units per call of each cost column: each kind's own units (its count less its parts') on its column,
+        one per call for a kind without a count."""
+        counts: dict[str, Fraction] = {}
+        for kind in COUNTED:  # a whole comes before its parts
+            value = self.values[kind.count]
+            counts[kind.count] = value * counts[kind.part_of] if kind.part_of else value
+        own = dict(counts)
+        for kind in COUNTED:
+            if kind.part_of:
+                own[kind.part_of] -= counts[kind.count]
+        units = dict.fromkeys(KIND_COSTS, Fraction(0))
+        for kind in KINDS:
+            units[kind.cost] += own[kind.count] if kind.count else 1
+        return units
 
     def calls(self) -> Fraction:
         v = self.values
@@ -195,33 +207,28 @@ def _factors(period: Range, common: list[SegmentKey]) -> dict[SegmentKey, _Facto
             "feature_share": Fraction(by_feature[segment.key[0]], first),
             "model_share": Fraction(segment.first_attempts, by_feature[segment.key[0]]),
             "calls_per_first": Fraction(c["calls"], segment.first_attempts),
-            "prompt": Fraction(c["input_tokens"], c["calls"]),
-            "completion": Fraction(c["output_tokens"], c["calls"]),
-            "searches": Fraction(c["web_searches"], c["calls"]),
-            **{f"{name}_share": _share(c[kind], c["input_tokens"]) for name, kind in (
-                ("cache_read", "cache_read_tokens"), ("cache_write", "cache_write_tokens"),
-                ("audio_in", "audio_input_tokens"), ("image_in", "image_input_tokens"))},
-            **{f"{name}_share": _share(c[kind], c["output_tokens"]) for name, kind in (
-                ("reasoning", "reasoning_tokens"), ("audio_out", "audio_output_tokens"),
-                ("image_out", "image_output_tokens"))},
+            **{kind.count: _share(c[kind.count], c[kind.part_of]) if kind.part_of
+               else Fraction(c[kind.count], c["calls"]) for kind in COUNTED},
         }
         state = _Factors(values, {})
-        quantities = {kind: c["calls"] * per_call for kind, per_call in state.per_call().items()}
-        # each kind's rate is its cost over its quantity, as the factors state it: so the factors times the
-        # rates give the stored cost exactly. A cost without a quantity (a kind the factors cannot see, as in
-        # rows with more cache than input) is charged per call.
+        quantities = {column: c["calls"] * per_call for column, per_call in state.per_call().items()}
+        # each column's rate is its cost over its units, as the factors state them: so the factors times the
+        # rates give the stored cost exactly. A cost without units (a kind the factors cannot see, as in rows
+        # with more cache than input) is charged per call.
         rates: dict[str, Fraction | None] = {}
         per_call_extra = Fraction(0)
-        for kind in _KINDS[:-1]:
-            cost = Fraction(segment.costs[_KIND_COST[kind]])
-            if quantities[kind] > 0:
-                rates[kind] = cost / quantities[kind]
+        for column in KIND_COSTS:
+            if column == _FEE:
+                continue
+            cost = Fraction(segment.costs[column])
+            if quantities[column] > 0:
+                rates[column] = cost / quantities[column]
             else:
-                rates[kind], per_call_extra = None, per_call_extra + cost
-        parts = sum((Fraction(segment.costs[_KIND_COST[kind]]) for kind in _KINDS), Fraction(0))
+                rates[column], per_call_extra = None, per_call_extra + cost
+        parts = sum((Fraction(segment.costs[column]) for column in KIND_COSTS), Fraction(0))
         # the fee absorbs what the parts do not hold of the total (nothing, for rows priced by this release)
-        fee = Fraction(segment.costs["request_fee_usd"]) + Fraction(segment.cost) - parts + per_call_extra
-        rates["fee"] = fee / c["calls"]
+        fee = Fraction(segment.costs[_FEE]) + Fraction(segment.cost) - parts + per_call_extra
+        rates[_FEE] = fee / quantities[_FEE]
         factors[segment.key] = _Factors(values, rates)
     return factors
 
@@ -229,7 +236,7 @@ def _factors(period: Range, common: list[SegmentKey]) -> dict[SegmentKey, _Facto
 def _rates(before: dict[str, Fraction | None], after: dict[str, Fraction | None]) -> dict[str, Fraction]:
     """The baseline's rates; a kind the baseline had none of takes the current rate (its price did not change:
     it was not paid)."""
-    return {kind: _first_known(before[kind], after[kind]) for kind in _KINDS}
+    return {column: _first_known(before[column], after[column]) for column in KIND_COSTS}
 
 
 def _first_known(*rates: Fraction | None) -> Fraction:

@@ -19,7 +19,7 @@ from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.deadletter import RejectedCall
 from otel_llmcost.rows.rowcheck import RowRejected, check_row, rows_to_check
 from otel_llmcost.rows.traces import TraceColumns, TraceKeeper
-from otel_llmcost.rows.usage import build_usage_rows
+from otel_llmcost.rows.usage import Attributed, attributed_calls, usage_rows
 from otel_llmcost.semconv import extract_call
 
 logger = logging.getLogger(__name__)
@@ -48,24 +48,40 @@ class RowBuilder:
 
     def build(self, groups: list[TraceGroup]) -> TraceRows:
         now = datetime.now(timezone.utc)
-        built: list[UsageRow] = []
         rejected: list[RejectedCall] = []
-        spans: list[tuple[SpanRecord, str]] = []
+        attributed: list[tuple[TraceGroup, list[Attributed]]] = []
         for group in groups:
             try:
-                group_rows = build_usage_rows(group, self._attributor, self._price_book, now)
+                attributed.append((group, attributed_calls(group, self._attributor, self._price_book)))
             except Exception as exc:  # a bug on one trace's data must not stop every other trace being written
-                logger.exception("trace %s could not be priced; its calls are dead-lettered", group.trace_id)
-                reason = f"the trace could not be priced: {type(exc).__name__}: {exc}"
-                rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
-                continue
-            spans.extend(self._keeper.spans(group, {row.tenant_id for row in group_rows}))
-            if group.timed_out and group_rows:
+                self._dead_letter(group, exc, rejected)
+        try:  # the whole batch priced at once
+            priced = [(group, calls, rows) for (group, calls), rows in zip(attributed, _split(
+                usage_rows([call for _, calls in attributed for call in calls], self._price_book, now),
+                [len(calls) for _, calls in attributed]), strict=True)]
+        except Exception:  # some trace's data meets a bug: price each trace alone, to dead-letter its calls only
+            priced = []
+            for group, calls in attributed:
+                try:
+                    priced.append((group, calls, usage_rows(calls, self._price_book, now)))
+                except Exception as exc:
+                    self._dead_letter(group, exc, rejected)
+        built: list[UsageRow] = []
+        spans: list[tuple[SpanRecord, str]] = []
+        for group, calls, rows in priced:
+            spans.extend(self._keeper.spans(group, {who.tenant_id for _, _, who in calls}))
+            if group.timed_out and rows:
                 _rare.warn_rarely("trace-without-root", "trace %s written without its root span after %.0fs:"
                                   " its %d calls miss what the root would have said (tenant, feature, request)",
-                                  group.trace_id, self._max_trace_wait, len(group_rows))
-            built.extend(group_rows)
+                                  group.trace_id, self._max_trace_wait, len(rows))
+            built.extend(rows)
         return TraceRows(self._checked(built, rejected), rejected, self._keeper.columns(spans))
+
+    @staticmethod
+    def _dead_letter(group: TraceGroup, exc: Exception, rejected: list[RejectedCall]) -> None:
+        logger.exception("trace %s could not be priced; its calls are dead-lettered", group.trace_id)
+        reason = f"the trace could not be priced: {type(exc).__name__}: {exc}"
+        rejected.extend(deadletter.of_span(span, reason) for span in _call_spans(group))
 
     def _checked(self, built: list[UsageRow], rejected: list[RejectedCall]) -> list[UsageRow]:
         """The rows storable as they are, and those check_row makes storable; the rows it refuses go to
@@ -102,3 +118,12 @@ def _call_spans(group: TraceGroup) -> list[SpanRecord]:
         if is_call:
             found.append(span)
     return found
+
+
+def _split(rows: list[UsageRow], sizes: list[int]) -> list[list[UsageRow]]:
+    """`rows` cut into consecutive parts of these sizes."""
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(rows[start:start + size])
+        start += size
+    return parts

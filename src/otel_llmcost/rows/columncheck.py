@@ -225,6 +225,7 @@ def fits_for(ch_type: str, text_limit: int | None = None) -> Fits:
         keys, values = _text_fits(MAX_NAME_CHARS), _text_fits(MAX_TEXT_CHARS)
 
         def map_column(maps: Sequence) -> bool:
+            maps = list({id(items): items for items in maps}.values())  # spans of a resource share its map
             return set(map(type, maps)) <= {dict} and (not maps or max(map(len, maps)) <= MAX_ITEMS) and \
                 keys.column(list(chain.from_iterable(maps))) and \
                 values.column(list(chain.from_iterable(map(dict.values, maps))))

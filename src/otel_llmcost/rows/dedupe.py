@@ -78,6 +78,8 @@ def _without_empty_wrappers(calls: list[Pair], ancestors: Mapping[str, set[str]]
     preparation or a wrapper, not a call, when a call of the same model and operation that does report usage
     hangs off the same span (or below it) and starts no earlier (LlamaIndex's `_prepare_chat_with_tools` beside
     its `astream_chat`)."""
+    if not any(_empty(call) for _, call in calls):  # what nearly every trace holds: nothing to look for
+        return calls
     by_place: dict[str, list[Pair]] = defaultdict(list)
     for pair in calls:
         if not _empty(pair[1]):

@@ -75,33 +75,28 @@ class TraceKeeper:
         Built column by column, no row objects: most spans of a firehose are plain app spans."""
         resources: dict[int, dict[str, str]] = {}  # one conversion per shared resource mapping
         strings = self._strings
-        starts, trace_ids, span_ids, parent_ids, names, kinds, services, resource_maps, scope_names = (
-            [] for _ in range(9))
-        scope_versions, attribute_maps, durations, statuses, messages = ([] for _ in range(5))
+        for span, _ in spans:
+            if id(span.resource) not in resources:
+                resources[id(span.resource)] = strings(span.resource)
+        attribute_maps = []
         for span, tenant in spans:
-            resource = resources.get(id(span.resource))
-            if resource is None:
-                resource = resources[id(span.resource)] = strings(span.resource)
             attributes = strings(span.attributes)
             attributes[TENANT_ATTRIBUTE] = tenant
-            start, kind, status = span.start_ns, span.kind, span.status_code
-            starts.append(start)
-            trace_ids.append(span.trace_id)
-            span_ids.append(span.span_id)
-            parent_ids.append(span.parent_span_id)
-            names.append(span.name)
-            kinds.append(_KINDS[kind] if 0 <= kind < len(_KINDS) else _KINDS[0])
-            services.append(resource.get("service.name", ""))
-            resource_maps.append(resource)
-            scope_names.append(span.scope_name)
-            scope_versions.append(span.scope_version)
             attribute_maps.append(attributes)
-            durations.append(span.end_ns - start)
-            statuses.append(_STATUSES[status] if 0 <= status < len(_STATUSES) else _STATUSES[0])
-            messages.append(span.status_message)
-        return check_columns(TraceColumns([
-            starts, trace_ids, span_ids, parent_ids, [""] * len(starts), names, kinds, services, resource_maps,
-            scope_names, scope_versions, attribute_maps, durations, statuses, messages]))
+        records = [span for span, _ in spans]
+        resource_maps = [resources[id(span.resource)] for span in records]
+        last_kind, last_status = len(_KINDS) - 1, len(_STATUSES) - 1
+        return check_columns(TraceColumns([  # a comprehension per column: no per-span appends
+            [span.start_ns for span in records], [span.trace_id for span in records],
+            [span.span_id for span in records], [span.parent_span_id for span in records], [""] * len(records),
+            [span.name for span in records],
+            [_KINDS[kind] if 0 <= (kind := span.kind) <= last_kind else _KINDS[0] for span in records],
+            [resource.get("service.name", "") for resource in resource_maps], resource_maps,
+            [span.scope_name for span in records], [span.scope_version for span in records], attribute_maps,
+            [span.end_ns - span.start_ns for span in records],
+            [_STATUSES[status] if 0 <= (status := span.status_code) <= last_status else _STATUSES[0]
+             for span in records],
+            [span.status_message for span in records]]))
 
     def _strings(self, attributes: Mapping[str, AttributeValue]) -> dict[str, str]:
         size = self._settings.max_attribute_bytes

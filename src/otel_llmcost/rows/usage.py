@@ -1,15 +1,17 @@
-"""Joins the stages for one released trace: extract calls, attribute them, price them -> UsageRow."""
+"""Joins the stages: each released trace's calls extracted and attributed, then a batch of them priced -> UsageRow."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
 
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.kinds import COST_COLUMNS, COUNTS
-from otel_llmcost.model import Cost, LlmCall, UsageRow
-from otel_llmcost.pricing import PriceBook, price_call
+from otel_llmcost.model import Attribution, Cost, LlmCall, SpanRecord, UsageRow
+from otel_llmcost.pricing import PriceBook, price_call, price_calls
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.dedupe import count_once
 from otel_llmcost.rows.rowcheck import unpriceable_counts
@@ -19,12 +21,11 @@ from otel_llmcost.semconv.providers import KNOWN_PROVIDERS, RESELLERS, UMBRELLAS
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+Attributed = tuple[SpanRecord, LlmCall, Attribution]  # a call to bill, and who it is charged to
 
 
-def build_usage_rows(
-    group: TraceGroup, attributor: Attributor, price_book: PriceBook, now: datetime
-) -> list[UsageRow]:
-    """One priced row per LLM call among the group's spans (spans were validated at ingest)."""
+def attributed_calls(group: TraceGroup, attributor: Attributor, price_book: PriceBook) -> list[Attributed]:
+    """The group's LLM calls to bill (spans were validated at ingest), each with who it is charged to."""
     calls = []
     for span in group.spans:
         if span.span_id in group.calls:
@@ -41,63 +42,55 @@ def build_usage_rows(
         return []
     calls = [(span, _with_provider(call, price_book)) for span, call in count_once(calls, group.context)]
     attributions = attributor.attribute(calls, group.context)
-    rows = []
-    for (span, call), who in zip(calls, attributions, strict=True):
-        ts = _EPOCH + timedelta(microseconds=span.start_ns // 1000)  # exact, unlike a float timestamp
-        cost = _price(call, ts, price_book, who.tenant_id)
-        rows.append(
-            UsageRow(
-                ts=ts,
-                tenant_id=who.tenant_id,
-                environment=who.environment,
-                service_name=who.service_name,
-                feature=who.feature,
-                user_id=who.user_id,
-                session_id=who.session_id,
-                request_id=who.request_id,
-                attempt=who.attempt,
-                trace_id=span.trace_id,
-                span_id=span.span_id,
-                parent_span_id=span.parent_span_id,
-                span_name=span.name,
-                provider=call.provider,
-                operation=call.operation,
-                request_model=call.request_model,
-                response_model=call.response_model,
-                response_id=call.response_id,
-                **{name: getattr(call, name) for name in COUNTS},
-                **{name: getattr(cost, name) for name in COST_COLUMNS},
-                cost_usd=cost.cost_usd,
-                emitter_cost_usd=call.emitter_cost_usd,
-                cost_status=cost.status,
-                cost_note=cost.note,
-                price_id=cost.price_id,
-                price_book_version=cost.price_book_version,
-                price_tier=cost.price_tier,
-                price_multiplier=cost.price_multiplier,
-                status="error" if call.error_type else "ok",
-                error_type=call.error_type,
-                latency_ms=(span.end_ns - span.start_ns) / 1e6,
-                ttft_ms=call.ttft_ms,
-                streaming=call.streaming,
-                service_tier=call.service_tier,
-                server_address=call.server_address,
-                instrumentation=f"{call.dialect}:{span.scope_name}" if span.scope_name else call.dialect,
-                tags=who.tags,
-                metadata=dict(who.metadata),
-                ingested_at=now,
-                project=who.project,
-                api_key_id=who.api_key_id,
-            )
+    return [(span, call, who) for (span, call), who in zip(calls, attributions, strict=True)]
+
+
+def usage_rows(calls: Sequence[Attributed], price_book: PriceBook, now: datetime) -> list[UsageRow]:
+    """One priced row per call, the whole batch priced at once (price_calls)."""
+    ts = [_EPOCH + timedelta(microseconds=span.start_ns // 1000) for span, _, _ in calls]  # exact, unlike a float
+    priced = [_priceable(call) for _, call, _ in calls]
+    tenants = [who.tenant_id for _, _, who in calls]
+    try:
+        costs = price_calls(priced, ts, price_book, tenants)
+    except ArithmeticError:  # some call's cost goes beyond exact arithmetic: find which, pricing each alone
+        costs = [_price(call, at, price_book, tenant) for call, at, tenant in zip(priced, ts, tenants, strict=True)]
+    return [
+        UsageRow(  # type: ignore[call-arg]  # positionally, in _ROW_LAYOUT's order: checked on import
+            at, who.tenant_id, who.environment, who.service_name, who.feature, who.user_id, who.session_id,
+            who.request_id, who.attempt, span.trace_id, span.span_id, span.parent_span_id, span.name, call.provider,
+            call.operation, call.request_model, call.response_model, call.response_id, *_counts(call),
+            *_amounts(cost), cost.cost_usd, call.emitter_cost_usd, cost.status, cost.note, cost.price_id,
+            cost.price_book_version, cost.price_tier, cost.price_multiplier, "error" if call.error_type else "ok",
+            call.error_type, (span.end_ns - span.start_ns) / 1e6, call.ttft_ms, call.streaming, call.service_tier,
+            call.server_address, f"{call.dialect}:{span.scope_name}" if span.scope_name else call.dialect, who.tags,
+            dict(who.metadata), now, who.project, who.api_key_id,
         )
-    return rows
+        for (span, call, who), at, cost in zip(calls, ts, costs, strict=True)
+    ]
+
+
+#: UsageRow's fields in the order usage_rows passes them
+_ROW_LAYOUT = [
+    "ts", "tenant_id", "environment", "service_name", "feature", "user_id", "session_id", "request_id", "attempt",
+    "trace_id", "span_id", "parent_span_id", "span_name", "provider", "operation", "request_model",
+    "response_model", "response_id", *COUNTS, *COST_COLUMNS, "cost_usd", "emitter_cost_usd", "cost_status",
+    "cost_note", "price_id", "price_book_version", "price_tier", "price_multiplier", "status", "error_type",
+    "latency_ms", "ttft_ms", "streaming", "service_tier", "server_address", "instrumentation", "tags", "metadata",
+    "ingested_at", "project", "api_key_id",
+]
+if _ROW_LAYOUT != [f.name for f in fields(UsageRow)]:
+    raise RuntimeError("usage_rows passes UsageRow's fields positionally: update _ROW_LAYOUT with UsageRow")
+_counts, _amounts = attrgetter(*COUNTS), attrgetter(*COST_COLUMNS)
+
+
+def _priceable(call: LlmCall) -> LlmCall:
+    """The call, with counts beyond what one call can hold noted as its usage issue (so it is not priced)."""
+    issue = unpriceable_counts(call)
+    return replace(call, usage_issue="; ".join(filter(None, (call.usage_issue, issue)))) if issue else call
 
 
 def _price(call: LlmCall, ts: datetime, price_book: PriceBook, tenant: str) -> Cost:
-    """The call's cost; counts beyond what one call can hold, or too large for exact arithmetic, are not priced."""
-    issue = unpriceable_counts(call)
-    if issue:
-        call = replace(call, usage_issue="; ".join(filter(None, (call.usage_issue, issue))))
+    """The call's cost alone; counts too large for exact arithmetic are not priced."""
     try:
         return price_call(call, ts, price_book, tenant=tenant)
     except ArithmeticError as exc:  # decimal.InvalidOperation: a cost beyond 28 significant digits

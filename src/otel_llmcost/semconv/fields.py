@@ -146,12 +146,28 @@ def read_call(
 def _other_counts(attributes, fields: Fields, wholes: dict[str, int]) -> dict[str, int]:
     """The counts of the kinds beyond the five the conventions above settle; a part (kinds.Kind.part_of) is
     never larger than what it is part of."""
+    if attributes.keys().isdisjoint(_names_of_others(fields, wholes)):  # most calls report none of them
+        return {name: 0 for name, _, _ in _COUNTED_FIELDS if name not in wholes}
     counts = dict(wholes)
-    for kind in COUNTED:
-        if kind.count not in counts:
-            count = token_count(attributes, getattr(fields, kind.field))
-            counts[kind.count] = min(count, counts[kind.part_of]) if kind.part_of else count
+    for name, field, part_of in _COUNTED_FIELDS:
+        if name not in counts:
+            count = token_count(attributes, getattr(fields, field))
+            counts[name] = min(count, counts[part_of]) if part_of else count
     return {name: count for name, count in counts.items() if name not in wholes}
+
+
+def _names_of_others(fields: Fields, wholes: dict[str, int]) -> frozenset[str]:
+    """Every attribute name _other_counts reads with these fields, worked out once per dialect's Fields."""
+    key = (id(fields), *wholes)
+    known = _OTHER_NAMES.get(key)
+    if known is None or known[0] is not fields:  # the object itself: an id is reused only once it is gone
+        known = _OTHER_NAMES[key] = (fields, frozenset(
+            key for name, field, _ in _COUNTED_FIELDS if name not in wholes for key in getattr(fields, field)))
+    return known[1]
+
+
+_COUNTED_FIELDS = tuple((kind.count, kind.field, kind.part_of) for kind in COUNTED)  # read for every call
+_OTHER_NAMES: dict[tuple, tuple[Fields, frozenset[str]]] = {}  # (id(Fields), *wholes) -> (the Fields, names)
 
 
 def _streaming(attributes, keys: tuple[str, ...], ttft_ms: float | None) -> bool:

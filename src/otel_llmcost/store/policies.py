@@ -38,6 +38,9 @@ TENANT_TABLES = {
     "latency_daily": "tenant_id", "projects_hourly": "tenant_id", TRACE_TABLE: "SpanAttributes",
     "reconciliations": "tenant_id",  # rows of accounts mapped to a tenant (`reconcile --account`); '' for none
 }
+#: Tables naming tenants that are the platform's, not the tenants': no policy, so tenant keys are refused them
+#: (query/scope.py) and read by admin keys only. The chargeback terms: a tenant's markup is the platform's business.
+PLATFORM_TABLES = frozenset({"tenant_terms"})
 TRACE_LOOKUP_TABLE = TRACE_TABLE + TRACE_LOOKUP_SUFFIX
 _POLICY_DIR = "row_policies"  # inside the chDB data directory
 
