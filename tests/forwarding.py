@@ -49,7 +49,8 @@ class Sink:
     def exports(self, signal: str) -> list[bytes]:
         if not self.out.exists():
             return []
-        lines = self.out.read_text(encoding="ascii").splitlines()
+        # The sink appends a line per export while we read: a last line without its newline is not whole yet.
+        lines = self.out.read_text(encoding="ascii").split("\n")[:-1]
         return [base64.b64decode(body) for kind, body in (line.split(" ", 1) for line in lines) if kind == signal]
 
     def spans(self) -> list[tuple[str, str, str, dict]]:

@@ -9,7 +9,8 @@ from otel_llmcost.store.migrations import SchemaOptions, all_statements
 
 TABLES = {"schema_migrations", "llm_usage", "reprice_runs", "usage_hourly", "usage_daily", "requests",
           "request_counts_hourly", "errors_hourly", "users_daily", "otel_traces", "otel_traces_trace_id_ts",
-          "rejected_calls", "latency_hourly", "latency_daily", "reconciliations", "projects_hourly"}
+          "rejected_calls", "latency_hourly", "latency_daily", "reconciliations", "projects_hourly",
+          "tenant_terms", "exchange_rates"}
 VIEWS = {"usage_hourly_mv", "usage_daily_mv", "requests_mv", "request_counts_hourly_mv", "errors_hourly_mv",
          "users_daily_mv", "latency_hourly_mv", "latency_daily_mv", "otel_traces_trace_id_ts_mv", "projects_hourly_mv"}
 
