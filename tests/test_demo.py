@@ -83,10 +83,14 @@ def test_the_live_progress_never_passes_its_total_and_ctrl_c_prints_the_summary(
 
     demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint", endpoint, "--duration",
                              "inf", "--rate", "20"], stderr=subprocess.PIPE, text=True)
-    assert demo.stderr is not None
-    assert "live: 1 requests" in demo.stderr.readline()  # sending
-    demo.send_signal(signal.SIGINT)
-    _, rest = demo.communicate(timeout=60)
+    with demo:  # its pipe is closed and the process reaped even when an assert fails (no leak into later tests)
+        try:
+            assert demo.stderr is not None
+            assert "live: 1 requests" in demo.stderr.readline()  # sending
+            demo.send_signal(signal.SIGINT)
+            _, rest = demo.communicate(timeout=60)
+        finally:
+            demo.kill()  # nothing when it has ended
     assert demo.returncode == 130
     summary = re.search(r"interrupted: sent (\d+) requests \((\d+) spans\) over OTLP/HTTP", rest)
     assert summary and int(summary.group(1)) >= 1, rest
