@@ -64,11 +64,13 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
     """Ctrl-C (SIGINT) sets `stop`, which the send loop checks: a KeyboardInterrupt would be raised wherever the
     main thread happens to be, inside the SDK or a library that may not let it through. The first Ctrl-C puts
     the previous handler back, so a second one interrupts the final flush. A demo started with SIGINT ignored
-    (in the background by a shell) keeps ignoring it."""
+    (in the background by a shell) keeps ignoring it; one started with SIGINT blocked (a signal mask is inherited:
+    a parent that ran chDB passes SIGPIPE blocked, for one) has it unblocked."""
     previous = signal.getsignal(signal.SIGINT)
     if previous in (signal.SIG_IGN, None):
         yield
         return
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def on_ctrl_c(signum: int, frame: object) -> None:
         stop.set()
