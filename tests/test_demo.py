@@ -83,10 +83,36 @@ def test_the_live_progress_never_passes_its_total_and_ctrl_c_prints_the_summary(
 
     demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint", endpoint, "--duration",
                              "inf", "--rate", "20"], stderr=subprocess.PIPE, text=True)
-    assert demo.stderr is not None
-    assert "live: 1 requests" in demo.stderr.readline()  # sending
-    demo.send_signal(signal.SIGINT)
-    _, rest = demo.communicate(timeout=60)
+    with demo:  # its pipe is closed and the process reaped even when an assert fails (no leak into later tests)
+        try:
+            assert demo.stderr is not None
+            assert "live: 1 requests" in demo.stderr.readline()  # sending
+            demo.send_signal(signal.SIGINT)
+            _, rest = demo.communicate(timeout=60)
+        finally:
+            demo.kill()  # nothing when it has ended
     assert demo.returncode == 130
     summary = re.search(r"interrupted: sent (\d+) requests \((\d+) spans\) over OTLP/HTTP", rest)
     assert summary and int(summary.group(1)) >= 1, rest
+
+
+def test_ctrl_c_stops_a_demo_started_with_sigint_blocked(receiver_factory):
+    """A signal mask is inherited: a parent that left SIGINT blocked (chDB leaves SIGPIPE blocked in the thread
+    that ran it) must not make the demo deaf to Ctrl-C."""
+    receiver = receiver_factory()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint",
+                                 f"http://127.0.0.1:{receiver.http_port}", "--duration", "inf", "--rate", "20"],
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    with demo:
+        try:
+            assert demo.stderr is not None
+            assert "live: 1 requests" in demo.stderr.readline()
+            demo.send_signal(signal.SIGINT)
+            _, rest = demo.communicate(timeout=60)
+        finally:
+            demo.kill()
+    assert demo.returncode == 130 and "interrupted: sent" in rest, rest

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from otel_llmcost.demo.run import DemoPlan, run_demo
 from otel_llmcost.demo.workload import FEATURES
@@ -39,8 +43,10 @@ def run(args: argparse.Namespace, settings: None) -> int:
         duration=args.duration, backfill_days=args.backfill_days, per_day=args.per_day, spike=args.spike,
         seed=args.seed,
     )
+    stop = threading.Event()
     try:
-        result = run_demo(plan)
+        with _ctrl_c_sets(stop):
+            result = run_demo(plan, stop=stop)
     except ImportError as exc:
         raise ConfigError(str(exc)) from exc
     print(("interrupted: " if result.interrupted else "")
@@ -51,3 +57,27 @@ def run(args: argparse.Namespace, settings: None) -> int:
               f"{plan.endpoint} (the exporter's errors are above)", file=sys.stderr)
         return 1
     return 130 if result.interrupted else 0
+
+
+@contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C (SIGINT) sets `stop`, which the send loop checks: a KeyboardInterrupt would be raised wherever the
+    main thread happens to be, inside the SDK or a library that may not let it through. The first Ctrl-C puts
+    the previous handler back, so a second one interrupts the final flush. A demo started with SIGINT ignored
+    (in the background by a shell) keeps ignoring it; one started with SIGINT blocked (a signal mask is inherited:
+    a parent that ran chDB passes SIGPIPE blocked, for one) has it unblocked."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class DemoResult:
     requests: int
     spans: int
     refused: int  # spans the endpoint did not accept
-    interrupted: bool  # stopped by Ctrl-C: what was sent so far was still flushed
+    interrupted: bool  # stopped (Ctrl-C): what was sent so far was still flushed
 
 
 @dataclass(frozen=True)
@@ -51,44 +52,42 @@ class Clock:
     """What the live traffic waits on: the wall clock, or a simulated one (tests run days of it at once)."""
 
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], object] = time.sleep  # the CLI's waits end at Ctrl-C (run_demo: stop.wait)
 
 
 DEFAULT_RATE = 2.0  # live requests per second without a pattern to follow (no backfilled days)
 
 
 def run_demo(plan: DemoPlan, now: datetime | None = None, out: TextIO = sys.stderr,
-             clock: Clock | None = None) -> DemoResult:
-    """Send the plan's traffic; Ctrl-C stops it (the spans already made are still sent)."""
+             clock: Clock | None = None, stop: threading.Event | None = None) -> DemoResult:
+    """Send the plan's traffic until it is done or `stop` is set (cli/demo.py sets it on Ctrl-C); the spans
+    already made are sent either way. The wall clock's waits end as soon as `stop` is set."""
     from otel_llmcost.demo.spans import Emitter  # needs the SDK; imported only when the demo runs
 
     rng = random.Random(plan.seed)
-    clock = clock or Clock()
+    stop = stop or threading.Event()
+    clock = clock or Clock(sleep=stop.wait)
     now = now or clock.now()
     spike_from = today_start(now)
     emitter = Emitter(plan.protocol, plan.endpoint)
     requests = spans = 0
-    interrupted = False
     try:
         if plan.backfill_days:
             starts = backfill_starts(rng, spike_from - timedelta(days=plan.backfill_days), now, plan.per_day)
-            for start in _progress(starts, len(starts), f"backfill {plan.backfill_days} days", out):
+            for start in _progress(starts, len(starts), f"backfill {plan.backfill_days} days", out, stop):
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike if start >= spike_from else None))
-        if plan.duration:
+        if plan.duration and not stop.is_set():
             rate = plan.rate or (None if plan.backfill_days else DEFAULT_RATE)
             total = _live_total(rate, plan.duration)
             live = (_pattern_starts(rng, plan.per_day, plan.duration, clock) if rate is None
                     else _live_starts(rng, rate, plan.duration, total, clock))
-            for start in _progress(live, total, "live", out):
+            for start in _progress(live, total, "live", out, stop):
                 requests += 1
                 spans += emitter.emit(plan_request(rng, start, requests, plan.spike))
-    except KeyboardInterrupt:
-        interrupted = True
-        out.write("\n")
     finally:
         emitter.shutdown()
-    return DemoResult(requests, spans, emitter.refused, interrupted)
+    return DemoResult(requests, spans, emitter.refused, stop.is_set())
 
 
 def _live_starts(rng: random.Random, rate: float, duration: float, limit: int | None,
@@ -129,11 +128,15 @@ def _live_total(rate: float | None, duration: float) -> int | None:
     return None if rate is None or duration == float("inf") else max(1, round(rate * duration))
 
 
-def _progress(items: Iterable[datetime], total: int | None, label: str, out: TextIO) -> Iterable[datetime]:
-    """Yields the items, drawing `label [#####.....] 50% 120/240` on `out` as they go."""
+def _progress(items: Iterable[datetime], total: int | None, label: str, out: TextIO,
+              stop: threading.Event) -> Iterator[datetime]:
+    """Yields the items until `stop` is set, drawing `label [#####.....] 50% 120/240` on `out` as they go."""
     redraw = out.isatty()
     shown, drawn, count = -1, 0, 0
-    for count, item in enumerate(items, 1):
+    for item in items:
+        if stop.is_set():
+            break
+        count += 1
         yield item
         step = count * 20 // total if total else count // 100
         if step != shown:
