@@ -34,9 +34,10 @@ def test_three_steady_days_report_no_anomaly(tmp_path):
 def test_a_spike_in_the_first_week_fires_for_its_feature_alone(tmp_path):
     found = spend_anomalies(tmp_path, "--spike", SPIKED)
     assert found and {f["labels"]["feature"] for f in found} == {SPIKED}
-    # history: from each group's first call in the window (sparse groups start a few hours into the first day)
+    # history: from each group's first call in the window, never the 7 baseline days (sparse groups start a few
+    # hours into the first day, and at night none may call in its first hour: 3.0 itself depends on the hour)
     days = [float(re.search(r"its ([\d.]+)-day daily average", f["message"]).group(1)) for f in found]
-    assert all(2 <= day <= 3 for day in days) and 3 in days, days
+    assert all(2 <= day <= 3 for day in days), days
     assert all("(the days with history, of 7)" in f["message"] for f in found)
 
 

@@ -74,6 +74,13 @@ def test_demo_backfills_days_with_every_kind_of_call(receiver_factory):
     assert 6 < prompts[1]["prompt"] / prompts[0]["prompt"] < 15
 
 
+def _as_a_terminal_starts_it() -> None:
+    """Ctrl-C reaches a foreground command with SIGINT at its default. A process that runs many tests may have
+    had SIGINT set to ignored below Python (where signal.getsignal does not see it), and an ignored signal is
+    inherited: the demo rightly keeps ignoring it then, as a shell's background job does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_live_progress_never_passes_its_total_and_ctrl_c_prints_the_summary(receiver_factory):
     receiver = receiver_factory()
     endpoint = f"http://127.0.0.1:{receiver.http_port}"
@@ -82,7 +89,8 @@ def test_the_live_progress_never_passes_its_total_and_ctrl_c_prints_the_summary(
     assert counts and all(done <= total == 40 for done, total in counts)
 
     demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint", endpoint, "--duration",
-                             "inf", "--rate", "20"], stderr=subprocess.PIPE, text=True)
+                             "inf", "--rate", "20"], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_a_terminal_starts_it)
     with demo:  # its pipe is closed and the process reaped even when an assert fails (no leak into later tests)
         try:
             assert demo.stderr is not None
@@ -104,7 +112,7 @@ def test_ctrl_c_stops_a_demo_started_with_sigint_blocked(receiver_factory):
     try:
         demo = subprocess.Popen([sys.executable, "-m", "otel_llmcost", "demo", "--endpoint",
                                  f"http://127.0.0.1:{receiver.http_port}", "--duration", "inf", "--rate", "20"],
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_terminal_starts_it)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     with demo:
