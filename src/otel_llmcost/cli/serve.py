@@ -87,7 +87,8 @@ def _serve(settings: Settings, started: list[bool]) -> int:
         if settings.chargeback.file and store_terms(store, load_chargeback(settings.chargeback.file)):
             logger.info("chargeback terms of %s stored: the dashboards' billed cost follows them",
                         settings.chargeback.file)
-        pipeline = open_write_path(settings, LedgeredStore(store, ledger), price_book)
+        # Without the listener nothing reads the ledger: the write path then keeps no spend (a hot-path cost).
+        pipeline = open_write_path(settings, LedgeredStore(store, ledger) if serves_queries else store, price_book)
         intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
         # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
         grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)

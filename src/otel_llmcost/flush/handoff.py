@@ -84,7 +84,9 @@ class StoreService:
     one INSERT per interval, each waiting `linger` seconds at most for the others (flush/joined.py)."""
 
     def __init__(self, store: Any, cost_metrics: CostMetrics, workers: int = 1, linger: float = 0.0):
-        self._store = store  # ops.metrics.MeasuredStore over ChdbStore: the owner's insert timings count these
+        # ops.metrics.MeasuredStore over ChdbStore (the owner's insert timings count these), wrapped in a
+        # LedgeredStore when the query listener answers budget status from the spend
+        self._store = store
         self._cost_metrics = cost_metrics
         self._lock = threading.Lock()
         self.joiner = InsertJoiner(self._insert, workers, linger)
