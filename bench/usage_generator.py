@@ -92,20 +92,26 @@ def generate(conn, rows: int, days: int, end: datetime, shape: str = "skewed", f
     """Insert `rows` calls of `shape` spread over the `days` before `end`; returns the seconds it took.
     fast: into a staging table, attached to llm_usage, and the rollups rebuilt (see the module's text)."""
     began = time.perf_counter()
-    sql = GENERATE
-    for name, expression in SHAPES[shape].items():
-        sql = sql.replace("{" + name + "}", expression)
-    sql = sql.replace("{models}", MODELS).replace("{table}", STAGING if fast else "llm_usage")
     if fast:
         conn.query(f"DROP TABLE IF EXISTS llmcost.{STAGING}")
         conn.query(f"CREATE TABLE llmcost.{STAGING} AS llmcost.llm_usage")
     for first in range(0, rows, CHUNK):
-        conn.query(sql, "CSV", params={"end_us": str(int(end.timestamp() * 1e6)), "span_us": str(days * 86400 * 10**6),
-                                       "rows": str(rows), "first": str(first), "count": str(min(CHUNK, rows - first))})
+        insert_calls(conn, STAGING if fast else "llm_usage", shape, end, days * 86400, rows, first,
+                     min(CHUNK, rows - first))
         print(f"  generated {min(first + CHUNK, rows):,} rows ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
     if fast:
         attach_and_rebuild(conn, began)
     return time.perf_counter() - began
+
+
+def insert_calls(conn, table: str, shape: str, end: datetime, seconds: int, rows: int, first: int, count: int) -> None:
+    """Calls number first .. first + count of `rows` spread over the `seconds` before `end`, into llmcost.table."""
+    sql = GENERATE
+    for name, expression in SHAPES[shape].items():
+        sql = sql.replace("{" + name + "}", expression)
+    sql = sql.replace("{models}", MODELS).replace("{table}", table)
+    conn.query(sql, "CSV", params={"end_us": str(int(end.timestamp() * 1e6)), "span_us": str(seconds * 10**6),
+                                   "rows": str(rows), "first": str(first), "count": str(count)})
 
 
 class _Store:
