@@ -9,6 +9,7 @@ import time
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_llmcost.config import TracesSettings
+from otel_llmcost.keys import USES, KeyStore
 from otel_llmcost.model import SpanRecord
 from otel_llmcost.rows.traces import COLUMN_TYPES, TENANT_ATTRIBUTE, TraceKeeper
 from payloads import attribute, llm_span, post, request
@@ -96,3 +97,24 @@ def test_keep_all_and_none_and_attribute_limits():
     cut = TraceKeeper(TracesSettings(max_attribute_bytes=16)).columns([(span, "")]).columns[11][0]["long"]
     assert cut == "é" * 8 and len(cut.encode()) == 16  # never half a character
     assert TraceKeeper(TracesSettings(keep="none")).wanted.prefixes == ()
+
+
+def test_a_late_call_sent_with_another_tenants_key_does_not_give_it_the_earlier_spans(receiver_factory, tmp_path):
+    """acme's root of a trace is written without a call (nothing kept); a call in the same trace comes later
+    with globex's key. The trace is now kept whole, the earlier root too: not as globex's to read."""
+    data_dir = tmp_path / "keyed"
+    keys = KeyStore(data_dir / "keys.json")
+    secrets = {tenant: keys.create(tenant, USES)[1] for tenant in ("acme", "globex")}
+    receiver = receiver_factory(data_dir=data_dir)
+    trace_id, root_id = os.urandom(16), os.urandom(8)
+    root = _app_span(trace_id, root_id, "POST /answer")
+    call = llm_span(trace_id, "gpt-4o-mini", 100, 10, parent=root_id)
+    for span, tenant in ((root, "acme"), (call, "globex")):
+        assert post(receiver.http_url, request(span).SerializeToString(), "application/x-protobuf",
+                    headers={"Authorization": f"Bearer {secrets[tenant]}"})[0] == 200
+        time.sleep(1.0)  # five flush intervals: the root is written before the call comes
+    tenants = f"SELECT SpanName, SpanAttributes['{TENANT_ATTRIBUTE}'] AS tenant FROM llmcost.otel_traces"
+    stored = _wait_for(receiver, tenants, 2)
+    receiver.stop()
+    assert sorted((row["SpanName"], row["tenant"]) for row in stored) == [
+        ("POST /answer", ""), ("chat gpt-4o-mini", "globex")]

@@ -6,14 +6,20 @@ call). So a trace is released:
 - as soon as its root span has arrived, or, when it holds an LLM call, once it has also been idle `settle`
   seconds: another service's spans of the same call (an LLM proxy's, from its own exporter, which sends
   every few seconds) may arrive after the app's root, and they must meet the app's span in one release
-  for the call to be merged into one row (rows/dedupe.py); a late part is released on its own;
-- after `wait` idle seconds, if every span whose parent we lack is a service entry span (SERVER or
-  CONSUMER kind): its parent lives in another service that does not export to us, so nothing is coming;
+  for the call to be merged into one row (rows/dedupe.py);
+- without its root, after `wait` idle seconds, if every span whose parent we lack is a service entry span
+  (SERVER or CONSUMER kind): its parent lives in another service that does not export to us, so nothing is
+  coming (a rooted trace misses no parent: this rule would cut its settle short);
 - in any case `max_wait` seconds after its first span.
 
 Released traces stay in a `recent` cache bounded by bytes, so a late span (another service's exporter, a
-retry of an export) still finds its ancestors. (That a re-sent span is not stored twice does not depend on
-this cache: the flusher asks the store.)
+retry of an export, the other half of a trace that two exports split) still finds its ancestors. (That a
+re-sent span is not stored twice does not depend on this cache: the flusher asks the store.) A late part
+takes its trace's entry out of the cache when it arrives, so the ancestors stay with it until it is
+released however much else passes meanwhile, and with them its trace's state (TraceState): a part of a
+trace whose root came earlier is rooted too, so it is released as any rooted trace is (at once, or after
+settling when it holds a call), not after `wait` or `max_wait`; and what rows/traces.py kept of the trace
+tells it how to keep the late part.
 
 Sizes are counted in bytes, approximately: each span is charged its share of its export's spool line, plus
 a fixed cost for its Python objects (a decoded span takes ~1.9 KB of memory for ~350 bytes of JSON:
@@ -35,20 +41,37 @@ _ENTRY_KINDS = frozenset({2, 5})  # SPAN_KIND_SERVER, SPAN_KIND_CONSUMER: their 
 
 
 @dataclass(slots=True)
+class TraceState:
+    """What the released parts of a trace left, shared by them and its entry in the recent cache. `rooted` is
+    set by the buffer; the row builder alone (the flusher's thread) reads and sets the rest."""
+
+    rooted: bool = False  # its root span was released
+    kept: bool = False  # some of its spans were taken for storing (rows/traces.py)
+    tenants: frozenset[str] = frozenset()  # those its calls were charged to so far
+
+
+_Released = tuple[dict[str, SpanRecord], int, TraceState]  # a recent trace's spans, their bytes, its state
+
+
+@dataclass(slots=True)
 class _PendingTrace:
     first_seen: float
     last_seen: float
     spans: dict[str, SpanRecord] = field(default_factory=dict)
+    earlier: dict[str, SpanRecord] = field(default_factory=dict)  # released before, taken out of the recent cache
+    earlier_size: int = 0
+    state: TraceState = field(default_factory=TraceState)
     calls: dict[str, LlmCall | None] = field(default_factory=dict)  # extracted at ingest, by span id
     segments: set[int] = field(default_factory=set)
-    has_root: bool = False
+    has_root: bool = False  # here, or released before (state.rooted)
     has_call: bool = False  # a span extracted as an LLM call at ingest
     size: int = 0  # approximate bytes
 
 
 @dataclass(frozen=True, slots=True)
 class TraceGroup:
-    """Spans of one trace released together; `context` also holds earlier released spans of the trace."""
+    """Spans of one trace released together; `context` also holds earlier released spans of the trace, and
+    `state` what its earlier releases left."""
 
     trace_id: str
     spans: tuple[SpanRecord, ...]
@@ -57,6 +80,7 @@ class TraceGroup:
     segments: frozenset[int]
     timed_out: bool = False  # released without its root (and not for a remote parent): attribution may lack it
     size: int = 0  # approximate bytes of its spans, counted against the buffer's cap until stored
+    state: TraceState = field(default_factory=TraceState)
 
     def receipt(self) -> TraceGroup:
         """What releasing the trace once it is stored needs (its id, segments and size), without its spans:
@@ -75,7 +99,7 @@ class TraceBuffer:
         self._recent_max_bytes = recent_max_bytes
         self._clock = clock
         self._pending: dict[str, _PendingTrace] = {}
-        self._recent: OrderedDict[str, tuple[dict[str, SpanRecord], int]] = OrderedDict()  # -> (spans, bytes)
+        self._recent: OrderedDict[str, _Released] = OrderedDict()
         self._recent_bytes = 0
         self.span_count = 0
         self.buffered_bytes = 0  # approximate size of the pending spans
@@ -87,8 +111,8 @@ class TraceBuffer:
             key = (span.trace_id, span.span_id)
             trace = self._pending.get(span.trace_id)
             recent = self._recent.get(span.trace_id)
-            if key in seen or (trace is not None and span.span_id in trace.spans) or (
-                    recent is not None and span.span_id in recent[0]):
+            if key in seen or (trace is not None and (span.span_id in trace.spans or span.span_id in trace.earlier)
+                               ) or (recent is not None and span.span_id in recent[0]):
                 continue
             seen.add(key)
             fresh.append(index)
@@ -104,7 +128,7 @@ class TraceBuffer:
         for index, span in enumerate(spans):
             trace = self._pending.get(span.trace_id)
             if trace is None:
-                trace = self._pending[span.trace_id] = _PendingTrace(now, now)
+                trace = self._pending[span.trace_id] = self._pending_trace(span.trace_id, now)
             elif span.span_id in trace.spans:  # a replayed spool may hold a span twice
                 continue
             trace.spans[span.span_id] = span
@@ -117,6 +141,17 @@ class TraceBuffer:
             trace.size += share
             self.span_count += 1
             self.buffered_bytes += share
+
+    def _pending_trace(self, trace_id: str, now: float) -> _PendingTrace:
+        """A new pending trace, holding what its released parts left in the recent cache (taken out of it:
+        they stay with the trace, counted in its bytes, until it is released)."""
+        trace = _PendingTrace(now, now)
+        if (recent := self._recent.pop(trace_id, None)) is not None:
+            trace.earlier, trace.earlier_size, trace.state = recent
+            trace.has_root = trace.state.rooted
+            self._recent_bytes -= trace.earlier_size
+            self.buffered_bytes += trace.earlier_size
+        return trace
 
     def oldest_age(self) -> float:
         """Seconds since the first span of the oldest pending trace arrived (0 when none is pending)."""
@@ -133,33 +168,32 @@ class TraceBuffer:
             if everything
             or (trace.has_root and (closing or not trace.has_call or now - trace.last_seen >= self._settle))
             or now - trace.first_seen >= self._max_wait
-            or (now - trace.last_seen >= self._wait and self._only_remote_parents_missing(trace_id, trace))
+            or (not trace.has_root and now - trace.last_seen >= self._wait and self._only_remote_parents_missing(trace))
         ]
         groups = []
         for trace_id in ready:
             trace = self._pending.pop(trace_id)
             self.span_count -= len(trace.spans)
-            self.buffered_bytes -= trace.size
-            earlier, earlier_size = self._recent.pop(trace_id, ({}, 0))
-            self._recent_bytes -= earlier_size
-            context = {**earlier, **trace.spans}
-            timed_out = not trace.has_root and not self._only_remote_parents_missing(trace_id, trace)
+            self.buffered_bytes -= trace.size + trace.earlier_size
+            context = {**trace.earlier, **trace.spans}
+            timed_out = not trace.has_root and not self._only_remote_parents_missing(trace)
+            trace.state.rooted = trace.has_root
             groups.append(TraceGroup(trace_id, tuple(trace.spans.values()), trace.calls, context,
-                                     frozenset(trace.segments), timed_out, trace.size))
-            self._remember(trace_id, context, earlier_size + trace.size)
+                                     frozenset(trace.segments), timed_out, trace.size, trace.state))
+            self._remember(trace_id, (context, trace.earlier_size + trace.size, trace.state))
         return groups
 
-    def _only_remote_parents_missing(self, trace_id: str, trace: _PendingTrace) -> bool:
-        earlier = self._recent.get(trace_id, ({}, 0))[0]
+    @staticmethod
+    def _only_remote_parents_missing(trace: _PendingTrace) -> bool:
         return all(
             span.kind in _ENTRY_KINDS
             for span in trace.spans.values()
-            if span.parent_span_id not in trace.spans and span.parent_span_id not in earlier
+            if span.parent_span_id not in trace.spans and span.parent_span_id not in trace.earlier
         )
 
-    def _remember(self, trace_id: str, context: dict, size: int) -> None:
-        self._recent[trace_id] = (context, size)
-        self._recent_bytes += size
+    def _remember(self, trace_id: str, entry: _Released) -> None:
+        self._recent[trace_id] = entry
+        self._recent_bytes += entry[1]
         while self._recent_bytes > self._recent_max_bytes and self._recent:
-            _, (_, evicted_size) = self._recent.popitem(last=False)
+            _, (_, evicted_size, _) = self._recent.popitem(last=False)
             self._recent_bytes -= evicted_size

@@ -12,8 +12,9 @@ the times the store keeps (a clock in 2300) becomes the ingestion time, a negati
 changed is said in SpanAttributes[NOTE_ATTRIBUTE].
 
 Every stored span carries the tenant its trace's calls are charged to in SpanAttributes[TENANT_ATTRIBUTE]
-(empty when the trace has no call, or calls of several tenants): the query listener scopes a tenant key's
-reads of otel_traces by it. What a client sent under that key is overwritten, so it cannot be forged.
+(empty when the trace has no call, or calls of several tenants, or when the span came with another tenant's
+ingest key): the query listener scopes a tenant key's reads of otel_traces by it. What a client sent under
+that key is overwritten, so it cannot be forged.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from otel_llmcost.config import TracesSettings
+from otel_llmcost.config import AUTH_TENANT_KEY, TracesSettings
 from otel_llmcost.decode.otlp import AttributeFilter
 from otel_llmcost.ingest.tracebuffer import TraceGroup
 from otel_llmcost.model import AttributeValue, SpanRecord
@@ -63,12 +64,19 @@ class TraceKeeper:
 
     def spans(self, group: TraceGroup, tenants: set[str]) -> list[tuple[SpanRecord, str]]:
         """The spans of `group` to store, each with its trace's tenant: all of them when keep=all, or
-        keep=llm and the trace holds a call. `tenants`: those its calls are charged to (empty: no call)."""
-        keep = self._settings.keep
-        if not (keep == "all" or (keep == "llm" and tenants)):
+        keep=llm and the trace holds a call. `tenants`: those the group's calls are charged to (empty: no
+        call). A trace comes in parts when a part arrives after the trace was written (group.state: what
+        its earlier parts left): once a part holds a call, the spans released before it without one are
+        stored too, and each later part is kept with the trace; every span is taken once."""
+        state, keep = group.state, self._settings.keep
+        state.tenants = state.tenants.union(tenants)
+        if not (keep == "all" or (keep == "llm" and state.tenants)):
             return []
-        tenant = next(iter(tenants)) if len(tenants) == 1 else ""
-        return [(span, tenant) for span in group.spans]
+        spans = group.context.values() if keep == "llm" and not state.kept else group.spans
+        state.kept = True
+        tenant = next(iter(state.tenants)) if len(state.tenants) == 1 else ""
+        # A span sent with another tenant's key (a trace id reused across tenants) is not that tenant's to read.
+        return [(span, tenant if span.attributes.get(AUTH_TENANT_KEY, tenant) == tenant else "") for span in spans]
 
     def columns(self, spans: Sequence[tuple[SpanRecord, str]]) -> TraceColumns:
         """The spans as columns in COLUMN_TYPES order, each value storable in its column (check_columns).
