@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 ATTACKER = "acme"
 VICTIM = "VSECRET-tenant"
+BYSTANDER = "globex"  # a third tenant whose calls arrive while the attacker watches
 SECRET = "VSECRET"
 VICTIM_CALLS = 37  # a count the attacker must never learn
 ATTACKER_CALLS = 5
@@ -30,9 +31,10 @@ class Target:
 _TENANT_ID = "tenant_id != 'acme'"
 TARGETS = [Target(table, _TENANT_ID, "toString(tenant_id)") for table in (
     "usage_hourly", "usage_daily", "requests", "request_counts_hourly", "errors_hourly", "users_daily",
-    "latency_hourly", "latency_daily")] + [
+    "latency_hourly", "latency_daily", "projects_hourly")] + [
     Target("llm_usage", _TENANT_ID, "concat(feature, '|', user_id, '|', request_id)"),
     Target("rejected_calls", _TENANT_ID, "concat(reason, span)"),
+    Target("reconciliations", _TENANT_ID, "concat(model, reason)"),  # ReplacingMergeTree, tenant last in its key
     Target("otel_traces", "SpanAttributes['otel_llmcost.tenant'] != 'acme'", "SpanAttributes['prompt']"),
     Target("otel_traces_trace_id_ts", "NOT (TraceId LIKE 'acme%' OR TraceId LIKE 'acac%')", "TraceId"),
 ]
@@ -87,12 +89,15 @@ def form_sql(form: str, target: Target) -> str:
 
 
 def seed_statements() -> list[str]:
-    """Rows of both tenants in the same granules of every tenant table (the rollups fill from llm_usage)."""
+    """Rows of both tenants in the same granules of every tenant table (the rollups fill from llm_usage). The
+    attacker's calls span two hours or more, so it has several rows in every hourly rollup: an expression
+    evaluated on all of its rows (an `if`'s untaken branch) does not depend on the time the tests run."""
     usage = []
     for tenant, calls in ((ATTACKER, ATTACKER_CALLS), (VICTIM, VICTIM_CALLS)):
         for n in range(calls):
             owner = "acme" if tenant == ATTACKER else SECRET
-            usage.append(f"(now64(6) - INTERVAL {n} MINUTE, '{tenant}', '{owner}-feature', '{owner}-user-{n}', "
+            minutes = n * 20 if tenant == ATTACKER else n
+            usage.append(f"(now64(6) - INTERVAL {minutes} MINUTE, '{tenant}', '{owner}-feature', '{owner}-user-{n}', "
                          f"'{owner}-req-{n}', 'gpt-4o', {n + 1}, 1.25, '{'error' if n % 3 else 'ok'}', "
                          f"'{owner}-error', 120.5, ['{owner}-tag'], {{'k': '{owner}-meta'}})")
     traces = [f"(now64(9), '{'acme' if t == ATTACKER else SECRET}-trace-{n}', 'span{n}', 'svc', 'chat', "
@@ -107,6 +112,10 @@ def seed_statements() -> list[str]:
         + ", ".join(traces),
         "INSERT INTO llmcost.rejected_calls (ts, trace_id, span_id, tenant_id, reason, span) VALUES "
         + ", ".join(rejected),
+        # Both tenants on the same provider, day and model: neighbours in the sorting key, FINAL's merge input.
+        "INSERT INTO llmcost.reconciliations (day, provider, model_key, model, tenant_id, reason) VALUES "
+        + ", ".join(f"(today() - {day}, 'openai', 'gpt-4o', '{owner}-model', '{tenant}', '{owner}-reason')"
+                    for day in range(3) for tenant, owner in ((ATTACKER, "acme"), (VICTIM, SECRET))),
         # What an operator might add: a dictionary, a Merge table and a view over the usage table.
         ("CREATE DICTIONARY llmcost.req_dict (request_id String, tenant_id String) PRIMARY KEY request_id "
          "SOURCE(CLICKHOUSE(DB 'llmcost' TABLE 'llm_usage')) LAYOUT(COMPLEX_KEY_HASHED()) LIFETIME(0)"),

@@ -10,7 +10,13 @@ from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryEngine, QueryRequest
 from otel_llmcost.query.scope import Principal
 from otel_llmcost.store.chdb_store import ChdbStore
-from otel_llmcost.store.policies import PLATFORM_TABLES, is_policy_table, users_xml
+from otel_llmcost.store.policies import (
+    PLATFORM_TABLES,
+    TENANT_SETTINGS,
+    TENANT_TABLES,
+    is_policy_table,
+    users_xml,
+)
 from otel_llmcost.store.reader import ReadSession
 
 LIMITS = Limits(max_execution_time=5, max_result_rows=1000, max_result_bytes=10_000_000, max_memory_usage=10**9)
@@ -49,6 +55,10 @@ def test_a_session_without_a_tenant_sees_no_rows(tmp_path):
             assert unscoped.run("SELECT count() FROM llmcost.llm_usage") == b"1\n"
             with pytest.raises(Exception, match="should not be changed"):
                 unscoped.run("SET log_comment = '*all*'")
+            for name, value in TENANT_SETTINGS.items():  # what keeps the policy a read's first step: locked
+                assert unscoped.run(f"SELECT toString(getSetting('{name}'))") in (f"{value}\n".encode(), b"false\n")
+                with pytest.raises(Exception, match="should not be changed"):
+                    unscoped.run(f"SELECT 1 SETTINGS {name} = 1")
         finally:
             unscoped.close()
         assert store.query("SELECT count() AS n FROM llmcost.usage_hourly") == [{"n": 2}]  # the writer's MVs
@@ -85,5 +95,53 @@ def test_the_all_tenants_value_is_no_tenant(tmp_path):
         for tenant in ("*all*", ""):
             with pytest.raises(Exception, match="cannot be a tenant"):
                 session.scope_to(tenant)
+    finally:
+        session.close()
+
+
+def test_final_merges_one_tenants_rows_only(tmp_path):
+    """A tenant session applies its policy before FINAL (store/policies.TENANT_SETTINGS: ClickHouse's default
+    defers it past the merge, and PREWHERE with it). Before or after, FINAL's answers are the same only while
+    every table that merges rows keys them by tenant: rows of two tenants then never merge."""
+    path = str(tmp_path / "chdb")
+    store = ChdbStore(path, "llmcost")
+    try:
+        store.ensure_schema()
+        tables = store.query("SELECT name, engine, sorting_key FROM system.tables WHERE database = 'llmcost'")
+    finally:
+        store.close()
+    merging = {row["name"]: row["sorting_key"].split(", ") for row in tables
+               if row["name"] in TENANT_TABLES and row["engine"] not in ("MergeTree", "ReplicatedMergeTree")}
+    assert {"usage_hourly", "reconciliations"} <= set(merging)
+    assert all(TENANT_TABLES[name] in key for name, key in merging.items()), merging
+
+
+def test_a_tenant_never_reads_through_a_projection(tmp_path):
+    """A read from a projection ANDs the policy into the query's PREWHERE: with the WHERE left out of PREWHERE,
+    a tenant's throwIf ran on another tenant's row. Tenant sessions read no projection (locked); admins still do."""
+    path = str(tmp_path / "chdb")
+    store = ChdbStore(path, "llmcost")
+    try:
+        store.ensure_schema()
+        store.command("INSERT INTO llmcost.llm_usage (ts, tenant_id) VALUES (now(), 'acme'), (now() - 60, 'globex')")
+        # built for the stored parts, as a migration adds one (the read below leaked from such parts)
+        store.command("ALTER TABLE llmcost.llm_usage ADD PROJECTION by_time (SELECT ts, tenant_id ORDER BY ts)")
+        store.command("ALTER TABLE llmcost.llm_usage MATERIALIZE PROJECTION by_time SETTINGS mutations_sync = 2")
+    finally:
+        store.close()
+    attack = ("SELECT count() FROM llmcost.llm_usage WHERE ts > now() - INTERVAL 1 DAY AND "
+              "throwIf(tenant_id != 'acme') = 0 SETTINGS force_optimize_projection = 1, "
+              "move_all_conditions_to_prewhere = 0")  # without the lock: throwIf fires (globex's row)
+    admin = ReadSession(path, "llmcost", every_tenant=True)
+    try:  # the projection serves this query
+        assert admin.run("SELECT count() FROM llmcost.llm_usage WHERE ts > now() - INTERVAL 1 DAY "
+                         "SETTINGS force_optimize_projection = 1") == b"2\n"
+    finally:
+        admin.close()
+    session = ReadSession(path, "llmcost", every_tenant=False)
+    try:
+        session.scope_to("acme")
+        assert session.run(attack) == b"1\n"
+        assert "by_time" not in session.run(f"EXPLAIN actions = 1 {attack}").decode()  # the table's own read
     finally:
         session.close()

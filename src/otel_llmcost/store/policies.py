@@ -43,6 +43,17 @@ TENANT_TABLES = {
 PLATFORM_TABLES = frozenset({"tenant_terms"})
 TRACE_LOOKUP_TABLE = TRACE_TABLE + TRACE_LOOKUP_SUFFIX
 _POLICY_DIR = "row_policies"  # inside the chDB data directory
+#: What a tenant session sets and its profile locks besides the carrier: each keeps the policy a read's own
+#: first step, the one ordering that isolation rests on (README, "Tenant isolation").
+#: - `apply_row_policy_after_final` (on by default since ClickHouse 25.12) defers the policy and PREWHERE past
+#:   FINAL's merge, where PREWHERE loses its short-circuits (measured: `PREWHERE if(<never true>, throwIf(1), 0)
+#:   = 0` with FINAL throws on the tenant's own rows). Off, FINAL merges the tenant's rows only; every table that
+#:   takes FINAL has its tenant in the sorting key (tests/test_row_policies.py), so its answers are the same.
+#: - `optimize_use_projections`: a read from a projection ANDs the policy into the query's PREWHERE, and a
+#:   one-step PREWHERE (or one without short-circuits) then runs the query's expressions on other tenants' rows
+#:   (measured on a projection sorted by time: throwIf fired on them). A tenant's reads are narrow by the
+#:   tables' own tenant-first order; projections serve every tenant's (admin) reads.
+TENANT_SETTINGS = {"apply_row_policy_after_final": "0", "optimize_use_projections": "0"}
 
 
 def tenant_conditions(database: str, tenant_sql: str) -> dict[str, str]:
@@ -75,11 +86,13 @@ def users_xml(database: str) -> tuple[str, str]:
         f"<{table}><filter>{escape(f'{carrier} = {sql_string(ALL_TENANTS)} OR ({condition})')}</filter></{table}>"
         for table, condition in tenant_conditions(database, carrier).items())
     policies = f"<databases><{database}>{tables}</{database}></databases>"
-    profile = "llmcost_tenant_" + hashlib.sha256(policies.encode()).hexdigest()[:16]
+    # chDB's SET profile applies a profile's constraints, not its settings: the session sets them (reader.py)
+    body = "<constraints>" + "".join(f"<{name}><const/></{name}>" for name in (CARRIER, *TENANT_SETTINGS)) + \
+        "</constraints>"
+    profile = "llmcost_tenant_" + hashlib.sha256((policies + body).encode()).hexdigest()[:16]
     text = (
         "<clickhouse>\n"
-        f"  <profiles><default/><{profile}><constraints><{CARRIER}><const/></{CARRIER}></constraints>"
-        f"</{profile}></profiles>\n"
+        f"  <profiles><default/><{profile}>{body}</{profile}></profiles>\n"
         "  <users><default><password/><networks><ip>::/0</ip></networks><profile>default</profile>"
         f"<quota>default</quota>\n    {policies}\n  </default></users>\n"
         "  <quotas><default/></quotas>\n"

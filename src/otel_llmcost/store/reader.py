@@ -16,7 +16,14 @@ from typing import Any
 
 from otel_llmcost.errors import StoreError
 from otel_llmcost.store.chdb_store import import_chdb
-from otel_llmcost.store.policies import ALL_TENANTS, CARRIER, connection_string, sql_string, tenant_profile
+from otel_llmcost.store.policies import (
+    ALL_TENANTS,
+    CARRIER,
+    TENANT_SETTINGS,
+    connection_string,
+    sql_string,
+    tenant_profile,
+)
 
 # The innermost "Code: N. DB::Exception: message (NAME)": chDB sometimes wraps one error in another.
 _CODE = re.compile(r"Code: (\d+)\. DB::Exception: (?!.*Code: \d+\. DB::Exception)(.*)", re.S)
@@ -61,7 +68,8 @@ class ReadSession:
         the session's own SETs (which the profile's constraint then checks too)."""
         if tenant == ALL_TENANTS or not tenant:
             raise EngineError(ACCESS_DENIED, "ACCESS_DENIED", f"{tenant!r} cannot be a tenant")
-        self.run(f"SET {CARRIER} = {sql_string(tenant)}")
+        fixed = "".join(f", {name} = {value}" for name, value in TENANT_SETTINGS.items())
+        self.run(f"SET {CARRIER} = {sql_string(tenant)}{fixed}")
         try:
             self.run(f"SET profile = {sql_string(tenant_profile(self._database))}")
         except EngineError as exc:
