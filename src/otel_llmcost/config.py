@@ -89,9 +89,10 @@ class ReceiverSettings:
     max_connections: int = 1000  #: HTTP: open connections at most; a new one beyond closes the oldest
     #: ingest worker processes (decode, spool, trace buffer, rows; each trace's spans go to one of them);
     #: None: one per core this process may run on. 1 (the default): everything in the receiver's own process.
-    #: On 2 cores (bench/ingest.py) 2 workers take the half-LLM mix faster end to end, but the firehose mix
-    #: slower (20.3k spans/s for 1, 5.5k for 2, quiet machine; 9.1k and 7.5k at load 10), at 45 % more CPU
-    #: per span: for that mix, the routing and the second worker's own flushes cost more than the core gives
+    #: Not one per core by default: on 2 cores (bench/ingest.py, 200k spans, load 13-21, after the stuck
+    #: trace was fixed) 2 workers were slower end to end (half-LLM mix 2.3k spans/s against 3.0k for 1;
+    #: firehose 7.0k against 7.8k) at more CPU per span, and their peak RSS is over 1 GB (half 1,992 MB
+    #: against 1,364: the store's owner alone 1,103, each worker ~440; firehose 1,368 against 1,004).
     workers: int | None = 1
 
     @property
