@@ -21,6 +21,7 @@ from otel_llmcost.config import load_settings
 from otel_llmcost.demo.spans import Emitter
 from otel_llmcost.demo.workload import FEATURES, TENANTS, Attempt, Call, Model, Request
 from otel_llmcost.errors import ConfigError
+from otel_llmcost.reports.chargeback import load_chargeback
 from otel_llmcost.store.chdb_store import ChdbStore
 from test_grafana import usage
 
@@ -171,6 +172,21 @@ def test_the_alerts_file_is_checked_whole_and_by_the_receivers_settings(tmp_path
     with pytest.raises(ConfigError, match="alerts.file"):
         load_settings(None, {"alerts.file": str(bad)})
     assert load_settings(None, {"alerts.file": str(ROOT / "alerts.yaml")}).alerts.file.endswith("alerts.yaml")
+
+
+@pytest.mark.parametrize("load, what", [(load_alert_rules, "alerts file"), (load_chargeback, "chargeback file"),
+                                        (load_settings, "config file")])
+def test_every_yaml_file_says_what_is_wrong_with_it(tmp_path, load, what):
+    """One loader reads the alerts, chargeback and config files: the same clear errors for each."""
+    unreadable, broken, binary = tmp_path / "missing.yaml", tmp_path / "broken.yaml", tmp_path / "binary.yaml"
+    broken.write_text("tenants:\n  acme: [unclosed\n")
+    binary.write_bytes(b"tenants: \xff\xfe\n")
+    for path, message in ((unreadable, f"cannot read {what} {unreadable}: No such file"),
+                          (broken, f"{what} {broken} is not valid YAML: line 3, column 1"),
+                          (binary, f"{what} {binary} is not UTF-8 text (byte 9)")):
+        with pytest.raises(ConfigError) as error:
+            load(str(path))
+        assert str(error.value).startswith(message), str(error.value)
 
 
 def test_grafana_provisioning_is_generated_from_the_alerts_file_and_its_queries_run(spiked):

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from conftest import FAST_CONFIG, Receiver
 from forwarding import Sink, ids, run_app
+from payloads import post
 
 LLM_NAMES = ("chat gpt-4o-mini", "chat gpt-4o")
 
@@ -301,3 +302,13 @@ def _metrics(receiver: Receiver) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{receiver.http_port}/metrics", timeout=10).read().decode()
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line and not line.startswith("#")}
+
+
+def test_every_path_refuses_alike(forwarded):
+    """Traces, metrics, logs and events take a body the same way (one piece): an encoding we cannot undo
+    is 415 on each, as an unknown content type is on the OTLP paths."""
+    base = f"http://127.0.0.1:{forwarded[0].http_port}"
+    for path in ("/v1/traces", "/v1/metrics", "/otlp/v1/logs", "/v1/events"):
+        assert post(base + path, b"x", "application/x-protobuf", encoding="br")[0] == 415, path
+    for path in ("/v1/traces", "/v1/metrics", "/v1/logs"):
+        assert post(base + path, b"x", "text/plain")[0] == 415, path

@@ -29,7 +29,8 @@ UNTIL = SINCE + timedelta(days=1)
 PRICES = f"""
 version: why-test
 prices:
-  - {{provider: testco, models: [big], effective_from: 2026-01-01, input: "3", cache_read: "0.3", output: "15"}}
+  - {{provider: testco, models: [big], effective_from: 2026-01-01, input: "3", cache_read: "0.3", output: "15",
+      per_image: "0.04"}}
   - {{provider: testco, models: [small], effective_from: 2026-01-01, input: "0.5", cache_read: "0.05", output: "2"}}
   - {{provider: testco, models: [pricey], effective_from: 2026-01-01, input: "1", cache_read: "0.1", output: "4"}}
   - {{provider: otherco, models: [big], effective_from: 2026-01-01, input: "2", cache_read: "0.2", output: "10"}}
@@ -49,6 +50,7 @@ class Call:
     retried: bool = False  # a failed first attempt (prompt, no output) before this one
     user: str = "u1"
     provider: str = "testco"
+    images: int = 0  # generated images, billed by the image beside the tokens
 
 
 def _traffic(requests: dict[str, int], **change) -> list[tuple[Call, int]]:
@@ -71,6 +73,9 @@ CASES = {
     "new": (_traffic(_BASE), _traffic(_BASE | {"translate/big": 40})),
     "vanished": (_traffic(_BASE), _traffic({k: v for k, v in _BASE.items() if k != "summarize/big"})),
 }
+# Images per call double at the same price: usage (kinds.py's `why`: completion), not price (the panel once
+# charged units beside its own list of kinds per call, at the baseline's rate, so this was its price cause).
+IMAGES = (_traffic({"draw/big": 20}, images=1), _traffic({"draw/big": 20}, images=2))
 # One tenant, several users and providers: u-grew's requests double; otherco's prompts grow (u-flat's calls).
 _OTHERCO = {"chat/big": 20}
 SCOPED = (_traffic(_BASE, user="u-grew") + _traffic(_BASE, user="u-flat")
@@ -91,7 +96,8 @@ def _rows(tenant: str, traffic: list[tuple[Call, int]], start: datetime, book) -
                 for attempt, status, output in attempts:
                     minute += 1
                     ts = start + timedelta(minutes=minute % 1430, seconds=minute // 1430)
-                    usage = {"input_tokens": call.input, "cache_read_tokens": call.cache_read, "output_tokens": output}
+                    usage = {"input_tokens": call.input, "cache_read_tokens": call.cache_read, "output_tokens": output,
+                             "images": call.images if output else 0}
                     cost = quote(book, "testco", call.model, usage, ts)
                     rows.append(dataclasses.replace(
                         BASE_ROW, ts=ts, tenant_id=tenant, feature=call.feature, request_id=request, attempt=attempt,
@@ -99,10 +105,8 @@ def _rows(tenant: str, traffic: list[tuple[Call, int]], start: datetime, book) -
                         response_model=call.model,
                         trace_id=f"{abs(hash(request)):032x}"[:32], span_id=f"{len(rows):08x}{index:08x}",
                         cache_read_tokens=call.cache_read, output_tokens=output, input_tokens=call.input,
-                        **{name: getattr(cost, name) for name in (
-                            "input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "output_cost_usd",
-                            "reasoning_cost_usd", "audio_cost_usd", "image_cost_usd", "request_fee_usd",
-                            "search_fee_usd", "cost_usd", "price_id", "price_book_version", "price_tier",
+                        images=usage["images"], **{name: getattr(cost, name) for name in (
+                            *KIND_COSTS, "cost_usd", "price_id", "price_book_version", "price_tier",
                             "price_multiplier")}, cost_status=cost.status, cost_note=cost.note))
     return rows
 
@@ -118,6 +122,8 @@ def data_dir(tmp_path_factory):
     for tenant, (before, after) in CASES.items():
         store.insert_usage(_rows(tenant, before, SINCE - timedelta(days=1), book))
         store.insert_usage(_rows(tenant, after, SINCE, book))
+    store.insert_usage(_rows("images", IMAGES[0], SINCE - timedelta(days=1), book))
+    store.insert_usage(_rows("images", IMAGES[1], SINCE, book))
     store.insert_usage(_rows("scoped", SCOPED[0], SINCE - timedelta(days=1), book))
     store.insert_usage(_rows("scoped", SCOPED[1], SINCE, book))
     store.close()
@@ -328,7 +334,7 @@ def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(store):
     sys.path.insert(0, str(ROOT))
     panel = queries(by_uid("llmcost-overview"))["panel 'Why the cost changed (against the period before)' A"]
     labels = {label: cause for cause, label in CAUSES}
-    for tenant in [*CASES, ALL]:
+    for tenant in [*CASES, "images", ALL]:
         variables = settings("llmcost-overview", tenant=tenant)
         rows = store.query(expand(panel, variables, (SINCE, UNTIL)))
         report = _why(store, {"tenant": tenant} if tenant != ALL else {})
@@ -339,4 +345,4 @@ def test_the_dashboard_panel_names_the_same_causes_and_adds_up_exactly(store):
         for cause, usd in shown.items():  # Float64 against exact fractions: the same to 1e-9 dollars
             assert abs(usd - cli[cause]) < Decimal("1e-9"), (tenant, cause, usd, cli[cause])
         if tenant != ALL:
-            assert labels[rows[0]["cause"]] == tenant
+            assert labels[rows[0]["cause"]] == {"images": "completion"}.get(tenant, tenant)

@@ -11,32 +11,38 @@ cent).
 
 from __future__ import annotations
 
-from otel_llmcost.reports.why import CAUSES
+from dataclasses import dataclass
+
+from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
+from otel_llmcost.kinds import COUNTED
+from otel_llmcost.reports.why import CAUSES, CHAIN, FEE_COLUMN, STEP_FACTORS, units_per_call
 from scripts.dashboards.sql import RANGE, facts, request_counts
 
 #: The baseline: as long as the range, just before it (Grafana's range includes its end, to the second).
 BASELINE = ("subtractSeconds($__fromTime, dateDiff('second', $__fromTime, $__toTime))",
             "toDateTime64($__fromTime, 6, 'UTC') - INTERVAL 1 MICROSECOND")
-_SUMS = ("calls", "retry_calls", "input_tokens", "cache_read_tokens", "cache_write_tokens", "audio_input_tokens",
-         "image_input_tokens", "output_tokens", "reasoning_tokens", "audio_output_tokens", "image_output_tokens",
-         "web_searches")
-#: pricing's kinds: (kind, its cost column, its quantity per call over the factors named without their period)
-_KINDS = (
-    ("uncached_input", "input_cost_usd", "P * (1 - h - w - ain - iin)"),
-    ("cache_read", "cache_read_cost_usd", "P * h"),
-    ("cache_write", "cache_write_cost_usd", "P * w"),
-    ("visible_output", "output_cost_usd", "O * (1 - rs - aout - iout)"),
-    ("reasoning", "reasoning_cost_usd", "O * rs"),
-    ("audio", "audio_cost_usd", "P * ain + O * aout"),
-    ("image", "image_cost_usd", "P * iin + O * iout"),
-    ("search", "search_fee_usd", "S"),
-)
-_COSTS = tuple(cost for _, cost, _ in _KINDS) + ("request_fee_usd", "cost_usd")
-#: the factors each step of the chain replaces, in CAUSES order (as reports/why.py's _STEP_FACTORS)
-_STEPS = (("requests", ("R",)), ("calls_per_request", ("k",)), ("feature_mix", ("phi",)), ("model_mix", ("g",)),
-          ("retries", ("r",)), ("prompt", ("P", "ain", "iin")), ("cache", ("h", "w")),
-          ("completion", ("O", "rs", "aout", "iout", "S")))
-_FACTORS = ("R", "k", "phi", "g", "r", "P", "h", "w", "ain", "iin", "O", "rs", "aout", "iout", "S")
+_SUMS = ("calls", "retry_calls", *(kind.count for kind in COUNTED))
+_COSTS = (*KIND_COSTS, "cost_usd")
+_PRICED = tuple(cost for cost in KIND_COSTS if cost != FEE_COLUMN)  # charged by the unit; the fee by the call
+#: every factor of the chain (reports/why.py's names), each a column x_<name><period> here
+_FACTORS = tuple(dict.fromkeys(name for step in CHAIN[:-1] for name in STEP_FACTORS[step]))
+_CALLS = ("requests", "calls_per_request", "feature_share", "model_share", "calls_per_first")  # their product
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """SQL arithmetic text, combined by + - * as reports/why.py combines Fractions."""
+
+    text: str
+
+    def __add__(self, other: _Sql) -> _Sql:
+        return other if self.text == "0" else _Sql(f"{self.text} + ({other.text})")
+
+    def __sub__(self, other: _Sql) -> _Sql:
+        return _Sql(f"{self.text} - ({other.text})")
+
+    def __mul__(self, other: _Sql) -> _Sql:
+        return _Sql(f"({self.text}) * ({other.text})")
 
 
 def _share(part: str, whole: str, p: int) -> str:
@@ -46,61 +52,56 @@ def _share(part: str, whole: str, p: int) -> str:
 def _factors(p: int) -> str:
     """The factors of period p (0 baseline, 1 current) of a common segment, as Float64 columns."""
     first = f"if(calls{p} > retry_calls{p}, calls{p} - retry_calls{p}, calls{p})"
+    counts = (_share(kind.count, kind.part_of, p) if kind.part_of else f"{kind.count}{p} / calls{p}"
+              for kind in COUNTED)
     return ",\n    ".join((
         f"toFloat64({first}) AS first{p}",
-        f"toFloat64(if(requests{p} > 0, requests{p}, sum(first{p}) OVER ())) AS R{p}",
-        f"sum(first{p}) OVER () / R{p} AS k{p}",
-        f"sum(first{p}) OVER (PARTITION BY feature) / sum(first{p}) OVER () AS phi{p}",
-        f"first{p} / sum(first{p}) OVER (PARTITION BY feature) AS g{p}",
-        f"calls{p} / first{p} AS r{p}",
-        f"input_tokens{p} / calls{p} AS P{p}", f"output_tokens{p} / calls{p} AS O{p}",
-        f"web_searches{p} / calls{p} AS S{p}",
-        f"{_share('cache_read_tokens', 'input_tokens', p)} AS h{p}",
-        f"{_share('cache_write_tokens', 'input_tokens', p)} AS w{p}",
-        f"{_share('audio_input_tokens', 'input_tokens', p)} AS ain{p}",
-        f"{_share('image_input_tokens', 'input_tokens', p)} AS iin{p}",
-        f"{_share('reasoning_tokens', 'output_tokens', p)} AS rs{p}",
-        f"{_share('audio_output_tokens', 'output_tokens', p)} AS aout{p}",
-        f"{_share('image_output_tokens', 'output_tokens', p)} AS iout{p}",
+        f"toFloat64(if(requests{p} > 0, requests{p}, sum(first{p}) OVER ())) AS x_requests{p}",
+        f"sum(first{p}) OVER () / x_requests{p} AS x_calls_per_request{p}",
+        f"sum(first{p}) OVER (PARTITION BY feature) / sum(first{p}) OVER () AS x_feature_share{p}",
+        f"first{p} / sum(first{p}) OVER (PARTITION BY feature) AS x_model_share{p}",
+        f"calls{p} / first{p} AS x_calls_per_first{p}",
+        *(f"{count} AS x_{kind.count}{p}" for kind, count in zip(COUNTED, counts, strict=True)),
     ))
 
 
-def _at(expression: str, periods: dict[str, int]) -> str:
-    """`expression` over the factors, each taken from the period `periods` names."""
-    words = expression.replace("(", " ( ").replace(")", " ) ").split()
-    return " ".join(f"{word}{periods[word]}" if word in periods else word for word in words)
+def _units(periods: dict[str, int]) -> dict[str, _Sql]:
+    """Units per call of each cost column, each factor taken from the period `periods` names."""
+    return units_per_call(lambda name: _Sql(f"x_{name}{periods[name]}"), _Sql("1"), _Sql("0"))
 
 
 def _rates() -> str:
-    """Each kind's rate: the baseline's (its cost over its quantity), else the current's, else 0; what has no
-    quantity is charged per call, with the fees (as reports/why.py does)."""
+    """Each cost column's rate: the baseline's (its cost over its units), else the current's, else 0; what has
+    no units is charged per call, with the fee (as reports/why.py does)."""
     columns = []
     for p in (0, 1):
-        for kind, cost, quantity in _KINDS:
-            columns.append(f"calls{p} * ({_at(quantity, dict.fromkeys(_FACTORS, p))}) AS q_{kind}{p}")
-            columns.append(f"if(q_{kind}{p} > 0, toFloat64({cost}{p}) / q_{kind}{p}, NULL) AS rate_{kind}{p}")
-    for kind, _, _ in _KINDS:
-        columns.append(f"coalesce(rate_{kind}0, rate_{kind}1, 0) AS rate_{kind}")
-    unpriced = " + ".join(f"if(q_{kind}0 > 0, 0, toFloat64({cost}0))" for kind, cost, _ in _KINDS)
-    parts = " - ".join(f"toFloat64({cost}0)" for _, cost, _ in _KINDS)
-    columns.append(f"(toFloat64(cost_usd0) - {parts} + {unpriced}) / calls0 AS rate_fee")
+        units = _units(dict.fromkeys(_FACTORS, p))
+        for cost in _PRICED:
+            columns.append(f"calls{p} * ({units[cost].text}) AS q_{cost}{p}")
+            columns.append(f"if(q_{cost}{p} > 0, toFloat64({cost}{p}) / q_{cost}{p}, NULL) AS rate_{cost}{p}")
+    for cost in _PRICED:
+        columns.append(f"coalesce(rate_{cost}0, rate_{cost}1, 0) AS rate_{cost}")
+    unpriced = " + ".join(f"if(q_{cost}0 > 0, 0, toFloat64({cost}0))" for cost in _PRICED)
+    parts = " - ".join(f"toFloat64({cost}0)" for cost in _PRICED)
+    columns.append(f"(toFloat64(cost_usd0) - {parts} + {unpriced}) / calls0 AS rate_{FEE_COLUMN}")
     return ",\n    ".join(columns)
 
 
 def _cost(periods: dict[str, int]) -> str:
-    calls = " * ".join(f"{name}{periods[name]}" for name in ("R", "k", "phi", "g", "r"))
-    per_call = " + ".join(f"({_at(quantity, periods)}) * rate_{kind}" for kind, _, quantity in _KINDS)
-    return f"toDecimal128({calls} * ({per_call} + rate_fee), 12)"
+    calls = " * ".join(f"x_{name}{periods[name]}" for name in _CALLS)
+    units = _units(periods)
+    per_call = " + ".join(f"({units[cost].text}) * rate_{cost}" for cost in KIND_COSTS)
+    return f"toDecimal128({calls} * ({per_call}), 12)"
 
 
 def _chain() -> str:
     """c0..c9: the stored baseline cost, the cost after each step, the stored current cost."""
     periods = dict.fromkeys(_FACTORS, 0)
     costs = ["cost_usd0 AS c0"]
-    for n, (_, names) in enumerate(_STEPS, 1):
-        periods |= dict.fromkeys(names, 1)
+    for n, step in enumerate(CHAIN[:-1], 1):
+        periods |= dict.fromkeys(STEP_FACTORS[step], 1)
         costs.append(f"{_cost(periods)} AS c{n}")
-    costs.append(f"cost_usd1 AS c{len(_STEPS) + 1}")
+    costs.append(f"cost_usd1 AS c{len(CHAIN)}")
     return ",\n    ".join(costs)
 
 
@@ -111,7 +112,7 @@ def why_sql() -> str:
     causes = dict(CAUSES)
     chain = ",\n  ".join(f"('{cause}', '{causes[cause]}', sum(c{n} - c{n - 1}), if(sum(c{n} - c{n - 1}) = 0, '', "
                          f"argMax(concat(feature, ' ', provider, '/', request_model), abs(c{n} - c{n - 1}))))"
-                         for n, (cause, _) in enumerate(_STEPS + (("price", ()),), 1))
+                         for n, cause in enumerate(CHAIN, 1))
     return f"""WITH {facts(RANGE)},
 {facts(BASELINE, name="base")},
 {request_counts(RANGE)},

@@ -279,16 +279,24 @@ class Settings:
         return self.keys_file or os.path.join(self.data_dir, KEYS_FILE)
 
 
+def load_yaml(path: str, what: str) -> Any:
+    """The document of a YAML file (None when empty); ConfigError naming `what` ("alerts file"), the file
+    and the problem: unreadable, not UTF-8, or the line and column where the YAML goes wrong."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {yaml_problem(exc)}") from exc
+
+
 def load_settings(config_file: str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Read the YAML file (if any), apply dotted-key overrides ("store.clickhouse": ...), validate."""
     document: dict[str, Any] = {}
     if config_file:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {config_file} is not valid YAML: {yaml_problem(exc)}") from exc
+        loaded = load_yaml(config_file, "config file")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must hold a mapping at the top level")
         document = loaded or {}

@@ -10,14 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from otel_llmcost.alerts.budgets import Budget, parse_budget
-from otel_llmcost.errors import ConfigError, yaml_problem
+from otel_llmcost.config import load_yaml
+from otel_llmcost.errors import ConfigError
 
 #: Environment variable naming the webhook when the file does not (Grafana's contact point reads it too).
 WEBHOOK_ENV = "LLMCOST_ALERT_WEBHOOK_URL"
@@ -48,12 +46,7 @@ def load_alert_rules(path: str | None) -> AlertRules:
     """The file's rules (defaults without a file); ConfigError listing every problem."""
     if not path:
         return AlertRules()
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read alerts file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"alerts file {path} is not valid YAML: {yaml_problem(exc)}") from exc
+    document = load_yaml(path, "alerts file") or {}
     errors: list[str] = []
     rules = _parse(document, errors)
     if errors:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -36,6 +39,7 @@ from otel_llmcost.receive.listener import ServedApp, bind_socket
 from otel_llmcost.receive.ops import OpsSources, add_ops_routes
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
@@ -85,49 +89,45 @@ class HttpReceiver:
         self._served.stop()
 
     async def _export(self, request: web.Request) -> web.Response:
+        return await self._otlp(request, self._accept, _partial_success)
+
+    def _pass_through(self, signal: str):
+        async def export(request: web.Request) -> web.Response:
+            return await self._otlp(request, partial(self._pass, signal), _empty_response)
+        return export
+
+    async def _otlp(self, request: web.Request, work: Callable[[bytes, str, bool, ApiKey | None], T],
+                    answer: Callable[[T, str], web.Response]) -> web.Response:
+        """One OTLP export: `work` (off the event loop) takes the body as sent, its encoding, whether it is
+        JSON and the key; `answer` makes its result the response, encoded like the request."""
         content_type = request.content_type.lower()
         answer_type = _JSON if content_type == _JSON else _PROTOBUF
         try:
             if content_type != _JSON and content_type not in _PROTOBUF_TYPES:
                 raise _HttpError(415, f"unsupported content type {content_type!r}; use {_PROTOBUF} or {_JSON}")
-            try:
-                key = self._intake.authenticator.check(request.headers.get("Authorization"))
-            except Unauthenticated as exc:
-                raise _HttpError(401, str(exc)) from exc
-            except OverloadedError as exc:  # the key file is unreadable for now
-                raise _HttpError(503, str(exc)) from exc
-            raw = await self._read(request)
-            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-            if encoding not in ("", "identity", "gzip", "deflate"):
-                raise _HttpError(415, f"unsupported content encoding {encoding!r}; use gzip")
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(None, self._accept, raw, encoding, content_type == _JSON, key)
+            key, raw, encoding = await self._take(request)
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, work, raw, encoding, content_type == _JSON, key)
         except _HttpError as exc:
             self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
             return _status_response(exc.status, str(exc), answer_type)
+        except OverloadedError as exc:
+            return _status_response(503, str(exc), answer_type)
         except Exception:
             logger.exception("OTLP/HTTP export failed")
             return _status_response(503, "internal error while storing spans; retry later", answer_type)
-        response = PB2ExportTraceServiceResponse()
-        if result.rejected_spans or result.message:
-            response.partial_success.rejected_spans = result.rejected_spans
-            response.partial_success.error_message = result.message
-        return _message_response(200, response, answer_type)
+        return answer(result, answer_type)
 
     async def _events(self, request: web.Request) -> web.Response:
         """Flat events, one JSON object per line: each bad line gets its own error, the others are stored."""
         try:
-            try:
-                key = self._intake.authenticator.check(request.headers.get("Authorization"))
-            except Unauthenticated as exc:
-                raise _HttpError(401, str(exc)) from exc
-            raw = await self._read(request)
-            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+            key, raw, encoding = await self._take(request)
             result, errors = await asyncio.get_running_loop().run_in_executor(
                 None, self._accept_events, raw, encoding, key)
         except _HttpError as exc:
             self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
-            return web.json_response({"error": str(exc)}, status=exc.status)
+            retry = {"Retry-After": _RETRY_AFTER_SECONDS} if exc.status == 503 else None
+            return web.json_response({"error": str(exc)}, status=exc.status, headers=retry)
         except OverloadedError as exc:
             return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": _RETRY_AFTER_SECONDS})
         answer = {"accepted": result.accepted_spans, "rejected": len(errors) + result.rejected_spans,
@@ -136,6 +136,20 @@ class HttpReceiver:
             answer["errors"].append({"error": result.message})
         return web.json_response(answer, status=400 if errors and not result.accepted_spans else 200)
 
+    async def _take(self, request: web.Request) -> tuple[ApiKey | None, bytes, str]:
+        """What every POST here starts with: its key checked, its body read, its encoding one we can undo."""
+        try:
+            key = self._intake.authenticator.check(request.headers.get("Authorization"))
+        except Unauthenticated as exc:
+            raise _HttpError(401, str(exc)) from exc
+        except OverloadedError as exc:  # the key file is unreadable for now
+            raise _HttpError(503, str(exc)) from exc
+        raw = await self._read(request)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity", "gzip", "deflate"):
+            raise _HttpError(415, f"unsupported content encoding {encoding!r}; use gzip")
+        return key, raw, encoding
+
     def _accept_events(self, raw: bytes, encoding: str, key: ApiKey | None):
         try:
             body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
@@ -143,31 +157,7 @@ class HttpReceiver:
             raise _HttpError(exc.status, str(exc)) from exc
         return self._intake.accept_events(body, key)
 
-    def _pass_through(self, signal: str):
-        async def export(request: web.Request) -> web.Response:
-            content_type = request.content_type.lower()
-            answer_type = _JSON if content_type == _JSON else _PROTOBUF
-            try:
-                if content_type != _JSON and content_type not in _PROTOBUF_TYPES:
-                    raise _HttpError(415, f"unsupported content type {content_type!r}; use {_PROTOBUF} or {_JSON}")
-                try:
-                    self._intake.authenticator.check(request.headers.get("Authorization"))
-                except Unauthenticated as exc:
-                    raise _HttpError(401, str(exc)) from exc
-                raw = await self._read(request)
-                encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-                await asyncio.get_running_loop().run_in_executor(
-                    None, self._pass, signal, raw, encoding, content_type == _JSON)
-            except _HttpError as exc:
-                self._intake.refused(_REFUSALS.get(exc.status, str(exc.status)), str(exc))
-                return _status_response(exc.status, str(exc), answer_type)
-            except OverloadedError as exc:
-                return _status_response(503, str(exc), answer_type)
-            # An empty Export*ServiceResponse: no bytes in protobuf, {} in JSON.
-            return web.Response(status=200, body=b"{}" if answer_type == _JSON else b"", content_type=answer_type)
-        return export
-
-    def _pass(self, signal: str, raw: bytes, encoding: str, is_json: bool) -> None:
+    def _pass(self, signal: str, raw: bytes, encoding: str, is_json: bool, key: ApiKey | None) -> None:
         try:
             body = raw if encoding in ("", "identity") else inflate(raw, encoding, self._max_bytes)
             self._intake.pass_through(signal, json_to_protobuf(signal, body) if is_json else body)
@@ -198,6 +188,19 @@ class HttpReceiver:
             raise _HttpError(413, f"request body is over the {self._max_bytes}-byte limit") from exc
         except asyncio.TimeoutError as exc:
             raise _HttpError(408, f"request body did not arrive within {self._settings.read_timeout_seconds}s") from exc
+
+
+def _partial_success(result: IngestResult, answer_type: str) -> web.Response:
+    response = PB2ExportTraceServiceResponse()
+    if result.rejected_spans or result.message:
+        response.partial_success.rejected_spans = result.rejected_spans
+        response.partial_success.error_message = result.message
+    return _message_response(200, response, answer_type)
+
+
+def _empty_response(_: None, answer_type: str) -> web.Response:
+    """An empty Export*ServiceResponse: no bytes in protobuf, {} in JSON."""
+    return web.Response(status=200, body=b"{}" if answer_type == _JSON else b"", content_type=answer_type)
 
 
 def _status_response(status: int, message: str, answer_type: str) -> web.Response:

@@ -21,12 +21,10 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from otel_llmcost.errors import ConfigError, yaml_problem
+from otel_llmcost.config import load_yaml
+from otel_llmcost.errors import ConfigError
 
 USD = "USD"
 ANY_TENANT = "*"
@@ -69,12 +67,7 @@ def load_chargeback(path: str | None) -> Chargeback:
     """The terms in `path` (every tenant at list cost in USD when None); ConfigError naming the problem."""
     if not path:
         return Chargeback()
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: {yaml_problem(exc)}") from None
+    document = load_yaml(path, "chargeback file") or {}
     if not isinstance(document, dict) or set(document) - {"currencies", "tenants"}:
         raise ConfigError(f"{path}: expected a mapping with 'currencies' and 'tenants'")
     rates = {}

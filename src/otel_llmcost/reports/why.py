@@ -27,10 +27,12 @@ depends on the order; volume and mix first, then usage per call, then price is t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
+from typing import Any, Protocol, TypeVar
 
 from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
 from otel_llmcost.kinds import COUNTED, KINDS, Kind
@@ -51,7 +53,7 @@ CAUSES = (
     ("new", "new features/models"),
     ("vanished", "vanished features/models"),
 )
-_CHAIN = tuple(cause for cause, _ in CAUSES[:9])
+CHAIN = tuple(cause for cause, _ in CAUSES[:9])  # the price step last
 _STEP = Decimal("1e-12")  # the store's Decimal(38, 12)
 
 SegmentKey = tuple[str, str, str]  # feature, provider, requested model
@@ -122,11 +124,11 @@ def decompose(baseline: Range, current: Range) -> list[Cause]:
             rates = _rates(before.rates, after.rates)
             costs = [baseline.segments[key].cost]
             state = before
-            for step in _CHAIN[:-1]:  # each step takes one factor's current value
+            for step in CHAIN[:-1]:  # each step takes one factor's current value
                 state = state.with_factor(step, after)
                 costs.append(_usd(state.cost(rates)))
             costs.append(current.segments[key].cost)  # the price step: the stored current cost
-            for step, (start, end) in zip(_CHAIN, pairwise(costs), strict=True):
+            for step, (start, end) in zip(CHAIN, pairwise(costs), strict=True):
                 causes[step].by_segment[key] = end - start
     for cause in causes.values():
         cause.change_usd = sum(cause.by_segment.values(), Decimal(0))
@@ -151,13 +153,40 @@ def _cause(kind: Kind) -> str:
 
 
 #: which factors each cause's step replaces (a count's factor is named as the count)
-_STEP_FACTORS = {
+STEP_FACTORS = {
     "requests": ("requests",), "calls_per_request": ("calls_per_request",), "feature_mix": ("feature_share",),
     "model_mix": ("model_share",), "retries": ("calls_per_first",),
     **{cause: tuple(kind.count for kind in COUNTED if _cause(kind) == cause) for cause in _USAGE_CAUSES},
 }
 #: the cost column charged once per call (its kind has no count): it also holds what no count explains
-_FEE = next(kind.cost for kind in KINDS if not kind.count)
+FEE_COLUMN = next(kind.cost for kind in KINDS if not kind.count)
+
+
+class Arithmetic(Protocol):
+    def __add__(self, other: Any, /) -> Any: ...
+    def __sub__(self, other: Any, /) -> Any: ...
+    def __mul__(self, other: Any, /) -> Any: ...
+
+
+T = TypeVar("T", bound=Arithmetic)
+
+
+def units_per_call(factor: Callable[[str], T], one: T, zero: T) -> dict[str, T]:
+    """Units per call of each cost column from the count factors (`factor(count)`: a whole's count per call, a
+    part's share of its whole): each kind's own units (its count less its parts') on its column, `one` per call
+    for a kind without a count. Over Fractions here, over SQL expressions in the dashboard's panel."""
+    counts: dict[str, T] = {}
+    for kind in COUNTED:  # a whole comes before its parts
+        value = factor(kind.count)
+        counts[kind.count] = value * counts[kind.part_of] if kind.part_of else value
+    own = dict(counts)
+    for kind in COUNTED:
+        if kind.part_of:
+            own[kind.part_of] = own[kind.part_of] - counts[kind.count]
+    units = dict.fromkeys(KIND_COSTS, zero)
+    for kind in KINDS:
+        units[kind.cost] = units[kind.cost] + (own[kind.count] if kind.count else one)
+    return units
 
 
 @dataclass(frozen=True)
@@ -166,23 +195,10 @@ class _Factors:
     rates: dict[str, Fraction | None]  # None: no such quantity in this range (its rate is unknown)
 
     def with_factor(self, step: str, other: _Factors) -> _Factors:
-        return _Factors(self.values | {name: other.values[name] for name in _STEP_FACTORS[step]}, self.rates)
+        return _Factors(self.values | {name: other.values[name] for name in STEP_FACTORS[step]}, self.rates)
 
     def per_call(self) -> dict[str, Fraction]:
-        """Units per call of each cost column: each kind's own units (its count less its parts') on its column,
-        one per call for a kind without a count."""
-        counts: dict[str, Fraction] = {}
-        for kind in COUNTED:  # a whole comes before its parts
-            value = self.values[kind.count]
-            counts[kind.count] = value * counts[kind.part_of] if kind.part_of else value
-        own = dict(counts)
-        for kind in COUNTED:
-            if kind.part_of:
-                own[kind.part_of] -= counts[kind.count]
-        units = dict.fromkeys(KIND_COSTS, Fraction(0))
-        for kind in KINDS:
-            units[kind.cost] += own[kind.count] if kind.count else 1
-        return units
+        return units_per_call(self.values.__getitem__, Fraction(1), Fraction(0))
 
     def calls(self) -> Fraction:
         v = self.values
@@ -218,7 +234,7 @@ def _factors(period: Range, common: list[SegmentKey]) -> dict[SegmentKey, _Facto
         rates: dict[str, Fraction | None] = {}
         per_call_extra = Fraction(0)
         for column in KIND_COSTS:
-            if column == _FEE:
+            if column == FEE_COLUMN:
                 continue
             cost = Fraction(segment.costs[column])
             if quantities[column] > 0:
@@ -227,8 +243,8 @@ def _factors(period: Range, common: list[SegmentKey]) -> dict[SegmentKey, _Facto
                 rates[column], per_call_extra = None, per_call_extra + cost
         parts = sum((Fraction(segment.costs[column]) for column in KIND_COSTS), Fraction(0))
         # the fee absorbs what the parts do not hold of the total (nothing, for rows priced by this release)
-        fee = Fraction(segment.costs[_FEE]) + Fraction(segment.cost) - parts + per_call_extra
-        rates[_FEE] = fee / quantities[_FEE]
+        fee = Fraction(segment.costs[FEE_COLUMN]) + Fraction(segment.cost) - parts + per_call_extra
+        rates[FEE_COLUMN] = fee / quantities[FEE_COLUMN]
         factors[segment.key] = _Factors(values, rates)
     return factors
 
