@@ -80,7 +80,10 @@ def _memory_mb(pid: int, name: str = "Rss:") -> float:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process so far: unlike wall time, it hardly depends on the load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # ended meanwhile
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -125,6 +128,7 @@ def _one_start(data_dir: str, workers: int | None, env: dict[str, str]) -> dict[
     if not line:
         raise SystemExit(f"receiver did not start: {process.stderr.read()}")
     cpu = _cpu_seconds(process.pid)
+    tree_cpu = sum(_cpu_seconds(pid) for pid in _tree(process.pid))
     ports = json.loads(line)
     acks: dict[str, float] = {}
     senders = [threading.Thread(target=lambda: acks.__setitem__("http", _post_http(ports["http_port"], _export()))),
@@ -142,7 +146,7 @@ def _one_start(data_dir: str, workers: int | None, env: dict[str, str]) -> dict[
     if process.returncode != 0:
         raise SystemExit(f"receiver exited {process.returncode}: {log}")
     return {"ready": ready - started, "http_ack": acks["http"] - started, "grpc_ack": acks["grpc"] - started,
-            "store_open": store_open - started, "cpu": cpu, "rss": rss, "tree_pss": tree_pss}
+            "store_open": store_open - started, "cpu": cpu, "tree_cpu": tree_cpu, "rss": rss, "tree_pss": tree_pss}
 
 
 def _line(name: str, figures: list[dict[str, float]]) -> str:
@@ -151,9 +155,9 @@ def _line(name: str, figures: list[dict[str, float]]) -> str:
         return f"{statistics.median(values):.{digits}f}/{max(values):.{digits}f}{unit}"
 
     return (f"{name}: ready {both('ready', ' s', 2)}, HTTP ack {both('http_ack', ' s', 2)}, gRPC ack "
-            f"{both('grpc_ack', ' s', 2)}, store open {both('store_open', ' s', 2)}, CPU at ready "
-            f"{both('cpu', ' s', 2)}; idle RSS {both('rss', ' MB', 0)}, PSS with its workers "
-            f"{both('tree_pss', ' MB', 0)}")
+            f"{both('grpc_ack', ' s', 2)}, store open {both('store_open', ' s', 2)}; CPU at ready "
+            f"{both('cpu', ' s', 2)} (with the workers {both('tree_cpu', ' s', 2)}); idle RSS "
+            f"{both('rss', ' MB', 0)}, PSS with its workers {both('tree_pss', ' MB', 0)}")
 
 
 def main() -> None:
