@@ -35,6 +35,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from store_ready import wait_store_open  # bench/ is on sys.path when this file is run as a script
+
 _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
@@ -102,18 +104,6 @@ def _export_grpc(port: int, body: bytes) -> float:
     return time.perf_counter()
 
 
-def _store_open(port: int, deadline: float) -> float:
-    while time.perf_counter() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/storez", timeout=10) as response:
-                if response.status == 200:
-                    return time.perf_counter()
-        except OSError:  # 503 while it opens
-            pass
-        time.sleep(0.01)
-    raise SystemExit("the store did not open within 120 s")
-
-
 def _one_start(data_dir: str, workers: int | None, env: dict[str, str]) -> dict[str, float]:
     workers_args = ["--workers", str(workers)] if workers else []
     started = time.perf_counter()
@@ -135,7 +125,9 @@ def _one_start(data_dir: str, workers: int | None, env: dict[str, str]) -> dict[
                threading.Thread(target=lambda: acks.__setitem__("grpc", _export_grpc(ports["grpc_port"], _export())))]
     for sender in senders:
         sender.start()
-    store_open = _store_open(ports["http_port"], started + 120)
+    store_open = wait_store_open(ports["http_port"], 120, lambda: process.poll() is None)
+    if store_open is None:
+        raise SystemExit(f"the receiver stopped: {process.stderr.read()}")
     for sender in senders:
         sender.join()
     time.sleep(2.0)  # idle: let a flush interval or two pass

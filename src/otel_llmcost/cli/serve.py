@@ -187,9 +187,8 @@ def _serve(settings: Settings, started: list[bool]) -> int:
     while not signals:
         time.sleep(_SIGNAL_POLL_SECONDS)
         if opening.state == FAILED:
-            # What was acknowledged stays in the spool: the next start writes it.
+            # What was acknowledged stays in the spool: the next start writes it. The error is the last line.
             logger.error("stopping: the store could not be opened: %s", opening.error)
-            print(f"otel-llmcost serve: error: {opening.error}", file=sys.stderr, flush=True)
             exit_code = 2
             break
         if required and time.monotonic() >= next_key_check:
@@ -202,17 +201,20 @@ def _serve(settings: Settings, started: list[bool]) -> int:
                 break
 
     logger.info("stopping: draining receivers, writing every buffered trace")
+    http_receiver.stop()
+    grpc_receiver.stop()
     if opening.state == OPENING:
         logger.info("waiting for the store to finish opening")
     opening.wait_done()  # the query listener starts with it
     for listener in query_listeners:
         listener.stop()
-    http_receiver.stop()
-    grpc_receiver.stop()
     pipeline.close()
     announcement.unlink(missing_ok=True)
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
+    if opening.error is not None:  # (stopped by a signal meanwhile, or because of it)
+        print(f"otel-llmcost serve: error: {opening.error}", file=sys.stderr, flush=True)
+        exit_code = 2
     return exit_code
 
 
