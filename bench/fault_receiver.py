@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from fault_traffic import TENANT, Key  # bench/ is on sys.path when faults.py is run as a script
+from store_ready import wait_store_open
 
 # Short waits, as tests/conftest.py: a trace whose root arrived is written at the next 0.2 s flush.
 CONFIG = {"spool_fsync": True, "log_level": "INFO", "store": {"flush_interval_seconds": 0.2},
@@ -50,7 +51,8 @@ class ReceiverProcess:
         return f"http://127.0.0.1:{self.http_port}/v1/traces"
 
     def start(self, timeout: float = 60.0) -> bool:
-        """Start and wait for the ready line; False (with the reason in events) if it exits first."""
+        """Start and wait for the ready line and the store open; False (with the reason in events) if it exits
+        first."""
         self.starts += 1
         log = open(self.data_dir.parent / f"{self.data_dir.name}-receiver.log", "a")
         self.process = subprocess.Popen(
@@ -65,6 +67,11 @@ class ReceiverProcess:
             self.events.append(f"start {self.starts} failed (exit {self.process.returncode}): {self.last_log_line()}")
             return False
         self.query_port = json.loads(ready)["query_port"]
+        # A fault then hits a receiver with its store open; a store that cannot open stops it: a failed start.
+        if wait_store_open(self.http_port, timeout, self.alive) is None:
+            self.stop(5)
+            self.events.append(f"start {self.starts} stopped (exit {self.process.returncode}): {self.last_log_line()}")
+            return False
         return True
 
     def peak_rss_mb(self) -> float:

@@ -219,8 +219,9 @@ STORE_FULL = {"store-full-chdb": "chdb", "store-full-chdb-parts": "chdb/store"}
 
 
 def store_server_unreachable(s: Scenario) -> None:
-    """--clickhouse at a port that accepts connections and closes them at once. The receiver refuses to start
-    without its server (one line, exit 2); losing the server after start cannot be shown without a server to
+    """--clickhouse at a port that accepts connections and closes them at once. The receiver stops without its
+    server, once it has tried to open it after its ready line (one line, exit 2; what it acknowledged meanwhile
+    stays in its spool); losing the server after start cannot be shown without a server to
     start against (none installs here): there, every insert and lookup fails as a retryable StoreError
     (store/server_store.py _call), the batch stays unsent and spooled and is retried with backoff."""
     listener = socket.create_server(("127.0.0.1", 0))

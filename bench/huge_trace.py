@@ -33,6 +33,7 @@ from otel_llmcost.pricing import load_price_book
 from otel_llmcost.rows.attribution import Attributor
 from otel_llmcost.rows.usage import build_usage_rows
 from otel_llmcost.semconv import WANTED_ATTRIBUTES, extract_call
+from store_ready import wait_store_open  # bench/ is on sys.path when this file is run as a script
 
 
 def _attributes(**values) -> list[KeyValue]:
@@ -86,10 +87,12 @@ def end_to_end(body: bytes, rows: int) -> tuple[float, int, int]:
         "log_level": "WARNING", "store": {"flush_interval_seconds": 0.5},
         "receiver": {"max_request_bytes": 256 * 1024 * 1024}}))
     command = [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(tmp / "config.yaml"),
-               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"]
+               "--data-dir", str(tmp / "data"), "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
+               "--query-port", "0"]
     with open(tmp / "receiver.log", "w") as log:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
     port = json.loads(proc.stdout.readline())["http_port"]
+    wait_store_open(port, 120, lambda: proc.poll() is None)  # POST to stored: not the store's opening
     began = time.perf_counter()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", data=body, method="POST",
                                      headers={"Content-Type": "application/x-protobuf"})

@@ -37,6 +37,7 @@ from pathlib import Path
 import grpc
 
 from otel_llmcost.store.remote import RemoteStore
+from store_ready import wait_store_open  # bench/ is on sys.path when run as a script
 from workload import BATCH, make_batches, make_firehose  # bench/ is on sys.path when run as a script
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -147,7 +148,9 @@ class Receiver:
         line = proc.stdout.readline()
         if not line:
             raise SystemExit(f"receiver did not start: {(tmp / 'receiver.log').read_text()[-2000:]}")
-        return cls(proc, tmp, json.loads(line), time.perf_counter() - began)
+        ports = json.loads(line)
+        wait_store_open(ports["http_port"], 120, lambda: proc.poll() is None)  # rows are stored from then on
+        return cls(proc, tmp, ports, time.perf_counter() - began)
 
     def processes(self) -> list[int]:
         """The receiver and its descendants (ingest workers)."""

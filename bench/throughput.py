@@ -42,6 +42,7 @@ from otel_llmcost.semconv import WANTED_ATTRIBUTES
 from otel_llmcost.store.chdb_store import ChdbStore
 from otel_llmcost.store.native import encode_native
 from otel_llmcost.store.schema import COLUMN_TYPES, to_columns
+from store_ready import wait_store_open  # bench/ is on sys.path when this file is run as a script
 from workload import BATCH, make_batches, make_firehose  # bench/ is on sys.path when this file is run as a script
 
 FLUSH_EVERY = 100  # exports (~51k spans) per take_ready + INSERT: one flusher tick at ~50-100k spans/s
@@ -142,7 +143,9 @@ def end_to_end(batches: list[bytes], counts: list[int], fsync: bool, clients: in
     children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the receiver's whole CPU, once reaped
     with open(tmp / "receiver.log", "w") as log:  # a file, not a pipe: an unread pipe can block the receiver
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-    port = json.loads(proc.stdout.readline())["grpc_port"]
+    ports = json.loads(proc.stdout.readline())
+    port = ports["grpc_port"]
+    wait_store_open(ports["http_port"], 120, lambda: proc.poll() is None)  # end to end: the store open too
     todo, accepted, retries = iter(range(len(batches))), [0] * clients, [0] * clients
 
     def client(k: int) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,7 +51,9 @@ class Receiver:
         self.process: subprocess.Popen | None = None
         self.grpc_port = self.http_port = self.query_port = 0
 
-    def start(self) -> Receiver:
+    def start(self, wait_store: bool = True) -> Receiver:
+        """Started once its ready line is out (it acknowledges exports) and, with `wait_store`, once its
+        store is open as well (GET /storez): tests written for a store opened before the ready line."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otel_llmcost", "serve", "--config", str(self.config_file),
              "--data-dir", str(self.data_dir), *(["--host", self.host] if self.host else []), "--grpc-port", "0",
@@ -58,7 +65,27 @@ class Receiver:
             raise AssertionError(f"receiver did not start: {self.process.stderr.read()}")
         self.ready = ready = json.loads(line)
         self.grpc_port, self.http_port, self.query_port = ready["grpc_port"], ready["http_port"], ready["query_port"]
+        if wait_store:
+            self.wait_store_open()
         return self
+
+    def wait_store_open(self, timeout: float = 120.0) -> None:
+        """Until GET /storez answers 200 (or the receiver stops: a store that cannot open stops it)."""
+        scheme = "https" if self.ready["tls"] else "http"
+        context = ssl._create_unverified_context() if self.ready["tls"] else None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{self.http_port}/storez", timeout=10,
+                                            context=context) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError:  # 503 while it opens
+                pass
+            except (OSError, http.client.HTTPException):
+                if self.ready["tls"]:
+                    return  # client certificates required: the store's state cannot be asked for here
+            time.sleep(0.05)
 
     def stop(self) -> str:
         """Graceful stop (SIGTERM); asserts exit code 0 and returns the log."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
@@ -26,8 +26,6 @@ from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.errors import OverloadedError
 from otel_llmcost.flush.flusher import Flusher
 from otel_llmcost.flush.writer import BatchWriter
-from otel_llmcost.forward import Forwarder
-from otel_llmcost.forward.outbox import PASS_LOGS, PASS_METRICS
 from otel_llmcost.ingest.admit import Admission
 from otel_llmcost.ingest.spooldirs import adopt_orphans
 from otel_llmcost.ingest.tracebuffer import TraceGroup
@@ -40,6 +38,9 @@ from otel_llmcost.rows.build import RowBuilder, TraceRows
 from otel_llmcost.rows.traces import TraceKeeper
 from otel_llmcost.semconv import WANTED_ATTRIBUTES
 from otel_llmcost.store import WritableStore
+
+if TYPE_CHECKING:  # loaded only when forwarding: its transport loads grpc's client and urllib
+    from otel_llmcost.forward import Forwarder
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,11 @@ class Pipeline:
                                         instance_id(settings.data_dir))
         self._writer = BatchWriter(store, on_stored=on_stored or self.cost_metrics.observe,
                                    max_rows=settings.store.batch_max_rows)
-        self.forwarder = Forwarder(settings, self.cost_metrics.otlp) if settings.forward.destinations else None
+        self.forwarder: Forwarder | None = None
+        if settings.forward.destinations:
+            from otel_llmcost.forward import Forwarder
+
+            self.forwarder = Forwarder(settings, self.cost_metrics.otlp)
         self._flusher = Flusher(self._admission, self._build, self._writer,
                                 settings.store.flush_interval_seconds, settings.store.batch_max_rows)
 
@@ -147,6 +152,8 @@ class Pipeline:
     def pass_through(self, signal: str, items: int, body: bytes) -> None:
         """Queue a metrics or logs export for the forward destinations, as it came (durably, before the ack).
         Raises OverloadedError when the queue cannot be written."""
+        from otel_llmcost.forward.outbox import PASS_LOGS, PASS_METRICS
+
         kind = PASS_METRICS if signal == "metrics" else PASS_LOGS
         forwarder = self.forwarder
         assert forwarder is not None  # the receivers take metrics and logs only when forwarding (Intake.forwarding)

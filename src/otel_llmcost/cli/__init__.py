@@ -9,14 +9,14 @@ import argparse
 import sys
 
 from otel_llmcost import __version__
-from otel_llmcost.cli import alerts, demo, events, finops, keys, prices, query, serve, tenants, why
 from otel_llmcost.config import Settings, load_settings
 from otel_llmcost.errors import OtelLlmCostError
-from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # `serve` alone skips the other commands' modules (reports, queries, demo...): a faster start.
+    parser = _parser(serve_only=argv[:1] == ["serve"])
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -60,7 +60,9 @@ def _store_flags(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(serve_only: bool = False) -> argparse.ArgumentParser:
+    from otel_llmcost.cli import serve
+
     parser = argparse.ArgumentParser(prog="otel-llmcost", description="What your LLM calls cost, from OTLP spans.")
     parser.add_argument("--version", action="version", version=f"otel-llmcost {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -82,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--no-query-listener", action="store_true",
                            help="do not serve the ClickHouse HTTP interface over the embedded store")
     serve_cmd.set_defaults(run=serve.run)
+    if serve_only:
+        return parser
+    _other_commands(commands)
+    return parser
+
+
+def _other_commands(commands: argparse._SubParsersAction) -> None:
+    from otel_llmcost.cli import alerts, demo, events, finops, keys, prices, query, tenants, why
+    from otel_llmcost.reports.usage_stats import FILTERS, GROUPS
 
     sql_cmd = commands.add_parser("sql", help="run a read-only SQL query, print JSON lines")
     _store_flags(sql_cmd)
@@ -121,4 +132,3 @@ def _parser() -> argparse.ArgumentParser:
     migrate_cmd = commands.add_parser("migrate", help="apply pending schema migrations (serve does it at start)")
     _store_flags(migrate_cmd)
     migrate_cmd.set_defaults(run=query.run_migrate)
-    return parser

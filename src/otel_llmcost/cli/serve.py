@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gc
+import importlib.util
 import json
 import logging
 import os
@@ -11,31 +13,37 @@ import resource
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from otel_llmcost.alerts.ledger import LedgeredStore, SpendLedger
+from otel_llmcost.alerts.rules import load_alert_rules
 from otel_llmcost.cli.alerts import remember_alerts_file
 from otel_llmcost.config import Settings
-from otel_llmcost.errors import ConfigError, ListenError
+from otel_llmcost.errors import ConfigError, ListenError, StoreError
 from otel_llmcost.keys import INGEST, QUERY, KeyStore
 from otel_llmcost.ops.metrics import IngestCounters, MeasuredStore, exposition, readiness_problems
 from otel_llmcost.pipeline import open_write_path
 from otel_llmcost.pricing import load_price_book
-from otel_llmcost.query.interface import open_query_listener
 from otel_llmcost.receive.auth import Authenticator
 from otel_llmcost.receive.grpc_server import GrpcReceiver
 from otel_llmcost.receive.http_server import HttpReceiver
 from otel_llmcost.receive.intake import Intake
+from otel_llmcost.receive.listener import bind_socket
 from otel_llmcost.receive.ops import OpsSources
-from otel_llmcost.reports.chargeback import load_chargeback
-from otel_llmcost.reports.stored_terms import store_terms
-from otel_llmcost.store import open_store
-from otel_llmcost.store.migrations import SchemaOptions
+from otel_llmcost.store import UsageStore, open_store
+from otel_llmcost.store.opening import FAILED, OPEN, OPENING, OpeningStore
 from otel_llmcost.store.remote import RECEIVER_FILE
 
+if TYPE_CHECKING:  # the query listener's modules are loaded with the store, after the start
+    from otel_llmcost.query.interface import QueryListener
+
 logger = logging.getLogger("otel_llmcost")
+_LOCK_FILE = "receiver.lock"
+_HELD: list[TextIO] = []  # the data directory's lock, held while this process runs
 _SIGNAL_POLL_SECONDS = 0.1
 _KEY_CHECK_SECONDS = 1.0  # how soon a lost key file or the last key revoked stops a receiver that needs keys
 
@@ -66,52 +74,85 @@ def _listening(make, move: str):
 
 
 def _serve(settings: Settings, started: list[bool]) -> int:
-    """Run until a signal; `started` gets True once listening (with the data directory in use)."""
+    """Run until a signal; `started` gets True once listening (with the data directory in use).
+
+    Ready means ready to acknowledge: the spool replayed and the receivers listening. The store (chDB's
+    engine, migrations, the budget ledger, chargeback terms) opens after that, on a thread of its own
+    (store/opening.py); what is acknowledged meanwhile waits in the spool and is written once it is open."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_open_files_limit()
     receiver = settings.receiver
     keys = KeyStore(settings.keys_path)
     required = required_keys(settings, keys)
     grpc_host, http_host = receiver.hosts(INGEST in required)
+    # Whatever a bad setting or file stops is checked before the receivers listen: after that, a start that
+    # fails leaves acknowledged spans behind (in the spool, for the next start).
+    check_store_installed(settings)
+    chargeback = None
+    if settings.chargeback.file:
+        from otel_llmcost.reports.chargeback import load_chargeback
+
+        chargeback = load_chargeback(settings.chargeback.file)
+    # The SQL listener runs here, in the process holding the store, which every ingest worker's rows pass
+    # through: budget status answers from this month's spend kept as they are inserted (alerts/ledger.py).
+    serves_queries = settings.query.enabled and settings.store.enabled and not settings.store.clickhouse
+    alert_rules = load_alert_rules(settings.alerts.file) if serves_queries else None
     price_book = load_price_book(settings.pricing.price_books, cache_dir=os.path.join(settings.data_dir, "cache"))
-    store = MeasuredStore(open_store(settings))
-    query_listener = None
-    try:
-        store.ensure_schema(SchemaOptions.of(settings))
-        # The SQL listener runs here, in the process holding the store, which every ingest worker's rows pass
-        # through: budget status answers from this month's spend kept as they are inserted (alerts/ledger.py).
-        serves_queries = settings.query.enabled and settings.store.enabled and not settings.store.clickhouse
-        ledger = SpendLedger()
-        if serves_queries:
-            ledger.seed(store)  # before any insert: the flusher and the workers start below
-        if settings.chargeback.file and store_terms(store, load_chargeback(settings.chargeback.file)):
-            logger.info("chargeback terms of %s stored: the dashboards' billed cost follows them",
-                        settings.chargeback.file)
-        # Without the listener nothing reads the ledger: the write path then keeps no spend (a hot-path cost).
-        pipeline = open_write_path(settings, LedgeredStore(store, ledger) if serves_queries else store, price_book)
-        intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
-        # Both ports are bound before the spool is replayed: a port in use stops us before we touch any data.
-        grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)
-        ops = OpsSources(
-            metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
-                                       pipeline.forwarder.figures() if pipeline.forwarder else None,
-                                       pipeline.cost_metrics),
-            readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
-                                                 receiver.max_request_bytes),
-        )
-        http_receiver = _listening(lambda: HttpReceiver(intake, http_host, receiver, ops), _MOVE_HTTP)
-        # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
-        local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
-        if serves_queries:
-            query_listener = _listening(lambda: open_query_listener(settings, keys, local_secret, ledger), _MOVE_QUERY)
-    except BaseException:
-        store.close()
-        raise
+    hold_data_dir(settings.data_dir)
+    ledger = SpendLedger()
+    local_secret = secrets.token_urlsafe(32)  # lets this machine's CLI in without a key (receiver.json)
+    query_listeners: list[QueryListener] = []
+    query_socket: socket.socket | None = None
+
+    def open_and_prepare() -> UsageStore:
+        """On the store's own thread: open, migrate, seed the ledger before any insert, store the terms."""
+        from otel_llmcost.reports.stored_terms import store_terms
+        from otel_llmcost.store.migrations import SchemaOptions
+
+        opened = open_store(settings)
+        try:
+            opened.ensure_schema(SchemaOptions.of(settings))
+            if serves_queries:
+                ledger.seed(opened)  # inserts wait for this function to return
+            if chargeback is not None and store_terms(opened, chargeback):
+                logger.info("chargeback terms of %s stored: the dashboards' billed cost follows them",
+                            settings.chargeback.file)
+            if query_socket is not None:
+                from otel_llmcost.query.interface import open_query_listener
+
+                listener = open_query_listener(settings, keys, local_secret, ledger, query_socket, alert_rules)
+                listener.start()
+                query_listeners.append(listener)
+        except BaseException:
+            opened.close()
+            raise
+        gc.freeze()  # as tune_gc() did for what the start made: the engine's objects need no more scanning
+        return opened
+
+    opening = OpeningStore(settings.store.database, open_and_prepare, _store_name(settings))
+    store = MeasuredStore(opening)
+    # Without the listener nothing reads the ledger: the write path then keeps no spend (a hot-path cost).
+    pipeline = open_write_path(settings, LedgeredStore(store, ledger) if serves_queries else store, price_book)
+    intake = Intake(pipeline, Authenticator(keys, INGEST in required), IngestCounters())
+    # Every port is bound before the spool is replayed: a port in use stops us before we touch any data.
+    grpc_receiver = _listening(lambda: GrpcReceiver(intake, grpc_host, receiver), _MOVE_GRPC)
+    ops = OpsSources(
+        metrics=lambda: exposition(intake.counters, store, pipeline.stats(),
+                                   pipeline.forwarder.figures() if pipeline.forwarder else None,
+                                   pipeline.cost_metrics, opening.state == OPEN),
+        readiness=lambda: readiness_problems(store, pipeline.stats(), settings.spool_dir,
+                                             receiver.max_request_bytes),
+        store_state=lambda: opening.state,
+    )
+    http_receiver = _listening(lambda: HttpReceiver(intake, http_host, receiver, ops), _MOVE_HTTP)
+    # ClickHouse's HTTP interface over the embedded store: Grafana, SQL clients and `otel-llmcost sql/stats`.
+    # Its port is bound now; it answers once the store is open (a client connecting earlier waits).
+    if serves_queries:
+        query_socket = _listening(lambda: bind_socket(settings.query.host, settings.query.port,
+                                                      "the ClickHouse HTTP interface"), _MOVE_QUERY)
     pipeline.start()
     grpc_receiver.start()
     http_receiver.start()
-    if query_listener is not None:
-        query_listener.start()
 
     # The handler only appends to a list: Event.set() takes the event's lock, which the main thread may hold
     # inside Event.wait() when the signal lands, and the handler runs on that same thread: a deadlock.
@@ -125,10 +166,9 @@ def _serve(settings: Settings, started: list[bool]) -> int:
         "grpc_host": grpc_host,
         "http_host": http_host,
         "tls": bool(receiver.tls_cert_file),
-        "query_port": query_listener.port if query_listener else None,
+        "query_port": query_socket.getsockname()[1] if query_socket else None,
         "keys_required": sorted(required),
-        "store": "none" if not settings.store.enabled else settings.store.clickhouse and "clickhouse"
-        or f"chdb:{settings.chdb_path}",
+        "store": _store_name(settings),
         "price_book": price_book.version,
     }
     announcement = Path(settings.data_dir) / RECEIVER_FILE
@@ -140,11 +180,17 @@ def _serve(settings: Settings, started: list[bool]) -> int:
     remember_alerts_file(settings)
     started.append(True)
     print(json.dumps(ready), flush=True)
+    opening.start()
     tune_gc()
     exit_code = 0
     next_key_check = time.monotonic()
     while not signals:
         time.sleep(_SIGNAL_POLL_SECONDS)
+        if opening.state == FAILED:
+            # What was acknowledged stays in the spool: the next start writes it. The error is the last line.
+            logger.error("stopping: the store could not be opened: %s", opening.error)
+            exit_code = 2
+            break
         if required and time.monotonic() >= next_key_check:
             next_key_check = time.monotonic() + _KEY_CHECK_SECONDS
             if problem := keys_problem(keys, required):
@@ -155,15 +201,50 @@ def _serve(settings: Settings, started: list[bool]) -> int:
                 break
 
     logger.info("stopping: draining receivers, writing every buffered trace")
-    if query_listener is not None:
-        query_listener.stop()
     http_receiver.stop()
     grpc_receiver.stop()
+    if opening.state == OPENING:
+        logger.info("waiting for the store to finish opening")
+    opening.wait_done()  # the query listener starts with it
+    for listener in query_listeners:
+        listener.stop()
     pipeline.close()
     announcement.unlink(missing_ok=True)
     store.close()
     logger.info("stopped after writing %d rows", pipeline.rows_written)
+    if opening.error is not None:  # (stopped by a signal meanwhile, or because of it)
+        print(f"otel-llmcost serve: error: {opening.error}", file=sys.stderr, flush=True)
+        exit_code = 2
     return exit_code
+
+
+def _store_name(settings: Settings) -> str:
+    if not settings.store.enabled:
+        return "none"
+    return "clickhouse" if settings.store.clickhouse else f"chdb:{settings.chdb_path}"
+
+
+def check_store_installed(settings: Settings) -> None:
+    """The embedded store's engine is there (found, not loaded: that takes a while, after the start)."""
+    if settings.store.enabled and not settings.store.clickhouse and importlib.util.find_spec("chdb") is None:
+        from otel_llmcost.store.chdb_store import CHDB_MISSING
+
+        raise StoreError(CHDB_MISSING, retryable=False)
+
+
+def hold_data_dir(data_dir: str) -> None:
+    """One receiver per data directory: its spool and store are this process's until it ends (the lock goes
+    with the process, kill -9 included). chDB's own lock said so before; the spool is now used before the
+    store is opened."""
+    os.makedirs(data_dir, exist_ok=True)
+    held = open(os.path.join(data_dir, _LOCK_FILE), "w")  # noqa: SIM115 (held until the process ends)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise StoreError(f"another receiver runs on {data_dir} (it holds {_LOCK_FILE}); stop it first, or give "
+                          "this one its own --data-dir", retryable=False) from None
+    _HELD.append(held)
 
 
 def required_keys(settings: Settings, keys: KeyStore) -> frozenset[str]:

@@ -25,11 +25,17 @@ from otel_llmcost.errors import StoreError, StoreFullError
 from otel_llmcost.flush.joined import InsertJoiner
 from otel_llmcost.model import UsageRow
 from otel_llmcost.ops.costmetrics import CostMetrics
-from otel_llmcost.store.native import native_block
 from otel_llmcost.store.schema import COLUMN_TYPES, TABLE, dedup_token, to_columns
 from otel_llmcost.store.writes import StoreWrites
 
 logger = logging.getLogger(__name__)
+
+
+def _native_block(column_types: Sequence[tuple[str, str]], columns: list[list]) -> bytes:
+    # Imported with the first batch, not at the worker's start: the encoder loads clickhouse-driver (~0.1 s).
+    from otel_llmcost.store.native import native_block
+
+    return native_block(column_types, columns)
 
 
 class LinkedStore(StoreWrites):
@@ -42,13 +48,13 @@ class LinkedStore(StoreWrites):
 
     def insert_columns(self, table: str, column_types: Sequence[tuple[str, str]], columns: list[list], /,
                        dedup_token: str = "") -> None:
-        payload = native_block(column_types, columns)  # the encoding's CPU stays in the worker
+        payload = _native_block(column_types, columns)  # the encoding's CPU stays in the worker
         self._call("insert", table, [name for name, _ in column_types], payload, dedup_token)
 
     def insert_usage(self, rows: Sequence[UsageRow], /) -> None:
         """With the spend the rows add, recorded by the owner's ledger once its INSERT succeeded (one call)."""
         if rows:
-            payload = native_block(COLUMN_TYPES, to_columns(list(rows)))
+            payload = _native_block(COLUMN_TYPES, to_columns(list(rows)))
             self._call("insert", TABLE, [name for name, _ in COLUMN_TYPES], payload, dedup_token(list(rows)),
                        spend_of(rows))
 

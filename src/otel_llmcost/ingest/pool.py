@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
@@ -32,13 +32,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from otel_llmcost.config import Settings
 from otel_llmcost.errors import DecodeError, OverloadedError
 from otel_llmcost.flush.handoff import StoreService
-from otel_llmcost.forward import Forwarder
 from otel_llmcost.ingest import worker
 from otel_llmcost.ingest.spooldirs import worker_spool_dir
 from otel_llmcost.model import IngestResult, PipelineStats
 from otel_llmcost.ops.costmetrics import CostMetrics, instance_id
 from otel_llmcost.pricing import PriceBook
 from otel_llmcost.receive.route import split_by_trace
+
+if TYPE_CHECKING:
+    from otel_llmcost.forward import Forwarder
 
 logger = logging.getLogger(__name__)
 

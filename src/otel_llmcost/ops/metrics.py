@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from otel_llmcost.errors import StoreError
 from otel_llmcost.model import PipelineStats, UsageRow
 from otel_llmcost.ops.ratelog import RateLimitedLog
 
@@ -76,6 +77,8 @@ class MeasuredStore:
         self.insert_seconds_sum = 0.0
         self.insert_failures = 0
         self.last_insert_error: str | None = None
+        # An OpeningStore (store/opening.py): the wait for it to open is no insert's latency.
+        self._wait_open: Callable[[], Any] | None = getattr(store, "wait_open", None)
         self._unpriced = RateLimitedLog(logger, interval_seconds=math.inf)  # once per model and run
 
     def __getattr__(self, name: str) -> Any:
@@ -104,6 +107,11 @@ class MeasuredStore:
         self._timed(lambda: self._store.insert_native(table, names, payload, dedup_token))
 
     def _timed(self, insert: Callable[..., None], *args: Any) -> None:
+        if self._wait_open is not None:
+            try:
+                self._wait_open()
+            except StoreError:  # the store could not be opened: the insert below says so, counted as failed
+                pass
         started = time.perf_counter()
         try:
             insert(*args)
@@ -144,8 +152,9 @@ FORWARD_FIGURES = {
 
 
 def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineStats,
-               forward: dict[str, Any] | None = None, cost: Any = None) -> str:
-    """The text exposition; `forward`: Forwarder.figures(); `cost`: ops.costmetrics.CostMetrics."""
+               forward: dict[str, Any] | None = None, cost: Any = None, store_open: bool | None = None) -> str:
+    """The text exposition; `forward`: Forwarder.figures(); `cost`: ops.costmetrics.CostMetrics; `store_open`:
+    whether the store is open yet (serve opens it after the receivers listen: store/opening.py)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -163,6 +172,9 @@ def exposition(counters: IngestCounters, store: MeasuredStore, stats: PipelineSt
            [(f'{{reason="{reason}"}}', count) for reason, count in sorted(counters.refused_requests.items())])
     for name, (field, kind, help_text) in PIPELINE_FIGURES.items():
         metric(name, kind, help_text, [("", getattr(stats, field))])
+    if store_open is not None:
+        metric("llmcost_store_open", "gauge", "1 once the store is open and migrated; 0 while it opens (exports are "
+               "acknowledged meanwhile, into the spool).", [("", int(store_open))])
     metric("llmcost_insert_failures_total", "counter",
            "Store inserts that failed, in any table (retried, or split to dead-letter the rows at fault).",
            [("", store.insert_failures)])

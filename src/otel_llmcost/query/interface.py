@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,10 +55,10 @@ class QueryListener:
 
     def __init__(self, engine: QueryEngine, gate: Gate, host: str, port: int, server_info: dict[str, str],
                  receiver: ReceiverSettings | None = None, alert_rules: AlertRules | None = None,
-                 ledger: SpendLedger | None = None):
+                 ledger: SpendLedger | None = None, bound: socket.socket | None = None):
         self._engine, self._gate = engine, gate
         self._site_settings = dataclasses.replace(receiver or ReceiverSettings(), tls_client_ca_file=None)
-        self._socket = bind_socket(host, port, "the ClickHouse HTTP interface")
+        self._socket = bound or bind_socket(host, port, "the ClickHouse HTTP interface")
         self.port = self._socket.getsockname()[1]
         self._server = server_info  # display name, version, timezone (from the engine, asked once)
         self._workers = ThreadPoolExecutor(max_workers=engine.max_waiting, thread_name_prefix="llmcost-sql")
@@ -193,10 +194,14 @@ def _revision(text: str | None) -> int:
         raise QueryError(36, f"client_protocol_version must be a number, got {text!r}") from None
 
 
-def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str, ledger: SpendLedger) -> QueryListener:
+def open_query_listener(settings: Settings, keys: KeyStore, local_secret: str, ledger: SpendLedger,
+                        bound: socket.socket | None = None, alert_rules: AlertRules | None = None) -> QueryListener:
     """The listener `serve` runs beside the OTLP receivers (embedded store only: a server has its own), in the
-    process holding the store; `ledger`: the spend its inserts record (budget status)."""
+    process holding the store; `ledger`: the spend its inserts record (budget status); `bound`: its socket,
+    bound before the store opened (a client connecting meanwhile is answered once the listener starts);
+    `alert_rules`: alerts.file's, loaded already (default: loaded here)."""
     engine = engine_for(settings)
     gate = Gate(keys, local_secret, settings.query.require_keys)
+    rules = alert_rules if alert_rules is not None else load_alert_rules(settings.alerts.file)
     return QueryListener(engine, gate, settings.query.host, settings.query.port, engine.server_info(),
-                         settings.receiver, load_alert_rules(settings.alerts.file), ledger)
+                         settings.receiver, rules, ledger, bound)

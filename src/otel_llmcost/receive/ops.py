@@ -1,5 +1,7 @@
-"""Operator endpoints on the OTLP/HTTP port: GET /healthz (the process answers), GET /readyz (it can take
-and store data: store writable, spool disk not full) and GET /metrics (Prometheus text format).
+"""Operator endpoints on the OTLP/HTTP port: GET /healthz (the process answers), GET /readyz (ready to accept:
+exports are acknowledged, the spool disk is not full and the store is not failing), GET /storez (the store
+is open: `serve` opens it after the receivers listen, and acknowledges into the spool meanwhile) and GET
+/metrics (Prometheus text format).
 
 They carry no tenant data, so they need no API key; the receiver's address decides who reaches them.
 """
@@ -19,6 +21,7 @@ _PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 class OpsSources:
     metrics: Callable[[], str]  # the exposition text
     readiness: Callable[[], list[str]]  # problems; empty when ready
+    store_state: Callable[[], str] = lambda: "open"  # store/opening.py: "opening", "open" or "failed"
 
 
 def add_ops_routes(app: web.Application, sources: OpsSources) -> None:
@@ -31,6 +34,10 @@ def add_ops_routes(app: web.Application, sources: OpsSources) -> None:
             return web.Response(status=503, text="\n".join(problems) + "\n")
         return web.Response(text="ready\n")
 
+    async def storez(_request: web.Request) -> web.Response:
+        state = sources.store_state()
+        return web.Response(status=200 if state == "open" else 503, text=state + "\n")
+
     async def metrics(_request: web.Request) -> web.Response:
         text = await asyncio.get_running_loop().run_in_executor(None, sources.metrics)
         response = web.Response(text=text)
@@ -39,4 +46,5 @@ def add_ops_routes(app: web.Application, sources: OpsSources) -> None:
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/storez", storez)
     app.router.add_get("/metrics", metrics)

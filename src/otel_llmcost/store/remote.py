@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from otel_llmcost.errors import StoreError
-from otel_llmcost.store.chdb_store import param_text
 
 RECEIVER_FILE = "receiver.json"  # written into the data directory by a running receiver
 _QUERY_TIMEOUT_SECONDS = 300
-_PROBE_TIMEOUT_SECONDS = 5
+_PROBE_TIMEOUT_SECONDS = 60  # a receiver whose store still opens (migrations) answers once it is open
 # Money stays exact: Decimals arrive as strings, as the embedded store's own query() returns them.
 _SETTINGS = {"default_format": "JSONEachRow", "output_format_json_quote_decimals": "1",
              "output_format_json_quote_64bit_integers": "0"}
@@ -50,6 +49,8 @@ class RemoteStore:
         return self._post(sql, params or {}, _QUERY_TIMEOUT_SECONDS)
 
     def _post(self, sql: str, params: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
+        from otel_llmcost.store.chdb_store import param_text  # not at import: `serve` reads RECEIVER_FILE only
+
         url_params = {"database": self.database, **_SETTINGS,
                       **{f"param_{name}": param_text(value) for name, value in params.items()}}
         request = urllib.request.Request(
