@@ -11,7 +11,9 @@ from otel_llmcost.query.clientsettings import Limits
 from otel_llmcost.query.errors import QueryError
 from otel_llmcost.query.executor import QueryEngine, QueryRequest
 from otel_llmcost.query.scope import Principal
+from otel_llmcost.store import reader
 from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.policies import CARRIER
 
 ADMIN = Principal(None, "admin")
 ACME = Principal("acme", "k1")
@@ -248,3 +250,26 @@ def test_line_separators_inside_names_forge_no_ast_lines(engine):
     for separator in ("\u2028", "\u2029", "\x85", "\x1c"):
         sql = f"SELECT 1 AS `a{separator}       Function file`"
         assert run(engine, sql, ACME).startswith("1"), separator
+
+
+def test_the_statements_a_query_costs(engine, monkeypatch):
+    """The listener's fixed cost is its statements before the query's own: one reads the canonical text and the
+    tables, one the AST, SET, the tenant's scope, USE. A Native client's zones come with the answer (binary
+    type encoding), not from a DESCRIBE of the query; a type native.py cannot name is asked for again."""
+    run(engine, "SELECT 1")  # the engine's first query reads the system tables and table functions (once)
+    ran: list[str] = []
+    for name in ("run", "run_with_stats", "stream"):
+        method = getattr(reader.ReadSession, name)
+        monkeypatch.setattr(reader.ReadSession, name, lambda self, sql, *a, _m=method, **k: (
+            ran.append(" ".join(sql.split()[:2])), _m(self, sql, *a, **k))[1])
+    zoned = QueryRequest("SELECT ts, tenant_id FROM llm_usage ORDER BY ts", ACME, "Native", client_revision=54460)
+    body = engine.execute(zoned).body
+    assert b"\x02ts\x14DateTime64(6, 'UTC')" in body and b"acme" in body and b"globex" not in body
+    assert ran == ["SELECT formatQuerySingleLine({q:String})", "EXPLAIN AST", "SET max_execution_time",
+                   f"SET {CARRIER}", "SET profile", f"SELECT getSetting('{CARRIER}')", "USE llmcost",
+                   "/* llmcost-query"]
+    ran.clear()
+    named = "SELECT CAST((1, 'a'), 'Tuple(a UInt8, b String)') AS t, toDateTime(0, 'UTC') AS z"
+    body = engine.execute(QueryRequest(named, ACME, "Native", client_revision=54460)).body
+    assert b"\x01z\x0fDateTime('UTC')" in body
+    assert sum(statement.startswith("DESCRIBE") for statement in ran) == 1

@@ -18,6 +18,7 @@ from conftest import FAST_CONFIG, Receiver, run_cli
 from otel_llmcost.store.chdb_store import ChdbStore
 from payloads import llm_span, post, request
 from query_clients import node_runner
+from test_query_native import TEXT_ONLY, TYPED
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +173,27 @@ def test_native_at_the_revision_grafanas_driver_asks_for(served):
     zoned = _http(receiver, "SELECT toDateTime(0, 'Europe/Berlin') AS t", admin, params=params)[2]
     assert zoned == (b"\x01\x00\x02\xff\xff\xff\xff\x00\x01\x01" + string("t")
                      + string("DateTime('Europe/Berlin')") + b"\x00" + struct.pack("<I", 0))
+
+
+@pytest.mark.parametrize("sql", [
+    TYPED, *TEXT_ONLY, TYPED + " SETTINGS output_format_native_encode_types_in_binary_format = 0",
+    "SELECT DISTINCT tenant_id, toStartOfHour(ts) AS hour FROM llmcost.llm_usage ORDER BY tenant_id"])
+def test_native_types_at_54460_without_a_describe_are_the_describes(served, sql):
+    """A Native SELECT's types come from its own answer (binary type encoding; a type native.py does not name
+    asks again with text types and a DESCRIBE, as does a client or query that sets the encoding itself): for an
+    admin and a tenant key, the bytes are those the DESCRIBE's types give."""
+    receiver, admin, acme = served
+    params = {"default_format": "Native", "client_protocol_version": "54460"}
+    described = params | {"output_format_native_encode_types_in_binary_format": "0"}  # the DESCRIBE path
+    for secret in (admin, acme):
+        status, _, body = _http(receiver, sql, secret, params=params)
+        assert status == 200, body
+        assert body == _http(receiver, sql, secret, params=described)[2]
+        if "llm_usage" in sql:  # the served store's rows: the zone is the column's, each key its tenants' rows
+            assert b"\x04hour\x0fDateTime('UTC')\x00" in body
+            assert b"acme" in body and (b"globex" in body) == (secret == admin)
+        elif "berlin" in sql:
+            assert b"\x06berlin\x19DateTime('Europe/Berlin')\x00" in body
 
 
 def test_clickhouse_connect_browses_and_queries(served):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from clickhouse_driver.bufferedreader import BufferedSocketReader
 from clickhouse_driver.streams.native import BlockInputStream
@@ -109,3 +111,46 @@ def test_a_date_time_keeps_its_zone_at_the_revision_grafanas_driver_asks_for(ses
     assert (berlin.hour, str(berlin.tzinfo)) == (10, "Europe/Berlin")  # the wall-clock time in its zone
     assert decode(native.at_revision(original, 54460), 54460)[0][0][1] == "DateTime"  # without the types: as is
     assert native.at_revision(original, 54336, result_types) == native.at_revision(original, 54336)  # older client
+
+
+# Every type native.py names from its binary encoding, top-level and nested, zones included (and a few it does
+# not: named tuples, an enum name with a quote, whose answers are asked for again with their types as text).
+TYPED = (
+    "SELECT toDecimal32(number, 2) AS d32, toDecimal64(1, 4) AS d64, toDecimal128(1, 10) AS d128,"
+    " toDecimal256(1, 20) AS d256, CAST('b', 'Enum8(\\'a\\' = 1, \\'b\\' = -2)') AS e8,"
+    " CAST('a', 'Enum16(\\'a\\' = 1000)') AS e16, toIntervalSecond(1) AS i_s, toIntervalYear(1) AS i_y,"
+    " true AS b, toBFloat16(1) AS bf, (number, 'a') AS tup, map('a', number) AS m, toLowCardinality('a') AS lc,"
+    " toNullable(number) AS n, [toDateTime64(1, 3, 'Asia/Tokyo')] AS arr, toDateTime64(1, 3) AS dt64,"
+    " toFixedString('ab', 2) AS fs, toUUID('00000000-0000-0000-0000-000000000001') AS u, toIPv4('1.2.3.4') AS ip4,"
+    " toIPv6('::1') AS ip6, toDate32('2020-01-01') AS d, toDate(number) AS dd, NULL AS nothing, [] AS empty,"
+    " toDateTime(number, 'Europe/Berlin') AS berlin, toDateTime(number) AS bare, toDateTime64(number, 6, 'UTC') AS t6,"
+    " toLowCardinality(toNullable('x')) AS lcn, map('k', [toDateTime(0, 'UTC')]) AS mz, toInt8(-1) AS i8,"
+    " toUInt128(1) AS u128, toInt256(1) AS i256, 1.5 AS f, toFloat32(1) AS f32,"
+    " CAST(number, 'SimpleAggregateFunction(sum, UInt64)') AS s, [(1, toDateTime(0, 'UTC'))] AS tz_in_tuple,"
+    " toDateTime(number, 'America/Argentina/Buenos_Aires') AS ba FROM numbers(5)"
+)
+TEXT_ONLY = ("SELECT CAST((1, 'a'), 'Tuple(a UInt8, b String)') AS named",
+             "SELECT CAST('it''s', 'Enum8(\\'it\\\\\\'s\\' = 1)') AS quoted")
+BINARY = " SETTINGS output_format_native_encode_types_in_binary_format = 1"
+
+
+def _described(session, sql: str) -> list[str]:
+    return [json.loads(line)["type"] for line in session.run(f"DESCRIBE TABLE ({sql})", "JSONEachRow").splitlines()]
+
+
+@pytest.mark.parametrize("revision", [54460, 54405, 54337])
+def test_binary_type_encoding_relays_what_a_describe_of_the_query_names(session, revision):
+    """The executor asks a Native SELECT for binary-encoded types (they keep the zone) instead of a DESCRIBE of
+    the statement: the re-laid answer is the very bytes the DESCRIBE's types gave."""
+    types = _described(session, TYPED)
+    assert "DateTime('Europe/Berlin')" in types and "SimpleAggregateFunction(sum, UInt64)" in types
+    by_text = native.at_revision(session.run(TYPED, "Native"), revision, lambda: types)
+    by_binary = native.at_revision(session.run(TYPED + BINARY, "Native"), revision, binary_types=True)
+    assert by_binary == by_text
+    assert b"\x06berlin\x19DateTime('Europe/Berlin')" in by_binary
+
+
+@pytest.mark.parametrize("sql", TEXT_ONLY)
+def test_binary_types_it_cannot_name_ask_for_text(session, sql):
+    with pytest.raises(native.TextTypesNeeded):
+        native.at_revision(session.run(sql + BINARY, "Native"), 54460, binary_types=True)

@@ -61,10 +61,12 @@ class Answer:
 
     def __init__(self, output_format: str, database: str, first: bytes, stats: Stats, on_close: Callable[[], None],
                  chunks: Chunks | SpilledChunks | None = None, revision: int = 0,
-                 errors: Callable[[EngineError], QueryError] | None = None, result_types: list[str] | None = None):
+                 errors: Callable[[EngineError], QueryError] | None = None, result_types: list[str] | None = None,
+                 binary_types: bool = False):
         self.output_format, self.database, self.stats = output_format, database, stats
         self._chunks, self._revision, self._errors, self._on_close = chunks, revision, errors, on_close
         self._result_types = result_types  # the columns' types with their zones (native.at_revision)
+        self._binary_types = binary_types  # Native written with binary type encoding (native.at_revision)
         self.first = self._relaid(first)
         self._ended = chunks is None
         self._closed = False
@@ -81,7 +83,12 @@ class Answer:
         if fetched is None:
             self._ended = True
             return None
-        return self._relaid(fetched[0])
+        try:
+            return self._relaid(fetched[0])
+        except native.TextTypesNeeded:  # the first chunk's types passed (the engine asks again if not): none left
+            self._ended = True
+            raise QueryError(native.NOT_IMPLEMENTED, "a column type of this answer cannot be sent in Native format "
+                                                     "here; convert it in the query") from None
 
     def whole(self) -> QueryResult:
         parts = [self.first]
@@ -92,7 +99,8 @@ class Answer:
     def _relaid(self, body: bytes) -> bytes:
         if self.output_format == "Native" and self._revision > 0:
             types = self._result_types
-            return native.at_revision(body, self._revision, None if types is None else lambda: types)
+            return native.at_revision(body, self._revision, None if types is None else lambda: types,
+                                      self._binary_types)
         return body
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ clause is allowed here; then it runs in a fresh read-only session with our limit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from otel_llmcost.query import lexer
 from otel_llmcost.query.clientsettings import Limits, classify
@@ -51,6 +51,7 @@ _TENANT_SHOW = ("SHOW TABLES", "SHOW FULL TABLES", "SHOW DATABASES", "SHOW FULL 
 _TENANT_EXPLAIN = ("EXPLAIN AST", "EXPLAIN SYNTAX", "EXPLAIN QUERY TREE")  # no index or part counts
 _ASTERISKS = ("Asterisk", "QualifiedAsterisk", "ColumnsRegexpMatcher", "ColumnsListMatcher",
               "QualifiedColumnsRegexpMatcher", "QualifiedColumnsListMatcher")
+_CHILD_COUNT = re.compile(r" \(children \d+\)$")  # EXPLAIN AST's suffix of a node with children
 _IN_FUNCTIONS = frozenset({"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
                            "globalnotnullin"})
 
@@ -76,10 +77,10 @@ class Statement:
 class _Node:
     label: str
     children: list[_Node]
+    kind: str = field(init=False)  # the label's first word (read for every node, several times a check)
 
-    @property
-    def kind(self) -> str:
-        return self.label.split(" ", 1)[0]
+    def __post_init__(self) -> None:
+        self.kind = self.label.split(" ", 1)[0]
 
     @property
     def word(self) -> str:
@@ -136,9 +137,12 @@ def _check_tenant_names(root: _Node, tables: list[tuple[str, str]]) -> None:
 
 
 def _nodes(node: _Node):
-    yield node
-    for child in node.children:
-        yield from _nodes(child)
+    """`node` and every node under it, in document order (a stack: nested generators cost nodes x depth)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
 
 
 def _parse(ast_text: str) -> _Node:
@@ -149,7 +153,7 @@ def _parse(ast_text: str) -> _Node:
         if not line.strip():
             continue
         depth = len(line) - len(line.lstrip(" "))
-        node = _Node(re.sub(r" \(children \d+\)$", "", line.strip()), [])
+        node = _Node(_CHILD_COUNT.sub("", line.strip()), [])
         while stack and stack[-1][0] >= depth:
             stack.pop()
         if stack:

@@ -47,7 +47,6 @@ class TableInfo:
     database: str
     name: str
     engine: str
-    columns: dict[str, str]  # column -> type
 
 
 class ReadSession:
@@ -119,19 +118,18 @@ class ReadSession:
         text = self.run("SELECT formatQuerySingleLine({q:String})", "TSVRaw", {"q": escaped_text(sql)})
         return text.decode().rstrip("\n")
 
-    def catalog(self, database: str) -> list[TableInfo]:
-        """The tables of `database` with their columns (read per request: the schema may change while
-        the receiver runs; two small queries, a few milliseconds)."""
-        columns: dict[str, dict[str, str]] = {}
-        text = self.run("SELECT table, name, type FROM system.columns WHERE database = {db:String}",
-                        "JSONEachRow", {"db": database}).decode()
-        for line in text.splitlines():
-            row = json.loads(line)
-            columns.setdefault(row["table"], {})[row["name"]] = row["type"]
-        text = self.run("SELECT name, engine FROM system.tables WHERE database = {db:String}",
-                        "JSONEachRow", {"db": database}).decode()
-        return [TableInfo(database, row["name"], row["engine"], columns.get(row["name"], {}))
-                for row in map(json.loads, text.splitlines())]
+    def single_line_and_tables(self, sql: str, database: str) -> tuple[str, list[TableInfo]]:
+        """`single_line(sql)` and the tables of `database` with their engines, in one statement (read per
+        request: the schema may change while the receiver runs)."""
+        try:
+            text = self.run("SELECT formatQuerySingleLine({q:String}) AS q, (SELECT groupArray((name, engine)) FROM "
+                            "system.tables WHERE database = {db:String}) AS t", "JSONEachRow",
+                            {"q": escaped_text(sql), "db": database}).decode()
+        except EngineError:
+            self.single_line(sql)  # the error as single_line words it (its text quotes the statement run)
+            raise
+        row = json.loads(text)
+        return row["q"], [TableInfo(database, name, engine) for name, engine in row["t"]]
 
     def names(self, sql: str) -> frozenset[str]:
         """The first column of a query, as a set of names (system tables, table functions)."""
