@@ -30,6 +30,9 @@ Second table, rollup vs raw: `stats` (total, by feature, by model) as the CLI ru
 the overview's key panels, each on raw llm_usage rows and on the rollups, with the raw/rollup ratio (--no-raw:
 rollups only). Last, each table's rows and disk size. Targets (issue 9), at 100 million rows: every overview query
 under 100 ms median, every drill-down list under 300 ms.
+
+--explain: under each query over its target, each table it reads and the granules of it read (EXPLAIN indexes = 1),
+e.g. "request_counts_hourly 266/266, llm_usage 30/38". --no-raw-table: the dashboards only.
 """
 
 from __future__ import annotations
@@ -149,6 +152,25 @@ def open_store(args) -> tuple[object, datetime]:
                  getattr(args, "shape", "skewed"))
 
 
+def reads(conn, sql: str) -> str:
+    """What the query reads, from EXPLAIN indexes = 1: each table read (a table read twice is listed twice) with
+    the granules its indexes leave of the parts it looks at, e.g. "llm_usage 3,480/12,210"."""
+    try:
+        plan = conn.query(f"EXPLAIN indexes = 1, projections = 1 {sql}", "TabSeparatedRaw").bytes().decode()
+    except Exception as error:  # a query EXPLAIN cannot take
+        return f"(no plan: {str(error).strip().splitlines()[0][:120]})"
+    found: list[list[str]] = []
+    for line in plan.splitlines():
+        text = line.strip("│└├─ ")
+        if text.startswith("ReadFromMergeTree (") or text.startswith("ReadFromProjection"):
+            found.append([text.split("(", 1)[1].rstrip(")").removeprefix("llmcost.") if "(" in text else text, ""])
+        elif found and text.startswith("Granules:") and "/" in text:
+            found[-1][1] = text.removeprefix("Granules:").strip()  # the last index's: what is read
+        elif found and text.startswith("Parts:") and "Granules:" in text and not found[-1][1]:
+            found[-1][1] = text.split("Granules:")[1].strip()
+    return ", ".join(f"{table} {granules}" for table, granules in found)
+
+
 def dashboards_table(conn, listener: Listener | None, args, windows, tenants, textboxes) -> list[Result]:
     queries = dashboard_queries(args.only)
     paths = ["direct"] + (["listener"] if listener else [])
@@ -180,6 +202,8 @@ def dashboards_table(conn, listener: Listener | None, args, windows, tenants, te
                 over = f"  > {TARGET_MS[query.kind]} ms ({', '.join(missed)})" if missed else ""
                 print(f"{query.label[:58]:58} {query.kind:8} {label:>5} {tenant or 'All':>9} {figures} {rows}{over}",
                       flush=True)
+                if args.explain and missed and sql:
+                    print(f"    reads (granules): {reads(conn, sql)}", flush=True)
     return results
 
 
@@ -245,6 +269,8 @@ def main() -> int:
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-row timings of the rollup vs raw table")
     parser.add_argument("--no-raw-table", action="store_true", help="skip the rollup vs raw table")
     parser.add_argument("--no-listener", action="store_true", help="time the dashboards in chDB directly only")
+    parser.add_argument("--explain", action="store_true",
+                        help="under each query over its target, the tables it reads and their granules (EXPLAIN)")
     args = parser.parse_args()
     store_path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
     conn, end = build(store_path, args.rows, args.days, args.shape)
