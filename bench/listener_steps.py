@@ -18,26 +18,18 @@ import argparse
 import collections
 import functools
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
 import chdb
-import clickhouse_connect
 
 from dashboard_queries import dashboard_queries  # bench/ is on sys.path
 from otel_llmcost.config import QuerySettings
-from otel_llmcost.keys import QUERY, KeyStore
-from otel_llmcost.query.access import Gate
-from otel_llmcost.query.clientsettings import Limits
-from otel_llmcost.query.executor import QueryEngine
-from otel_llmcost.query.interface import QueryListener
 from otel_llmcost.store import reader
 from otel_llmcost.store.policies import connection_string
-from query_speed import NOW_PAST_THE_HOUR, RANGES
+from query_speed import NOW_PAST_THE_HOUR, RANGES, Listener
 from usage_generator import busiest_tenant, newest_request, scalar
 
 DEFAULT_PANELS = ("overview: Spend", "overview: Requests", "overview: Spend per hour by feature",
@@ -66,18 +58,6 @@ def instrument() -> None:
     reader.Chunks.fetch = _timed("fetch", reader.Chunks.fetch)  # type: ignore[method-assign]
 
 
-def listener_over(path: str) -> tuple[QueryListener, KeyStore]:
-    settings = QuerySettings()
-    limits = Limits(settings.max_execution_time, settings.max_result_rows, settings.max_result_bytes,
-                    settings.max_memory_usage, settings.max_threads)
-    engine = QueryEngine(path, "llmcost", limits, settings.max_concurrent_queries, settings.queue_seconds,
-                         settings.max_concurrent_queries_per_key)
-    keys = KeyStore(os.path.join(tempfile.mkdtemp(prefix="llmcost-ls-keys-"), "keys.json"))
-    listener = QueryListener(engine, Gate(keys, secrets.token_hex(16)), "127.0.0.1", 0, engine.server_info())
-    listener.start()
-    return listener, keys
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
@@ -93,13 +73,9 @@ def main() -> int:
     busiest = busiest_tenant(conn)
     textboxes = newest_request(conn, busiest)
     time_range = (end - timedelta(hours=RANGES[args.range]) + NOW_PAST_THE_HOUR, end + NOW_PAST_THE_HOUR)
-    listener, keys = listener_over(args.data_dir)
+    listener = Listener(args.data_dir)  # as `serve` runs it, with its default limits
     instrument()
-    clients = {}
-    for who, tenant in (("admin", None), ("tenant", busiest)):
-        _, secret = keys.create(tenant, (QUERY,), f"listener_steps {who}")
-        clients[who] = clickhouse_connect.get_client(host="127.0.0.1", port=listener.port, password=secret,
-                                                     database="llmcost", send_receive_timeout=120)
+    clients = {"admin": listener.client, "tenant": listener.client_for(busiest)}
     wanted = args.only or list(DEFAULT_PANELS)
     queries = [q for q in dashboard_queries() if any(w.lower() in q.label.lower() for w in wanted)]
     print(f"{len(queries)} queries, {args.range}, repeat {args.repeat}; load {os.getloadavg()[0]:.1f}")
@@ -144,9 +120,8 @@ def main() -> int:
         print(f"  {statistics.median(t[1] for t in totals):8.1f} {statistics.median(t[2] for t in totals):8.1f} "
               f"{'':9}  median")
     finally:
-        for client in clients.values():
-            client.close()
-        listener.stop()
+        clients["tenant"].close()
+        listener.close()
         conn.close()
     return 0
 

@@ -94,13 +94,17 @@ class Listener:
                         settings.max_memory_usage, settings.max_threads)
         engine = QueryEngine(path, "llmcost", limits, settings.max_concurrent_queries, settings.queue_seconds,
                              settings.max_concurrent_queries_per_key)
-        keys = KeyStore(os.path.join(tempfile.mkdtemp(prefix="llmcost-qs-keys-"), "keys.json"))
-        _, secret = keys.create(None, (QUERY,), "query_speed")
-        self._listener = QueryListener(engine, Gate(keys, secrets.token_hex(16)), "127.0.0.1", 0,
+        self.keys = KeyStore(os.path.join(tempfile.mkdtemp(prefix="llmcost-qs-keys-"), "keys.json"))
+        self._listener = QueryListener(engine, Gate(self.keys, secrets.token_hex(16)), "127.0.0.1", 0,
                                        engine.server_info())
         self._listener.start()
-        self.client = clickhouse_connect.get_client(host="127.0.0.1", port=self._listener.port, password=secret,
-                                                    database="llmcost", send_receive_timeout=120)
+        self.client = self.client_for(None)
+
+    def client_for(self, tenant: str | None):
+        """clickhouse-connect with a new read key of `tenant` (None: every tenant)."""
+        _, secret = self.keys.create(tenant, (QUERY,), "query_speed")
+        return clickhouse_connect.get_client(host="127.0.0.1", port=self._listener.port, password=secret,
+                                             database="llmcost", send_receive_timeout=120)
 
     def close(self) -> None:
         self.client.close()
