@@ -47,6 +47,9 @@ def _poison(receiver):
         "long_model": llm_span(os.urandom(16), "m" * 100_000, 10, 5),
     }
     good = []
+    # Refused alone: the tenant id the every-tenant rollups keep all tenants' totals under (migration 014).
+    reserved = llm_span(os.urandom(16), "gpt-4o-mini", 10, 5, **{"tenant.id": "*all*"})
+    _send(receiver, reserved)
     for name, poison in poisons.items():
         _send(receiver, poison)
         batch = [llm_span(os.urandom(16), "gpt-4o-mini", 100, 10) for _ in range(200 if name == "string_2_64" else 5)]
@@ -70,7 +73,7 @@ def _poison(receiver):
     expected = len(good) + len(poisons) + 1
     _wait_for_rows(receiver, expected)
     log = receiver.stop()  # SIGTERM: exit 0 (asserted by stop), no segfault
-    return receiver, poisons, good, nested, log
+    return receiver, {**poisons, "reserved_tenant": reserved}, good, nested, log
 
 
 def _row(receiver, span) -> dict:
@@ -109,6 +112,15 @@ def test_web_searches_beyond_uint32_and_an_absurd_emitter_cost(poisoned):
     cost = _row(receiver, poisons["emitter_cost"])
     assert cost["emitter_cost_usd"] is None and "emitter_cost_usd" in cost["cost_note"]
     assert cost["cost_status"] == "priced"  # the emitter's figure is not ours
+
+
+def test_a_call_of_the_reserved_tenant_all_is_dead_lettered_alone(poisoned):
+    receiver, poisons, good, _, _ = poisoned
+    span_id = poisons["reserved_tenant"].span_id.hex()
+    assert not receiver.sql(f"SELECT 1 FROM llmcost.llm_usage WHERE span_id = '{span_id}'")
+    [refused] = receiver.sql(f"SELECT reason FROM llmcost.rejected_calls WHERE span_id = '{span_id}'")
+    assert refused["reason"] == "tenant_id '*all*' is reserved for every tenant's totals: no call may carry it"
+    assert not receiver.sql("SELECT 1 FROM llmcost.usage_hourly WHERE tenant_id = '*all*'")
 
 
 def test_an_overlong_model_name_is_truncated(poisoned):

@@ -6,7 +6,8 @@ column list of store/schema.py), and what that means for the money:
   takes that much in one call, so it is a broken emitter, and billing it would put an absurd sum (2**63 input
   tokens: $1.38 trillion) into every rollup and report.
 Each change is named in cost_note. A value that cannot be made storable raises RowRejected: that call goes to
-the dead-letter table instead, alone.
+the dead-letter table instead, alone. So does a call of tenant `*all*`: the id under which the every-tenant
+rollups keep all tenants' totals (store/policies.py), which no call may carry or it would count twice there.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from otel_llmcost.rows.columncheck import (
     fits_for,
     rows_failing,
 )
+from otel_llmcost.store.policies import ALL_TENANTS
 from otel_llmcost.store.schema import COLUMN_TYPES
 
 #: The largest count of one kind (tokens, searches) one call is billed for: 100 times the largest context
@@ -41,6 +43,8 @@ _FITS = tuple(fits_for(ch_type) for _, ch_type in COLUMN_TYPES)
 def check_row(row: UsageRow) -> UsageRow:
     """The row (changed in place) with every value storable; changes are appended to cost_note. Raises
     RowRejected, leaving the row as it was (a refused row is dead-lettered as it was built)."""
+    if row.tenant_id == ALL_TENANTS:
+        raise RowRejected(f"tenant_id {ALL_TENANTS!r} is reserved for every tenant's totals: no call may carry it")
     findings = Findings()
     values = [getattr(row, name) for name in _CHECKS.names]
     for name, value, fixed in zip(_CHECKS.names, values, _CHECKS.check(values, findings), strict=True):
@@ -59,8 +63,11 @@ def check_row(row: UsageRow) -> UsageRow:
 
 def rows_to_check(rows: Sequence[UsageRow]) -> set[int]:
     """Indexes of the rows check_row may change or refuse; every other row is storable as it is. The batch
-    is tested a column at a time (columncheck.rows_failing), not a value at a time."""
-    return rows_failing(zip(*map(_VALUES, rows), strict=True), _FITS) if rows else set()
+    is tested a column at a time (columncheck.rows_failing), not a value at a time; and the reserved tenant."""
+    if not rows:
+        return set()
+    reserved = {index for index, row in enumerate(rows) if row.tenant_id == ALL_TENANTS}
+    return rows_failing(zip(*map(_VALUES, rows), strict=True), _FITS) | reserved
 
 
 def unpriceable_counts(call: LlmCall) -> str:
