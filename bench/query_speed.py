@@ -1,47 +1,60 @@
 #!/usr/bin/env python
 """Query speed: every query of the Grafana dashboards, and the rollups against raw rows, at N realistic rows.
 
-    python bench/query_speed.py [--rows N] [--days D] [--repeat R] [--raw-repeat R] [--data-dir DIR]
-                                [--ranges 24h,7d,30d] [--only SUBSTRING] [--no-raw]
+    python bench/query_speed.py [--rows N] [--days D] [--shape skewed|even] [--repeat R] [--raw-repeat R]
+                                [--data-dir DIR] [--ranges 24h,7d,30d] [--only SUBSTRING] [--no-raw]
+                                [--no-raw-table] [--no-listener]
 
-Generates N calls (default 100 million) over D days into chDB (bench/usage_generator.py), or reuses the store
-in --data-dir (migrated first by ChdbStore.ensure_schema()); adds the spans of the last day's traces when
-otel_traces is empty. Time ranges end 17 minutes past the newest row's hour, like a dashboard's "now";
-tenant All, then the busiest tenant. --only: just the queries whose name contains SUBSTRING.
+Generates N calls (default 100 million) of the shape (skewed, or even: 200 tenants, 12 features, 6 models, 5,000
+users) over D days into chDB by bench/usage_generator.py's fast path, or reuses the store in --data-dir (migrated
+first by ChdbStore.ensure_schema()); adds the spans of the last day's traces when otel_traces is empty. `python
+bench/usage_generator.py DIR --shape even` builds a store alone. Time ranges end 17 minutes past the newest row's
+hour, like a dashboard's "now"; tenant All, then the busiest tenant. --only: just the queries whose name contains
+SUBSTRING.
 
-Main table, the dashboards: every panel target and query variable of grafana/dashboards/*.json as the JSON
-holds it at run time (scripts/build_dashboards.py writes it), expanded by tests/grafana_plugin.py as the
-plugin sends it: every other variable All, the drill-down's request_id and trace_id textboxes set to the
-busiest tenant's newest request of its busiest feature, and $__interval_s what Grafana sends for a 1,000 px
-wide panel (range / 1000, rounded up or down to Grafana's nice intervals as its roundInterval does: 24 h ->
-1m, 7 d -> 10m, 30 d -> 30m). Each query: median ms of --repeat runs, rows read (storage_rows_read), rows
-returned, and "> target" when the median is over it: "list" (the drill-down's tables and trace view that list
-requests, attempts, spans or calls, by its title's words) 300 ms; "overview" (every other panel) and
-"variable" (query variables) 100 ms. A query that fails prints its error; the bench goes on and exits 1 at the
-end. Then per range and tenant how many meet their target, and the slowest 10.
+Main table, the dashboards: every panel target and query variable of grafana/dashboards/*.json as the JSON holds it
+at run time (scripts/build_dashboards.py writes it), expanded by tests/grafana_plugin.py as the plugin sends it:
+every other variable All, the drill-down's request_id and trace_id textboxes set to the busiest tenant's newest
+request of its busiest feature, and $__interval_s what Grafana sends for a 1,000 px wide panel (range / 1000,
+rounded up or down to Grafana's nice intervals as its roundInterval does: 24 h -> 1m, 7 d -> 10m, 30 d -> 30m). Each
+query: median ms of --repeat runs, rows read (storage_rows_read), rows returned, and "> target" when the median is
+over it, each query twice: "direct" in chDB in this process, and "listener" through the query listener as `serve`
+runs it (its default limits: one thread and 512 MiB per query) with clickhouse-connect as Grafana's stand-in (its
+time includes HTTP and decoding the answer; a query the listener refuses, e.g. HTTP 500 over the memory limit, is a
+miss with its error). Targets: "list" (the drill-down's tables and trace view that list requests, attempts, spans or
+calls, by its title's words) 300 ms; "overview" (every other panel) and "variable" (query variables) 100 ms. A query
+that fails prints its error; the bench goes on and exits 1 at the end. Then per range and tenant how many meet their
+target, and the slowest 10.
 
-Second table, rollup vs raw: `stats` (total, by feature, by model) as the CLI runs it, and hand-written pairs
-for the overview's key panels, each on raw llm_usage rows and on the rollups, with the raw/rollup ratio
-(--no-raw: rollups only). Last, each table's rows and disk size. Targets (issue 9), at 100 million rows:
-every overview query under 100 ms median, every drill-down list under 300 ms.
+Second table, rollup vs raw: `stats` (total, by feature, by model) as the CLI runs it, and hand-written pairs for
+the overview's key panels, each on raw llm_usage rows and on the rollups, with the raw/rollup ratio (--no-raw:
+rollups only). Last, each table's rows and disk size. Targets (issue 9), at 100 million rows: every overview query
+under 100 ms median, every drill-down list under 300 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-import chdb  # directly, for each query's rows read (storage_rows_read)
+import clickhouse_connect
 
 from dashboard_queries import TARGET_MS, dashboard_queries, grafana_interval  # bench/ is on sys.path
-from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.config import QuerySettings
+from otel_llmcost.keys import QUERY, KeyStore
+from otel_llmcost.query.access import Gate
+from otel_llmcost.query.clientsettings import Limits
+from otel_llmcost.query.executor import QueryEngine
+from otel_llmcost.query.interface import QueryListener
 from rollup_vs_raw import Statement, pairs
-from usage_generator import add_spans, busiest_tenant, generate, newest_request
+from usage_generator import SHAPES, build, busiest_tenant, newest_request
 
 RANGES = {"24h": 24, "7d": 168, "30d": 720}  # label -> hours
 NOW_PAST_THE_HOUR = timedelta(minutes=17)
@@ -60,11 +73,54 @@ class Result:
     kind: str
     range: str
     tenant: str
-    timing: Timing | None  # None: the query failed
+    timings: dict[str, Timing | None]  # path (direct, listener) -> its timing, None: the query failed there
 
-    @property
-    def met(self) -> bool:
-        return self.timing is not None and self.timing.ms < TARGET_MS[self.kind]
+    def met(self, path: str) -> bool:
+        timing = self.timings.get(path)
+        return timing is not None and timing.ms < TARGET_MS[self.kind]
+
+
+class Listener:
+    """The query listener as `serve` runs it over the store (query.* defaults: 1 thread and 512 MiB per query,
+    2 at a time, 1 per key), in this process beside the bench's connection, and clickhouse-connect as
+    Grafana's stand-in with a read key of every tenant (an admin's Grafana; the tenant variable chooses)."""
+
+    def __init__(self, path: str):
+        settings = QuerySettings()
+        limits = Limits(settings.max_execution_time, settings.max_result_rows, settings.max_result_bytes,
+                        settings.max_memory_usage, settings.max_threads)
+        engine = QueryEngine(path, "llmcost", limits, settings.max_concurrent_queries, settings.queue_seconds,
+                             settings.max_concurrent_queries_per_key)
+        keys = KeyStore(os.path.join(tempfile.mkdtemp(prefix="llmcost-qs-keys-"), "keys.json"))
+        _, secret = keys.create(None, (QUERY,), "query_speed")
+        self._listener = QueryListener(engine, Gate(keys, secrets.token_hex(16)), "127.0.0.1", 0,
+                                       engine.server_info())
+        self._listener.start()
+        self.client = clickhouse_connect.get_client(host="127.0.0.1", port=self._listener.port, password=secret,
+                                                    database="llmcost", send_receive_timeout=120)
+
+    def close(self) -> None:
+        self.client.close()
+        self._listener.stop()
+
+
+def served(client, sql: str, repeat: int) -> Timing:
+    """Median wall time of `repeat` runs through the listener, as the client reads the answer (decoded)."""
+    times, rows_read, rows_out = [], 0, 0
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = client.query(sql)
+        times.append((time.perf_counter() - began) * 1000)
+        rows_read, rows_out = int(result.summary.get("read_rows", 0)), len(result.result_rows)
+    return Timing(statistics.median(times), rows_read, rows_out)
+
+
+def attempt_served(client, sql: str, repeat: int, label: str) -> Timing | None:
+    try:
+        return served(client, sql, repeat)
+    except Exception as error:  # the listener's HTTP error (a limit, a refused query), as the client raises it
+        print(f"  ERROR {label} (listener): {' '.join(str(error).split())[:300]}", flush=True)
+        return None
 
 
 def timed(conn, statements: list[Statement], repeat: int) -> Timing:
@@ -89,29 +145,18 @@ def attempt(conn, statements: list[Statement], repeat: int, label: str) -> Timin
 
 def open_store(args) -> tuple[object, datetime]:
     """A chDB connection to the generated (or reused) store, and its data's end (the hour after its newest row)."""
-    path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
-    store = ChdbStore(path, "llmcost")
-    store.ensure_schema()  # a reused store gets the migrations added since it was made
-    existing = store.query("SELECT count() AS n, toString(max(ts)) AS last FROM llmcost.llm_usage")[0]
-    store.close()
-    conn = chdb.connect(path)
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    if existing["n"] == 0:
-        took = generate(conn, args.rows, args.days, end)
-        print(f"generation of {args.rows:,} rows over {args.days} days: {took:.0f} s")
-    else:
-        newest = datetime.fromisoformat(existing["last"]).replace(tzinfo=timezone.utc) - timedelta(microseconds=1)
-        end = newest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # the hour generate() ended on
-        print(f"reusing {existing['n']:,} rows in {path}")
-    print(f"spans of the last day's traces: {add_spans(conn, end):.0f} s")
-    return conn, end
+    return build(args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-"), args.rows, args.days,
+                 getattr(args, "shape", "skewed"))
 
 
-def dashboards_table(conn, args, windows, tenants, textboxes) -> list[Result]:
+def dashboards_table(conn, listener: Listener | None, args, windows, tenants, textboxes) -> list[Result]:
     queries = dashboard_queries(args.only)
+    paths = ["direct"] + (["listener"] if listener else [])
     print(f"\ndashboards: {len(queries)} queries x {len(windows)} ranges x {len(tenants)} tenants "
-          f"(targets: {', '.join(f'{kind} {ms} ms' for kind, ms in TARGET_MS.items())})")
-    print(f"{'query':58} {'kind':8} {'range':>5} {'tenant':>9} {'ms':>9} {'rows read':>12} {'rows out':>8}")
+          f"(targets: {', '.join(f'{kind} {ms} ms' for kind, ms in TARGET_MS.items())}); direct: chDB in this "
+          f"process; listener: as Grafana reads it")
+    print(f"{'query':58} {'kind':8} {'range':>5} {'tenant':>9} {'direct ms':>9} "
+          + (f"{'listen ms':>9} " if listener else "") + f"{'rows read':>12} {'rows out':>8}")
     results = []
     for label, time_range in windows.items():
         for tenant in tenants:
@@ -123,28 +168,41 @@ def dashboards_table(conn, args, windows, tenants, textboxes) -> list[Result]:
                 except Exception as error:  # a macro, variable or format the emulation does not know
                     print(f"  ERROR {where}: cannot expand: {error!r}", flush=True)
                     sql = None
-                timing = attempt(conn, [(sql, {})], args.repeat, where) if sql else None
-                results.append(Result(query.label, query.kind, label, tenant or "All", timing))
-                if timing:
-                    over = "" if results[-1].met else f"  > {TARGET_MS[query.kind]} ms"
-                    print(f"{query.label[:58]:58} {query.kind:8} {label:>5} {tenant or 'All':>9} {timing.ms:9.1f} "
-                          f"{timing.rows_read:12,} {timing.rows_out:8,}{over}", flush=True)
+                timings = {"direct": attempt(conn, [(sql, {})], args.repeat, where) if sql else None}
+                if listener:
+                    timings["listener"] = attempt_served(listener.client, sql, args.repeat, where) if sql else None
+                result = Result(query.label, query.kind, label, tenant or "All", timings)
+                results.append(result)
+                figures = " ".join(f"{t.ms:9.1f}" if t else f"{'FAILED':>9}" for t in timings.values())
+                known = next((t for t in timings.values() if t), None)
+                rows = f"{known.rows_read:12,} {known.rows_out:8,}" if known else f"{'-':>12} {'-':>8}"
+                missed = [path for path in paths if not result.met(path)]
+                over = f"  > {TARGET_MS[query.kind]} ms ({', '.join(missed)})" if missed else ""
+                print(f"{query.label[:58]:58} {query.kind:8} {label:>5} {tenant or 'All':>9} {figures} {rows}{over}",
+                      flush=True)
     return results
 
 
 def summary(results: list[Result]) -> None:
-    print("\ntargets met")
-    for label in dict.fromkeys(r.range for r in results):
-        for tenant in dict.fromkeys(r.tenant for r in results):
-            chosen = [r for r in results if (r.range, r.tenant) == (label, tenant)]
-            by_kind = ", ".join(f"{kind} {sum(r.met for r in chosen if r.kind == kind)}/"
-                                f"{sum(r.kind == kind for r in chosen)}" for kind in TARGET_MS)
-            failed = sum(r.timing is None for r in chosen)
-            print(f"  {label:>4} {tenant:>9}: {sum(r.met for r in chosen)}/{len(chosen)} ({by_kind})"
-                  + (f", {failed} failed" if failed else ""))
-    print("slowest 10")
-    for r in sorted((r for r in results if r.timing), key=lambda r: -r.timing.ms)[:10]:
-        print(f"  {r.timing.ms:9.1f} ms  {r.label} ({r.kind}, {r.range}, {r.tenant}; target {TARGET_MS[r.kind]} ms)")
+    paths = list(dict.fromkeys(path for r in results for path in r.timings))
+    print("\ntargets met (a failed query is a miss)")
+    for path in paths:
+        for label in dict.fromkeys(r.range for r in results):
+            for tenant in dict.fromkeys(r.tenant for r in results):
+                chosen = [r for r in results if (r.range, r.tenant) == (label, tenant)]
+                by_kind = ", ".join(f"{kind} {sum(r.met(path) for r in chosen if r.kind == kind)}/"
+                                    f"{sum(r.kind == kind for r in chosen)}" for kind in TARGET_MS)
+                failed = sum(r.timings[path] is None for r in chosen)
+                print(f"  {path:8} {label:>4} {tenant:>9}: {sum(r.met(path) for r in chosen)}/{len(chosen)} "
+                      f"({by_kind})" + (f", {failed} failed" if failed else ""))
+    print("slowest 10 (by the slower path; FAILED first)")
+
+    def slowest(r: Result) -> float:
+        return max(t.ms if t else float("inf") for t in r.timings.values())
+
+    for r in sorted(results, key=slowest, reverse=True)[:10]:
+        figures = ", ".join(f"{path} {t.ms:.1f} ms" if t else f"{path} FAILED" for path, t in r.timings.items())
+        print(f"  {figures:42}  {r.label} ({r.kind}, {r.range}, {r.tenant}; target {TARGET_MS[r.kind]} ms)")
 
 
 def comparison_table(conn, args, windows, tenants) -> int:
@@ -178,14 +236,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="skewed", help="of the generated calls")
     parser.add_argument("--repeat", type=int, default=5, help="runs per query (median)")
     parser.add_argument("--raw-repeat", type=int, help="runs per raw query (default --repeat; 1 saves time at 100M)")
     parser.add_argument("--data-dir", help="reuse (or keep) the generated store here")
     parser.add_argument("--ranges", default="24h,7d,30d", help="which of 24h, 7d, 30d to time (default all)")
     parser.add_argument("--only", default="", help="time only the queries whose name contains this")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-row timings of the rollup vs raw table")
+    parser.add_argument("--no-raw-table", action="store_true", help="skip the rollup vs raw table")
+    parser.add_argument("--no-listener", action="store_true", help="time the dashboards in chDB directly only")
     args = parser.parse_args()
-    conn, end = open_store(args)
+    store_path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
+    conn, end = build(store_path, args.rows, args.days, args.shape)
     busiest = busiest_tenant(conn)
     textboxes = newest_request(conn, busiest)
     print(f"busiest tenant {busiest}; drill-down request_id {textboxes['request_id']}, "
@@ -193,9 +255,15 @@ def main() -> int:
     windows = {label: (end - timedelta(hours=hours) + NOW_PAST_THE_HOUR, end + NOW_PAST_THE_HOUR)
                for label, hours in RANGES.items() if label in args.ranges.split(",")}
     tenants = (None, busiest)
-    results = dashboards_table(conn, args, windows, tenants, textboxes)
+    listener = None if args.no_listener else Listener(store_path)
+    try:
+        results = dashboards_table(conn, listener, args, windows, tenants, textboxes)
+    finally:
+        if listener:
+            listener.close()
     summary(results)
-    failed = sum(r.timing is None for r in results) + comparison_table(conn, args, windows, tenants)
+    failed = sum(t is None for r in results for t in r.timings.values())
+    failed += 0 if args.no_raw_table else comparison_table(conn, args, windows, tenants)
     print("\ntable sizes")
     sizes = conn.query(  # every table that stores rows, empty ones too
         "SELECT name AS table, sum(p.rows) AS rows, formatReadableSize(sum(p.bytes_on_disk)) AS disk"
