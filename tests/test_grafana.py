@@ -342,8 +342,8 @@ def test_panels_read_by_day_what_they_read_by_hour(demo):
     [retries] = run(reader, "llmcost-overview", "Cost of retries", window)
     assert Decimal(retries["retry_cost"]) == Decimal(direct["retries"]) > 0
     users = reader.query(f"SELECT tenant_id, user_id, toString(sum(cost_usd)) AS cost, count() AS calls "
-                         f"FROM llmcost.llm_usage WHERE {seconds} GROUP BY ALL ORDER BY sum(cost_usd) DESC, calls DESC, "
-                         "tenant_id, user_id LIMIT 20")
+                         f"FROM llmcost.llm_usage WHERE {seconds} GROUP BY ALL "
+                         "ORDER BY sum(cost_usd) DESC, calls DESC, tenant_id, user_id LIMIT 20")
     top = run(reader, "llmcost-overview", "Top users", window)
     assert [(r["tenant_id"], r["user_id"], Decimal(r["cost"]), r["calls"]) for r in top] == [
         (r["tenant_id"], r["user_id"], Decimal(r["cost"]), r["calls"]) for r in users]

@@ -116,15 +116,20 @@ def why_sql() -> str:
                          for n, (cause, _) in enumerate(_STEPS + (("price", ()),), 1))
     common = f"{segment} IN (SELECT feature, provider, request_model FROM segments WHERE calls0 > 0 AND calls1 > 0)"
     keep = ("feature", "provider", "request_model") + _SUMS + _COSTS
+    named = ["feature", "provider", "request_model"] + [f"{name}{p}" for p in (0, 1) for name in _SUMS + _COSTS]
+    # the segments once, as a constant (a scalar subquery runs once; a CTE runs again wherever it is named)
     return f"""WITH {facts(RANGE, by_day=True, keep=keep)},
 {facts(BASELINE, by_day=True, name="base", keep=keep)},
 {request_counts(RANGE, by="segment")},
 {request_counts(BASELINE, name="rbase", by="segment")},
-segments AS (
+(SELECT groupArray(({", ".join(named)})) FROM (
   SELECT feature, provider, request_model,
     {sums}
   FROM (SELECT 0 AS p, {columns} FROM base UNION ALL SELECT 1 AS p, {columns} FROM facts)
-  GROUP BY feature, provider, request_model
+  GROUP BY feature, provider, request_model)) AS segment_rows,
+segments AS (
+  SELECT {", ".join(f"s.{n} AS {name}" for n, name in enumerate(named, 1))}
+  FROM (SELECT arrayJoin(segment_rows) AS s)
 ),
 common AS (
   SELECT *,
