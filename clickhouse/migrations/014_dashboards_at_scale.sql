@@ -10,8 +10,8 @@
 -- day of every tenant. The daily tables, errors_all_hourly and requests_all_hourly are fed from another rollup's
 -- inserted rows (a cascade: the view reads that view's output, not the raw block). All are filled from the
 -- rows already stored after this migration (store/migrations.py), and the projection built.
--- features_hourly and users_hourly are sorted by day first: a range's hours outside its whole days, for all
--- tenants or one, are then a few granules (sorted by tenant first, they would be a granule per tenant).
+-- features_hourly and users_hourly are sorted by hour first: the hours of a range outside its whole days are
+-- then those hours' granules for all tenants, about one per hour for one (tenant first: a granule per tenant).
 ALTER TABLE {database}.llm_usage{local}{on_cluster}
     ADD PROJECTION IF NOT EXISTS by_time (
     SELECT ts, tenant_id, environment, service_name, feature, user_id, request_id, attempt, provider,
@@ -187,7 +187,7 @@ CREATE TABLE IF NOT EXISTS {database}.features_hourly{local}{on_cluster}
 )
 ENGINE = {replicated}AggregatingMergeTree{replica}
 PARTITION BY toYYYYMM(hour)
-ORDER BY (toStartOfDay(hour), tenant_id, hour, feature)
+ORDER BY (hour, tenant_id, feature)
 SETTINGS index_granularity = 1024, {dedup_window};
 
 CREATE TABLE IF NOT EXISTS {database}.features_daily{local}{on_cluster}
@@ -252,7 +252,7 @@ CREATE TABLE IF NOT EXISTS {database}.users_hourly{local}{on_cluster}
 )
 ENGINE = {replicated}AggregatingMergeTree{replica}
 PARTITION BY toYYYYMM(hour)
-ORDER BY (toStartOfDay(hour), tenant_id, hour, user_id)
+ORDER BY (hour, tenant_id, user_id)
 SETTINGS index_granularity = 1024, {dedup_window};
 
 CREATE TABLE IF NOT EXISTS {database}.errors_all_hourly{local}{on_cluster}

@@ -44,8 +44,8 @@ REQUESTS_OF_FEATURE = f"""
 WITH {facts(keep=("calls",))},
 (SELECT min(t) FROM (SELECT t, sum(sum(calls)) OVER (ORDER BY t DESC) - sum(calls) AS newer_calls
   FROM facts GROUP BY t) WHERE newer_calls < {LIST_CALLS}) AS list_since,
-listed AS (
-  SELECT DISTINCT u.tenant_id, u.request_id FROM {DB}.llm_usage AS u
+listed AS (  -- no DISTINCT (the IN set is one): DISTINCT reads in the primary key's order, never the projection
+  SELECT u.tenant_id, u.request_id FROM {DB}.llm_usage AS u
   WHERE {raw_calls(prefix="u.")} AND u.ts >= list_since
 ),
 reqs AS (
