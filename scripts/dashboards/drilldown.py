@@ -10,10 +10,15 @@ RANKED = 100
 RANKED_COLUMNS = ("tenant_id", "feature", "cost_usd", "calls", "input_tokens", "cache_read_tokens",
                   "cache_write_tokens", "output_tokens", "reasoning_tokens", "latency_ms_sum", "retry_calls",
                   "failed_calls")
+_RANKED = ("tenant_id", "feature", "cost", "calls", "uncached_input", "cache_read", "cache_write", "output",
+           "reasoning", "avg_latency_ms", "retries", "failed_calls", "cache_hit_rate")
+_OF_RANKED = "(tenant_id, feature) IN (SELECT r.1, r.2 FROM (SELECT arrayJoin(ranked_rows) AS r))"
+#: The ranked pairs once, as a constant (a CTE runs again wherever it is named); their requests from the sketches
+#: of those pairs only (the condition reaches every source of the counts, so no other pair's sketch is read).
 FEATURE_RANKING = f"""
 WITH {facts(by_day=True, by_tenant=True, keep=RANKED_COLUMNS)},
-{request_counts(by="tenant")},
-ranked AS (
+{request_counts(by="tenant", only=_OF_RANKED)},
+(SELECT groupArray(({", ".join(_RANKED)})) FROM (
   SELECT tenant_id, feature, sum(cost_usd) AS cost, sum(calls) AS calls,
     sum(input_tokens) - sum(cache_read_tokens) - sum(cache_write_tokens) AS uncached_input,
     sum(cache_read_tokens) AS cache_read, sum(cache_write_tokens) AS cache_write, sum(output_tokens) AS output,
@@ -22,13 +27,16 @@ ranked AS (
     round(sum(cache_read_tokens) / nullIf(sum(input_tokens), 0), 4) AS cache_hit_rate
   FROM facts
   GROUP BY tenant_id, feature
-  ORDER BY cost DESC, calls DESC LIMIT {RANKED}
+  ORDER BY cost DESC, calls DESC LIMIT {RANKED})) AS ranked_rows,
+ranked AS (
+  SELECT {", ".join(f"r.{n} AS {name}" for n, name in enumerate(_RANKED, 1))}
+  FROM (SELECT arrayJoin(ranked_rows) AS r)
 )
 SELECT tenant_id, feature, cost, calls, r.requests AS requests, uncached_input, cache_read, cache_write, output,
   reasoning, avg_latency_ms, retries, failed_calls, cache_hit_rate
 FROM ranked
 LEFT JOIN (SELECT tenant_id, feature, sum(requests) AS requests FROM (
-  {requests_by("tenant_id, feature", where="(tenant_id, feature) IN (SELECT tenant_id, feature FROM ranked)")})
+  {requests_by("tenant_id, feature")})
   GROUP BY tenant_id, feature) AS r USING (tenant_id, feature)
 ORDER BY cost DESC, calls DESC
 """

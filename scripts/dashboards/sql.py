@@ -181,14 +181,16 @@ def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "fa
     )
 
 
-def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts", by: str = "total") -> str:
+def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts", by: str = "total", only: str = "") -> str:
     """Two CTEs of (t, tenant_id, the rollup's dimensions but status, `requests`) rows of the window, filtered by
     every variable, of which only one ever has rows: `name` holds request sketches (uniqCombined(12) states,
     ≈ 1.6 %, exact for small sets), `name`_exact the exact sets of request_counts_hourly. The sketches come
     from requests_all_* (one a day) or usage_all_* (by every dimension but tenant) over all tenants
     (EVERY_TENANT), else from features_* (by tenant and feature: while the
-    variables it has no column for are All); `by` "tenant" counts per tenant (never from usage_all_*),
-    "segment" per feature, provider and model (never from features_*). Whole hours from the rollups (whole
+    variables it has no column for are All); `by` "tenant" counts per tenant and feature (never from
+    usage_all_*), "segment" per feature, provider and model (never from features_*), "total" only in all (the
+    other dimensions of its raw rows are ''). `only`: a condition on every source's rows, over the columns `by`
+    groups by (unqualified; the others are '' in raw rows). Whole hours from the rollups (whole
     days where they have them), the partial hours at the range's ends from raw rows, and everything once users
     are picked. Count with count_requests() or requests_by(): each request with a call in range once, whatever
     hours, models or groups it spans."""
@@ -199,27 +201,31 @@ def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts", by: s
         keys = {name for name, _, _ in rollup.keys}
         return ", ".join([d if d in keys else f"'' AS {d}" for d in dims] + ["requests"])
 
+    also = f" AND ({only})" if only else ""
     every = rollup_rows(of(USAGE_ALL_HOURLY), hours, True, USAGE_ALL_HOURLY, USAGE_ALL_DAILY, only=EVERY_TENANT
-                        + ("" if by == "segment" else f" AND NOT ({fits(REQUESTS_ALL_HOURLY)})"))
+                        + ("" if by == "segment" else f" AND NOT ({fits(REQUESTS_ALL_HOURLY)})") + also)
     by_feature = rollup_rows(of(FEATURES_HOURLY), hours, True, FEATURES_HOURLY, FEATURES_DAILY,
-                             only="" if by == "tenant" else f"NOT ({EVERY_TENANT})")
+                             only=also.removeprefix(" AND ") if by == "tenant" else f"NOT ({EVERY_TENANT}){also}")
     if by == "segment":
         sources, sketched = [every], EVERY_TENANT
     elif by == "tenant":
         sources, sketched = [by_feature], fits(FEATURES_HOURLY)
     else:  # with nothing else picked, over all tenants: one sketch a day
         sources = [rollup_rows(of(REQUESTS_ALL_HOURLY), hours, True, REQUESTS_ALL_HOURLY, REQUESTS_ALL_DAILY,
-                               only=EVERY_TENANT), every, by_feature]
+                               only=EVERY_TENANT + also), every, by_feature]
         sketched = f"({EVERY_TENANT}) OR ({fits(FEATURES_HOURLY)})"
-    raw_dims = ", ".join(f"u.{d} AS {d}" for d in dims)
+    # raw rows: a state per hour and the dimensions the counts are grouped by (a state costs far more than a row)
+    grouped = {"tenant": ("tenant_id", "feature"), "segment": ("feature", "provider", "request_model")}.get(by, ())
+    raw_dims = ", ".join(f"u.{d} AS {d}" if d in grouped else f"'' AS {d}" for d in dims)
     raw = (f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims},\n"
            "    STATE(toString(u.tenant_id), u.request_id) AS requests\n"
            f"  FROM {DB}.llm_usage AS u\n"
            f"  WHERE {raw_calls(prefix='u.', window=window)}\n"
            f"  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
-           f"  AND GUARD\n"
-           f"  GROUP BY {', '.join(['t'] + dims)}")
-    exact = rollup_rows(", ".join(dims + ["requests"]), hours, hourly=REQUEST_COUNTS_HOURLY, only=f"NOT ({sketched})")
+           f"  AND GUARD{also}\n"
+           f"  GROUP BY {', '.join(['t', *grouped])}")
+    exact = rollup_rows(", ".join(dims + ["requests"]), hours, hourly=REQUEST_COUNTS_HOURLY,
+                        only=f"NOT ({sketched}){also}")
     return (
         f"{name} AS (\n  " + "\n  UNION ALL\n  ".join(sources) + "\n  UNION ALL\n"
         + raw.replace("STATE", "uniqCombinedState(12)").replace("GUARD", f"({sketched})") + "\n),\n"
