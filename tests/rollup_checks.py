@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, ROLLUPS
+from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, REQUEST_SKETCH, ROLLUPS
 
 
 def _readable(rollup) -> list[str]:
@@ -17,6 +17,8 @@ def _readable(rollup) -> list[str]:
         elif ch_type.startswith(("AggregateFunction(argMax", "AggregateFunction(uniqExact")):
             function = ch_type[len("AggregateFunction("):].split(",")[0]
             reads.append(f"{function}Merge({name}) AS {name}")
+        elif ch_type.startswith("AggregateFunction(uniqCombined(12)"):  # a sketch: merged in any order, the same
+            reads.append(f"uniqCombinedMerge(12)({name}) AS {name}")
     return reads
 
 
@@ -43,13 +45,18 @@ def assert_rollups_match_raw(store) -> dict:
             merged = store.query(f"SELECT uniqExactMerge(requests) AS n FROM {database}.{rollup.table}")
             assert merged[0]["n"] == raw["requests"], rollup.table
             continue
-        if rollup.only or "calls" not in {name for name, _, _ in rollup.measures}:
+        measures = {name for name, _, _ in rollup.measures}
+        if rollup.only or "calls" not in measures:
             continue  # a part of the calls, or no counts: equal to the fresh build above is all there is
-        totals = store.query(
-            f"SELECT sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,"
-            f" toString(sum(cost_usd)) AS cost_usd, toString(sum(input_cost_usd)) AS input_cost_usd"
-            f" FROM {database}.{rollup.table}"
-        )[0]
+        totals = store.query("SELECT " + ", ".join(
+            read for name, read in (("calls", "sum(calls) AS calls"),
+                                    ("input_tokens", "sum(input_tokens) AS input_tokens"),
+                                    ("output_tokens", "sum(output_tokens) AS output_tokens"),
+                                    ("cost_usd", "toString(sum(cost_usd)) AS cost_usd"),
+                                    ("input_cost_usd", "toString(sum(input_cost_usd)) AS input_cost_usd"),
+                                    ("requests", "uniqCombinedMerge(12)(requests) AS requests"))
+            if name in measures and (name != "requests" or rollup.measures[-1] == REQUEST_SKETCH))
+            + f" FROM {database}.{rollup.table}")[0]
         assert totals == {name: raw[name] for name in totals}, rollup.table
     requests = store.query(
         f"SELECT count() AS n FROM (SELECT 1 FROM {database}.requests GROUP BY tenant_id, request_id)")

@@ -10,9 +10,14 @@ from otel_llmcost.store.migrations import SchemaOptions, all_statements
 TABLES = {"schema_migrations", "llm_usage", "reprice_runs", "usage_hourly", "usage_daily", "requests",
           "request_counts_hourly", "errors_hourly", "users_daily", "otel_traces", "otel_traces_trace_id_ts",
           "rejected_calls", "latency_hourly", "latency_daily", "reconciliations", "projects_hourly",
-          "tenant_terms", "exchange_rates"}
+          "tenant_terms", "exchange_rates", "usage_all_hourly", "usage_all_daily", "features_hourly",
+          "features_daily", "users_hourly", "errors_all_hourly", "errors_all_daily", "projects_daily",
+          "requests_all_hourly", "requests_all_daily"}
 VIEWS = {"usage_hourly_mv", "usage_daily_mv", "requests_mv", "request_counts_hourly_mv", "errors_hourly_mv",
-         "users_daily_mv", "latency_hourly_mv", "latency_daily_mv", "otel_traces_trace_id_ts_mv", "projects_hourly_mv"}
+         "users_daily_mv", "latency_hourly_mv", "latency_daily_mv", "otel_traces_trace_id_ts_mv", "projects_hourly_mv",
+         "usage_all_hourly_mv", "usage_all_daily_mv", "features_hourly_mv", "features_daily_mv", "users_hourly_mv",
+         "errors_all_hourly_mv", "errors_all_daily_mv", "projects_daily_mv", "requests_all_hourly_mv",
+         "requests_all_daily_mv"}
 
 
 def test_rendered_cluster_ddl_parses_and_names_every_table(tmp_path):

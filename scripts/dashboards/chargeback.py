@@ -1,6 +1,7 @@
 """Chargeback: spend per project and per ingest API key, and each tenant's list, effective and billed cost.
 
-Every panel reads `pfacts`: projects_hourly (by tenant, project and key) for the range's whole hours while the
+Every panel reads `pfacts`: projects_daily and projects_hourly (by tenant, project and key) for the range's whole
+days and the other whole hours while the
 variables it has no column for are All, raw rows for the partial hours at the range's ends, and raw rows alone
 once one of those is picked: so every variable applies and every range sums exactly its calls. The billed
 cost is the effective cost after each tenant's markup, in its billing currency at each day's rate, from the
@@ -14,10 +15,22 @@ from otel_llmcost.reports.finops_sql import STATEMENT_MODEL
 from otel_llmcost.reports.stored_terms import CURRENT_VERSION
 from otel_llmcost.store.rollups import LIST_COST
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DAYS, DB, RANGE, VARIABLES, all_of, cond, fill, partial_hours, raw_calls, whole_hours
+from scripts.dashboards.sql import (
+    DAYS,
+    DB,
+    RANGE,
+    VARIABLES,
+    all_of,
+    cond,
+    fill,
+    partial_hours,
+    raw_calls,
+    whole_day,
+    whole_hours,
+)
 
 #: The variables of this dashboard beyond every dashboard's: (name, column, label, where their values are).
-MORE = (("project", "project", "Project", "projects_hourly"), ("key", "api_key_id", "API key", "projects_hourly"))
+MORE = (("project", "project", "Project", "projects_daily"), ("key", "api_key_id", "API key", "projects_daily"))
 
 
 def _own(prefix: str = "") -> str:
@@ -33,11 +46,18 @@ def project_facts() -> str:
     """`pfacts`: (t, tenant_id, project, api_key_id, calls, unpriced_calls, list_cost_usd, cost_usd) rows of the
     range, filtered by every variable."""
     first, last = whole_hours(RANGE)
+    day = "toDateTime(day, 'UTC')"
+    columns = "tenant_id, project, api_key_id, calls, unpriced_calls, list_cost_usd, cost_usd"
     return (
         "pfacts AS (\n"
-        "  SELECT hour AS t, tenant_id, project, api_key_id, calls, unpriced_calls, list_cost_usd, cost_usd\n"
+        f"  SELECT {day} AS t, {columns}\n"
+        f"  FROM {DB}.projects_daily\n"
+        f"  WHERE {whole_day(day, (first, last))} AND day >= toDate({first}, 'UTC') AND day <= toDate({last}, 'UTC')\n"
+        f"  AND {cond('tenant_id', 'tenant')} AND {_own()} AND {_FITS}\n"
+        "  UNION ALL\n"
+        f"  SELECT hour AS t, {columns}\n"
         f"  FROM {DB}.projects_hourly\n"
-        f"  WHERE hour >= {first} AND hour <= {last}\n"
+        f"  WHERE hour >= {first} AND hour <= {last} AND NOT ({whole_day('toStartOfDay(hour)', (first, last))})\n"
         f"  AND {cond('tenant_id', 'tenant')} AND {_own()} AND {_FITS}\n"
         "  UNION ALL\n"
         "  SELECT toStartOfHour(u.ts) AS t, u.tenant_id, u.project, u.api_key_id, toUInt64(1),\n"

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from otel_llmcost.store.rollups import ERRORS_HOURLY, LATENCY_DAILY, LATENCY_HOURLY
+from otel_llmcost.store.rollups import (
+    ERRORS_ALL_DAILY,
+    ERRORS_ALL_HOURLY,
+    ERRORS_HOURLY,
+    LATENCY_DAILY,
+    LATENCY_HOURLY,
+    USAGE_ALL_DAILY,
+    USAGE_ALL_HOURLY,
+)
 from scripts.dashboards.panels import Layout, dashboard, panel, units
-from scripts.dashboards.sql import DB, HOURS, USER_ALL, facts, fill, fits, raw_calls, rollup_rows
+from scripts.dashboards.sql import DB, EVERY_TENANT, HOURS, USER_ALL, facts, fill, fits, raw_calls, rollup_rows
 
 
 def _percentiles(state: str, raw: str) -> str:
-    """p50/p95/p99 per provider and model: merged rollup states (from the latency rollups while the variables
-    they have no column for are All), or raw rows once users are picked."""
+    """p50/p95/p99 per provider and model: merged rollup states (over all tenants from usage_all_*, else from
+    the latency rollups while the variables they have no column for are All), or raw rows once users are
+    picked."""
     columns = f"provider, request_model, {state}"
-    by_model = rollup_rows(columns, by_day=True, hourly=LATENCY_HOURLY, daily=LATENCY_DAILY)
-    by_everything = rollup_rows(columns, by_day=True, only=f"NOT ({fits(LATENCY_HOURLY)})")
+    every = rollup_rows(columns, by_day=True, hourly=USAGE_ALL_HOURLY, daily=USAGE_ALL_DAILY, only=EVERY_TENANT)
+    by_model = rollup_rows(columns, by_day=True, hourly=LATENCY_HOURLY, daily=LATENCY_DAILY,
+                           only=f"NOT ({EVERY_TENANT})")
+    by_everything = rollup_rows(columns, by_day=True, only=f"NOT ({fits(LATENCY_HOURLY)}) AND NOT ({EVERY_TENANT})")
     return f"""
 SELECT provider, request_model AS model, q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms FROM (
   SELECT provider, request_model, quantilesTDigestMerge(0.5, 0.95, 0.99)({state}) AS q
-  FROM ({by_model}
+  FROM ({every}
+  UNION ALL
+  {by_model}
   UNION ALL
   {by_everything})
   GROUP BY provider, request_model
@@ -33,12 +46,17 @@ ORDER BY provider, model
 LATENCY = _percentiles("latency_ms_quantiles", "quantilesTDigest(0.5, 0.95, 0.99)(latency_ms)")
 TTFT = _percentiles("ttft_ms_quantiles", "quantilesTDigestIf(0.5, 0.95, 0.99)(ifNull(ttft_ms, 0), ttft_ms IS NOT NULL)")
 
-#: Failed calls by error type from errors_hourly (the raw calls once users are picked), over all calls.
+#: Failed calls by error type from errors_all_* over all tenants, else errors_hourly (the raw calls once users are
+#: picked), over all calls.
 ERRORS_BY_TYPE = f"""
-WITH {facts(by_day=True)},
+WITH {facts(by_day=True, keep=("provider", "request_model", "calls"))},
 errors AS (
   SELECT provider, request_model, error_type, failed_calls FROM (
-  {rollup_rows("provider, request_model, error_type, failed_calls", hourly=ERRORS_HOURLY)})
+  {rollup_rows("provider, request_model, error_type, failed_calls", by_day=True, hourly=ERRORS_ALL_HOURLY,
+               daily=ERRORS_ALL_DAILY, only=EVERY_TENANT)}
+  UNION ALL
+  {rollup_rows("provider, request_model, error_type, failed_calls", hourly=ERRORS_HOURLY,
+               only=f"NOT ({EVERY_TENANT})")})
   UNION ALL
   SELECT provider, request_model, error_type, toUInt64(1) FROM {DB}.llm_usage
   WHERE {raw_calls("status = 'error'")} AND NOT ({USER_ALL})
@@ -54,7 +72,9 @@ ORDER BY failed_calls DESC
 
 
 def build() -> dict:
-    f, by_day = facts(), facts(by_day=True)
+    f = facts(keep=("request_model", "calls", "failed_calls", "latency_ms_sum"))
+    by_day = facts(by_day=True, keep=("provider", "request_model", "calls", "failed_calls", "output_tokens", "status",
+                                      "latency_ms_sum", "ttft_ms_sum", "ttft_calls"))
     layout = Layout()
     ms = dict(p50_ms="ms", p95_ms="ms", p99_ms="ms")
     layout.add(panel("table", "Latency by model", LATENCY, "Call latency percentiles (t-digest).",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from otel_llmcost.alerts.grafana import DATASOURCE_UID, PLUGIN
-from scripts.dashboards.sql import DB, VARIABLES, cond
+from scripts.dashboards.sql import DB, EVERY_TENANT, VARIABLES, cond
 
 DATASOURCE = {"type": PLUGIN, "uid": "${datasource}"}
 FORMATS = {"timeseries": 0, "table": 1, "stat": 1, "barchart": 1, "traces": 3}
@@ -77,15 +77,20 @@ def variables(textboxes: tuple[str, ...] = (), more: tuple[tuple[str, str, str, 
     found = [{"type": "datasource", "name": "datasource", "label": "Data source", "query": PLUGIN,
               "current": {"selected": False, "text": "llmcost ClickHouse", "value": DATASOURCE_UID},
               "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": ""}]
-    # users are no dimension of usage_daily: their values come from users_daily
-    dimensions = [(name, column, label, "users_daily" if name == "user" else "usage_daily")
-                  for name, column, label in VARIABLES] + list(more)
-    for name, column, label, table in dimensions:
+    # each from the smallest daily rollup that has it: tenants and features from features_daily, users from
+    # users_daily, the other dimensions over all tenants from usage_all_daily (else usage_daily)
+    tables = {"tenant": "features_daily", "feature": "features_daily", "user": "users_daily"}
+    dimensions = [(name, column, label, tables.get(name, "usage_daily")) for name, column, label in VARIABLES]
+    for name, column, label, table in dimensions + list(more):
         narrowed = "" if name == "tenant" else f"\n  AND {cond('tenant_id', 'tenant')}"
         named = " AND user_id != ''" if name == "user" else ""
         time = "day" if table.endswith("_daily") else "toDate(hour)"
-        sql = (f"SELECT DISTINCT {column} FROM {DB}.{table}\nWHERE {time} >= toDate($__fromTime) AND {time} <= "
-               f"toDate($__toTime){narrowed}{named}\nORDER BY {column}")
+        where = f"WHERE {time} >= toDate($__fromTime) AND {time} <= toDate($__toTime){narrowed}{named}"
+        sql = f"SELECT DISTINCT {column} FROM {DB}.{table}\n{where}\nORDER BY {column}"
+        if table == "usage_daily":
+            sql = (f"SELECT DISTINCT {column} FROM (\n  SELECT {column} FROM {DB}.usage_all_daily\n  {where}"
+                   f" AND {EVERY_TENANT}\n  UNION ALL\n  SELECT {column} FROM {DB}.{table}\n  {where}"
+                   f" AND NOT ({EVERY_TENANT}))\nORDER BY {column}")
         found.append({
             "type": "query", "name": name, "label": label, "datasource": DATASOURCE, "definition": sql,
             "query": {"editorType": "sql", "format": 1, "rawSql": sql}, "refresh": 2, "multi": True,

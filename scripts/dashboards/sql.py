@@ -1,15 +1,35 @@
 """SQL building blocks of the dashboards: filters by the dashboard variables and the sources they read.
 
-Panels read the hourly rollup. The rollup has no user dimension (a user per row would defeat it), so when
-the `user` variable picks users the same columns come from the raw rows instead: `facts()` is a UNION ALL
-of both whose guards are exact complements, and only one side ever reads anything.
+Panels read the smallest rollup that answers them for the variables chosen (a lattice, as Apache Pinot's
+star-tree index): over all tenants, in a session that reads every tenant, the every-tenant rollups
+(usage_all_*: ~200 times fewer rows than usage_hourly with 200 even tenants); by tenant and feature,
+features_*; else the per-tenant rollups. The rollups have no user dimension (a user per row would defeat
+them), so when the `user` variable picks users the same columns come from the raw rows instead. Each source
+is a branch of a UNION ALL whose guards are exact complements (constants once the variables are expanded), so
+only one ever reads anything. Raw rows are read for the partial hours at a range's ends: llm_usage's
+projection sorted by time (migration 014) reads only those minutes, whatever the tenant.
 """
 
 from __future__ import annotations
 
+import re
+
 from otel_llmcost.kinds import COUNTS
 from otel_llmcost.store.rollups import COST_COLUMNS as COSTS
-from otel_llmcost.store.rollups import REQUEST_COUNTS_HOURLY, USAGE_DAILY, USAGE_HOURLY, USERS_DAILY, Rollup
+from otel_llmcost.store.rollups import (
+    FEATURES_DAILY,
+    FEATURES_HOURLY,
+    REQUEST_COUNTS_HOURLY,
+    REQUESTS_ALL_DAILY,
+    REQUESTS_ALL_HOURLY,
+    USAGE_ALL_DAILY,
+    USAGE_ALL_HOURLY,
+    USAGE_DAILY,
+    USAGE_HOURLY,
+    USERS_DAILY,
+    USERS_HOURLY,
+    Rollup,
+)
 
 DB = "llmcost"
 #: (variable, column, label): every dashboard has these variables, in this order.
@@ -32,6 +52,14 @@ def all_of(*variables: str) -> str:
 
 
 USER_ALL = all_of("user")
+#: 1 in a session that reads every tenant (an admin's): the every-tenant rollups keep their rows under the tenant
+#: id '*all*', which a tenant's row policy never keeps (and no tenant can have), so a tenant's session finds
+#: none. Probed on one row of usage_all_daily (a constant before the rest of the query runs).
+EVERY_TENANT_SESSION = f"(SELECT count() FROM (SELECT 1 FROM {DB}.{USAGE_ALL_DAILY.table} LIMIT 1)) = 1"
+#: The every-tenant rollups answer: tenant All, in a session that reads every tenant.
+EVERY_TENANT = f"{all_of('tenant')} AND {EVERY_TENANT_SESSION}"
+#: Request counts: HyperLogLog sketches (≈, exact for small sets) and exact sets, merged.
+SKETCH_COUNT, EXACT_COUNT = "uniqCombinedMerge(12)(requests)", "uniqExactMerge(requests)"
 
 
 def cond(column: str, variable: str) -> str:
@@ -114,19 +142,38 @@ def rollup_rows(columns: str, window: tuple[str, str] = RANGE, by_day: bool = Fa
             f"  {rows} AND NOT ({whole_day('toStartOfDay(hour)', window)}){keep}")
 
 
-def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "facts") -> str:
+def uses(sql: str) -> tuple[str, ...]:
+    """The columns of `facts` that `sql` names: pass them to facts(keep=...) for a shorter query (a large one
+    costs tens of milliseconds to plan)."""
+    return tuple(name for name in ROLLUP_DIMENSIONS + _ROLLUP_MEASURES if re.search(rf"\b{name}\b", sql))
+
+
+def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "facts", by_tenant: bool = False,
+          keep: tuple[str, ...] = ()) -> str:
     """`facts`: rows (t, the rollup's dimensions, its measures) of the window, filtered by every variable;
     from the rollups for its whole hours (`by_day`: see rollup_rows) and raw rows for the partial hours at
-    its ends, so a range off the hour sums exactly its calls; from raw rows alone once users are picked."""
-    dims = ", ".join(ROLLUP_DIMENSIONS)
-    raw_dims = ", ".join(f"u.{d} AS {d}" for d in ROLLUP_DIMENSIONS)
-    raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in _ROLLUP_MEASURES)
-    rolled = rollup_rows(f"{dims}, {', '.join(_ROLLUP_MEASURES)}", whole_hours(window), by_day)
+    its ends, so a range off the hour sums exactly its calls; from raw rows alone once users are picked.
+    The rollups: usage_all_* over all tenants (EVERY_TENANT), else usage_*. `by_tenant`: only tenant_id and
+    feature of the dimensions, from features_* while the variables it has no column for are All. `keep`: only
+    these columns (all when empty)."""
+    dims = tuple(d for d in (("tenant_id", "feature") if by_tenant else ROLLUP_DIMENSIONS) if not keep or d in keep)
+    measures = tuple(m for m in _ROLLUP_MEASURES if not keep or m in keep)
+    columns = ", ".join(dims + measures)
+    raw_dims = "".join(f"u.{d} AS {d}, " for d in dims)
+    raw = ", ".join(f"{_RAW_MEASURES[m]} AS {m}" for m in measures)
+    hours = whole_hours(window)
+    if by_tenant:
+        smaller, chosen = rollup_rows(columns, hours, by_day, FEATURES_HOURLY, FEATURES_DAILY), fits(FEATURES_HOURLY)
+    else:
+        smaller = rollup_rows(columns, hours, by_day, USAGE_ALL_HOURLY, USAGE_ALL_DAILY, only=EVERY_TENANT)
+        chosen = EVERY_TENANT
     return (
         f"{name} AS (\n"
-        f"  {rolled}\n"
+        f"  {smaller}\n"
         f"  UNION ALL\n"
-        f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}, {raw}\n"
+        f"  {rollup_rows(columns, hours, by_day, only=f'NOT ({chosen})')}\n"
+        f"  UNION ALL\n"
+        f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims}{raw}\n"
         f"  FROM {DB}.llm_usage AS u\n"
         f"  WHERE {raw_calls(prefix='u.', window=window)}\n"
         f"  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
@@ -134,24 +181,71 @@ def facts(window: tuple[str, str] = RANGE, by_day: bool = False, name: str = "fa
     )
 
 
-def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts") -> str:
-    """`rcounts`: hourly sets of requests (t, the rollup's dimensions but status, `requests`), filtered by
-    every variable; uniqExactMerge(requests) counts each request with a call in range once, whatever hours,
-    models or groups it spans. The partial hours at the range's ends come from raw rows, like `facts`, and
-    everything once users are picked."""
+def request_counts(window: tuple[str, str] = RANGE, name: str = "rcounts", by: str = "total", only: str = "") -> str:
+    """Two CTEs of (t, tenant_id, the rollup's dimensions but status, `requests`) rows of the window, filtered by
+    every variable, of which only one ever has rows: `name` holds request sketches (uniqCombined(12) states,
+    ≈ 1.6 %, exact for small sets), `name`_exact the exact sets of request_counts_hourly. The sketches come
+    from requests_all_* (one a day) or usage_all_* (by every dimension but tenant) over all tenants
+    (EVERY_TENANT), else from features_* (by tenant and feature: while the
+    variables it has no column for are All); `by` "tenant" counts per tenant and feature (never from
+    usage_all_*), "segment" per feature, provider and model (never from features_*), "total" only in all (the
+    other dimensions of its raw rows are ''). `only`: a condition on every source's rows, over the columns `by`
+    groups by (unqualified; the others are '' in raw rows). Whole hours from the rollups (whole
+    days where they have them), the partial hours at the range's ends from raw rows, and everything once users
+    are picked. Count with count_requests() or requests_by(): each request with a call in range once, whatever
+    hours, models or groups it spans."""
     dims = [d for d in ROLLUP_DIMENSIONS if d != "status"]
-    rolled = rollup_rows(", ".join(dims + ["requests"]), whole_hours(window), hourly=REQUEST_COUNTS_HOURLY)
+    hours = whole_hours(window)
+
+    def of(rollup: Rollup) -> str:  # its columns in dims' order, '' for the dimensions it has not
+        keys = {name for name, _, _ in rollup.keys}
+        return ", ".join([d if d in keys else f"'' AS {d}" for d in dims] + ["requests"])
+
+    also = f" AND ({only})" if only else ""
+    every = rollup_rows(of(USAGE_ALL_HOURLY), hours, True, USAGE_ALL_HOURLY, USAGE_ALL_DAILY, only=EVERY_TENANT
+                        + ("" if by == "segment" else f" AND NOT ({fits(REQUESTS_ALL_HOURLY)})") + also)
+    by_feature = rollup_rows(of(FEATURES_HOURLY), hours, True, FEATURES_HOURLY, FEATURES_DAILY,
+                             only=also.removeprefix(" AND ") if by == "tenant" else f"NOT ({EVERY_TENANT}){also}")
+    if by == "segment":
+        sources, sketched = [every], EVERY_TENANT
+    elif by == "tenant":
+        sources, sketched = [by_feature], fits(FEATURES_HOURLY)
+    else:  # with nothing else picked, over all tenants: one sketch a day
+        sources = [rollup_rows(of(REQUESTS_ALL_HOURLY), hours, True, REQUESTS_ALL_HOURLY, REQUESTS_ALL_DAILY,
+                               only=EVERY_TENANT + also), every, by_feature]
+        sketched = f"({EVERY_TENANT}) OR ({fits(FEATURES_HOURLY)})"
+    # raw rows: a state per hour and the dimensions the counts are grouped by (a state costs far more than a row)
+    grouped = {"tenant": ("tenant_id", "feature"), "segment": ("feature", "provider", "request_model")}.get(by, ())
+    raw_dims = ", ".join(f"u.{d} AS {d}" if d in grouped else f"'' AS {d}" for d in dims)
+    raw = (f"  SELECT toStartOfHour(u.ts) AS t, {raw_dims},\n"
+           "    STATE(toString(u.tenant_id), u.request_id) AS requests\n"
+           f"  FROM {DB}.llm_usage AS u\n"
+           f"  WHERE {raw_calls(prefix='u.', window=window)}\n"
+           f"  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
+           f"  AND GUARD{also}\n"
+           f"  GROUP BY {', '.join(['t', *grouped])}")
+    exact = rollup_rows(", ".join(dims + ["requests"]), hours, hourly=REQUEST_COUNTS_HOURLY,
+                        only=f"NOT ({sketched}){also}")
     return (
-        f"{name} AS (\n"
-        f"  {rolled}\n"
-        f"  UNION ALL\n"
-        f"  SELECT toStartOfHour(u.ts) AS t, {', '.join(f'u.{d} AS {d}' for d in dims)},\n"
-        f"    uniqExactState(toString(u.tenant_id), u.request_id) AS requests\n"
-        f"  FROM {DB}.llm_usage AS u\n"
-        f"  WHERE {raw_calls(prefix='u.', window=window)}\n  AND (NOT ({USER_ALL}) OR {partial_hours('u.', window)})\n"
-        f"  GROUP BY {', '.join(['t'] + dims)}\n"
-        f")"
+        f"{name} AS (\n  " + "\n  UNION ALL\n  ".join(sources) + "\n  UNION ALL\n"
+        + raw.replace("STATE", "uniqCombinedState(12)").replace("GUARD", f"({sketched})") + "\n),\n"
+        f"{name}_exact AS (\n  {exact}\n  UNION ALL\n"
+        + raw.replace("STATE", "uniqExactState").replace("GUARD", f"NOT ({sketched})") + "\n)"
     )
+
+
+def count_requests(name: str = "rcounts", where: str = "") -> str:
+    """The number of requests in `name` (request_counts()'s two CTEs) rows matching `where`: a scalar."""
+    condition = f" WHERE {where}" if where else ""
+    return (f"((SELECT {SKETCH_COUNT} FROM {name}{condition}) + "
+            f"(SELECT {EXACT_COUNT} FROM {name}_exact{condition}))")
+
+
+def requests_by(group: str, name: str = "rcounts", where: str = "") -> str:
+    """SELECT `group`, requests: the number of requests per group of `name` (request_counts()'s two CTEs)."""
+    condition = f" WHERE {where}" if where else ""
+    return (f"SELECT {group}, {SKETCH_COUNT} AS requests FROM {name}{condition} GROUP BY {group}\n"
+            f"  UNION ALL SELECT {group}, {EXACT_COUNT} FROM {name}_exact{condition} GROUP BY {group}")
 
 
 #: The requests table's hours of the range (its rows are per request and hour).
@@ -167,45 +261,31 @@ PROVIDER_OF_REQUEST = (
 
 
 def users() -> str:
-    """`users`: (tenant_id, user_id, cost_usd, calls) rows of the range's hours, filtered by every variable:
-    usage per user from users_daily for whole days, from the requests rows for the other hours (or for all
-    once a variable users_daily has no column for is picked: models and providers as `reqs` filters them)."""
-    day = "toDateTime(day, 'UTC')"
+    """`users`: (tenant_id, user_id, cost_usd, calls) rows of the range, filtered by every variable: usage per
+    user from users_daily for whole days, users_hourly for the other whole hours and raw rows for the partial
+    hours at the range's ends; or, once a variable those have no column for is picked, from the requests rows
+    of the range's hours (models and providers as `reqs` filters them)."""
+    day, first, last = "toDateTime(day, 'UTC')", *whole_hours()
+    user = filters(*_variables_of(USERS_DAILY)[0], "user")
     return (
         f"users AS (\n"
         f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.users_daily\n"
         f"  WHERE {whole_day(day)} AND day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')\n"
-        f"  AND {filters(*_variables_of(USERS_DAILY)[0], 'user')} AND {fits(USERS_DAILY)}\n"
+        f"  AND {user} AND {fits(USERS_DAILY)}\n"
+        f"  UNION ALL\n"
+        f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.{USERS_HOURLY.table}\n"
+        f"  WHERE hour >= {first} AND hour <= {last} AND NOT ({whole_day('toStartOfDay(hour)')})\n"
+        f"  AND {user} AND {fits(USERS_HOURLY)}\n"
+        f"  UNION ALL\n"
+        f"  SELECT u.tenant_id, u.user_id, ifNull(u.cost_usd, toDecimal128(0, 12)), toUInt64(1)\n"
+        f"  FROM {DB}.llm_usage AS u\n"
+        f"  WHERE {raw_calls(prefix='u.')} AND {partial_hours('u.')} AND {fits(USERS_DAILY)}\n"
         f"  UNION ALL\n"
         f"  SELECT q.tenant_id, q.user_id, q.cost_usd, q.calls FROM {DB}.requests AS q\n"
-        f"  WHERE q.hour >= $__fromTime AND q.hour <= $__toTime\n"
-        f"  AND (NOT ({whole_day('toStartOfDay(q.hour)')}) OR NOT ({fits(USERS_DAILY)}))\n"
+        f"  WHERE q.hour >= $__fromTime AND q.hour <= $__toTime AND NOT ({fits(USERS_DAILY)})\n"
         f"  AND {REQUEST_FILTERS}\n"
         f"  AND {PROVIDER_OF_REQUEST}\n"
         f"  AND $__conditionalAll(hasAny(q.models, [${{model:singlequote}}]), $model)\n"
-        f")"
-    )
-
-
-def requests(extra_columns: str = "", only: str = "") -> str:
-    """`reqs`: one row per request that started in the range, filtered by every variable. A request may use
-    several models: the model filter keeps those that used one of the chosen; the requests table has no
-    provider, so that filter asks the raw rows which requests called one. `extra_columns`: more aggregates
-    over the requests table `q`, after a comma; `only`: a condition on its rows."""
-    sums = ", ".join(f"sum(q.{m}) AS {m}" for m in ("calls", "failed_calls", "retry_calls", *COUNTS, *COSTS))
-    anys = ", ".join(f"any(q.{c}) AS {c}" for c in ("environment", "service_name", "feature", "user_id", "session_id"))
-    return (
-        f"reqs AS (\n"
-        f"  SELECT q.tenant_id AS tenant_id, q.request_id AS request_id, min(q.first_ts) AS first_ts,\n"
-        f"    max(q.last_ts) AS last_ts, {anys},\n    max(q.attempts) AS attempts, {sums},\n"
-        f"    groupUniqArrayArray(q.models) AS models{extra_columns}\n"
-        f"  FROM {DB}.requests AS q\n"
-        f"  WHERE {REQUEST_HOURS}{f' AND {only}' if only else ''}\n"
-        f"  AND {REQUEST_FILTERS}\n"
-        f"  AND {PROVIDER_OF_REQUEST}\n"
-        f"  GROUP BY q.tenant_id, q.request_id\n"
-        f"  HAVING first_ts >= $__fromTime AND first_ts <= $__toTime\n"
-        f"  AND $__conditionalAll(hasAny(models, [${{model:singlequote}}]), $model)\n"
         f")"
     )
 
@@ -230,3 +310,8 @@ def fill(days: bool = False) -> str:
     if days:
         return "WITH FILL FROM toDateTime(toStartOfDay($__fromTime), 'UTC') TO $__toTime STEP toIntervalDay(1)"
     return f"WITH FILL FROM toStartOfInterval($__fromTime, {STEP}) TO $__toTime STEP {STEP}"
+
+
+def with_facts(body: str, **options) -> str:
+    """`body` (a SELECT over `facts`) after facts(**options) of only the columns it names."""
+    return f"WITH {facts(keep=uses(body), **options)}\n{body}"

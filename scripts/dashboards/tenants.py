@@ -17,7 +17,7 @@ def month_vs_budget(rules: AlertRules) -> str:
     """Per tenant: the month of the range's end so far, its budget (from the alert settings, written in),
     the share spent and the month projected at the same pace."""
     sql = f"""
-WITH {facts(MONTH, by_day=True)}
+WITH {facts(MONTH, by_day=True, by_tenant=True, keep=("tenant_id", "cost_usd"))}
 SELECT tenant_id, sum(cost_usd) AS month_to_date,
   if(has({{budget_tenants:Array(String)}}, tenant_id),
      toDecimal128({{budget_usd:Array(String)}}[indexOf({{budget_tenants:Array(String)}}, tenant_id)], 12), NULL)
@@ -69,7 +69,7 @@ ORDER BY cost DESC, calls DESC LIMIT 50
 
 
 def build(rules: AlertRules) -> dict:
-    f, usd = facts(by_day=True), "currencyUSD"
+    f, usd = facts(by_day=True, by_tenant=True, keep=("tenant_id", "feature", "cost_usd", "calls")), "currencyUSD"
     layout = Layout()
     layout.add(panel("table", "Month to date against budget", month_vs_budget(rules), "The month of the range's "
                      "end. Budgets come from alerts.yaml (regenerate the dashboards after changing it).",

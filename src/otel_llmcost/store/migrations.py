@@ -7,8 +7,8 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007, 009 and 011)
-counts rows that other writers insert meanwhile twice.
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007, 009, 011 and
+014) counts rows that other writers insert meanwhile twice.
 """
 
 from __future__ import annotations
@@ -90,6 +90,20 @@ def _rebuilding(*which: rollups.Rollup) -> Callable[[SchemaStore, SchemaOptions]
     return rebuild
 
 
+def _materializing(projection: str, then: Callable[[SchemaStore, SchemaOptions], None]
+                   ) -> Callable[[SchemaStore, SchemaOptions], None]:
+    """The step that builds a projection of llm_usage for the parts already stored (a mutation, waited for), then
+    `then`. Idempotent: parts that have it are skipped."""
+
+    def materialize(store: SchemaStore, options: SchemaOptions) -> None:
+        if not options.cluster:
+            store.command(f"ALTER TABLE {store.database}.llm_usage MATERIALIZE PROJECTION {projection}"
+                          f" SETTINGS mutations_sync = 1")
+        then(store, options)
+
+    return materialize
+
+
 #: Steps after a migration's statements, by version (e.g. filling new rollups from the raw rows).
 _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS),
           6: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUEST_COUNTS_HOURLY,
@@ -99,7 +113,14 @@ _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQU
           9: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQUESTS, rollups.USERS_DAILY),
           # the calls stored before: project and API key '' (they recorded neither), their list cost from
           # their stored cost and multiplier, every total intact
-          11: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.PROJECTS_HOURLY)}
+          11: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.PROJECTS_HOURLY),
+          # the projection sorted by time for the rows stored before (new parts get it as they are written), and
+          # the rollups it adds (each after its source)
+          14: _materializing("by_time", _rebuilding(rollups.USAGE_ALL_HOURLY, rollups.USAGE_ALL_DAILY,
+                                                    rollups.FEATURES_HOURLY, rollups.FEATURES_DAILY,
+                                                    rollups.USERS_HOURLY, rollups.ERRORS_ALL_HOURLY,
+                                                    rollups.ERRORS_ALL_DAILY, rollups.PROJECTS_DAILY,
+                                                    rollups.REQUESTS_ALL_HOURLY, rollups.REQUESTS_ALL_DAILY))}
 
 
 def _load() -> tuple[Migration, ...]:

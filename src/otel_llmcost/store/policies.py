@@ -36,6 +36,11 @@ TENANT_TABLES = {
     "usage_daily": "tenant_id", "requests": "tenant_id", "request_counts_hourly": "tenant_id",
     "errors_hourly": "tenant_id", "users_daily": "tenant_id", "latency_hourly": "tenant_id",
     "latency_daily": "tenant_id", "projects_hourly": "tenant_id", TRACE_TABLE: "SpanAttributes",
+    # every tenant's totals under ALL_TENANTS: a tenant's policy keeps none of them (migration 014)
+    "usage_all_hourly": "tenant_id", "usage_all_daily": "tenant_id",
+    "features_hourly": "tenant_id", "features_daily": "tenant_id", "users_hourly": "tenant_id",
+    "errors_all_hourly": "tenant_id", "errors_all_daily": "tenant_id", "projects_daily": "tenant_id",
+    "requests_all_hourly": "tenant_id", "requests_all_daily": "tenant_id",
     "reconciliations": "tenant_id",  # rows of accounts mapped to a tenant (`reconcile --account`); '' for none
 }
 #: Tables naming tenants that are the platform's, not the tenants': no policy, so tenant keys are refused them

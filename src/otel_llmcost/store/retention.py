@@ -25,6 +25,10 @@ _TABLES = {
     "latency_hourly": ("hour", "rollup_ttl_days"),
     "latency_daily": ("day", "rollup_ttl_days"),
     "projects_hourly": ("hour", "rollup_ttl_days"),
+    **{table: ("hour", "rollup_ttl_days") for table in ("usage_all_hourly", "features_hourly", "users_hourly",
+                                                        "errors_all_hourly", "requests_all_hourly")},
+    **{table: ("day", "rollup_ttl_days") for table in ("usage_all_daily", "features_daily", "errors_all_daily",
+                                                       "projects_daily", "requests_all_daily")},
     "otel_traces": ("toDateTime(Timestamp)", "traces_ttl_days"),
     "otel_traces_trace_id_ts": ("Start", "traces_ttl_days"),
 }

@@ -1,5 +1,6 @@
 """The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
-request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily and projects_hourly.
+request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily, projects_hourly, and (migration 014)
+usage_all_hourly, usage_all_daily, features_hourly, features_daily and users_hourly.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
@@ -16,6 +17,16 @@ and groups (a request with calls in two hours or on two models is one request).
 
 Source columns are qualified (`u.`) because each sum's alias is the source column's own name, and
 ClickHouse would otherwise read a later `u.cost_usd` as the sum.
+
+A rollup with a `source` is kept from another rollup's inserted blocks (a daily table from its hourly one: a
+cascade reads the hourly view's output, far fewer rows than the raw block): its view re-aggregates the source's
+rows (sums of sums, merged states). Its `select()` from llm_usage stays what it holds, for the checks.
+
+Every-tenant rollups (usage_all_*) hold the totals of all tenants under the reserved tenant id `*all*`: no
+ingest key can name it (keys.py, ingest), and the tenant row policies keep a tenant's own rows only, so only
+admin sessions read them. Their request counts, like features_*, are HyperLogLog sketches (uniqCombined(12),
+~1.6 % standard error, exact for small sets): an exact set of every request of a month cannot be merged in a
+dashboard's time.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import re
 from dataclasses import dataclass, replace
 
 from otel_llmcost.kinds import COUNTS
+from otel_llmcost.store.policies import ALL_TENANTS
 from otel_llmcost.store.schema import COLUMNS, USD
 
 #: A call's cost at the providers' list price (over llm_usage AS u): before the price book's contract multiplier.
@@ -80,6 +92,7 @@ class Rollup:
     keys: tuple[tuple[str, str, str], ...]  # (column, type, expression): the GROUP BY, leading the sort key
     measures: tuple[tuple[str, str, str], ...]
     only: str = ""  # a condition on the calls it keeps (all when empty)
+    source: Rollup | None = None  # the rollup whose inserted rows its view reads (None: llm_usage)
 
     def columns(self) -> str:
         return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
@@ -96,6 +109,42 @@ class Rollup:
         condition = " AND ".join(f"({c})" for c in (self.only, where) if c)
         return (f"SELECT\n    {outputs}\nFROM {source} AS u\n" + (f"WHERE {condition}\n" if condition else "")
                 + f"GROUP BY {keys}")
+
+    def view_select(self, database: str, local: str = "", where: str = "") -> str:
+        """What its view runs on each inserted block (and a rebuild on a partition): the SELECT from llm_usage,
+        or from its source rollup's rows, re-aggregated."""
+        if self.source is None:
+            return self.select(f"{database}.llm_usage{local}", where)
+        return self.rolled_up().select(f"{database}.{self.source.table}{local}", where)
+
+    def rolled_up(self) -> Rollup:
+        """This rollup as a re-aggregation of its source's rows: a day from its hours, sums summed, states merged."""
+        assert self.source is not None
+        source_keys = {name for name, _, _ in self.source.keys}
+
+        def key(name: str, expression: str) -> str:
+            if name == "day" and name not in source_keys:
+                return "toDate(u.hour)"
+            return expression if expression == _EVERY_TENANT_KEY[2] else f"u.{name}"
+
+        # the source keeps only the calls `only` names: its rows are all of them
+        return replace(self, keys=tuple((name, ch_type, key(name, expr)) for name, ch_type, expr in self.keys),
+                       measures=tuple((name, ch_type, _merged(name, ch_type)) for name, ch_type, _ in self.measures),
+                       source=None, only="")
+
+
+_STATE = re.compile(r"^AggregateFunction\((\w+)(\([^()]*\))?, ")
+
+
+def _merged(name: str, ch_type: str) -> str:
+    """The aggregate that merges a column of this type over rows of it."""
+    if ch_type.startswith("SimpleAggregateFunction("):
+        return f"{ch_type[len('SimpleAggregateFunction('):].split(',')[0]}(u.{name})"
+    state = _STATE.match(ch_type)
+    if state is None:
+        raise ValueError(f"{name} {ch_type}: not an aggregate column")
+    function, parameters = state.groups()
+    return f"{function}MergeState{parameters or ''}(u.{name})"
 
 
 def _keys(*names: str) -> tuple[tuple[str, str, str], ...]:
@@ -165,8 +214,46 @@ PROJECTS_HOURLY = Rollup(
     _CALL_MEASURES + tuple(m for m in _ROLLUP_MEASURES if m[0] in ("unpriced_calls", "latency_ms_sum", "list_cost_usd"))
     + REQUEST_COUNTS_HOURLY.measures,
 )
+# Migration 014, for dashboards at 100 M calls of any shape (issue 21): the smallest table that answers each panel.
+#: A request count that merges cheaply: a HyperLogLog sketch of (tenant, request id), exact for small sets.
+REQUEST_SKETCH = ("requests", "AggregateFunction(uniqCombined(12), String, String)",
+                  "uniqCombinedState(12)(toString(u.tenant_id), u.request_id)")
+_SUMS = tuple(measure for measure in _ROLLUP_MEASURES if measure[1] != _QUANTILE_STATE)
+_EVERY_TENANT_KEY = ("tenant_id", "LowCardinality(String)", f"'{ALL_TENANTS}'")
+# Every tenant's calls together, by the other dimensions: what a dashboard over all tenants reads (usage_hourly
+# holds a row per tenant too, ~200 times as many with 200 even tenants), with the request sketches.
+USAGE_ALL_HOURLY = Rollup("usage_all_hourly", (_EVERY_TENANT_KEY, _HOUR_KEY) + _DIMENSION_KEYS[1:],
+                          _ROLLUP_MEASURES + (REQUEST_SKETCH,))
+USAGE_ALL_DAILY = Rollup("usage_all_daily", (_EVERY_TENANT_KEY, _DAY_KEY) + _DIMENSION_KEYS[1:],
+                         USAGE_ALL_HOURLY.measures, source=USAGE_ALL_HOURLY)
+# Every tenant's requests by hour and by day, one sketch each (from usage_all_hourly's rows): the request count
+# over all tenants with nothing else picked merges a sketch per day, not one per day and group.
+REQUESTS_ALL_HOURLY = Rollup("requests_all_hourly", (_EVERY_TENANT_KEY, _HOUR_KEY), (REQUEST_SKETCH,),
+                             source=USAGE_ALL_HOURLY)
+REQUESTS_ALL_DAILY = Rollup("requests_all_daily", (_EVERY_TENANT_KEY, _DAY_KEY), (REQUEST_SKETCH,),
+                            source=REQUESTS_ALL_HOURLY)
+# Spend per tenant and feature: the rankings of tenants and features (by tenant) and the request sketches a
+# tenant's panels merge.
+FEATURES_HOURLY = Rollup("features_hourly", (_HOUR_KEY,) + _keys("tenant_id", "feature"), _SUMS + (REQUEST_SKETCH,))
+FEATURES_DAILY = Rollup("features_daily", (_DAY_KEY,) + _keys("tenant_id", "feature"), FEATURES_HOURLY.measures,
+                        source=FEATURES_HOURLY)
+# Failed calls of every tenant by error type (from errors_hourly's rows), by hour and by day.
+ERRORS_ALL_HOURLY = Rollup("errors_all_hourly", (_EVERY_TENANT_KEY, _HOUR_KEY) + _NO_STATUS[1:] + _keys("error_type"),
+                           ERRORS_HOURLY.measures, only=ERRORS_HOURLY.only, source=ERRORS_HOURLY)
+ERRORS_ALL_DAILY = Rollup("errors_all_daily", (_EVERY_TENANT_KEY, _DAY_KEY) + _NO_STATUS[1:] + _keys("error_type"),
+                          ERRORS_HOURLY.measures, only=ERRORS_HOURLY.only, source=ERRORS_ALL_HOURLY)
+# Chargeback by day (from projects_hourly's rows): what its panels sum, for the whole days of a range.
+PROJECTS_DAILY = Rollup("projects_daily", (_DAY_KEY,) + _keys("tenant_id", "project", "api_key_id"),
+                        tuple(m for m in PROJECTS_HOURLY.measures
+                              if m[0] in ("calls", "unpriced_calls", "cost_usd", "list_cost_usd")),
+                        source=PROJECTS_HOURLY)
+# Spend per user and hour: the hours of a range outside its whole days (users_daily has the days).
+USERS_HOURLY = Rollup("users_hourly", (_HOUR_KEY,) + _keys("tenant_id", "user_id"),
+                      tuple(m for m in _CALL_MEASURES if m[0] in ("calls", "failed_calls", "cost_usd")))
+#: In build order: a source before the rollups fed from it.
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY, LATENCY_HOURLY,
-           LATENCY_DAILY, PROJECTS_HOURLY)
+           LATENCY_DAILY, PROJECTS_HOURLY, USAGE_ALL_HOURLY, USAGE_ALL_DAILY, FEATURES_HOURLY, FEATURES_DAILY,
+           USERS_HOURLY, ERRORS_ALL_HOURLY, ERRORS_ALL_DAILY, PROJECTS_DAILY, REQUESTS_ALL_HOURLY, REQUESTS_ALL_DAILY)
 
 
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
@@ -175,15 +262,17 @@ _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
 def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollup, ...] = ROLLUPS) -> None:
     """Make these rollups' monthly partitions (all when None) exactly what the views would build from the
-    raw rows in llm_usage now. Each is built in a fresh staging table (no dedup history there) and swapped
-    in with REPLACE PARTITION, so readers see the old totals or the new, never a gap.
+    raw rows in llm_usage now (a cascaded rollup from its source, rebuilt before it when both are asked). Each is
+    built in a fresh staging table (no dedup history there) and swapped in with REPLACE PARTITION, so readers
+    see the old totals or the new, never a gap.
     """
     database = store.database
     for rollup in which:
         target, staging = f"{database}.{rollup.table}", f"{database}.{rollup.table}_rebuild"
         wanted = partitions
         if wanted is None:
-            wanted = sorted({row["partition"] for table in (f"{database}.llm_usage", target)
+            source = f"{database}.{rollup.source.table if rollup.source else 'llm_usage'}"
+            wanted = sorted({row["partition"] for table in (source, target)
                              for row in store.query(_PARTITIONS.format(table=table))})
         if not wanted:
             continue
@@ -195,7 +284,7 @@ def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollu
         present = {row["name"] for row in store.query(f"DESCRIBE TABLE {staging}")}
         limited = replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in present))
         where = "u._partition_id IN {partitions:Array(String)}"
-        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.select(f'{database}.llm_usage', where)}",
+        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.view_select(database, where=where)}",
                       {"partitions": wanted})
         built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
         for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with

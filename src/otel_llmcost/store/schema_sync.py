@@ -15,7 +15,7 @@ import tempfile
 from otel_llmcost.store import QueryableStore, rollups
 from otel_llmcost.store.schema import COLUMNS, TABLE
 
-_SOURCE = "{database}.llm_usage{local}"
+_DATABASE, _LOCAL = "{database}", "{local}"  # left for the migration's rendering
 
 
 def wanted_columns() -> dict[str, list[tuple[str, str, str]]]:
@@ -46,7 +46,7 @@ def pending_statements(store: QueryableStore) -> list[str]:
                               f"    ADD COLUMN IF NOT EXISTS {name} {ch_type}{' ' + codec if codec else ''}{place}")
         if missing and rollup is not None:
             statements.append(f"ALTER TABLE {{database}}.{table}_mv{{local}}{{on_cluster}} MODIFY QUERY\n"
-                              f"{rollup.select(_SOURCE)}")
+                              f"{rollup.view_select(_DATABASE, _LOCAL)}")
     return statements
 
 
@@ -60,7 +60,7 @@ def _new_rollup(rollup: rollups.Rollup) -> list[str]:
              f"ENGINE = {{replicated}}AggregatingMergeTree{{replica}}\nPARTITION BY toYYYYMM({time_key})\n"
              f"ORDER BY ({', '.join(order)})\nSETTINGS index_granularity = 1024, {{dedup_window}}")
     view = (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.{rollup.table}_mv{{local}}{{on_cluster}}\n"
-            f"TO {{database}}.{rollup.table}{{local}}\nAS {rollup.select(_SOURCE)}")
+            f"TO {{database}}.{rollup.table}{{local}}\nAS {rollup.view_select(_DATABASE, _LOCAL)}")
     return [table, view]
 
 
