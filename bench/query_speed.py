@@ -31,8 +31,9 @@ the overview's key panels, each on raw llm_usage rows and on the rollups, with t
 rollups only). Last, each table's rows and disk size. Targets (issue 9), at 100 million rows: every overview query
 under 100 ms median, every drill-down list under 300 ms.
 
---explain: under each query over its target, each table it reads and the granules of it read (EXPLAIN indexes = 1),
-e.g. "request_counts_hourly 266/266, llm_usage 30/38". --no-raw-table: the dashboards only.
+--explain [all]: under each query over its target (all: every query), each table it reads and the granules of it
+read (EXPLAIN indexes = 1), e.g. "request_counts_hourly 266/266, llm_usage 30/38". --no-raw-table: the dashboards
+only.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ from usage_generator import SHAPES, build, busiest_tenant, newest_request
 
 RANGES = {"24h": 24, "7d": 168, "30d": 720}  # label -> hours
 NOW_PAST_THE_HOUR = timedelta(minutes=17)
+# EXPLAIN of the why panel (39 kB of SQL on branch scale, 2M calls) asked for 14 GiB and left this process at 16 GB
+# of RSS (a run was OOM-killed); the panel itself ran in 0.45 GB. The other panels' SQL is under 11 kB.
+EXPLAIN_MAX_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,8 @@ def open_store(args) -> tuple[object, datetime]:
 def reads(conn, sql: str) -> str:
     """What the query reads, from EXPLAIN indexes = 1: each table read (a table read twice is listed twice) with
     the granules its indexes leave of the parts it looks at, e.g. "llm_usage 3,480/12,210"."""
+    if len(sql) > EXPLAIN_MAX_CHARS:
+        return f"(not explained: {len(sql) // 1000} kB of SQL)"
     try:
         plan = conn.query(f"EXPLAIN indexes = 1, projections = 1 {sql}", "TabSeparatedRaw").bytes().decode()
     except Exception as error:  # a query EXPLAIN cannot take
@@ -206,7 +212,7 @@ def dashboards_table(conn, listener: Listener | None, args, windows, tenants, te
                 over = f"  > {TARGET_MS[query.kind]} ms ({', '.join(missed)})" if missed else ""
                 print(f"{query.label[:58]:58} {query.kind:8} {label:>5} {tenant or 'All':>9} {figures} {rows}{over}",
                       flush=True)
-                if args.explain and missed and sql:
+                if sql and (args.explain == "all" or (args.explain == "missed" and missed)):
                     print(f"    reads (granules): {reads(conn, sql)}", flush=True)
     return results
 
@@ -273,11 +279,15 @@ def main() -> int:
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-row timings of the rollup vs raw table")
     parser.add_argument("--no-raw-table", action="store_true", help="skip the rollup vs raw table")
     parser.add_argument("--no-listener", action="store_true", help="time the dashboards in chDB directly only")
-    parser.add_argument("--explain", action="store_true",
-                        help="under each query over its target, the tables it reads and their granules (EXPLAIN)")
+    parser.add_argument("--direct-memory-gb", type=int, default=4, help="memory limit per direct query (default 4)")
+    parser.add_argument("--explain", nargs="?", const="missed", choices=("missed", "all"),
+                        help="under each query over its target (or every query: all), the tables it reads and their "
+                             "granules (EXPLAIN)")
     args = parser.parse_args()
     store_path = args.data_dir or tempfile.mkdtemp(prefix="llmcost-qs-")
     conn, end = build(store_path, args.rows, args.days, args.shape)
+    # a runaway panel fails here instead of taking the machine's memory (one took 15 GB on a 2M store)
+    conn.query(f"SET max_memory_usage = {args.direct_memory_gb * 2**30}")
     busiest = busiest_tenant(conn)
     textboxes = newest_request(conn, busiest)
     print(f"busiest tenant {busiest}; drill-down request_id {textboxes['request_id']}, "
