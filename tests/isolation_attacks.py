@@ -31,7 +31,8 @@ class Target:
 _TENANT_ID = "tenant_id != 'acme'"
 TARGETS = [Target(table, _TENANT_ID, "toString(tenant_id)") for table in (
     "usage_hourly", "usage_daily", "requests", "request_counts_hourly", "errors_hourly", "users_daily",
-    "latency_hourly", "latency_daily", "projects_hourly")] + [
+    "latency_hourly", "latency_daily", "projects_hourly",
+    "features_hourly", "features_daily", "users_hourly", "projects_daily")] + [
     Target("llm_usage", _TENANT_ID, "concat(feature, '|', user_id, '|', request_id)"),
     Target("rejected_calls", _TENANT_ID, "concat(reason, span)"),
     Target("reconciliations", _TENANT_ID, "concat(model, reason)"),  # ReplacingMergeTree, tenant last in its key

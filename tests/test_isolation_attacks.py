@@ -30,10 +30,12 @@ from isolation_attacks import (
     TRACE_PREFIX,
     VICTIM,
     VICTIM_CALLS,
+    Target,
     form_sql,
     seed_statements,
 )
 from otel_llmcost.store.chdb_store import ChdbStore
+from otel_llmcost.store.policies import TENANT_TABLES
 from payloads import llm_span, post, request
 
 
@@ -132,6 +134,26 @@ def test_the_victim_is_really_there(served):
         assert kind == "error" and SECRET in text, (target.table, text)
         kind, text = attempt(clients["admin"], form_sql("prewhere throwIf", target))
         assert kind == "error" and "395" in text, (target.table, text)
+
+
+#: Every tenant's totals (migration 014), under the reserved tenant '*all*': no tenant's rows at all, so the
+#: attacker owns none and the oracles below are true of every row.
+EVERY_TENANT = sorted(set(TENANT_TABLES) - {target.table for target in TARGETS})
+
+
+def test_every_policy_table_is_attacked():
+    assert EVERY_TENANT == sorted(table for table in TENANT_TABLES if "_all_" in table), EVERY_TENANT
+
+
+@pytest.mark.parametrize("table", EVERY_TENANT)
+def test_every_tenants_totals_are_no_tenants(served, table):
+    _, clients = served
+    assert clients["admin"].command(f"SELECT count() FROM llmcost.{table} WHERE tenant_id = '*all*'") > 0
+    assert clients["attacker"].command(f"SELECT count() FROM llmcost.{table}") == 0
+    target = Target(table, "tenant_id != 'acme'", "toString(tenant_id)")
+    for form in ("prewhere throwIf", "where cast", "subquery scalar", "having throwIf"):
+        outcome = attempt(clients["attacker"], form_sql(form, target))
+        assert outcome[0] == "ok" and "*all*" not in outcome[1], (form, outcome)
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[target.table for target in TARGETS])
