@@ -6,8 +6,9 @@ column list of store/schema.py), and what that means for the money:
   takes that much in one call, so it is a broken emitter, and billing it would put an absurd sum (2**63 input
   tokens: $1.38 trillion) into every rollup and report.
 Each change is named in cost_note. A value that cannot be made storable raises RowRejected: that call goes to
-the dead-letter table instead, alone. So does a call of tenant `*all*`: the id under which the every-tenant
-rollups keep all tenants' totals (store/policies.py), which no call may carry or it would count twice there.
+the dead-letter table instead, alone. So does a call of tenant `*all*`: that id names the every-tenant rollups'
+totals and the admin sessions' carrier (store/policies.py), and no tenant key can be made for it, so its rows
+would belong to a tenant nobody could be given, listed under the totals' name.
 """
 
 from __future__ import annotations
