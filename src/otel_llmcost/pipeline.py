@@ -134,13 +134,18 @@ class Pipeline:
     def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult:
         """A binary OTLP export as received; `key`: the client's key's (id, tenant), bound to every span.
         Raises DecodeError for a body that is no export, OverloadedError to ask for a retry."""
+        self._admission.check_room(self._flusher.unsent_rows)  # before parsing: a refusal costs no decode
         request = parse_protobuf(body)
         if key is not None:
             bind_key(request, *key)
-        return self.ingest(request)
+        return self._accept(request)
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
         """Validate, then durably accept the request's spans. Raises OverloadedError to ask for a retry."""
+        self._admission.check_room(self._flusher.unsent_rows)  # before decoding: a refusal costs no decode
+        return self._accept(request)
+
+    def _accept(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
         export = validate(request, self._wanted)
         forwarder = self.forwarder
         if forwarder is not None:

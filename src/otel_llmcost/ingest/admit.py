@@ -90,6 +90,12 @@ class Admission:
             self._counts.duplicate_spans += len(export.spans) - len(spans)
             self._counts.rejected_spans += export.rejected
 
+    def check_room(self, unsent_rows: int) -> None:
+        """Raise OverloadedError now if admit() would: called before an export is decoded, so that clients
+        retrying while the buffer is full do not cost a decode each (admit() checks again)."""
+        with self._lock:
+            self._refuse_if_full(unsent_rows)
+
     def _refuse_if_full(self, unsent_rows: int) -> None:
         if self._buffer.buffered_bytes + self._held_bytes >= self._max_buffered_bytes:
             self._counts.refused_exports += 1
