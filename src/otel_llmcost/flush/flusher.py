@@ -1,11 +1,14 @@
-"""The flusher: a thread that, every interval, takes the traces ready in the buffer, has them turned into
-rows, and writes them in batches of at most `batch_max_rows`.
+"""The flusher: a thread that, every interval, takes the traces ready in the buffer and has them turned into
+rows, and one that writes them in batches of at most `batch_max_rows`. The two overlap: the store's work on
+a batch (chDB runs without the GIL) goes on while the next one is built, and a cycle that takes longer than
+the interval is followed at once, not after another interval. The builder stays at most _AHEAD batches
+ahead of a store that is keeping up, so what waits built stays small.
 
 Batches that fail for the store's sake stay in the unsent list and are retried with backoff (doubling up to
 30 s, jittered so that workers failing together do not retry together); their traces' spool entries are
 released only once the last batch holding their rows is stored. The unsent list is guarded by its lock
-(stats() reads it from other threads); only one thread sends at a time: the flusher's, or the closing one
-once the flusher has stopped.
+(stats() reads it from other threads); only one thread sends at a time: the sender, or the closing one once
+both threads have stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from otel_llmcost.rows.traces import TraceColumns
 logger = logging.getLogger(__name__)
 
 _MAX_RETRY_DELAY = 30.0
+_AHEAD = 2  # batches built and not sent, beyond which the builder waits for the sender (while the store works)
 
 
 class TraceSource(Protocol):
@@ -64,7 +68,10 @@ class Flusher:
         self._retry_at = 0.0
         self._retry_delay = 1.0
         self._stop = threading.Event()
+        self._queued = threading.Event()  # set by the builder when it queued batches, and by close()
+        self._sent = threading.Event()  # set by the sender when it stored one, and by close()
         self._thread = threading.Thread(target=self._run, name="llmcost-flusher", daemon=True)
+        self._sender = threading.Thread(target=self._send_loop, name="llmcost-sender", daemon=True)
 
     @property
     def unsent_rows(self) -> int:
@@ -80,12 +87,16 @@ class Flusher:
 
     def start(self) -> None:
         self._thread.start()
+        self._sender.start()
 
     def close(self) -> None:
-        """Stop the thread, write the traces that are ready, try the unsent batches a last few times."""
+        """Stop the threads, write the traces that are ready, try the unsent batches a last few times."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._queued.set()
+        self._sent.set()
+        for thread in (self._thread, self._sender):
+            if thread.is_alive():
+                thread.join()
         self.flush(everything=False, closing=True)
         for attempt in range(3):
             if not self._unsent:
@@ -97,16 +108,39 @@ class Flusher:
         self._stored_log.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        """The builder: every interval (from one cycle's start to the next), the ready traces' rows queued."""
+        due = time.monotonic() + self._interval
+        while not self._stop.wait(max(due - time.monotonic(), 0.0)):
+            while len(self._unsent) >= _AHEAD and time.monotonic() >= self._retry_at and not self._stop.is_set():
+                self._sent.wait(self._interval)  # the store keeps up: let it catch up before building more
+                self._sent.clear()
+            due = time.monotonic() + self._interval
             try:
-                self.flush(everything=False)
+                self._queue(self._source.take_ready(everything=False))
             except Exception:  # the flusher must outlive any one bad batch
+                logger.exception("flush failed")
+
+    def _send_loop(self) -> None:
+        """The sender: the queued batches stored, in order, as soon as they are queued (or due again)."""
+        while not self._stop.is_set():
+            self._queued.wait(self._interval)
+            self._queued.clear()
+            if self._stop.is_set():
+                break  # close() sends what is left
+            try:
+                if self._unsent and time.monotonic() >= self._retry_at:
+                    self._send_unsent()
+            except Exception:  # the sender must outlive any one bad batch
                 logger.exception("flush failed")
 
     def flush(self, everything: bool, closing: bool = False) -> None:
         """Build and queue the rows of the ready traces (all traces when `everything`; when `closing`, also
-        those with their root that are still settling); send what is due."""
-        groups = self._source.take_ready(everything, closing)
+        those with their root that are still settling); send what is due. Only once both threads stopped."""
+        self._queue(self._source.take_ready(everything, closing))
+        if self._unsent and (everything or time.monotonic() >= self._retry_at):
+            self._send_unsent()
+
+    def _queue(self, groups: list[TraceGroup]) -> None:
         if groups:
             built = self._build(groups)
             groups = [group.receipt() for group in groups]  # the spans can go: rows were built from them
@@ -121,8 +155,7 @@ class Flusher:
             with self._lock:
                 self._unsent.extend(batches)
                 self._unsent_rows += len(rows)
-        if self._unsent and (everything or time.monotonic() >= self._retry_at):
-            self._send_unsent()
+            self._queued.set()
 
     def _send_unsent(self) -> None:
         while self._unsent:
@@ -142,3 +175,4 @@ class Flusher:
             self._retry_delay = 1.0
             self._source.release(batch.release)
             self._stored_log.add(batch.rows, len(batch.rejected))
+            self._sent.set()

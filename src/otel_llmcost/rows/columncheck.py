@@ -296,12 +296,15 @@ def _text_fits(limit: int) -> Fits:
             joined = "".join(values)
         except TypeError:  # not all text
             return False
-        return (not values or max(map(len, values)) <= limit) and (joined.isascii() or _utf8(joined))
+        return (not values or max(map(len, values)) <= limit) and valid_utf8(joined)
 
     return Fits(column, lambda value: type(value) is str and column([value]))
 
 
-def _utf8(text: str) -> bool:
+def valid_utf8(text: str) -> bool:
+    """Whether the text can be written as UTF-8 (no lone surrogates: JSON escapes can make them)."""
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
