@@ -32,7 +32,8 @@ _TENANT_ID = "tenant_id != 'acme'"
 TARGETS = [Target(table, _TENANT_ID, "toString(tenant_id)") for table in (
     "usage_hourly", "usage_daily", "requests", "request_counts_hourly", "errors_hourly", "users_daily",
     "latency_hourly", "latency_daily", "projects_hourly",
-    "features_hourly", "features_daily", "users_hourly", "projects_daily")] + [
+    "features_hourly", "features_daily", "users_hourly", "projects_daily",
+    "sessions_daily", "session_peaks_daily", "statement_hourly", "statement_daily")] + [
     Target("llm_usage", _TENANT_ID, "concat(feature, '|', user_id, '|', request_id)"),
     Target("rejected_calls", _TENANT_ID, "concat(reason, span)"),
     Target("reconciliations", _TENANT_ID, "concat(model, reason)"),  # ReplacingMergeTree, tenant last in its key
@@ -99,7 +100,8 @@ def seed_statements() -> list[str]:
             owner = "acme" if tenant == ATTACKER else SECRET
             minutes = n * 20 if tenant == ATTACKER else n
             usage.append(f"(now64(6) - INTERVAL {minutes} MINUTE, '{tenant}', '{owner}-feature', '{owner}-user-{n}', "
-                         f"'{owner}-req-{n}', 'gpt-4o', {n + 1}, 1.25, '{'error' if n % 3 else 'ok'}', "
+                         f"'{owner}-req-{n}', '{owner}-session-{n % 2}', 'gpt-4o', {n + 1}, 1.25, "
+                         f"'{'error' if n % 3 else 'ok'}', "
                          f"'{owner}-error', 120.5, ['{owner}-tag'], {{'k': '{owner}-meta'}})")
     traces = [f"(now64(9), '{'acme' if t == ATTACKER else SECRET}-trace-{n}', 'span{n}', 'svc', 'chat', "
               f"{{'otel_llmcost.tenant': '{t}', 'prompt': '{'acme' if t == ATTACKER else SECRET}-prompt-{n}'}})"
@@ -107,7 +109,8 @@ def seed_statements() -> list[str]:
     rejected = [f"(now64(3), '{owner}-trace', 'span', '{tenant}', '{owner}-reason', '{{\"x\": \"{owner}-span\"}}')"
                 for tenant, owner in ((ATTACKER, "acme"), (VICTIM, SECRET))]
     return [
-        "INSERT INTO llmcost.llm_usage (ts, tenant_id, feature, user_id, request_id, request_model, input_tokens,"
+        "INSERT INTO llmcost.llm_usage (ts, tenant_id, feature, user_id, request_id, session_id, request_model,"
+        " input_tokens,"
         " cost_usd, status, error_type, latency_ms, tags, metadata) VALUES " + ", ".join(usage),
         "INSERT INTO llmcost.otel_traces (Timestamp, TraceId, SpanId, ServiceName, SpanName, SpanAttributes) VALUES "
         + ", ".join(traces),

@@ -12,12 +12,14 @@ TABLES = {"schema_migrations", "llm_usage", "reprice_runs", "usage_hourly", "usa
           "rejected_calls", "latency_hourly", "latency_daily", "reconciliations", "projects_hourly",
           "tenant_terms", "exchange_rates", "usage_all_hourly", "usage_all_daily", "features_hourly",
           "features_daily", "users_hourly", "errors_all_hourly", "errors_all_daily", "projects_daily",
-          "requests_all_hourly", "requests_all_daily"}
+          "requests_all_hourly", "requests_all_daily", "sessions_daily", "session_peaks_daily",
+          "session_peaks_all_daily", "statement_hourly", "statement_daily"}
 VIEWS = {"usage_hourly_mv", "usage_daily_mv", "requests_mv", "request_counts_hourly_mv", "errors_hourly_mv",
          "users_daily_mv", "latency_hourly_mv", "latency_daily_mv", "otel_traces_trace_id_ts_mv", "projects_hourly_mv",
          "usage_all_hourly_mv", "usage_all_daily_mv", "features_hourly_mv", "features_daily_mv", "users_hourly_mv",
          "errors_all_hourly_mv", "errors_all_daily_mv", "projects_daily_mv", "requests_all_hourly_mv",
-         "requests_all_daily_mv"}
+         "requests_all_daily_mv", "sessions_daily_mv", "session_peaks_daily_mv", "session_peaks_all_daily_mv",
+         "statement_hourly_mv", "statement_daily_mv"}
 
 
 def test_rendered_cluster_ddl_parses_and_names_every_table(tmp_path):

@@ -515,6 +515,43 @@ def test_chargeback_dashboard_equals_the_raw_rows_for_every_variable(demo):
 
 
 
+def _raw_lines_billed(reader, since, until, where: str = "1") -> dict:
+    """Per tenant (list, effective, billed) from the raw calls of the range, by the statement's lines (no terms:
+    USD, billed = each line's effective cost rounded to the cent)."""
+    from otel_llmcost.store.rollups import BILLED_MODEL, LIST_COST
+
+    rows = reader.query(
+        f"SELECT tenant_id, toString(sum(list)) AS l, toString(sum(effective)) AS e, "
+        f"toString(sum(round(effective, 2))) AS b FROM (SELECT u.tenant_id AS tenant_id, sum({LIST_COST}) AS list,"
+        f" sum(ifNull(u.cost_usd, 0)) AS effective FROM llmcost.llm_usage AS u WHERE u.ts >= "
+        f"toDateTime({int(since.timestamp())}) AND u.ts <= toDateTime({int(until.timestamp())}) AND {where} "
+        f"GROUP BY tenant_id, toDate(u.ts), u.project, u.feature, u.provider, {BILLED_MODEL}) GROUP BY tenant_id")
+    return {r["tenant_id"]: tuple(Decimal(r[k]) for k in "leb") for r in rows}
+
+
+def test_billed_cost_of_any_range_is_the_raw_lines(demo):
+    """The statement's lines from statement_daily/_hourly: whole days, the end days either from their hours in
+    range or as the day less its hours out of it, partial hours from raw rows; each equal to the raw calls' lines,
+    rounded per line, for ranges off the hour on both sides of midday, within one day and within one hour."""
+    reader, (start, _) = demo
+    day = start.replace(hour=0, minute=0, second=0) + timedelta(days=2)
+    ranges = [(day + timedelta(hours=5, minutes=17, seconds=5), day + timedelta(days=3, hours=20, minutes=41)),
+              (day + timedelta(hours=20, minutes=17), day + timedelta(days=2, hours=4, minutes=41, seconds=9)),
+              (day + timedelta(hours=3, minutes=10), day + timedelta(hours=19, minutes=20)),
+              (day + timedelta(hours=13, minutes=5), day + timedelta(hours=13, minutes=50)),
+              (day, day + timedelta(days=2, hours=23, minutes=59, seconds=59))]
+    for since, until in ranges:
+        expected = _raw_lines_billed(reader, since, until)
+        assert expected, (since, until)
+        for board, chosen, where in (("llmcost-tenants", {}, "1"), ("llmcost-chargeback", {}, "1"),
+                                     ("llmcost-chargeback", {"project": "documents"}, "u.project = 'documents'"),
+                                     ("llmcost-tenants", {"feature": "chat"}, "u.feature = 'chat'"),
+                                     ("llmcost-tenants", {"service": "api"}, "u.service_name = 'api'")):
+            shown = run(reader, board, "Tenants: list, effective and billed cost", (since, until), **chosen)
+            assert {r["tenant_id"]: (Decimal(r["list_cost"]), Decimal(r["effective_cost"]), Decimal(r["billed"]))
+                    for r in shown} == _raw_lines_billed(reader, since, until, where), (board, chosen, since, until)
+            assert all(Decimal(r["billed_usd"]) == Decimal(r["effective_cost"]) for r in shown)
+
 def test_a_tenant_session_reads_its_own_totals_never_the_every_tenant_rows(store):
     """The every-tenant rollups hold all tenants' totals under the tenant id '*all*': a tenant's row policy keeps
     none of their rows, so a tenant's dashboards over 'All' read its own rows from the per-tenant rollups (the

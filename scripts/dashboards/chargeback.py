@@ -11,9 +11,9 @@ chargeback terms stored by `serve` (chargeback.file), as `statement` bills (`bil
 from __future__ import annotations
 
 from otel_llmcost.reports.chargeback import ANY_TENANT, MINOR_DIGITS, USD
-from otel_llmcost.reports.finops_sql import STATEMENT_MODEL
 from otel_llmcost.reports.stored_terms import CURRENT_VERSION
 from otel_llmcost.store.rollups import LIST_COST
+from scripts.dashboards.lines import statement_lines
 from scripts.dashboards.panels import Layout, dashboard, panel, units
 from scripts.dashboards.sql import (
     DAYS,
@@ -77,26 +77,20 @@ _ROUNDED = "multiIf(" + "".join(f"currency IN ({', '.join(repr(c) for c in _DIGI
 _CURRENT = CURRENT_VERSION.replace("{database}", DB)
 
 
-def billed_by_tenant(*extra: str) -> str:
+def billed_by_tenant(has: tuple[tuple[str, str], ...] = (), lacks: tuple[str, ...] = (), *raw: str) -> str:
     """Per tenant: list, effective and billed cost (after the markup, in USD exact and in its billing currency at
     each day's rate), as `statement` bills: effective x (1 + markup) x rate rounded half up to the currency's
     minor unit per day, project, feature, provider and model, then summed; so a month's figure is the
     statement's to the cent. The terms are the ones stored (reports/stored_terms.py, written by `serve` from
     chargeback.file), read when the panel runs: a change of terms needs no rebuild. Without stored terms every
-    tenant is billed its effective cost in USD. Raw rows of the range (the statement's grain is in no rollup);
-    `extra`: more conditions on them. Products are Decimal256: a cost times a markup times a rate has 36
-    decimals."""
+    tenant is billed its effective cost in USD. The lines: lines.statement_lines (`has`, `lacks`, `raw`: this
+    board's own variables). Products are Decimal256: a cost times a markup times a rate has 36 decimals."""
     return f"""
 WITH
   (SELECT groupArray((tenant_id, markup, currency)) FROM {DB}.tenant_terms WHERE version = {_CURRENT}) AS terms,
   (SELECT arrayReverseSort(r -> r.2, groupArray((currency, from_day, rate))) FROM {DB}.exchange_rates
    WHERE version = {_CURRENT}) AS rates,
-  lines AS (
-    SELECT u.tenant_id AS tenant_id, toDate(u.ts) AS day, sum({LIST_COST}) AS list_cost,
-      sum(ifNull(u.cost_usd, toDecimal128(0, 12))) AS effective
-    FROM {DB}.llm_usage AS u
-    WHERE {raw_calls(*extra, prefix='u.')}
-    GROUP BY tenant_id, day, u.project, u.feature, u.provider, {STATEMENT_MODEL}),
+  {statement_lines(has, lacks, *raw)},
   billed_lines AS (
     SELECT tenant_id, list_cost, effective,
       if(has(arrayMap(t -> t.1, terms), tenant_id), arrayFirst(t -> t.1 = tenant_id, terms),
@@ -134,15 +128,15 @@ def build() -> dict:
                      "api_key_id\nORDER BY effective_cost DESC, calls DESC LIMIT 100", "The id of the ingest key that "
                      "sent the calls (`otel-llmcost keys list`); '' when they came without one.",
                      overrides=units(effective_cost=usd)), 12, 9)
-    layout.add(billed_panel(_own("u.")), 24, 8)
+    layout.add(billed_panel((("project", "project"),), ("key",), _own("u.")), 24, 8)
     return dashboard("llmcost-chargeback", "LLM cost: chargeback", "Spend per project and per ingest API key; each "
                      "tenant's list, effective and billed cost.", layout, more=MORE)
 
 
-def billed_panel(*extra: str) -> dict:
+def billed_panel(has: tuple[tuple[str, str], ...] = (), lacks: tuple[str, ...] = (), *raw: str) -> dict:
     """The table of each tenant's list, effective and billed cost (Chargeback and Tenants)."""
     usd = "currencyUSD"
-    return panel("table", "Tenants: list, effective and billed cost", billed_by_tenant(*extra),
+    return panel("table", "Tenants: list, effective and billed cost", billed_by_tenant(has, lacks, *raw),
                  "List: at the providers' list prices; effective: after the price book's contract multipliers; "
                  "billed: effective after the tenant's markup (billed_usd), and in its billing currency at each "
                  "day's rate (billed), from the chargeback terms the receiver stored (chargeback.file), as "

@@ -4,9 +4,9 @@ identifiers and the billed kinds' expressions are formatted in)."""
 from __future__ import annotations
 
 from otel_llmcost.reports.billed_kinds import BILLED_KINDS
+from otel_llmcost.store.rollups import BILLED_MODEL
 
-#: The model a call is billed under (the statement's and the FOCUS export's): the one that answered, else the one asked.
-STATEMENT_MODEL = _MODEL = "if(u.response_model != '', u.response_model, u.request_model)"
+_MODEL = BILLED_MODEL  # the model a call is billed under (the statement's and the FOCUS export's)
 _IN_RANGE = "u.ts >= {since:DateTime64(6, 'UTC')} AND u.ts < {until:DateTime64(6, 'UTC')}"
 _KIND_SUMS = ",\n    ".join(
     f"sum({kind.quantity}) AS {kind.name}_quantity, sum(ifNull({kind.cost}, 0)) AS {kind.name}_usd"

@@ -7,8 +7,8 @@ server; with `store.cluster` they render ReplicatedMergeTree tables `ON CLUSTER`
 Distributed table of the contract's name over each (store/cluster.py). Retention (TTL) is applied after
 every pass from the configuration, so changing it needs no migration.
 
-Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007, 009, 011 and
-014) counts rows that other writers insert meanwhile twice.
+Migrations run before a receiver accepts data: a backfill (rebuilding the rollups after 003, 006, 007, 009, 011,
+014 and 015) counts rows that other writers insert meanwhile twice.
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ _AFTER = {3: _rebuilding(rollups.USAGE_HOURLY, rollups.USAGE_DAILY, rollups.REQU
                                                     rollups.FEATURES_HOURLY, rollups.FEATURES_DAILY,
                                                     rollups.USERS_HOURLY, rollups.ERRORS_ALL_HOURLY,
                                                     rollups.ERRORS_ALL_DAILY, rollups.PROJECTS_DAILY,
-                                                    rollups.REQUESTS_ALL_HOURLY, rollups.REQUESTS_ALL_DAILY))}
+                                                    rollups.REQUESTS_ALL_HOURLY, rollups.REQUESTS_ALL_DAILY)),
+          # the projection again with response_model, and the sessions' and statement lines' rollups
+          15: _materializing("by_ts", _rebuilding(rollups.SESSIONS_DAILY, rollups.SESSION_PEAKS_DAILY,
+                                                  rollups.SESSION_PEAKS_ALL_DAILY,
+                                                  rollups.STATEMENT_HOURLY, rollups.STATEMENT_DAILY))}
 
 
 def _load() -> tuple[Migration, ...]:

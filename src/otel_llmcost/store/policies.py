@@ -41,6 +41,9 @@ TENANT_TABLES = {
     "features_hourly": "tenant_id", "features_daily": "tenant_id", "users_hourly": "tenant_id",
     "errors_all_hourly": "tenant_id", "errors_all_daily": "tenant_id", "projects_daily": "tenant_id",
     "requests_all_hourly": "tenant_id", "requests_all_daily": "tenant_id",
+    # migration 015: spend per session, the sessions' peaks, the statement's lines
+    "sessions_daily": "tenant_id", "session_peaks_daily": "tenant_id", "session_peaks_all_daily": "tenant_id",
+    "statement_hourly": "tenant_id", "statement_daily": "tenant_id",
     "reconciliations": "tenant_id",  # rows of accounts mapped to a tenant (`reconcile --account`); '' for none
 }
 #: Tables naming tenants that are the platform's, not the tenants': no policy, so tenant keys are refused them

@@ -93,6 +93,9 @@ class Rollup:
     measures: tuple[tuple[str, str, str], ...]
     only: str = ""  # a condition on the calls it keeps (all when empty)
     source: Rollup | None = None  # the rollup whose inserted rows its view reads (None: llm_usage)
+    #: with a source: its keys and measures are expressions over the source's rows (not a re-aggregation of
+    #: them), e.g. the costliest of the source's rows; from raw rows, over the source's SELECT of them
+    over_source: bool = False
 
     def columns(self) -> str:
         return ",\n".join(f"    {name} {ch_type}" for name, ch_type, _ in self.keys + self.measures)
@@ -107,6 +110,8 @@ class Rollup:
         outputs = ",\n    ".join(f"{expression} AS {name}" for name, _, expression in self.keys + self.measures)
         keys = ", ".join(name for name, _, _ in self.keys)
         condition = " AND ".join(f"({c})" for c in (self.only, where) if c)
+        if self.over_source and self.source and source.split(".")[-1].startswith("llm_usage"):
+            source = f"(\n{self.source.select(source)}\n)"
         return (f"SELECT\n    {outputs}\nFROM {source} AS u\n" + (f"WHERE {condition}\n" if condition else "")
                 + f"GROUP BY {keys}")
 
@@ -115,6 +120,8 @@ class Rollup:
         or from its source rollup's rows, re-aggregated."""
         if self.source is None:
             return self.select(f"{database}.llm_usage{local}", where)
+        if self.over_source:
+            return self.select(f"{database}.{self.source.table}{local}", where)
         return self.rolled_up().select(f"{database}.{self.source.table}{local}", where)
 
     def rolled_up(self) -> Rollup:
@@ -250,10 +257,41 @@ PROJECTS_DAILY = Rollup("projects_daily", (_DAY_KEY,) + _keys("tenant_id", "proj
 # Spend per user and hour: the hours of a range outside its whole days (users_daily has the days).
 USERS_HOURLY = Rollup("users_hourly", (_HOUR_KEY,) + _keys("tenant_id", "user_id"),
                       tuple(m for m in _CALL_MEASURES if m[0] in ("calls", "failed_calls", "cost_usd")))
+# Migration 015 (issue 21): sessions and the statement's grain.
+# Spend per session and day (calls with a session id): the most expensive sessions re-sum their candidates' rows
+# (sorted by tenant and session, so a candidate is a lookup); a minmax index on cost finds the candidates.
+SESSIONS_DAILY = Rollup(
+    "sessions_daily", (*_keys("tenant_id", "session_id"), _DAY_KEY),
+    (*(m for m in _CALL_MEASURES if m[0] in ("calls", "cost_usd")), REQUEST_SKETCH,
+     ("first_ts", "SimpleAggregateFunction(min, DateTime64(6, 'UTC'))", "min(u.ts)"),
+     ("last_ts", "SimpleAggregateFunction(max, DateTime64(6, 'UTC'))", "max(u.ts)")),
+    only="u.session_id != ''")
+#: The costliest session-day rows of a tenant's day, negated (groupArraySorted keeps the lowest): over a range's
+#: days, the 100th of them is a floor that at least the sessions owning the 100 top rows reach.
+PEAKS = 100
+SESSION_PEAKS_DAILY = Rollup(
+    "session_peaks_daily", (*_keys("tenant_id"), ("day", "Date", "u.day")),
+    (("peak_costs", f"AggregateFunction(groupArraySorted({PEAKS}), Decimal(38, 12))",
+      f"groupArraySortedState({PEAKS})(-u.cost_usd)"),),
+    source=SESSIONS_DAILY, over_source=True)
+# The same of every tenant's session-days (tenant '*all*'): over all tenants, a state per day, not per tenant and day.
+SESSION_PEAKS_ALL_DAILY = replace(SESSION_PEAKS_DAILY, table="session_peaks_all_daily",
+                                  keys=(_EVERY_TENANT_KEY, SESSION_PEAKS_DAILY.keys[1]))
+#: The model a call is billed under (the statement's): the one that answered, else the one asked.
+BILLED_MODEL = "if(u.response_model != '', u.response_model, u.request_model)"
+# A statement line's calls by hour and by day (from the hours): tenant, project, feature, provider and billed model.
+# The statement rounds each line's billed cost, so only sums at this grain give its figures exactly.
+_LINE_KEYS = (*_keys("tenant_id", "project", "feature", "provider"), ("model", "LowCardinality(String)", BILLED_MODEL))
+STATEMENT_HOURLY = Rollup("statement_hourly", (_HOUR_KEY, *_LINE_KEYS),
+                          tuple(m for m in _ROLLUP_MEASURES if m[0] in ("calls", "cost_usd", "list_cost_usd")))
+STATEMENT_DAILY = Rollup("statement_daily", (_DAY_KEY, *_LINE_KEYS), STATEMENT_HOURLY.measures,
+                         source=STATEMENT_HOURLY)
 #: In build order: a source before the rollups fed from it.
 ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HOURLY, USERS_DAILY, LATENCY_HOURLY,
            LATENCY_DAILY, PROJECTS_HOURLY, USAGE_ALL_HOURLY, USAGE_ALL_DAILY, FEATURES_HOURLY, FEATURES_DAILY,
-           USERS_HOURLY, ERRORS_ALL_HOURLY, ERRORS_ALL_DAILY, PROJECTS_DAILY, REQUESTS_ALL_HOURLY, REQUESTS_ALL_DAILY)
+           USERS_HOURLY, ERRORS_ALL_HOURLY, ERRORS_ALL_DAILY, PROJECTS_DAILY, REQUESTS_ALL_HOURLY, REQUESTS_ALL_DAILY,
+           SESSIONS_DAILY, SESSION_PEAKS_DAILY, SESSION_PEAKS_ALL_DAILY, STATEMENT_HOURLY,
+           STATEMENT_DAILY)
 
 
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
