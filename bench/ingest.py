@@ -8,7 +8,8 @@ by OTLP senders in their own processes, half over HTTP/protobuf and half over gR
 For each mix (half: half the spans are LLM calls; firehose: 5 % LLM calls in deep app traces):
 1. as fast as it goes: the senders send --spans spans, each export as soon as the last was acknowledged
    (two in flight per sender); end to end = spans / (first send -> every row and trace span queryable);
-   receiver CPU per span over that time; its peak RSS (VmHWM).
+   receiver CPU per span over that time; its peak RSS (VmHWM), and its RSS over time (the tree's VmRSS added
+   up, sampled every 0.2 s: the largest of each tenth of the run, and when the peak came).
 2. paced: each offered rate for --seconds; acknowledgement latency p50/p99, measured from each export's
    scheduled send time, so a receiver that falls behind is charged for the wait (no coordinated omission).
 A fresh receiver per run, for each --workers count (receiver.workers: ingest worker processes); CPU and
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,6 +203,33 @@ class Receiver:
             peaks[name] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
         return peaks
 
+    def rss_mb(self) -> float:
+        """The tree's resident memory now (each process's VmRSS, added up)."""
+        total = 0
+        for pid in self.processes():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # the process ended meanwhile
+                continue
+            total += int(status.split("VmRSS:")[1].split()[0])
+        return total / 1024
+
+    def memory_parts_mb(self) -> tuple[float, float]:
+        """(bytes the buffer charges against its cap, chDB's MemoryTracking) in MB; 0.0 for what cannot be read."""
+        buffered = engine = 0.0
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http_port']}/metrics", timeout=5) as page:
+                for line in page.read().decode().splitlines():
+                    if line.startswith("llmcost_buffered_bytes "):
+                        buffered = float(line.split()[1]) / 2 ** 20
+            reader = RemoteStore.of_running_receiver(str(self.tmp / "data"), "llmcost")
+            if reader is not None:
+                engine = float(reader.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'")
+                               [0]["value"]) / 2 ** 20
+        except (OSError, ValueError, IndexError, KeyError):
+            pass
+        return buffered, engine
+
     def counts(self) -> tuple[int, int]:
         reader = RemoteStore.of_running_receiver(str(self.tmp / "data"), "llmcost")
         assert reader is not None
@@ -215,6 +244,52 @@ class Receiver:
             shutil.rmtree(self.tmp)
         else:
             print(f"  receiver exited {code}; its log stays in {self.tmp}")
+
+
+class RssSampler:
+    """Samples the receiver tree's RSS every `every` seconds on a thread, from start() until stop()."""
+
+    def __init__(self, receiver: Receiver, every: float = 0.2):
+        self._receiver, self._every = receiver, every
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.parts: list[tuple[float, float, float]] = []  # (seconds, buffered MB charged, chDB MemoryTracking MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._began = time.time()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        ticks = 0
+        while not self._stop.wait(self._every):
+            try:
+                self.samples.append((time.time() - self._began, self._receiver.rss_mb()))
+            except (OSError, IndexError, ValueError):  # a process of the tree ended mid-read
+                continue
+            ticks += 1
+            if ticks % 5 == 0:  # once a second: what the buffer and the engine hold (a query, a /metrics read)
+                self.parts.append((time.time() - self._began, *self._receiver.memory_parts_mb()))
+
+    def summary(self, buckets: int = 10) -> str:
+        """The largest sample of each tenth of the run, and the peak with its time."""
+        if not self.samples:
+            return "no samples"
+        end = self.samples[-1][0] or 1.0
+        tops = [0.0] * buckets
+        for at, mb in self.samples:
+            index = min(buckets - 1, int(at / end * buckets))
+            tops[index] = max(tops[index], mb)
+        at, peak = max(self.samples, key=lambda sample: sample[1])
+        near = min(self.parts, key=lambda part: abs(part[0] - at), default=(at, 0.0, 0.0))
+        top_buffer, top_engine = (max((part[i] for part in self.parts), default=0.0) for i in (1, 2))
+        return (f"peak {peak:.0f} at {at:.1f}/{end:.1f} s (then buffer {near[1]:.0f} charged, chDB {near[2]:.0f}; "
+                f"most: buffer {top_buffer:.0f}, chDB {top_engine:.0f}); by tenth: "
+                + " ".join(f"{mb:.0f}" for mb in tops))
 
 
 def _cpu(stat: Path) -> float:
@@ -244,6 +319,8 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
     cpu_before, main_cpu_before = receiver.cpu_seconds(), receiver.cpu_seconds(main_only=True)
     parts_before = receiver.cpu_by_part()
     load_before = os.getloadavg()[0]
+    sampler = RssSampler(receiver)
+    sampler.start()
     go.set()
     done = [results.get(timeout=1800) for _ in procs]
     for proc in procs:
@@ -265,6 +342,7 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
                              f"{stored_spans}/{sent} spans")
         time.sleep(0.5)  # each probe is a query the receiver answers: not so often that it counts in its CPU
     queryable = grown_at if stored_spans < sent else time.time()
+    sampler.stop()
     cpu = receiver.cpu_seconds() - cpu_before
     main_cpu = receiver.cpu_seconds(main_only=True) - main_cpu_before
     parts = {name: (seconds - parts_before.get(name, 0.0)) / sent * 1e6
@@ -275,7 +353,7 @@ def _measure(receiver: Receiver, mix: str, spans: int, senders: int, rate: float
         "cpu_us_per_span": cpu / sent * 1e6, "receiver_cores": cpu / (queryable - first_send),
         "main_cpu_us_per_span": main_cpu / sent * 1e6, "cpu_us_per_span_by_part": parts,
         "peak_rss_mb": receiver.peak_rss_mb(), "peak_rss_mb_by_process": receiver.peak_rss_mb_by_process(),
-        "ready_seconds": receiver.ready_seconds,
+        "ready_seconds": receiver.ready_seconds, "rss_over_time": sampler.summary(),
         "retries": sum(d[5] for d in done), "load": (load_before, os.getloadavg()[0]),
         "stored": (stored_calls, stored_spans),
     }
@@ -329,6 +407,7 @@ def main() -> None:
                 f"{name} {us:.1f}" for name, us in sorted(fast["cpu_us_per_span_by_part"].items()))
                 + "; peak RSS MB: " + ", ".join(
                 f"{name} {mb:.0f}" for name, mb in sorted(fast["peak_rss_mb_by_process"].items())), flush=True)
+            print(f"    RSS MB over time (whole tree): {fast['rss_over_time']}", flush=True)
         paced_header = [title for rate in rates for title in (
             f"acked/s @{rate:,.0f}", f"ack p50/p99 ms @{rate:,.0f}", f"RSS MB @{rate:,.0f}")]
         table(["workers", "ready s", "acked/s", "end to end/s", "lag s", "CPU µs/span", "of it main process",

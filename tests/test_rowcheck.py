@@ -226,6 +226,35 @@ def test_a_batch_over_many_partitions_is_split():
     assert by_partition(rows[:20], lambda row: row[0], 8) == [rows[:8], rows[8:16], rows[16:20]]
 
 
+def test_spans_go_to_the_store_in_inserts_of_bounded_size(store, monkeypatch):
+    """The engine holds an otel_traces INSERT's block several times over (sort, skip indexes, two maps): a
+    batch's spans go in INSERTs of at most SPAN_INSERT_ROWS, each stored; the engine merges parts in small
+    blocks (policies.ENGINE_CONFIG) for the same reason."""
+    from otel_llmcost.flush import writer as writer_module
+
+    class Recording:  # the real store, its span INSERTs' sizes noted
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def insert_traces(self, columns: list[list]) -> None:
+            self.sizes.append(len(columns[0]))
+            store.insert_traces(columns)
+
+    monkeypatch.setattr(writer_module, "SPAN_INSERT_ROWS", 4)
+    now = int(datetime.now(timezone.utc).timestamp()) * 10 ** 9
+    spans = [_span_row(f"9{i:015d}", now + i) for i in range(11)]
+    recording = Recording()
+    BatchWriter(recording).write([], [], TraceColumns([list(column) for column in zip(*spans, strict=True)]))
+    assert recording.sizes == [4, 4, 3]
+    stored = store.query("SELECT count() AS n FROM llmcost.otel_traces WHERE startsWith(SpanId, '9')")
+    assert int(stored[0]["n"]) == 11
+    setting = store.query("SELECT value FROM system.merge_tree_settings WHERE name = 'merge_max_block_size'")
+    assert setting == [{"value": "1024"}]
+
+
 def test_readiness_reports_a_batch_waiting_too_long(tmp_path):
     import dataclasses as dc
 

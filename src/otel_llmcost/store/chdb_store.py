@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from otel_llmcost.store.writes import StoreWrites
 
 _NOT_ENOUGH_SPACE = 243  # ClickHouse's error code when a disk cannot reserve room for a part
 _PARTS_RESERVE_BYTES = 4 * 1024 * 1024  # beyond twice the batch: part files, marks, checksums
+_TRIM_EVERY_SECONDS = 1.0  # hand freed heap back to the system at most this often (a trim takes 1-20 ms)
 # Decimals as strings keep money exact through JSON; plain numbers for 64-bit integers.
 _JSON_SETTINGS = "SET output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0"
 
@@ -50,6 +53,7 @@ class ChdbStore(StoreWrites):
                 f"cannot open the embedded store at {path}: another process (a running receiver?) holds it"
             ) from exc
         self._chdb_error = chdb.ChdbError
+        self._trimmed_at = 0.0
         self._path = path
         self.database = database
         self._run(_JSON_SETTINGS)
@@ -78,6 +82,16 @@ class ChdbStore(StoreWrites):
                       f" SELECT * FROM file('{batch_file}', 'Native')")
         finally:
             os.unlink(batch_file)
+            self._trim_heap()
+
+    def _trim_heap(self) -> None:
+        """Give the heap the engine freed back to the system. chDB allocates with the process's malloc (glibc):
+        what an INSERT or a background merge held at its peak (hundreds of MB for wide blocks) stays in malloc's
+        per-thread arenas after it is freed and counts in the receiver's RSS until trimmed (NOTES-17)."""
+        now = time.monotonic()
+        if _MALLOC_TRIM is not None and now - self._trimmed_at >= _TRIM_EVERY_SECONDS:
+            self._trimmed_at = now
+            _MALLOC_TRIM(0)
 
     def _check_space(self, payload_bytes: int) -> None:
         """Refuse an INSERT, retryably, while the parts' disk (store/, when an operator mounted it apart from
@@ -117,6 +131,14 @@ class ChdbStore(StoreWrites):
                 raise StoreFullError(_first_line(str(exc))) from exc
             raise StoreError(_first_line(str(exc)), not is_data_error_code(code)) from exc
         return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result or "")
+
+
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None (another C library: nothing to trim)."""
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 def param_text(value: Any) -> str:

@@ -62,6 +62,11 @@ _POLICY_DIR = "row_policies"  # inside the chDB data directory
 #:   (measured on a projection sorted by time: throwIf fired on them). A tenant's reads are narrow by the
 #:   tables' own tenant-first order; projections serve every tenant's (admin) reads.
 TENANT_SETTINGS = {"apply_row_policy_after_final": "0", "optimize_use_projections": "0"}
+#: The engine's own settings, for the receiver's memory (issue 17: RSS < 1 GB): background merges read each
+#: part in blocks of merge_max_block_size rows, held for every part merged at once; otel_traces' rows (two
+#: attribute maps) are several KB, so the default 8,192 rows made a merge of ten 10k-span parts take ~250 MB
+#: of its peak; 1,024 rows: ~150 MB less at peak, for a little more merge CPU (bench/ingest.py, NOTES-17).
+ENGINE_CONFIG = "<merge_tree><merge_max_block_size>1024</merge_max_block_size></merge_tree>"
 
 
 def tenant_conditions(database: str, tenant_sql: str) -> dict[str, str]:
@@ -117,7 +122,7 @@ def connection_string(path: str, database: str, read_only: bool, all_tenants: bo
     _write_if_changed(os.path.join(folder, "users.xml"), users)
     config = os.path.join(folder, "config.xml")
     _write_if_changed(config, "<clickhouse><user_directories><users_xml><path>users.xml</path></users_xml>"
-                              "</user_directories></clickhouse>\n")
+                              f"</user_directories>{ENGINE_CONFIG}</clickhouse>\n")
     options = [f"config-file={config}"]
     if read_only:
         options.append("mode=ro")
