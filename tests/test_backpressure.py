@@ -44,3 +44,41 @@ def test_sdk_exporter_gets_everything_in_after_the_503s_stop(receiver_factory):
     assert refused > 0  # the buffer did fill up: the exporter was told to retry, and did
     stored = [row["span_id"] for row in receiver.sql("SELECT span_id FROM llmcost.llm_usage")]
     assert sorted(stored) == sorted(sent)  # every span, once
+
+
+def test_the_rest_of_a_held_trace_goes_in_over_a_full_buffer(tmp_path):
+    """A full buffer refuses an export before decoding it, except one holding more of a trace the buffer
+    holds (or just released), up to an eighth over the cap: refused, a split trace's other part could leave
+    the recent cache before the retry got in, and the trace be cut."""
+    import pytest
+
+    from otel_llmcost.config import load_settings
+    from otel_llmcost.decode import trace_ids
+    from otel_llmcost.errors import OverloadedError
+    from otel_llmcost.ingest.admit import Admission
+    from otel_llmcost.ingest.validate import validate
+    from otel_llmcost.semconv import WANTED_ATTRIBUTES
+    from payloads import llm_span, request
+
+    settings = load_settings(overrides={"attribution.max_buffered_bytes": 8192, "spool_fsync": False})
+    admission = Admission(settings, str(tmp_path / "spool"))
+    held, other = os.urandom(16), os.urandom(16)
+    for _ in range(3):  # ~1.4 KB each: over the cap after 6 spans
+        first = request(llm_span(held, "gpt-4o-mini", 1, 1, parent=os.urandom(8)),
+                        llm_span(held, "gpt-4o-mini", 1, 1, parent=os.urandom(8)))
+        assert admission.check_room(0, lambda first=first: trace_ids(first)) is False
+        admission.admit(validate(first, WANTED_ATTRIBUTES), 0)
+    rest, stranger = request(llm_span(held, "gpt-4o-mini", 1, 1)), request(llm_span(other, "gpt-4o-mini", 1, 1))
+    with pytest.raises(OverloadedError, match="buffer is full"):
+        admission.check_room(0, lambda: trace_ids(stranger))
+    assert admission.check_room(0, lambda: trace_ids(rest)) is True
+    admission.admit(validate(rest, WANTED_ATTRIBUTES), 0, over=True)
+    figures = admission.figures()
+    assert figures["refused_exports"] == 1 and figures["accepted_spans"] == 7
+    with pytest.raises(OverloadedError, match="buffer is full"):  # not past an eighth over the cap
+        while True:
+            more = request(llm_span(held, "gpt-4o-mini", 1, 1, parent=os.urandom(8)))
+            assert admission.check_room(0, lambda more=more: trace_ids(more)) is True
+            admission.admit(validate(more, WANTED_ATTRIBUTES), 0, over=True)
+    assert admission.figures()["buffered_bytes"] < 8192 + 8192 // 8 + 2048
+    admission.close()

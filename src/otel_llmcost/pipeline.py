@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llmcost.config import Settings
-from otel_llmcost.decode import parse_protobuf
+from otel_llmcost.decode import parse_protobuf, trace_ids
 from otel_llmcost.decode.tenant import bind_key
 from otel_llmcost.errors import OverloadedError
 from otel_llmcost.flush.flusher import Flusher
@@ -134,24 +134,31 @@ class Pipeline:
     def ingest_wire(self, body: bytes, key: tuple[str, str | None] | None) -> IngestResult:
         """A binary OTLP export as received; `key`: the client's key's (id, tenant), bound to every span.
         Raises DecodeError for a body that is no export, OverloadedError to ask for a retry."""
-        self._admission.check_room(self._flusher.unsent_rows)  # before parsing: a refusal costs no decode
-        request = parse_protobuf(body)
-        if key is not None:
-            bind_key(request, *key)
-        return self._accept(request)
+        parsed: list[PB2ExportTraceServiceRequest] = []
+
+        def parse() -> PB2ExportTraceServiceRequest:
+            if not parsed:
+                parsed.append(parse_protobuf(body))
+                if key is not None:
+                    bind_key(parsed[0], *key)
+            return parsed[0]
+
+        # before parsing: a refusal costs no decode (parsed only to find its traces when the buffer is full)
+        over = self._admission.check_room(self._flusher.unsent_rows, lambda: trace_ids(parse()))
+        return self._accept(parse(), over)
 
     def ingest(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
         """Validate, then durably accept the request's spans. Raises OverloadedError to ask for a retry."""
-        self._admission.check_room(self._flusher.unsent_rows)  # before decoding: a refusal costs no decode
-        return self._accept(request)
+        over = self._admission.check_room(self._flusher.unsent_rows, lambda: trace_ids(request))  # before decoding
+        return self._accept(request, over)
 
-    def _accept(self, request: PB2ExportTraceServiceRequest) -> IngestResult:
+    def _accept(self, request: PB2ExportTraceServiceRequest, over: bool) -> IngestResult:
         export = validate(request, self._wanted)
         forwarder = self.forwarder
         if forwarder is not None:
             prepared = forwarder.prepare(request, export.spans, export.calls)  # the CPU part, outside the lock
         forward = None if forwarder is None else (lambda fresh: forwarder.record(prepared, fresh))
-        self._admission.admit(export, self._flusher.unsent_rows, forward)
+        self._admission.admit(export, self._flusher.unsent_rows, forward, over)
         return export.result()
 
     def pass_through(self, signal: str, items: int, body: bytes) -> None:

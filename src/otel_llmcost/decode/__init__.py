@@ -6,7 +6,9 @@ from otel_llmcost.decode.otlp import (
     decode_spans,
     parse_protobuf,
     summarise_documents,
+    trace_ids,
 )
 from otel_llmcost.decode.otlp_json import parse_json
 
-__all__ = ["AttributeFilter", "DecodedSpans", "decode_spans", "parse_json", "parse_protobuf", "summarise_documents"]
+__all__ = ["AttributeFilter", "DecodedSpans", "decode_spans", "parse_json", "parse_protobuf", "summarise_documents",
+           "trace_ids"]

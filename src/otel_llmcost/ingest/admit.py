@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +61,13 @@ class Admission:
         return replayed
 
     def admit(self, export: ValidExport, unsent_rows: int,
-              forward: Callable[[list[int]], Callable[[], None]] | None = None) -> None:
+              forward: Callable[[list[int]], Callable[[], None]] | None = None, over: bool = False) -> None:
         """Spool and buffer the export's new spans; raises OverloadedError to ask for a retry.
         `unsent_rows`: rows the flusher holds for a failing store. `forward`: queues the new spans (by index)
         for forwarding first, returning how to undo that if the spool refuses them: a crash in between sends
-        a span twice rather than never."""
+        a span twice rather than never. `over`: check_room let it in over the cap."""
         with self._lock:
-            self._refuse_if_full(unsent_rows)
+            self._refuse_if_full(unsent_rows, over)
             # Only new spans go to the spool: a re-sent export must not pin a segment no trace will release.
             fresh = self._buffer.new_spans(export.spans)
             spans, calls = [export.spans[i] for i in fresh], [export.calls[i] for i in fresh]
@@ -90,19 +90,35 @@ class Admission:
             self._counts.duplicate_spans += len(export.spans) - len(spans)
             self._counts.rejected_spans += export.rejected
 
-    def check_room(self, unsent_rows: int) -> None:
+    def check_room(self, unsent_rows: int, trace_ids: Callable[[], Iterable[str]]) -> bool:
         """Raise OverloadedError now if admit() would: called before an export is decoded, so that clients
-        retrying while the buffer is full do not cost a decode each (admit() checks again)."""
+        retrying while the buffer is full do not cost a decode each. Except for the rest of a trace the buffer
+        holds or has just released (`trace_ids`: the export's, read only when the buffer is full): that export
+        goes in over the cap, by up to an eighth of it (returns True: pass it to admit()). Refused, the other
+        part of a split trace could leave the recent cache before a retry got in, and the trace be cut."""
         with self._lock:
-            self._refuse_if_full(unsent_rows)
+            if self._refusal(unsent_rows, over=False) is None:
+                return False
+        wanted = trace_ids()  # outside the lock: it parses the export
+        with self._lock:
+            if self._buffer.holds_any(wanted) and self._refusal(unsent_rows, over=True) is None:
+                return True
+            self._refuse_if_full(unsent_rows, over=False)
+        return False  # there is room by now
 
-    def _refuse_if_full(self, unsent_rows: int) -> None:
-        if self._buffer.buffered_bytes + self._held_bytes >= self._max_buffered_bytes:
-            self._counts.refused_exports += 1
-            raise OverloadedError("receiver buffer is full; retry later")
+    def _refusal(self, unsent_rows: int, over: bool) -> str | None:
+        """Why an export would be refused now; None when it would not."""
+        cap = self._max_buffered_bytes + (self._max_buffered_bytes // 8 if over else 0)
+        if self._buffer.buffered_bytes + self._held_bytes >= cap:
+            return "receiver buffer is full; retry later"
         if unsent_rows >= MAX_UNSENT_ROWS:
+            return "the store is not accepting rows; retry later"
+        return None
+
+    def _refuse_if_full(self, unsent_rows: int, over: bool) -> None:
+        if (reason := self._refusal(unsent_rows, over)) is not None:
             self._counts.refused_exports += 1
-            raise OverloadedError("the store is not accepting rows; retry later")
+            raise OverloadedError(reason)
 
     def take_ready(self, everything: bool, closing: bool = False) -> list[TraceGroup]:
         """The traces ready to be written (all of them when `everything`; TraceBuffer.take_ready)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from otel_llmcost.model import LlmCall, SpanRecord
@@ -117,6 +117,10 @@ class TraceBuffer:
             seen.add(key)
             fresh.append(index)
         return fresh
+
+    def holds_any(self, trace_ids: Iterable[str]) -> bool:
+        """Whether any of these traces is pending or in the recent cache."""
+        return any(trace_id in self._pending or trace_id in self._recent for trace_id in trace_ids)
 
     def add(self, spans: Sequence[SpanRecord], segment: int, size: int = 0,
             calls: Sequence[LlmCall | None] | None = None, age: float = 0.0) -> None:
