@@ -267,3 +267,26 @@ def test_readiness_reports_a_batch_waiting_too_long(tmp_path):
     stalled = dc.replace(stats, unsent_rows=7, oldest_unsent_seconds=STALL_SECONDS + 1)
     assert readiness_problems(measured, stalled, str(tmp_path), 0) == [
         f"storage stalled: 7 rows unsent for {STALL_SECONDS + 1:.0f}s"]
+
+
+def test_the_embedded_store_trims_the_heap_while_open(store):
+    """The engine's freed INSERT and merge memory goes back to the system (chdb_store.HeapTrimmer): a
+    thread per open store, which ends when the store closes."""
+    import threading
+    import time
+
+    from otel_llmcost.store.chdb_store import HeapTrimmer
+
+    def trimmers() -> int:
+        return sum(thread.name == "llmcost-heap-trim" for thread in threading.enumerate())
+
+    assert trimmers() >= 1  # the module's store's (another module's closed store's may still be ending)
+    before = trimmers()
+    trimmer = HeapTrimmer()
+    trimmer.busy()
+    assert trimmers() == before + 1
+    trimmer.stop()
+    deadline = time.monotonic() + 5
+    while trimmers() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert trimmers() <= before

@@ -137,8 +137,11 @@ class AttributionSettings:
     #: meet before the trace is written. The OTel SDKs' batch span processors export every 5 s by default.
     root_settle_seconds: float = 6.0
     #: approximate bytes of spans held (encoded size + 1 KiB per span); beyond this the receiver answers
-    #: "retry later". 256 MiB keeps the receiver's RSS under 1 GB (bench/overload_rss.py).
-    max_buffered_bytes: int = 256 * 1024 * 1024
+    #: "retry later". Python holds 1.0-1.3x this in objects: bench/ingest.py (200k spans, 1 worker) peaked at
+    #: 1.15 GB (half-LLM mix) and 0.92 GB (firehose) with 256 MiB, 1.03 and 0.78-0.81 GB with 160 MiB. It
+    #: bounds sustained spans/s to ~cap / (root_settle_seconds x charged bytes per span): 160 MiB, ~10k/s half
+    #: mix (2.6 KB per span), ~20k/s firehose (1.4 KB).
+    max_buffered_bytes: int = 160 * 1024 * 1024
 
 
 @dataclass(frozen=True)
