@@ -1,6 +1,7 @@
 """The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
-request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily, projects_hourly, and (migration 014)
-usage_all_hourly, usage_all_daily, features_hourly, features_daily and users_hourly.
+request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily, projects_hourly, (migration 014)
+usage_all_hourly, usage_all_daily, features_hourly, features_daily and users_hourly, and (migration 015)
+sessions_daily, session_peaks_daily, session_peaks_all_daily, statement_hourly and statement_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
