@@ -295,6 +295,7 @@ ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HO
            STATEMENT_DAILY)
 
 
+_SPILL_BYTES = 2 << 30  # bytes of GROUP BY state a rebuild keeps in memory
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
@@ -323,8 +324,10 @@ def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollu
         present = {row["name"] for row in store.query(f"DESCRIBE TABLE {staging}")}
         limited = replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in present))
         where = "u._partition_id IN {partitions:Array(String)}"
-        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.view_select(database, where=where)}",
-                      {"partitions": wanted})
+        # groups beyond this many bytes spill to disk: a 100M-call month has tens of millions of session or request
+        # groups, each with its states
+        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.view_select(database, where=where)}"
+                      f" SETTINGS max_bytes_before_external_group_by = {_SPILL_BYTES}", {"partitions": wanted})
         built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
         for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with
             store.command(f"ALTER TABLE {target} REPLACE PARTITION ID '{partition}' FROM {staging}" if partition
