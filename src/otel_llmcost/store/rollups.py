@@ -1,6 +1,7 @@
 """The tables materialized views keep from llm_usage: usage_hourly, usage_daily, requests,
-request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily, projects_hourly, and (migration 014)
-usage_all_hourly, usage_all_daily, features_hourly, features_daily and users_hourly.
+request_counts_hourly, errors_hourly, users_daily, latency_hourly, latency_daily, projects_hourly, (migration 014)
+usage_all_hourly, usage_all_daily, features_hourly, features_daily and users_hourly, and (migration 015)
+sessions_daily, session_peaks_daily, session_peaks_all_daily, statement_hourly and statement_daily.
 
 Their columns and the views' SELECTs are rendered here from the llm_usage column list (store/schema.py),
 so every token and cost column of llm_usage has its sum under its own name. Migrations hold them as literal
@@ -294,6 +295,7 @@ ROLLUPS = (USAGE_HOURLY, USAGE_DAILY, REQUESTS, REQUEST_COUNTS_HOURLY, ERRORS_HO
            STATEMENT_DAILY)
 
 
+_SPILL_BYTES = 2 << 30  # bytes of GROUP BY state a rebuild keeps in memory
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM: the partition of llm_usage and of every rollup
 _PARTITIONS = "SELECT DISTINCT _partition_id AS partition FROM {table}"
 
@@ -322,8 +324,10 @@ def rebuild(store: SchemaStore, partitions: list[str] | None, which: tuple[Rollu
         present = {row["name"] for row in store.query(f"DESCRIBE TABLE {staging}")}
         limited = replace(rollup, measures=tuple(m for m in rollup.measures if m[0] in present))
         where = "u._partition_id IN {partitions:Array(String)}"
-        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.view_select(database, where=where)}",
-                      {"partitions": wanted})
+        # groups beyond this many bytes spill to disk: a 100M-call month has tens of millions of session or request
+        # groups, each with its states
+        store.command(f"INSERT INTO {staging} ({limited.names()}) {limited.view_select(database, where=where)}"
+                      f" SETTINGS max_bytes_before_external_group_by = {_SPILL_BYTES}", {"partitions": wanted})
         built = {row["partition"] for row in store.query(_PARTITIONS.format(table=staging))}
         for partition in wanted:  # a month without such calls (errors_hourly) has no part to replace with
             store.command(f"ALTER TABLE {target} REPLACE PARTITION ID '{partition}' FROM {staging}" if partition
