@@ -21,7 +21,7 @@ from __future__ import annotations
 from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
 from otel_llmcost.kinds import COUNTED
 from otel_llmcost.reports.why import CAUSES, CHAIN, FEE_COLUMN, STEP_FACTORS, units_per_call
-from scripts.dashboards.sql import RANGE, facts, request_counts
+from scripts.dashboards.sql import EVERY_TENANT, EXACT_COUNT, RANGE, facts, request_counts
 
 #: The baseline: as long as the range, just before it (Grafana's range includes its end, to the second).
 BASELINE = ("subtractSeconds($__fromTime, dateDiff('second', $__fromTime, $__toTime))",
@@ -132,16 +132,26 @@ def why_sql() -> str:
     zero = "toDecimal128(0, 12)"
     factors, rates, chain = _layers()
     row = ("segment", "feature", "common", "n0", "n1", "k0", "k1", "cost_usd0", "cost_usd1", "first0", "first1")
+    # requests: per segment sketches (over all tenants) merged over the common ones; exact sets (otherwise) in one
+    # state per period over the rows of the common segments, named once as a constant (per-segment exact sets
+    # of a busy tenant would be held all at once: over the listener's memory limit)
     by_period = ", ".join(
         f"sumIf(first{p}, common) AS all{p}, sumMapIf([feature], [first{p}], common) AS by_feature{p}, "
-        f"uniqCombinedMergeIf(12)(sketch{p}, common) + uniqExactMergeIf(exact{p}, common) AS requests{p}"
-        for p in (0, 1))
+        f"uniqCombinedMergeIf(12)(sketch{p}, common) + exact{p} AS requests{p}" for p in (0, 1))
+    common = f"has(common_segments, ({key}))"
+    exact = ",\n".join(f"(SELECT {EXACT_COUNT} FROM {name}_exact WHERE {common}) AS exact{p}"
+                        for p, name in ((0, "rbase"), (1, "rcounts")))
     # the segments' rows once, with the totals of the common ones (first attempts, by feature, requests), then a
     # row per segment again; per segment its 9 chain steps' changes, and its cost if new or vanished
     return f"""WITH {facts(RANGE, by_day=True, keep=keep)},
 {facts(BASELINE, by_day=True, name="base", keep=keep)},
 {request_counts(RANGE, by="segment")},
-{request_counts(BASELINE, name="rbase", by="segment")}
+{request_counts(BASELINE, name="rbase", by="segment")},
+(SELECT groupArray(({key})) FROM (SELECT {key}
+  FROM (SELECT 0 AS p, {key}, calls FROM base UNION ALL SELECT 1 AS p, {key}, calls FROM facts)
+  WHERE NOT ({EVERY_TENANT})
+  GROUP BY {key} HAVING sumIf(calls, p = 0) > 0 AND sumIf(calls, p = 1) > 0)) AS common_segments,
+{exact}
 SELECT [{labels}][k] AS cause, sum(change) AS change_usd, if(change_usd = 0, '', argMax(segment, abs(change))) AS mostly
 FROM (SELECT segment, arrayJoin(arrayZip(range(1, {len(CHAIN) + 3}), arrayConcat(
     arrayMap(i -> if(common, c[i + 1] - c[i], {zero}), range(1, {len(CHAIN) + 1})),
@@ -158,8 +168,7 @@ FROM (SELECT groupArray(({", ".join(row)})) AS segments, {by_period}
     FROM (SELECT {key}, {arrays}, sumIf(cost_usd, p = 0) AS cost_usd0, sumIf(cost_usd, p = 1) AS cost_usd1
       FROM (SELECT 0 AS p, {columns} FROM base UNION ALL SELECT 1 AS p, {columns} FROM facts)
       GROUP BY {key}) AS s
-    LEFT JOIN {_requests("sketch", "uniqCombinedMerge{}(12)", ("rbase", "rcounts"))} AS k USING ({key})
-    LEFT JOIN {_requests("exact", "uniqExactMerge{}", ("rbase_exact", "rcounts_exact"))} AS x USING ({key})))
+    LEFT JOIN {_requests("sketch", "uniqCombinedMerge{}(12)", ("rbase", "rcounts"))} AS k USING ({key})))
 ARRAY JOIN segments AS s)))))
 GROUP BY k
 ORDER BY abs(change_usd) DESC, cause"""
