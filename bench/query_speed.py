@@ -92,8 +92,8 @@ class Listener:
     2 at a time, 1 per key), in this process beside the bench's connection, and clickhouse-connect as
     Grafana's stand-in with a read key of every tenant (an admin's Grafana; the tenant variable chooses)."""
 
-    def __init__(self, path: str):
-        settings = QuerySettings()
+    def __init__(self, path: str, settings: QuerySettings | None = None):
+        settings = settings or QuerySettings()
         limits = Limits(settings.max_execution_time, settings.max_result_rows, settings.max_result_bytes,
                         settings.max_memory_usage, settings.max_threads)
         engine = QueryEngine(path, "llmcost", limits, settings.max_concurrent_queries, settings.queue_seconds,
@@ -102,6 +102,7 @@ class Listener:
         self._listener = QueryListener(engine, Gate(self.keys, secrets.token_hex(16)), "127.0.0.1", 0,
                                        engine.server_info())
         self._listener.start()
+        self.port = self._listener.port
         self.client = self.client_for(None)
 
     def client_for(self, tenant: str | None):

@@ -5,169 +5,170 @@ The same chain of counterfactual costs as src/otel_llmcost/reports/why.py (its d
 (feature, provider, requested model) segment, the factors of both periods, then the cost after each cause's
 step. The CLI computes the intermediate costs in exact fractions, this panel in Float64; both round them to
 12 decimals per segment, and the first and last costs are the stored Decimal totals, so here too the causes
-add up to the change exactly (tests/test_grafana.py checks both, and that the two agree to a millionth of a
+add up to the change exactly (tests/test_why.py checks both, and that the two agree to a millionth of a
 cent). Over all tenants the request counts are HyperLogLog estimates (exact for small counts, about 1.6 % off
 beyond), where the CLI counts exactly: the split between "requests" and "calls per request" can differ by that
 much, every other cause and the total not at all.
+
+The query stays small for the planner (the first version's 39 kB of nested column aliases took more time to
+plan than to read): a segment's sums are three arrays per period (counts, costs by kind), the usage factors an
+array, the units per call of every cost column one lambda over the four states of the chain that differ in
+usage (baseline, after prompt, after cache, current), and each layer names only what the next one reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from otel_llmcost.kinds import COST_COLUMNS as KIND_COSTS
 from otel_llmcost.kinds import COUNTED
 from otel_llmcost.reports.why import CAUSES, CHAIN, FEE_COLUMN, STEP_FACTORS, units_per_call
-from scripts.dashboards.sql import RANGE, count_requests, facts, request_counts
+from scripts.dashboards.sql import EVERY_TENANT, EXACT_COUNT, RANGE, facts, request_counts
 
 #: The baseline: as long as the range, just before it (Grafana's range includes its end, to the second).
 BASELINE = ("subtractSeconds($__fromTime, dateDiff('second', $__fromTime, $__toTime))",
             "toDateTime64($__fromTime, 6, 'UTC') - INTERVAL 1 MICROSECOND")
-_SUMS = ("calls", "retry_calls", *(kind.count for kind in COUNTED))
-_COSTS = (*KIND_COSTS, "cost_usd")
+_SEGMENT = ("feature", "provider", "request_model")
+#: a segment's counts, in this order in its array n<p>: calls, retries, then every counted kind's
+_COUNTS = ("calls", "retry_calls", *(kind.count for kind in COUNTED))
 _PRICED = tuple(cost for cost in KIND_COSTS if cost != FEE_COLUMN)  # charged by the unit; the fee by the call
-#: every factor of the chain (reports/why.py's names), each a column x_<name><period> here
-_FACTORS = tuple(dict.fromkeys(name for step in CHAIN[:-1] for name in STEP_FACTORS[step]))
-_CALLS = ("requests", "calls_per_request", "feature_share", "model_share", "calls_per_first")  # their product
+#: the chain's steps that change calls (its first five), and the states of usage per call it passes through
+_CALL_STEPS = ("requests", "calls_per_request", "feature_mix", "model_mix", "retries")
+_USAGE_STEPS = ("prompt", "cache", "completion")
+assert CHAIN == (*_CALL_STEPS, *_USAGE_STEPS, "price")
+#: which usage step takes each counted kind's factor to its current value (1: prompt ... 3: completion)
+_STEP_OF_COUNT = {name: n for n, step in enumerate(_USAGE_STEPS, 1) for name in STEP_FACTORS[step]}
 
 
-@dataclass(frozen=True)
-class _Sql:
+class _Sql(str):
     """SQL arithmetic text, combined by + - * as reports/why.py combines Fractions."""
 
-    text: str
+    def __add__(self, other: object) -> _Sql:
+        return _Sql(other) if self == "0" else _Sql(f"{self} + ({other})")
 
-    def __add__(self, other: _Sql) -> _Sql:
-        return other if self.text == "0" else _Sql(f"{self.text} + ({other.text})")
+    def __sub__(self, other: object) -> _Sql:
+        return _Sql(f"{self} - ({other})")
 
-    def __sub__(self, other: _Sql) -> _Sql:
-        return _Sql(f"{self.text} - ({other.text})")
-
-    def __mul__(self, other: _Sql) -> _Sql:
-        return _Sql(f"({self.text}) * ({other.text})")
+    def __mul__(self, other: object) -> _Sql:
+        return _Sql(f"({self}) * ({other})")
 
 
-def _share(part: str, whole: str, p: int) -> str:
-    return f"if({whole}{p} > 0, {part}{p} / {whole}{p}, 0)"
+def _count_factors(p: int) -> str:
+    """Per counted kind, its factor in period p: a whole's count per call, a part's share of its whole."""
+    index = {name: n for n, name in enumerate(_COUNTS, 1)}
+    return "[" + ", ".join(
+        f"if(n{p}[{index[kind.part_of]}] > 0, n{p}[{index[kind.count]}] / n{p}[{index[kind.part_of]}], 0)"
+        if kind.part_of else f"n{p}[{index[kind.count]}] / n{p}[1]" for kind in COUNTED) + "]"
 
 
-def _factors(p: int) -> str:
-    """The factors of period p (0 baseline, 1 current) of a common segment, as Float64 columns."""
-    first = f"if(calls{p} > retry_calls{p}, calls{p} - retry_calls{p}, calls{p})"
-    counts = (_share(kind.count, kind.part_of, p) if kind.part_of else f"{kind.count}{p} / calls{p}"
-              for kind in COUNTED)
-    return ",\n    ".join((
-        f"toFloat64({first}) AS first{p}",
-        f"toFloat64(if(requests{p} > 0, requests{p}, sum(first{p}) OVER ())) AS x_requests{p}",
-        f"sum(first{p}) OVER () / x_requests{p} AS x_calls_per_request{p}",
-        f"sum(first{p}) OVER (PARTITION BY feature) / sum(first{p}) OVER () AS x_feature_share{p}",
-        f"first{p} / sum(first{p}) OVER (PARTITION BY feature) AS x_model_share{p}",
-        f"calls{p} / first{p} AS x_calls_per_first{p}",
-        *(f"{count} AS x_{kind.count}{p}" for kind, count in zip(COUNTED, counts, strict=True)),
-    ))
+def _units(f: str, columns: tuple[str, ...]) -> str:
+    """Units per call of these cost columns from the count factors in the array `f` (reports/why.py's
+    units_per_call, the same expressions)."""
+    index = {kind.count: n for n, kind in enumerate(COUNTED, 1)}
+    units = units_per_call(lambda name: _Sql(f"{f}[{index[name]}]"), _Sql("1"), _Sql("0"))
+    return "[" + ", ".join(units[column] for column in columns) + "]"
 
 
-def _units(periods: dict[str, int]) -> dict[str, _Sql]:
-    """Units per call of each cost column, each factor taken from the period `periods` names."""
-    return units_per_call(lambda name: _Sql(f"x_{name}{periods[name]}"), _Sql("1"), _Sql("0"))
+def _states() -> str:
+    """The count factors of the chain's four usage states: baseline, after prompt, after cache, current."""
+    steps = "[" + ", ".join(str(_STEP_OF_COUNT[kind.count]) for kind in COUNTED) + "]"
+    return (f"[f0, arrayMap((a, b, s) -> if(s <= 1, b, a), f0, f1, {steps}), "
+            f"arrayMap((a, b, s) -> if(s <= 2, b, a), f0, f1, {steps}), f1]")
 
 
-def _rates() -> str:
-    """Each cost column's rate: the baseline's (its cost over its units), else the current's, else 0; what has
-    no units is charged per call, with the fee (as reports/why.py does)."""
-    columns = []
-    for p in (0, 1):
-        units = _units(dict.fromkeys(_FACTORS, p))
-        for cost in _PRICED:
-            columns.append(f"calls{p} * ({units[cost].text}) AS q_{cost}{p}")
-            columns.append(f"if(q_{cost}{p} > 0, toFloat64({cost}{p}) / q_{cost}{p}, NULL) AS rate_{cost}{p}")
-    for cost in _PRICED:
-        columns.append(f"coalesce(rate_{cost}0, rate_{cost}1, 0) AS rate_{cost}")
-    unpriced = " + ".join(f"if(q_{cost}0 > 0, 0, toFloat64({cost}0))" for cost in _PRICED)
-    parts = " - ".join(f"toFloat64({cost}0)" for cost in _PRICED)
-    columns.append(f"(toFloat64(cost_usd0) - {parts} + {unpriced}) / calls0 AS rate_{FEE_COLUMN}")
-    return ",\n    ".join(columns)
+_FIRST = "toFloat64(if(n{p}[1] > n{p}[2], n{p}[1] - n{p}[2], n{p}[1])) AS first{p}"  # calls that are no retry
 
 
-def _cost(periods: dict[str, int]) -> str:
-    calls = " * ".join(f"x_{name}{periods[name]}" for name in _CALLS)
-    units = _units(periods)
-    per_call = " + ".join(f"({units[cost].text}) * rate_{cost}" for cost in KIND_COSTS)
-    return f"toDecimal128({calls} * ({per_call}), 12)"
+def _layers() -> tuple[str, str, str]:
+    """The SELECT lists of the layers over a segment's totals: factors, rates, chain (each names only what the
+    next one reads: an alias read again in its own SELECT is copied, and copies of copies are what made the
+    first version slow to plan)."""
+    # the five factors of calls (reports/why.py: requests, calls per request, feature and model share, calls per
+    # first attempt); the baseline's and the current units per call of the priced columns
+    factors = ("segment, common, n0[1] AS calls0, n1[1] AS calls1, cost_usd0, cost_usd1, "
+               + ", ".join(f"toFloat64(if(requests{p} > 0, requests{p}, all{p})) AS r{p}" for p in (0, 1)) + ", "
+               + ", ".join(f"[r{p}, all{p} / r{p}, ff{p} / all{p}, first{p} / ff{p}, n{p}[1] / first{p}] AS v{p}"
+                           for p in (0, 1))
+               + f", {_states()} AS states, arrayMap(f -> {_units('f', _PRICED)}, [f0, f1]) AS priced_units, "
+               + ", ".join("[" + ", ".join(f"toFloat64(k{p}[{KIND_COSTS.index(cost) + 1}])" for cost in _PRICED)
+                           + f"] AS priced{p}" for p in (0, 1)))
+    # each priced column's rate: the baseline's (its cost over its units), else the current's, else 0; what has
+    # no units is charged per call, with the fee (as reports/why.py does)
+    rates = ("segment, common, v0, v1, states, cost_usd0, cost_usd1, calls0, calls1, "
+             "arrayMap(u -> calls0 * u, priced_units[1]) AS q0, "
+             "arrayMap((q, c) -> if(q > 0, c / q, NULL), q0, priced0) AS rate0, "
+             "arrayMap((u, c) -> if(calls1 * u > 0, c / (calls1 * u), NULL), priced_units[2], priced1) AS rate1, "
+             "(toFloat64(cost_usd0) - arraySum(priced0) + arraySum(arrayMap((q, c) -> if(q > 0, 0, c), q0, priced0)))"
+             " / calls0 AS fee_rate")
+    priced = {cost: n for n, cost in enumerate(_PRICED, 1)}
+    rate = "[" + ", ".join("fee_rate" if cost == FEE_COLUMN else f"coalesce(rate0[{priced[cost]}], "
+                           f"rate1[{priced[cost]}], 0)" for cost in KIND_COSTS) + "]"
+    # c0..c9: the stored baseline cost, the cost after each step (calls after each of the first five, then usage
+    # per call after each of the next three, at the baseline's rates), the stored current cost; 0 outside the
+    # common segments, whose factors are no numbers
+    calls = "arrayMap(n -> arrayProduct(arrayMap(i -> if(i <= n, v1[i], v0[i]), range(1, 6))), range(1, 6))"
+    per_call = f"arrayMap(f -> arraySum(arrayMap((u, r) -> u * r, {_units('f', KIND_COSTS)}, rates)), states)"
+    chain = (f"segment, common, cost_usd0, cost_usd1, calls0, calls1, {rate} AS rates, {calls} AS calls, "
+             f"{per_call} AS per_call, arrayConcat([cost_usd0], arrayMap(x -> toDecimal128(if(common, x, 0), 12), "
+             "arrayConcat(arrayMap(c -> c * per_call[1], calls), arrayMap(u -> calls[5] * u, arraySlice(per_call, 2)))"
+             "), [cost_usd1]) AS c")
+    return factors, rates, chain
 
 
-def _chain() -> str:
-    """c0..c9: the stored baseline cost, the cost after each step, the stored current cost."""
-    periods = dict.fromkeys(_FACTORS, 0)
-    costs = ["cost_usd0 AS c0"]
-    for n, step in enumerate(CHAIN[:-1], 1):
-        periods |= dict.fromkeys(STEP_FACTORS[step], 1)
-        costs.append(f"{_cost(periods)} AS c{n}")
-    costs.append(f"cost_usd1 AS c{len(CHAIN)}")
-    return ",\n    ".join(costs)
+def _requests(kind: str, merge: str, names: tuple[str, str]) -> str:
+    """Per segment, the merged request states of each period from request_counts()'s CTEs `names`."""
+    key, state = ", ".join(_SEGMENT), merge.format("StateIf")
+    return (f"(SELECT {key}, {state}(requests, p = 0) AS {kind}0, {state}(requests, p = 1) AS {kind}1\n"
+            f"    FROM (SELECT 0 AS p, {key}, requests FROM {names[0]} UNION ALL SELECT 1, {key}, requests"
+            f" FROM {names[1]})\n    GROUP BY {key})")
 
 
 def why_sql() -> str:
-    sums = ",\n    ".join(f"sumIf({name}, p = {p}) AS {name}{p}" for p in (0, 1) for name in _SUMS + _COSTS)
-    columns = ", ".join(("feature", "provider", "request_model") + _SUMS + _COSTS)
-    segment = "(feature, provider, request_model)"
+    key = ", ".join(_SEGMENT)
+    keep = _SEGMENT + _COUNTS + KIND_COSTS + ("cost_usd",)
+    arrays = ", ".join(f"sumForEachIf([{', '.join(names)}], p = {p}) AS {a}{p}" for p in (0, 1)
+                       for a, names in (("n", _COUNTS), ("k", KIND_COSTS)))
+    columns = ", ".join(keep)
     causes = dict(CAUSES)
-    chain = ",\n  ".join(f"('{cause}', '{causes[cause]}', sum(c{n} - c{n - 1}), if(sum(c{n} - c{n - 1}) = 0, '', "
-                         f"argMax(concat(feature, ' ', provider, '/', request_model), abs(c{n} - c{n - 1}))))"
-                         for n, cause in enumerate(CHAIN, 1))
-    common = f"{segment} IN (SELECT feature, provider, request_model FROM segments WHERE calls0 > 0 AND calls1 > 0)"
-    keep = ("feature", "provider", "request_model") + _SUMS + _COSTS
-    named = ["feature", "provider", "request_model"] + [f"{name}{p}" for p in (0, 1) for name in _SUMS + _COSTS]
-    # the segments once, as a constant (a scalar subquery runs once; a CTE runs again wherever it is named)
+    labels = ", ".join(f"'{causes[cause]}'" for cause in (*CHAIN, "new", "vanished"))
+    zero = "toDecimal128(0, 12)"
+    factors, rates, chain = _layers()
+    row = ("segment", "feature", "common", "n0", "n1", "k0", "k1", "cost_usd0", "cost_usd1", "first0", "first1")
+    # requests: per segment sketches (over all tenants) merged over the common ones; exact sets (otherwise) in one
+    # state per period over the rows of the common segments, named once as a constant (per-segment exact sets
+    # of a busy tenant would be held all at once: over the listener's memory limit)
+    by_period = ", ".join(
+        f"sumIf(first{p}, common) AS all{p}, sumMapIf([feature], [first{p}], common) AS by_feature{p}, "
+        f"uniqCombinedMergeIf(12)(sketch{p}, common) + exact{p} AS requests{p}" for p in (0, 1))
+    common = f"has(common_segments, ({key}))"
+    exact = ",\n".join(f"(SELECT {EXACT_COUNT} FROM {name}_exact WHERE {common}) AS exact{p}"
+                        for p, name in ((0, "rbase"), (1, "rcounts")))
+    # the segments' rows once, with the totals of the common ones (first attempts, by feature, requests), then a
+    # row per segment again; per segment its 9 chain steps' changes, and its cost if new or vanished
     return f"""WITH {facts(RANGE, by_day=True, keep=keep)},
 {facts(BASELINE, by_day=True, name="base", keep=keep)},
 {request_counts(RANGE, by="segment")},
 {request_counts(BASELINE, name="rbase", by="segment")},
-(SELECT groupArray(({", ".join(named)})) FROM (
-  SELECT feature, provider, request_model,
-    {sums}
-  FROM (SELECT 0 AS p, {columns} FROM base UNION ALL SELECT 1 AS p, {columns} FROM facts)
-  GROUP BY feature, provider, request_model)) AS segment_rows,
-segments AS (
-  SELECT {", ".join(f"s.{n} AS {name}" for n, name in enumerate(named, 1))}
-  FROM (SELECT arrayJoin(segment_rows) AS s)
-),
-common AS (
-  SELECT *,
-    {count_requests("rbase", common)} AS requests0,
-    {count_requests("rcounts", common)} AS requests1
-  FROM segments WHERE calls0 > 0 AND calls1 > 0
-),
-factors AS (
-  SELECT *,
-    {_factors(0)},
-    {_factors(1)}
-  FROM common
-),
-rated AS (
-  SELECT *,
-    {_rates()}
-  FROM factors
-),
-chain AS (
-  SELECT feature, provider, request_model,
-    {_chain()}
-  FROM rated
-),
-causes AS (
-  SELECT tupleElement(row, 1) AS cause, tupleElement(row, 2) AS what, tupleElement(row, 3) AS change_usd,
-    tupleElement(row, 4) AS mostly
-  FROM (SELECT arrayJoin([
-  {chain}
-  ]) AS row FROM chain)
-  UNION ALL
-  SELECT 'new', '{causes["new"]}', sum(cost_usd1), argMax(concat(feature, ' ', provider, '/', request_model), cost_usd1)
-  FROM segments WHERE calls0 = 0
-  UNION ALL
-  SELECT 'vanished', '{causes["vanished"]}', -sum(cost_usd0),
-    argMax(concat(feature, ' ', provider, '/', request_model), cost_usd0)
-  FROM segments WHERE calls1 = 0
-)
-SELECT what AS cause, sum(change_usd) AS change_usd, any(mostly) AS mostly
-FROM causes GROUP BY what
-ORDER BY abs(change_usd) DESC, what"""
+(SELECT groupArray(({key})) FROM (SELECT {key}
+  FROM (SELECT 0 AS p, {key}, calls FROM base UNION ALL SELECT 1 AS p, {key}, calls FROM facts)
+  WHERE NOT ({EVERY_TENANT})
+  GROUP BY {key} HAVING sumIf(calls, p = 0) > 0 AND sumIf(calls, p = 1) > 0)) AS common_segments,
+{exact}
+SELECT [{labels}][k] AS cause, sum(change) AS change_usd, if(change_usd = 0, '', argMax(segment, abs(change))) AS mostly
+FROM (SELECT segment, arrayJoin(arrayZip(range(1, {len(CHAIN) + 3}), arrayConcat(
+    arrayMap(i -> if(common, c[i + 1] - c[i], {zero}), range(1, {len(CHAIN) + 1})),
+    [if(calls0 = 0, cost_usd1, {zero}), if(calls1 = 0, -cost_usd0, {zero})]))) AS kc, kc.1 AS k, kc.2 AS change
+FROM (SELECT {chain}
+FROM (SELECT {rates}
+FROM (SELECT {factors}
+FROM (SELECT {", ".join(f"s.{n} AS {name}" for n, name in enumerate(row, 1))}, all0, all1, requests0, requests1,
+    by_feature0.2[indexOf(by_feature0.1, feature)] AS ff0, by_feature1.2[indexOf(by_feature1.1, feature)] AS ff1,
+    {_count_factors(0)} AS f0, {_count_factors(1)} AS f1
+FROM (SELECT groupArray(({", ".join(row)})) AS segments, {by_period}
+  FROM (SELECT concat(feature, ' ', provider, '/', request_model) AS segment, *, n0[1] > 0 AND n1[1] > 0 AS common,
+      {_FIRST.format(p=0)}, {_FIRST.format(p=1)}
+    FROM (SELECT {key}, {arrays}, sumIf(cost_usd, p = 0) AS cost_usd0, sumIf(cost_usd, p = 1) AS cost_usd1
+      FROM (SELECT 0 AS p, {columns} FROM base UNION ALL SELECT 1 AS p, {columns} FROM facts)
+      GROUP BY {key}) AS s
+    LEFT JOIN {_requests("sketch", "uniqCombinedMerge{}(12)", ("rbase", "rcounts"))} AS k USING ({key})))
+ARRAY JOIN segments AS s)))))
+GROUP BY k
+ORDER BY abs(change_usd) DESC, cause"""
