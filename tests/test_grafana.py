@@ -325,11 +325,15 @@ def test_demo_model_performance(demo):
     assert sum(r["failed_calls"] for r in errors) == raw(reader, "countIf(status = 'error') AS n", time_range)["n"]
 
 
-def test_panels_read_by_day_what_they_read_by_hour(demo):
+@pytest.mark.parametrize("ends", ["mid-day", "in a day's last hour"])
+def test_panels_read_by_day_what_they_read_by_hour(demo, ends):
     """Whole days from usage_daily, the other hours from usage_hourly: the same sums as hours alone, for a
-    range that starts and ends mid-day."""
+    range that starts and ends mid-day, and for one that ends in the last hour of a day (that day is not
+    whole: Top users had read it from users_daily and its partial hour from raw rows too)."""
     reader, (since, until) = demo
     window = (since + timedelta(hours=29, minutes=17), until - timedelta(hours=5, minutes=40))
+    if ends != "mid-day":
+        window = (window[0], (until - timedelta(days=1)).replace(hour=23, minute=20))  # 40 min or more before until
     sums = "sum(calls), sum(cost_usd), sum(retry_cost_usd), sum(input_tokens), round(sum(latency_ms_sum), 3)"
     by = {flag: reader.query(expand(f"WITH {facts(by_day=flag)}\nSELECT toDate(t) AS day, tenant_id, feature, "
                                     f"status, {sums} FROM facts GROUP BY ALL ORDER BY ALL",

@@ -104,8 +104,9 @@ def partial_hours(prefix: str = "", window: tuple[str, str] = RANGE) -> str:
     return f"({prefix}ts < {first} OR {prefix}ts >= {last} + INTERVAL 1 HOUR)"
 
 
-def whole_day(day_start: str, window: tuple[str, str] = RANGE) -> str:
-    """The day starting at `day_start` has all its 24 hours in the window."""
+def whole_day(day_start: str, window: tuple[str, str]) -> str:
+    """The day starting at `day_start` has all its 24 hours in the window of whole hours (`whole_hours`: the
+    first and the last whole hour's start, both inclusive)."""
     since, until = window
     return f"{day_start} >= {since} AND {day_start} + INTERVAL 23 HOUR <= {until}"
 
@@ -270,11 +271,12 @@ def users() -> str:
     return (
         f"users AS (\n"
         f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.users_daily\n"
-        f"  WHERE {whole_day(day)} AND day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')\n"
+        f"  WHERE {whole_day(day, (first, last))}\n"
+        f"  AND day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')\n"
         f"  AND {user} AND {fits(USERS_DAILY)}\n"
         f"  UNION ALL\n"
         f"  SELECT tenant_id, user_id, cost_usd, calls FROM {DB}.{USERS_HOURLY.table}\n"
-        f"  WHERE hour >= {first} AND hour <= {last} AND NOT ({whole_day('toStartOfDay(hour)')})\n"
+        f"  WHERE hour >= {first} AND hour <= {last} AND NOT ({whole_day('toStartOfDay(hour)', (first, last))})\n"
         f"  AND {user} AND {fits(USERS_HOURLY)}\n"
         f"  UNION ALL\n"
         f"  SELECT u.tenant_id, u.user_id, ifNull(u.cost_usd, toDecimal128(0, 12)), toUInt64(1)\n"
