@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -98,7 +99,8 @@ class Listener:
                         settings.max_memory_usage, settings.max_threads)
         engine = QueryEngine(path, "llmcost", limits, settings.max_concurrent_queries, settings.queue_seconds,
                              settings.max_concurrent_queries_per_key)
-        self.keys = KeyStore(os.path.join(tempfile.mkdtemp(prefix="llmcost-qs-keys-"), "keys.json"))
+        self._keys_dir = tempfile.TemporaryDirectory(prefix="llmcost-qs-keys-")  # the read keys made for the run
+        self.keys = KeyStore(os.path.join(self._keys_dir.name, "keys.json"))
         self._listener = QueryListener(engine, Gate(self.keys, secrets.token_hex(16)), "127.0.0.1", 0,
                                        engine.server_info())
         self._listener.start()
@@ -114,6 +116,7 @@ class Listener:
     def close(self) -> None:
         self.client.close()
         self._listener.stop()
+        self._keys_dir.cleanup()
 
 
 def served(client, sql: str, repeat: int) -> Timing:
@@ -314,6 +317,8 @@ def main() -> int:
         "PrettyCompactNoEscapes")
     print(sizes.bytes().decode())
     conn.close()
+    if not args.data_dir:  # a store generated for this run only (--data-dir keeps one)
+        shutil.rmtree(store_path, ignore_errors=True)
     if failed:
         print(f"{failed} queries failed", file=sys.stderr)
     return 1 if failed else 0
